@@ -1,0 +1,1 @@
+"""Everything above the store: ingestion, tools, the MCP server and the CLI."""

@@ -1,0 +1,6 @@
+"""The SQLite trace store: the only package that writes SQL. It imports nothing from mcp_server."""
+
+from store.connection import Database
+from store.ingest import SpanIn, WriteResult, write_spans
+
+__all__ = ["Database", "SpanIn", "WriteResult", "write_spans"]

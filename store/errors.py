@@ -1,0 +1,53 @@
+"""The errors tracejudge raises on purpose. Each message says what was wrong and ends in the fix.
+
+The MCP layer turns these into ToolError at the tool boundary; the CLI prints them; OTLP maps
+them into 400 answers or partial_success messages. Anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class TraceJudgeError(Exception):
+    """Base class: an expected failure whose message a user or a model can act on."""
+
+
+class InvalidId(TraceJudgeError, ValueError):
+    """A trace or span id that is not hex, base64 or an MLflow id of the right length."""
+
+
+class TraceNotFound(TraceJudgeError, LookupError):
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(
+            f"trace {trace_id!r} is not in this store; call SearchTraces to list the trace ids it holds."
+        )
+        self.trace_id = trace_id
+
+
+class SpanNotFound(TraceJudgeError, LookupError):
+    def __init__(self, trace_id: str, span_id: str) -> None:
+        super().__init__(
+            f"span {span_id!r} is not in trace {trace_id!r}; call ListSpans(trace_id={trace_id!r}) "
+            f"to see its span ids."
+        )
+        self.trace_id = trace_id
+        self.span_id = span_id
+
+
+class InvalidPageToken(TraceJudgeError, ValueError):
+    """A page_token that this tool did not issue, or issued for other arguments."""
+
+
+class InvalidArgument(TraceJudgeError, ValueError):
+    """An argument outside its allowed range or form; the message names the argument and the range."""
+
+
+class InvalidPattern(TraceJudgeError, ValueError):
+    """A regular expression RE2 cannot compile (or one too large to run safely)."""
+
+
+class InvalidFilter(TraceJudgeError, ValueError):
+    """A filter_string or order_by that does not parse; the message shows the grammar."""
+
+
+class InvalidSpan(TraceJudgeError, ValueError):
+    """A span from the wire or a file that cannot be stored; reported, its neighbours kept."""

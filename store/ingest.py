@@ -1,0 +1,283 @@
+"""The write path: a batch of normalized spans becomes rows in one transaction.
+
+Spans may arrive in any order and more than once. A span is keyed by (trace_id, span_id); sending
+it again replaces it (last write wins) and the triggers in migrations.py move the trace totals by
+the difference, so a trace is consistent after every batch without being re-read.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from store.connection import Database
+
+SPAN_TYPES = frozenset(
+    {
+        "AGENT", "LLM", "CHAT_MODEL", "TOOL", "RETRIEVER", "CHAIN", "EMBEDDING", "RERANKER",
+        "GUARDRAIL", "EVALUATOR", "PARSER", "MEMORY", "WORKFLOW", "TASK", "UNKNOWN",
+    }
+)  # fmt: skip
+STATUS_CODES = frozenset({"UNSET", "OK", "ERROR"})
+
+
+@dataclass(slots=True)
+class SpanIn:
+    """One span as the ingestion layer hands it to the store: ids normalized, conventions applied.
+
+    `inputs_json`/`outputs_json` are JSON text (already encoded once: a plain string input is a
+    JSON string). `attributes` holds every attribute as it came, decoded, except a payload moved
+    into inputs/outputs, whose attribute name is kept in `inputs_source`/`outputs_source`.
+    """
+
+    trace_id: str
+    span_id: str
+    name: str
+    start_ns: int
+    parent_span_id: str | None = None
+    end_ns: int | None = None
+    span_type: str = "UNKNOWN"
+    kind: str = "INTERNAL"
+    status_code: str = "UNSET"
+    status_message: str | None = None
+    inputs_json: str | None = None
+    outputs_json: str | None = None
+    inputs_source: str | None = None
+    outputs_source: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost: float | None = None
+    tool_name: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    resource: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, Any] = field(default_factory=dict)
+    # Trace-level facts a span may carry (usually the root): first non-null wins for the ids,
+    # tags are mutable (last write wins), metadata is immutable (first write wins).
+    session_id: str | None = None
+    user_id: str | None = None
+    service_name: str | None = None
+    trace_tags: dict[str, str] = field(default_factory=dict)
+    trace_metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class WriteResult:
+    spans_written: int
+    traces_touched: int
+
+
+_UPSERT_SPAN = """
+INSERT INTO spans (
+    trace_id, span_id, parent_span_id, name, span_type, kind, start_ns, end_ns, status_code,
+    status_message, inputs, outputs, inputs_source, outputs_source, model, input_tokens,
+    output_tokens, total_tokens, cost, tool_name, attributes, events, links, resource, scope,
+    content_chars
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (trace_id, span_id) DO UPDATE SET
+    parent_span_id = excluded.parent_span_id, name = excluded.name,
+    span_type = excluded.span_type, kind = excluded.kind, start_ns = excluded.start_ns,
+    end_ns = excluded.end_ns, status_code = excluded.status_code,
+    status_message = excluded.status_message, inputs = excluded.inputs,
+    outputs = excluded.outputs, inputs_source = excluded.inputs_source,
+    outputs_source = excluded.outputs_source, model = excluded.model,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+    total_tokens = excluded.total_tokens, cost = excluded.cost, tool_name = excluded.tool_name,
+    attributes = excluded.attributes, events = excluded.events, links = excluded.links,
+    resource = excluded.resource, scope = excluded.scope, content_chars = excluded.content_chars
+"""
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+def _json_or_none(value: dict[str, Any] | list[Any]) -> str | None:
+    return _dumps(value) if value else None
+
+
+def _span_row(span: SpanIn) -> tuple[Any, ...]:
+    attributes = _json_or_none(span.attributes)
+    events = _json_or_none(span.events)
+    content_chars = (
+        len(span.inputs_json or "")
+        + len(span.outputs_json or "")
+        + len(attributes or "")
+        + len(events or "")
+    )
+    return (
+        span.trace_id, span.span_id, span.parent_span_id, span.name, span.span_type, span.kind,
+        span.start_ns, span.end_ns, span.status_code, span.status_message, span.inputs_json,
+        span.outputs_json, span.inputs_source, span.outputs_source, span.model, span.input_tokens,
+        span.output_tokens, span.total_tokens, span.cost, span.tool_name, attributes, events,
+        _json_or_none(span.links), _json_or_none(span.resource), _json_or_none(span.scope),
+        content_chars,
+    )  # fmt: skip
+
+
+PREVIEW_CHARS = 1000
+"""Length of the request/response previews kept on each trace row."""
+
+_FTS_COLUMNS = "name, inputs, outputs, attributes, events"
+_COUNTED_TYPES = frozenset({"LLM", "CHAT_MODEL", "EMBEDDING"})
+"""Tokens and cost count only on model spans: frameworks that also put the usage on the enclosing
+call (Vercel AI SDK's ai.generateText around ai.generateText.doGenerate) would count it twice."""
+
+
+def _usage(span_type: str, status_code: str, tokens: tuple[Any, Any, Any, Any]) -> list[float]:
+    counted = span_type in _COUNTED_TYPES
+    return [
+        1,
+        1 if status_code == "ERROR" else 0,
+        *((value or 0) if counted else 0 for value in tokens),
+    ]
+
+
+def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
+    """Store a batch of spans in one transaction; returns how many spans and traces it touched.
+
+    Set-based: per batch, one read of the spans being replaced, one executemany for the rows, one
+    statement each to keep the full-text index in step, and one keyed UPDATE per trace for its
+    totals, computed here from the batch (minus what replaced spans had contributed). The caller
+    validates spans first (see mcp_server.otlp): a failure here rolls the whole batch back.
+    """
+    if not spans:
+        return WriteResult(0, 0)
+    # Within one batch the last copy of a span wins, as it would across batches.
+    unique = list({(span.trace_id, span.span_id): span for span in spans}.values())
+    rows = [_span_row(span) for span in unique]
+    by_trace: dict[str, list[SpanIn]] = {}
+    for span in unique:
+        by_trace.setdefault(span.trace_id, []).append(span)
+    now = time.time_ns()
+    with db.transaction() as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO traces (trace_id, created_ns) VALUES (?, ?)",
+            [(trace_id, now) for trace_id in by_trace],
+        )
+        replaced: list[sqlite3.Row] = []
+        for trace_id, trace_spans in by_trace.items():
+            replaced += conn.execute(
+                "SELECT id, trace_id, span_type, status_code, input_tokens, output_tokens, "
+                "total_tokens, cost FROM spans WHERE trace_id = ? "
+                "AND span_id IN (SELECT value FROM json_each(?))",
+                (trace_id, _dumps([span.span_id for span in trace_spans])),
+            ).fetchall()
+        replaced_ids = _dumps([row["id"] for row in replaced])
+        if replaced:
+            # External-content FTS5 forgets a row only when told its old text.
+            conn.execute(
+                f"INSERT INTO spans_fts (spans_fts, rowid, {_FTS_COLUMNS}) "
+                f"SELECT 'delete', id, {_FTS_COLUMNS} FROM spans "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (replaced_ids,),
+            )
+        last_id = conn.execute("SELECT coalesce(max(id), 0) FROM spans").fetchone()[0]
+        conn.executemany(_UPSERT_SPAN, rows)
+        # New rows take ids above last_id (we hold the write lock); replaced rows keep theirs.
+        conn.execute(
+            f"INSERT INTO spans_fts (rowid, {_FTS_COLUMNS}) SELECT id, {_FTS_COLUMNS} FROM spans "
+            "WHERE id > ? OR id IN (SELECT value FROM json_each(?))",
+            (last_id, replaced_ids),
+        )
+        conn.executemany(_UPDATE_TOTALS, _totals(by_trace, replaced))
+        roots = [span for span in unique if span.parent_span_id is None]
+        if roots:
+            conn.executemany(
+                "UPDATE traces SET root_span_id = ?, name = ?, status = ?, "
+                "request_preview = ?, response_preview = ? WHERE trace_id = ?",
+                [
+                    (
+                        root.span_id,
+                        root.name,
+                        "ERROR" if root.status_code == "ERROR" else "OK",
+                        _preview(root.inputs_json),
+                        _preview(root.outputs_json),
+                        root.trace_id,
+                    )
+                    for root in roots
+                ],
+            )
+        _write_trace_facts(conn, unique)
+    return WriteResult(spans_written=len(rows), traces_touched=len(by_trace))
+
+
+_UPDATE_TOTALS = """
+UPDATE traces SET
+    start_ns = min(coalesce(start_ns, :start_ns), :start_ns),
+    end_ns = max(coalesce(end_ns, :end_ns), coalesce(:end_ns, end_ns)),
+    span_count = span_count + :spans, error_count = error_count + :errors,
+    input_tokens = input_tokens + :input_tokens, output_tokens = output_tokens + :output_tokens,
+    total_tokens = total_tokens + :total_tokens, cost = cost + :cost
+WHERE trace_id = :trace_id
+"""
+
+
+def _totals(by_trace: dict[str, list[SpanIn]], replaced: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    keys = ("spans", "errors", "input_tokens", "output_tokens", "total_tokens", "cost")
+    sums: dict[str, list[float]] = {}
+    for trace_id, trace_spans in by_trace.items():
+        total = [0.0] * len(keys)
+        for span in trace_spans:
+            usage = _usage(
+                span.span_type,
+                span.status_code,
+                (span.input_tokens, span.output_tokens, span.total_tokens, span.cost),
+            )
+            total = [a + b for a, b in zip(total, usage, strict=True)]
+        sums[trace_id] = total
+    for row in replaced:
+        old = _usage(
+            row["span_type"],
+            row["status_code"],
+            (row["input_tokens"], row["output_tokens"], row["total_tokens"], row["cost"]),
+        )
+        sums[row["trace_id"]] = [a - b for a, b in zip(sums[row["trace_id"]], old, strict=True)]
+    out = []
+    for trace_id, total in sums.items():
+        trace_spans = by_trace[trace_id]
+        ends = [span.end_ns for span in trace_spans if span.end_ns is not None]
+        params: dict[str, Any] = {key: int(v) if key != "cost" else v for key, v in zip(keys, total, strict=True)}
+        params.update(
+            trace_id=trace_id,
+            start_ns=min(span.start_ns for span in trace_spans),
+            end_ns=max(ends) if ends else None,
+        )
+        out.append(params)
+    return out
+
+
+def _preview(text: str | None) -> str | None:
+    return text[:PREVIEW_CHARS] if text else text
+
+
+def _write_trace_facts(conn: sqlite3.Connection, spans: list[SpanIn]) -> None:
+    facts = [
+        (span.session_id, span.user_id, span.service_name, span.trace_id)
+        for span in spans
+        if span.session_id or span.user_id or span.service_name
+    ]
+    if facts:
+        conn.executemany(
+            "UPDATE traces SET session_id = coalesce(session_id, ?), "
+            "user_id = coalesce(user_id, ?), service_name = coalesce(service_name, ?) "
+            "WHERE trace_id = ?",
+            facts,
+        )
+    tags = [(span.trace_id, k, v) for span in spans for k, v in span.trace_tags.items()]
+    if tags:
+        conn.executemany(
+            "INSERT INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
+            tags,
+        )
+    metadata = [(span.trace_id, k, v) for span in spans for k, v in span.trace_metadata.items()]
+    if metadata:
+        conn.executemany(
+            "INSERT OR IGNORE INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?)", metadata
+        )
