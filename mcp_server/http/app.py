@@ -1,0 +1,55 @@
+"""The one HTTP application: MCP at /mcp, OTLP at /v1/traces, GET /health."""
+
+from __future__ import annotations
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mcp_server.http.auth import BearerTokenMiddleware
+from mcp_server.http.otlp_endpoint import OtlpEndpoint
+from mcp_server.server import create_server
+from mcp_server.settings import Settings
+from store import Database
+
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection stays on: only loopback Host headers, plus those configured.
+
+    A server bound to 0.0.0.0 is reached by other names; list them in allowed_hosts
+    (--allowed-host / TRACEJUDGE_ALLOWED_HOSTS) rather than switching the check off.
+    """
+    hosts = [*LOOPBACK_HOSTS, *settings.allowed_hosts]
+    origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def create_app(settings: Settings, db: Database) -> Starlette:
+    """MCP (streamable HTTP), OTLP ingest and health on one Starlette app over one store."""
+    server = create_server(settings, db)
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=transport_security(settings),
+        host=settings.host,
+    )
+
+    async def health(request: Request) -> JSONResponse:
+        traces = db.reader().execute("SELECT count(*) FROM traces").fetchone()[0]
+        return JSONResponse({"status": "ok", "traces": traces})
+
+    otlp = OtlpEndpoint(db, max_body_bytes=settings.max_body_bytes)
+    app.router.routes.extend(
+        [
+            Route("/v1/traces", otlp.handle, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
+    if settings.token:
+        app.add_middleware(BearerTokenMiddleware, token=settings.token)
+    return app

@@ -1,0 +1,114 @@
+"""POST /v1/traces: OTLP/HTTP trace export, protobuf or JSON, answered only after the commit.
+
+The answer is an ExportTraceServiceResponse in the request's encoding; spans that could not be
+stored are counted in partial_success with the reasons. Bodies that cannot be read get 400,
+oversized ones 413, unsupported media types or encodings 415, each with a google.rpc.Status
+body whose message says what to send instead. When more exports wait than the server can take,
+it answers 503 with Retry-After (an exporter retries), rather than queueing without bound.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mcp_server.http.body import BodyTooLarge, CorruptBody, UnsupportedEncoding, read_body
+from mcp_server.otlp import InvalidOtlp, decode_request
+from store import Database, write_spans
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+MAX_REJECTION_MESSAGES = 20
+"""partial_success.error_message lists this many reasons, then says how many more there were."""
+
+# google.rpc.Code values used in Status bodies.
+_INVALID_ARGUMENT = 3
+_RESOURCE_EXHAUSTED = 8
+_UNAVAILABLE = 14
+
+
+def _encoding_of(content_type: str) -> str | None:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in (PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"):
+        return "protobuf"
+    if media == JSON:
+        return "json"
+    return None
+
+
+def _status(code: int, message: str, encoding: str, http_status: int) -> Response:
+    if encoding == "json":
+        return Response(
+            json.dumps({"code": code, "message": message}), status_code=http_status, media_type=JSON
+        )
+    body = status_pb2.Status(code=code, message=message).SerializeToString()
+    return Response(body, status_code=http_status, media_type=PROTOBUF)
+
+
+def _export_response(rejected: list[str], encoding: str) -> Response:
+    message = "; ".join(rejected[:MAX_REJECTION_MESSAGES])
+    if len(rejected) > MAX_REJECTION_MESSAGES:
+        message += f"; and {len(rejected) - MAX_REJECTION_MESSAGES} more rejected spans"
+    if encoding == "json":
+        body: dict[str, object] = {}
+        if rejected:
+            body["partialSuccess"] = {"rejectedSpans": str(len(rejected)), "errorMessage": message}
+        return Response(json.dumps(body), media_type=JSON)
+    response = ExportTraceServiceResponse()
+    if rejected:
+        response.partial_success.rejected_spans = len(rejected)
+        response.partial_success.error_message = message
+    return Response(response.SerializeToString(), media_type=PROTOBUF)
+
+
+class OtlpEndpoint:
+    """The ASGI endpoint; holds the store and the limits it enforces."""
+
+    def __init__(self, db: Database, *, max_body_bytes: int, max_concurrent: int = 2, max_waiting: int = 16) -> None:
+        self.db = db
+        self.max_body_bytes = max_body_bytes
+        self.max_waiting = max_waiting
+        # Decoding and writing run in worker threads; sqlite3 releases the GIL while SQLite works,
+        # so one batch decodes while another is written. More would only queue on the writer.
+        self._limiter = anyio.CapacityLimiter(max_concurrent)
+
+    async def handle(self, request: Request) -> Response:
+        content_type = request.headers.get("content-type", "")
+        encoding = _encoding_of(content_type)
+        if encoding is None:
+            return _status(
+                _INVALID_ARGUMENT,
+                f"Content-Type {content_type or '(none)'!r} is not supported; send OTLP as "
+                f"{PROTOBUF} or {JSON}.",
+                "json",
+                415,
+            )
+        if self._limiter.statistics().tasks_waiting >= self.max_waiting:
+            response = _status(
+                _UNAVAILABLE, "the server is busy storing other exports; retry shortly.", encoding, 503
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except BodyTooLarge as exc:
+            return _status(_RESOURCE_EXHAUSTED, str(exc), encoding, 413)
+        except UnsupportedEncoding as exc:
+            return _status(_INVALID_ARGUMENT, str(exc), encoding, 415)
+        except CorruptBody as exc:
+            return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
+        try:
+            rejected = await anyio.to_thread.run_sync(self._store, body, encoding, limiter=self._limiter)
+        except InvalidOtlp as exc:
+            return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
+        return _export_response(rejected, encoding)
+
+    def _store(self, body: bytes, encoding: str) -> list[str]:
+        batch = decode_request(body, encoding)  # type: ignore[arg-type]
+        write_spans(self.db, batch.spans)
+        return batch.rejected

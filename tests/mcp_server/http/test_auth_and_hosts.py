@@ -1,0 +1,43 @@
+"""Bearer-token protection of /mcp and /v1/traces, and DNS-rebinding protection of /mcp."""
+
+from __future__ import annotations
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+TOKEN = "s3cret-token"
+
+
+def test_with_a_token_both_endpoints_refuse_requests_without_it_and_health_stays_open(start_server) -> None:
+    server = start_server(token=TOKEN)
+    for path, headers in (("/v1/traces", {"content-type": "application/json"}), ("/mcp", {"content-type": "application/json"})):
+        for auth in (None, "Bearer wrong"):
+            sent = dict(headers, **({"authorization": auth} if auth else {}))
+            response = httpx2.post(f"{server.url}{path}", content=b"{}", headers=sent)
+            assert response.status_code == 401, (path, auth)
+            assert "Authorization: Bearer" in response.json()["message"]
+    assert httpx2.get(f"{server.url}/health").status_code == 200
+    response = httpx2.post(
+        f"{server.url}/v1/traces",
+        content=b'{"resourceSpans": []}',
+        headers={"content-type": "application/json", "authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 200
+
+
+async def test_mcp_client_with_the_token_lists_tools_over_http(start_server) -> None:
+    server = start_server(token=TOKEN)
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
+        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client:
+            tools = await client.list_tools()
+    assert "GetTraceInfo" in {tool.name for tool in tools.tools}
+
+
+def test_a_foreign_host_header_is_refused_by_dns_rebinding_protection(live_server) -> None:
+    response = httpx2.post(
+        f"{live_server.url}/mcp",
+        content=b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
+        headers={"content-type": "application/json", "accept": "application/json, text/event-stream", "host": "evil.example:80"},
+    )
+    assert response.status_code in (403, 421)
