@@ -51,3 +51,7 @@ class InvalidFilter(TraceJudgeError, ValueError):
 
 class InvalidSpan(TraceJudgeError, ValueError):
     """A span from the wire or a file that cannot be stored; reported, its neighbours kept."""
+
+
+class InvalidOtlp(TraceJudgeError, ValueError):
+    """A request body (or file) that is not an OTLP ExportTraceServiceRequest at all; HTTP 400."""
