@@ -55,3 +55,14 @@ class InvalidSpan(TraceJudgeError, ValueError):
 
 class InvalidOtlp(TraceJudgeError, ValueError):
     """A request body (or file) that is not an OTLP ExportTraceServiceRequest at all; HTTP 400."""
+
+
+class RootSpanNotFound(TraceJudgeError, LookupError):
+    """The trace exists but its root span (the one with no parent) has not arrived yet."""
+
+    def __init__(self, trace_id: str, span_count: int) -> None:
+        super().__init__(
+            f"the root span of trace {trace_id!r} has not arrived yet ({span_count} of its spans "
+            f"are stored); call ListSpans(trace_id={trace_id!r}) to see them, or GetRootSpan again later."
+        )
+        self.trace_id = trace_id
