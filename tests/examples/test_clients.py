@@ -1,0 +1,85 @@
+"""examples/clients: every config parses, and every `tracejudge` command line it names is one the
+real CLI accepts, pointed at the address the server listens on by default."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mcp_server.cli import build_parser, cmd_stdio
+from mcp_server.settings import Settings
+from tests.support.processes import TRACEJUDGE
+
+CLIENTS = Path(__file__).resolve().parents[2] / "examples" / "clients"
+CONFIGS = sorted(CLIENTS.rglob("*.json"))
+DEFAULTS = Settings()
+MCP_URL = f"http://{DEFAULTS.host}:{DEFAULTS.port}/mcp"
+
+
+def assert_stdio_command(command: str, args: list[str]) -> None:
+    assert command == "tracejudge"
+    assert Path(TRACEJUDGE).exists(), "the tracejudge console script is not installed"
+    parsed = build_parser().parse_args(args)
+    assert parsed.func is cmd_stdio
+    assert parsed.db is not None
+
+
+def test_there_is_a_config_for_each_client_and_transport():
+    names = {str(path.relative_to(CLIENTS)) for path in CONFIGS}
+    assert names == {
+        "claude_code/mcp.json", "claude_code/mcp.token.json", "claude_code/mcp.stdio.json",
+        "claude_desktop/claude_desktop_config.json",
+        "cursor/mcp.json", "cursor/mcp.token.json", "cursor/mcp.stdio.json",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(CLIENTS)))
+def test_each_config_names_one_tracejudge_server_the_cli_or_the_server_accepts(path: Path):
+    servers = json.loads(path.read_text())["mcpServers"]
+    assert list(servers) == ["tracejudge"]
+    (server,) = servers.values()
+    if "command" in server:
+        assert server.get("type", "stdio") == "stdio"
+        assert_stdio_command(server["command"], server["args"])
+    else:
+        assert server["url"] == MCP_URL
+        if path.parent.name == "claude_code":
+            assert server["type"] == "http"  # Claude Code's name for streamable HTTP
+        if "token" in path.name:
+            (authorization,) = server["headers"].values()
+            assert re.fullmatch(r"Bearer \$\{(env:)?TRACEJUDGE_TOKEN\}", authorization)
+        else:
+            assert "headers" not in server
+
+
+def test_the_claude_code_commands_in_the_readme_are_well_formed():
+    commands = [
+        shlex.split(line)
+        for line in (CLIENTS / "README.md").read_text().splitlines()
+        if line.startswith("claude mcp add ")
+    ]
+    assert len(commands) == 3
+    for words in commands:
+        if "--" in words:
+            name = words[words.index("--") - 1]
+            tracejudge, *args = words[words.index("--") + 1 :]
+            assert_stdio_command(tracejudge, args)
+        else:
+            assert words[3:5] == ["--transport", "http"]
+            name, url = words[5:7]
+            assert url == MCP_URL
+            if "--header" in words:
+                assert (
+                    words[words.index("--header") + 1] == "Authorization: Bearer $TRACEJUDGE_TOKEN"
+                )
+        assert name == "tracejudge"
+
+
+def test_the_readme_links_every_config():
+    readme = (CLIENTS / "README.md").read_text()
+    linked = set(re.findall(r"\]\(([^)]+\.json)\)", readme))
+    assert linked == {str(path.relative_to(CLIENTS)) for path in CONFIGS}
