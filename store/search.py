@@ -1,0 +1,433 @@
+"""Searching traces: a parsed filter compiled to SQL over indexes and the full-text index, and run.
+
+Build is split from run: `compile_filter` and `build_search_query` return SQL text and named
+parameters (a tool or the CLI can show them; tests EXPLAIN them); `search_trace_ids` and
+`count_traces` run them on a reader. Every value is a bound parameter; table and column names come
+only from literals here and in store.filters.
+
+Text conditions never scan span payloads when the pattern has a usable word: terms taken from the
+pattern select candidate spans from spans_fts (detail=none: terms, prefixes and booleans, no phrases
+or columns), and only those candidates are checked against the pattern itself.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from typing import Any, Literal
+
+from store.connection import Database
+from store.errors import InvalidArgument
+from store.filters import (
+    METADATA_OF_COLUMN,
+    ORDER_FIELDS,
+    SPAN_FIELDS,
+    TRACE_FIELDS,
+    BoolOp,
+    Condition,
+    Node,
+    parse_filter,
+    parse_order_by,
+)
+
+MAX_FTS_TERMS = 16
+"""Terms past this many in one condition are left to the verification step."""
+
+
+# --- LIKE patterns and full-text terms ------------------------------------------------------------
+
+_LikeItem = tuple[Literal["lit", "any", "one"], str]
+
+
+def _like_items(pattern: str) -> list[_LikeItem]:
+    """A LIKE pattern as literal runs and wildcards; backslash makes the next character literal."""
+    items: list[_LikeItem] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            literal.append(pattern[i + 1])
+            i += 2
+            continue
+        if ch in "%_":
+            if literal:
+                items.append(("lit", "".join(literal)))
+                literal = []
+            items.append(("any" if ch == "%" else "one", ch))
+        else:
+            literal.append(ch)
+        i += 1
+    if literal:
+        items.append(("lit", "".join(literal)))
+    return items
+
+
+def _to_glob(items: list[_LikeItem]) -> str:
+    """GLOB is SQLite's case-sensitive LIKE; its own wildcards are bracketed to stay literal."""
+    out = []
+    for kind, text in items:
+        if kind == "any":
+            out.append("*")
+        elif kind == "one":
+            out.append("?")
+        else:
+            out.append("".join(f"[{c}]" if c in "*?[" else c for c in text))
+    return "".join(out)
+
+
+def _to_like(items: list[_LikeItem]) -> str:
+    """A pattern for SQLite's LIKE ... ESCAPE '\\' (ASCII case-insensitive)."""
+    out = []
+    for kind, text in items:
+        if kind == "lit":
+            out.append("".join(f"\\{c}" if c in "%_\\" else c for c in text))
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+# unicode61 keeps letters and digits and splits on everything else. Characters whose class SQLite's
+# (older) Unicode tables might see differently (marks, private use, recent letters) make the word
+# boundary next to them uncertain, so no term is taken across them.
+_SEP, _WORD, _UNSURE = 0, 1, 2
+# The index holds JSON text, where a control character reads \n, \t ... and glues its letter to
+# the next word: "a\nrefund" is indexed as "a", "nrefund".
+_GLUE = {"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"}
+
+
+def _char_class(ch: str) -> int:
+    if ch.isascii():
+        return _WORD if ch.isalnum() else _SEP
+    category = unicodedata.category(ch)
+    if category[0] in "ZPS" or category == "Cc":
+        return _SEP
+    code = ord(ch)
+    if category[0] in "LN" and (code < 0x0800 or 0x3040 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7A3):
+        return _WORD
+    return _UNSURE
+
+
+def _fragment_terms(text: str, left: str | None, right_wild: bool, words: bool) -> list[str]:
+    """FTS5 terms every text matching this literal fragment must contain.
+
+    `left` is the wildcard before the fragment ('any' for %, 'one' for _, None at the start).
+    words=True (trace.text): a fragment after % starts at a word boundary. words=False (exact
+    LIKE), or after _: its first word may be the tail of a longer word, so it gives no term.
+    """
+    terms: list[str] = []
+    i = 0
+    while i < len(text):
+        if _char_class(text[i]) != _WORD:
+            i += 1
+            continue
+        j = i
+        while j < len(text) and _char_class(text[j]) == _WORD:
+            j += 1
+        word = text[i:j]
+        before = text[i - 1] if i else None
+        after_class = _char_class(text[j]) if j < len(text) else None
+        prefix = (after_class is None and right_wild) or after_class == _UNSURE
+        if before is None:
+            starts = [""] if left is None else ["", *_GLUE.values()] if words and left == "any" else None
+        elif before in _GLUE:
+            starts = [_GLUE[before]]
+        elif _char_class(before) == _SEP and not (before < " "):
+            starts = [""]
+        else:
+            starts = None
+        i = j
+        if starts is None or len(word) < 2:
+            continue
+        star = "*" if prefix else ""
+        options = [f'"{glue}{word}"{star}' for glue in starts]
+        terms.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
+    return terms
+
+
+def _like_terms(items: list[_LikeItem], *, words: bool) -> list[str]:
+    terms: list[str] = []
+    for index, (kind, text) in enumerate(items):
+        if kind == "lit":
+            left = items[index - 1][0] if index else None
+            terms += _fragment_terms(text, left, index < len(items) - 1, words)
+    return terms[:MAX_FTS_TERMS]
+
+
+def _literal_terms(value: str) -> list[str]:
+    """Terms of a whole value, which the JSON text encloses in quotes."""
+    return _fragment_terms(value, None, False, False)[:MAX_FTS_TERMS]
+
+
+# --- Compiler ------------------------------------------------------------------------------------
+
+_INT64 = (-(2**63), 2**63 - 1)
+_NS_PER_MS = 1_000_000
+
+
+class _Sql:
+    """Accumulates named bound parameters (:p0, :p1 ...) while conditions compile to SQL text."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def p(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def plist(self, values: tuple[Any, ...]) -> str:
+        return "(" + ", ".join(self.p(v) for v in values) + ")"
+
+
+def _string_test(sql: _Sql, expr: str, op: str, value: Any) -> str:
+    """A string comparison of `expr`; NULL compares false, as in MLflow (a missing key never matches)."""
+    if op in ("=", "!="):
+        return f"{expr} {op} {sql.p(value)}"
+    if op == "LIKE":
+        return f"{expr} GLOB {sql.p(_to_glob(_like_items(value)))}"
+    if op == "ILIKE":
+        return f"{expr} LIKE {sql.p(_to_like(_like_items(value)))} ESCAPE '\\'"
+    if op == "IN":
+        return f"{expr} IN {sql.plist(value)}"
+    if op == "NOT IN":
+        return f"{expr} NOT IN {sql.plist(value)}"
+    if op == "IS NULL":
+        return f"{expr} IS NULL"
+    if op == "IS NOT NULL":
+        return f"{expr} IS NOT NULL"
+    raise AssertionError(op)  # _ops_for admits no other operator
+
+
+def _ns_test(sql: _Sql, expr: str, op: str, ms: float) -> str:
+    """A millisecond comparison on a nanosecond expression, as a range the start_ns index can use.
+
+    The field's value in ms is floor(ns / 1e6), so `ms > 5` is `ns >= 6e6`, `ms = 5` is
+    `5e6 <= ns < 6e6`, and a fractional `ms = 5.5` never holds.
+    """
+
+    def at_least(bound: int) -> str:
+        if bound > _INT64[1]:
+            return "0"
+        return f"{expr} IS NOT NULL" if bound <= _INT64[0] else f"{expr} >= {sql.p(bound)}"
+
+    def below(bound: int) -> str:
+        if bound <= _INT64[0]:
+            return "0"
+        return f"{expr} IS NOT NULL" if bound > _INT64[1] else f"{expr} < {sql.p(bound)}"
+
+    low, high = math.floor(ms), math.ceil(ms)
+    if op == ">":
+        return at_least((low + 1) * _NS_PER_MS)
+    if op == ">=":
+        return at_least(high * _NS_PER_MS)
+    if op == "<":
+        return below(high * _NS_PER_MS)
+    if op == "<=":
+        return below((low + 1) * _NS_PER_MS)
+    equal = f"({at_least(low * _NS_PER_MS)} AND {below((low + 1) * _NS_PER_MS)})" if low == high else "0"
+    return equal if op == "=" else f"({expr} IS NOT NULL AND NOT {equal})"
+
+
+def _json_text(expr: str, type_expr: str) -> str:
+    """A JSON value as text: a string as itself, anything else as its JSON text."""
+    return (
+        f"(CASE {type_expr} WHEN 'text' THEN {expr} WHEN 'true' THEN 'true' "
+        f"WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST({expr} AS TEXT) END)"
+    )
+
+
+def _json_value_test(sql: _Sql, value_expr: str, type_expr: str, op: str, value: Any) -> str:
+    """Compare a decoded JSON value (an attribute or an assessment value) with a literal."""
+    if op == "IS NOT NULL":
+        return f"{type_expr} != 'null'"
+    if isinstance(value, bool):
+        test = f"{type_expr} = '{'true' if value else 'false'}'"
+        return test if op == "=" else f"{type_expr} IN ('true', 'false', 'integer', 'real', 'text') AND NOT {test}"
+    values = value if isinstance(value, tuple) else (value,)
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        if op in ("<", "<=", ">", ">="):
+            return f"{type_expr} IN ('integer', 'real') AND {value_expr} {op} {sql.p(value)}"
+        return f"{type_expr} IN ('integer', 'real') AND {_string_test(sql, value_expr, op, value)}"
+    if any(isinstance(v, bool) for v in values):
+        values = tuple(("true" if v else "false") if isinstance(v, bool) else v for v in values)
+    values = tuple(v if isinstance(v, str) else repr(v) for v in values)
+    text = _json_text(value_expr, type_expr)
+    return _string_test(sql, text, op, values if isinstance(value, tuple) else values[0])
+
+
+def _compile_trace_field(sql: _Sql, cond: Condition) -> str:
+    spec = TRACE_FIELDS[cond.field.name]
+    if spec.type == "ms":
+        return _ns_test(sql, spec.sql, cond.op, cond.value)
+    if spec.type != "str":
+        return f"{spec.sql} {cond.op} {sql.p(cond.value)}"
+    meta_key = METADATA_OF_COLUMN.get(cond.field.name)
+    if meta_key is None:
+        return _string_test(sql, spec.sql, cond.op, cond.value)
+    # coalesce(column, metadata entry) <op> value, written so the column's index stays usable.
+    in_meta = f"t.trace_id IN (SELECT trace_id FROM trace_metadata WHERE key = {sql.p(meta_key)}"
+    if cond.op == "IS NULL":
+        return f"({spec.sql} IS NULL AND NOT {in_meta}))"
+    if cond.op == "IS NOT NULL":
+        return f"({spec.sql} IS NOT NULL OR {in_meta}))"
+    column_test = _string_test(sql, spec.sql, cond.op, cond.value)
+    meta_test = _string_test(sql, "value", cond.op, cond.value)
+    return f"({column_test} OR ({spec.sql} IS NULL AND {in_meta} AND {meta_test})))"
+
+
+def _compile_key_value(sql: _Sql, cond: Condition, table: str) -> str:
+    key = sql.p(cond.field.name)
+    if cond.op == "IS NULL":
+        return f"t.trace_id NOT IN (SELECT trace_id FROM {table} WHERE key = {key})"
+    if cond.op == "IS NOT NULL":
+        return f"t.trace_id IN (SELECT trace_id FROM {table} WHERE key = {key})"
+    test = _string_test(sql, "value", cond.op, cond.value)
+    return f"t.trace_id IN (SELECT trace_id FROM {table} WHERE key = {key} AND {test})"
+
+
+def _compile_span_field(sql: _Sql, cond: Condition) -> str:
+    column = SPAN_FIELDS[cond.field.name]
+    if cond.field.name == "status":
+        if cond.op == "=" and cond.value == "ERROR":
+            return "t.error_count > 0"  # the trace row counts its ERROR spans
+        # No index on status: probe each candidate trace's spans through (trace_id, span_id).
+        test = _string_test(sql, column, cond.op, cond.value)
+        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND {test})"
+    test = _string_test(sql, column, cond.op, cond.value)
+    # A pattern that does not start with a literal cannot seek the index, but scanning the index
+    # reads far fewer pages than the table, whose rows hold the span payloads.
+    source = "spans s INDEXED BY idx_spans_name" if column == "s.name" and cond.op != "=" else "spans s"
+    return f"t.trace_id IN (SELECT s.trace_id FROM {source} WHERE {test})"
+
+
+def _fts_candidates(sql: _Sql, terms: list[str]) -> str:
+    return f"s.id IN (SELECT rowid FROM spans_fts WHERE spans_fts MATCH {sql.p(' AND '.join(terms))})"
+
+
+def _compile_span_attr(sql: _Sql, cond: Condition) -> str:
+    key, op, value = cond.field.name, cond.op, cond.value
+    terms = _literal_terms(key)
+    if op == "=" and isinstance(value, str):
+        terms += _literal_terms(value)
+    elif op in ("LIKE", "ILIKE"):
+        terms += _like_terms(_like_items(value), words=False)
+    elif op == "IN" and all(isinstance(v, str) for v in value):
+        options = [_literal_terms(v) for v in value]
+        if all(options):
+            terms.append("(" + " OR ".join(f"({' AND '.join(o)})" for o in options) + ")")
+    candidates = _fts_candidates(sql, terms[:MAX_FTS_TERMS]) + " AND " if terms else ""
+    test = _json_value_test(sql, "j.value", "j.type", op, value)
+    attr = f"EXISTS (SELECT 1 FROM json_each(s.attributes) j WHERE j.key = {sql.p(key)} AND {test})"
+    return f"t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {candidates}{attr})"
+
+
+_TEXT_COLUMNS = ("s.name", "s.inputs", "s.outputs", "s.attributes", "s.events")
+
+
+def _compile_text(sql: _Sql, cond: Condition) -> str:
+    """trace.text: a span matches when (a) one of its text columns matches the LIKE/ILIKE pattern and
+    (b) every word of 2+ characters in the pattern begins a word of the indexed text, or, for the
+    first word after a %, begins one after a JSON escape's letter (so "\\nRefund" is found by
+    '%refund%', and as a side effect '%efund%' finds 'refund'). Without a usable word, (a) alone
+    is checked on every span."""
+    items = _like_items(cond.value)
+    terms = _like_terms(items, words=True)
+    candidates = _fts_candidates(sql, terms) + " AND " if terms else ""
+    matches = " OR ".join(_string_test(sql, column, cond.op, cond.value) for column in _TEXT_COLUMNS)
+    return f"t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {candidates}({matches}))"
+
+
+def _compile_assessment(sql: _Sql, cond: Condition) -> str:
+    where = f"a.name = {sql.p(cond.field.name)} AND a.valid = 1"
+    if cond.field.assessment_kind:
+        where += f" AND a.kind = {sql.p(cond.field.assessment_kind)}"
+    if cond.op == "IS NULL":
+        return f"t.trace_id NOT IN (SELECT a.trace_id FROM assessments a WHERE {where})"
+    # The value column is JSON text written elsewhere; text that is not JSON compares as itself.
+    value = "(CASE WHEN json_valid(a.value) THEN a.value ->> '$' ELSE a.value END)"
+    kind = "(CASE WHEN json_valid(a.value) THEN json_type(a.value) ELSE 'text' END)"
+    test = _json_value_test(sql, value, kind, cond.op, cond.value)
+    return f"t.trace_id IN (SELECT a.trace_id FROM assessments a WHERE {where} AND {test})"
+
+
+def _compile(sql: _Sql, node: Node) -> str:
+    if isinstance(node, BoolOp):
+        return "(" + f" {node.op} ".join(_compile(sql, item) for item in node.items) + ")"
+    kind = node.field.kind
+    if kind == "trace":
+        return _compile_trace_field(sql, node)
+    if kind == "text":
+        return _compile_text(sql, node)
+    if kind == "tag":
+        return _compile_key_value(sql, node, "trace_tags")
+    if kind == "metadata":
+        return _compile_key_value(sql, node, "trace_metadata")
+    if kind == "span":
+        return _compile_span_field(sql, node)
+    if kind == "span_attr":
+        return _compile_span_attr(sql, node)
+    return _compile_assessment(sql, node)
+
+
+def compile_filter(filter_string: str | None) -> tuple[str, dict[str, Any]]:
+    """The SQL boolean expression over `traces AS t` that a filter_string compiles to, and its
+    named parameters (:p0, :p1 ...); "1" for an empty filter. Raises InvalidFilter with the grammar."""
+    node = parse_filter(filter_string)
+    if node is None:
+        return "1", {}
+    sql = _Sql()
+    return _compile(sql, node), sql.params
+
+
+def compile_order_by(order_by: list[str] | None) -> str:
+    """The ORDER BY clause (without the keywords) for order_by: newest first by default, and
+    always ending in trace_id so equal keys page in a stable order."""
+    keys = parse_order_by(order_by)
+    names = {name for name, _ in keys}
+    if "timestamp_ms" not in names:
+        keys.append(("timestamp_ms", False))
+    if "trace_id" not in names:
+        keys.append(("trace_id", True))
+    return ", ".join(f"{ORDER_FIELDS[name]} {'ASC' if asc else 'DESC'}" for name, asc in keys)
+
+
+def build_search_query(
+    filter_string: str | None, order_by: list[str] | None, max_results: int, offset: int
+) -> tuple[str, dict[str, Any]]:
+    """The SELECT of trace ids for one page of a search, and its named parameters."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
+        raise InvalidArgument(f"max_results must be a whole number >= 0, got {max_results!r}.")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidArgument(f"offset must be a whole number >= 0, got {offset!r}; start at 0.")
+    where, params = compile_filter(filter_string)
+    order = compile_order_by(order_by)
+    # SQLite integers are 64-bit; a larger page or offset means "all of them" anyway.
+    params.update(limit=min(max_results, 2**62), offset=min(offset, 2**62))
+    sql = f"SELECT t.trace_id FROM traces t WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+    return sql, params
+
+
+def build_count_query(filter_string: str | None) -> tuple[str, dict[str, Any]]:
+    """The SELECT count(*) of the traces a filter_string matches, and its named parameters."""
+    where, params = compile_filter(filter_string)
+    return f"SELECT count(*) FROM traces t WHERE {where}", params
+
+
+def search_trace_ids(
+    db: Database, filter_string: str | None, order_by: list[str] | None, max_results: int, offset: int
+) -> list[str]:
+    """Ids of the traces matching filter_string (MLflow search_traces syntax; see
+    store.filters.GRAMMAR), sorted by order_by (newest first by default, ties by trace_id), the
+    page of at most max_results starting after `offset` matches. Raises InvalidFilter for a filter
+    or order_by that does not parse, InvalidArgument for a negative max_results or offset."""
+    sql, params = build_search_query(filter_string, order_by, max_results, offset)
+    if max_results == 0:
+        return []
+    return [row[0] for row in db.reader().execute(sql, params)]
+
+
+def count_traces(db: Database, filter_string: str | None) -> int:
+    """How many traces match filter_string; raises InvalidFilter as search_trace_ids does."""
+    sql, params = build_count_query(filter_string)
+    return int(db.reader().execute(sql, params).fetchone()[0])
