@@ -1,0 +1,204 @@
+"""The MCP server: `create_server(settings, db)` registers the trace tools over one store.
+
+Each tool is a thin wrapper: its signature is the tool's input schema, it calls the typed
+function in mcp_server.tools in a worker thread (a tool may read megabytes of a large trace, and
+the event loop must stay free for other clients), and turns the answer into compact JSON text
+plus structured content. TraceJudgeError becomes ToolError here, and only here.
+"""
+
+import functools
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from mcp_server import tools
+from mcp_server.settings import Settings
+from mcp_server.tools import regex_search, span_content, spans, timing_report
+from mcp_server.tools import traces as trace_tools
+from mcp_server.tools.paging import dumps
+from store import Database
+from store.errors import TraceJudgeError
+
+INSTRUCTIONS = """\
+tracejudge holds OpenTelemetry traces of AI agents (one trace = one agent run, made of spans: LLM
+calls, tool calls, retrievals ...) and lets you inspect traces of any size with bounded answers.
+
+Investigating a trace:
+1. SearchTraces (or CountTraces) to find trace ids, e.g. filter_string="trace.status = 'ERROR'".
+2. GetTraceInfo(trace_id): status, duration, counts, tokens, request/response previews, tags.
+3. ListSpans(trace_id): the span tree without content; filter with span_type or name_pattern.
+4. SearchTraceRegex(trace_id, pattern): where a text occurs (span and field) in a large trace.
+5. GetSpan(trace_id, span_id) or GetRootSpan(trace_id): a span's full inputs, outputs,
+   attributes and events. GetSpanTimingReport(trace_id) answers latency questions.
+
+Every answer has a size cap. When an answer is cut it says what was cut and returns
+next_page_token: call the same tool again with the same arguments and page_token=<that token> to
+continue. Tokens belong to the tool and arguments that issued them. Ids: trace ids are 32 hex
+characters, span ids 16; use them as the tools return them."""
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+TraceId = Annotated[
+    str, Field(description="The trace's id: 32 hex characters (either case), base64, or MLflow's 'tr-<hex>'.")
+]
+SpanId = Annotated[str, Field(description="The span's id: 16 hex characters (or base64), as ListSpans returns it.")]
+PageToken = Annotated[
+    str | None,
+    Field(description="next_page_token from the previous answer of this tool, with the same other arguments."),
+]
+AttributeKeys = Annotated[
+    list[str] | None,
+    Field(description="Only these attribute keys (default: all attributes)."),
+]
+MaxContentLength = Annotated[
+    int,
+    Field(description="Characters of span content per page, 1,000 to 200,000."),
+]
+FilterString = Annotated[
+    str | None,
+    Field(description="MLflow-style filter, e.g. \"trace.status = 'ERROR' AND tags.env = 'prod'\"; none for all."),
+]
+
+
+def _version() -> str:
+    try:
+        return version("tracejudge")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+async def _answer(service: Callable[..., BaseModel], /, *args: Any, **kwargs: Any) -> CallToolResult:
+    """Run a service function off the event loop; its answer as compact JSON and structured content."""
+    try:
+        answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
+    except TraceJudgeError as exc:
+        # The one place expected errors cross into MCP: their messages say what to do next.
+        raise ToolError(str(exc)) from exc
+    data = answer.model_dump(mode="json")
+    return CallToolResult(content=[TextContent(type="text", text=dumps(data))], structured_content=data)
+
+
+def create_server(settings: Settings, db: Database) -> MCPServer:
+    """An MCP server named 'tracejudge' exposing the read-only trace tools over `db`."""
+    server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
+    _add_trace_tools(server, db)
+    return server
+
+
+def _add_trace_tools(server: MCPServer, db: Database) -> None:
+    async def get_trace_info(trace_id: TraceId) -> Annotated[CallToolResult, tools.TraceInfo]:
+        return await _answer(tools.get_trace_info, db, trace_id)
+
+    async def list_spans(
+        trace_id: TraceId,
+        max_results: Annotated[int, Field(description="Spans per page, 1 to 1,000.")] = 100,
+        page_token: PageToken = None,
+        span_type: Annotated[str | None, Field(description="Only spans of this type, e.g. 'TOOL'.")] = None,
+        name_pattern: Annotated[
+            str | None, Field(description="Only spans whose name matches this RE2 regex (searched anywhere in the name).")
+        ] = None,
+    ) -> Annotated[CallToolResult, tools.SpanList]:
+        return await _answer(
+            tools.list_spans,
+            db,
+            trace_id,
+            max_results=max_results,
+            page_token=page_token,
+            span_type=span_type,
+            name_pattern=name_pattern,
+        )
+
+    async def get_span(
+        trace_id: TraceId,
+        span_id: SpanId,
+        attributes_to_fetch: AttributeKeys = None,
+        max_content_length: MaxContentLength = span_content.DEFAULT_CONTENT_LENGTH,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, tools.SpanDetail]:
+        return await _answer(
+            tools.get_span,
+            db,
+            trace_id,
+            span_id,
+            attributes_to_fetch=attributes_to_fetch,
+            max_content_length=max_content_length,
+            page_token=page_token,
+        )
+
+    async def get_root_span(
+        trace_id: TraceId,
+        attributes_to_fetch: AttributeKeys = None,
+        max_content_length: MaxContentLength = span_content.DEFAULT_CONTENT_LENGTH,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, tools.SpanDetail]:
+        return await _answer(
+            tools.get_root_span,
+            db,
+            trace_id,
+            attributes_to_fetch=attributes_to_fetch,
+            max_content_length=max_content_length,
+            page_token=page_token,
+        )
+
+    async def search_trace_regex(
+        trace_id: TraceId,
+        pattern: Annotated[str, Field(description="RE2 regular expression, at most 1,000 characters; (?i) for case-insensitive.")],
+        max_matches: Annotated[int, Field(description="Matches per page, 1 to 500.")] = 50,
+        surrounding_content_length: Annotated[
+            int, Field(description="Characters of context before and after each match, 0 to 1,000.")
+        ] = 100,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, tools.RegexSearchResult]:
+        return await _answer(
+            tools.search_trace_regex,
+            db,
+            trace_id,
+            pattern,
+            max_matches=max_matches,
+            surrounding_content_length=surrounding_content_length,
+            page_token=page_token,
+        )
+
+    async def get_span_timing_report(
+        trace_id: TraceId,
+        max_results: Annotated[int, Field(description="Entries per list, 1 to 100.")] = 20,
+    ) -> Annotated[CallToolResult, tools.SpanTimingReport]:
+        return await _answer(tools.get_span_timing_report, db, trace_id, max_results=max_results)
+
+    async def search_traces(
+        filter_string: FilterString = None,
+        order_by: Annotated[
+            list[str] | None, Field(description="e.g. ['trace.start_time DESC']; default newest first.")
+        ] = None,
+        max_results: Annotated[int, Field(description="Traces per page, 1 to 500.")] = 100,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, tools.TraceSearchResult]:
+        return await _answer(
+            tools.search_traces,
+            db,
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+        )
+
+    async def count_traces(filter_string: FilterString = None) -> Annotated[CallToolResult, tools.TraceCount]:
+        return await _answer(tools.count_traces, db, filter_string=filter_string)
+
+    for name, fn, description in (
+        ("GetTraceInfo", get_trace_info, trace_tools.GET_TRACE_INFO_DESCRIPTION),
+        ("ListSpans", list_spans, spans.DESCRIPTION),
+        ("GetSpan", get_span, span_content.GET_SPAN_DESCRIPTION),
+        ("GetRootSpan", get_root_span, span_content.GET_ROOT_SPAN_DESCRIPTION),
+        ("SearchTraceRegex", search_trace_regex, regex_search.DESCRIPTION),
+        ("GetSpanTimingReport", get_span_timing_report, timing_report.DESCRIPTION),
+        ("SearchTraces", search_traces, trace_tools.SEARCH_TRACES_DESCRIPTION),
+        ("CountTraces", count_traces, trace_tools.COUNT_TRACES_DESCRIPTION),
+    ):
+        server.add_tool(fn, name=name, description=description, annotations=READ_ONLY, structured_output=True)

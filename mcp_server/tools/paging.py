@@ -1,0 +1,94 @@
+"""What every tool answer shares: opaque page tokens, named limits, and size budgets.
+
+A page token is base64url of a small JSON object: the tool that issued it, a hash of the
+arguments it was issued for, and the tool's position state. A token shown to another tool, or to
+the same tool with other arguments, is rejected with a message that says how to start again.
+Tokens are not secret; each tool validates the state it reads back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from store.errors import InvalidArgument, InvalidPageToken
+
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+"""How answers are serialized (compact, UTF-8); their size budgets are counted in this form."""
+
+ENVELOPE_RESERVE = 2_000
+"""Characters kept free in a list answer's budget for its envelope (counts, notice, token)."""
+
+
+def answer_chars(answer: BaseModel) -> int:
+    """Characters of the answer's JSON, as the client receives it."""
+    return len(dumps(answer.model_dump(mode="json")))
+
+
+def item_chars(item: BaseModel) -> int:
+    """Characters one list item adds to an answer's JSON (with its separating comma)."""
+    return len(dumps(item.model_dump(mode="json"))) + 1
+
+
+def check_range(name: str, value: int, low: int, high: int) -> int:
+    """`value` when low <= value <= high, else InvalidArgument quoting the range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"{name} must be an integer from {low:,} to {high:,}; got {value!r}.")
+    return value
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, the cut marked with an ellipsis (counted in the limit)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _arguments_hash(arguments: Mapping[str, Any]) -> str:
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def issue_token(tool: str, arguments: Mapping[str, Any], state: Mapping[str, Any]) -> str:
+    """A page token for `tool`, valid only with these `arguments`, carrying `state`."""
+    body = dumps({"tool": tool, "args": _arguments_hash(arguments), "state": dict(state)})
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def read_token(token: str | None, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The state a token carries (None without a token); InvalidPageToken when `tool` did not issue
+    it for these `arguments`."""
+    if token is None or token == "":
+        return None
+    shown = token if len(token) <= 40 else token[:37] + "..."
+    restart = f"call {tool} without page_token to start again."
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body = json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("state"), dict):
+        raise InvalidPageToken(f"page_token {shown!r} is not a page token issued by {tool}; {restart}")
+    if body.get("tool") != tool:
+        raise InvalidPageToken(
+            f"page_token {shown!r} was issued by {body.get('tool')!s}, not by {tool}; "
+            f"pass it to the tool that returned it, or {restart}"
+        )
+    if body.get("args") != _arguments_hash(arguments):
+        raise InvalidPageToken(
+            f"page_token {shown!r} was issued by {tool} for other arguments; repeat the call that "
+            f"returned it with the same arguments, or {restart}"
+        )
+    return body["state"]
+
+
+def state_int(state: Mapping[str, Any], key: str, tool: str, *, high: int | None = None) -> int:
+    """A non-negative integer from token state; InvalidPageToken if it is anything else."""
+    value = state.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (high is not None and value > high):
+        raise InvalidPageToken(f"page_token is damaged ({key}={value!r}); call {tool} without page_token to start again.")
+    return value

@@ -1,0 +1,231 @@
+"""SearchTraceRegex: every match of an RE2 pattern in one trace's span text, with its span and field.
+
+The scan runs over the stored text as UTF-8 bytes, a chunk of spans at a time, so RE2 works in C
+over each field without a decode, a re-encode or a JSON parse. Every match is counted; only the
+page's matches are turned into answers (their field path, character position and context), which
+is where decoding happens, for those fields alone.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, Field
+
+from mcp_server.tools.json_paths import JsonLocator
+from mcp_server.tools.paging import (
+    ENVELOPE_RESERVE,
+    check_range,
+    clip,
+    issue_token,
+    item_chars,
+    read_token,
+    state_int,
+)
+from mcp_server.tools.patterns import compile_pattern
+from store import Database
+from store.ids import normalize_trace_id
+from store.records import SEARCHED_FIELDS
+from store.spans import iter_span_texts
+
+TOOL = "SearchTraceRegex"
+MAX_MATCHES = 500
+"""Largest max_matches accepted."""
+MAX_SURROUNDING = 1_000
+"""Largest surrounding_content_length accepted."""
+MATCH_CHARS = 200
+"""Matched text longer than this is cut (its full length is given)."""
+SPAN_NAME_CHARS = 200
+ANSWER_CHARS = 40_000
+"""Size cap of one answer; a page holds fewer than max_matches matches rather than exceed it."""
+MAX_COUNTED_MATCHES = 1_000_000
+"""Counting stops here (about 1.5 s of counting); the total is then a lower bound."""
+SEARCH_SECONDS = 20.0
+"""A scan stops after this long (only a pathological pattern on a huge trace gets near it)."""
+
+_JSON_FIELDS = frozenset({"inputs", "outputs", "attributes", "events"})
+
+DESCRIPTION = """\
+Find every match of a regular expression inside ONE trace's span text, and say in which span and
+which field each match is. Use it to locate evidence (an error message, a tool argument, a user
+request, a URL) in a large trace before reading whole spans with GetSpan. To find traces rather
+than text inside one trace, use SearchTraces.
+
+Searched, per span: name, status_message, inputs, outputs, attributes and events. inputs, outputs,
+attributes and events are searched as their JSON text, so a newline inside a string is the two
+characters \\n and a quote is \\"; `field` gives the decoded path of the value holding the match,
+e.g. "outputs", "inputs.messages[0].content", "attributes.http.url",
+"events[2].attributes.exception.message". `position` is the match's character offset in that
+field's JSON text.
+
+pattern: RE2 syntax (like Python re, but no backreferences or look-around; linear time, so any
+pattern is safe). Case-insensitive: prefix (?i). At most 1,000 characters, and it must not match
+the empty string.
+max_matches: matches per page, 1 to 500 (default 50). surrounding_content_length: characters of
+context before and after each match, 0 to 1,000 (default 100). total_matches counts ALL matches in
+the trace (exactly, up to 1,000,000); pass next_page_token as page_token to get the next matches.
+
+Example: SearchTraceRegex(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", pattern="(?i)rate.?limit|429")"""
+
+
+class RegexMatch(BaseModel):
+    """One match, with where it is and what is around it."""
+
+    span_id: str
+    span_name: str
+    field: str = Field(description="Decoded path of the value holding the match, e.g. 'attributes.http.url'.")
+    position: int = Field(description="Character offset of the match in the field's text (its JSON text for JSON fields).")
+    match: str = Field(description=f"The matched text, cut to {MATCH_CHARS} characters.")
+    match_chars: int = Field(description="Length of the whole match in characters.")
+    before: str
+    after: str
+
+
+class RegexSearchResult(BaseModel):
+    """A page of matches of a pattern in one trace."""
+
+    trace_id: str
+    pattern: str
+    total_matches: int = Field(description="All matches in the trace, not just this page.")
+    total_is_exact: bool
+    spans_with_matches: int
+    first_match_number: int = Field(description="1-based number of this page's first match in the whole result.")
+    matches: list[RegexMatch]
+    next_page_token: str | None = None
+    notice: str | None = None
+
+
+class _FieldView:
+    """One field's bytes seen as text: character offsets and paths for increasing byte offsets."""
+
+    def __init__(self, field: str, data: bytes) -> None:
+        self.field = field
+        self.data = data
+        self._byte = 0
+        self._char = 0
+        self._locator: JsonLocator | None = None
+
+    def chars(self, byte: int) -> int:
+        if byte < self._byte:
+            self._byte = self._char = 0
+        self._char += len(self.data[self._byte : byte].decode("utf-8", "ignore"))
+        self._byte = byte
+        return self._char
+
+    def path(self, char: int) -> str:
+        if self.field not in _JSON_FIELDS:
+            return self.field
+        if self._locator is None:
+            self._locator = JsonLocator(self.data.decode("utf-8", "replace"))
+        return self.field + self._locator.path(char)
+
+
+def search_trace_regex(
+    db: Database,
+    trace_id: str,
+    pattern: str,
+    *,
+    max_matches: int = 50,
+    surrounding_content_length: int = 100,
+    page_token: str | None = None,
+) -> RegexSearchResult:
+    """All matches of `pattern` in the trace's span text: the true total and one page of them."""
+    trace_id = normalize_trace_id(trace_id)
+    check_range("max_matches", max_matches, 1, MAX_MATCHES)
+    check_range("surrounding_content_length", surrounding_content_length, 0, MAX_SURROUNDING)
+    arguments = {
+        "trace_id": trace_id,
+        "pattern": pattern,
+        "max_matches": max_matches,
+        "surrounding_content_length": surrounding_content_length,
+    }
+    state = read_token(page_token, TOOL, arguments)
+    skip = 0 if state is None else state_int(state, "skip", TOOL)
+    regex = compile_pattern(pattern, "pattern", allow_empty_match=False)
+    texts = iter_span_texts(db, trace_id)
+
+    budget = ANSWER_CHARS - ENVELOPE_RESERVE - len(pattern)
+    matches: list[RegexMatch] = []
+    collecting = True
+    total = spans_with_matches = 0
+    exact = True
+    deadline = time.monotonic() + SEARCH_SECONDS
+    for span in texts:
+        if total >= MAX_COUNTED_MATCHES or time.monotonic() > deadline:
+            exact = False
+            break
+        counted_before = total
+        for field, data in zip(SEARCHED_FIELDS, span.texts, strict=True):
+            if not data:
+                continue
+            view: _FieldView | None = None
+            for found in regex.finditer(data):
+                if collecting and total >= skip:
+                    view = view or _FieldView(field, data)
+                    item = _present(view, found.span(), span.span_id, span.name, surrounding_content_length)
+                    size = item_chars(item)
+                    if size > budget and matches:
+                        collecting = False
+                    else:
+                        matches.append(item)
+                        budget -= size
+                        collecting = len(matches) < max_matches
+                total += 1
+                if total >= MAX_COUNTED_MATCHES:
+                    break
+            if total >= MAX_COUNTED_MATCHES:
+                break
+        if total > counted_before:
+            spans_with_matches += 1
+
+    next_skip = skip + len(matches)
+    more = next_skip < total
+    token = issue_token(TOOL, arguments, {"skip": next_skip}) if more else None
+    return RegexSearchResult(
+        trace_id=trace_id,
+        pattern=pattern,
+        total_matches=total,
+        total_is_exact=exact,
+        spans_with_matches=spans_with_matches,
+        first_match_number=skip + 1 if matches else 0,
+        matches=matches,
+        next_page_token=token,
+        notice=_notice(skip, len(matches), total, exact, token, skip >= total and total > 0),
+    )
+
+
+def _present(view: _FieldView, where: tuple[int, int], span_id: str, span_name: str, context: int) -> RegexMatch:
+    start, end = where
+    data = view.data
+    position = view.chars(start)
+    match_chars = view.chars(end) - position
+    shown = data[start : min(end, start + 4 * MATCH_CHARS)].decode("utf-8", "ignore")
+    before = data[max(0, start - 4 * context) : start].decode("utf-8", "ignore")[-context:] if context else ""
+    after = data[end : end + 4 * context].decode("utf-8", "ignore")[:context] if context else ""
+    return RegexMatch(
+        span_id=span_id,
+        span_name=clip(span_name, SPAN_NAME_CHARS),
+        field=view.path(position),
+        position=position,
+        match=clip(shown, MATCH_CHARS) if match_chars > MATCH_CHARS else shown,
+        match_chars=match_chars,
+        before=before,
+        after=after,
+    )
+
+
+def _notice(skip: int, shown: int, total: int, exact: bool, token: str | None, past_end: bool) -> str | None:
+    parts: list[str] = []
+    if past_end:
+        parts.append(f"the page_token points past the last of the {total:,} matches.")
+    if not exact:
+        parts.append(
+            f"counting stopped at {total:,} matches (the limit is {MAX_COUNTED_MATCHES:,} matches or "
+            f"{SEARCH_SECONDS:.0f} seconds); the true total is higher. Use a more specific pattern."
+        )
+    if token is not None:
+        parts.append(
+            f"showing matches {skip + 1:,} to {skip + shown:,} of {total:,}; call {TOOL} again with the "
+            f"same arguments and page_token='{token}' for the next matches."
+        )
+    return " ".join(parts) or None
