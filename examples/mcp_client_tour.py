@@ -149,9 +149,15 @@ async def tour(client: Client) -> None:
         raise TourFailed("SearchTraceRegex found no 'roaming' in a trace about roaming")
     by_id = {span["span_id"]: span["name"] for span in spans}
     for match in matches[:6]:
-        snippet = next((s for s in strings(match) if "roaming" in s.lower()), "")
-        print(f"   {by_id.get(match['span_id'], match['span_id'])}: {first_line(snippet, 70)}")
-    print(f"   ({len(matches)} matches)\n")
+        # Each match names its span and field and carries the text around it.
+        name = match.get("span_name") or by_id.get(match["span_id"], match["span_id"])
+        before, after = match.get("before", "")[-35:], match.get("after", "")[:35]
+        context = f"{before}[{match.get('match', '')}]{after}"
+        print(f"   {name:<27} {match.get('field', '')}\n      {first_line(context)}")
+    total = (
+        matched.get("total_matches", len(matches)) if isinstance(matched, dict) else len(matches)
+    )
+    print(f"   ({total} matches in all)\n")
 
     root_id = next(s["span_id"] for s in spans if s["name"] == "invoke_agent support_router")
     router_chat = next(
