@@ -1,0 +1,291 @@
+"""Walking an OTLP/JSON ExportTraceServiceRequest (already json.loads-ed) into SpanIn objects.
+
+Follows the OTLP/JSON mapping and what exporters actually send: camelCase field names (snake_case
+accepted too), ids as hex of either case or base64, 64-bit integers as strings or numbers, enums
+as numbers or names. Any value of the wrong type rejects its span, never the request; only a
+body without the request's shape (resourceSpans, scopeSpans, spans lists) is InvalidOtlp.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mcp_server.otlp.span_parts import (
+    SPAN_KINDS,
+    STATUS_CODES,
+    SpanRejected,
+    build_span,
+    parent_id_of,
+    span_id_of,
+    trace_id_of,
+    where,
+)
+from store.errors import InvalidOtlp
+from store.ingest import SpanIn
+
+_KIND_NAMES = {name: i for i, name in enumerate(SPAN_KINDS)} | {
+    f"SPAN_KIND_{name}": i for i, name in enumerate(SPAN_KINDS)
+}
+_KIND_NAMES["SPAN_KIND_UNSPECIFIED"] = 0
+_STATUS_NAMES = {name: i for i, name in enumerate(STATUS_CODES)} | {
+    f"STATUS_CODE_{name}": i for i, name in enumerate(STATUS_CODES)
+}
+
+
+def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
+def _list(obj: dict[str, Any], camel: str, snake: str, what: str) -> list[Any]:
+    value = _field(obj, camel, snake)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidOtlp(
+            f"{what} is {type(value).__name__}, not a list; OTLP/JSON nests "
+            "resourceSpans[].scopeSpans[].spans[] as arrays."
+        )
+    return value
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidOtlp(f"{what} is {type(value).__name__}, not an object; see the OTLP/JSON examples.")
+    return value
+
+
+def iter_json_request(request: dict[str, Any]) -> Iterator[SpanIn | str]:
+    """Each span of the request as a normalized SpanIn, or a message saying why it was rejected."""
+    for r_index, resource_spans in enumerate(_list(request, "resourceSpans", "resource_spans", "resourceSpans")):
+        resource_spans = _object(resource_spans, f"resourceSpans[{r_index}]")
+        resource_obj = _object(resource_spans.get("resource"), f"resourceSpans[{r_index}].resource")
+        try:
+            resource = _key_values(resource_obj.get("attributes"))
+        except SpanRejected as exc:
+            raise InvalidOtlp(f"resourceSpans[{r_index}].resource attributes: {exc}.") from exc
+        service = resource.get("service.name")
+        service_name = service if isinstance(service, str) and service else None
+        scope_list = _list(resource_spans, "scopeSpans", "scope_spans", f"resourceSpans[{r_index}].scopeSpans")
+        # OTLP before 0.19 called scopes "instrumentation libraries"; old exporters still send that.
+        scope_list += _list(
+            resource_spans,
+            "instrumentationLibrarySpans",
+            "instrumentation_library_spans",
+            f"resourceSpans[{r_index}].instrumentationLibrarySpans",
+        )
+        for c_index, scope_spans in enumerate(scope_list):
+            at = f"resourceSpans[{r_index}].scopeSpans[{c_index}]"
+            scope_spans = _object(scope_spans, at)
+            scope_obj = _object(
+                scope_spans.get("scope") or _field(scope_spans, "instrumentationLibrary", "instrumentation_library"),
+                f"{at}.scope",
+            )
+            scope = _scope(scope_obj, at)
+            for s_index, span in enumerate(_list(scope_spans, "spans", "spans", f"{at}.spans")):
+                try:
+                    if not isinstance(span, dict):
+                        raise SpanRejected(f"is {type(span).__name__}, not an object")
+                    yield _span(span, resource, scope, service_name)
+                except SpanRejected as exc:
+                    name = span.get("name") if isinstance(span, dict) else None
+                    yield f"{where(r_index, scope, s_index, name)}: {exc}"
+                except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+                    name = span.get("name") if isinstance(span, dict) else None
+                    yield f"{where(r_index, scope, s_index, name)}: could not be read ({type(exc).__name__}: {exc})"
+
+
+def _scope(scope_obj: dict[str, Any], at: str) -> dict[str, Any]:
+    name, version = scope_obj.get("name") or "", scope_obj.get("version") or ""
+    if not isinstance(name, str) or not isinstance(version, str):
+        raise InvalidOtlp(f"{at}.scope name and version must be strings.")
+    scope: dict[str, Any] = {"name": name, "version": version}
+    if scope_obj.get("attributes"):
+        try:
+            scope["attributes"] = _key_values(scope_obj["attributes"])
+        except SpanRejected as exc:
+            raise InvalidOtlp(f"{at}.scope attributes: {exc}.") from exc
+    return scope
+
+
+def _span(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:
+    status = span.get("status") or {}
+    if not isinstance(status, dict):
+        raise SpanRejected("status is not an object")
+    message = status.get("message") or ""
+    if not isinstance(message, str):
+        raise SpanRejected("status.message is not a string")
+    events = span.get("events") or []
+    links = span.get("links") or []
+    if not isinstance(events, list) or not isinstance(links, list):
+        raise SpanRejected("events and links must be arrays")
+    return build_span(
+        trace_id=trace_id_of(_field(span, "traceId", "trace_id")),
+        span_id=span_id_of(_field(span, "spanId", "span_id")),
+        parent_span_id=parent_id_of(_field(span, "parentSpanId", "parent_span_id")),
+        name=span.get("name"),
+        start_ns=_uint64(_field(span, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
+        end_ns=_uint64(_field(span, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano"),
+        kind=SPAN_KINDS[_enum(span.get("kind"), _KIND_NAMES, 6)],
+        status_code=STATUS_CODES[_enum(status.get("code"), _STATUS_NAMES, 3)],
+        status_message=message,
+        attributes=_key_values(span.get("attributes")),
+        events=[_event(event) for event in events],
+        links=[_link(link) for link in links],
+        resource=resource,
+        scope=scope,
+        service_name=service_name,
+    )
+
+
+def _event(event: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise SpanRejected("an event is not an object")
+    name = event.get("name") or ""
+    if not isinstance(name, str):
+        raise SpanRejected("an event name is not a string")
+    return {
+        "name": name,
+        "time_ns": _uint64(_field(event, "timeUnixNano", "time_unix_nano"), "event timeUnixNano"),
+        "attributes": _key_values(event.get("attributes")),
+    }
+
+
+def _link(link: Any) -> dict[str, Any]:
+    if not isinstance(link, dict):
+        raise SpanRejected("a link is not an object")
+    return {
+        "trace_id": trace_id_of(_field(link, "traceId", "trace_id")),
+        "span_id": span_id_of(_field(link, "spanId", "span_id"), "link spanId"),
+        "attributes": _key_values(link.get("attributes")),
+    }
+
+
+def _uint64(value: Any, what: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise SpanRejected(f"{what} {shown} is not a non-negative integer (a number or a string of digits)")
+
+
+def _enum(value: Any, names: dict[str, int], size: int) -> int:
+    # Unknown values read as the zero value (UNSPECIFIED / UNSET), as OTel receivers do.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < size else 0
+    if isinstance(value, str):
+        return names.get(value.upper(), 0)
+    return 0
+
+
+def _key_values(pairs: Any) -> dict[str, Any]:
+    if not pairs:
+        return {}
+    if not isinstance(pairs, list):
+        raise SpanRejected("attributes must be an array of {key, value} objects")
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if not isinstance(pair, dict) or not isinstance(pair.get("key"), str):
+            raise SpanRejected("an attribute is not a {key, value} object with a string key")
+        out[pair["key"]] = any_value(pair.get("value"))
+    return out
+
+
+def any_value(value: Any) -> Any:
+    """An OTLP/JSON AnyValue as plain Python, matching what the protobuf path produces."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            convert = _ANY_VALUE.get(key)
+            if convert is not None:
+                return convert(inner)
+        return None
+    # Not an AnyValue object; some hand-written exporters send bare values. Keep scalars.
+    if value is None or isinstance(value, str | bool | int | float):
+        return _double(value) if isinstance(value, float) else value
+    raise SpanRejected(f"attribute value of type {type(value).__name__} is not an AnyValue object")
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SpanRejected("stringValue is not a string")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and len(value) <= 21:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise SpanRejected(f"intValue {value!r:.40} is not an integer")
+
+
+def _double(value: Any) -> float | str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SpanRejected("doubleValue is not a number")
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise SpanRejected(f"doubleValue {value!r:.40} is not a number") from exc
+    return number if math.isfinite(number) else str(number)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SpanRejected("boolValue is not true or false")
+    return value
+
+
+def _bytes(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SpanRejected("bytesValue is not a base64 string")
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_" if "-" in value or "_" in value else None)
+    except (binascii.Error, ValueError) as exc:
+        raise SpanRejected("bytesValue is not valid base64") from exc
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _array(value: Any) -> list[Any]:
+    values = value.get("values") if isinstance(value, dict) else None
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise SpanRejected("arrayValue.values is not an array")
+    return [any_value(item) for item in values]
+
+
+def _kvlist(value: Any) -> dict[str, Any]:
+    values = value.get("values") if isinstance(value, dict) else None
+    return _key_values(values)
+
+
+_ANY_VALUE: dict[str, Callable[[Any], Any]] = {
+    "stringValue": _string,
+    "intValue": _int,
+    "doubleValue": _double,
+    "boolValue": _bool,
+    "arrayValue": _array,
+    "kvlistValue": _kvlist,
+    "bytesValue": _bytes,
+    "string_value": _string,
+    "int_value": _int,
+    "double_value": _double,
+    "bool_value": _bool,
+    "array_value": _array,
+    "kvlist_value": _kvlist,
+    "bytes_value": _bytes,
+}

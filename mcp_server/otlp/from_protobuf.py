@@ -1,0 +1,111 @@
+"""Walking a parsed ExportTraceServiceRequest message into SpanIn objects.
+
+This is the ingest hot path, so it reads the upb messages field by field (no MessageToDict) and
+converts each AnyValue with one small recursive function.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from mcp_server.otlp.span_parts import (
+    SPAN_KINDS,
+    STATUS_CODES,
+    SpanRejected,
+    build_span,
+    parent_id_of,
+    span_id_of,
+    trace_id_of,
+    where,
+)
+from store.ingest import SpanIn
+
+
+def any_value(value: Any) -> Any:
+    """An OTLP AnyValue as plain Python: str, bool, int, float, list, dict; bytes as base64."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        number = value.double_value
+        # NaN and infinities have no JSON form; keep them readable instead of writing invalid JSON.
+        return number if math.isfinite(number) else str(number)
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        return [any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None
+
+
+def key_values(pairs: Any) -> dict[str, Any]:
+    out = {}
+    for kv in pairs:
+        value = kv.value
+        # Most attributes are strings: spare them the call (this loop is most of the decode time).
+        if value.WhichOneof("value") == "string_value":
+            out[kv.key] = value.string_value
+        else:
+            out[kv.key] = any_value(value)
+    return out
+
+
+def iter_protobuf_request(request: ExportTraceServiceRequest) -> Iterator[SpanIn | str]:
+    """Each span of the request as a normalized SpanIn, or a message saying why it was rejected."""
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        resource = key_values(resource_spans.resource.attributes)
+        service = resource.get("service.name")
+        service_name = service if isinstance(service, str) and service else None
+        for scope_spans in resource_spans.scope_spans:
+            scope_pb = scope_spans.scope
+            scope: dict[str, Any] = {"name": scope_pb.name, "version": scope_pb.version}
+            if scope_pb.attributes:
+                scope["attributes"] = key_values(scope_pb.attributes)
+            for s_index, span in enumerate(scope_spans.spans):
+                try:
+                    yield _span(span, resource, scope, service_name)
+                except SpanRejected as exc:
+                    yield f"{where(r_index, scope, s_index, span.name)}: {exc}"
+
+
+def _span(span: Any, resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:
+    kind = span.kind
+    status = span.status
+    code = status.code
+    return build_span(
+        trace_id=trace_id_of(span.trace_id),
+        span_id=span_id_of(span.span_id),
+        parent_span_id=parent_id_of(span.parent_span_id),
+        name=span.name,
+        start_ns=span.start_time_unix_nano,
+        end_ns=span.end_time_unix_nano,
+        kind=SPAN_KINDS[kind] if 0 <= kind < 6 else "INTERNAL",
+        status_code=STATUS_CODES[code] if 0 <= code < 3 else "UNSET",
+        status_message=status.message,
+        attributes=key_values(span.attributes),
+        events=[
+            {"name": event.name, "time_ns": event.time_unix_nano, "attributes": key_values(event.attributes)}
+            for event in span.events
+        ],
+        links=[
+            {
+                "trace_id": trace_id_of(link.trace_id),
+                "span_id": span_id_of(link.span_id, "link span_id"),
+                "attributes": key_values(link.attributes),
+            }
+            for link in span.links
+        ],
+        resource=resource,
+        scope=scope,
+        service_name=service_name,
+    )

@@ -1,0 +1,110 @@
+"""What both encodings share once a field is read: the enum names, id checks and span checks.
+
+A span is rejected (alone) when it cannot be stored meaningfully: a bad or all-zero id, no name,
+no start time, or an end before its start. Everything OTel itself tolerates (an unknown kind or
+status code, a missing end time, empty attributes) is accepted as it came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_server.semconv import normalize
+from store.errors import InvalidId
+from store.ids import normalize_span_id, normalize_trace_id
+from store.ingest import SpanIn
+
+SPAN_KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+"""Indexed by the OTLP enum number; 0 (UNSPECIFIED) reads as INTERNAL, as the spec says."""
+STATUS_CODES = ("UNSET", "OK", "ERROR")
+
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+
+class SpanRejected(Exception):
+    """One span cannot be stored; the message says why (its position is added by the caller)."""
+
+
+def trace_id_of(value: object) -> str:
+    try:
+        trace_id = normalize_trace_id(value)
+    except InvalidId as exc:
+        raise SpanRejected(_describe_id(value, "trace_id", 32)) from exc
+    if trace_id == _ZERO_TRACE:
+        raise SpanRejected("trace_id is all zeros, which OTLP defines as invalid")
+    return trace_id
+
+
+def span_id_of(value: object, what: str = "span_id") -> str:
+    try:
+        span_id = normalize_span_id(value)
+    except InvalidId as exc:
+        raise SpanRejected(_describe_id(value, what, 16)) from exc
+    if span_id == _ZERO_SPAN:
+        raise SpanRejected(f"{what} is all zeros, which OTLP defines as invalid")
+    return span_id
+
+
+def parent_id_of(value: object) -> str | None:
+    if not value:
+        return None
+    return span_id_of(value, "parent_span_id")
+
+
+def _describe_id(value: object, what: str, n_hex: int) -> str:
+    if isinstance(value, bytes | bytearray):
+        return f"{what} is {len(value)} bytes, not {n_hex // 2}"
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return f"{what} {shown} is not {n_hex} hex characters (or {n_hex // 2} bytes in base64)"
+
+
+def build_span(
+    *,
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str | None,
+    name: object,
+    start_ns: int,
+    end_ns: int,
+    kind: str,
+    status_code: str,
+    status_message: str,
+    attributes: dict[str, Any],
+    events: list[dict[str, Any]],
+    links: list[dict[str, Any]],
+    resource: dict[str, Any],
+    scope: dict[str, Any],
+    service_name: str | None,
+) -> SpanIn:
+    """Check what the store needs, build the SpanIn and apply the semantic conventions."""
+    if not isinstance(name, str) or not name:
+        raise SpanRejected("span has no name; OTLP requires one")
+    if start_ns <= 0:
+        raise SpanRejected("start_time_unix_nano is missing or 0")
+    if end_ns and end_ns < start_ns:
+        raise SpanRejected(f"end_time_unix_nano {end_ns} is before start_time_unix_nano {start_ns}")
+    span = SpanIn(
+        trace_id=trace_id,
+        span_id=span_id,
+        name=name,
+        start_ns=start_ns,
+        parent_span_id=parent_span_id,
+        end_ns=end_ns or None,
+        kind=kind,
+        status_code=status_code,
+        status_message=status_message or None,
+        attributes=attributes,
+        events=events,
+        links=links,
+        resource=resource,
+        scope=scope,
+        service_name=service_name,
+    )
+    normalize(span)
+    return span
+
+
+def where(resource_index: int, scope: dict[str, Any], span_index: int, name: object) -> str:
+    named = f" {name!r}" if isinstance(name, str) and name else ""
+    return f"span {span_index}{named} of scope {scope.get('name') or ''!r} in resource {resource_index}"

@@ -1,0 +1,115 @@
+"""Where a span's inputs and outputs can come from, and moving the first one found into place.
+
+A source is an attribute, a family of flattened attributes, or span events. Taking a payload from
+attributes removes them (the store keeps nothing twice; `inputs_source`/`outputs_source` name
+where it came from, so the tools can give it back under that name). Payloads read from events
+leave the events as they are: an event also carries its time and other attributes.
+
+Source names: an attribute key (`gen_ai.input.messages`), a flattened prefix whose indexed keys
+were reassembled into a list (`llm.input_messages`), or `event:` and the event names read
+(`event:gen_ai.system.message,gen_ai.user.message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mcp_server.semconv.values import is_json_text, to_json_text, unflatten
+from store.ingest import SpanIn
+
+Decode = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A payload that arrived as JSON text: stored as that text, not decoded and encoded again."""
+
+    text: str
+
+
+def as_json(attributes: dict[str, Any], value: Any) -> Any:
+    """The convention says the value is JSON: a string holding JSON is kept as that JSON text
+    (it is the decoded value's encoding); other strings are plain text."""
+    if isinstance(value, str) and is_json_text(value):
+        return JsonText(value)
+    return value
+
+
+def as_is(attributes: dict[str, Any], value: Any) -> Any:
+    """Plain text or an already structured value: taken as it came."""
+    return value
+
+
+class Source(Protocol):
+    def take(self, span: SpanIn) -> tuple[Any, str] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    key: str
+    decode: Decode = as_json
+
+    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+        attributes = span.attributes
+        value = attributes.get(self.key)
+        if value is None or value == "":
+            return None
+        del attributes[self.key]
+        return self.decode(attributes, value), self.key
+
+
+@dataclass(frozen=True, slots=True)
+class Flattened:
+    """Indexed attributes such as `llm.input_messages.0.message.role`; probes are cheap presence checks."""
+
+    prefix: str
+    probes: tuple[str, ...]
+
+    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+        attributes = span.attributes
+        if not any(probe in attributes for probe in self.probes):
+            return None
+        value, used = unflatten(attributes, self.prefix)
+        if not isinstance(value, list) or not value:
+            return None
+        for key in used:
+            del attributes[key]
+        return value, self.prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """A payload assembled from span events by `read`, which returns it and the event names used."""
+
+    read: Callable[[list[dict[str, Any]]], tuple[Any, list[str]] | None]
+
+    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+        if not span.events:
+            return None
+        found = self.read(span.events)
+        if found is None:
+            return None
+        value, names = found
+        return value, "event:" + ",".join(dict.fromkeys(names))
+
+
+def _text(value: Any) -> str:
+    return value.text if isinstance(value, JsonText) else to_json_text(value)
+
+
+def fill_payloads(span: SpanIn, inputs: Sequence[Source], outputs: Sequence[Source]) -> None:
+    """Set inputs_json/outputs_json from the first source present, unless already set."""
+    if span.inputs_json is None:
+        for source in inputs:
+            found = source.take(span)
+            if found is not None:
+                span.inputs_json, span.inputs_source = _text(found[0]), found[1]
+                break
+    if span.outputs_json is None:
+        for source in outputs:
+            found = source.take(span)
+            if found is not None:
+                span.outputs_json, span.outputs_source = _text(found[0]), found[1]
+                break
