@@ -89,8 +89,8 @@ SPECIALIST_DESCRIPTIONS = {
 @dataclass(frozen=True)
 class Playbook:
     """What the scripted model does when `specialist` gets a message matching `pattern`: call
-    the tools in order (one per model turn; "{account_id}" in an argument is filled in), then
-    answer `reply`, or `reply_on_error` when a tool failed."""
+    the tools in order, one per model turn (filling "{account_id}" in from its system prompt),
+    then answer `reply`, or `reply_on_error` when a tool failed."""
 
     specialist: str
     pattern: str
@@ -356,6 +356,13 @@ class ScriptedModel:
         )
         if playbook is not None and len(results) < len(playbook.tool_calls):
             name, arguments = playbook.tool_calls[len(results)]
+            # Like a real model, it takes the account id from its system prompt.
+            signed_in = re.search(r"signed in as account (\S+?)\.", _message_text(messages[0]))
+            account_id = signed_in[1] if signed_in else "unknown"
+            arguments = {
+                k: v.format(account_id=account_id) if isinstance(v, str) else v
+                for k, v in arguments.items()
+            }
             call_id = f"call_{self._rng.getrandbits(96):024x}"
             part = {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
             reply = self._reply(
@@ -505,10 +512,6 @@ class SupportAgent:
                 if reply.tool_call is None:
                     break
                 call_id, name, arguments = reply.tool_call
-                arguments = {
-                    k: v.format(account_id=account_id) if isinstance(v, str) else v
-                    for k, v in arguments.items()
-                }
                 self.clock.advance(self.rng.uniform(1, 5))
                 result = self._execute_tool(call_id, name, arguments, conversation_id)
                 part = {"type": "tool_call_response", "id": call_id, "response": result}

@@ -123,23 +123,28 @@ def test_every_span_follows_the_genai_naming_conventions(exported):
     }  # fmt: skip
 
 
-def test_each_tool_span_answers_a_tool_call_its_parent_agent_asked_for(exported):
+def test_each_tool_span_runs_a_tool_call_the_model_asked_for_with_the_same_arguments(exported):
     _, spans, _ = exported
     for trace in by_trace(spans).values():
         requested = {
-            part["id"]: part["name"]
+            part["id"]: (part["name"], part["arguments"])
             for span in trace
             if span["attributes"]["gen_ai.operation.name"] == "chat"
             for message in json.loads(span["attributes"]["gen_ai.output.messages"])
             for part in message["parts"]
             if part["type"] == "tool_call"
         }
-        tools = {
-            span["attributes"]["gen_ai.tool.call.id"]: span["attributes"]["gen_ai.tool.name"]
+        ran = {
+            span["attributes"]["gen_ai.tool.call.id"]: (
+                span["attributes"]["gen_ai.tool.name"],
+                json.loads(span["attributes"]["gen_ai.tool.call.arguments"]),
+            )
             for span in trace
             if span["attributes"]["gen_ai.operation.name"] == "execute_tool"
         }
-        assert tools == requested
+        assert ran == requested
+        account_ids = {args["account_id"] for _, args in ran.values() if "account_id" in args}
+        assert account_ids <= {root_of(trace)["attributes"]["user.id"]}
 
 
 def test_the_roaming_charge_question_is_routed_to_product_and_the_invoice_is_never_read(exported):
