@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Callable
 from typing import Any, Literal
 
 from store.connection import Database
@@ -165,11 +166,20 @@ _INT64 = (-(2**63), 2**63 - 1)
 _NS_PER_MS = 1_000_000
 
 
+IsCommon = Callable[[str], bool]
+"""Whether an FTS5 query matches many spans; decides the shape of a text condition's SQL."""
+
+
+def _never_common(query: str) -> bool:
+    return False
+
+
 class _Sql:
     """Accumulates named bound parameters (:p0, :p1 ...) while conditions compile to SQL text."""
 
-    def __init__(self) -> None:
+    def __init__(self, is_common: IsCommon = _never_common) -> None:
         self.params: dict[str, Any] = {}
+        self.is_common = is_common
 
     def p(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -301,8 +311,20 @@ def _compile_span_field(sql: _Sql, cond: Condition) -> str:
     return f"t.trace_id IN (SELECT s.trace_id FROM {source} WHERE {test})"
 
 
-def _fts_candidates(sql: _Sql, terms: list[str]) -> str:
-    return f"s.id IN (SELECT rowid FROM spans_fts WHERE spans_fts MATCH {sql.p(' AND '.join(terms))})"
+def _any_span(sql: _Sql, terms: list[str], test: Callable[[], str]) -> str:
+    """A trace with a span that passes `test`, taking candidate spans from the FTS terms if any.
+
+    A rare term: its few candidates are checked and their traces looked up. A common one (or no
+    term): reading every candidate's row costs more than walking traces (in the page's order) and
+    stopping at each trace's first span that passes.
+    """
+    if not terms:
+        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND {test()})"
+    query = " AND ".join(terms)
+    match = f"s.id IN (SELECT rowid FROM spans_fts WHERE spans_fts MATCH {sql.p(query)})"
+    if sql.is_common(query):
+        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND {match} AND {test()})"
+    return f"t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {match} AND {test()})"
 
 
 def _compile_span_attr(sql: _Sql, cond: Condition) -> str:
@@ -316,10 +338,13 @@ def _compile_span_attr(sql: _Sql, cond: Condition) -> str:
         options = [_literal_terms(v) for v in value]
         if all(options):
             terms.append("(" + " OR ".join(f"({' AND '.join(o)})" for o in options) + ")")
-    candidates = _fts_candidates(sql, terms[:MAX_FTS_TERMS]) + " AND " if terms else ""
-    test = _json_value_test(sql, "j.value", "j.type", op, value)
-    attr = f"EXISTS (SELECT 1 FROM json_each(s.attributes) j WHERE j.key = {sql.p(key)} AND {test})"
-    return f"t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {candidates}{attr})"
+
+    def test() -> str:
+        key_param = sql.p(key)
+        value_test = _json_value_test(sql, "j.value", "j.type", op, value)
+        return f"EXISTS (SELECT 1 FROM json_each(s.attributes) j WHERE j.key = {key_param} AND {value_test})"
+
+    return _any_span(sql, terms[:MAX_FTS_TERMS], test)
 
 
 _TEXT_COLUMNS = ("s.name", "s.inputs", "s.outputs", "s.attributes", "s.events")
@@ -331,11 +356,12 @@ def _compile_text(sql: _Sql, cond: Condition) -> str:
     first word after a %, begins one after a JSON escape's letter (so "\\nRefund" is found by
     '%refund%', and as a side effect '%efund%' finds 'refund'). Without a usable word, (a) alone
     is checked on every span."""
-    items = _like_items(cond.value)
-    terms = _like_terms(items, words=True)
-    candidates = _fts_candidates(sql, terms) + " AND " if terms else ""
-    matches = " OR ".join(_string_test(sql, column, cond.op, cond.value) for column in _TEXT_COLUMNS)
-    return f"t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {candidates}({matches}))"
+    terms = _like_terms(_like_items(cond.value), words=True)
+
+    def test() -> str:
+        return "(" + " OR ".join(_string_test(sql, col, cond.op, cond.value) for col in _TEXT_COLUMNS) + ")"
+
+    return _any_span(sql, terms, test)
 
 
 def _compile_assessment(sql: _Sql, cond: Condition) -> str:
@@ -370,13 +396,16 @@ def _compile(sql: _Sql, node: Node) -> str:
     return _compile_assessment(sql, node)
 
 
-def compile_filter(filter_string: str | None) -> tuple[str, dict[str, Any]]:
+def compile_filter(filter_string: str | None, is_common: IsCommon = _never_common) -> tuple[str, dict[str, Any]]:
     """The SQL boolean expression over `traces AS t` that a filter_string compiles to, and its
-    named parameters (:p0, :p1 ...); "1" for an empty filter. Raises InvalidFilter with the grammar."""
+    named parameters (:p0, :p1 ...); "1" for an empty filter. Raises InvalidFilter with the grammar.
+
+    `is_common(fts_query)` says whether a full-text query matches many spans (see
+    `common_terms_probe`); without it every term is planned as a rare one."""
     node = parse_filter(filter_string)
     if node is None:
         return "1", {}
-    sql = _Sql()
+    sql = _Sql(is_common)
     return _compile(sql, node), sql.params
 
 
@@ -392,15 +421,37 @@ def compile_order_by(order_by: list[str] | None) -> str:
     return ", ".join(f"{ORDER_FIELDS[name]} {'ASC' if asc else 'DESC'}" for name, asc in keys)
 
 
+COMMON_CANDIDATES = 2_000
+"""An FTS query matching at least this many spans is planned per trace (see _any_span): checking
+one candidate's row costs about 3 us, so this bounds the rare-term plan to a few milliseconds."""
+
+
+def common_terms_probe(db: Database) -> IsCommon:
+    """An is_common for compile_filter that counts (at most COMMON_CANDIDATES of) a query's matches."""
+
+    def is_common(query: str) -> bool:
+        row = db.reader().execute(
+            "SELECT count(*) FROM (SELECT 1 FROM spans_fts WHERE spans_fts MATCH ? LIMIT ?)",
+            (query, COMMON_CANDIDATES),
+        ).fetchone()
+        return int(row[0]) >= COMMON_CANDIDATES
+
+    return is_common
+
+
 def build_search_query(
-    filter_string: str | None, order_by: list[str] | None, max_results: int, offset: int
+    filter_string: str | None,
+    order_by: list[str] | None,
+    max_results: int,
+    offset: int,
+    is_common: IsCommon = _never_common,
 ) -> tuple[str, dict[str, Any]]:
     """The SELECT of trace ids for one page of a search, and its named parameters."""
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
         raise InvalidArgument(f"max_results must be a whole number >= 0, got {max_results!r}.")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InvalidArgument(f"offset must be a whole number >= 0, got {offset!r}; start at 0.")
-    where, params = compile_filter(filter_string)
+    where, params = compile_filter(filter_string, is_common)
     order = compile_order_by(order_by)
     # SQLite integers are 64-bit; a larger page or offset means "all of them" anyway.
     params.update(limit=min(max_results, 2**62), offset=min(offset, 2**62))
@@ -408,9 +459,11 @@ def build_search_query(
     return sql, params
 
 
-def build_count_query(filter_string: str | None) -> tuple[str, dict[str, Any]]:
+def build_count_query(
+    filter_string: str | None, is_common: IsCommon = _never_common
+) -> tuple[str, dict[str, Any]]:
     """The SELECT count(*) of the traces a filter_string matches, and its named parameters."""
-    where, params = compile_filter(filter_string)
+    where, params = compile_filter(filter_string, is_common)
     return f"SELECT count(*) FROM traces t WHERE {where}", params
 
 
@@ -421,7 +474,7 @@ def search_trace_ids(
     store.filters.GRAMMAR), sorted by order_by (newest first by default, ties by trace_id), the
     page of at most max_results starting after `offset` matches. Raises InvalidFilter for a filter
     or order_by that does not parse, InvalidArgument for a negative max_results or offset."""
-    sql, params = build_search_query(filter_string, order_by, max_results, offset)
+    sql, params = build_search_query(filter_string, order_by, max_results, offset, common_terms_probe(db))
     if max_results == 0:
         return []
     return [row[0] for row in db.reader().execute(sql, params)]
@@ -429,5 +482,5 @@ def search_trace_ids(
 
 def count_traces(db: Database, filter_string: str | None) -> int:
     """How many traces match filter_string; raises InvalidFilter as search_trace_ids does."""
-    sql, params = build_count_query(filter_string)
+    sql, params = build_count_query(filter_string, common_terms_probe(db))
     return int(db.reader().execute(sql, params).fetchone()[0])

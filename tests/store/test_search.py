@@ -365,10 +365,29 @@ def test_fts_terms_are_words_and_prefixes_of_the_pattern() -> None:
     assert params["p0"] == '("refund"* OR "nrefund"* OR "trefund"* OR "rrefund"* OR "brefund"* OR "frefund"*)'
 
 
-def test_a_pattern_without_a_usable_word_falls_back_to_a_checked_scan(store: Database) -> None:
+def test_a_pattern_without_a_usable_word_checks_each_trace_until_its_first_matching_span(store: Database) -> None:
     lines = plan(store, "trace.text ILIKE '%a%'")
-    assert scans_spans_table(lines)
+    assert lines[0] == "SCAN t USING INDEX idx_traces_start_ns"
+    assert "SEARCH s USING INDEX idx_spans_trace_span (trace_id=?)" in lines
     assert not any("spans_fts" in line for line in lines)
+
+
+def test_a_common_term_is_planned_per_trace_and_finds_the_same_traces(store: Database) -> None:
+    filters = [
+        "trace.text ILIKE '%refund%'", "trace.text LIKE '%Refund pol%'", "trace.text ILIKE '%arcel%'",
+        "span.attributes.`tool.name` = 'payments'", "span.attributes.`tool.name` LIKE '%ment%'",
+        "span.attributes.retries > 1", "span.attributes.`tool.name` IN ('payments', 'orders_db')",
+    ]  # fmt: skip
+    for filter_string in filters:
+        rare, rare_params = build_search_query(filter_string, None, 100, 0)
+        common, common_params = build_search_query(filter_string, None, 100, 0, lambda query: True)
+        assert rare.count("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id") == 0
+        assert common.count("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id") == 1
+        conn = store.reader()
+        assert conn.execute(rare, rare_params).fetchall() == conn.execute(common, common_params).fetchall()
+        lines = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + common, common_params)]
+        assert lines[0] == "SCAN t USING INDEX idx_traces_start_ns", lines
+        assert any(line.startswith("SCAN spans_fts VIRTUAL TABLE INDEX") for line in lines), lines
 
 
 def test_tag_trace_and_assessment_filters_seek_indexes(store: Database) -> None:
