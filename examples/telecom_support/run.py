@@ -80,13 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     turns = build_conversations(
         provider, seed=secrets.randbits(32), start_ns=time.time_ns() - 20 * 60 * 10**9
     )
-    provider.force_flush()
+    flushed = provider.force_flush()  # False only when the flush itself timed out
     provider.shutdown()
 
     for turn in turns:
         flag = "  <- tool error" if turn.tool_errors else ""
         print(f"{turn.trace_id}  {turn.route:<19} {turn.question}{flag}")
-    if exporter.failed or not exporter.sent:
+    if exporter.failed or not exporter.sent or not flushed:
         print(
             f"error: {exporter.failed} spans failed to export to {args.endpoint} "
             f"({exporter.sent} sent); is `tracejudge serve` running there, with the same token?",
