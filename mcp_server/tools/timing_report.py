@@ -124,7 +124,6 @@ def get_span_timing_report(db: Database, trace_id: str, *, max_results: int = 20
     ]
     concurrent.sort(key=lambda entry: (-entry.overlap_ms, entry.parent_span_id))
 
-    notices: list[str] = []
     limit = max_results
     while True:
         head = (limit + 1) // 2
@@ -144,11 +143,11 @@ def get_span_timing_report(db: Database, trace_id: str, *, max_results: int = 20
             ],
             concurrent_siblings=concurrent[:limit],
             parents_with_concurrency=len(concurrent),
-            notices=notices,
         )
-        if answer_chars(report) <= ANSWER_CHARS or limit == 1:
+        if answer_chars(report) <= ANSWER_CHARS - 1_000 or limit == 1:  # room for the notices
             break
         limit = max(1, limit // 2)
+    notices: list[str] = []
     if limit < max_results:
         notices.append(f"lists were shortened to {limit} entries to keep the answer under {ANSWER_CHARS:,} characters.")
     if len(path) > len(shown_path):
@@ -156,6 +155,7 @@ def get_span_timing_report(db: Database, trace_id: str, *, max_results: int = 20
             f"the critical path has {len(path):,} spans; showing the first {head} and last "
             f"{limit - head}; ListSpans shows the spans between."
         )
+    report.notices = notices
     return report
 
 

@@ -1,0 +1,85 @@
+"""SearchTraceRegex: matches with span and field, true totals, paging, hostile patterns."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from mcp_server.tools.regex_search import search_trace_regex
+from store import Database, write_spans
+from store.errors import InvalidPattern
+from tests.mcp_server.tools.builders import TRACE_ID, call, call_error, make_span, small_trace, span_id
+
+
+async def test_matches_name_their_span_and_decoded_field_path(db: Database) -> None:
+    small_trace(db)
+    answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="(?i)rate.?limit|invoices/42|charged twice")
+    found = {(m["span_id"], m["field"], m["match"]) for m in answer["matches"]}
+    assert found == {
+        (span_id(1), "inputs.question", "charged twice"),
+        (span_id(2), "inputs.messages[0].content", "charged twice"),
+        (span_id(3), "attributes.http.url", "invoices/42"),
+        (span_id(4), "status_message", "rate limit"),
+        (span_id(4), "events[2].attributes.exception.message", "rate limit"),
+    }
+    assert answer["total_matches"] == 5 and answer["spans_with_matches"] == 4 and answer["total_is_exact"]
+    event = next(m for m in answer["matches"] if m["field"].startswith("events"))
+    assert event["before"].endswith("HTTP 429: ") and event["span_name"] == "refund"
+
+
+async def test_surrounding_text_and_positions_count_characters_not_bytes(db: Database) -> None:
+    write_spans(db, [make_span(1, outputs_json=json.dumps("😀é" * 10 + "needle" + "ü" * 10, ensure_ascii=False))])
+    answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="needle", surrounding_content_length=5)
+    (match,) = answer["matches"]
+    assert match["position"] == 21 and match["before"] == "é😀é😀é" and match["after"] == "üüüüü"
+
+
+async def test_the_total_counts_every_match_and_pages_continue_after_the_last(db: Database) -> None:
+    write_spans(db, [make_span(n, outputs_json=json.dumps(" ".join(["hit"] * 7))) for n in range(1, 31)])
+    seen = []
+    answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="hit", max_matches=50)
+    while True:
+        assert answer["total_matches"] == 210
+        seen += [(m["span_id"], m["position"]) for m in answer["matches"]]
+        if not answer["next_page_token"]:
+            break
+        answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="hit", max_matches=50, page_token=answer["next_page_token"])
+    assert len(seen) == len(set(seen)) == 210
+
+
+@pytest.mark.parametrize(
+    "pattern, reason",
+    [("(a)\\1", "invalid escape"), ("(?=x)", "invalid perl operator"), ("[", "missing ]"), ("a{5000}", "repetition"),
+     ("x*", "empty string"), ("a" * 1001, "limit is 1,000"), (".{900}.{900}.{900}", "too complex")],
+)  # fmt: skip
+async def test_invalid_patterns_are_errors_with_re2s_reason(db: Database, pattern: str, reason: str) -> None:
+    small_trace(db)
+    assert reason in await call_error(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern=pattern)
+
+
+@pytest.mark.parametrize("pattern", ["(a*)*b", "(x+x+)+y", "(a|aa)+$", "(.*a){20}"])
+def test_catastrophic_backtracking_patterns_run_in_linear_time(db: Database, pattern: str) -> None:
+    write_spans(db, [make_span(n, outputs_json=json.dumps("a" * 20_000 + "x" * 20_000)) for n in range(1, 21)])
+    started = time.monotonic()
+    try:
+        search_trace_regex(db, TRACE_ID, pattern)
+    except InvalidPattern:
+        pass
+    assert time.monotonic() - started < 5
+
+
+async def test_a_pattern_that_matches_everywhere_is_counted_and_bounded(db: Database) -> None:
+    write_spans(db, [make_span(n, outputs_json=json.dumps("ab" * 5000)) for n in range(1, 11)])
+    answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="a", max_matches=500, surrounding_content_length=1000)
+    assert answer["total_matches"] == 50_000 + 10  # and the "a" of each span name "span-n"
+    assert len(json.dumps(answer)) < 45_000 and 0 < len(answer["matches"]) < 500
+    assert "page_token=" in answer["notice"]
+
+
+async def test_unknown_trace_and_bad_token_are_errors(db: Database) -> None:
+    small_trace(db)
+    assert "SearchTraces" in await call_error(db, "SearchTraceRegex", trace_id="a" * 32, pattern="x")
+    message = await call_error(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="x", page_token="eyJ0b29sIjoiR2V0U3BhbiJ9")
+    assert "without page_token" in message
