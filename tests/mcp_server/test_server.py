@@ -1,0 +1,130 @@
+"""The server as clients see it: tools/list, annotations, caps on a 5,000-span trace, statement counts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from mcp_server.server import create_server
+from mcp_server.settings import Settings
+from store import Database, SpanIn, write_spans
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+TOOLS = {
+    "GetTraceInfo", "ListSpans", "GetSpan", "GetRootSpan", "SearchTraceRegex", "GetSpanTimingReport",
+    "SearchTraces", "CountTraces",
+}  # fmt: skip
+
+
+def _chars(answer: dict[str, Any]) -> int:
+    return len(json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
+
+
+async def test_tools_list_shows_every_tool_read_only_with_a_description_and_an_output_schema(db: Database) -> None:
+    async with Client(create_server(Settings(), db)) as client:
+        listed = (await client.list_tools()).tools
+        assert "GetTraceInfo" in (client.instructions or "") and "page_token" in (client.instructions or "")
+        assert client.server_info is not None and client.server_info.name == "tracejudge"
+    assert {tool.name for tool in listed} >= TOOLS
+    for tool in (t for t in listed if t.name in TOOLS):
+        assert tool.annotations is not None
+        assert tool.annotations.read_only_hint is True and tool.annotations.idempotent_hint is True
+        assert tool.annotations.open_world_hint is False
+        assert "Example:" in (tool.description or "") and tool.output_schema is not None
+        for name, schema in tool.input_schema["properties"].items():
+            assert schema.get("description"), f"{tool.name}.{name} has no description"
+
+
+def _big_trace(db: Database, n_spans: int = 5000) -> None:
+    """A root, 50 agent steps, each with LLM and tool children; ~1 KB of text per span, one 300 KB span."""
+    base = 1_700_000_000_000_000_000
+    spans = [SpanIn(trace_id=TRACE, span_id=f"{1:016x}", name="agent", span_type="AGENT", start_ns=base,
+                    end_ns=base + 10**11, inputs_json=json.dumps({"question": "where is my order?"}))]  # fmt: skip
+    for n in range(2, n_spans + 1):
+        parent = 1 if n <= 51 else 2 + (n % 50)
+        spans.append(
+            SpanIn(
+                trace_id=TRACE,
+                span_id=f"{n:016x}",
+                parent_span_id=f"{parent:016x}",
+                name=f"step-{n}" if parent == 1 else ("llm" if n % 2 else "tool"),
+                span_type="CHAIN" if parent == 1 else ("LLM" if n % 2 else "TOOL"),
+                start_ns=base + n * 10**7,
+                end_ns=base + n * 10**7 + 5 * 10**8,
+                status_code="ERROR" if n % 997 == 0 else "OK",
+                inputs_json=json.dumps({"messages": [{"role": "user", "content": f"request {n} " + "lorem ipsum " * 40}]}),
+                outputs_json=json.dumps(("é😀 answer " * 30_000) if n == 4321 else f"answer {n} " + "dolor sit " * 40),
+                attributes={"http.url": f"https://api.example/{n}", "n": n},
+                events=[{"name": "exception", "attributes": {"exception.message": f"timeout {n}"}}] if n % 997 == 0 else [],
+            )
+        )
+    write_spans(db, spans)
+
+
+@pytest.mark.slow
+async def test_a_5000_span_trace_is_read_end_to_end_with_every_answer_under_its_cap(db: Database) -> None:
+    _big_trace(db)
+    async with Client(create_server(Settings(), db)) as client:
+
+        async def call(tool: str, **arguments: Any) -> dict[str, Any]:
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, result.content
+            return result.structured_content  # type: ignore[return-value]
+
+        info = await call("GetTraceInfo", trace_id=TRACE)
+        assert info["span_count"] == 5000 and _chars(info) <= 20_000
+
+        listed: list[str] = []
+        page = await call("ListSpans", trace_id=TRACE, max_results=1000)
+        while True:
+            assert _chars(page) <= 40_000
+            listed += [span["span_id"] for span in page["spans"]]
+            if not page["next_page_token"]:
+                break
+            page = await call("ListSpans", trace_id=TRACE, max_results=1000, page_token=page["next_page_token"])
+        assert len(set(listed)) == 5000
+
+        matches = 0
+        page = await call("SearchTraceRegex", trace_id=TRACE, pattern="timeout \\d+", max_matches=2)
+        while True:
+            assert page["total_matches"] == 5 and _chars(page) <= 40_000
+            matches += len(page["matches"])
+            if not page["next_page_token"]:
+                break
+            page = await call("SearchTraceRegex", trace_id=TRACE, pattern="timeout \\d+", max_matches=2, page_token=page["next_page_token"])
+        assert matches == 5
+
+        report = await call("GetSpanTimingReport", trace_id=TRACE, max_results=100)
+        assert _chars(report) <= 40_000 and report["span_count"] == 5000
+
+        outputs = ""
+        page = await call("GetSpan", trace_id=TRACE, span_id=f"{4321:016x}", max_content_length=200_000)
+        while True:
+            assert _chars(page) <= 200_000 + 5_000
+            outputs += "".join(piece["text"] for piece in page["slices"] if piece["field"] == "outputs")
+            if not page["next_page_token"]:
+                break
+            page = await call("GetSpan", trace_id=TRACE, span_id=f"{4321:016x}", max_content_length=200_000, page_token=page["next_page_token"])
+        assert json.loads(outputs) == "é😀 answer " * 30_000
+
+        root = await call("GetRootSpan", trace_id=TRACE)
+        assert root["inputs"] == {"question": "where is my order?"} and _chars(root) <= 25_000
+        assert _chars(await call("SearchTraces")) <= 40_000
+
+
+@pytest.mark.slow
+def test_get_span_on_a_big_trace_reads_one_span_in_a_bounded_number_of_statements(db: Database) -> None:
+    from mcp_server.tools import get_span
+
+    _big_trace(db)
+    statements: list[str] = []
+    db.set_tracer(statements.append)
+    answer = get_span(db, TRACE, f"{2500:016x}")
+    db.set_tracer(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert answer.span_id == f"{2500:016x}"
+    assert len(selects) == 1
+    assert "span_id = '00000000000009c4'" in selects[0]
