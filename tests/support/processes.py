@@ -57,3 +57,5 @@ def serve(db: Path, *args: str, timeout: float = 60) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout:
+            process.stdout.close()

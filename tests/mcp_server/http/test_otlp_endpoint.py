@@ -12,7 +12,10 @@ from google.rpc import status_pb2
 from opentelemetry import trace as otel_trace
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -150,15 +153,13 @@ def test_a_bad_span_is_reported_in_partial_success_and_its_neighbours_are_stored
 
 
 def test_partial_success_in_protobuf_answer(live_server: LiveServer) -> None:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-    from google.protobuf import json_format
-
-    request = json_format.Parse(
-        _request_json(_span_json(ROOT_ID)).decode(), ExportTraceServiceRequest()
-    )
-    bad = request.resource_spans[0].scope_spans[0].spans.add()
-    bad.CopyFrom(request.resource_spans[0].scope_spans[0].spans[0])
-    bad.span_id = b"\x01\x02"  # 2 bytes: not a span id
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for span_id in (bytes.fromhex(ROOT_ID), b"\x01\x02"):  # the second is 2 bytes: not a span id
+        spans.add(
+            trace_id=bytes.fromhex(TRACE_ID), span_id=span_id, name="step",
+            start_time_unix_nano=1, end_time_unix_nano=2,
+        )  # fmt: skip
     response = httpx2.post(
         f"{live_server.url}/v1/traces",
         content=request.SerializeToString(),
@@ -167,7 +168,7 @@ def test_partial_success_in_protobuf_answer(live_server: LiveServer) -> None:
     assert response.status_code == 200
     answer = ExportTraceServiceResponse.FromString(response.content)
     assert answer.partial_success.rejected_spans == 1
-    assert answer.partial_success.error_message
+    assert "span_id" in answer.partial_success.error_message
     assert _count(live_server) == 1
 
 
@@ -215,7 +216,7 @@ def test_oversized_body_and_gzip_bomb_are_413_and_the_store_is_unchanged(start_s
     response = httpx2.post(f"{server.url}/v1/traces", content=big, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert "10,000 bytes" in response.json()["message"]
-    bomb = gzip.compress(b" " * 50_000_000)
+    bomb = gzip.compress(b" " * 5_000_000)  # about 5 KB that inflate to 5 MB
     assert len(bomb) < 10_000
     response = httpx2.post(
         f"{server.url}/v1/traces",
