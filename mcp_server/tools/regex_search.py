@@ -9,6 +9,9 @@ is where decoding happens, for those fields alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -25,7 +28,8 @@ from mcp_server.tools.paging import (
 from mcp_server.tools.patterns import compile_pattern
 from store import Database
 from store.ids import normalize_trace_id
-from store.records import SEARCHED_FIELDS
+from store.errors import InvalidPattern
+from store.records import SEARCHED_FIELDS, SpanText
 from store.spans import iter_span_texts
 
 TOOL = "SearchTraceRegex"
@@ -40,6 +44,9 @@ ANSWER_CHARS = 40_000
 """Size cap of one answer; a page holds fewer than max_matches matches rather than exceed it."""
 MAX_COUNTED_MATCHES = 1_000_000
 """Counting stops here (about 1.5 s of counting); the total is then a lower bound."""
+PREFILTER_SPANS = 64
+"""Spans whose text is joined for one first-pass search; only batches that match are scanned
+field by field. One RE2 call per field costs more than the scan itself on a typical trace."""
 SEARCH_SECONDS = 20.0
 """A scan stops after this long (only a pathological pattern on a huge trace gets near it)."""
 
@@ -150,33 +157,39 @@ def search_trace_regex(
     total = spans_with_matches = 0
     exact = True
     deadline = time.monotonic() + SEARCH_SECONDS
-    for span in texts:
+    prefilter = _prefilter(pattern)
+    for batch in _batches(texts, PREFILTER_SPANS):
         if total >= MAX_COUNTED_MATCHES or time.monotonic() > deadline:
             exact = False
             break
-        counted_before = total
-        for field, data in zip(SEARCHED_FIELDS, span.texts, strict=True):
-            if not data:
-                continue
-            view: _FieldView | None = None
-            for found in regex.finditer(data):
-                if collecting and total >= skip:
-                    view = view or _FieldView(field, data)
-                    item = _present(view, found.span(), span.span_id, span.name, surrounding_content_length)
-                    size = item_chars(item)
-                    if size > budget and matches:
-                        collecting = False
-                    else:
-                        matches.append(item)
-                        budget -= size
-                        collecting = len(matches) < max_matches
-                total += 1
+        if prefilter is not None and prefilter.search(b"\n".join(t for span in batch for t in span.texts if t)) is None:
+            continue
+        for span in batch:
+            counted_before = total
+            for field, data in zip(SEARCHED_FIELDS, span.texts, strict=True):
+                if not data:
+                    continue
+                view: _FieldView | None = None
+                for found in regex.finditer(data):
+                    if collecting and total >= skip:
+                        view = view or _FieldView(field, data)
+                        item = _present(view, found.span(), span.span_id, span.name, surrounding_content_length)
+                        size = item_chars(item)
+                        if size > budget and matches:
+                            collecting = False
+                        else:
+                            matches.append(item)
+                            budget -= size
+                            collecting = len(matches) < max_matches
+                    total += 1
+                    if total >= MAX_COUNTED_MATCHES:
+                        break
                 if total >= MAX_COUNTED_MATCHES:
                     break
+            if total > counted_before:
+                spans_with_matches += 1
             if total >= MAX_COUNTED_MATCHES:
                 break
-        if total > counted_before:
-            spans_with_matches += 1
 
     next_skip = skip + len(matches)
     more = next_skip < total
@@ -192,6 +205,24 @@ def search_trace_regex(
         next_page_token=token,
         notice=_notice(skip, len(matches), total, exact, token, skip >= total and total > 0),
     )
+
+
+def _prefilter(pattern: str) -> Any:
+    """The pattern for a first pass over many fields joined by newlines, or None when that pass
+    could miss a match. With (?m), ^ and $ match next to the joining newline exactly where they
+    matched at a field's start or end; the pass may find matches that span two fields, which the
+    per-field scan then discards. \\A, \\z and turning multi-line off again would make it miss."""
+    if any(marker in pattern for marker in ("\\A", "\\z", "-m", "-sm", "-im")):
+        return None
+    try:
+        return compile_pattern("(?m)" + pattern, "pattern")
+    except InvalidPattern:
+        return None
+
+
+def _batches(texts: Iterator[SpanText], size: int) -> Iterator[list[SpanText]]:
+    while batch := list(islice(texts, size)):
+        yield batch
 
 
 def _present(view: _FieldView, where: tuple[int, int], span_id: str, span_name: str, context: int) -> RegexMatch:
