@@ -56,7 +56,16 @@ OUTPUTS = (
 )
 
 JSON_KEYS = genai.JSON_KEYS | openinference.JSON_KEYS | traceloop.JSON_KEYS | vercel.JSON_KEYS
-MODEL_KEYS = (*mlflow.MODEL_KEYS, *openinference.MODEL_KEYS, *genai.MODEL_KEYS, *vercel.MODEL_KEYS)
+# The model that answered, in any dialect, before the model that was asked for.
+MODEL_KEYS = (
+    *mlflow.MODEL_KEYS,
+    *openinference.MODEL_KEYS,
+    *genai.MODEL_KEYS,
+    *vercel.MODEL_KEYS,
+    *openinference.REQUEST_MODEL_KEYS,
+    *genai.REQUEST_MODEL_KEYS,
+    *vercel.REQUEST_MODEL_KEYS,
+)
 INPUT_TOKEN_KEYS = (*openinference.INPUT_TOKEN_KEYS, *genai.INPUT_TOKEN_KEYS, *vercel.INPUT_TOKEN_KEYS)
 OUTPUT_TOKEN_KEYS = (*openinference.OUTPUT_TOKEN_KEYS, *genai.OUTPUT_TOKEN_KEYS, *vercel.OUTPUT_TOKEN_KEYS)
 TOTAL_TOKEN_KEYS = (

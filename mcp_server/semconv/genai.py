@@ -46,7 +46,8 @@ JSON_KEYS = frozenset(
     }
 )
 
-MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model")
+MODEL_KEYS = ("gen_ai.response.model",)
+REQUEST_MODEL_KEYS = ("gen_ai.request.model",)
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 TOTAL_TOKEN_KEYS = ("gen_ai.usage.total_tokens",)

@@ -80,13 +80,8 @@ FLAT_OUTPUTS = (
     ),
 )
 
-MODEL_KEYS = (
-    "llm.model_name",
-    "llm.response.model_name",
-    "llm.request.model_name",
-    "embedding.model_name",
-    "reranker.model_name",
-)
+MODEL_KEYS = ("llm.model_name", "llm.response.model_name", "embedding.model_name", "reranker.model_name")
+REQUEST_MODEL_KEYS = ("llm.request.model_name",)
 INPUT_TOKEN_KEYS = ("llm.token_count.prompt",)
 OUTPUT_TOKEN_KEYS = ("llm.token_count.completion",)
 TOTAL_TOKEN_KEYS = ("llm.token_count.total",)

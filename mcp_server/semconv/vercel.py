@@ -48,7 +48,8 @@ OUTPUTS = (
     Attr("ai.response.toolCalls"),
     Attr("ai.toolCall.result"),
 )
-MODEL_KEYS = ("ai.response.model", "ai.model.id")
+MODEL_KEYS = ("ai.response.model",)
+REQUEST_MODEL_KEYS = ("ai.model.id",)
 INPUT_TOKEN_KEYS = ("ai.usage.inputTokens", "ai.usage.promptTokens")
 OUTPUT_TOKEN_KEYS = ("ai.usage.outputTokens", "ai.usage.completionTokens")
 TOTAL_TOKEN_KEYS = ("ai.usage.totalTokens",)
