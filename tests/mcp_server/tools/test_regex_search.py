@@ -83,3 +83,10 @@ async def test_unknown_trace_and_bad_token_are_errors(db: Database) -> None:
     assert "SearchTraces" in await call_error(db, "SearchTraceRegex", trace_id="a" * 32, pattern="x")
     message = await call_error(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="x", page_token="eyJ0b29sIjoiR2V0U3BhbiJ9")
     assert "without page_token" in message
+
+
+@pytest.mark.parametrize("pattern", ["^span-7$", "\\Aspan-7\\z", "(?-m)^span-7$"])
+async def test_anchors_match_at_the_start_and_end_of_each_field(db: Database, pattern: str) -> None:
+    write_spans(db, [make_span(n, outputs_json=json.dumps(f"span-{n}")) for n in range(1, 200)])
+    answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern=pattern)
+    assert [(m["span_id"], m["field"]) for m in answer["matches"]] == [(span_id(7), "name")]
