@@ -52,9 +52,11 @@ def key_values(pairs: Any) -> dict[str, Any]:
     out = {}
     for kv in pairs:
         value = kv.value
-        # Most attributes are strings: spare them the call (this loop is most of the decode time).
-        if value.WhichOneof("value") == "string_value":
-            out[kv.key] = value.string_value
+        # Most attributes are non-empty strings: one read settles them (this loop is most of
+        # the decode time); "" is a string only if the oneof says so.
+        text = value.string_value
+        if text or value.WhichOneof("value") == "string_value":
+            out[kv.key] = text
         else:
             out[kv.key] = any_value(value)
     return out

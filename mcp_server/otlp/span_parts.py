@@ -20,6 +20,8 @@ STATUS_CODES = ("UNSET", "OK", "ERROR")
 
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+_ZERO_TRACE_BYTES = bytes(16)
+_ZERO_SPAN_BYTES = bytes(8)
 
 
 class SpanRejected(Exception):
@@ -27,6 +29,9 @@ class SpanRejected(Exception):
 
 
 def trace_id_of(value: object) -> str:
+    # Protobuf ids are raw bytes: the common case needs no more than this.
+    if type(value) is bytes and len(value) == 16 and value != _ZERO_TRACE_BYTES:
+        return value.hex()
     try:
         trace_id = normalize_trace_id(value)
     except InvalidId as exc:
@@ -37,6 +42,8 @@ def trace_id_of(value: object) -> str:
 
 
 def span_id_of(value: object, what: str = "span_id") -> str:
+    if type(value) is bytes and len(value) == 8 and value != _ZERO_SPAN_BYTES:
+        return value.hex()
     try:
         span_id = normalize_span_id(value)
     except InvalidId as exc:

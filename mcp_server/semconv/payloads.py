@@ -99,17 +99,21 @@ def _text(value: Any) -> str:
     return value.text if isinstance(value, JsonText) else to_json_text(value)
 
 
+def _first_found(span: SpanIn, sources: Sequence[Source]) -> tuple[Any, str] | None:
+    attributes = span.attributes
+    for source in sources:
+        # Most sources are single attributes: a dict lookup rules them out without a call.
+        if isinstance(source, Attr) and source.key not in attributes:
+            continue
+        found = source.take(span)
+        if found is not None:
+            return found
+    return None
+
+
 def fill_payloads(span: SpanIn, inputs: Sequence[Source], outputs: Sequence[Source]) -> None:
     """Set inputs_json/outputs_json from the first source present, unless already set."""
-    if span.inputs_json is None:
-        for source in inputs:
-            found = source.take(span)
-            if found is not None:
-                span.inputs_json, span.inputs_source = _text(found[0]), found[1]
-                break
-    if span.outputs_json is None:
-        for source in outputs:
-            found = source.take(span)
-            if found is not None:
-                span.outputs_json, span.outputs_source = _text(found[0]), found[1]
-                break
+    if span.inputs_json is None and (found := _first_found(span, inputs)) is not None:
+        span.inputs_json, span.inputs_source = _text(found[0]), found[1]
+    if span.outputs_json is None and (found := _first_found(span, outputs)) is not None:
+        span.outputs_json, span.outputs_source = _text(found[0]), found[1]
