@@ -123,7 +123,17 @@ def _span_row(span: SpanIn) -> tuple[Any, ...]:
 PREVIEW_CHARS = 1000
 """Length of the request/response previews kept on each trace row."""
 
-_FTS_COLUMNS = "name, inputs, outputs, attributes, events"
+def _unescaped(column: str) -> str:
+    # Stored JSON spells a newline as \n, which would glue its "n" to the next word ("nrefund").
+    # SQL string literals have no escapes: '\n' here is the two characters backslash and n.
+    return f"replace(replace(replace(coalesce({column}, ''), '\\n', ' '), '\\t', ' '), '\\r', ' ')"
+
+
+FTS_BODY = " || ' ' || ".join(
+    ["name", *(_unescaped(column) for column in ("inputs", "outputs", "attributes", "events"))]
+)
+"""The text one span contributes to spans_fts: a SQL expression over a spans row. Insert and
+delete must use the same text, so it is defined once, here."""
 _COUNTED_TYPES = frozenset({"LLM", "CHAT_MODEL", "EMBEDDING"})
 """Tokens and cost count only on model spans: frameworks that also put the usage on the enclosing
 call (Vercel AI SDK's ai.generateText around ai.generateText.doGenerate) would count it twice."""
@@ -170,10 +180,10 @@ def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
             ).fetchall()
         replaced_ids = _dumps([row["id"] for row in replaced])
         if replaced:
-            # External-content FTS5 forgets a row only when told its old text.
+            # A contentless FTS5 table forgets a row only when told the text it indexed.
             conn.execute(
-                f"INSERT INTO spans_fts (spans_fts, rowid, {_FTS_COLUMNS}) "
-                f"SELECT 'delete', id, {_FTS_COLUMNS} FROM spans "
+                "INSERT INTO spans_fts (spans_fts, rowid, body) "
+                f"SELECT 'delete', id, {FTS_BODY} FROM spans "
                 "WHERE id IN (SELECT value FROM json_each(?))",
                 (replaced_ids,),
             )
@@ -181,7 +191,7 @@ def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
         conn.executemany(_UPSERT_SPAN, rows)
         # New rows take ids above last_id (we hold the write lock); replaced rows keep theirs.
         conn.execute(
-            f"INSERT INTO spans_fts (rowid, {_FTS_COLUMNS}) SELECT id, {_FTS_COLUMNS} FROM spans "
+            f"INSERT INTO spans_fts (rowid, body) SELECT id, {FTS_BODY} FROM spans "
             "WHERE id > ? OR id IN (SELECT value FROM json_each(?))",
             (last_id, replaced_ids),
         )

@@ -66,42 +66,47 @@ def _m001_traces_and_spans(conn: sqlite3.Connection) -> None:
             "end_ns": int,
             "status_code": str,
             "status_message": str,
-            # JSON text: inputs/outputs as normalized from the semantic conventions.
-            "inputs": str,
-            "outputs": str,
-            # The attribute (or event) inputs/outputs were taken from, so GetSpan can give it back.
-            "inputs_source": str,
-            "outputs_source": str,
             "model": str,
             "input_tokens": int,
             "output_tokens": int,
             "total_tokens": int,
             "cost": float,
             "tool_name": str,
-            # JSON text: decoded attributes (minus a payload moved into inputs/outputs), events,
-            # links, resource attributes, instrumentation scope.
-            "attributes": str,
-            "events": str,
-            "links": str,
-            "resource": str,
-            "scope": str,
+            # The attribute (or event) inputs/outputs were taken from, so GetSpan can give it back.
+            "inputs_source": str,
+            "outputs_source": str,
             "content_chars": int,
+            # The large columns come last: SQLite stores a row's columns in order and spills the
+            # tail into overflow pages, so reading the skeleton above never walks the content.
+            # JSON text: instrumentation scope, resource attributes, links, events, decoded
+            # attributes (minus a payload moved into inputs/outputs), then inputs and outputs as
+            # normalized from the semantic conventions.
+            "scope": str,
+            "resource": str,
+            "links": str,
+            "events": str,
+            "attributes": str,
+            "inputs": str,
+            "outputs": str,
         },
         pk="id",
         foreign_keys=[("trace_id", "traces", "trace_id")],
         not_null=["trace_id", "span_id", "name", "span_type", "start_ns", "status_code", "content_chars"],
     )
     conn.execute("CREATE UNIQUE INDEX idx_spans_trace_span ON spans(trace_id, span_id)")
-    db["spans"].create_index(["name"])
-    db["spans"].create_index(["span_type"])
-    # The full-text index holds terms and the spans they occur in, not positions (detail=none):
-    # measured here, positions nearly halve ingest speed (11k vs 19k spans/s of 3 KB). Term,
-    # prefix and boolean queries run on the index; a phrase is a conjunction of its terms checked
-    # against the candidate spans' text. Kept in step with `spans` by store.ingest, per batch.
+    # Covering for span.name / span.type filters, which want the trace ids of matching spans.
+    conn.execute("CREATE INDEX idx_spans_name ON spans(name, trace_id)")
+    conn.execute("CREATE INDEX idx_spans_span_type ON spans(span_type, trace_id)")
+    # The full-text index is the ingest bottleneck, so it is as lean as its queries allow:
+    # - detail=none: terms and the spans they occur in, no positions (measured here: 19k vs 11k
+    #   spans/s of 3 KB). Term, prefix and boolean queries run on it; a phrase is a conjunction
+    #   of its terms, checked against the candidate spans' text.
+    # - one column: detail=none cannot filter by column anyway.
+    # - contentless with columnsize=0: no copy of the text, no per-row size record (BM25 ranking
+    #   is not used). store.ingest writes and deletes its entries, keyed by spans.id.
     conn.execute(
         "CREATE VIRTUAL TABLE spans_fts USING fts5("
-        "name, inputs, outputs, attributes, events, "
-        "content='spans', content_rowid='id', detail=none, tokenize='unicode61')"
+        "body, content='', detail=none, columnsize=0, tokenize='unicode61')"
     )
 
     for table in ("trace_tags", "trace_metadata"):

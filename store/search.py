@@ -92,9 +92,9 @@ def _to_like(items: list[_LikeItem]) -> str:
 # (older) Unicode tables might see differently (marks, private use, recent letters) make the word
 # boundary next to them uncertain, so no term is taken across them.
 _SEP, _WORD, _UNSURE = 0, 1, 2
-# The index holds JSON text, where a control character reads \n, \t ... and glues its letter to
-# the next word: "a\nrefund" is indexed as "a", "nrefund".
-_GLUE = {"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"}
+# The index reads stored JSON with its \n, \t and \r escapes as spaces (store.ingest.FTS_BODY),
+# so these characters in a pattern are word boundaries like any separator.
+_INDEXED_AS_SPACE = frozenset("\n\t\r")
 
 
 def _char_class(ch: str) -> int:
@@ -130,19 +130,16 @@ def _fragment_terms(text: str, left: str | None, right_wild: bool, words: bool) 
         after_class = _char_class(text[j]) if j < len(text) else None
         prefix = (after_class is None and right_wild) or after_class == _UNSURE
         if before is None:
-            starts = [""] if left is None else ["", *_GLUE.values()] if words and left == "any" else None
-        elif before in _GLUE:
-            starts = [_GLUE[before]]
-        elif _char_class(before) == _SEP and not (before < " "):
-            starts = [""]
+            starts_word = left is None or (words and left == "any")
+        elif before in _INDEXED_AS_SPACE:
+            starts_word = True
         else:
-            starts = None
+            # Other control characters are stored as escapes (\b, \u0001) whose letters glue on.
+            starts_word = _char_class(before) == _SEP and not before < " "
         i = j
-        if starts is None or len(word) < 2:
+        if not starts_word or len(word) < 2:
             continue
-        star = "*" if prefix else ""
-        options = [f'"{glue}{word}"{star}' for glue in starts]
-        terms.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
+        terms.append(f'"{word}"' + ("*" if prefix else ""))
     return terms
 
 
@@ -353,8 +350,8 @@ _TEXT_COLUMNS = ("s.name", "s.inputs", "s.outputs", "s.attributes", "s.events")
 def _compile_text(sql: _Sql, cond: Condition) -> str:
     """trace.text: a span matches when (a) one of its text columns matches the LIKE/ILIKE pattern and
     (b) every word of 2+ characters in the pattern begins a word of the indexed text, or, for the
-    first word after a %, begins one after a JSON escape's letter (so "\\nRefund" is found by
-    '%refund%', and as a side effect '%efund%' finds 'refund'). Without a usable word, (a) alone
+    first word after a %, begins a word of the indexed text too (so '%efund%' does not find
+    'refund': the search is word-based). Without a usable word, (a) alone
     is checked on every span."""
     terms = _like_terms(_like_items(cond.value), words=True)
 
