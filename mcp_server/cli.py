@@ -98,7 +98,8 @@ def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import print_trace
-    from mcp_server.tools.traces import get_trace_info, list_spans
+    from mcp_server.tools.spans import list_spans
+    from mcp_server.tools.traces import get_trace_info
 
     db = _open_db(settings)
     info = get_trace_info(db, args.trace_id)

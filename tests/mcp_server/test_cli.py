@@ -1,0 +1,89 @@
+"""The tracejudge command as a person uses it: demo, traces, show, import, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mcp_server.cli import main
+from tests.support.processes import TRACEJUDGE
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    path = tmp_path / "cli.db"
+    assert main(["demo", "--db", str(path)]) == 0
+    return path
+
+
+def test_demo_then_traces_lists_the_demo_traces(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["traces", "--db", str(demo_db), "--limit", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("invoke_agent support_router") == 10
+
+
+def test_traces_with_a_filter_and_show_one_trace_as_a_tree(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["traces", "trace.error_count > 0", "--db", str(demo_db)]) == 0
+    out = capsys.readouterr().out
+    (trace_id,) = set(__import__("re").findall(r"\b[0-9a-f]{32}\b", out))
+    assert main(["show", trace_id, "--db", str(demo_db)]) == 0
+    out = capsys.readouterr().out
+    assert "execute_tool check_coverage" in out and "ERROR" in out
+    assert "invoke_agent product_specialist" in out
+
+
+def test_a_bad_filter_exits_2_with_the_grammar(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["traces", "trace.stauts = 'OK'", "--db", str(demo_db)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'trace.status'" in err and "Filter grammar" in err
+
+
+def test_show_with_an_unknown_trace_id_says_how_to_find_one(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "0" * 32, "--db", str(demo_db)]) == 2
+    assert "SearchTraces" in capsys.readouterr().err
+
+
+def test_import_reports_each_file_and_fails_on_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps(
+            {
+                "resourceSpans": [
+                    {
+                        "scopeSpans": [
+                            {
+                                "spans": [
+                                    {
+                                        "traceId": "5b8efff798038103d269b633813fc60c",
+                                        "spanId": "eee19b7ec3c1b174",
+                                        "name": "imported",
+                                        "startTimeUnixNano": "1700000000000000000",
+                                        "endTimeUnixNano": "1700000001000000000",
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                ]
+            }
+        )
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text("this is not a trace")
+    db = tmp_path / "import.db"
+    assert main(["import", str(good), str(bad), "--db", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert "good.json: 1 spans" in out and "bad.json" in out
+    assert main(["traces", "--db", str(db)]) == 0
+    assert "5b8efff798038103d269b633813fc60c" in capsys.readouterr().out
+
+
+def test_every_command_has_help_from_the_installed_script() -> None:
+    for command in ("serve", "stdio", "demo", "import", "traces", "show"):
+        result = subprocess.run([TRACEJUDGE, command, "--help"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "--db" in result.stdout, command
