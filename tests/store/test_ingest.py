@@ -96,7 +96,7 @@ def test_words_after_an_escaped_newline_are_indexed_as_words(db: Database) -> No
 
 def test_a_batch_that_fails_in_the_database_stores_nothing(db: Database) -> None:
     write_spans(db, [span(1)])
-    broken = dataclasses.replace(span(3), name=None)  # violates NOT NULL
+    broken = dataclasses.replace(span(3), start_ns=None)  # violates NOT NULL, inside the transaction
     with pytest.raises(sqlite3.IntegrityError):
         write_spans(db, [span(2), broken])
     assert db.reader().execute("SELECT count(*) FROM spans").fetchone()[0] == 1

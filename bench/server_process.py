@@ -1,0 +1,55 @@
+"""The real `tracejudge serve` in a subprocess, with its start time and memory readable."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+
+TRACEJUDGE = str(Path(sys.executable).with_name("tracejudge"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, db: Path, *args: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [TRACEJUDGE, "serve", "--db", str(db), "--port", str(self.port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        while True:
+            try:
+                if httpx2.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if self.process.poll() is not None or time.perf_counter() - started > 60:
+                raise RuntimeError("tracejudge serve did not start")
+            time.sleep(0.005)
+        self.start_seconds = time.perf_counter() - started
+
+    def memory_mib(self, field: str = "VmRSS") -> float:
+        """VmRSS (now) or VmHWM (peak) of the server process, in MiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"{field} not found")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
