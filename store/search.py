@@ -18,12 +18,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from store.connection import Database
-from store.errors import InvalidArgument
+from store.errors import InvalidArgument, InvalidFilter
 from store.filters import (
     METADATA_OF_COLUMN,
     ORDER_FIELDS,
     SPAN_FIELDS,
     TRACE_FIELDS,
+    GRAMMAR,
     BoolOp,
     Condition,
     Node,
@@ -92,7 +93,7 @@ def _to_like(items: list[_LikeItem]) -> str:
 # (older) Unicode tables might see differently (marks, private use, recent letters) make the word
 # boundary next to them uncertain, so no term is taken across them.
 _SEP, _WORD, _UNSURE = 0, 1, 2
-# The index reads stored JSON with its \n, \t and \r escapes as spaces (store.ingest.FTS_BODY),
+# The index reads stored JSON with its \n, \t and \r escapes as spaces (store.ingest.fts_text),
 # so these characters in a pattern are word boundaries like any separator.
 _INDEXED_AS_SPACE = frozenset("\n\t\r")
 
@@ -308,15 +309,21 @@ def _compile_span_field(sql: _Sql, cond: Condition) -> str:
     return f"t.trace_id IN (SELECT s.trace_id FROM {source} WHERE {test})"
 
 
-def _any_span(sql: _Sql, terms: list[str], test: Callable[[], str]) -> str:
-    """A trace with a span that passes `test`, taking candidate spans from the FTS terms if any.
+def _any_span(sql: _Sql, cond: Condition, terms: list[str], test: Callable[[], str]) -> str:
+    """A trace with a span that passes `test`, taking candidate spans from the FTS terms.
 
-    A rare term: its few candidates are checked and their traces looked up. A common one (or no
-    term): reading every candidate's row costs more than walking traces (in the page's order) and
-    stopping at each trace's first span that passes.
+    A rare term: its few candidates are checked and their traces looked up. A common one: reading
+    every candidate's row costs more than walking traces (in the page's order) and stopping at
+    each trace's first span that passes. No term at all would mean reading every span's JSON, which
+    no filter may do on a store of any size: that is an InvalidFilter saying what to add.
     """
     if not terms:
-        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND {test()})"
+        field = "trace.text" if cond.field.kind == "text" else f"span.attributes.{cond.field.name}"
+        raise InvalidFilter(
+            f"{field} {cond.op} {cond.value!r} has no word of 2 or more letters or digits to look up "
+            "in the full-text index, and a filter never reads every span's text; add such a word "
+            f"(e.g. trace.text ILIKE '%refund%', or an attribute key or value with one).\n{GRAMMAR}"
+        )
     query = " AND ".join(terms)
     match = f"s.id IN (SELECT rowid FROM spans_fts WHERE spans_fts MATCH {sql.p(query)})"
     if sql.is_common(query):
@@ -341,7 +348,7 @@ def _compile_span_attr(sql: _Sql, cond: Condition) -> str:
         value_test = _json_value_test(sql, "j.value", "j.type", op, value)
         return f"EXISTS (SELECT 1 FROM json_each(s.attributes) j WHERE j.key = {key_param} AND {value_test})"
 
-    return _any_span(sql, terms[:MAX_FTS_TERMS], test)
+    return _any_span(sql, cond, terms[:MAX_FTS_TERMS], test)
 
 
 _TEXT_COLUMNS = ("s.name", "s.inputs", "s.outputs", "s.attributes", "s.events")
@@ -351,14 +358,13 @@ def _compile_text(sql: _Sql, cond: Condition) -> str:
     """trace.text: a span matches when (a) one of its text columns matches the LIKE/ILIKE pattern and
     (b) every word of 2+ characters in the pattern begins a word of the indexed text, or, for the
     first word after a %, begins a word of the indexed text too (so '%efund%' does not find
-    'refund': the search is word-based). Without a usable word, (a) alone
-    is checked on every span."""
+    'refund': the search is word-based). A pattern without such a word is refused."""
     terms = _like_terms(_like_items(cond.value), words=True)
 
     def test() -> str:
         return "(" + " OR ".join(_string_test(sql, col, cond.op, cond.value) for col in _TEXT_COLUMNS) + ")"
 
-    return _any_span(sql, terms, test)
+    return _any_span(sql, cond, terms, test)
 
 
 def _compile_assessment(sql: _Sql, cond: Condition) -> str:
