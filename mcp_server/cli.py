@@ -4,6 +4,7 @@ the MCP tools call."""
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +35,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from mcp_server.demo import load_demo
 
         load_demo(db)
-    count = db.reader().execute("SELECT count(*) FROM traces").fetchone()[0]
+    from store.search import count_traces
+
+    count = count_traces(db, None)
     base = f"http://{settings.host}:{settings.port}"
     print(
         f"tracejudge: {count} traces in {settings.db_path}\n"
@@ -169,6 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args, settings)
     except TraceJudgeError as exc:
         _err(str(exc))
+        return 2
+    except sqlite3.Error as exc:
+        where = args.db or "the default database"
+        _err(
+            f"the database at {where} could not be used ({exc}); check that --db (or TRACEJUDGE_DB) "
+            "names a tracejudge SQLite file, or a new file in a folder you can write."
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -49,10 +49,6 @@ class InvalidFilter(TraceJudgeError, ValueError):
     """A filter_string or order_by that does not parse; the message shows the grammar."""
 
 
-class InvalidSpan(TraceJudgeError, ValueError):
-    """A span from the wire or a file that cannot be stored; reported, its neighbours kept."""
-
-
 class InvalidOtlp(TraceJudgeError, ValueError):
     """A request body (or file) that is not an OTLP ExportTraceServiceRequest at all; HTTP 400."""
 
@@ -66,3 +62,12 @@ class RootSpanNotFound(TraceJudgeError, LookupError):
             f"are stored); call ListSpans(trace_id={trace_id!r}) to see them, or GetRootSpan again later."
         )
         self.trace_id = trace_id
+
+
+class AssessmentNotFound(TraceJudgeError, LookupError):
+    def __init__(self, assessment_id: str) -> None:
+        super().__init__(
+            f"assessment {assessment_id!r} is not in this store; call ListAssessments(trace_id=...) to "
+            f"see the ids of a trace's assessments (LogFeedback and LogExpectation return the id they log)."
+        )
+        self.assessment_id = assessment_id

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.http.auth import BearerTokenMiddleware
+from mcp_server.http.hosts import HostCheckMiddleware
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
@@ -33,15 +34,11 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 def create_app(settings: Settings, db: Database) -> Starlette:
     """MCP (streamable HTTP), OTLP ingest and health on one Starlette app over one store."""
     server = create_server(settings, db)
-    app = server.streamable_http_app(
-        streamable_http_path="/mcp",
-        transport_security=transport_security(settings),
-        host=settings.host,
-    )
+    security = transport_security(settings)
+    app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=settings.host)
 
     async def health(request: Request) -> JSONResponse:
-        traces = db.reader().execute("SELECT count(*) FROM traces").fetchone()[0]
-        return JSONResponse({"status": "ok", "traces": traces})
+        return JSONResponse({"status": "ok"})
 
     otlp = OtlpEndpoint(db, max_body_bytes=settings.max_body_bytes)
     app.router.routes.extend(
@@ -50,6 +47,8 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             Route("/health", health, methods=["GET"]),
         ]
     )
+    # add_middleware puts each new one outermost: the Host check runs first, then the token.
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
+    app.add_middleware(HostCheckMiddleware, security=security)
     return app

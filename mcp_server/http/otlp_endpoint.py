@@ -4,7 +4,9 @@ The answer is an ExportTraceServiceResponse in the request's encoding; spans tha
 stored are counted in partial_success with the reasons. Bodies that cannot be read get 400,
 oversized ones 413, unsupported media types or encodings 415, each with a google.rpc.Status
 body whose message says what to send instead. When more exports wait than the server can take,
-it answers 503 with Retry-After (an exporter retries), rather than queueing without bound.
+it answers 503 with Retry-After (an exporter retries), rather than queueing without bound: at
+most max_in_flight requests are read or stored at once, so buffered bodies never take more than
+max_in_flight x max_body_bytes of memory.
 """
 
 from __future__ import annotations
@@ -69,10 +71,11 @@ def _export_response(rejected: list[str], encoding: str) -> Response:
 class OtlpEndpoint:
     """The ASGI endpoint; holds the store and the limits it enforces."""
 
-    def __init__(self, db: Database, *, max_body_bytes: int, max_concurrent: int = 2, max_waiting: int = 16) -> None:
+    def __init__(self, db: Database, *, max_body_bytes: int, max_concurrent: int = 2, max_in_flight: int = 6) -> None:
         self.db = db
         self.max_body_bytes = max_body_bytes
-        self.max_waiting = max_waiting
+        self.max_in_flight = max_in_flight
+        self._in_flight = 0  # touched only on the event loop
         # Decoding and writing run in worker threads; sqlite3 releases the GIL while SQLite works,
         # so one batch decodes while another is written. More would only queue on the writer.
         self._limiter = anyio.CapacityLimiter(max_concurrent)
@@ -88,12 +91,19 @@ class OtlpEndpoint:
                 "json",
                 415,
             )
-        if self._limiter.statistics().tasks_waiting >= self.max_waiting:
+        if self._in_flight >= self.max_in_flight:
             response = _status(
                 _UNAVAILABLE, "the server is busy storing other exports; retry shortly.", encoding, 503
             )
             response.headers["Retry-After"] = "1"
             return response
+        self._in_flight += 1
+        try:
+            return await self._receive(request, encoding)
+        finally:
+            self._in_flight -= 1
+
+    async def _receive(self, request: Request, encoding: str) -> Response:
         try:
             body = await read_body(request, self.max_body_bytes)
         except BodyTooLarge as exc:

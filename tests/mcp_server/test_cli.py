@@ -87,3 +87,9 @@ def test_every_command_has_help_from_the_installed_script() -> None:
     for command in ("serve", "stdio", "demo", "import", "traces", "show"):
         result = subprocess.run([TRACEJUDGE, command, "--help"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "--db" in result.stdout, command
+
+
+def test_a_database_path_that_is_a_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["traces", "--db", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "could not be used" in err and "--db" in err

@@ -163,7 +163,9 @@ def test_a_database_from_a_newer_tracejudge_is_refused_with_the_fix(tmp_path: Pa
 
 
 def test_pragmas_are_applied_on_every_connection(db: Database) -> None:
-    for conn in (db.reader(),):
+    with db.transaction() as writer:
+        assert writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    for conn in (db.reader(), db._writer):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10000

@@ -41,3 +41,27 @@ def test_a_foreign_host_header_is_refused_by_dns_rebinding_protection(live_serve
         headers={"content-type": "application/json", "accept": "application/json, text/event-stream", "host": "evil.example:80"},
     )
     assert response.status_code in (403, 421)
+
+
+def test_otlp_refuses_a_foreign_host_or_origin_and_health_answers_any(live_server) -> None:
+    body = b'{"resourceSpans": []}'
+    json_headers = {"content-type": "application/json"}
+    foreign_host = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={**json_headers, "host": "evil.example:8080"})
+    assert foreign_host.status_code == 421
+    assert "--allowed-host" in foreign_host.json()["message"]
+    foreign_origin = httpx2.post(
+        f"{live_server.url}/v1/traces", content=body, headers={**json_headers, "origin": "http://evil.example"}
+    )
+    assert foreign_origin.status_code == 403
+    assert httpx2.get(f"{live_server.url}/health", headers={"host": "evil.example"}).status_code == 200
+    assert httpx2.post(f"{live_server.url}/v1/traces", content=body, headers=json_headers).status_code == 200
+
+
+def test_an_allowed_host_is_accepted_on_both_endpoints(start_server) -> None:
+    server = start_server(allowed_hosts=["traces.internal:*"])
+    response = httpx2.post(
+        f"{server.url}/v1/traces",
+        content=b'{"resourceSpans": []}',
+        headers={"content-type": "application/json", "host": "traces.internal:8080"},
+    )
+    assert response.status_code == 200

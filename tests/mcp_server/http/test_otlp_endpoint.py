@@ -234,3 +234,38 @@ def test_the_same_span_sent_twice_is_one_row(live_server: LiveServer) -> None:
         assert httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"}).status_code == 200
     assert _count(live_server) == 1
     assert _count(live_server, "SELECT span_count FROM traces") == 1
+
+
+def test_more_uploads_than_the_server_takes_at_once_get_503_with_retry_after(live_server: LiveServer) -> None:
+    """Stalled uploads hold their slots; the next export is told to retry instead of buffering."""
+    import threading
+    import time
+
+    release = threading.Event()
+    body = _request_json(_span_json(ROOT_ID))
+
+    def stalled() -> None:
+        def chunks():
+            yield body[:10]
+            release.wait(timeout=30)
+            yield body[10:]
+
+        httpx2.post(f"{live_server.url}/v1/traces", content=chunks(), headers={"content-type": "application/json"}, timeout=60)
+
+    uploads = [threading.Thread(target=stalled) for _ in range(6)]
+    for upload in uploads:
+        upload.start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # bounded poll until all six stalled uploads hold their slots
+            response = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
+            if response.status_code == 503 or time.monotonic() > deadline:
+                break
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+    finally:
+        release.set()
+        for upload in uploads:
+            upload.join(timeout=30)
+    ok = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
+    assert ok.status_code == 200
