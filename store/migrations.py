@@ -146,10 +146,23 @@ def _m001_traces_and_spans(conn: sqlite3.Connection) -> None:
 
 
 
+def _m002_assessment_history(conn: sqlite3.Connection) -> None:
+    # At most one assessment overrides another, so an assessment's history is a chain and
+    # "overridden by" has one answer, found through this index.
+    conn.execute(
+        "CREATE UNIQUE INDEX idx_assessments_overrides ON assessments(overrides) WHERE overrides IS NOT NULL"
+    )
+    # ListAssessments pages a trace's assessments in the order they were logged; this index serves
+    # that order and every lookup by trace, so the trace-only index of 001 is redundant.
+    conn.execute("CREATE INDEX idx_assessments_trace_created ON assessments(trace_id, created_ns, assessment_id)")
+    conn.execute("DROP INDEX idx_assessments_trace_id")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_traces_and_spans", _m001_traces_and_spans),
+    ("002_assessment_history", _m002_assessment_history),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
