@@ -8,6 +8,7 @@ is where decoding happens, for those fields alone.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from itertools import islice
@@ -207,12 +208,22 @@ def search_trace_regex(
     )
 
 
+_CLEARS_FLAGS = re.compile(r"\(\?[A-Za-z]*-")
+"""An inline flag group that clears flags, e.g. (?-m), (?s-m:...), (?-sim); over-matching (an
+escaped paren, a character class) only costs the first pass, never a match."""
+
+
 def _prefilter(pattern: str) -> Any:
     """The pattern for a first pass over many fields joined by newlines, or None when that pass
-    could miss a match. With (?m), ^ and $ match next to the joining newline exactly where they
-    matched at a field's start or end; the pass may find matches that span two fields, which the
-    per-field scan then discards. \\A, \\z and turning multi-line off again would make it miss."""
-    if any(marker in pattern for marker in ("\\A", "\\z", "-m", "-sm", "-im")):
+    could miss a match.
+
+    Sound because, with (?m), ^ and $ match next to the joining newline exactly where they matched
+    at a field's start or end, and \\b and \\B see the newline as the non-word context a field's
+    edge has; the pass may find matches that span two fields, which the per-field scan then
+    discards. Only \\A, \\z and an inline group that clears flags (it could clear the m) would
+    make it miss, so such patterns go field by field. Flags that only set (?i), (?s), (?U) cannot
+    turn m off and keep the first pass."""
+    if "\\A" in pattern or "\\z" in pattern or _CLEARS_FLAGS.search(pattern):
         return None
     try:
         return compile_pattern("(?m)" + pattern, "pattern")
