@@ -3,10 +3,13 @@
 Each tool is a thin wrapper: its signature is the tool's input schema, it calls the typed
 function in mcp_server.tools in a worker thread (a tool may read megabytes of a large trace, and
 the event loop must stay free for other clients), and turns the answer into compact JSON text
-plus structured content. TraceJudgeError becomes ToolError here, and only here.
+plus structured content. TraceJudgeError becomes ToolError here, and only here; so does a failure
+of the SQLite store itself, with a message that says so.
 """
 
 import functools
+import logging
+import sqlite3
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
@@ -24,6 +27,8 @@ from mcp_server.tools import traces as trace_tools
 from mcp_server.tools.paging import dumps
 from store import Database
 from store.errors import TraceJudgeError
+
+logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
 tracejudge holds OpenTelemetry traces of AI agents (one trace = one agent run, made of spans: LLM
@@ -62,7 +67,9 @@ MaxContentLength = Annotated[
 ]
 FilterString = Annotated[
     str | None,
-    Field(description="MLflow-style filter, e.g. \"trace.status = 'ERROR' AND tags.env = 'prod'\"; none for all."),
+    Field(
+        description="MLflow-style filter, e.g. filter_string=\"trace.status = 'ERROR' AND tags.env = 'prod'\"; none for all."
+    ),
 ]
 
 
@@ -80,8 +87,24 @@ async def _answer(service: Callable[..., BaseModel], /, *args: Any, **kwargs: An
     except TraceJudgeError as exc:
         # The one place expected errors cross into MCP: their messages say what to do next.
         raise ToolError(str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        # Not the client's fault and not a bug in its arguments: say what failed and what to do;
+        # the traceback stays in the server log. Any other exception is a bug, which the SDK logs
+        # with its traceback (at ERROR) and reports as "Error executing tool <name>".
+        logger.exception("the store failed in %s", getattr(service, "__name__", service))
+        raise ToolError(_store_failure(exc)) from exc
     data = answer.model_dump(mode="json")
     return CallToolResult(content=[TextContent(type="text", text=dumps(data))], structured_content=data)
+
+
+def _store_failure(exc: sqlite3.DatabaseError) -> str:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in reason or "busy" in reason):
+        return f"the store is busy ({reason}): another process holds it; call the tool again in a moment."
+    return (
+        f"the store could not answer this call ({type(exc).__name__}: {reason}); if this repeats, "
+        "report it with the tool name and its arguments."
+    )
 
 
 def create_server(settings: Settings, db: Database) -> MCPServer:
@@ -174,7 +197,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
     async def search_traces(
         filter_string: FilterString = None,
         order_by: Annotated[
-            list[str] | None, Field(description="e.g. ['trace.start_time DESC']; default newest first.")
+            list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC']; default newest first.")
         ] = None,
         max_results: Annotated[int, Field(description="Traces per page, 1 to 500.")] = 100,
         page_token: PageToken = None,

@@ -54,10 +54,11 @@ and error counts, total tokens, 200-character request/response previews, up to 1
 first unless order_by says otherwise. Use it to pick traces to investigate; use CountTraces for
 just the number, SearchTraceRegex to search text inside one trace.
 
-filter_string: an MLflow-style filter, e.g. "trace.status = 'ERROR'" or
-"tags.env = 'prod' AND trace.duration_ms > 1000" (the error message for a bad filter shows the
-grammar). order_by: e.g. ["trace.start_time DESC"]. max_results: traces per page, 1 to 500
-(default 100). page_token: next_page_token of the previous page (same other arguments).
+filter_string: an MLflow-style filter, e.g. filter_string="trace.status = 'ERROR'" or
+filter_string="tags.env = 'prod' AND trace.execution_time_ms > 1000" (the error message for a bad
+filter shows the grammar). order_by: e.g. order_by=["execution_time_ms DESC"] (ties, and the
+default, newest first: timestamp_ms DESC). max_results: traces per page, 1 to 500 (default 100).
+page_token: next_page_token of the previous page (same other arguments).
 
 Example: SearchTraces(filter_string="trace.status = 'ERROR'", max_results=20)"""
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import logging
+import re
+import sqlite3
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from mcp_server import tools
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
@@ -128,3 +133,53 @@ def test_get_span_on_a_big_trace_reads_one_span_in_a_bounded_number_of_statement
     assert answer.span_id == f"{2500:016x}"
     assert len(selects) == 1
     assert "span_id = '00000000000009c4'" in selects[0]
+
+
+def _tool_texts(instructions: str | None, listed: list[Any]) -> str:
+    texts = [instructions or ""]
+    for tool in listed:
+        texts.append(tool.description or "")
+        texts += [schema.get("description", "") for schema in tool.input_schema["properties"].values()]
+    return "\n".join(texts)
+
+
+async def test_every_filter_string_and_order_by_example_in_the_tool_texts_runs_in_search_traces(db: Database) -> None:
+    write_spans(db, [SpanIn(trace_id=TRACE, span_id="0000000000000001", name="agent", start_ns=1, end_ns=2)])
+    async with Client(create_server(Settings(), db)) as client:
+        text = _tool_texts(client.instructions, (await client.list_tools()).tools)
+        filters = re.findall(r'filter_string="([^"]*)"', text)
+        orders = [ast.literal_eval(found) for found in re.findall(r"order_by=(\[[^\]]*\])", text)]
+        assert len(filters) >= 5 and len(orders) >= 2, (filters, orders)
+        for arguments in [{"filter_string": f} for f in filters] + [{"order_by": o} for o in orders]:
+            result = await client.call_tool("SearchTraces", arguments)
+            assert not result.is_error, (arguments, result.content)
+
+
+async def test_a_store_failure_is_a_tool_error_saying_what_failed_with_the_traceback_in_the_log(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_spans(db, [SpanIn(trace_id=TRACE, span_id="0000000000000001", name="agent", start_ns=1, end_ns=2)])
+    with db.transaction() as conn:
+        conn.execute("ALTER TABLE trace_tags RENAME TO trace_tags_gone")
+    async with Client(create_server(Settings(), db)) as client:
+        result = await client.call_tool("GetTraceInfo", {"trace_id": TRACE})
+    assert result.is_error
+    message = result.content[0].text
+    assert "the store could not answer" in message and "no such table: trace_tags" in message and "report it" in message
+    logged = [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], sqlite3.OperationalError)]
+    assert logged and logged[0].levelno == logging.ERROR
+
+
+async def test_a_bug_in_a_tool_is_logged_with_its_traceback_and_not_shown_raw(
+    db: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("internal detail")
+
+    monkeypatch.setattr(tools, "get_trace_info", broken)
+    async with Client(create_server(Settings(), db)) as client:
+        result = await client.call_tool("GetTraceInfo", {"trace_id": TRACE})
+    assert result.is_error and "internal detail" not in result.content[0].text
+    # The SDK logs a crash at ERROR with its traceback; the client sees "Error executing tool ...".
+    logged = [r.exc_info[1] for r in caplog.records if r.exc_info and r.levelno == logging.ERROR]
+    assert any(isinstance(exc, ZeroDivisionError) or isinstance(exc.__cause__, ZeroDivisionError) for exc in logged)
