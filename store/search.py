@@ -487,3 +487,74 @@ def count_traces(db: Database, filter_string: str | None) -> int:
     """How many traces match filter_string; raises InvalidFilter as search_trace_ids does."""
     sql, params = build_count_query(filter_string, common_terms_probe(db))
     return int(db.reader().execute(sql, params).fetchone()[0])
+
+
+# --- Keyset pages ---------------------------------------------------------------------------------
+
+KEYSET_TEXT_CHARS = 100
+"""search_trace_page sorts a text key (name, status, session_id, user_id) by its first this-many
+characters, so a page's position, which a page token carries, stays small."""
+
+_TEXT_ORDER_KEYS = frozenset({"name", "status", "session_id", "user_id"})
+
+
+def _keyset_order(order_by: list[str] | None) -> list[tuple[str, bool]]:
+    """(SQL expression, ascending) per sort key: order_by, then newest first, then trace_id (as in
+    compile_order_by), so the order is total and a position names one place in it."""
+    keys = parse_order_by(order_by)
+    names = {name for name, _ in keys}
+    if "timestamp_ms" not in names:
+        keys.append(("timestamp_ms", False))
+    if "trace_id" not in names:
+        keys.append(("trace_id", True))
+    return [
+        (f"substr({ORDER_FIELDS[name]}, 1, {KEYSET_TEXT_CHARS})" if name in _TEXT_ORDER_KEYS else ORDER_FIELDS[name], asc)
+        for name, asc in keys
+    ]
+
+
+def _after(keys: list[tuple[str, bool]], position: tuple[Any, ...], params: dict[str, Any]) -> str:
+    """Rows strictly after `position` in the order of `keys`: equal on the first i keys and beyond
+    on key i, for some i. SQLite sorts NULL first ascending and last descending."""
+    if len(position) != len(keys) or not all(
+        v is None or (isinstance(v, str | int | float) and not isinstance(v, bool)) for v in position
+    ):
+        raise InvalidArgument(f"after must hold {len(keys)} sort-key values (str, number or None); got {position!r}.")
+    names = []
+    for index, value in enumerate(position):
+        names.append(f":k{index}")
+        params[f"k{index}"] = value
+    options = []
+    for index, (expr, asc) in enumerate(keys):
+        same = [f"{keys[j][0]} IS NULL" if position[j] is None else f"{keys[j][0]} = {names[j]}" for j in range(index)]
+        if position[index] is None:
+            beyond = f"{expr} IS NOT NULL" if asc else "0"
+        else:
+            beyond = f"{expr} > {names[index]}" if asc else f"({expr} < {names[index]} OR {expr} IS NULL)"
+        options.append("(" + " AND ".join([*same, beyond]) + ")")
+    return "(" + " OR ".join(options) + ")"
+
+
+def search_trace_page(
+    db: Database,
+    filter_string: str | None,
+    order_by: list[str] | None,
+    max_results: int,
+    after: tuple[Any, ...] | None,
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Like search_trace_ids, but a page continues strictly after a position rather than an offset:
+    (trace_id, position) for at most max_results traces; pass the last one's position as `after`
+    for the next page. Traces written between pages then never shift a page (none is listed twice
+    or skipped unless its own sort keys change). Text keys sort by their first KEYSET_TEXT_CHARS
+    characters. Raises InvalidFilter; InvalidArgument for a bad max_results or `after`."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
+        raise InvalidArgument(f"max_results must be a whole number >= 0, got {max_results!r}.")
+    keys = _keyset_order(order_by)
+    where, params = compile_filter(filter_string, common_terms_probe(db))
+    if after is not None:
+        where = f"({where}) AND {_after(keys, tuple(after), params)}"
+    params["limit"] = min(max_results, 2**62)
+    columns = ", ".join(expr for expr, _ in keys)
+    order = ", ".join(f"{expr} {'ASC' if asc else 'DESC'}" for expr, asc in keys)
+    sql = f"SELECT t.trace_id, {columns} FROM traces t WHERE {where} ORDER BY {order} LIMIT :limit"
+    return [(row[0], tuple(row[1:])) for row in db.reader().execute(sql, params)]
