@@ -1,0 +1,50 @@
+"""The model layer every judge calls: model names, settings, `complete`, and their errors.
+
+Importing this package does not import litellm; the first `complete` call does.
+"""
+
+from mcp_server.models.completion import complete
+from mcp_server.models.errors import (
+    ContextLengthExceeded,
+    InvalidModelName,
+    ModelAuthError,
+    ModelError,
+    ModelNotConfigured,
+    ModelRateLimited,
+    ModelRequestRejected,
+    ModelTimeout,
+    ModelUnavailable,
+    SamplingUnavailable,
+    StructuredOutputError,
+)
+from mcp_server.models.names import SAMPLING, ModelName, normalize_model_name, parse_model_name
+from mcp_server.models.results import Completion, ToolCall, Usage
+from mcp_server.models.retry import RetryNotice
+from mcp_server.models.settings import ModelSettings
+from mcp_server.models.target import ModelTarget, resolve_model
+
+__all__ = [
+    "SAMPLING",
+    "Completion",
+    "ContextLengthExceeded",
+    "InvalidModelName",
+    "ModelAuthError",
+    "ModelError",
+    "ModelName",
+    "ModelNotConfigured",
+    "ModelRateLimited",
+    "ModelRequestRejected",
+    "ModelSettings",
+    "ModelTarget",
+    "ModelTimeout",
+    "ModelUnavailable",
+    "RetryNotice",
+    "SamplingUnavailable",
+    "StructuredOutputError",
+    "ToolCall",
+    "Usage",
+    "complete",
+    "normalize_model_name",
+    "parse_model_name",
+    "resolve_model",
+]

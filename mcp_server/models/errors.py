@@ -1,0 +1,72 @@
+"""The errors the model layer raises on purpose; each message says what went wrong and ends in the fix.
+
+They subclass TraceJudgeError, so the tool boundary turns them into ToolError and the CLI prints
+them. Provider keys never appear in a message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from store.errors import TraceJudgeError
+
+if TYPE_CHECKING:
+    from mcp_server.models.results import Completion
+
+
+class ModelError(TraceJudgeError):
+    """Base class: a model call that could not give an answer."""
+
+    def __init__(self, message: str, *, model: str | None = None, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.model = model
+        self.attempts = attempts
+
+
+class InvalidModelName(ModelError, ValueError):
+    """A model name that is neither `provider:/model` (MLflow) nor `provider/model` (litellm)."""
+
+
+class ModelNotConfigured(ModelError):
+    """No model was named and no default judge model is set."""
+
+
+class SamplingUnavailable(ModelNotConfigured):
+    """The model is `sampling`, but this call has no MCP client to sample from."""
+
+
+class ModelAuthError(ModelError):
+    """The provider refused the credentials, or none were found."""
+
+
+class ModelRequestRejected(ModelError):
+    """The provider answered 4xx: the request itself is wrong and sending it again will not help."""
+
+
+class ContextLengthExceeded(ModelRequestRejected):
+    """The prompt is longer than the model's context window."""
+
+
+class ModelUnavailable(ModelError):
+    """5xx answers or connection failures, on every attempt."""
+
+
+class ModelRateLimited(ModelUnavailable):
+    """HTTP 429 on every attempt (or a quota that retrying cannot restore)."""
+
+
+class ModelTimeout(ModelError):
+    """No answer within the per-call timeout."""
+
+
+class StructuredOutputError(ModelError):
+    """JSON was asked for and the answer holds no JSON object. Calling again usually succeeds.
+
+    `completion` is the answer that could not be parsed: its tokens and cost were spent and
+    belong in the caller's totals.
+    """
+
+    def __init__(self, message: str, *, completion: Completion) -> None:
+        super().__init__(message, model=completion.model, attempts=completion.attempts)
+        self.completion = completion
+        self.text = completion.text
