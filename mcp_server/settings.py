@@ -9,6 +9,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from mcp_server.models.settings import (
+    JUDGE_API_BASE_ENV,
+    JUDGE_API_KEY_ENV,
+    JUDGE_MAX_ATTEMPTS_ENV,
+    JUDGE_MODEL_ENV,
+    JUDGE_TIMEOUT_ENV,
+    ModelSettings,
+)
+
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -29,8 +38,9 @@ class Settings(BaseModel):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra Host header values accepted by /mcp (DNS-rebinding protection).",
+        description="Extra Host header values accepted by /mcp and /v1/traces (DNS-rebinding protection).",
     )
+    models: ModelSettings = Field(default_factory=ModelSettings, description="How judges reach their model.")
 
 
 ENV_PREFIX = "TRACEJUDGE_"
@@ -52,5 +62,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         values["max_body_bytes"] = max_body
     if hosts := env.get(f"{ENV_PREFIX}ALLOWED_HOSTS"):
         values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
+    model_env = {
+        "judge_model": JUDGE_MODEL_ENV,
+        "api_base": JUDGE_API_BASE_ENV,
+        "api_key": JUDGE_API_KEY_ENV,
+        "timeout_s": JUDGE_TIMEOUT_ENV,
+        "max_attempts": JUDGE_MAX_ATTEMPTS_ENV,
+    }
+    values["models"] = ModelSettings(**{field: env[name] for field, name in model_env.items() if env.get(name)})
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
