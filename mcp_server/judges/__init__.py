@@ -1,0 +1,1 @@
+"""Judges: definitions stored as data, and the code that runs them on traces."""
