@@ -1,13 +1,13 @@
 """The write path: a batch of normalized spans becomes rows in one transaction.
 
 Spans may arrive in any order and more than once. A span is keyed by (trace_id, span_id); sending
-it again replaces it (last write wins) and the triggers in migrations.py move the trace totals by
-the difference, so a trace is consistent after every batch without being re-read.
+it again replaces it (last write wins) and `_totals` moves the trace totals by the difference
+(what the batch adds minus what the spans it replaces had contributed), so a trace is consistent
+after every batch without being re-read.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.connection import Database
+from store.json_text import dumps
 
 SPAN_TYPES = frozenset(
     {
@@ -94,11 +95,8 @@ ON CONFLICT (trace_id, span_id) DO UPDATE SET
     resource = excluded.resource, scope = excluded.scope, content_chars = excluded.content_chars
 """
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-
-
 def _json_or_none(value: dict[str, Any] | list[Any]) -> str | None:
-    return _dumps(value) if value else None
+    return dumps(value) if value else None
 
 
 def encode_span(span: SpanIn) -> tuple[tuple[Any, ...], str]:
@@ -179,7 +177,7 @@ def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
                 "SELECT id, trace_id, span_id, span_type, status_code, input_tokens, output_tokens, "
                 "total_tokens, cost, name, inputs, outputs, attributes, events FROM spans "
                 "WHERE trace_id = ? AND span_id IN (SELECT value FROM json_each(?))",
-                (trace_id, _dumps([span.span_id for span in trace_spans])),
+                (trace_id, dumps([span.span_id for span in trace_spans])),
             ).fetchall()
         last_id = conn.execute("SELECT coalesce(max(id), 0) FROM spans").fetchone()[0]
         _forget_indexed_text(conn, replaced)
@@ -244,7 +242,7 @@ def _index_text(
             replaced_texts.append((rowid, text))
     conn.execute(
         "INSERT INTO spans_fts (rowid, body) SELECT ? + key, value FROM json_each(?)",
-        (last_id + 1, _dumps(new_texts)),
+        (last_id + 1, dumps(new_texts)),
     )
     if replaced_texts:
         conn.executemany("INSERT INTO spans_fts (rowid, body) VALUES (?, ?)", replaced_texts)
