@@ -16,19 +16,17 @@ and skipped; a bad file is reported and the next one is read.
 
 from __future__ import annotations
 
-import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
-
 from mcp_server.otlp import InvalidOtlp, iter_json_request, iter_protobuf_request, parse_protobuf
 from mcp_server.otlp.decode import check_json_request
 from mcp_server.otlp.span_parts import SpanRejected, build_span, parent_id_of, span_id_of, trace_id_of
-from mcp_server.semconv.values import as_tag_value, as_text
+from mcp_server.semconv.values import as_tag_value, as_text, has_unpaired_surrogate, load_json
 from store import Database, SpanIn, write_spans
 from store.errors import InvalidId, TraceJudgeError
 from store.ids import normalize_trace_id
@@ -128,49 +126,47 @@ def _items(stream: BinaryIO, report: FileReport) -> Iterator[SpanIn | str]:
 def _json_items(stream: BinaryIO, report: FileReport) -> Iterator[SpanIn | str]:
     line = stream.readline()
     try:
-        first = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        first, exact = load_json(line)
+    except ValueError:
         # Not one document per line: the whole file is one (pretty-printed) document.
         stream.seek(0)
-        yield from _document(_load_json(stream.read()), "", report)
+        yield from _document(*_load_file(stream.read()), "", report)
         return
-    yield from _document(first, "line 1: ", report)
+    yield from _document(first, exact, "line 1: ", report)
     for number, line in enumerate(stream, start=2):
         if not line.strip():
             continue
         try:
-            document = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
+            document, exact = load_json(line)
+        except ValueError as exc:
             yield f"line {number}: not valid JSON ({exc}); the line was skipped"
             continue
-        yield from _document(document, f"line {number}: ", report)
+        yield from _document(document, exact, f"line {number}: ", report)
 
 
-def _load_json(data: bytes) -> Any:
+def _load_file(data: bytes) -> tuple[Any, bool]:
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        try:
-            return json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise ValueError(
-                f"the file is not valid JSON ({exc}); import OTLP/JSON, OTLP protobuf or MLflow "
-                "trace JSON (Trace.to_json())."
-            ) from exc
+        return load_json(data)
+    except ValueError as exc:
+        raise ValueError(
+            f"the file is not valid JSON ({exc}); import OTLP/JSON, OTLP protobuf or MLflow "
+            "trace JSON (Trace.to_json())."
+        ) from exc
 
 
-def _document(document: Any, where: str, report: FileReport) -> Iterator[SpanIn | str]:
+def _document(document: Any, exact: bool, where: str, report: FileReport) -> Iterator[SpanIn | str]:
+    """The spans of one JSON document; `exact` is load_json's (see iter_json_request)."""
     items = document if isinstance(document, list) else [document]
     for index, item in enumerate(items):
         at = f"{where}item {index}: " if isinstance(document, list) else where
         if isinstance(item, dict) and ("resourceSpans" in item or "resource_spans" in item):
             report.format = report.format or "otlp-json"
             check_json_request(item)
-            for found in iter_json_request(item):
+            for found in iter_json_request(item, exact=exact):
                 yield found if not isinstance(found, str) else at + found
         elif isinstance(item, dict) and "info" in item and "data" in item:
             report.format = report.format or "mlflow"
-            yield from _mlflow_trace(item, at, report)
+            yield from _mlflow_trace(item, exact, at, report)
         else:
             shown = f"keys {', '.join(map(repr, list(item)[:5]))}" if isinstance(item, dict) else type(item).__name__
             raise ValueError(
@@ -200,7 +196,7 @@ def _protobuf_items(data: bytes) -> Iterator[SpanIn | str]:
 # MLflow trace JSON ------------------------------------------------------------------------------
 
 
-def _mlflow_trace(trace: dict[str, Any], where: str, report: FileReport) -> Iterator[SpanIn | str]:
+def _mlflow_trace(trace: dict[str, Any], exact: bool, where: str, report: FileReport) -> Iterator[SpanIn | str]:
     info, data = trace.get("info"), trace.get("data")
     if not isinstance(info, dict) or not isinstance(data, dict) or not isinstance(data.get("spans"), list):
         raise ValueError(f'{where}an MLflow trace needs "info" (an object) and "data": {{"spans": [...]}}.')
@@ -213,17 +209,25 @@ def _mlflow_trace(trace: dict[str, Any], where: str, report: FileReport) -> Iter
             f"{where}trace {trace_id or '?'}: {len(info['assessments'])} assessments were not imported "
             "(spans, tags and metadata were)."
         )
+    # Trace facts travel on the first span; strings no store can hold reject the spans carrying them.
+    info_unpaired = not exact and has_unpaired_surrogate(info)
     facts_given = False
     for index, span in enumerate(data["spans"]):
         try:
             if not isinstance(span, dict):
                 raise SpanRejected(f"is {type(span).__name__}, not an object")
+            if info_unpaired or (not exact and has_unpaired_surrogate(span)):
+                where_found = "the trace info" if info_unpaired else "the span"
+                raise SpanRejected(
+                    f"a string in {where_found} holds an unpaired UTF-16 surrogate (such as \\ud800), "
+                    "which is not Unicode text and cannot be stored"
+                )
             converted = _mlflow_span(span, trace_id)
         except SpanRejected as exc:
             name = span.get("name") if isinstance(span, dict) else None
             yield f"{where}MLflow trace {trace_id or '?'} span {index} {name!r}: {exc}"
             continue
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             yield f"{where}MLflow trace {trace_id or '?'} span {index}: could not be read ({exc})"
             continue
         if not facts_given:
@@ -298,7 +302,7 @@ def _nanos(value: Any, what: str) -> int:
         return value
     if isinstance(value, str) and value.isdigit():
         return int(value)
-    if isinstance(value, float) and value >= 0:
+    if isinstance(value, float) and math.isfinite(value) and value >= 0:
         return int(value)
     raise SpanRejected(f"{what} {value!r:.40} is not nanoseconds since the epoch")
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from mcp_server.otlp.from_json import iter_json_request
 from mcp_server.otlp.from_protobuf import iter_protobuf_request
+from mcp_server.semconv.values import load_json
 from store.errors import InvalidOtlp
 from store.ingest import SpanIn
 
@@ -32,7 +31,8 @@ def decode_request(body: bytes, encoding: Literal["protobuf", "json"]) -> Decode
     if encoding == "protobuf":
         items = iter_protobuf_request(parse_protobuf(body))
     elif encoding == "json":
-        items = iter_json_request(parse_json(body))
+        request, exact = parse_json(body)
+        items = iter_json_request(request, exact=exact)
     else:
         raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
     batch = DecodedBatch()
@@ -69,27 +69,20 @@ def _not_protobuf(body: bytes, why: str) -> str:
     )
 
 
-def parse_json(body: bytes | str) -> dict[str, Any]:
-    """The body as an OTLP/JSON object with resourceSpans, or InvalidOtlp saying what to send."""
+def parse_json(body: bytes | str) -> tuple[dict[str, Any], bool]:
+    """The body as an OTLP/JSON object with resourceSpans, and whether it was read exactly (see
+    load_json: if not, iter_json_request checks each span's strings); or InvalidOtlp saying what
+    to send."""
     try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        obj = _strict_json(body)
-    check_json_request(obj)
-    return obj
-
-
-def _strict_json(body: bytes | str) -> Any:
-    # orjson refuses a few things the standard parser reads (integers beyond 64 bits, a UTF-16
-    # body); the standard parser either reads them or gives the error message we pass on.
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        obj, exact = load_json(body)
+    except ValueError as exc:
         raise InvalidOtlp(
             f"the body is not valid JSON ({_short(exc)}); send an OTLP/JSON "
             'ExportTraceServiceRequest such as {"resourceSpans": [...]}, or protobuf with '
             "Content-Type: application/x-protobuf."
         ) from exc
+    check_json_request(obj)
+    return obj, exact
 
 
 def check_json_request(obj: Any) -> None:

@@ -24,6 +24,7 @@ from mcp_server.otlp.span_parts import (
     trace_id_of,
     where,
 )
+from mcp_server.semconv.values import has_unpaired_surrogate, nonfinite_text
 from store.errors import InvalidOtlp
 from store.ingest import SpanIn
 
@@ -61,11 +62,17 @@ def _object(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def iter_json_request(request: dict[str, Any]) -> Iterator[SpanIn | str]:
-    """Each span of the request as a normalized SpanIn, or a message saying why it was rejected."""
+def iter_json_request(request: dict[str, Any], *, exact: bool) -> Iterator[SpanIn | str]:
+    """Each span of the request as a normalized SpanIn, or a message saying why it was rejected.
+
+    `exact` is load_json's answer for the text the request came from: where it is False, strings
+    may hold unpaired surrogates, and a span holding one (in its own fields or in its resource or
+    scope) is rejected, since no Unicode text, and so no store, can hold it.
+    """
     for r_index, resource_spans in enumerate(_list(request, "resourceSpans", "resource_spans", "resourceSpans")):
         resource_spans = _object(resource_spans, f"resourceSpans[{r_index}]")
         resource_obj = _object(resource_spans.get("resource"), f"resourceSpans[{r_index}].resource")
+        resource_unpaired = not exact and has_unpaired_surrogate(resource_obj)
         try:
             resource = _key_values(resource_obj.get("attributes"))
         except SpanRejected as exc:
@@ -88,10 +95,18 @@ def iter_json_request(request: dict[str, Any]) -> Iterator[SpanIn | str]:
                 f"{at}.scope",
             )
             scope = _scope(scope_obj, at)
+            scope_unpaired = "its resource" if resource_unpaired else None
+            if not exact and scope_unpaired is None and has_unpaired_surrogate(scope_obj):
+                scope_unpaired = "its scope"
             for s_index, span in enumerate(_list(scope_spans, "spans", "spans", f"{at}.spans")):
                 try:
                     if not isinstance(span, dict):
                         raise SpanRejected(f"is {type(span).__name__}, not an object")
+                    unpaired_in = scope_unpaired
+                    if not exact and unpaired_in is None and has_unpaired_surrogate(span):
+                        unpaired_in = "the span"
+                    if unpaired_in is not None:
+                        raise SpanRejected(_unpaired(unpaired_in))
                     yield _span(span, resource, scope, service_name)
                 except SpanRejected as exc:
                     name = span.get("name") if isinstance(span, dict) else None
@@ -99,6 +114,13 @@ def iter_json_request(request: dict[str, Any]) -> Iterator[SpanIn | str]:
                 except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
                     name = span.get("name") if isinstance(span, dict) else None
                     yield f"{where(r_index, scope, s_index, name)}: could not be read ({type(exc).__name__}: {exc})"
+
+
+def _unpaired(where: str) -> str:
+    return (
+        f"a string in {where} holds an unpaired UTF-16 surrogate (such as \\ud800), which is not "
+        "Unicode text and cannot be stored; send strings as valid UTF-8"
+    )
 
 
 def _scope(scope_obj: dict[str, Any], at: str) -> dict[str, Any]:
@@ -240,7 +262,7 @@ def _double(value: Any) -> float | str:
         number = float(value)
     except ValueError as exc:
         raise SpanRejected(f"doubleValue {value!r:.40} is not a number") from exc
-    return number if math.isfinite(number) else str(number)
+    return number if math.isfinite(number) else nonfinite_text(number)
 
 
 def _bool(value: Any) -> bool:

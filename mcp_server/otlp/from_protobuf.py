@@ -23,6 +23,7 @@ from mcp_server.otlp.span_parts import (
     trace_id_of,
     where,
 )
+from mcp_server.semconv.values import nonfinite_text
 from store.ingest import SpanIn
 
 
@@ -36,7 +37,7 @@ def any_value(value: Any) -> Any:
     if kind == "double_value":
         number = value.double_value
         # NaN and infinities have no JSON form; keep them readable instead of writing invalid JSON.
-        return number if math.isfinite(number) else str(number)
+        return number if math.isfinite(number) else nonfinite_text(number)
     if kind == "bool_value":
         return value.bool_value
     if kind == "array_value":
@@ -78,6 +79,10 @@ def iter_protobuf_request(request: ExportTraceServiceRequest) -> Iterator[SpanIn
                     yield _span(span, resource, scope, service_name)
                 except SpanRejected as exc:
                     yield f"{where(r_index, scope, s_index, span.name)}: {exc}"
+                except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                    # As on the JSON path: what the conventions make of odd attribute values
+                    # (flattened keys thousands of levels deep) rejects the span, not the request.
+                    yield f"{where(r_index, scope, s_index, span.name)}: could not be read ({type(exc).__name__}: {exc})"
 
 
 def _span(span: Any, resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:

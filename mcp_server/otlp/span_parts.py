@@ -1,7 +1,7 @@
 """What both encodings share once a field is read: the enum names, id checks and span checks.
 
 A span is rejected (alone) when it cannot be stored meaningfully: a bad or all-zero id, no name,
-no start time, or an end before its start. Everything OTel itself tolerates (an unknown kind or
+no start time, an end before its start, or a time (start, end, event) the store cannot hold. Everything OTel itself tolerates (an unknown kind or
 status code, a missing end time, empty attributes) is accepted as it came.
 """
 
@@ -17,6 +17,11 @@ from store.ingest import SpanIn
 SPAN_KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 """Indexed by the OTLP enum number; 0 (UNSPECIFIED) reads as INTERNAL, as the spec says."""
 STATUS_CODES = ("UNSET", "OK", "ERROR")
+
+MAX_TIME_NS = 2**63 - 1
+"""The latest time the store can hold (SQLite integers are signed 64-bit), in 2262. OTLP times are
+unsigned 64-bit, and OTLP/JSON strings may hold 20 digits: anything later is refused here, so the
+write of a batch never fails on one span's clock."""
 
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
@@ -91,6 +96,15 @@ def build_span(
         raise SpanRejected("start_time_unix_nano is missing or 0")
     if end_ns and end_ns < start_ns:
         raise SpanRejected(f"end_time_unix_nano {end_ns} is before start_time_unix_nano {start_ns}")
+    if start_ns > MAX_TIME_NS:
+        raise SpanRejected(_too_late("start_time_unix_nano", start_ns))
+    if end_ns > MAX_TIME_NS:
+        raise SpanRejected(_too_late("end_time_unix_nano", end_ns))
+    for event in events:
+        # The whole span is refused rather than the event dropped: the store keeps what came or
+        # says why not, and a clock this far off makes the span's other times suspect too.
+        if event["time_ns"] > MAX_TIME_NS:
+            raise SpanRejected(_too_late(f"event {event['name']!r} time_unix_nano", event["time_ns"]))
     span = SpanIn(
         trace_id=trace_id,
         span_id=span_id,
@@ -110,6 +124,13 @@ def build_span(
     )
     normalize(span)
     return span
+
+
+def _too_late(what: str, value: int) -> str:
+    return (
+        f"{what} {value} is after the year 2262 (beyond 2**63-1 ns), later than the store can "
+        "hold; send nanoseconds since the Unix epoch"
+    )
 
 
 def where(resource_index: int, scope: dict[str, Any], span_index: int, name: object) -> str:

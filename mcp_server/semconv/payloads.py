@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mcp_server.semconv.values import is_json_text, to_json_text, unflatten
+from mcp_server.semconv.values import parse_json, to_json_text, unflatten
 from store.ingest import SpanIn
 
 Decode = Callable[[dict[str, Any], Any], Any]
@@ -31,9 +31,11 @@ class JsonText:
 
 def as_json(attributes: dict[str, Any], value: Any) -> Any:
     """The convention says the value is JSON: a string holding JSON is kept as that JSON text
-    (it is the decoded value's encoding); other strings are plain text."""
-    if isinstance(value, str) and is_json_text(value):
-        return JsonText(value)
+    (it is the decoded value's encoding) where it was read exactly, else as the value it holds,
+    to be encoded again (NaN read as text); other strings are plain text."""
+    if isinstance(value, str) and (parsed := parse_json(value)) is not None:
+        decoded, exact = parsed
+        return JsonText(value) if exact else decoded
     return value
 
 
@@ -77,6 +79,28 @@ class Flattened:
         for key in used:
             del attributes[key]
         return value, self.prefix
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenedField:
+    """One field of every item of a flattened list, as a list in index order: the texts of
+    `embedding.embeddings.N.embedding.text`. The items' other fields stay for another source."""
+
+    prefix: str
+    field: str
+
+    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+        attributes = span.attributes
+        if f"{self.prefix}.0.{self.field}" not in attributes:
+            return None
+        start, end = self.prefix + ".", "." + self.field
+        keys: dict[int, str] = {}
+        for key in attributes:
+            if key.startswith(start) and key.endswith(end):
+                index = key[len(start) : -len(end)]
+                if index.isascii() and index.isdigit():
+                    keys[int(index)] = key
+        return [attributes.pop(keys[i]) for i in sorted(keys)], self.prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,45 +8,109 @@ from typing import Any
 
 import orjson
 
+from store.json_text import dumps
+
 MAX_TOKENS = 1_000_000_000
 """A count above this on one span is a bug in the sender, not usage; it is dropped to None."""
 MAX_COST = 1_000_000.0
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-_NOT_JSON = object()
+MAX_JSON_DEPTH = 200
+"""JSON text in an attribute nested deeper than this stays text: decoding it would hand the store
+a value its encoder cannot write back (it recurses once per level)."""
+
+
+def nonfinite_text(number: float) -> str:
+    """NaN and the infinities have no JSON form; they are kept as the text Python gives them
+    ("nan", "inf", "-inf"), the same on every path (protobuf doubles, OTLP/JSON, JSON text)."""
+    return str(number)
+
+
+def _finite_or_text(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else nonfinite_text(number)
+
+
+def load_json(data: bytes | str) -> tuple[Any, bool]:
+    """The value a JSON text holds, and whether it was read exactly; ValueError if it is not JSON.
+
+    The one JSON parse of ingestion (OTLP/JSON bodies, imported files, JSON text in attributes).
+    orjson first: several times faster, and it accepts only strict JSON in valid Unicode, so what
+    it reads may be stored as the text it came in (exact is True). What it refuses, the standard
+    parser reads the way JSON producers write it: a UTF-16 or UTF-32 body, numbers beyond the
+    double range, NaN and Infinity (both read as strings, see nonfinite_text, since the store can
+    only keep valid JSON), and unpaired UTF-16 surrogates ("\\ud800"), which are kept: exact is
+    then False, and the caller must refuse what has_unpaired_surrogate finds (SQLite cannot store
+    them) and re-encode the value rather than keep the text.
+    """
+    try:
+        return orjson.loads(data), True
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(data, parse_constant=_finite_or_text, parse_float=_finite_or_text), False
+    except RecursionError as exc:
+        raise ValueError(f"JSON nested too deeply ({exc})") from exc
+    # json.JSONDecodeError and UnicodeDecodeError are ValueErrors already.
+
+
+def has_unpaired_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in value (keys included) holds a UTF-16 surrogate code point,
+    which has no UTF-8 form: only the standard parser's output can hold one (see load_json)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def to_json_text(value: Any) -> str:
     """JSON text for inputs_json/outputs_json (a plain string becomes a JSON string)."""
-    try:
-        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, deep nesting
-        return _dumps(value)
+    return dumps(value)
 
 
-def parse_json(text: str) -> Any:
-    """The value a JSON text holds, or _NOT_JSON. orjson first (several times faster on the hot
-    path); the standard parser for what orjson refuses but JSON producers write (big integers)."""
+def parse_json(text: str) -> tuple[Any, bool] | None:
+    """What an attribute's JSON text holds and whether the text is exact (see load_json), or None
+    where it is not JSON the store can keep; such text stays the string it is, losing nothing."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return _NOT_JSON
+        value, exact = load_json(text)
+    except ValueError:
+        return None
+    if not exact and has_unpaired_surrogate(value):
+        return None
+    # Counting brackets is a fast scan that rules out deep nesting for almost every text.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth_exceeds(value, MAX_JSON_DEPTH):
+        return None
+    return value, exact
 
 
 def decode_json(value: Any) -> Any:
     """A string holding JSON, decoded once; anything else (or text that is not JSON) unchanged."""
     if not isinstance(value, str) or not value:
         return value
-    decoded = parse_json(value)
-    return value if decoded is _NOT_JSON else decoded
-
-
-def is_json_text(value: str) -> bool:
-    return parse_json(value) is not _NOT_JSON
+    parsed = parse_json(value)
+    return value if parsed is None else parsed[0]
 
 
 def decode_json_container(value: Any) -> Any:

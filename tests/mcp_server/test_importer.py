@@ -197,3 +197,63 @@ def test_a_file_given_twice_replaces_its_spans_instead_of_duplicating(db, tmp_pa
     import_files(db, [DATA / "mlflow_trace_v3.json", copy])
 
     assert _rows(db, "SELECT span_count, input_tokens FROM traces") == [(3, 48)]
+
+
+def _otlp_span(span_id: str, **fields: object) -> dict:
+    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "name": "s",
+            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000"}  # fmt: skip
+    span.update(fields)
+    return span
+
+
+def test_a_span_time_beyond_int64_is_reported_not_a_traceback(db, tmp_path):
+    path = tmp_path / "huge.json"
+    bad = _otlp_span("eee19b7ec3c1b172", startTimeUnixNano="18446744073709551615", endTimeUnixNano="18446744073709551615")
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [_otlp_span("eee19b7ec3c1b171"), bad]}]}]}))
+
+    (file,) = import_files(db, [path]).files
+
+    assert (file.spans_written, file.error) == (1, None)
+    assert "after the year 2262" in file.rejected[0]
+
+
+def test_an_mlflow_span_with_an_infinite_or_huge_time_is_rejected_alone(db, tmp_path):
+    trace = json.loads((DATA / "mlflow_traces.jsonl").read_text().splitlines()[0])
+    count = len(trace["data"]["spans"])
+    key = "start_time_unix_nano" if "start_time_unix_nano" in trace["data"]["spans"][-1] else "start_time"
+    trace["data"]["spans"][-1][key] = 1e999
+    path = tmp_path / "inf.json"
+    path.write_text(json.dumps(trace).replace("Infinity", "1e999"))
+
+    (file,) = import_files(db, [path]).files
+
+    assert (file.spans_written, file.error, len(file.rejected)) == (count - 1, None, 1)
+
+
+def test_an_unpaired_surrogate_rejects_its_span_in_otlp_and_mlflow_files(db, tmp_path):
+    otlp = tmp_path / "otlp.json"
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [_otlp_span("eee19b7ec3c1b171"), _otlp_span("eee19b7ec3c1b172", name="xPLACEHOLDER")]}]}]})
+    otlp.write_text(body.replace("PLACEHOLDER", "\\ud800"))
+    trace = json.loads((DATA / "mlflow_traces.jsonl").read_text().splitlines()[0])
+    count = len(trace["data"]["spans"])
+    trace["data"]["spans"][-1]["name"] = "xPLACEHOLDER"
+    mlflow = tmp_path / "mlflow.json"
+    mlflow.write_text(json.dumps(trace).replace("PLACEHOLDER", "\\udc01"))
+
+    first, second = import_files(db, [otlp, mlflow]).files
+
+    assert (first.spans_written, first.error, len(first.rejected)) == (1, None, 1)
+    assert (second.spans_written, second.error, len(second.rejected)) == (count - 1, None, 1)
+    assert all("unpaired UTF-16 surrogate" in m for m in first.rejected + second.rejected)
+
+
+def test_json_lines_with_nan_are_imported_with_the_nan_as_text(db, tmp_path):
+    path = tmp_path / "nan.jsonl"
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [_otlp_span("eee19b7ec3c1b171", attributes=[{"key": "t", "value": {"doubleValue": 0.5}}])]}]}]}
+    line = json.dumps(body)
+    path.write_text(line + "\n" + line.replace("0.5", "NaN").replace("eee19b7ec3c1b171", "eee19b7ec3c1b172") + "\n")
+
+    (file,) = import_files(db, [path]).files
+
+    assert (file.spans_written, file.rejected) == (2, [])
+    assert _rows(db, "SELECT attributes FROM spans ORDER BY span_id") == [('{"t":0.5}',), ('{"t":"nan"}',)]

@@ -201,3 +201,140 @@ def test_bodies_that_are_not_an_otlp_export_raise_invalid_otlp_saying_what_to_se
 
 def test_an_export_with_no_spans_is_empty_not_an_error():
     assert decode_request(b'{"resourceSpans": []}', "json").spans == []
+
+
+# Values the store cannot hold: each rejects its span alone, and what is accepted always writes.
+
+
+def _decode_and_write(db: Any, body: bytes) -> Any:
+    from store import write_spans
+
+    batch = decode_request(body, "json")
+    write_spans(db, batch.spans)
+    return batch
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"startTimeUnixNano": "18446744073709551615", "endTimeUnixNano": "18446744073709551615"}, "start_time_unix_nano 18446744073709551615 is after the year 2262"),
+        ({"startTimeUnixNano": str(2**63)}, "start_time_unix_nano 9223372036854775808"),
+        ({"endTimeUnixNano": "99999999999999999999"}, "end_time_unix_nano 99999999999999999999"),
+        ({"endTimeUnixNano": 1e30}, "end_time_unix_nano"),
+        ({"events": [{"name": "tick", "timeUnixNano": str(2**64 - 1)}]}, "event 'tick' time_unix_nano 18446744073709551615"),
+    ],
+)
+def test_a_time_beyond_int64_rejects_its_span_and_the_good_neighbour_is_written(db, fields, says):
+    good = _span(spanId="eee19b7ec3c1b171")
+    bad = _span(spanId="eee19b7ec3c1b172", **fields)
+
+    batch = _decode_and_write(db, _body(good, bad))
+
+    assert [s.span_id for s in batch.spans] == ["eee19b7ec3c1b171"]
+    (message,) = batch.rejected
+    assert says in message and "span 1 'work'" in message
+    assert db.reader().execute("SELECT count(*) FROM spans").fetchone()[0] == 1
+
+
+def test_the_latest_time_the_store_holds_is_accepted(db):
+    batch = _decode_and_write(db, _body(_span(startTimeUnixNano=str(2**63 - 1), endTimeUnixNano=str(2**63 - 1))))
+    assert batch.rejected == [] and batch.spans[0].start_ns == 2**63 - 1
+
+
+def _with_escape(body: bytes, placeholder: str, escape: str) -> bytes:
+    # json.dumps would escape the backslash; the body must carry the JSON escape itself.
+    return body.replace(placeholder.encode(), escape.encode())
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("name", "a string in the span holds an unpaired UTF-16 surrogate"),
+        ("attribute", "a string in the span holds an unpaired UTF-16 surrogate"),
+        ("event", "a string in the span holds an unpaired UTF-16 surrogate"),
+    ],
+)
+def test_an_unpaired_surrogate_rejects_its_span_and_the_good_neighbour_is_written(db, where, says):
+    fields: dict[str, Any] = {
+        "name": {"name": "xPLACEHOLDERy"},
+        "attribute": {"attributes": [{"key": "k", "value": {"stringValue": "PLACEHOLDER"}}]},
+        "event": {"events": [{"name": "e", "timeUnixNano": "1700000000000000001", "attributes": [{"key": "PLACEHOLDER", "value": {"intValue": 1}}]}]},
+    }[where]
+    body = _with_escape(_body(_span(spanId="eee19b7ec3c1b171"), _span(spanId="eee19b7ec3c1b172", **fields)), "PLACEHOLDER", "\\ud800")
+
+    batch = _decode_and_write(db, body)
+
+    assert [s.span_id for s in batch.spans] == ["eee19b7ec3c1b171"]
+    (message,) = batch.rejected
+    assert says in message and "span 1" in message
+
+
+def test_an_unpaired_surrogate_as_raw_bytes_rejects_its_span_too(db):
+    # The standard parser decodes bytes with surrogatepass, so UTF-8-encoded surrogates get through it.
+    body = _body(_span(spanId="eee19b7ec3c1b171"), _span(spanId="eee19b7ec3c1b172", name="xPLACEHOLDER")).replace(b"PLACEHOLDER", b"\xed\xa0\x80")
+    batch = _decode_and_write(db, body)
+    assert [s.span_id for s in batch.spans] == ["eee19b7ec3c1b171"] and len(batch.rejected) == 1
+
+
+def test_an_unpaired_surrogate_in_the_resource_rejects_the_spans_of_that_resource_only(db):
+    body = json.dumps(
+        {
+            "resourceSpans": [
+                {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "PLACEHOLDER"}}]}, "scopeSpans": [{"spans": [_span(spanId="eee19b7ec3c1b172")]}]},
+                {"scopeSpans": [{"spans": [_span(spanId="eee19b7ec3c1b171")]}]},
+            ]
+        }
+    ).encode()
+    batch = _decode_and_write(db, _with_escape(body, "PLACEHOLDER", "\\udfff"))
+    assert [s.span_id for s in batch.spans] == ["eee19b7ec3c1b171"]
+    assert "a string in its resource holds an unpaired UTF-16 surrogate" in batch.rejected[0]
+
+
+def test_a_surrogate_pair_written_as_two_escapes_is_text_and_kept(db):
+    body = _with_escape(_body(_span(name="PLACEHOLDER")), "PLACEHOLDER", "\\ud83d\\ude00")
+    batch = _decode_and_write(db, body)
+    assert batch.spans[0].name == "\U0001f600"
+
+
+def test_json_text_in_an_attribute_with_an_unpaired_surrogate_stays_the_text_it_came_as(db):
+    text = '{"role": "user", "content": "\\ud800"}'
+    attributes = [{"key": "gen_ai.tool.definitions", "value": {"stringValue": text}}, {"key": "gen_ai.input.messages", "value": {"stringValue": text}}]
+    batch = _decode_and_write(db, _body(_span(attributes=attributes)))
+    (span,) = batch.spans
+    assert span.attributes["gen_ai.tool.definitions"] == text
+    assert json.loads(span.inputs_json) == text
+
+
+def test_nan_and_infinity_in_a_json_body_are_kept_as_text_and_the_store_stays_valid_json(db):
+    body = _body(
+        _span(
+            attributes=[
+                {"key": "llm.invocation_parameters", "value": {"stringValue": '{"temperature": NaN, "top_p": Infinity, "x": -1e999}'}},
+                {"key": "bare", "value": {"doubleValue": 0}},
+            ]
+        )
+    ).replace(b'"doubleValue": 0', b'"doubleValue": -Infinity')
+
+    (span,) = _decode_and_write(db, body).spans
+
+    assert span.attributes["llm.invocation_parameters"] == {"temperature": "nan", "top_p": "inf", "x": "-inf"}
+    assert span.attributes["bare"] == "-inf"
+    reader = db.reader()
+    assert reader.execute("SELECT count(*) FROM spans, json_each(spans.attributes)").fetchone()[0] == 2
+
+
+def test_nan_in_json_text_moved_to_inputs_is_encoded_again_not_kept_as_invalid_text(db):
+    attributes = [
+        {"key": "input.value", "value": {"stringValue": '{"temperature": NaN}'}},
+        {"key": "input.mime_type", "value": {"stringValue": "application/json"}},
+    ]
+    (span,) = _decode_and_write(db, _body(_span(attributes=attributes))).spans
+    assert json.loads(span.inputs_json) == {"temperature": "nan"}
+    assert db.reader().execute("SELECT json_valid(inputs) FROM spans").fetchone()[0] == 1
+
+
+def test_json_text_nested_deeper_than_the_store_can_write_stays_text(db):
+    deep = "[" * 995 + "]" * 995
+    attributes = [{"key": "gen_ai.tool.definitions", "value": {"stringValue": deep}}]
+    (span,) = _decode_and_write(db, _body(_span(attributes=attributes))).spans
+    assert span.attributes["gen_ai.tool.definitions"] == deep

@@ -194,3 +194,66 @@ def test_bytes_that_are_not_an_export_are_invalid_otlp():
         decode_request(b"\x08\x96\x01", "protobuf")
     with pytest.raises(InvalidOtlp):
         decode_request(b"\xff\xff\xff", "protobuf")
+
+
+def _request_with(*starts: int, event_time: int | None = None) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for i, start in enumerate(starts):
+        span = scope.spans.add(trace_id=bytes.fromhex("5b8efff798038103d269b633813fc60c"), span_id=bytes(7) + bytes([i + 1]), name=f"s{i}")
+        span.start_time_unix_nano = span.end_time_unix_nano = start
+        if event_time is not None and i == len(starts) - 1:
+            span.events.add(name="tick", time_unix_nano=event_time)
+    return request
+
+
+@pytest.mark.parametrize(
+    ("request_", "says"),
+    [
+        (_request_with(1_700_000_000_000_000_000, 2**63 + 5), "start_time_unix_nano 9223372036854775813 is after the year 2262"),
+        (_request_with(1_700_000_000_000_000_000, 1_700_000_000_000_000_000, event_time=2**64 - 1), "event 'tick' time_unix_nano 18446744073709551615"),
+    ],
+)
+def test_a_uint64_time_beyond_int64_rejects_its_span_and_the_good_neighbour_is_written(db, request_, says):
+    from store import write_spans
+
+    batch = decode_request(request_.SerializeToString(), "protobuf")
+
+    assert [s.name for s in batch.spans] == ["s0"]
+    assert len(batch.rejected) == 1 and says in batch.rejected[0]
+    write_spans(db, batch.spans)
+
+
+def test_non_finite_doubles_are_kept_as_text_the_store_can_write(db):
+    from store import write_spans
+
+    request = _request_with(1_700_000_000_000_000_000)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    for key, number in (("nan", float("nan")), ("inf", float("inf")), ("ninf", float("-inf"))):
+        span.attributes.add(key=key).value.double_value = number
+
+    (decoded,) = decode_request(request.SerializeToString(), "protobuf").spans
+
+    assert {k: decoded.attributes[k] for k in ("nan", "inf", "ninf")} == {"nan": "nan", "inf": "inf", "ninf": "-inf"}
+    write_spans(db, [decoded])
+    assert db.reader().execute("SELECT json_valid(attributes) FROM spans").fetchone()[0] == 1
+
+
+def test_invalid_utf8_in_a_protobuf_string_is_refused_by_the_parser_as_invalid_otlp():
+    request = _request_with(1_700_000_000_000_000_000)
+    request.resource_spans[0].scope_spans[0].spans[0].name = "xPLACEHOLDERy"
+    body = request.SerializeToString().replace(b"PLACEHOLDER", b"\xed\xa0\x80" + b"\x00" * 8)
+    with pytest.raises(InvalidOtlp, match="does not parse as protobuf"):
+        decode_request(body, "protobuf")
+
+
+def test_flattened_keys_too_deep_to_rebuild_reject_their_span_not_the_request():
+    request = _request_with(1_700_000_000_000_000_000, 1_700_000_000_000_000_000)
+    span = request.resource_spans[0].scope_spans[0].spans[1]
+    span.attributes.add(key="llm.input_messages.0.message.role").value.string_value = "user"
+    span.attributes.add(key="llm.input_messages.1" + ".0" * 5000).value.string_value = "deep"
+
+    batch = decode_request(request.SerializeToString(), "protobuf")
+
+    assert [s.name for s in batch.spans] == ["s0"]
+    assert "could not be read (RecursionError" in batch.rejected[0]
