@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_server.semconv.payloads import Attr
-from mcp_server.semconv.values import as_tag_value, as_text
+from mcp_server.semconv.trace_facts import route_property
+from mcp_server.semconv.values import as_text
 from store.ingest import SpanIn
 
 KIND_KEY = "traceloop.span.kind"
@@ -43,10 +44,11 @@ def tool_name(span: SpanIn) -> str | None:
 
 def trace_fact(span: SpanIn, key: str, value: Any) -> None:
     """An association property: session and user ids go to the trace, the rest to metadata."""
-    name = key[len(ASSOCIATION_PREFIX) :]
-    if name in _SESSION_NAMES:
-        span.session_id = span.session_id or as_text(value)
-    elif name in _USER_NAMES:
-        span.user_id = span.user_id or as_text(value)
-    else:
-        span.trace_metadata.setdefault(name, as_tag_value(value))
+    route_property(
+        span,
+        key[len(ASSOCIATION_PREFIX) :],
+        value,
+        session_names=_SESSION_NAMES,
+        user_names=_USER_NAMES,
+        ids_in_metadata=False,
+    )

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_server.semconv.payloads import Attr, as_is
-from mcp_server.semconv.values import as_tag_value, as_text, decode_json
+from mcp_server.semconv.trace_facts import route_property
+from mcp_server.semconv.values import decode_json
 from store.ingest import SpanIn
 
 OPERATION_KEY = "ai.operationId"
@@ -69,9 +70,11 @@ def decode_tools(attributes: dict[str, Any]) -> None:
 
 def trace_fact(span: SpanIn, key: str, value: Any) -> None:
     """experimental_telemetry.metadata: trace metadata; sessionId and userId also name the trace's."""
-    name = key[len(METADATA_PREFIX) :]
-    if name in _SESSION_NAMES:
-        span.session_id = span.session_id or as_text(value)
-    elif name in _USER_NAMES:
-        span.user_id = span.user_id or as_text(value)
-    span.trace_metadata.setdefault(name, as_tag_value(value))
+    route_property(
+        span,
+        key[len(METADATA_PREFIX) :],
+        value,
+        session_names=_SESSION_NAMES,
+        user_names=_USER_NAMES,
+        ids_in_metadata=True,
+    )
