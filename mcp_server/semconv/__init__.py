@@ -6,7 +6,8 @@ appear on one span the tables below decide, in order:
 
 - span type: an explicit kind attribute (mlflow.spanType, openinference.span.kind,
   traceloop.span.kind), then gen_ai.operation.name, then Traceloop's llm.request.type, then
-  ai.operationId; a span with none of them stays UNKNOWN.
+  ai.operationId, then (pre-1.27 GenAI) gen_ai.system or gen_ai.provider.name with a model or
+  usage, which is an LLM call; a span with none of them stays UNKNOWN.
 - inputs/outputs: the richest explicit payload first (a framework's whole request or result),
   then message attributes, then flattened message lists, then span events. See payloads.py for
   how a payload moves out of the attributes.
@@ -124,7 +125,7 @@ def _span_type(attributes: dict[str, Any]) -> str:
             found = read(value)
             if found is not None:
                 return found
-    return "UNKNOWN"
+    return genai.legacy_model_call(attributes) or "UNKNOWN"
 
 
 def _first(attributes: dict[str, Any], keys: tuple[str, ...], read: Callable[[Any], Any]) -> Any:

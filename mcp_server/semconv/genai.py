@@ -32,6 +32,26 @@ def span_type(value: Any) -> str | None:
     return _OPERATIONS.get(value) if isinstance(value, str) else None
 
 
+_PROVIDER_KEYS = ("gen_ai.system", "gen_ai.provider.name")
+_MODEL_CALL_KEYS = (
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.completion_tokens",
+)
+
+
+def legacy_model_call(attributes: dict[str, Any]) -> str | None:
+    """LLM for a model call as GenAI instrumentations before semconv 1.27 describe it: a provider
+    (gen_ai.system) and a model or usage, but no gen_ai.operation.name. Asked only when no other
+    rule types the span, so that such calls count in the trace's token totals."""
+    if any(key in attributes for key in _PROVIDER_KEYS) and any(key in attributes for key in _MODEL_CALL_KEYS):
+        return "LLM"
+    return None
+
+
 # The convention says these hold JSON ("any", recorded as a JSON string where structured
 # attributes are not supported); a string value is decoded when it is an object or array.
 JSON_KEYS = frozenset(
@@ -90,18 +110,6 @@ def _read_choice_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] |
     return (choices, ["gen_ai.choice"]) if choices else None
 
 
-def _details(key: str) -> Events:
-    def read(events: list[dict[str, Any]]) -> tuple[Any, list[str]] | None:
-        for event in events:
-            if event.get("name") == DETAILS_EVENT:
-                value = (event.get("attributes") or {}).get(key)
-                if value is not None:
-                    return decode_json(value), [DETAILS_EVENT]
-        return None
-
-    return Events(read)
-
-
 def _content_event(event_name: str, key: str) -> Events:
     def read(events: list[dict[str, Any]]) -> tuple[Any, list[str]] | None:
         for event in events:
@@ -132,12 +140,12 @@ FLAT_OUTPUTS = (
     ),
 )
 EVENT_INPUTS = (
-    _details("gen_ai.input.messages"),
+    _content_event(DETAILS_EVENT, "gen_ai.input.messages"),
     Events(_read_message_events),
     _content_event("gen_ai.content.prompt", "gen_ai.prompt"),
 )
 EVENT_OUTPUTS = (
-    _details("gen_ai.output.messages"),
+    _content_event(DETAILS_EVENT, "gen_ai.output.messages"),
     Events(_read_choice_events),
     _content_event("gen_ai.content.completion", "gen_ai.completion"),
 )

@@ -1,12 +1,15 @@
 """OpenInference (Arize Phoenix) semantic conventions: openinference.span.kind, input/output.value,
-llm.* model and token counts, flattened llm.input_messages.N.*, and the context attributes
-(session.id, user.id, metadata, tag.tags) it propagates to every span of a trace."""
+llm.* model and token counts, flattened llm.input_messages.N.*, the payloads of retriever
+(retrieval.documents), reranker (reranker.query and input/output documents) and embedding spans
+(embedding.embeddings: texts in, vectors out), and the context attributes (session.id, user.id,
+metadata, tag.tags) it propagates to every span of a trace."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from mcp_server.semconv.payloads import Attr, Flattened, as_json
+from mcp_server.semconv.payloads import Attr, Flattened, FlattenedField, as_json
 from mcp_server.semconv.values import as_tag_value, decode_json
 from store.ingest import SpanIn
 
@@ -53,6 +56,29 @@ def _by_mime_type(mime_key: str) -> Any:
     return decode
 
 
+_RERANKER_QUERY = "reranker.query"
+
+
+@dataclass(frozen=True, slots=True)
+class _RerankerInputs:
+    """A reranker's inputs: {"query": ..., "documents": [...]} from reranker.query and the
+    flattened reranker.input_documents, whichever are present."""
+
+    documents = Flattened(
+        "reranker.input_documents",
+        ("reranker.input_documents.0.document.content", "reranker.input_documents.0.document.id"),
+    )
+
+    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+        query = span.attributes.pop(_RERANKER_QUERY, None)
+        documents = self.documents.take(span)
+        if documents is None and query is None:
+            return None
+        names = [name for name, found in ((_RERANKER_QUERY, query), (self.documents.prefix, documents)) if found is not None]
+        value = {"query": query, "documents": documents[0] if documents else []}
+        return value, ",".join(names)
+
+
 INPUTS = (Attr("input.value", _by_mime_type("input.mime_type")),)
 OUTPUTS = (Attr("output.value", _by_mime_type("output.mime_type")),)
 FLAT_INPUTS = (
@@ -64,6 +90,9 @@ FLAT_INPUTS = (
             "llm.input_messages.0.message.contents.0.message_content.type",
         ),
     ),
+    _RerankerInputs(),
+    # An embedding span's inputs are the texts it embedded; the vectors are its outputs.
+    FlattenedField("embedding.embeddings", "embedding.text"),
 )
 FLAT_OUTPUTS = (
     Flattened(
@@ -78,6 +107,11 @@ FLAT_OUTPUTS = (
         "retrieval.documents",
         ("retrieval.documents.0.document.content", "retrieval.documents.0.document.id"),
     ),
+    Flattened(
+        "reranker.output_documents",
+        ("reranker.output_documents.0.document.content", "reranker.output_documents.0.document.id"),
+    ),
+    FlattenedField("embedding.embeddings", "embedding.vector"),
 )
 
 MODEL_KEYS = ("llm.model_name", "llm.response.model_name", "embedding.model_name", "reranker.model_name")

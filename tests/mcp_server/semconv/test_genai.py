@@ -195,3 +195,60 @@ def test_older_content_events_give_prompt_and_completion():
 def test_token_counts_that_are_not_sane_integers_are_dropped(bad):
     span = _normalized({"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": bad, "gen_ai.usage.output_tokens": "7"})
     assert (span.input_tokens, span.output_tokens, span.total_tokens) == (None, 7, None)
+
+
+# Pre-1.27 GenAI: no gen_ai.operation.name, as opentelemetry-instrumentation-openai 0.4x emitted.
+OLD_STYLE_CHAT = {
+    "gen_ai.system": "OpenAI",
+    "gen_ai.request.model": "gpt-3.5-turbo",
+    "gen_ai.request.max_tokens": 100,
+    "gen_ai.request.temperature": 0.7,
+    "gen_ai.openai.api_base": "https://api.openai.com/v1/",
+    "gen_ai.prompt.0.role": "user",
+    "gen_ai.prompt.0.content": "Tell me a joke about OpenTelemetry",
+    "gen_ai.response.model": "gpt-3.5-turbo-0125",
+    "gen_ai.completion.0.finish_reason": "stop",
+    "gen_ai.completion.0.role": "assistant",
+    "gen_ai.completion.0.content": "Why did the span break up with the trace? Too many parents.",
+    "gen_ai.usage.prompt_tokens": 15,
+    "gen_ai.usage.completion_tokens": 14,
+}
+
+
+def test_a_pre_1_27_model_call_without_an_operation_name_is_an_llm_span_whose_tokens_count(db):
+    from store import write_spans
+
+    span = _normalized(dict(OLD_STYLE_CHAT), name="openai.chat")
+
+    assert span.span_type == "LLM"
+    assert (span.model, span.input_tokens, span.output_tokens, span.total_tokens) == ("gpt-3.5-turbo-0125", 15, 14, 29)
+    assert json.loads(span.inputs_json) == [{"role": "user", "content": "Tell me a joke about OpenTelemetry"}]
+    assert json.loads(span.outputs_json)[0]["finish_reason"] == "stop"
+    write_spans(db, [span])
+    totals = db.reader().execute("SELECT input_tokens, output_tokens, total_tokens FROM traces").fetchone()
+    assert tuple(totals) == (15, 14, 29)
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"gen_ai.provider.name": "anthropic", "gen_ai.usage.input_tokens": 3},
+        {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"},
+    ],
+)
+def test_a_provider_with_a_model_or_usage_types_the_span_llm(attributes):
+    assert _normalized(attributes).span_type == "LLM"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"gen_ai.system": "openai"},
+        {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 3},
+        {**OLD_STYLE_CHAT, "gen_ai.operation.name": "execute_tool"},
+        {**OLD_STYLE_CHAT, "openinference.span.kind": "CHAIN"},
+    ],
+)
+def test_the_legacy_rule_needs_a_provider_and_a_model_and_yields_to_every_explicit_type(attributes):
+    assert _normalized(attributes).span_type in {"UNKNOWN", "TOOL", "CHAIN"}
+    assert _normalized(attributes).span_type != "LLM"

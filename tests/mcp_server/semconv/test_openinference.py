@@ -135,3 +135,82 @@ def test_every_openinference_kind_is_a_span_type(kind):
 def test_embedding_spans_read_the_embedding_model_name():
     span = _normalized({"openinference.span.kind": "EMBEDDING", "embedding.model_name": "text-embedding-3-small"})
     assert (span.span_type, span.model) == ("EMBEDDING", "text-embedding-3-small")
+
+
+def test_a_reranker_span_gives_its_query_and_documents_as_inputs_and_the_reranked_documents_as_outputs():
+    span = _normalized(
+        {
+            "openinference.span.kind": "RERANKER",
+            "reranker.model_name": "cross-encoder/ms-marco-MiniLM-L-12-v2",
+            "reranker.query": "How to format timestamp?",
+            "reranker.top_k": 1,
+            "reranker.input_documents.0.document.id": "1",
+            "reranker.input_documents.0.document.content": "Use strftime.",
+            "reranker.input_documents.0.document.score": 0.2,
+            "reranker.input_documents.1.document.id": "2",
+            "reranker.input_documents.1.document.content": "Use isoformat.",
+            "reranker.output_documents.0.document.id": "2",
+            "reranker.output_documents.0.document.content": "Use isoformat.",
+            "reranker.output_documents.0.document.score": 0.9,
+        }
+    )
+    assert span.span_type == "RERANKER"
+    assert span.model == "cross-encoder/ms-marco-MiniLM-L-12-v2"
+    assert json.loads(span.inputs_json) == {
+        "query": "How to format timestamp?",
+        "documents": [{"id": "1", "content": "Use strftime.", "score": 0.2}, {"id": "2", "content": "Use isoformat."}],
+    }
+    assert span.inputs_source == "reranker.query,reranker.input_documents"
+    assert json.loads(span.outputs_json) == [{"id": "2", "content": "Use isoformat.", "score": 0.9}]
+    assert span.outputs_source == "reranker.output_documents"
+    assert span.attributes == {"openinference.span.kind": "RERANKER", "reranker.model_name": "cross-encoder/ms-marco-MiniLM-L-12-v2", "reranker.top_k": 1}
+
+
+def test_an_embedding_span_without_input_value_gives_its_texts_as_inputs_and_vectors_as_outputs():
+    span = _normalized(
+        {
+            "openinference.span.kind": "EMBEDDING",
+            "embedding.model_name": "text-embedding-3-small",
+            "embedding.embeddings.0.embedding.text": "hello",
+            "embedding.embeddings.0.embedding.vector": [0.1, 0.2],
+            "embedding.embeddings.1.embedding.text": "world",
+            "embedding.embeddings.1.embedding.vector": [0.3, 0.4],
+            "llm.token_count.prompt": 2,
+            "llm.token_count.total": 2,
+        }
+    )
+    assert (span.span_type, span.model, span.input_tokens, span.total_tokens) == ("EMBEDDING", "text-embedding-3-small", 2, 2)
+    assert (json.loads(span.inputs_json), span.inputs_source) == (["hello", "world"], "embedding.embeddings")
+    assert (json.loads(span.outputs_json), span.outputs_source) == ([[0.1, 0.2], [0.3, 0.4]], "embedding.embeddings")
+    assert not any(key.startswith("embedding.embeddings") for key in span.attributes)
+
+
+def test_an_embedding_span_with_input_and_output_values_keeps_its_embeddings_as_attributes():
+    # The spec's example: input.value and output.value win, the flattened embeddings stay.
+    span = _normalized(
+        {
+            "openinference.span.kind": "EMBEDDING",
+            "input.value": '{"input": "hello world", "model": "text-embedding-3-small"}',
+            "input.mime_type": "application/json",
+            "output.value": '{"data": [{"embedding": [0.1, 0.2, 0.3], "index": 0}]}',
+            "output.mime_type": "application/json",
+            "embedding.embeddings.0.embedding.text": "hello world",
+            "embedding.embeddings.0.embedding.vector": [0.1, 0.2, 0.3],
+        }
+    )
+    assert (span.inputs_source, span.outputs_source) == ("input.value", "output.value")
+    assert span.attributes["embedding.embeddings.0.embedding.text"] == "hello world"
+
+
+def test_a_retriever_span_gives_its_documents_as_outputs():
+    span = _normalized(
+        {
+            "openinference.span.kind": "RETRIEVER",
+            "input.value": "where is the refund policy?",
+            "retrieval.documents.0.document.id": "doc-7",
+            "retrieval.documents.0.document.content": "Refunds within 30 days.",
+            "retrieval.documents.0.document.score": 0.83,
+        }
+    )
+    assert json.loads(span.outputs_json) == [{"id": "doc-7", "content": "Refunds within 30 days.", "score": 0.83}]
+    assert span.outputs_source == "retrieval.documents"
