@@ -99,6 +99,9 @@ class SpanNode(NamedTuple):
     orphan: bool
     """True when the span names a parent that is not (yet) in the trace, or sits in a parent
     cycle; it is then shown as a root."""
+    row_id: int
+    """The span's storage row: rows are numbered in arrival order, so spans with row_id at most
+    some n are the spans stored when n was the last."""
 
 
 class SpanTiming(NamedTuple):

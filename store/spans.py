@@ -57,19 +57,21 @@ def get_root_span(db: Database, trace_id: str) -> SpanRecord:
     return get_span(db, trace_id, row["root_span_id"])
 
 
-def list_span_tree(db: Database, trace_id: str) -> list[SpanNode]:
+def list_span_tree(db: Database, trace_id: str, *, up_to_row: int | None = None) -> list[SpanNode]:
     """The trace's skeleton in tree order: depth first, siblings by start time (then id).
 
     Spans arrive in any order, so a span whose parent is not in the trace (yet) is shown as a
     root and flagged `orphan`; so is a span caught in a parent cycle, which would otherwise be
-    unreachable. Raises TraceNotFound for an unknown trace.
+    unreachable. With `up_to_row`, only spans stored in rows up to it (see SpanNode.row_id): the
+    tree as it was then, whatever arrived since, so pages of it fit together. Raises TraceNotFound
+    for an unknown trace.
     """
     rows = (
         db.reader()
         .execute(
             "SELECT span_id, parent_span_id, name, span_type, status_code, start_ns, end_ns, "
-            "content_chars FROM spans WHERE trace_id = ?",
-            (trace_id,),
+            "content_chars, id FROM spans WHERE trace_id = ? AND id <= ?",
+            (trace_id, up_to_row if up_to_row is not None else 2**63 - 1),
         )
         .fetchall()
     )
@@ -102,13 +104,19 @@ def list_span_tree(db: Database, trace_id: str) -> list[SpanNode]:
             visited.add(row[0])
             kids = children.get(row[0], ())
             orphan = row[1] is not None and depth == 0
-            out.append(SpanNode(*row, depth=depth, child_count=len(kids), orphan=orphan))
+            out.append(SpanNode(*row[:8], depth=depth, child_count=len(kids), orphan=orphan, row_id=row[8]))
             stack.extend((kid, depth + 1) for kid in kids)
 
     walk(roots)
     if len(visited) < len(by_id):
         walk([row for span_id, row in by_id.items() if span_id not in visited])
     return out
+
+
+def count_spans_after(db: Database, trace_id: str, row_id: int) -> int:
+    """How many of the trace's spans are stored in rows after `row_id` (arrived since)."""
+    row = db.reader().execute("SELECT count(*) FROM spans WHERE trace_id = ? AND id > ?", (trace_id, row_id)).fetchone()
+    return int(row[0])
 
 
 def list_span_timings(db: Database, trace_id: str) -> list[SpanTiming]:

@@ -13,14 +13,15 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from store.errors import InvalidArgument, InvalidPageToken
+from store.json_text import dumps  # answers are serialized, and their budgets counted, in this form
 
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-"""How answers are serialized (compact, UTF-8); their size budgets are counted in this form."""
+
+Item = TypeVar("Item", bound=BaseModel)
 
 ENVELOPE_RESERVE = 2_000
 """Characters kept free in a list answer's budget for its envelope (counts, notice, token)."""
@@ -43,9 +44,70 @@ def check_range(name: str, value: int, low: int, high: int) -> int:
     return value
 
 
+def fit(text: str, start: int, room: int) -> tuple[int, int]:
+    """(end, size): the longest piece text[start:end] whose JSON string form (without quotes) has
+    at most `room` characters, and that size. Escapes (\\" \\n \\u0001) make it shorter than room."""
+    end = min(len(text), start + room)
+    while end > start:
+        size = len(dumps(text[start:end])) - 2
+        if size <= room:
+            return end, size
+        end = start + max(1, (end - start) * room // size - 1)
+    return start, 0
+
+
 def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, the cut marked with an ellipsis (counted in the limit)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` whole when its JSON form (quotes aside) has at most `limit` characters; else cut to
+    fit that, the cut marked with an ellipsis (counted in the limit). Counting the JSON form keeps
+    a budget true for text full of quotes or control characters, which JSON escapes."""
+    if len(text) <= limit and len(dumps(text)) - 2 <= limit:
+        return text
+    end, _ = fit(text, 0, limit - 1)
+    return text[:end] + "…"
+
+
+def clip_field(name: str, text: str | None, limit: int, notices: list[str]) -> str | None:
+    """`clip(text, limit)` for a named answer field, adding a notice when it cut."""
+    if text is None:
+        return None
+    shown = clip(text, limit)
+    if shown != text:
+        notices.append(f"{name} is cut to {limit:,} of its {len(text):,} characters.")
+    return shown
+
+
+class Page(Generic[Item]):
+    """The items of one answer page: taken in order until `max_items` are taken or the next one
+    would overspend `chars` (counted as item_chars). The first item is always taken, so a page is
+    never empty while items remain; every item a tool lists is bounded, so that one fits too."""
+
+    def __init__(self, chars: int, max_items: int) -> None:
+        self.items: list[Item] = []
+        self.room = chars
+        self.max_items = max_items
+        self.full = False
+
+    def offer(self, item: Item) -> bool:
+        """Take `item` if it fits; False (and the page is full) when it does not."""
+        if self.full:
+            return False
+        size = item_chars(item)
+        if size > self.room and self.items:
+            self.full = True
+            return False
+        self.items.append(item)
+        self.room -= size
+        self.full = len(self.items) >= self.max_items
+        return True
+
+
+def next_page_notice(tool: str, what: str, first: int, last: int, total: int | None, token: str, note: str = "") -> str:
+    """The notice of a page that has a next one: which items it shows and how to get the rest."""
+    of = f" of {total:,}" if total is not None else ""
+    return (
+        f"showing {what} {first:,} to {last:,}{of}{note}; call {tool} again with the same arguments "
+        f"and page_token='{token}' for the next {what}."
+    )
 
 
 def _arguments_hash(arguments: Mapping[str, Any]) -> str:

@@ -4,6 +4,11 @@ The scan runs over the stored text as UTF-8 bytes, a chunk of spans at a time, s
 over each field without a decode, a re-encode or a JSON parse. Every match is counted; only the
 page's matches are turned into answers (their field path, character position and context), which
 is where decoding happens, for those fields alone.
+
+A page token holds the position of the page's last match (span row, field, byte offset); the
+next page takes the matches after it. Spans are scanned in storage order, where a span that
+arrives later comes last, so matches in spans arriving between pages never repeat or shift a
+page; total_matches is counted anew on every page, as the trace is at that call.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from pydantic import BaseModel, Field
 from mcp_server.tools.json_paths import JsonLocator
 from mcp_server.tools.paging import (
     ENVELOPE_RESERVE,
+    Page,
     check_range,
     clip,
     issue_token,
-    item_chars,
+    next_page_notice,
     read_token,
     state_int,
 )
@@ -41,6 +47,8 @@ MAX_SURROUNDING = 1_000
 MATCH_CHARS = 200
 """Matched text longer than this is cut (its full length is given)."""
 SPAN_NAME_CHARS = 200
+FIELD_CHARS = 500
+"""A match's field path (built from JSON keys, which come from the wire) is cut to this length."""
 ANSWER_CHARS = 40_000
 """Size cap of one answer; a page holds fewer than max_matches matches rather than exceed it."""
 MAX_COUNTED_MATCHES = 1_000_000
@@ -148,14 +156,19 @@ def search_trace_regex(
         "surrounding_content_length": surrounding_content_length,
     }
     state = read_token(page_token, TOOL, arguments)
-    skip = 0 if state is None else state_int(state, "skip", TOOL)
+    resume = None
+    if state is not None:
+        resume = (
+            state_int(state, "row", TOOL),
+            state_int(state, "field", TOOL, high=len(SEARCHED_FIELDS) - 1),
+            state_int(state, "at", TOOL),
+        )
     regex = compile_pattern(pattern, "pattern", allow_empty_match=False)
     texts = iter_span_texts(db, trace_id)
 
-    budget = ANSWER_CHARS - ENVELOPE_RESERVE - len(pattern)
-    matches: list[RegexMatch] = []
-    collecting = True
-    total = spans_with_matches = 0
+    page: Page[RegexMatch] = Page(ANSWER_CHARS - ENVELOPE_RESERVE - len(pattern), max_matches)
+    last: tuple[int, int, int] | None = None
+    total = before = spans_with_matches = 0
     exact = True
     deadline = time.monotonic() + SEARCH_SECONDS
     prefilter = _prefilter(pattern)
@@ -167,22 +180,19 @@ def search_trace_regex(
             continue
         for span in batch:
             counted_before = total
-            for field, data in zip(SEARCHED_FIELDS, span.texts, strict=True):
+            for field_index, (field, data) in enumerate(zip(SEARCHED_FIELDS, span.texts, strict=True)):
                 if not data:
                     continue
                 view: _FieldView | None = None
                 for found in regex.finditer(data):
-                    if collecting and total >= skip:
-                        view = view or _FieldView(field, data)
-                        item = _present(view, found.span(), span.span_id, span.name, surrounding_content_length)
-                        size = item_chars(item)
-                        if size > budget and matches:
-                            collecting = False
-                        else:
-                            matches.append(item)
-                            budget -= size
-                            collecting = len(matches) < max_matches
                     total += 1
+                    where = (span.row_id, field_index, found.start())
+                    if resume is not None and where <= resume:
+                        before += 1
+                    elif not page.full:
+                        view = view or _FieldView(field, data)
+                        if page.offer(_present(view, found.span(), span.span_id, span.name, surrounding_content_length)):
+                            last = where
                     if total >= MAX_COUNTED_MATCHES:
                         break
                 if total >= MAX_COUNTED_MATCHES:
@@ -192,19 +202,20 @@ def search_trace_regex(
             if total >= MAX_COUNTED_MATCHES:
                 break
 
-    next_skip = skip + len(matches)
-    more = next_skip < total
-    token = issue_token(TOOL, arguments, {"skip": next_skip}) if more else None
+    shown = len(page.items)
+    token = None
+    if last is not None and before + shown < total:
+        token = issue_token(TOOL, arguments, {"row": last[0], "field": last[1], "at": last[2]})
     return RegexSearchResult(
         trace_id=trace_id,
         pattern=pattern,
         total_matches=total,
         total_is_exact=exact,
         spans_with_matches=spans_with_matches,
-        first_match_number=skip + 1 if matches else 0,
-        matches=matches,
+        first_match_number=before + 1 if shown else 0,
+        matches=page.items,
         next_page_token=token,
-        notice=_notice(skip, len(matches), total, exact, token, skip >= total and total > 0),
+        notice=_notice(before, shown, total, exact, token, resume is not None and not shown),
     )
 
 
@@ -247,7 +258,7 @@ def _present(view: _FieldView, where: tuple[int, int], span_id: str, span_name: 
     return RegexMatch(
         span_id=span_id,
         span_name=clip(span_name, SPAN_NAME_CHARS),
-        field=view.path(position),
+        field=clip(view.path(position), FIELD_CHARS),
         position=position,
         match=clip(shown, MATCH_CHARS) if match_chars > MATCH_CHARS else shown,
         match_chars=match_chars,
@@ -256,18 +267,15 @@ def _present(view: _FieldView, where: tuple[int, int], span_id: str, span_name: 
     )
 
 
-def _notice(skip: int, shown: int, total: int, exact: bool, token: str | None, past_end: bool) -> str | None:
+def _notice(before: int, shown: int, total: int, exact: bool, token: str | None, past_end: bool) -> str | None:
     parts: list[str] = []
     if past_end:
-        parts.append(f"the page_token points past the last of the {total:,} matches.")
+        parts.append(f"no matches after the page_token's position; the trace has {total:,} in all.")
     if not exact:
         parts.append(
             f"counting stopped at {total:,} matches (the limit is {MAX_COUNTED_MATCHES:,} matches or "
             f"{SEARCH_SECONDS:.0f} seconds); the true total is higher. Use a more specific pattern."
         )
     if token is not None:
-        parts.append(
-            f"showing matches {skip + 1:,} to {skip + shown:,} of {total:,}; call {TOOL} again with the "
-            f"same arguments and page_token='{token}' for the next matches."
-        )
+        parts.append(next_page_notice(TOOL, "matches", before + 1, before + shown, total, token))
     return " ".join(parts) or None

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.paging import check_range, clip, dumps, issue_token, read_token, state_int
+from mcp_server.tools.paging import check_range, clip, clip_field, dumps, fit, issue_token, read_token, state_int
 from mcp_server.tools.timestamps import iso_time, ms
 from store import Database
 from store import spans as span_store
@@ -34,10 +34,16 @@ MAX_CONTENT_LENGTH = 200_000
 DEFAULT_CONTENT_LENGTH = 20_000
 NAME_CHARS = 1_000
 """Span names longer than this are cut (names are metadata; content is what pages)."""
+LABEL_CHARS = 200
+"""model, tool_name, span_type, kind and the *_source attribute names are cut to this many
+characters; like the name they come from the wire and are not paged."""
+MISSING_CHARS = 1_000
+"""Characters (as JSON) of missing_attributes one answer lists."""
 MAX_ATTRIBUTE_KEYS = 200
 """Most keys accepted in attributes_to_fetch."""
 ANSWER_OVERHEAD = 5_000
-"""Characters an answer may add to max_content_length: ids, times, tokens, name, notice, token."""
+"""Characters an answer may add to max_content_length: ids, times, tokens, name and labels (cut
+to NAME_CHARS and LABEL_CHARS), missing_attributes (MISSING_CHARS), notice and page token."""
 _MIN_PIECE = 200
 """A page starts cutting a new field only with at least this much room left."""
 
@@ -208,18 +214,6 @@ def _texts(span: SpanRecord, keys: list[str] | None) -> tuple[dict[str, str], li
     return {field: text for field, text in texts.items() if text}, missing
 
 
-def _fit(text: str, start: int, room: int) -> tuple[int, int]:
-    """(end, size): the longest piece text[start:end] whose JSON string form (without quotes) has
-    at most `room` characters, and that size. Escapes (\\" \\n \\u0001) make it shorter than room."""
-    end = min(len(text), start + room)
-    while end > start:
-        size = len(dumps(text[start:end])) - 2
-        if size <= room:
-            return end, size
-        end = start + max(1, (end - start) * room // size - 1)
-    return start, 0
-
-
 def _page(
     span: SpanRecord,
     tool: str,
@@ -256,7 +250,7 @@ def _page(
         """Deliver a piece of `field` from `start`; the field to resume next page, if unfinished."""
         nonlocal room
         text = texts[field]
-        end, size = _fit(text, start, room)
+        end, size = fit(text, start, room)
         slices.append(ContentSlice(field=field, start=start, end=end, total_chars=len(text), text=text[start:end]))
         room -= size
         if end == len(text):
@@ -289,38 +283,57 @@ def _page(
         if tool == "GetRootSpan":
             next_state["span"] = span.span_id
         token = issue_token(tool, arguments, next_state)
+    cuts: list[str] = []
+    labels = {
+        field: clip_field(field, getattr(span, field), LABEL_CHARS, cuts)
+        for field in ("span_type", "kind", "model", "tool_name", "inputs_source", "outputs_source")
+    }
     return SpanDetail(
         trace_id=span.trace_id,
         span_id=span.span_id,
         parent_span_id=span.parent_span_id,
-        name=clip(span.name, NAME_CHARS),
-        span_type=span.span_type,
-        kind=span.kind,
+        name=clip_field("name", span.name, NAME_CHARS, cuts),
+        kind=labels["kind"],
+        span_type=labels["span_type"],
         status=span.status_code,
         start_time=iso_time(span.start_ns),
         end_time=iso_time(span.end_ns),
         duration_ms=ms(span.end_ns - span.start_ns) if span.end_ns is not None else None,
-        model=span.model,
+        model=labels["model"],
         input_tokens=span.input_tokens,
         output_tokens=span.output_tokens,
         total_tokens=span.total_tokens,
         cost=span.cost,
-        tool_name=span.tool_name,
-        inputs_source=span.inputs_source,
-        outputs_source=span.outputs_source,
+        tool_name=labels["tool_name"],
+        inputs_source=labels["inputs_source"],
+        outputs_source=labels["outputs_source"],
         content_chars=content_chars,
         slices=slices,
         fields_on_earlier_pages=earlier,
-        missing_attributes=missing,
+        missing_attributes=_bounded_keys(missing, cuts),
         next_page_token=token,
-        notice=_notice(tool, span, slices, remaining, current, offset, texts, token),
+        notice=_notice(tool, cuts, slices, remaining, current, offset, texts, token),
         **whole,
     )
 
 
+def _bounded_keys(keys: list[str], cuts: list[str]) -> list[str]:
+    """The requested attribute keys a span lacks, within MISSING_CHARS."""
+    shown: list[str] = []
+    room = MISSING_CHARS
+    for key in keys:
+        key = clip(key, LABEL_CHARS)
+        room -= len(dumps(key)) + 1
+        if room < 0:
+            cuts.append(f"{len(keys) - len(shown):,} more requested attribute keys are missing too.")
+            break
+        shown.append(key)
+    return shown
+
+
 def _notice(
     tool: str,
-    span: SpanRecord,
+    cuts: list[str],
     slices: list[ContentSlice],
     remaining: list[str],
     current: str | None,
@@ -328,9 +341,7 @@ def _notice(
     texts: dict[str, str],
     token: str | None,
 ) -> str | None:
-    parts: list[str] = []
-    if len(span.name) > NAME_CHARS:
-        parts.append(f"name cut to {NAME_CHARS:,} of {len(span.name):,} characters.")
+    parts = list(cuts)
     for piece in slices:
         parts.append(
             f"showing characters {piece.start:,} to {piece.end:,} of {piece.total_chars:,} of "

@@ -1,4 +1,9 @@
-"""ListSpans: the skeleton of a trace in tree order, a page at a time, without span content."""
+"""ListSpans: the skeleton of a trace in tree order, a page at a time, without span content.
+
+Pages of one listing read the tree as it was at the first page (the spans stored by then) and
+each continues after the last span the previous one returned, so spans arriving while a client
+pages are never listed twice nor shift a page; a new listing shows them.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,22 @@ from pydantic import BaseModel, Field
 
 from mcp_server.tools.paging import (
     ENVELOPE_RESERVE,
+    Page,
     check_range,
     clip,
     issue_token,
-    item_chars,
+    next_page_notice,
     read_token,
     state_int,
 )
 from mcp_server.tools.patterns import compile_pattern
 from mcp_server.tools.timestamps import ms
 from store import Database
-from store.errors import InvalidArgument
+from store.errors import InvalidArgument, InvalidPageToken
 from store.ids import normalize_trace_id
 from store.ingest import SPAN_TYPES
-from store.spans import list_span_tree
+from store.records import SpanNode
+from store.spans import count_spans_after, list_span_tree
 
 TOOL = "ListSpans"
 MAX_RESULTS = 1_000
@@ -44,6 +51,8 @@ previous page (same other arguments). span_type: only spans of this type (AGENT,
 TOOL, RETRIEVER, CHAIN, EMBEDDING, RERANKER, ...). name_pattern: only spans whose name matches
 this RE2 regular expression anywhere in the name (e.g. "^tool_" or "(?i)search"). Filtered spans
 keep tree order and their real depth; total_matching counts all spans that pass the filters.
+Pages list the trace as it was at the first page; spans that arrive meanwhile are not listed
+twice or skipped on later pages: the notice says how many arrived, and a new call lists them.
 
 Example: ListSpans(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_type="TOOL", max_results=50)"""
 
@@ -104,9 +113,10 @@ def list_spans(
         "name_pattern": name_pattern,
     }
     state = read_token(page_token, TOOL, arguments)
-    offset = 0 if state is None else state_int(state, "offset", TOOL)
-
-    nodes = list_span_tree(db, trace_id)
+    up_to_row = None if state is None else state_int(state, "upto", TOOL)
+    nodes = list_span_tree(db, trace_id, up_to_row=up_to_row)
+    if up_to_row is None:
+        up_to_row = max((node.row_id for node in nodes), default=0)
     trace_start = min((node.start_ns for node in nodes), default=0)
     matching = [
         node
@@ -114,43 +124,57 @@ def list_spans(
         if (wanted_type is None or node.span_type == wanted_type)
         and (regex is None or regex.search(node.name) is not None)
     ]
-    budget = ANSWER_CHARS - ENVELOPE_RESERVE
-    page: list[SpanSummary] = []
-    for node in matching[offset : offset + max_results]:
-        item = SpanSummary(
-            span_id=node.span_id,
-            parent_span_id=node.parent_span_id,
-            name=clip(node.name, NAME_CHARS),
-            span_type=node.span_type,
-            status=node.status_code,
-            start_offset_ms=ms(node.start_ns - trace_start) or 0.0,
-            duration_ms=ms(node.end_ns - node.start_ns) if node.end_ns is not None else None,
-            depth=node.depth,
-            child_count=node.child_count,
-            content_chars=node.content_chars,
-            orphan=node.orphan,
-        )
-        budget -= item_chars(item)
-        if budget < 0 and page:
+    offset = 0 if state is None else _resume(state, matching)
+    page: Page[SpanSummary] = Page(ANSWER_CHARS - ENVELOPE_RESERVE, max_results)
+    for node in matching[offset:]:
+        if not page.offer(_summary(node, trace_start)):
             break
-        page.append(item)
-
-    end = offset + len(page)
-    token = issue_token(TOOL, arguments, {"offset": end}) if end < len(matching) else None
-    notice = None
-    if token is not None:
-        notice = (
-            f"showing spans {offset + 1:,} to {end:,} of {len(matching):,} in tree order; call {TOOL} "
-            f"again with the same arguments and page_token='{token}' for the next spans."
+    end = offset + len(page.items)
+    token = None
+    parts: list[str] = []
+    if state is not None and (arrived := count_spans_after(db, trace_id, up_to_row)):
+        parts.append(
+            f"{arrived:,} spans arrived after the first page and are not in these pages; call {TOOL} "
+            "without page_token to list the trace as it is now."
         )
-    elif offset > len(matching):
-        notice = f"the page_token points past the last of the {len(matching):,} spans."
+    if end < len(matching):
+        last = page.items[-1].span_id
+        token = issue_token(TOOL, arguments, {"upto": up_to_row, "after": last, "pos": end})
+        parts.append(next_page_notice(TOOL, "spans", offset + 1, end, len(matching), token, " in tree order"))
     return SpanList(
         trace_id=trace_id,
         total_spans=len(nodes),
         total_matching=len(matching),
         offset=offset,
-        spans=page,
+        spans=page.items,
         next_page_token=token,
-        notice=notice,
+        notice=" ".join(parts) or None,
+    )
+
+
+def _resume(state: dict[str, object], matching: list[SpanNode]) -> int:
+    """Where the next page starts: right after the span the previous page ended with, found again
+    in the tree; at its old position if it has left the listing (re-sent with another type)."""
+    after = state.get("after")
+    if not isinstance(after, str):
+        raise InvalidPageToken(f"page_token is damaged; call {TOOL} without page_token to start again.")
+    for index, node in enumerate(matching):
+        if node.span_id == after:
+            return index + 1
+    return min(state_int(state, "pos", TOOL), len(matching))
+
+
+def _summary(node: SpanNode, trace_start: int) -> SpanSummary:
+    return SpanSummary(
+        span_id=node.span_id,
+        parent_span_id=node.parent_span_id,
+        name=clip(node.name, NAME_CHARS),
+        span_type=node.span_type,
+        status=node.status_code,
+        start_offset_ms=ms(node.start_ns - trace_start) or 0.0,
+        duration_ms=ms(node.end_ns - node.start_ns) if node.end_ns is not None else None,
+        depth=node.depth,
+        child_count=node.child_count,
+        content_chars=node.content_chars,
+        orphan=node.orphan,
     )

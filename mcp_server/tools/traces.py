@@ -1,36 +1,54 @@
-"""GetTraceInfo, SearchTraces and CountTraces: traces as wholes, never their span content."""
+"""GetTraceInfo, SearchTraces and CountTraces: traces as wholes, never their span content.
+
+Both answers that show a trace come from one mapping (`_present`), which cuts every text that
+came from the wire (name, ids, previews, tags, metadata, assessment names) to its limit, with a
+notice, so no trace's content can push an answer over its cap.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field
 
 from mcp_server.tools.paging import (
     ENVELOPE_RESERVE,
+    Page,
+    answer_chars,
     check_range,
     clip,
+    clip_field,
+    dumps,
     issue_token,
-    item_chars,
+    next_page_notice,
     read_token,
     state_int,
 )
 from mcp_server.tools.timestamps import iso_time, ms
 from store import Database
 from store import search as store_search
+from store.errors import InvalidArgument, InvalidPageToken
 from store.ids import normalize_trace_id
+from store.ingest import PREVIEW_CHARS
 from store.records import AssessmentCount, TraceRecord
 from store.traces import get_trace, get_traces
 
-PREVIEW_CHARS = 1_000
-"""GetTraceInfo's request/response previews (the store keeps this many characters)."""
+TOOL = "SearchTraces"
+TEXT_CHARS = 300
+"""GetTraceInfo's name, session_id, user_id and service_name are cut to this many characters."""
 KEY_CHARS = 200
 VALUE_CHARS = 500
 """Tag and metadata keys and values are cut to these lengths."""
-MAP_CHARS = 6_000
-"""Characters of tags (and, separately, of metadata) one GetTraceInfo answer holds."""
+MAP_CHARS = 5_000
+"""Characters (as JSON) of tags (and, separately, of metadata) one GetTraceInfo answer holds."""
 MAX_ASSESSMENT_ROWS = 50
+ASSESSMENT_CHARS = 3_000
+"""Characters (as JSON) of the assessment summary in one GetTraceInfo answer."""
 INFO_ANSWER_CHARS = 20_000
-"""GetTraceInfo never exceeds this: 2 previews + 2 maps + 50 assessment rows + fixed fields."""
+"""GetTraceInfo never exceeds this: 4 texts + 2 previews + 2 maps + assessments + fixed fields."""
 
+SUMMARY_NAME_CHARS = 200
 SUMMARY_PREVIEW_CHARS = 200
 SUMMARY_TAGS = 10
 SUMMARY_TAG_VALUE_CHARS = 100
@@ -111,6 +129,7 @@ class TraceSummary(BaseModel):
     request_preview: str | None
     response_preview: str | None
     tags: dict[str, str]
+    notices: list[str] = Field(default_factory=list, description="What of this trace's text was cut.")
 
 
 class TraceSearchResult(BaseModel):
@@ -129,89 +148,107 @@ class TraceCount(BaseModel):
 
 
 def get_trace_info(db: Database, trace_id: str) -> TraceInfo:
-    """The trace's overview, bounded to INFO_ANSWER_CHARS whatever its tags and metadata hold."""
+    """The trace's overview, bounded to INFO_ANSWER_CHARS whatever its wire text holds."""
     record = get_trace(db, normalize_trace_id(trace_id))
-    notices: list[str] = []
-    tags = _bounded_map(record.tags, "tags", notices)
-    metadata = _bounded_map(record.metadata, "metadata", notices)
-    assessments = record.assessments[:MAX_ASSESSMENT_ROWS]
-    if len(record.assessments) > MAX_ASSESSMENT_ROWS:
-        notices.append(f"showing {MAX_ASSESSMENT_ROWS} of {len(record.assessments):,} assessment names.")
-    for which, text in (("request_preview", record.request_preview), ("response_preview", record.response_preview)):
-        if text is not None and len(text) >= PREVIEW_CHARS:
-            notices.append(f"{which} is cut to {PREVIEW_CHARS:,} characters; GetRootSpan returns it in full.")
-    if record.root_span_id is None:
-        notices.append("the root span has not arrived yet; ListSpans shows the spans that have.")
-    return TraceInfo(
-        trace_id=record.trace_id,
-        name=record.name,
-        status=record.status,
-        start_time=iso_time(record.start_ns),
-        end_time=iso_time(record.end_ns),
-        duration_ms=ms(record.duration_ns),
-        root_span_id=record.root_span_id,
-        span_count=record.span_count,
-        error_count=record.error_count,
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        total_tokens=record.total_tokens,
-        cost=record.cost,
-        session_id=record.session_id,
-        user_id=record.user_id,
-        service_name=record.service_name,
-        request_preview=_cut(record.request_preview, PREVIEW_CHARS),
-        response_preview=_cut(record.response_preview, PREVIEW_CHARS),
-        tags=tags,
-        metadata=metadata,
-        assessments=assessments,
-        notices=notices,
-    )
-
-
-def _cut(text: str | None, limit: int) -> str | None:
-    return None if text is None else clip(text, limit)
-
-
-def _bounded_map(values: dict[str, str], what: str, notices: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    room = MAP_CHARS
-    cut_values = 0
-    for key, value in values.items():
-        shown_key, shown_value = clip(key, KEY_CHARS), clip(value, VALUE_CHARS)
-        cut_values += shown_value != value
-        room -= len(shown_key) + len(shown_value) + 6
-        if room < 0:
-            break
-        out[shown_key] = shown_value
-    if len(out) < len(values):
-        notices.append(
-            f"showing {len(out)} of {len(values):,} {what} (in key order); GetTraceInfo shows at most "
-            f"{MAP_CHARS:,} characters of {what}."
-        )
-    if cut_values:
-        notices.append(f"{cut_values} {what} values are cut to {VALUE_CHARS} characters.")
-    return out
+    return _present(record, TraceInfo, _INFO)
 
 
 def summarize(record: TraceRecord) -> TraceSummary:
     """The compact form SearchTraces lists."""
-    tags = {
-        clip(key, KEY_CHARS): clip(value, SUMMARY_TAG_VALUE_CHARS)
-        for key, value in list(record.tags.items())[:SUMMARY_TAGS]
+    return _present(record, TraceSummary, _SUMMARY)
+
+
+class _Shape(NamedTuple):
+    """How much of a trace's wire text one kind of answer shows."""
+
+    text_chars: int
+    preview_chars: int
+    preview_notice: bool
+    tag_value_chars: int
+    map_chars: int
+    max_entries: int
+    see_all: str
+
+
+_INFO = _Shape(
+    TEXT_CHARS, PREVIEW_CHARS, True, VALUE_CHARS, MAP_CHARS, 1_000_000,
+    f"GetTraceInfo shows at most {MAP_CHARS:,} characters of each",
+)  # fmt: skip
+_SUMMARY = _Shape(
+    SUMMARY_NAME_CHARS, SUMMARY_PREVIEW_CHARS, False, SUMMARY_TAG_VALUE_CHARS, MAP_CHARS, SUMMARY_TAGS,
+    "GetTraceInfo shows more",
+)  # fmt: skip
+
+Answer = TypeVar("Answer", TraceInfo, TraceSummary)
+
+
+def _present(record: TraceRecord, model: type[Answer], shape: _Shape) -> Answer:
+    """`record` as `model` (TraceInfo or TraceSummary): the fields the model has, every wire text
+    cut to the shape's limits, with a notice per cut."""
+    shown = model.model_fields
+    notices: list[str] = []
+    values: dict[str, Any] = {
+        "trace_id": record.trace_id,
+        "status": record.status,
+        "start_time": iso_time(record.start_ns),
+        "end_time": iso_time(record.end_ns),
+        "duration_ms": ms(record.duration_ns),
+        "root_span_id": record.root_span_id,
+        "span_count": record.span_count,
+        "error_count": record.error_count,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "total_tokens": record.total_tokens,
+        "cost": record.cost,
     }
-    return TraceSummary(
-        trace_id=record.trace_id,
-        name=_cut(record.name, KEY_CHARS),
-        status=record.status,
-        start_time=iso_time(record.start_ns),
-        duration_ms=ms(record.duration_ns),
-        span_count=record.span_count,
-        error_count=record.error_count,
-        total_tokens=record.total_tokens,
-        request_preview=_cut(record.request_preview, SUMMARY_PREVIEW_CHARS),
-        response_preview=_cut(record.response_preview, SUMMARY_PREVIEW_CHARS),
-        tags=tags,
-    )
+    for name in ("name", "session_id", "user_id", "service_name"):
+        if name in shown:
+            values[name] = clip_field(name, getattr(record, name), shape.text_chars, notices)
+    for name in ("request_preview", "response_preview"):
+        text: str | None = getattr(record, name)
+        values[name] = None if text is None else clip(text, shape.preview_chars)
+        if shape.preview_notice and text is not None and (values[name] != text or len(text) >= PREVIEW_CHARS):
+            notices.append(f"{name} is cut to {shape.preview_chars:,} characters; GetRootSpan returns it in full.")
+    for name in ("tags", "metadata"):
+        if name in shown:
+            values[name] = _bounded_map(getattr(record, name), name, shape, notices)
+    if "assessments" in shown:
+        values["assessments"] = _assessments(record.assessments, notices)
+    if "root_span_id" in shown and record.root_span_id is None:
+        notices.append("the root span has not arrived yet; ListSpans shows the spans that have.")
+    return model(**{name: value for name, value in values.items() if name in shown}, notices=notices)
+
+
+def _bounded_map(values: dict[str, str], what: str, shape: _Shape, notices: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    room = shape.map_chars
+    cut = 0
+    for key, value in values.items():
+        if len(out) >= shape.max_entries:
+            break
+        shown_key, shown_value = clip(key, KEY_CHARS), clip(value, shape.tag_value_chars)
+        room -= len(dumps(shown_key)) + len(dumps(shown_value)) + 2
+        if room < 0:
+            break
+        cut += shown_key != key or shown_value != value
+        out[shown_key] = shown_value
+    if len(out) < len(values):
+        notices.append(f"showing {len(out)} of {len(values):,} {what} (in key order); {shape.see_all}.")
+    if cut:
+        notices.append(
+            f"{cut} {what} are cut (keys to {KEY_CHARS} characters, values to {shape.tag_value_chars})."
+        )
+    return out
+
+
+def _assessments(counts: list[AssessmentCount], notices: list[str]) -> list[AssessmentCount]:
+    page: Page[AssessmentCount] = Page(ASSESSMENT_CHARS, MAX_ASSESSMENT_ROWS)
+    for count in counts:
+        if not page.offer(count.model_copy(update={"name": clip(count.name, KEY_CHARS), "kind": clip(count.kind, 40)})):
+            break
+    if len(page.items) < len(counts):
+        notices.append(f"showing {len(page.items)} of {len(counts):,} assessment names.")
+    return page.items
 
 
 def search_traces(
@@ -222,31 +259,71 @@ def search_traces(
     max_results: int = 100,
     page_token: str | None = None,
 ) -> TraceSearchResult:
-    """A page of trace summaries matching `filter_string`, in `order_by` order."""
+    """A page of trace summaries matching `filter_string`, in `order_by` order.
+
+    Pages continue strictly after the last trace of the previous page (keyset, not an offset), so
+    traces written while a client pages never shift a page: none is listed twice or skipped; one
+    written ahead of the page's position shows up only in a new search."""
     check_range("max_results", max_results, 1, MAX_SEARCH_RESULTS)
     arguments = {"filter_string": filter_string, "order_by": order_by, "max_results": max_results}
-    state = read_token(page_token, "SearchTraces", arguments)
-    offset = 0 if state is None else state_int(state, "offset", "SearchTraces")
-    # One id beyond the page tells whether another page exists.
-    ids = store_search.search_trace_ids(db, filter_string, order_by, max_results + 1, offset)
-    budget = SEARCH_ANSWER_CHARS - ENVELOPE_RESERVE
-    page: list[TraceSummary] = []
-    for record in get_traces(db, ids[:max_results]):
-        summary = summarize(record)
-        budget -= item_chars(summary)
-        if budget < 0 and page:
+    state = read_token(page_token, TOOL, arguments)
+    after, shown_before = _position(state)
+    try:
+        # One row beyond the page tells whether another page exists.
+        rows = store_search.search_trace_page(db, filter_string, order_by, max_results + 1, after)
+    except InvalidArgument as exc:
+        if after is None:
+            raise
+        raise InvalidPageToken(f"page_token is damaged; call {TOOL} without page_token to start again.") from exc
+    positions = dict(rows[:max_results])
+    page: Page[TraceSummary] = Page(SEARCH_ANSWER_CHARS - ENVELOPE_RESERVE, max_results)
+    for record in get_traces(db, list(positions)):
+        if not page.offer(summarize(record)):
             break
-        page.append(summary)
-    end = offset + len(page)
-    more = len(ids) > max_results or len(page) < min(len(ids), max_results)
-    token = issue_token("SearchTraces", arguments, {"offset": end}) if more and page else None
-    notice = None
-    if token is not None:
-        notice = (
-            f"showing traces {offset + 1:,} to {end:,}; call SearchTraces again with the same "
-            f"arguments and page_token='{token}' for more (CountTraces gives the total)."
-        )
-    return TraceSearchResult(traces=page, next_page_token=token, notice=notice)
+    traces = page.items
+    more = len(rows) > max_results or len(traces) < len(positions)
+    while True:
+        # The token carries the last trace's sort keys; long ones could outgrow the reserve.
+        answer = _search_page(traces, positions, more, arguments, shown_before)
+        if len(traces) <= 1 or answer_chars(answer) <= SEARCH_ANSWER_CHARS:
+            return answer
+        traces = traces[:-1]
+        more = True
+
+
+def _position(state: dict[str, Any] | None) -> tuple[tuple[Any, ...] | None, int]:
+    if state is None:
+        return None, 0
+    after = state.get("after")
+    if not isinstance(after, list) or not all(_is_key(value) for value in after):
+        raise InvalidPageToken(f"page_token is damaged; call {TOOL} without page_token to start again.")
+    return tuple(after), state_int(state, "shown", TOOL)
+
+
+def _is_key(value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _search_page(
+    traces: list[TraceSummary],
+    positions: dict[str, tuple[Any, ...]],
+    more: bool,
+    arguments: dict[str, Any],
+    shown_before: int,
+) -> TraceSearchResult:
+    if not (more and traces):
+        return TraceSearchResult(traces=traces)
+    shown = shown_before + len(traces)
+    state = {"after": list(positions[traces[-1].trace_id]), "shown": shown}
+    token = issue_token(TOOL, arguments, state)
+    notice = next_page_notice(TOOL, "traces", shown_before + 1, shown, None, token, " (CountTraces gives the total)")
+    return TraceSearchResult(traces=traces, next_page_token=token, notice=notice)
 
 
 def count_traces(db: Database, *, filter_string: str | None = None) -> TraceCount:

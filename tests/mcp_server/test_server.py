@@ -14,6 +14,7 @@ from mcp import Client
 
 from mcp_server import tools
 from mcp_server.server import create_server
+from mcp_server.tools.span_content import ANSWER_OVERHEAD
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 
@@ -108,7 +109,7 @@ async def test_a_5000_span_trace_is_read_end_to_end_with_every_answer_under_its_
         outputs = ""
         page = await call("GetSpan", trace_id=TRACE, span_id=f"{4321:016x}", max_content_length=200_000)
         while True:
-            assert _chars(page) <= 200_000 + 5_000
+            assert _chars(page) <= 200_000 + ANSWER_OVERHEAD
             outputs += "".join(piece["text"] for piece in page["slices"] if piece["field"] == "outputs")
             if not page["next_page_token"]:
                 break
@@ -116,7 +117,7 @@ async def test_a_5000_span_trace_is_read_end_to_end_with_every_answer_under_its_
         assert json.loads(outputs) == "é😀 answer " * 30_000
 
         root = await call("GetRootSpan", trace_id=TRACE)
-        assert root["inputs"] == {"question": "where is my order?"} and _chars(root) <= 25_000
+        assert root["inputs"] == {"question": "where is my order?"} and _chars(root) <= 20_000 + ANSWER_OVERHEAD
         assert _chars(await call("SearchTraces")) <= 40_000
 
 
@@ -183,3 +184,62 @@ async def test_a_bug_in_a_tool_is_logged_with_its_traceback_and_not_shown_raw(
     # The SDK logs a crash at ERROR with its traceback; the client sees "Error executing tool ...".
     logged = [r.exc_info[1] for r in caplog.records if r.exc_info and r.levelno == logging.ERROR]
     assert any(isinstance(exc, ZeroDivisionError) or isinstance(exc.__cause__, ZeroDivisionError) for exc in logged)
+
+
+_HUGE = ('x' * 500 + '"\x01') * 2_000  # 1 MB that JSON escaping makes longer still
+
+
+def _huge_traces(db: Database) -> None:
+    """Traces whose every wire text is 1 MB: names, ids, model, tool, sources, tags, metadata,
+    attribute and event keys, status message."""
+    spans = []
+    for n in range(1, 4):
+        trace_id = f"{n:032x}"
+        spans += [
+            SpanIn(
+                trace_id=trace_id, span_id="0000000000000001", name=_HUGE + str(n), start_ns=n * 10**9, end_ns=n * 10**9 + 5,
+                session_id=_HUGE + str(n), user_id=_HUGE, service_name=_HUGE, model=_HUGE, tool_name=_HUGE,
+                inputs_json=json.dumps(_HUGE), outputs_json=json.dumps({_HUGE: _HUGE}), inputs_source=_HUGE, outputs_source=_HUGE,
+                status_message=_HUGE, attributes={_HUGE: _HUGE, "needle": 1},
+                events=[{"name": _HUGE, "attributes": {_HUGE: "needle"}}],
+                trace_tags={_HUGE + str(k): _HUGE for k in range(3)} | {f"t{k}": "v" * 600 for k in range(40)},
+                trace_metadata={_HUGE + str(k): _HUGE for k in range(3)},
+            ),
+            SpanIn(trace_id=trace_id, span_id="0000000000000002", parent_span_id="0000000000000001", name=_HUGE,
+                   start_ns=n * 10**9 + 1, end_ns=n * 10**9 + 3, model=_HUGE, tool_name=_HUGE),
+        ]  # fmt: skip
+    write_spans(db, spans)
+
+
+async def test_one_megabyte_in_every_wire_text_keeps_every_answer_under_its_cap(db: Database) -> None:
+    _huge_traces(db)
+    trace = f"{1:032x}"
+    async with Client(create_server(Settings(), db)) as client:
+
+        async def call(tool: str, **arguments: Any) -> dict[str, Any]:
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, result.content
+            assert _chars(result.structured_content) <= len(result.content[0].text)  # type: ignore[arg-type]
+            return json.loads(result.content[0].text)
+
+        info = await call("GetTraceInfo", trace_id=trace)
+        assert len(json.dumps(info, ensure_ascii=False, separators=(",", ":"))) <= 20_000
+        assert any("name is cut" in notice for notice in info["notices"]) and info["session_id"].endswith("…")
+        for span in ("0000000000000001", "0000000000000002"):
+            detail = await call("GetSpan", trace_id=trace, span_id=span, max_content_length=1_000,
+                                attributes_to_fetch=[f"{k}{_HUGE[:5_000]}" for k in range(200)])  # fmt: skip
+            assert _chars(detail) <= 1_000 + ANSWER_OVERHEAD and "model is cut" in detail["notice"]
+        root = await call("GetRootSpan", trace_id=trace, max_content_length=1_000)
+        assert _chars(root) <= 1_000 + ANSWER_OVERHEAD
+        assert _chars(await call("ListSpans", trace_id=trace)) <= 40_000
+        assert _chars(await call("GetSpanTimingReport", trace_id=trace)) <= 40_000
+        found = await call("SearchTraceRegex", trace_id=trace, pattern="needle|u0001", max_matches=500, surrounding_content_length=1_000)
+        assert _chars(found) <= 40_000 and found["total_matches"] > 1_000
+        for order_by in (None, ["name ASC", "session_id DESC", "user_id", "status"]):
+            page = await call("SearchTraces", order_by=order_by, max_results=1)
+            pages = 1
+            while page["next_page_token"]:
+                assert _chars(page) <= 40_000
+                page = await call("SearchTraces", order_by=order_by, max_results=1, page_token=page["next_page_token"])
+                pages += 1
+            assert pages == 3

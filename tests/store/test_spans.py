@@ -7,7 +7,7 @@ import pytest
 from store import Database, SpanIn, write_spans
 from store.errors import RootSpanNotFound, SpanNotFound, TraceNotFound
 from store.records import SEARCHED_FIELDS
-from store.spans import get_root_span, get_span, iter_span_texts, list_span_timings, list_span_tree
+from store.spans import count_spans_after, get_root_span, get_span, iter_span_texts, list_span_timings, list_span_tree
 
 T = "c" * 32
 
@@ -99,3 +99,12 @@ def test_timing_rows_carry_ids_parent_type_and_times(db: Database) -> None:
     write_spans(db, [_span(1, None, 0, span_type="AGENT"), _span(2, 1, 3, span_type="TOOL")])
     rows = sorted(list_span_timings(db, T))
     assert rows[1] == (f"{2:016x}", f"{1:016x}", "s2", "TOOL", 3, 8)
+
+
+def test_the_tree_up_to_a_row_is_the_tree_as_it_was_when_that_row_was_the_last(db: Database) -> None:
+    write_spans(db, [_span(1, None, 0), _span(2, 1, 10)])
+    before = list_span_tree(db, T)
+    last = max(node.row_id for node in before)
+    write_spans(db, [_span(3, 1, 5), _span(4, 9, 1)])
+    assert list_span_tree(db, T, up_to_row=last) == before
+    assert count_spans_after(db, T, last) == 2 and len(list_span_tree(db, T)) == 4

@@ -145,3 +145,20 @@ async def test_anchors_match_at_the_start_and_end_of_each_field(db: Database, pa
     write_spans(db, [make_span(n, outputs_json=json.dumps(f"span-{n}")) for n in range(1, 200)])
     answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern=pattern)
     assert [(m["span_id"], m["field"]) for m in answer["matches"]] == [(span_id(7), "name")]
+
+
+async def test_matches_in_spans_arriving_between_pages_never_repeat_a_match(db: Database) -> None:
+    write_spans(db, [make_span(n, outputs_json=json.dumps("hit hit hit")) for n in range(1, 21)])
+    seen: list[tuple[str, str, int]] = []
+    answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="hit", max_matches=7)
+    extra = 100
+    while True:
+        seen += [(m["span_id"], m["field"], m["position"]) for m in answer["matches"]]
+        if not answer["next_page_token"]:
+            break
+        extra += 1
+        # A new span with a match, and span 1 (already read) sent again without its matches.
+        write_spans(db, [make_span(extra, outputs_json=json.dumps("hit")), make_span(1, outputs_json=json.dumps("none"))])
+        answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern="hit", max_matches=7, page_token=answer["next_page_token"])
+    assert len(seen) == len(set(seen)) == 60 + (extra - 100)
+    assert answer["total_matches"] == len(seen) - 3  # span 1's matches were shown before it changed

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcp_server.tools.span_content import CONTENT_FIELDS, SpanDetail, get_span
+from mcp_server.tools.span_content import ANSWER_OVERHEAD, CONTENT_FIELDS, SpanDetail, get_span
 from store import Database, write_spans
 from tests.mcp_server.tools.builders import TRACE_ID, answer_chars, call, call_error, make_span, small_trace, span_id
 
@@ -112,7 +112,7 @@ async def test_paging_a_large_span_delivers_every_character_exactly_once(db: Dat
     answer = await call(db, "GetSpan", trace_id=TRACE_ID, span_id=span_id(1), max_content_length=5000)
     pages.append(answer)
     while answer["next_page_token"]:
-        assert answer_chars(answer) <= 5000 + 5000
+        assert answer_chars(answer) <= 5000 + ANSWER_OVERHEAD
         assert "page_token=" in answer["notice"]
         answer = await call(
             db, "GetSpan", trace_id=TRACE_ID, span_id=span_id(1), max_content_length=5000,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store import Database, write_spans
-from tests.mcp_server.tools.builders import TRACE_ID, call, call_error, make_span, small_trace, span_id
+from tests.mcp_server.tools.builders import T0, TRACE_ID, call, call_error, make_span, small_trace, span_id
 
 
 async def test_list_spans_shows_the_tree_with_offsets_depths_and_content_sizes(db: Database) -> None:
@@ -52,3 +52,23 @@ async def test_paging_lists_every_span_once_in_tree_order(db: Database) -> None:
 
 async def test_unknown_trace_is_an_error_pointing_to_search_traces(db: Database) -> None:
     assert "SearchTraces" in await call_error(db, "ListSpans", trace_id="a" * 32)
+
+
+async def test_spans_arriving_between_pages_are_never_listed_twice_and_no_old_span_is_skipped(db: Database) -> None:
+    write_spans(db, [make_span(1)] + [make_span(n, 1) for n in range(2, 60)])
+    seen: list[str] = []
+    answer = await call(db, "ListSpans", trace_id=TRACE_ID, max_results=10)
+    extra = 1000
+    while True:
+        seen += [s["span_id"] for s in answer["spans"]]
+        if answer["next_page_token"] is None:
+            break
+        # New children of the root that start first (they sort before every page), and the
+        # parent of an orphan-to-be: the tree read now differs from the first page's.
+        extra += 1
+        write_spans(db, [make_span(extra, 1, start_ns=T0 - extra), make_span(extra + 500, extra)])
+        answer = await call(db, "ListSpans", trace_id=TRACE_ID, max_results=10, page_token=answer["next_page_token"])
+    assert len(seen) == len(set(seen))
+    assert set(seen) == {span_id(n) for n in range(1, 60)}
+    assert "arrived after the first page" in (answer["notice"] or "")
+    assert len((await call(db, "ListSpans", trace_id=TRACE_ID, max_results=1000))["spans"]) == 59 + 2 * (extra - 1000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store import Database, write_spans
-from tests.mcp_server.tools.builders import TRACE_ID, call, call_error, make_span, small_trace
+from tests.mcp_server.tools.builders import SECOND, T0, TRACE_ID, call, call_error, make_span, small_trace
 
 
 async def test_get_trace_info_gives_the_overview(db: Database) -> None:
@@ -48,3 +48,32 @@ async def test_search_traces_pages_through_every_trace(db: Database) -> None:
 async def test_a_bad_filter_is_an_error(db: Database) -> None:
     assert "filter" in (await call_error(db, "SearchTraces", filter_string="trace.status ==== 'x'")).lower()
     assert "filter" in (await call_error(db, "CountTraces", filter_string="nonsense")).lower()
+
+
+async def test_traces_written_between_pages_never_repeat_or_shift_a_page(db: Database) -> None:
+    write_spans(db, [make_span(1, trace_id=f"{n:032x}", start_ns=T0 + n * SECOND) for n in range(1, 21)])
+    seen: list[str] = []
+    page = await call(db, "SearchTraces", max_results=3)
+    newer = 100
+    while True:
+        seen += [t["trace_id"] for t in page["traces"]]
+        if not page["next_page_token"]:
+            break
+        # a newer trace (sorts before every page) and an older one (sorts after this page)
+        newer += 1
+        write_spans(db, [make_span(1, trace_id=f"{newer:032x}", start_ns=T0 + newer * SECOND),
+                         make_span(1, trace_id=f"{newer + 500:032x}", start_ns=T0 - newer * SECOND)])  # fmt: skip
+        page = await call(db, "SearchTraces", max_results=3, page_token=page["next_page_token"])
+    assert len(seen) == len(set(seen))
+    assert [f"{n:032x}" for n in range(20, 0, -1)] == [t for t in seen if int(t, 16) <= 20]
+    assert any(int(t, 16) > 500 for t in seen)  # older traces written meanwhile come in later pages
+
+
+async def test_a_damaged_search_traces_token_is_an_error_saying_how_to_start_again(db: Database) -> None:
+    from mcp_server.tools.paging import issue_token
+
+    write_spans(db, [make_span(1, trace_id=f"{n:032x}") for n in range(1, 4)])
+    arguments = {"filter_string": None, "order_by": None, "max_results": 1}
+    for state in ({"after": ["x"], "shown": 1}, {"after": [2**70, "a"], "shown": 1}, {"after": "x", "shown": 1}):
+        message = await call_error(db, "SearchTraces", max_results=1, page_token=issue_token("SearchTraces", arguments, state))
+        assert "without page_token" in message
