@@ -2,7 +2,7 @@
 OverrideAssessment, registered on a server by `add_assessment_tools(server, db)`.
 
 Thin wrappers in the style of mcp_server.server: each signature is the tool's input schema and
-each body calls the typed function in mcp_server.tools.assessments through `_answer`.
+each body calls the typed function in mcp_server.tools.assessments through tool_boundary.answer.
 """
 
 from typing import Annotated, Any, Literal
@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from mcp_server.server import READ_ONLY, PageToken, TraceId, _answer
+from mcp_server.tool_boundary import READ_ONLY, PageToken, TraceId, answer
 from mcp_server.tools import assessments as service
 from store import Database
 from store.assessments import Finding
@@ -66,7 +66,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
             ),
         ] = None,
     ) -> Annotated[CallToolResult, service.LoggedAssessment]:
-        return await _answer(
+        return await answer(
             service.log_feedback,
             db,
             trace_id,
@@ -89,7 +89,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
         source_id: SourceId = None,
         metadata: Metadata = None,
     ) -> Annotated[CallToolResult, service.LoggedAssessment]:
-        return await _answer(
+        return await answer(
             service.log_expectation,
             db,
             trace_id,
@@ -111,7 +111,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
         max_results: Annotated[int, Field(description="Assessments per page, 1 to 200.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.AssessmentList]:
-        return await _answer(
+        return await answer(
             service.list_assessments,
             db,
             trace_id,
@@ -123,7 +123,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
         )
 
     async def get_assessment(assessment_id: AssessmentId) -> Annotated[CallToolResult, service.Assessment]:
-        return await _answer(service.get_assessment, db, assessment_id)
+        return await answer(service.get_assessment, db, assessment_id)
 
     async def override_assessment(
         assessment_id: AssessmentId,
@@ -132,7 +132,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
         source_type: SourceType = "HUMAN",
         source_id: SourceId = None,
     ) -> Annotated[CallToolResult, service.OverrideResult]:
-        return await _answer(
+        return await answer(
             service.override_assessment,
             db,
             assessment_id,

@@ -1,34 +1,34 @@
-"""The MCP server: `create_server(settings, db)` registers the trace tools over one store.
+"""The MCP server: `create_server(settings, db)` registers the tools over one store.
 
-Each tool is a thin wrapper: its signature is the tool's input schema, it calls the typed
-function in mcp_server.tools in a worker thread (a tool may read megabytes of a large trace, and
-the event loop must stay free for other clients), and turns the answer into compact JSON text
-plus structured content. TraceJudgeError becomes ToolError here, and only here; so does a failure
-of the SQLite store itself, with a message that says so.
+Each tool is a thin wrapper: its signature is the tool's input schema, and its body calls the
+typed function in mcp_server.tools through tool_boundary.answer, which runs it in a worker thread
+(a tool may read megabytes of a large trace, and the event loop must stay free for other clients)
+and turns its result, or its expected error, into what the client reads.
 """
 
-import functools
-import logging
-import sqlite3
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.types import CallToolResult
+from pydantic import Field
 
 from mcp_server import tools
+from mcp_server.assessment_tools import add_assessment_tools
 from mcp_server.settings import Settings
+from mcp_server.tool_boundary import (
+    READ_ONLY,
+    AttributeKeys,
+    FilterString,
+    MaxContentLength,
+    PageToken,
+    SpanId,
+    TraceId,
+    answer,
+)
 from mcp_server.tools import regex_search, span_content, spans, timing_report
 from mcp_server.tools import traces as trace_tools
-from mcp_server.tools.paging import dumps
 from store import Database
-from store.errors import TraceJudgeError
-
-logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
 tracejudge holds OpenTelemetry traces of AI agents (one trace = one agent run, made of spans: LLM
@@ -47,32 +47,6 @@ next_page_token: call the same tool again with the same arguments and page_token
 continue. Tokens belong to the tool and arguments that issued them. Ids: trace ids are 32 hex
 characters, span ids 16; use them as the tools return them."""
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-
-TraceId = Annotated[
-    str, Field(description="The trace's id: 32 hex characters (either case), base64, or MLflow's 'tr-<hex>'.")
-]
-SpanId = Annotated[str, Field(description="The span's id: 16 hex characters (or base64), as ListSpans returns it.")]
-PageToken = Annotated[
-    str | None,
-    Field(description="next_page_token from the previous answer of this tool, with the same other arguments."),
-]
-AttributeKeys = Annotated[
-    list[str] | None,
-    Field(description="Only these attribute keys (default: all attributes)."),
-]
-MaxContentLength = Annotated[
-    int,
-    Field(description="Characters of span content per page, 1,000 to 200,000."),
-]
-FilterString = Annotated[
-    str | None,
-    Field(
-        description="MLflow-style filter, e.g. filter_string=\"trace.status = 'ERROR' AND tags.env = 'prod'\"; none for all."
-    ),
-]
-
-
 def _version() -> str:
     try:
         return version("tracejudge")
@@ -80,43 +54,17 @@ def _version() -> str:
         return "0+unknown"
 
 
-async def _answer(service: Callable[..., BaseModel], /, *args: Any, **kwargs: Any) -> CallToolResult:
-    """Run a service function off the event loop; its answer as compact JSON and structured content."""
-    try:
-        answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
-    except TraceJudgeError as exc:
-        # The one place expected errors cross into MCP: their messages say what to do next.
-        raise ToolError(str(exc)) from exc
-    except sqlite3.DatabaseError as exc:
-        # Not the client's fault and not a bug in its arguments: say what failed and what to do;
-        # the traceback stays in the server log. Any other exception is a bug, which the SDK logs
-        # with its traceback (at ERROR) and reports as "Error executing tool <name>".
-        logger.exception("the store failed in %s", getattr(service, "__name__", service))
-        raise ToolError(_store_failure(exc)) from exc
-    data = answer.model_dump(mode="json")
-    return CallToolResult(content=[TextContent(type="text", text=dumps(data))], structured_content=data)
-
-
-def _store_failure(exc: sqlite3.DatabaseError) -> str:
-    reason = str(exc) or type(exc).__name__
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in reason or "busy" in reason):
-        return f"the store is busy ({reason}): another process holds it; call the tool again in a moment."
-    return (
-        f"the store could not answer this call ({type(exc).__name__}: {reason}); if this repeats, "
-        "report it with the tool name and its arguments."
-    )
-
-
 def create_server(settings: Settings, db: Database) -> MCPServer:
-    """An MCP server named 'tracejudge' exposing the read-only trace tools over `db`."""
+    """An MCP server named 'tracejudge' exposing the trace and feedback tools over `db`."""
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
     _add_trace_tools(server, db)
+    add_assessment_tools(server, db)
     return server
 
 
 def _add_trace_tools(server: MCPServer, db: Database) -> None:
     async def get_trace_info(trace_id: TraceId) -> Annotated[CallToolResult, tools.TraceInfo]:
-        return await _answer(tools.get_trace_info, db, trace_id)
+        return await answer(tools.get_trace_info, db, trace_id)
 
     async def list_spans(
         trace_id: TraceId,
@@ -127,7 +75,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
             str | None, Field(description="Only spans whose name matches this RE2 regex (searched anywhere in the name).")
         ] = None,
     ) -> Annotated[CallToolResult, tools.SpanList]:
-        return await _answer(
+        return await answer(
             tools.list_spans,
             db,
             trace_id,
@@ -144,7 +92,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         max_content_length: MaxContentLength = span_content.DEFAULT_CONTENT_LENGTH,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.SpanDetail]:
-        return await _answer(
+        return await answer(
             tools.get_span,
             db,
             trace_id,
@@ -160,7 +108,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         max_content_length: MaxContentLength = span_content.DEFAULT_CONTENT_LENGTH,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.SpanDetail]:
-        return await _answer(
+        return await answer(
             tools.get_root_span,
             db,
             trace_id,
@@ -178,7 +126,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         ] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.RegexSearchResult]:
-        return await _answer(
+        return await answer(
             tools.search_trace_regex,
             db,
             trace_id,
@@ -192,7 +140,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         trace_id: TraceId,
         max_results: Annotated[int, Field(description="Entries per list, 1 to 100.")] = 20,
     ) -> Annotated[CallToolResult, tools.SpanTimingReport]:
-        return await _answer(tools.get_span_timing_report, db, trace_id, max_results=max_results)
+        return await answer(tools.get_span_timing_report, db, trace_id, max_results=max_results)
 
     async def search_traces(
         filter_string: FilterString = None,
@@ -202,7 +150,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         max_results: Annotated[int, Field(description="Traces per page, 1 to 500.")] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.TraceSearchResult]:
-        return await _answer(
+        return await answer(
             tools.search_traces,
             db,
             filter_string=filter_string,
@@ -212,7 +160,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         )
 
     async def count_traces(filter_string: FilterString = None) -> Annotated[CallToolResult, tools.TraceCount]:
-        return await _answer(tools.count_traces, db, filter_string=filter_string)
+        return await answer(tools.count_traces, db, filter_string=filter_string)
 
     for name, fn, description in (
         ("GetTraceInfo", get_trace_info, trace_tools.GET_TRACE_INFO_DESCRIPTION),

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_server.assessment_tools import add_assessment_tools
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database, write_spans
@@ -44,7 +43,6 @@ class Session:
 @asynccontextmanager
 async def session(db: Database) -> AsyncIterator[Session]:
     server = create_server(Settings(), db)
-    add_assessment_tools(server, db)
     async with Client(server) as client:
         yield Session(client)
 

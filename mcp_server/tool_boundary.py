@@ -1,0 +1,72 @@
+"""The boundary every MCP tool crosses: shared parameter types, annotations, and `answer`, which
+runs a service function off the event loop and turns its result, or its expected error, into
+what the client reads. Tool modules (server.py, assessment_tools.py, judge_tools.py) import it.
+"""
+
+import functools
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio.to_thread
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from mcp_server.tools.paging import dumps
+from store.errors import TraceJudgeError
+
+logger = logging.getLogger(__name__)
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+TraceId = Annotated[
+    str, Field(description="The trace's id: 32 hex characters (either case), base64, or MLflow's 'tr-<hex>'.")
+]
+SpanId = Annotated[str, Field(description="The span's id: 16 hex characters (or base64), as ListSpans returns it.")]
+PageToken = Annotated[
+    str | None,
+    Field(description="next_page_token from the previous answer of this tool, with the same other arguments."),
+]
+AttributeKeys = Annotated[
+    list[str] | None,
+    Field(description="Only these attribute keys (default: all attributes)."),
+]
+MaxContentLength = Annotated[
+    int,
+    Field(description="Characters of span content per page, 1,000 to 200,000."),
+]
+FilterString = Annotated[
+    str | None,
+    Field(
+        description="MLflow-style filter, e.g. filter_string=\"trace.status = 'ERROR' AND tags.env = 'prod'\"; none for all."
+    ),
+]
+
+
+async def answer(service: Callable[..., BaseModel], /, *args: Any, **kwargs: Any) -> CallToolResult:
+    """Run a service function off the event loop; its answer as compact JSON and structured content."""
+    try:
+        answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
+    except TraceJudgeError as exc:
+        # The one place expected errors cross into MCP: their messages say what to do next.
+        raise ToolError(str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        # Not the client's fault and not a bug in its arguments: say what failed and what to do;
+        # the traceback stays in the server log. Any other exception is a bug, which the SDK logs
+        # with its traceback (at ERROR) and reports as "Error executing tool <name>".
+        logger.exception("the store failed in %s", getattr(service, "__name__", service))
+        raise ToolError(_store_failure(exc)) from exc
+    data = answer.model_dump(mode="json")
+    return CallToolResult(content=[TextContent(type="text", text=dumps(data))], structured_content=data)
+
+
+def _store_failure(exc: sqlite3.DatabaseError) -> str:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in reason or "busy" in reason):
+        return f"the store is busy ({reason}): another process holds it; call the tool again in a moment."
+    return (
+        f"the store could not answer this call ({type(exc).__name__}: {reason}); if this repeats, "
+        "report it with the tool name and its arguments."
+    )
