@@ -95,6 +95,7 @@ ON CONFLICT (trace_id, span_id) DO UPDATE SET
     resource = excluded.resource, scope = excluded.scope, content_chars = excluded.content_chars
 """
 
+
 def _json_or_none(value: dict[str, Any] | list[Any]) -> str | None:
     return dumps(value) if value else None
 
@@ -134,6 +135,7 @@ def fts_text(name: str, *json_texts: str | None) -> str:
     """
     text = " ".join([name, *(part for part in json_texts if part)])
     return text.replace("\\n", " ").replace("\\t", " ").replace("\\r", " ")
+
 
 _COUNTED_TYPES = frozenset({"LLM", "CHAT_MODEL", "EMBEDDING"})
 """Tokens and cost count only on model spans: frameworks that also put the usage on the enclosing
