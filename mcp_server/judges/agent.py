@@ -293,7 +293,8 @@ class _AgentRun:
                 answer = completion.parsed or {}
                 problem = self._problem(answer)
             except StructuredOutputError as exc:
-                completion, problem = exc.completion, "the answer holds no complete JSON object"
+                completion, answer = exc.completion, {}
+                problem = "the answer holds no complete JSON object"
             if problem is None:
                 return await self._verdict(answer)
             self._count_invalid(problem)
