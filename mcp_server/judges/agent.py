@@ -2,9 +2,10 @@
 
 The judge gets no private shortcut to the data: it connects to the same MCP server external
 clients use (in process), discovers the tools with tools/list and keeps only those annotated
-readOnlyHint=True, so nothing it does can write. The loop is bounded by AgentLimits (model calls,
-total tokens, cost, wall clock, context size); every limit and what it cost are reported in the
-verdict's metadata, with tokens and cost summed over every model call.
+readOnlyHint=True, so nothing it does can write; of those, it does not get the tools that read
+other judges' verdicts (HIDDEN_FROM_JUDGES), so its verdict is its own. The loop is bounded by
+AgentLimits (model calls, total tokens, cost, wall clock, context size); every limit and what it
+cost are reported in the verdict's metadata, with tokens and cost summed over every model call.
 
 How the verdict comes back: the model calls a `submit_verdict` tool whose parameters are the
 verdict's schema. With tool-calling models that is the natural way to finish (the model decides to
@@ -48,6 +49,11 @@ from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.structured import extract_json_object
 from store.assessments import Finding
 from store.errors import InvalidArgument
+
+HIDDEN_FROM_JUDGES = frozenset({"ListAssessments", "GetAssessment"})
+"""Read-only, but they show other judges' and people's verdicts on the trace, which would bias an
+independent judgment (and let one judge copy another's mistakes)."""
+
 
 DEFAULT_CONTEXT_TOKENS = 100_000
 CONTEXT_WINDOW_SHARE = 0.8  # of the model's input window; the rest is left for its answer
@@ -442,6 +448,8 @@ class _AgentRun:
             for tool in page.tools:
                 if tool.annotations is None or tool.annotations.read_only_hint is not True:
                     continue  # the judge never gets a tool that may write
+                if tool.name in HIDDEN_FROM_JUDGES:
+                    continue
                 self.tool_names.add(tool.name)
                 self.tool_specs.append({
                     "type": "function",
