@@ -158,11 +158,29 @@ def _m002_assessment_history(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX idx_assessments_trace_id")
 
 
+def _m003_judges(conn: sqlite3.Connection) -> None:
+    # One row per judge version; a judge's versions are never changed, so (name, version) is the
+    # whole identity and the primary key serves "latest version of each name" and "version n".
+    conn.execute(
+        "CREATE TABLE judges ("
+        "name TEXT NOT NULL, "
+        "version INTEGER NOT NULL, "
+        "instructions TEXT NOT NULL, "
+        "output TEXT NOT NULL, "  # JSON: the OutputType
+        "model TEXT, "
+        "description TEXT NOT NULL DEFAULT '', "
+        "created_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (name, version)"
+        ") WITHOUT ROWID"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_traces_and_spans", _m001_traces_and_spans),
     ("002_assessment_history", _m002_assessment_history),
+    ("003_judges", _m003_judges),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
