@@ -169,3 +169,4 @@ class JudgeVerdict(BaseModel):
         default_factory=dict,
         description="iterations, tool_calls, input_tokens, output_tokens, cost_usd, latency_s, model, warnings",
     )
+    assessment_id: str | None = Field(None, description="The feedback that records this verdict, once logged.")
