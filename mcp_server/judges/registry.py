@@ -1,0 +1,95 @@
+"""The judge registry: create, read and list stored judges as JudgeDefinition.
+
+Creating a judge with an existing name stores its next version; the definition is checked
+(name, template variables, output type, model name) before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from mcp_server.judges.definition import JudgeDefinition, OutputType
+from mcp_server.models import parse_model_name
+from store import Database
+from store import judges as store
+from store.errors import InvalidArgument
+from store.judges import JudgeRecord
+
+
+def definition(record: JudgeRecord) -> JudgeDefinition:
+    """A stored version as a JudgeDefinition."""
+    return JudgeDefinition(
+        name=record.name,
+        instructions=record.instructions,
+        output=OutputType.model_validate(record.output),
+        model=record.model,
+        description=record.description,
+        version=record.version,
+    )
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def check_definition(
+    name: str,
+    instructions: str,
+    *,
+    output: OutputType | dict[str, Any] | None = None,
+    model: str | None = None,
+    description: str = "",
+) -> JudgeDefinition:
+    """The definition these arguments make (version 1), or InvalidArgument saying what is wrong."""
+    try:
+        output_type = output if isinstance(output, OutputType) else OutputType.model_validate(output or {})
+        judge = JudgeDefinition(
+            name=name, instructions=instructions, output=output_type, model=model or None, description=description
+        )
+    except ValidationError as exc:
+        raise InvalidArgument(f"the judge is not valid: {_problems(exc)}") from None
+    if judge.model is not None:
+        parse_model_name(judge.model)  # InvalidModelName lists the accepted forms
+    return judge
+
+
+def create_judge(
+    db: Database,
+    name: str,
+    instructions: str,
+    *,
+    output: OutputType | dict[str, Any] | None = None,
+    model: str | None = None,
+    description: str = "",
+) -> JudgeDefinition:
+    """Store a judge, as version 1 of a new name or the next version of an existing one."""
+    judge = check_definition(name, instructions, output=output, model=model, description=description)
+    record = store.create_judge_version(
+        db,
+        judge.name,
+        judge.instructions,
+        output=judge.output.model_dump(exclude_none=True),
+        model=judge.model,
+        description=judge.description,
+    )
+    return definition(record)
+
+
+def get_judge(db: Database, name: str, version: int | None = None) -> JudgeDefinition:
+    """The latest version of the stored judge `name`, or version `version`; JudgeNotFound."""
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise InvalidArgument(f"version must be a positive integer; got {version!r}.")
+    return definition(store.get_judge(db, name, version))
+
+
+def list_judges(db: Database, *, limit: int = 50, after: str | None = None) -> tuple[list[JudgeDefinition], int]:
+    """The latest version of each stored judge by name, after the name `after`; and the total."""
+    records, total = store.list_judges(db, limit=limit, after=after)
+    return [definition(r) for r in records], total
