@@ -1,0 +1,128 @@
+"""The judge tools: CreateJudge, ListJudges, GetJudge and RunJudge, registered on a server by
+`add_judge_tools(server, db, settings)`.
+
+Thin wrappers in the style of mcp_server.assessment_tools: each signature is the tool's input
+schema and each body calls a typed function in mcp_server.judges.tool_service.
+"""
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from mcp_server.judges import tool_service as service
+from mcp_server.judges.definition import OutputType
+from mcp_server.settings import Settings
+from mcp_server.tool_boundary import READ_ONLY, PageToken, TraceId, answer
+from mcp_server.tools.paging import dumps
+from store import Database
+from store.errors import TraceJudgeError
+
+CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+"""CreateJudge adds a version and RunJudge logs feedback; neither changes or removes anything."""
+RUNS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+"""RunJudge may call a model provider (open world) and logs feedback."""
+
+JudgeName = Annotated[str, Field(description="The judge's name, e.g. 'routing_accuracy' or a built-in such as 'correctness'.")]
+Version = Annotated[int | None, Field(description="A stored judge's version; none for the latest.")]
+
+CREATE_JUDGE_DESCRIPTION = """\
+Create an LLM judge (or a new version of one: an existing name gets version n+1; old versions are
+kept). The instructions are the judge's prompt and must use at least one template variable, and
+only these: {{ inputs }} and {{ outputs }} (the trace's root span request and response),
+{{ expectations }} (the trace's logged expectations, name -> value), {{ trace }} (makes it an
+agent judge that investigates the whole trace with the read-only trace tools). output_type sets
+the value: {"kind": "bool"}, {"kind": "categorical", "categories": ["yes", "no"]},
+{"kind": "int" or "float", "minimum": 1, "maximum": 5}, or {"kind": "text"}. model:
+'provider:/model' or 'provider/model'; none uses the server's default judge model. Returns the
+stored judge with its version; run it with RunJudge.
+
+Example: CreateJudge(name="routing_accuracy", instructions="Was the customer's request in
+{{ inputs }} sent to the right specialist, judging by {{ outputs }}? Answer yes or no.",
+output_type={"kind": "categorical", "categories": ["yes", "no"]})"""
+
+LIST_JUDGES_DESCRIPTION = """\
+List the stored judges (latest version of each, by name, instructions cut to 300 characters) and,
+on the first page, the built-in judges anyone can run by name: LLM judges (correctness,
+relevance_to_query, safety, guidelines, expectations_guidelines, retrieval_groundedness,
+retrieval_relevance, tool_call_correctness, tool_call_efficiency) and code judges that need no
+model (latency, error_spans, token_usage, tool_call_count, repeated_tool_calls), with the
+parameters each takes. max_results: 1 to 100 (default 50); page_token: next_page_token of the
+previous page.
+
+Example: ListJudges()"""
+
+GET_JUDGE_DESCRIPTION = """\
+One judge in full: its instructions, output type, model, kind (llm, agent or code), and the
+parameters a built-in judge takes. A stored judge by name (latest version, or version=n); a
+built-in judge by its name.
+
+Example: GetJudge(name="routing_accuracy", version=2)"""
+
+RUN_JUDGE_DESCRIPTION = """\
+Run a judge on one trace and log its verdict as feedback on the trace: feedback named after the
+judge, source LLM_JUDGE (or CODE for code judges), source_id 'name@version'. Returns the verdict
+(value, rationale, findings anchored to spans, metadata with tokens, cost and latency) and the
+assessment_id. A judge that cannot reach a verdict (the model failed or answered invalidly
+twice, the trace lacks the expectations the judge compares with) returns and logs an error
+instead of a value. Afterwards SearchTraces(filter_string="feedback.<judge> = 'no'") finds
+the traces it failed. judge: a stored judge's name or a built-in judge (ListJudges lists them).
+parameters: only for built-in judges, e.g. {"threshold_ms": 5000} for latency,
+{"max_total_tokens": 20000} for token_usage, {"guidelines": ["Answer in English"]} for guidelines.
+
+Example: RunJudge(judge="correctness", trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
+
+
+def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None:
+    """Register the four judge tools on `server`, over `db`, with `settings` for the judge model."""
+
+    async def create_judge(
+        name: JudgeName,
+        instructions: Annotated[
+            str, Field(description="The prompt, using {{ inputs }}, {{ outputs }}, {{ expectations }} or {{ trace }}.")
+        ],
+        output_type: Annotated[
+            OutputType | None, Field(description='The value\'s type; default {"kind": "bool"}.')
+        ] = None,
+        model: Annotated[str | None, Field(description="e.g. 'openai:/gpt-4o-mini'; none for the default.")] = None,
+        description: Annotated[str, Field(description="What the judge checks, in one sentence.")] = "",
+    ) -> Annotated[CallToolResult, service.JudgeInfo]:
+        return await answer(
+            service.create_judge, db, name, instructions, output=output_type, model=model, description=description
+        )
+
+    async def list_judges(
+        max_results: Annotated[int, Field(description="Stored judges per page, 1 to 100.")] = 50,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, service.JudgeList]:
+        return await answer(service.list_judges, db, max_results=max_results, page_token=page_token)
+
+    async def get_judge(name: JudgeName, version: Version = None) -> Annotated[CallToolResult, service.JudgeInfo]:
+        return await answer(service.get_judge, db, name, version=version)
+
+    async def run_judge(
+        judge: Annotated[str, Field(description="A stored judge's name or a built-in judge's name.")],
+        trace_id: TraceId,
+        version: Version = None,
+        parameters: Annotated[
+            dict[str, Any] | None, Field(description="Parameters of a built-in judge (GetJudge lists them).")
+        ] = None,
+    ) -> Annotated[CallToolResult, service.RunResult]:
+        try:
+            result = await service.run_judge_tool(
+                db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters
+            )
+        except TraceJudgeError as exc:
+            raise ToolError(str(exc)) from exc
+        data = result.model_dump(mode="json")
+        return CallToolResult(content=[TextContent(type="text", text=dumps(data))], structured_content=data)
+
+    for name, fn, description, annotations in (
+        ("CreateJudge", create_judge, CREATE_JUDGE_DESCRIPTION, CREATES),
+        ("ListJudges", list_judges, LIST_JUDGES_DESCRIPTION, READ_ONLY),
+        ("GetJudge", get_judge, GET_JUDGE_DESCRIPTION, READ_ONLY),
+        ("RunJudge", run_judge, RUN_JUDGE_DESCRIPTION, RUNS),
+    ):
+        server.add_tool(fn, name=name, description=description, annotations=annotations, structured_output=True)

@@ -1,0 +1,154 @@
+"""CreateJudge, GetJudge, ListJudges and RunJudge as typed functions with bounded answers; the
+MCP tools in mcp_server.judge_tools are thin wrappers over them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mcp_server.judges import registry
+from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
+from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
+from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
+from mcp_server.judges.runner import run_judge
+from mcp_server.settings import Settings
+from mcp_server.tools.paging import check_range, issue_token, read_token
+from store import Database
+from store.errors import InvalidPageToken
+from store.judges import JudgeNotFound
+
+LIST_TOOL = "ListJudges"
+MAX_RESULTS = 100
+LIST_INSTRUCTIONS_CHARS = 300
+"""ListJudges shows the start of each judge's instructions; GetJudge shows them whole."""
+
+
+class JudgeInfo(BaseModel):
+    """A judge as the tools show it."""
+
+    name: str
+    version: int | None = Field(description="The stored version; None for a built-in judge.")
+    kind: Literal["llm", "agent", "code"] = Field(
+        description="llm: reads inputs/outputs/expectations in one model call; agent: investigates the trace with "
+        "the read-only tools ({{ trace }}); code: a program, no model."
+    )
+    builtin: bool
+    description: str
+    instructions: str | None = Field(None, description="The prompt with its template variables (LLM and agent judges).")
+    output: OutputType
+    model: str | None = Field(None, description="None: the default judge model.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="What RunJudge's parameters may set (built-ins).")
+
+
+class JudgeList(BaseModel):
+    judges: list[JudgeInfo] = Field(description="Stored judges, latest version of each, by name.")
+    total: int = Field(description="How many stored judges there are.")
+    builtin_judges: list[JudgeInfo] = Field(
+        default_factory=list, description="The built-in judges (first page only), runnable by name with RunJudge."
+    )
+    next_page_token: str | None = None
+
+
+class RunResult(BaseModel):
+    verdict: JudgeVerdict
+    feedback_name: str = Field(description="The feedback name the verdict was logged under (the judge's name).")
+
+
+def _info(judge: JudgeDefinition, *, builtin: bool, parameters: dict[str, Any] | None = None,
+          clip_instructions: bool = False) -> JudgeInfo:
+    instructions = judge.instructions
+    if clip_instructions and len(instructions) > LIST_INSTRUCTIONS_CHARS:
+        instructions = instructions[:LIST_INSTRUCTIONS_CHARS] + " [... cut; GetJudge shows it whole]"
+    return JudgeInfo(
+        name=judge.name,
+        version=None if builtin else judge.version,
+        kind="agent" if judge.is_agent_judge else "llm",
+        builtin=builtin,
+        description=judge.description,
+        instructions=instructions,
+        output=judge.output,
+        model=judge.model,
+        parameters=parameters or {},
+    )
+
+
+def _builtins(*, clip_instructions: bool) -> list[JudgeInfo]:
+    out = [
+        _info(b.definition, builtin=True, parameters=dict(b.parameters), clip_instructions=clip_instructions)
+        for b in BUILTIN_LLM_JUDGES.values()
+    ]
+    out += [
+        JudgeInfo(name=name, version=None, kind="code", builtin=True, description=b.description,
+                  output=b.output, parameters=b.parameters)
+        for name, b in BUILTIN_CODE_JUDGES.items()
+    ]
+    return out
+
+
+def create_judge(
+    db: Database,
+    name: str,
+    instructions: str,
+    *,
+    output: OutputType | dict[str, Any] | None = None,
+    model: str | None = None,
+    description: str = "",
+) -> JudgeInfo:
+    """Store a judge (the next version when the name exists) and show it."""
+    judge = registry.create_judge(db, name, instructions, output=output, model=model, description=description)
+    return _info(judge, builtin=False)
+
+
+def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeInfo:
+    """A stored judge (latest or `version`), else a built-in judge of that name."""
+    try:
+        return _info(registry.get_judge(db, name, version), builtin=False)
+    except JudgeNotFound:
+        if version is not None:
+            raise
+    for info in _builtins(clip_instructions=False):
+        if info.name == name:
+            return info
+    raise JudgeNotFound(name)
+
+
+def list_judges(db: Database, *, max_results: int = 50, page_token: str | None = None) -> JudgeList:
+    """A page of stored judges by name, and the built-in judges on the first page."""
+    check_range("max_results", max_results, 1, MAX_RESULTS)
+    state = read_token(page_token, LIST_TOOL, {"max_results": max_results})
+    after = None
+    if state is not None:
+        after = state.get("after")
+        if not isinstance(after, str) or len(after) > 200:
+            raise InvalidPageToken(f"page_token is damaged; call {LIST_TOOL} without page_token to start again.")
+    judges, total = registry.list_judges(db, limit=max_results + 1, after=after)
+    token = None
+    if len(judges) > max_results:
+        judges = judges[:max_results]
+        token = issue_token(LIST_TOOL, {"max_results": max_results}, {"after": judges[-1].name})
+    return JudgeList(
+        judges=[_info(j, builtin=False, clip_instructions=True) for j in judges],
+        total=total,
+        builtin_judges=_builtins(clip_instructions=True) if state is None else [],
+        next_page_token=token,
+    )
+
+
+async def run_judge_tool(
+    db: Database,
+    judge: str,
+    trace_id: str,
+    *,
+    settings: Settings,
+    server: Any = None,
+    version: int | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> RunResult:
+    """RunJudge: a stored or built-in judge by name, never an import path (that would let a
+    client run any function on this server)."""
+    verdict = await run_judge(
+        db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters,
+        allow_import=False,
+    )
+    return RunResult(verdict=verdict, feedback_name=judge.strip())

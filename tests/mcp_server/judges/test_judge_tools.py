@@ -1,0 +1,104 @@
+"""CreateJudge, ListJudges, GetJudge and RunJudge through the in-process MCP client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp import Client
+
+from mcp_server.judge_tools import add_judge_tools
+from mcp_server.server import create_server
+from mcp_server.settings import Settings
+from store import Database
+from tests.mcp_server.tools.builders import TRACE_ID, small_trace
+from tests.support.scripted_openai import ScriptedOpenAI, json_reply
+
+YES_NO = {"kind": "categorical", "categories": ["yes", "no"]}
+
+
+class Session:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
+        result = await self.client.call_tool(tool, arguments)
+        assert not result.is_error, result.content
+        assert json.loads(result.content[0].text) == result.structured_content
+        return result.structured_content
+
+    async def error(self, tool: str, **arguments: Any) -> str:
+        result = await self.client.call_tool(tool, arguments)
+        assert result.is_error, result.structured_content
+        return result.content[0].text
+
+
+@asynccontextmanager
+async def session(db: Database, settings: Settings) -> AsyncIterator[Session]:
+    server = create_server(settings, db)
+    add_judge_tools(server, db, settings)
+    async with Client(server) as client:
+        yield Session(client)
+
+
+async def test_tools_are_listed_with_descriptions_examples_and_honest_annotations(db: Database) -> None:
+    async with session(db, Settings()) as s:
+        listed = {t.name: t for t in (await s.client.list_tools()).tools}
+    for name in ("CreateJudge", "ListJudges", "GetJudge", "RunJudge"):
+        assert "Example: " + name in listed[name].description
+    assert listed["ListJudges"].annotations.read_only_hint and listed["GetJudge"].annotations.read_only_hint
+    assert not listed["CreateJudge"].annotations.read_only_hint and not listed["RunJudge"].annotations.read_only_hint
+
+
+async def test_create_makes_versions_and_get_and_list_show_them(db: Database) -> None:
+    async with session(db, Settings()) as s:
+        first = await s.call("CreateJudge", name="routing", instructions="Routed right? {{ inputs }} {{ outputs }}",
+                             output_type=YES_NO)
+        second = await s.call("CreateJudge", name="routing", instructions="Routed well? {{ outputs }}")
+        assert (first["version"], second["version"], first["kind"]) == (1, 2, "llm")
+        assert (await s.call("GetJudge", name="routing"))["instructions"] == "Routed well? {{ outputs }}"
+        assert (await s.call("GetJudge", name="routing", version=1))["output"]["categories"] == ["yes", "no"]
+        agent = await s.call("CreateJudge", name="issues", instructions="Find problems in {{ trace }}.")
+        assert agent["kind"] == "agent"
+        listed = await s.call("ListJudges", max_results=1)
+        assert [j["name"] for j in listed["judges"]] == ["issues"] and listed["total"] == 2
+        builtins = {j["name"]: j for j in listed["builtin_judges"]}
+        assert builtins["latency"]["parameters"] == {"threshold_ms": 30000} and builtins["correctness"]["kind"] == "llm"
+        rest = await s.call("ListJudges", max_results=1, page_token=listed["next_page_token"])
+        assert [(j["name"], j["version"]) for j in rest["judges"]] == [("routing", 2)] and rest["builtin_judges"] == []
+        assert (await s.call("GetJudge", name="safety"))["builtin"] is True
+
+
+async def test_invalid_judges_are_tool_errors_naming_the_allowed_variables_and_types(db: Database) -> None:
+    async with session(db, Settings()) as s:
+        bad_variable = await s.error("CreateJudge", name="x", instructions="Is {{ answer }} right?")
+        assert "{{ answer }}" in bad_variable and "{{ inputs }}, {{ outputs }}, {{ expectations }}, {{ trace }}" in bad_variable
+        none = await s.error("CreateJudge", name="x", instructions="Is it right?")
+        assert "at least one template variable" in none
+        bad_output = await s.error("CreateJudge", name="x", instructions="{{ outputs }}",
+                                   output_type={"kind": "categorical"})
+        assert "categories" in bad_output
+        assert "ListJudges" in await s.error("GetJudge", name="nope")
+
+
+async def test_run_judge_records_feedback_that_search_traces_finds(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    small_trace(db)
+    scripted_openai.push(json_reply({"rationale": "Routed to billing.", "value": "yes"}))
+    async with session(db, settings) as s:
+        await s.call("CreateJudge", name="routing", instructions="Routed right? {{ inputs }} {{ outputs }}", output_type=YES_NO)
+        ran = await s.call("RunJudge", judge="routing", trace_id=TRACE_ID.upper())
+        assert ran["verdict"]["value"] == "yes" and ran["verdict"]["judge"] == "routing@1"
+        found = await s.call("SearchTraces", filter_string="feedback.routing = 'yes'")
+        assert [t["trace_id"] for t in found["traces"]] == [TRACE_ID]
+        stored = await s.call("GetAssessment", assessment_id=ran["verdict"]["assessment_id"])
+        assert stored["source_type"] == "LLM_JUDGE"
+
+        errors = await s.call("RunJudge", judge="error_spans", trace_id=TRACE_ID)
+        assert errors["verdict"]["value"] is False and errors["verdict"]["findings"]
+        assert "not in this store" in await s.error("RunJudge", judge="routing", trace_id="f" * 32)
+        # A client may not run arbitrary functions on the server by import path.
+        assert "ListJudges" in await s.error("RunJudge", judge="os:getcwd", trace_id=TRACE_ID)
