@@ -8,17 +8,14 @@ schema and each body calls a typed function in mcp_server.judges.tool_service.
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.judges import tool_service as service
 from mcp_server.judges.definition import OutputType
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import READ_ONLY, PageToken, TraceId, answer
-from mcp_server.tools.paging import dumps
 from store import Database
-from store.errors import TraceJudgeError
 
 CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 """CreateJudge adds a version and RunJudge logs feedback; neither changes or removes anything."""
@@ -67,7 +64,7 @@ judge, source LLM_JUDGE (or CODE for code judges), source_id 'name@version'. Ret
 (value, rationale, findings anchored to spans, metadata with tokens, cost and latency) and the
 assessment_id. A judge that cannot reach a verdict (the model failed or answered invalidly
 twice, the trace lacks the expectations the judge compares with) returns and logs an error
-instead of a value. Afterwards SearchTraces(filter_string="feedback.<judge> = 'no'") finds
+instead of a value. Afterwards SearchTraces(filter_string="feedback.correctness = 'no'") finds
 the traces it failed. judge: a stored judge's name or a built-in judge (ListJudges lists them).
 parameters: only for built-in judges, e.g. {"threshold_ms": 5000} for latency,
 {"max_total_tokens": 20000} for token_usage, {"guidelines": ["Answer in English"]} for guidelines.
@@ -110,14 +107,16 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
             dict[str, Any] | None, Field(description="Parameters of a built-in judge (GetJudge lists them).")
         ] = None,
     ) -> Annotated[CallToolResult, service.RunResult]:
-        try:
-            result = await service.run_judge_tool(
-                db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters
-            )
-        except TraceJudgeError as exc:
-            raise ToolError(str(exc)) from exc
-        data = result.model_dump(mode="json")
-        return CallToolResult(content=[TextContent(type="text", text=dumps(data))], structured_content=data)
+        return await answer(
+            service.run_judge_tool,
+            db,
+            judge,
+            trace_id,
+            settings=settings,
+            server=server,
+            version=version,
+            parameters=parameters,
+        )
 
     for name, fn, description, annotations in (
         ("CreateJudge", create_judge, CREATE_JUDGE_DESCRIPTION, CREATES),

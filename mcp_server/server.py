@@ -15,6 +15,7 @@ from pydantic import Field
 
 from mcp_server import tools
 from mcp_server.assessment_tools import add_assessment_tools
+from mcp_server.judge_tools import add_judge_tools
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import (
     READ_ONLY,
@@ -55,10 +56,11 @@ def _version() -> str:
 
 
 def create_server(settings: Settings, db: Database) -> MCPServer:
-    """An MCP server named 'tracejudge' exposing the trace and feedback tools over `db`."""
+    """An MCP server named 'tracejudge' exposing the trace, feedback and judge tools over `db`."""
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
     _add_trace_tools(server, db)
     add_assessment_tools(server, db)
+    add_judge_tools(server, db, settings)
     return server
 
 

@@ -4,6 +4,7 @@ what the client reads. Tool modules (server.py, assessment_tools.py, judge_tools
 """
 
 import functools
+import inspect
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -45,10 +46,17 @@ FilterString = Annotated[
 ]
 
 
-async def answer(service: Callable[..., BaseModel], /, *args: Any, **kwargs: Any) -> CallToolResult:
-    """Run a service function off the event loop; its answer as compact JSON and structured content."""
+async def answer(service: Callable[..., Any], /, *args: Any, **kwargs: Any) -> CallToolResult:
+    """Run a service function, its answer as compact JSON and structured content.
+
+    A plain function runs in a worker thread, off the event loop; a coroutine function (a judge,
+    which waits on a model) is awaited on it.
+    """
     try:
-        answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
+        if inspect.iscoroutinefunction(service):
+            answer: BaseModel = await service(*args, **kwargs)
+        else:
+            answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
     except TraceJudgeError as exc:
         # The one place expected errors cross into MCP: their messages say what to do next.
         raise ToolError(str(exc)) from exc

@@ -71,3 +71,14 @@ class AssessmentNotFound(TraceJudgeError, LookupError):
             f"see the ids of a trace's assessments (LogFeedback and LogExpectation return the id they log)."
         )
         self.assessment_id = assessment_id
+
+
+class JudgeNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str, version: int | None = None) -> None:
+        what = f"judge {name!r}" if version is None else f"version {version} of judge {name!r}"
+        super().__init__(
+            f"{what} is not in this store; call ListJudges to see the judges it holds (and their "
+            "latest versions), or CreateJudge to make one."
+        )
+        self.name = name
+        self.version = version

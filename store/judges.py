@@ -15,19 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from store.connection import Database
-from store.errors import TraceJudgeError
+from store.errors import JudgeNotFound
 from store.json_text import dumps
-
-
-class JudgeNotFound(TraceJudgeError, LookupError):
-    def __init__(self, name: str, version: int | None = None) -> None:
-        what = f"judge {name!r}" if version is None else f"version {version} of judge {name!r}"
-        super().__init__(
-            f"{what} is not in this store; call ListJudges to see the judges it holds (and their "
-            "latest versions), or CreateJudge to make one."
-        )
-        self.name = name
-        self.version = version
 
 
 class JudgeRecord(BaseModel):

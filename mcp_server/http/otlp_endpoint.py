@@ -15,11 +15,18 @@ import json
 
 import anyio
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from starlette.requests import Request
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceResponse,
+)
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from mcp_server.http.body import BodyTooLarge, CorruptBody, UnsupportedEncoding, read_body
+from mcp_server.http.body import (
+    BodyTooLarge,
+    CorruptBody,
+    UnsupportedEncoding,
+    read_body,
+)
 from mcp_server.otlp import InvalidOtlp, decode_request
 from store import Database, write_spans
 
@@ -106,6 +113,9 @@ class OtlpEndpoint:
     async def _receive(self, request: Request, encoding: str) -> Response:
         try:
             body = await read_body(request, self.max_body_bytes)
+        except ClientDisconnect:
+            # The exporter went away mid-body: nothing was stored, and nobody reads an answer.
+            return Response(status_code=499)
         except BodyTooLarge as exc:
             return _status(_RESOURCE_EXHAUSTED, str(exc), encoding, 413)
         except UnsupportedEncoding as exc:

@@ -20,16 +20,25 @@ import anyio.to_thread
 
 from mcp_server.judges import registry
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES, BuiltinLLMJudge
-from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES, CodeJudge, code_judge, run_code_judge
+from mcp_server.judges.code_judges import (
+    BUILTIN_CODE_JUDGES,
+    CodeJudge,
+    code_judge,
+    run_code_judge,
+)
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
-from mcp_server.judges.llm_judge import NOT_GIVEN, MissingJudgeData, judge_values, run_llm_judge
+from mcp_server.judges.llm_judge import (
+    NOT_GIVEN,
+    MissingJudgeData,
+    judge_values,
+    run_llm_judge,
+)
 from mcp_server.judges.trace_data import trace_expectations
 from mcp_server.settings import Settings
 from mcp_server.tools.assessments import log_feedback
 from store import Database
-from store.errors import InvalidArgument, RootSpanNotFound, TraceNotFound
+from store.errors import InvalidArgument, JudgeNotFound, RootSpanNotFound, TraceNotFound
 from store.ids import normalize_trace_id
-from store.judges import JudgeNotFound
 from store.traces import trace_exists
 
 if TYPE_CHECKING:

@@ -15,8 +15,7 @@ from mcp_server.judges.runner import run_judge
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token
 from store import Database
-from store.errors import InvalidPageToken
-from store.judges import JudgeNotFound
+from store.errors import InvalidPageToken, JudgeNotFound
 
 LIST_TOOL = "ListJudges"
 MAX_RESULTS = 100

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from store import Database, migrations
-from store.judges import JudgeNotFound, create_judge_version, get_judge, list_judges
+from store.errors import JudgeNotFound
+from store.judges import create_judge_version, get_judge, list_judges
 
 BOOL = {"kind": "bool"}
 

@@ -22,7 +22,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.support.live_server import LiveServer
 
-
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 ROOT_ID = "eee19b7ec3c1b174"
 CHILD_ID = "eee19b7ec3c1b173"
@@ -237,36 +236,41 @@ def test_the_same_span_sent_twice_is_one_row(live_server: LiveServer) -> None:
 
 
 def test_more_uploads_than_the_server_takes_at_once_get_503_with_retry_after(live_server: LiveServer) -> None:
-    """Stalled uploads hold their slots; the next export is told to retry instead of buffering."""
-    import threading
+    """Stalled uploads hold their slots; the next export is told to retry instead of buffering.
+
+    The stalled uploads are raw sockets that send headers and a first chunk, then wait: nothing
+    on the client side has to run for them to keep their slots.
+    """
+    import socket
     import time
 
-    release = threading.Event()
+    port = int(live_server.url.rsplit(":", 1)[1])
     body = _request_json(_span_json(ROOT_ID))
-
-    def stalled() -> None:
-        def chunks():
-            yield body[:10]
-            release.wait(timeout=30)
-            yield body[10:]
-
-        httpx2.post(f"{live_server.url}/v1/traces", content=chunks(), headers={"content-type": "application/json"}, timeout=60)
-
-    uploads = [threading.Thread(target=stalled) for _ in range(6)]
-    for upload in uploads:
-        upload.start()
+    head = (
+        f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    stalled = []
     try:
+        for _ in range(6):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(head + b"a\r\n" + body[:10] + b"\r\n")
+            stalled.append(sock)
         deadline = time.monotonic() + 20
-        while True:  # bounded poll until all six stalled uploads hold their slots
+        while True:  # bounded poll until the server has taken all six
             response = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
             if response.status_code == 503 or time.monotonic() > deadline:
                 break
-            time.sleep(0.02)  # probes back to back starve the uploads' threads of the GIL
+            time.sleep(0.02)
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
     finally:
-        release.set()
-        for upload in uploads:
-            upload.join(timeout=30)
-    ok = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
+        for sock in stalled:
+            sock.close()  # the server sees the uploads end and frees their slots
+    deadline = time.monotonic() + 20
+    while True:
+        ok = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
+        if ok.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert ok.status_code == 200

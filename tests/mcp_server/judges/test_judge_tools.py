@@ -9,7 +9,6 @@ from typing import Any
 
 from mcp import Client
 
-from mcp_server.judge_tools import add_judge_tools
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
@@ -38,7 +37,6 @@ class Session:
 @asynccontextmanager
 async def session(db: Database, settings: Settings) -> AsyncIterator[Session]:
     server = create_server(settings, db)
-    add_judge_tools(server, db, settings)
     async with Client(server) as client:
         yield Session(client)
 

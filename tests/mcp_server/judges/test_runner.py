@@ -13,8 +13,7 @@ from mcp_server.settings import Settings
 from mcp_server.tools import search_traces
 from mcp_server.tools.assessments import get_assessment, log_expectation
 from store import Database
-from store.errors import InvalidArgument, TraceNotFound
-from store.judges import JudgeNotFound
+from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
 from tests.mcp_server.tools.builders import TRACE_ID, small_trace
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
 
