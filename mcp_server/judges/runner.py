@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from mcp_server.judges import registry
+from mcp_server.judges.agent_prompt import TRACE_ISSUES
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES, BuiltinLLMJudge
 from mcp_server.judges.code_judges import (
     BUILTIN_CODE_JUDGES,
@@ -71,8 +72,12 @@ class ResolvedJudge:
         return self.code.source_id if self.code is not None else self.definition.source_id  # type: ignore[union-attr]
 
 
+BUILTIN_AGENT_JUDGES: dict[str, JudgeDefinition] = {TRACE_ISSUES.name: TRACE_ISSUES}
+"""Built-in judges that investigate the trace through the MCP tools ({{ trace }})."""
+
+
 def builtin_names() -> list[str]:
-    return [*BUILTIN_LLM_JUDGES, *BUILTIN_CODE_JUDGES]
+    return [*BUILTIN_LLM_JUDGES, *BUILTIN_AGENT_JUDGES, *BUILTIN_CODE_JUDGES]
 
 
 def resolve_judge(
@@ -107,6 +112,9 @@ def resolve_judge(
     if name in BUILTIN_LLM_JUDGES:
         builtin = BUILTIN_LLM_JUDGES[name]
         return ResolvedJudge(definition=builtin.definition, builtin=builtin, parameters=builtin.check_parameters(parameters))
+    if name in BUILTIN_AGENT_JUDGES:
+        _no_parameters(name, parameters)
+        return ResolvedJudge(definition=BUILTIN_AGENT_JUDGES[name])
     if name in BUILTIN_CODE_JUDGES:
         return ResolvedJudge(code=BUILTIN_CODE_JUDGES[name].judge(name, parameters))
     if allow_import and ":" in name:

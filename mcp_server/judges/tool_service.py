@@ -11,7 +11,7 @@ from mcp_server.judges import registry
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
-from mcp_server.judges.runner import run_judge
+from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, run_judge
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token
 from store import Database
@@ -76,6 +76,10 @@ def _builtins(*, clip_instructions: bool) -> list[JudgeInfo]:
     out = [
         _info(b.definition, builtin=True, parameters=dict(b.parameters), clip_instructions=clip_instructions)
         for b in BUILTIN_LLM_JUDGES.values()
+    ]
+    out += [
+        _info(definition, builtin=True, parameters={}, clip_instructions=clip_instructions)
+        for definition in BUILTIN_AGENT_JUDGES.values()
     ]
     out += [
         JudgeInfo(name=name, version=None, kind="code", builtin=True, description=b.description,
