@@ -53,6 +53,31 @@ async def test_the_total_counts_every_match_and_pages_continue_after_the_last(db
     assert len(seen) == len(set(seen)) == 210
 
 
+async def test_a_literal_pattern_counts_and_pages_exactly_like_its_regex_twin(db: Database) -> None:
+    """Past the page a plain literal is counted with bytes.count; (?:...) forces the regex path."""
+    texts = ["refund refund", "no match here", "refunds: refund-refund", "x" * 50 + " refund"]
+    write_spans(db, [make_span(n, outputs_json=json.dumps(texts[n % 4]), name=f"refund step {n}") for n in range(1, 41)])
+
+    async def walk(pattern: str) -> tuple[list[int], list[tuple[str, str, int]]]:
+        totals, seen = [], []
+        answer = await call(db, "SearchTraceRegex", trace_id=TRACE_ID, pattern=pattern, max_matches=7)
+        while True:
+            totals.append(answer["total_matches"])
+            seen += [(m["span_id"], m["field"], m["position"]) for m in answer["matches"]]
+            if not answer["next_page_token"]:
+                return totals, seen
+            answer = await call(
+                db, "SearchTraceRegex", trace_id=TRACE_ID, pattern=pattern, max_matches=7,
+                page_token=answer["next_page_token"],
+            )  # fmt: skip
+
+    literal_totals, literal_seen = await walk("refund")
+    regex_totals, regex_seen = await walk("(?:refund)")
+    assert literal_totals == regex_totals and len(set(literal_totals)) == 1
+    assert literal_seen == regex_seen
+    assert len(literal_seen) == literal_totals[0] == 40 + 10 * (2 + 3 + 1)  # names + outputs
+
+
 @pytest.mark.parametrize(
     "pattern, reason",
     [("(a)\\1", "invalid escape"), ("(?=x)", "invalid perl operator"), ("[", "missing ]"), ("a{5000}", "repetition"),
