@@ -175,12 +175,63 @@ def _m003_judges(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m004_evaluations(conn: sqlite3.Connection) -> None:
+    # A run's judges (name, version, source_id, kind) and limits are small JSON objects read whole;
+    # what is queried (status, the traces, each result's value) has columns of its own.
+    conn.execute(
+        "CREATE TABLE evaluation_runs ("
+        "run_id TEXT PRIMARY KEY, "
+        "name TEXT, "
+        "created_ns INTEGER NOT NULL, "
+        "updated_ns INTEGER NOT NULL, "
+        "status TEXT NOT NULL, "  # running, completed, stopped
+        "stop_reason TEXT, "
+        "judges TEXT NOT NULL, "
+        "filter_string TEXT, "
+        "limits TEXT NOT NULL, "
+        "duration_s REAL NOT NULL DEFAULT 0"
+        ")"
+    )
+    conn.execute("CREATE INDEX idx_evaluation_runs_created ON evaluation_runs(created_ns)")
+    # The traces a run covers, fixed when it starts, so a resumed run judges the same traces even
+    # when new ones now match its filter.
+    conn.execute(
+        "CREATE TABLE evaluation_run_traces ("
+        "run_id TEXT NOT NULL REFERENCES evaluation_runs(run_id), "
+        "trace_id TEXT NOT NULL, "
+        "PRIMARY KEY (run_id, trace_id)"
+        ") WITHOUT ROWID"
+    )
+    # One row per (run, judge, trace): the key makes a resumed run skip what exists and serves
+    # per-judge aggregates, "missing pairs" and comparisons by index.
+    conn.execute(
+        "CREATE TABLE evaluation_results ("
+        "run_id TEXT NOT NULL REFERENCES evaluation_runs(run_id), "
+        "judge TEXT NOT NULL, "  # the judge's name; metrics are named after it
+        "trace_id TEXT NOT NULL, "
+        "source_id TEXT NOT NULL, "  # 'name@version'
+        "assessment_id TEXT, "
+        "value TEXT, "  # JSON
+        "value_number REAL, "  # numbers, and booleans as 1/0; NULL otherwise
+        "passed INTEGER, "  # 1/0 for booleans and strings (see store.evaluations.passed); NULL otherwise
+        "error TEXT, "
+        "input_tokens INTEGER NOT NULL DEFAULT 0, "
+        "output_tokens INTEGER NOT NULL DEFAULT 0, "
+        "cost REAL NOT NULL DEFAULT 0, "
+        "latency_s REAL, "
+        "created_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (run_id, judge, trace_id)"
+        ") WITHOUT ROWID"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_traces_and_spans", _m001_traces_and_spans),
     ("002_assessment_history", _m002_assessment_history),
     ("003_judges", _m003_judges),
+    ("004_evaluations", _m004_evaluations),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

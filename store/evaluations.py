@@ -1,0 +1,370 @@
+"""Evaluation runs and their results: one row per run, the traces it covers, and one result per
+(run, judge, trace), so a resumed run judges only the pairs that have no result yet.
+
+A result holds the judge's value (JSON), or the error that kept it from one, with its tokens,
+cost and latency. Each value is also stored as a number (booleans as 1/0) and as pass/fail, so
+the per-judge aggregates are SQL over indexed rows rather than JSON decoded in Python.
+
+Pass/fail: a value passes when it is true, or a string equal to 'yes' or 'pass' (any case);
+false and any other string fail; numbers are neither (their metrics are mean, min, max, p50, p90).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from store.connection import Database
+from store.errors import TraceJudgeError
+from store.json_text import dumps
+
+RUN_STATUSES = ("running", "completed", "stopped")
+PASSING_STRINGS = frozenset({"yes", "pass"})
+
+
+class EvaluationRunNotFound(TraceJudgeError, LookupError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"evaluation run {run_id!r} is not in this store; Evaluate returns the run_id of each run it "
+            "starts (ids look like 'run-' and 32 hex characters)."
+        )
+        self.run_id = run_id
+
+
+class EvaluationRunRecord(BaseModel):
+    """An evaluation run as stored; totals and metrics are computed from its results."""
+
+    run_id: str
+    name: str | None
+    created_ns: int
+    updated_ns: int
+    status: str = Field(description="running, completed or stopped")
+    stop_reason: str | None
+    judges: list[dict[str, Any]] = Field(description="name, version (stored judges), source_id, kind")
+    filter_string: str | None
+    limits: dict[str, Any]
+    duration_s: float = Field(description="Seconds spent evaluating, summed over resumptions.")
+    trace_count: int
+
+
+class EvaluationResult(BaseModel):
+    """One judge's outcome on one trace in a run: a value, or an error."""
+
+    judge: str
+    trace_id: str
+    source_id: str
+    assessment_id: str | None = None
+    value: bool | int | float | str | None = None
+    error: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    latency_s: float | None = None
+
+
+class RunTotals(BaseModel):
+    """What a run's results add up to."""
+
+    results: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost: float
+
+
+class JudgeStats(BaseModel):
+    """One judge's aggregates over a run's results; None where no result has such a value."""
+
+    judge: str
+    results: int
+    errors: int
+    numeric: int = Field(description="Results whose value is a number or a boolean.")
+    mean: float | None
+    min: float | None
+    max: float | None
+    p50: float | None
+    p90: float | None
+    pass_rate: float | None = Field(description="Passing share of boolean and string values.")
+
+
+class ChangedVerdict(BaseModel):
+    """A trace whose verdict by `judge` differs between two runs (value, or error against value)."""
+
+    judge: str
+    trace_id: str
+    value_a: bool | int | float | str | None
+    error_a: str | None
+    value_b: bool | int | float | str | None
+    error_b: str | None
+
+
+def new_run_id() -> str:
+    return "run-" + secrets.token_hex(16)
+
+
+def passed(value: Any) -> int | None:
+    """1 or 0 for a value that passes or fails (see the module docstring), None for others."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip().lower() in PASSING_STRINGS)
+    return None
+
+
+def value_number(value: Any) -> float | None:
+    """The value as a number: booleans as 1/0, numbers as themselves, None for the rest."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+_RUN_COLUMNS = (
+    "run_id, name, created_ns, updated_ns, status, stop_reason, judges, filter_string, limits, duration_s"
+)
+
+
+def create_run(
+    db: Database,
+    *,
+    judges: Sequence[dict[str, Any]],
+    trace_ids: Sequence[str],
+    filter_string: str | None = None,
+    name: str | None = None,
+    limits: dict[str, Any] | None = None,
+) -> EvaluationRunRecord:
+    """Store a new run over `trace_ids` (status running) and return it."""
+    now = time.time_ns()
+    row = {
+        "run_id": new_run_id(),
+        "name": name,
+        "created_ns": now,
+        "updated_ns": now,
+        "status": "running",
+        "stop_reason": None,
+        "judges": dumps(list(judges)),
+        "filter_string": filter_string,
+        "limits": dumps(limits or {}),
+        "duration_s": 0.0,
+    }
+    with db.transaction() as conn:
+        conn.execute(
+            f"INSERT INTO evaluation_runs ({_RUN_COLUMNS}) VALUES (:run_id, :name, :created_ns, :updated_ns, "
+            ":status, :stop_reason, :judges, :filter_string, :limits, :duration_s)",
+            row,
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO evaluation_run_traces (run_id, trace_id) VALUES (?, ?)",
+            ((row["run_id"], trace_id) for trace_id in trace_ids),
+        )
+    return get_run(db, row["run_id"])
+
+
+def get_run(db: Database, run_id: str) -> EvaluationRunRecord:
+    """The run `run_id`; EvaluationRunNotFound when there is none."""
+    conn = db.reader()
+    row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM evaluation_runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise EvaluationRunNotFound(run_id)
+    count = conn.execute("SELECT count(*) FROM evaluation_run_traces WHERE run_id = ?", (run_id,)).fetchone()[0]
+    data = dict(row)
+    data["judges"] = json.loads(data["judges"])
+    data["limits"] = json.loads(data["limits"])
+    return EvaluationRunRecord.model_validate({**data, "trace_count": count})
+
+
+def update_run(
+    db: Database,
+    run_id: str,
+    *,
+    status: str,
+    stop_reason: str | None = None,
+    add_duration_s: float = 0.0,
+    limits: dict[str, Any] | None = None,
+) -> None:
+    """Set the run's status (and stop reason), add to its duration, and replace its limits if given."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
+    with db.transaction() as conn:
+        conn.execute(
+            "UPDATE evaluation_runs SET status = ?, stop_reason = ?, duration_s = duration_s + ?, "
+            "limits = coalesce(?, limits), updated_ns = ? WHERE run_id = ?",
+            (status, stop_reason, add_duration_s, dumps(limits) if limits is not None else None, time.time_ns(), run_id),
+        )
+
+
+def missing_trace_ids(db: Database, run_id: str, judge: str) -> list[str]:
+    """The run's traces that have no result from `judge` yet, by trace id."""
+    rows = db.reader().execute(
+        "SELECT t.trace_id FROM evaluation_run_traces t WHERE t.run_id = :run_id AND NOT EXISTS "
+        "(SELECT 1 FROM evaluation_results r WHERE r.run_id = :run_id AND r.judge = :judge "
+        "AND r.trace_id = t.trace_id) ORDER BY t.trace_id",
+        {"run_id": run_id, "judge": judge},
+    )
+    return [row[0] for row in rows]
+
+
+def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult]) -> int:
+    """Store results in one transaction; a pair that already has a result keeps it. Returns how
+    many were new."""
+    now = time.time_ns()
+    rows = [
+        {
+            **r.model_dump(exclude={"value"}),
+            "run_id": run_id,
+            "value": dumps(r.value) if r.value is not None else None,
+            "value_number": value_number(r.value) if r.error is None else None,
+            "passed": passed(r.value) if r.error is None else None,
+            "created_ns": now,
+        }
+        for r in results
+    ]
+    with db.transaction() as conn:
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO evaluation_results (run_id, judge, trace_id, source_id, assessment_id, value, "
+            "value_number, passed, error, input_tokens, output_tokens, cost, latency_s, created_ns) VALUES "
+            "(:run_id, :judge, :trace_id, :source_id, :assessment_id, :value, :value_number, :passed, :error, "
+            ":input_tokens, :output_tokens, :cost, :latency_s, :created_ns)",
+            rows,
+        )
+        return conn.total_changes - before
+
+
+def run_totals(db: Database, run_id: str) -> RunTotals:
+    """Results, errors, tokens and cost summed over the run's results."""
+    row = db.reader().execute(
+        "SELECT count(*), count(error), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "
+        "coalesce(sum(cost), 0.0) FROM evaluation_results WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    return RunTotals(
+        results=row[0], errors=row[1], input_tokens=row[2], output_tokens=row[3],
+        total_tokens=row[2] + row[3], cost=row[4],
+    )
+
+
+def judge_stats(db: Database, run_id: str) -> list[JudgeStats]:
+    """Each judge's aggregates over the run, by judge name. Percentiles interpolate linearly
+    between the closest ranks (numpy's default): p = v[k] + (v[k+1] - v[k]) * frac at rank
+    q * (n - 1)."""
+    conn = db.reader()
+    rows = conn.execute(
+        "SELECT judge, count(*), count(error), count(value_number), avg(value_number), min(value_number), "
+        "max(value_number), avg(passed) FROM evaluation_results WHERE run_id = ? GROUP BY judge ORDER BY judge",
+        (run_id,),
+    ).fetchall()
+    stats = []
+    for judge, results, errors, numeric, mean, low, high, pass_rate in rows:
+        values = [
+            r[0]
+            for r in conn.execute(
+                "SELECT value_number FROM evaluation_results WHERE run_id = ? AND judge = ? "
+                "AND value_number IS NOT NULL ORDER BY value_number",
+                (run_id, judge),
+            )
+        ]
+        stats.append(
+            JudgeStats(
+                judge=judge, results=results, errors=errors, numeric=numeric, mean=mean, min=low, max=high,
+                p50=percentile(values, 0.5), p90=percentile(values, 0.9), pass_rate=pass_rate,
+            )
+        )
+    return stats
+
+
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0..1) of ascending `ordered`, interpolating linearly; None when empty."""
+    if not ordered:
+        return None
+    rank = q * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def judge_errors(db: Database, run_id: str, *, per_judge: int = 5) -> dict[str, list[dict[str, str]]]:
+    """Up to `per_judge` errors of each judge (trace_id, error), by trace id."""
+    rows = db.reader().execute(
+        "SELECT judge, trace_id, error FROM (SELECT judge, trace_id, error, row_number() OVER "
+        "(PARTITION BY judge ORDER BY trace_id) AS n FROM evaluation_results WHERE run_id = ? AND error IS NOT NULL) "
+        "WHERE n <= ? ORDER BY judge, trace_id",
+        (run_id, per_judge),
+    )
+    errors: dict[str, list[dict[str, str]]] = {}
+    for judge, trace_id, error in rows:
+        errors.setdefault(judge, []).append({"trace_id": trace_id, "error": error})
+    return errors
+
+
+def _result(row: sqlite3.Row) -> EvaluationResult:
+    data = dict(row)
+    data["value"] = json.loads(data["value"]) if data["value"] is not None else None
+    return EvaluationResult.model_validate(data)
+
+
+def list_results(
+    db: Database,
+    run_id: str,
+    *,
+    limit: int,
+    after: tuple[str, str] | None = None,
+    judge: str | None = None,
+    errors_only: bool = False,
+) -> list[EvaluationResult]:
+    """Up to `limit` results of the run ordered by (judge, trace_id), starting after `after`."""
+    after_judge, after_trace = after or ("", "")
+    rows = db.reader().execute(
+        "SELECT judge, trace_id, source_id, assessment_id, value, error, input_tokens, output_tokens, cost, latency_s "
+        "FROM evaluation_results WHERE run_id = :run_id AND (judge, trace_id) > (:aj, :at) "
+        "AND (:judge IS NULL OR judge = :judge) AND (:errors_only = 0 OR error IS NOT NULL) "
+        "ORDER BY judge, trace_id LIMIT :limit",
+        {"run_id": run_id, "aj": after_judge, "at": after_trace, "judge": judge,
+         "errors_only": int(errors_only), "limit": limit},
+    )
+    return [_result(row) for row in rows]
+
+
+def changed_verdicts(
+    db: Database, run_a: str, run_b: str, *, limit: int, after: tuple[str, str] | None = None
+) -> list[ChangedVerdict]:
+    """Traces judged by the same judge in both runs whose value or error state differs, ordered
+    by (judge, trace_id), at most `limit` starting after `after`. Two errors with different
+    messages are not a change of verdict."""
+    after_judge, after_trace = after or ("", "")
+    rows = db.reader().execute(
+        "SELECT a.judge, a.trace_id, a.value, a.error, b.value, b.error FROM evaluation_results a "
+        "JOIN evaluation_results b ON b.run_id = :b AND b.judge = a.judge AND b.trace_id = a.trace_id "
+        "WHERE a.run_id = :a AND (a.judge, a.trace_id) > (:aj, :at) "
+        "AND (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) "
+        "ORDER BY a.judge, a.trace_id LIMIT :limit",
+        {"a": run_a, "b": run_b, "aj": after_judge, "at": after_trace, "limit": limit},
+    )
+    return [
+        ChangedVerdict(
+            judge=judge, trace_id=trace_id,
+            value_a=json.loads(va) if va is not None else None, error_a=ea,
+            value_b=json.loads(vb) if vb is not None else None, error_b=eb,
+        )
+        for judge, trace_id, va, ea, vb, eb in rows
+    ]
+
+
+def count_changed_verdicts(db: Database, run_a: str, run_b: str) -> dict[str, int]:
+    """How many verdicts changed between the runs, per judge."""
+    rows = db.reader().execute(
+        "SELECT a.judge, count(*) FROM evaluation_results a JOIN evaluation_results b ON b.run_id = :b "
+        "AND b.judge = a.judge AND b.trace_id = a.trace_id WHERE a.run_id = :a "
+        "AND (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) GROUP BY a.judge ORDER BY a.judge",
+        {"a": run_a, "b": run_b},
+    )
+    return {judge: n for judge, n in rows}
+
