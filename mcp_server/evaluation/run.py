@@ -1,0 +1,316 @@
+"""`evaluate`: judges over traces, concurrently, within a budget, resumable.
+
+Every (trace, judge) pair of a run ends with one stored result: the judge's value (also logged as
+feedback on the trace by run_judge), or the error that kept it from one. A judge failing on a
+trace, for any reason, is that pair's error and never stops the run.
+
+Concurrency: at most `max_concurrency` judgments in flight, through an AdaptiveLimiter that
+halves the limit when a judgment meets rate limiting (its verdict is a ModelRateLimited error:
+the model layer retried 429s with backoff and still got one) and grows it back by one after each
+round of clean answers.
+
+Budget: max_tokens and max_cost_usd cover the whole run, resumptions included. Once the run's
+results add up to either, no new pair starts; the pairs in flight finish and are kept (so a run
+may end a little past its budget, by at most what those pairs spent); the run is 'stopped' with
+a reason that says how to go on.
+
+Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
+is a result, so it is not retried. New limits replace the stored ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
+from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
+from mcp_server.judges.definition import JudgeVerdict
+from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, ResolvedJudge, resolve_judge, run_judge
+from mcp_server.settings import Settings
+from store import Database
+from store import evaluations as store
+from store.errors import InvalidArgument, TraceNotFound
+from store.ids import normalize_trace_id
+from store.search import search_trace_ids
+from store.traces import trace_exists
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+logger = logging.getLogger(__name__)
+
+MAX_CONCURRENCY = 64
+MAX_JUDGES = 20
+MAX_TRACES = 10_000
+"""Default cap on the traces one run covers; evaluate's max_traces raises it."""
+
+ProgressCallback = Callable[[int, int, str], Awaitable[None] | None]
+"""progress(done, total, message): done and total count (trace, judge) pairs."""
+
+
+@dataclass
+class _Pair:
+    trace_id: str
+    judge: ResolvedJudge
+
+
+def _is_rate_limited(verdict: JudgeVerdict) -> bool:
+    # The model layer's ModelRateLimited message, carried into the verdict's error by the judge.
+    error = (verdict.error or "").lower()
+    return "429" in error or "rate limit" in error
+
+
+async def evaluate(
+    db: Database,
+    judges: Sequence[str] | None,
+    *,
+    settings: Settings,
+    filter_string: str | None = None,
+    trace_ids: Sequence[str] | None = None,
+    run_id: str | None = None,
+    name: str | None = None,
+    max_concurrency: int = 8,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
+    max_traces: int = MAX_TRACES,
+    progress: ProgressCallback | None = None,
+    server: MCPServer | None = None,
+    allow_import: bool = True,
+) -> EvaluationRun:
+    """Run `judges` (stored or built-in judge names; from Python also 'module:function' code
+    judges unless allow_import=False) over the traces `filter_string` matches (all traces when
+    neither it nor trace_ids is given) or over `trace_ids`, and return the stored run.
+
+    With `run_id`, resume that run instead: its judges (pass none, or the same names) and its
+    traces, judging only the pairs without a result. `progress(done, total, message)` is called
+    once at the start, after each pair, and at the end. Raises before anything runs for unknown
+    judges or traces, a bad filter, or limits out of range.
+    """
+    _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
+    limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
+    if run_id is not None:
+        if filter_string is not None or trace_ids is not None:
+            raise InvalidArgument(
+                f"a resumed run judges the traces it started with; pass run_id={run_id!r} without "
+                "filter_string or trace_ids, or start a new run without run_id."
+            )
+        run = await anyio.to_thread.run_sync(store.get_run, db, run_id)
+        stored_names = [j["name"] for j in run.judges]
+        if judges and list(judges) not in (stored_names, [j["ref"] for j in run.judges]):
+            raise InvalidArgument(
+                f"run {run_id!r} was started with judges {stored_names}; resume it with those judges "
+                "(or none), or start a new run for other judges."
+            )
+        resolved = [
+            resolve_judge(db, j["ref"], version=j["version"], allow_import=allow_import) for j in run.judges
+        ]
+        await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
+    else:
+        resolved = _resolve(db, judges, allow_import)
+        described = [_describe(r, ref) for r, ref in zip(resolved, judges, strict=True)]  # type: ignore[arg-type]
+        selected = await anyio.to_thread.run_sync(_select_traces, db, filter_string, trace_ids, max_traces)
+        run = await anyio.to_thread.run_sync(
+            functools.partial(
+                store.create_run, db, judges=described, trace_ids=selected,
+                filter_string=filter_string, name=name, limits=limits,
+            )
+        )
+        run_id = run.run_id
+    runner = _Runner(db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress)
+    await runner.run()
+    return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
+
+
+def _check_limits(max_concurrency: int, max_tokens: int | None, max_cost_usd: float | None, max_traces: int) -> None:
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= MAX_CONCURRENCY:
+        raise InvalidArgument(f"max_concurrency must be an integer from 1 to {MAX_CONCURRENCY}; got {max_concurrency!r}.")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise InvalidArgument(f"max_tokens must be a positive integer (or none for no limit); got {max_tokens!r}.")
+    if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not max_cost_usd > 0):
+        raise InvalidArgument(f"max_cost_usd must be a positive number of dollars (or none for no limit); got {max_cost_usd!r}.")
+    if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
+        raise InvalidArgument(f"max_traces must be a positive integer; got {max_traces!r}.")
+
+
+def _resolve(db: Database, judges: Sequence[str] | None, allow_import: bool) -> list[ResolvedJudge]:
+    if not judges:
+        raise InvalidArgument("judges must name at least one judge, e.g. judges=['correctness']; ListJudges lists them.")
+    if len(judges) > MAX_JUDGES:
+        raise InvalidArgument(f"one run takes at most {MAX_JUDGES} judges; got {len(judges)}. Split them over runs.")
+    resolved = [resolve_judge(db, j, allow_import=allow_import) for j in judges]
+    names = [r.name for r in resolved]
+    if len(set(names)) != len(names):
+        raise InvalidArgument(f"judges must be distinct; got {names}.")
+    return resolved
+
+
+def _describe(judge: ResolvedJudge, ref: str) -> dict[str, Any]:
+    # `ref` is what resolves the judge again on resume (an import path for a code judge); only
+    # stored judges have versions to pin.
+    stored = judge.code is None and judge.builtin is None and judge.name not in BUILTIN_AGENT_JUDGES
+    version = judge.definition.version if stored and judge.definition is not None else None
+    return {"name": judge.name, "ref": ref.strip(), "version": version, "source_id": judge.source_id, "kind": judge.kind}
+
+
+def _select_traces(
+    db: Database, filter_string: str | None, trace_ids: Sequence[str] | None, max_traces: int
+) -> list[str]:
+    if trace_ids is not None:
+        if filter_string is not None:
+            raise InvalidArgument("pass filter_string or trace_ids, not both.")
+        if not trace_ids:
+            raise InvalidArgument("trace_ids is empty; pass the ids of the traces to judge, or a filter_string.")
+        ids = list(dict.fromkeys(normalize_trace_id(t) for t in trace_ids))
+        if len(ids) > max_traces:
+            raise InvalidArgument(f"{len(ids):,} trace_ids is more than max_traces={max_traces:,}; raise max_traces or split the run.")
+        for trace_id in ids:
+            if not trace_exists(db, trace_id):
+                raise TraceNotFound(trace_id)
+        return ids
+    ids = search_trace_ids(db, filter_string, None, max_traces + 1, 0)
+    if len(ids) > max_traces:
+        raise InvalidArgument(
+            f"the filter matches more than max_traces={max_traces:,} traces; narrow filter_string or raise max_traces."
+        )
+    if not ids:
+        raise InvalidArgument(f"no trace matches filter_string={filter_string!r}; SearchTraces shows what it matches.")
+    return ids
+
+
+class _Runner:
+    """One Evaluate call's state: the limiter, the budget and the progress counter."""
+
+    def __init__(
+        self,
+        db: Database,
+        run_id: str,
+        judges: list[ResolvedJudge],
+        settings: Settings,
+        server: MCPServer | None,
+        max_concurrency: int,
+        max_tokens: int | None,
+        max_cost_usd: float | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.db, self.run_id, self.judges, self.settings, self.server = db, run_id, judges, settings, server
+        self.max_tokens, self.max_cost_usd, self.progress = max_tokens, max_cost_usd, progress
+        self.limiter = AdaptiveLimiter(max_concurrency)
+        self.progress_lock = anyio.Lock()
+        self.tokens = 0
+        self.cost = 0.0
+        self.done = 0
+        self.total = 0
+
+    def report(self) -> ConcurrencyReport:
+        return ConcurrencyReport(
+            max_concurrency=self.limiter.maximum, lowest=self.limiter.lowest, final=self.limiter.limit,
+            rate_limit_signals=self.limiter.rate_limit_signals,
+        )
+
+    async def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            pairs = await anyio.to_thread.run_sync(self._missing_pairs)
+            totals = await anyio.to_thread.run_sync(store.run_totals, self.db, self.run_id)
+            self.tokens, self.cost, self.done = totals.total_tokens, totals.cost, totals.results
+            self.total = totals.results + len(pairs)
+            await self._report(f"evaluating {len(pairs):,} pairs ({self.done:,} already have results)")
+            stop_reason = None
+            async with anyio.create_task_group() as tg:
+                for index, pair in enumerate(pairs):
+                    slot = await self.limiter.acquire()
+                    stop_reason = self._over_budget(len(pairs) - index)
+                    if stop_reason is not None:
+                        self.limiter.release(slot)
+                        break
+                    tg.start_soon(self._judge, pair, slot)
+            status = "stopped" if stop_reason is not None else "completed"
+            await self._finish(status, stop_reason, started)
+        except BaseException as exc:
+            # A crash or cancellation leaves every finished pair stored; the run says it stopped
+            # so a later call resumes it.
+            with anyio.CancelScope(shield=True):
+                await self._finish("stopped", f"interrupted ({type(exc).__name__}); resume with run_id={self.run_id!r}.", started)
+            raise
+        await self._report(stop_reason or "completed")
+
+    async def _finish(self, status: str, stop_reason: str | None, started: float) -> None:
+        await anyio.to_thread.run_sync(
+            functools.partial(
+                store.update_run, self.db, self.run_id, status=status, stop_reason=stop_reason,
+                add_duration_s=time.perf_counter() - started,
+            )
+        )
+
+    def _missing_pairs(self) -> list[_Pair]:
+        missing = {j.name: set(store.missing_trace_ids(self.db, self.run_id, j.name)) for j in self.judges}
+        traces = sorted(set().union(*missing.values()))
+        # Trace by trace, so a stopped run has whole traces judged rather than whole judges.
+        return [_Pair(t, j) for t in traces for j in self.judges if t in missing[j.name]]
+
+    def _over_budget(self, remaining: int) -> str | None:
+        how = f"resume with run_id={self.run_id!r} and a larger limit to judge the {remaining:,} remaining pairs."
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            return f"token budget reached: {self.tokens:,} tokens used of max_tokens={self.max_tokens:,}; {how}"
+        if self.max_cost_usd is not None and self.cost >= self.max_cost_usd:
+            return f"cost budget reached: ${self.cost:.4f} spent of max_cost_usd={self.max_cost_usd:g}; {how}"
+        return None
+
+    async def _judge(self, pair: _Pair, slot: Slot) -> None:
+        try:
+            result, rate_limited = await self._result(pair)
+        except BaseException:
+            self.limiter.release(slot)
+            raise
+        # Counted before the slot is given back, so the next pair's budget check sees this spend.
+        self.tokens += result.input_tokens + result.output_tokens
+        self.cost += result.cost
+        self.limiter.release(slot, rate_limited=rate_limited)
+        await anyio.to_thread.run_sync(store.record_results, self.db, self.run_id, [result])
+        async with self.progress_lock:
+            self.done += 1
+            outcome = "error" if result.error is not None else f"{result.value!r}"[:80]
+            await self._report(f"{pair.judge.name} on {pair.trace_id}: {outcome}")
+
+    async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult, bool]:
+        """The pair's result and whether it met rate limiting."""
+        started = time.perf_counter()
+        try:
+            verdict = await run_judge(
+                self.db,
+                pair.judge.code or pair.judge.definition,  # type: ignore[arg-type]
+                pair.trace_id,
+                settings=self.settings,
+                server=self.server,
+            )
+        except Exception as exc:
+            # Whatever failed (the store, a bug in a judge path), it is this pair's error, on record.
+            logger.warning("judge %s failed on trace %s", pair.judge.name, pair.trace_id, exc_info=True)
+            return store.EvaluationResult(
+                judge=pair.judge.name, trace_id=pair.trace_id, source_id=pair.judge.source_id,
+                error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
+            ), False
+        meta = verdict.metadata
+        return store.EvaluationResult(
+            judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
+            assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,
+            error=verdict.error, input_tokens=int(meta.get("input_tokens") or 0),
+            output_tokens=int(meta.get("output_tokens") or 0), cost=float(meta.get("cost_usd") or 0.0),
+            latency_s=time.perf_counter() - started,
+        ), _is_rate_limited(verdict)
+
+    async def _report(self, message: str) -> None:
+        if self.progress is None:
+            return
+        outcome = self.progress(self.done, self.total, message)
+        if inspect.isawaitable(outcome):
+            await outcome

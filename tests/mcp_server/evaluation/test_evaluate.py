@@ -1,0 +1,191 @@
+"""evaluate: 200 traces x 3 judges through litellm's real HTTP path against the scripted server,
+with 429s and a crashing code judge; budgets, resuming, progress."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from mcp_server.evaluation import evaluate
+from mcp_server.settings import Settings
+from mcp_server.tools.assessments import get_assessment
+from store import Database
+from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
+from store.evaluations import get_run, list_results, missing_trace_ids
+from tests.mcp_server.evaluation.conftest import (
+    CODE_JUDGE,
+    COMPLETION_TOKENS,
+    JUDGES,
+    PROMPT_TOKENS,
+    TRACES,
+    ScriptedJudges,
+    always_rate_limited,
+    helpful,
+    number,
+    quality,
+    rate_limited_once,
+    trace_id,
+)
+
+CODE_NAME = "answer_length"
+
+
+def results_by_pair(db: Database, run_id: str) -> dict[tuple[str, str], object]:
+    return {(r.judge, r.trace_id): r for r in list_results(db, run_id, limit=10_000)}
+
+
+def p(values: list[float], q: int) -> float:
+    """The q-th percentile by statistics' inclusive method (linear between closest ranks)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+async def test_200_traces_by_3_judges_end_every_pair_with_feedback_or_error_and_right_aggregates(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    run = await evaluate(db, JUDGES, settings=settings, max_concurrency=16, name="nightly")
+
+    assert (run.status, run.stop_reason, run.trace_count, run.pairs_total) == ("completed", None, TRACES, 3 * TRACES)
+    assert [j["name"] for j in run.judges] == ["helpful", "quality", CODE_NAME]
+    assert [j["source_id"] for j in run.judges] == ["helpful@1", "quality@1", f"{CODE_NAME}@1"]
+    results = results_by_pair(db, run.run_id)
+    assert len(results) == run.pairs_done == 3 * TRACES
+    for (judge, trace), result in results.items():
+        n = number(trace)
+        if result.error is None:
+            feedback = get_assessment(db, result.assessment_id)
+            assert (feedback.trace_id, feedback.name, feedback.value) == (trace, judge, result.value)
+        expected_error = (judge == "helpful" and always_rate_limited(n)) or (judge == CODE_NAME and n % 7 == 0)
+        assert (result.error is not None) == expected_error, (judge, n, result.error)
+    assert "429" in results[("helpful", trace_id(1))].error
+    assert "cannot judge answer 7" in results[(CODE_NAME, trace_id(7))].error
+    # A 429 once is retried by the model layer and ends with a value.
+    assert results[("quality", trace_id(3))].value == quality(3) and judged.requests[("quality", 3)] == 2
+
+    helpful_values = [float(helpful(n)) for n in range(TRACES) if not always_rate_limited(n)]
+    quality_values = [float(quality(n)) for n in range(TRACES)]
+    lengths = [float(len(f"Your order ships tomorrow, ticket {n}")) for n in range(TRACES) if n % 7]
+    m = run.metrics
+    assert m["helpful/error_count"] == sum(always_rate_limited(n) for n in range(TRACES)) == 4
+    assert m["helpful/count"] == len(helpful_values)
+    assert m["helpful/mean"] == pytest.approx(statistics.fmean(helpful_values))
+    assert m["helpful/pass_rate"] == pytest.approx(statistics.fmean(helpful_values))
+    assert (m["helpful/min"], m["helpful/max"]) == (0.0, 1.0)
+    assert m["quality/error_count"] == 0 and "quality/pass_rate" not in m
+    assert m["quality/mean"] == pytest.approx(statistics.fmean(quality_values))
+    assert (m["quality/min"], m["quality/max"]) == (1.0, 5.0)
+    assert m["quality/p50"] == pytest.approx(statistics.median(quality_values))
+    assert m["quality/p90"] == pytest.approx(p(quality_values, 90))
+    assert m[f"{CODE_NAME}/error_count"] == sum(1 for n in range(TRACES) if n % 7 == 0)
+    assert m[f"{CODE_NAME}/mean"] == pytest.approx(statistics.fmean(lengths))
+    assert m[f"{CODE_NAME}/p90"] == pytest.approx(p(lengths, 90))
+    assert m[f"{CODE_NAME}/p50"] == pytest.approx(statistics.median(lengths))
+
+    llm_answers = 2 * TRACES - 4  # every LLM pair but the always-429 ones got one answer
+    assert (run.input_tokens, run.output_tokens) == (PROMPT_TOKENS * llm_answers, COMPLETION_TOKENS * llm_answers)
+    assert run.errors == 4 + m[f"{CODE_NAME}/error_count"]
+    assert run.cost_usd > 0 and run.duration_s > 0
+    assert run.concurrency is not None and run.concurrency.rate_limit_signals == 4
+    assert run.concurrency.lowest < 16
+    assert sum(1 for n in range(TRACES) if rate_limited_once(n)) == 20
+
+
+async def test_a_budget_in_tokens_stops_the_run_cleanly_and_a_resume_judges_only_the_missing_pairs(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    run = await evaluate(db, ["quality"], settings=settings, max_concurrency=4, max_tokens=2_000)
+
+    per_pair = PROMPT_TOKENS + COMPLETION_TOKENS
+    assert run.status == "stopped" and "token budget reached" in run.stop_reason and run.run_id in run.stop_reason
+    # Pairs start until the budget is reached; those in flight (at most 4) finish and are kept.
+    assert 2_000 <= run.total_tokens <= 2_000 + 4 * per_pair
+    assert run.pairs_done == run.total_tokens // per_pair < TRACES
+    first = set(results_by_pair(db, run.run_id))
+    assert len(missing_trace_ids(db, run.run_id, "quality")) == TRACES - run.pairs_done
+    asked = sum(judged.requests.values())
+
+    resumed = await evaluate(db, None, settings=settings, run_id=run.run_id, max_concurrency=4)
+
+    assert (resumed.run_id, resumed.status, resumed.stop_reason) == (run.run_id, "completed", None)
+    assert resumed.pairs_done == TRACES and resumed.metrics["quality/count"] == TRACES
+    assert first < set(results_by_pair(db, run.run_id))
+    # Only the missing pairs were judged again: one request each (plus the 429s retried).
+    new_requests = sum(judged.requests.values()) - asked
+    missing = [n for n in range(TRACES) if ("quality", trace_id(n)) not in first]
+    assert new_requests == len(missing) + sum(1 for n in missing if rate_limited_once(n))
+    assert resumed.duration_s > run.duration_s
+    assert get_run(db, run.run_id).limits["max_tokens"] is None
+
+
+async def test_a_budget_in_dollars_stops_the_run(db: Database, settings: Settings, judged: ScriptedJudges) -> None:
+    one = await evaluate(db, ["quality"], settings=settings, trace_ids=[trace_id(0)])
+    cost_per_pair = one.cost_usd
+    assert cost_per_pair > 0
+
+    run = await evaluate(db, ["quality"], settings=settings, max_concurrency=1, max_cost_usd=cost_per_pair * 9.5)
+
+    assert run.status == "stopped" and "cost budget reached" in run.stop_reason
+    assert run.pairs_done == 10  # with one in flight, exactly the pairs that reach the budget
+    assert run.cost_usd == pytest.approx(cost_per_pair * 10)
+
+
+async def test_progress_is_reported_at_start_after_each_pair_and_at_the_end(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    seen: list[tuple[int, int, str]] = []
+
+    async def progress(done: int, total: int, message: str) -> None:
+        seen.append((done, total, message))
+
+    ids = [trace_id(n) for n in range(5)]
+    run = await evaluate(db, ["quality", CODE_JUDGE], settings=settings, trace_ids=ids, progress=progress)
+
+    assert seen[0] == (0, 10, "evaluating 10 pairs (0 already have results)")
+    assert [done for done, _, _ in seen[1:-1]] == list(range(1, 11))
+    assert all(total == 10 for _, total, _ in seen)
+    assert seen[-1] == (10, 10, "completed")
+    assert any(m == f"{CODE_NAME} on {trace_id(0)}: error" for _, _, m in seen)
+    assert any(m == f"quality on {trace_id(1)}: {quality(1)}" for _, _, m in seen)
+
+    resumed: list[tuple[int, int, str]] = []
+    await evaluate(db, None, settings=settings, run_id=run.run_id, progress=lambda *a: resumed.append(a))
+    assert resumed == [(10, 10, "evaluating 0 pairs (10 already have results)"), (10, 10, "completed")]
+
+
+async def test_an_error_verdict_from_rate_limiting_halves_concurrency(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    ids = [trace_id(n) for n in range(TRACES) if always_rate_limited(n)]
+    run = await evaluate(db, ["helpful"], settings=settings, trace_ids=ids, max_concurrency=1)
+    assert run.concurrency.rate_limit_signals == len(ids) and run.concurrency.lowest == 1
+    assert run.errors == len(ids)
+
+
+async def test_arguments_are_checked_before_anything_runs(db: Database, settings: Settings, judged: ScriptedJudges) -> None:
+    with pytest.raises(JudgeNotFound):
+        await evaluate(db, ["no_such_judge"], settings=settings)
+    with pytest.raises(TraceNotFound):
+        await evaluate(db, ["quality"], settings=settings, trace_ids=["f" * 32])
+    with pytest.raises(InvalidArgument, match="not both"):
+        await evaluate(db, ["quality"], settings=settings, trace_ids=[trace_id(0)], filter_string="trace.status = 'OK'")
+    with pytest.raises(InvalidArgument, match="max_concurrency must be an integer from 1 to 64"):
+        await evaluate(db, ["quality"], settings=settings, max_concurrency=0)
+    with pytest.raises(InvalidArgument, match="max_traces=10"):
+        await evaluate(db, ["quality"], settings=settings, max_traces=10)
+    with pytest.raises(InvalidArgument, match="no trace matches"):
+        await evaluate(db, ["quality"], settings=settings, filter_string="trace.name = 'nothing'")
+    with pytest.raises(InvalidArgument, match="distinct"):
+        await evaluate(db, ["quality", "quality"], settings=settings)
+    run = await evaluate(db, ["quality"], settings=settings, trace_ids=[trace_id(0)])
+    with pytest.raises(InvalidArgument, match="was started with judges"):
+        await evaluate(db, ["helpful"], settings=settings, run_id=run.run_id)
+    with pytest.raises(InvalidArgument, match="without filter_string"):
+        await evaluate(db, None, settings=settings, run_id=run.run_id, trace_ids=[trace_id(1)])
+    assert sum(judged.requests.values()) == 1
+
+
+async def test_a_filter_selects_the_traces(db: Database, settings: Settings, judged: ScriptedJudges) -> None:
+    run = await evaluate(db, ["latency"], settings=settings, filter_string="trace.execution_time_ms > 1500")
+    # Durations are (n % 4 + 1) * 500 ms: the traces with n % 4 == 3 take 2,000 ms.
+    assert run.trace_count == TRACES // 4 and run.metrics["latency/pass_rate"] == 1.0
+    assert run.filter_string == "trace.execution_time_ms > 1500" and judged.requests == {}
