@@ -22,6 +22,7 @@ class Slot:
     """One judgment's hold on the limiter; `generation` is the cut count when it started."""
 
     generation: int
+    limited: bool = False  # met rate limiting: its end is not a clean answer
 
 
 @dataclass
@@ -51,9 +52,9 @@ class AdaptiveLimiter:
     def release(self, slot: Slot, *, rate_limited: bool = False) -> None:
         """Give the slot back, saying whether its judgment met rate limiting."""
         self._capacity.release_on_behalf_of(slot)
-        if rate_limited:
+        if rate_limited and not slot.limited:
             self.signal(slot)
-        else:
+        elif not slot.limited:
             self._clean += 1
             if self.limit < self.maximum and self._clean >= (self.grow_after or self.limit):
                 self._clean = 0
@@ -62,10 +63,10 @@ class AdaptiveLimiter:
     def signal(self, slot: Slot) -> None:
         """Rate limiting seen by the judgment holding `slot`: halve the limit, once per burst."""
         self.rate_limit_signals += 1
+        slot.limited = True
         if slot.generation < self.cuts:
             return
         self.cuts += 1
-        slot.generation = self.cuts
         self._clean = 0
         self._set(max(1, self.limit // 2))
 
