@@ -1,0 +1,133 @@
+"""The evaluation tools: Evaluate, GetEvaluationRun and CompareEvaluationRuns, registered on a
+server by `add_evaluation_tools(server, db, settings)`.
+
+Thin wrappers in the style of mcp_server.judge_tools: each signature is the tool's input schema
+and each body calls a typed function in mcp_server.evaluation. Evaluate reports its progress as
+MCP progress notifications (to a client that sent a progress token).
+"""
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from mcp_server.evaluation import reports
+from mcp_server.evaluation.run import MAX_CONCURRENCY, MAX_JUDGES, MAX_TRACES, evaluate
+from mcp_server.evaluation.summary import EvaluationRun
+from mcp_server.settings import Settings
+from mcp_server.tool_boundary import READ_ONLY, FilterString, PageToken, answer
+from store import Database
+
+EVALUATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+"""Evaluate calls model providers (open world) and logs feedback and a run; it changes nothing else."""
+
+RunId = Annotated[str, Field(description="An evaluation run's id, 'run-' and 32 hex characters, as Evaluate returns it.")]
+MaxResults = Annotated[int, Field(description=f"Rows per page, 1 to {reports.MAX_RESULTS}.")]
+
+EVALUATE_DESCRIPTION = f"""\
+Run judges over many traces concurrently and store the run: each judge's verdict on each trace is
+logged as feedback on the trace (as RunJudge does), and the run keeps every result and its
+metrics. judges: up to {MAX_JUDGES} stored or built-in judge names (ListJudges lists them).
+Traces: those filter_string matches (SearchTraces syntax; none for all traces) or the given
+trace_ids; at most {MAX_TRACES:,}. A judge failing on a trace is recorded as an error for that
+trace and never stops the run. max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
+(default 8; halved automatically when the provider rate-limits, grown back as answers come).
+max_tokens and max_cost_usd: a budget for the whole run; once reached no new judgment starts,
+those in flight finish, and the run is 'stopped' with the reason. To continue a stopped or
+interrupted run, call Evaluate(run_id=...) (with a larger budget if it stopped on one): only the
+pairs without a result are judged. Returns the run: status, totals (tokens, cost, duration,
+errors) and metrics named '<judge>/mean', '/min', '/max', '/p50', '/p90' (numbers; booleans as
+1/0), '/pass_rate' (true, 'yes' or 'pass' pass), '/count', '/error_count'. Progress is sent as
+MCP progress notifications. Look at results with GetEvaluationRun; compare with
+CompareEvaluationRuns.
+
+Example: Evaluate(judges=["correctness", "latency"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)"""
+
+GET_EVALUATION_RUN_DESCRIPTION = f"""\
+One evaluation run: its status (running, completed, stopped and why), judges and versions,
+totals (pairs done, errors, tokens, cost, duration), metrics per judge, up to
+{reports.ERRORS_PER_JUDGE} errors per judge, and a page of results ((judge, trace_id) order:
+value, error, assessment_id of the feedback, tokens, cost, latency; values and errors cut to
+{reports.VALUE_CHARS} characters). errors_only=true lists only the results with errors.
+max_results: 1 to {reports.MAX_RESULTS} (default 50); page_token: next_page_token of the previous
+answer.
+
+Example: GetEvaluationRun(run_id="run-0f3c...", errors_only=true)"""
+
+COMPARE_EVALUATION_RUNS_DESCRIPTION = f"""\
+Compare two evaluation runs (run_a before, run_b after): every metric of either run with its
+value in each and the delta b - a; how many traces changed verdict per judge; and a page of
+those traces (judged by the same judge name in both runs, with a different value, or an error in
+one run and a value in the other), with both verdicts. max_results: 1 to {reports.MAX_RESULTS}
+(default 50); page_token: next_page_token of the previous answer.
+
+Example: CompareEvaluationRuns(run_a="run-0f3c...", run_b="run-9ad1...")"""
+
+
+def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) -> None:
+    """Register the three evaluation tools on `server`, over `db`, with `settings` for the judges' model."""
+
+    async def evaluate_tool(
+        ctx: Context,
+        judges: Annotated[
+            list[str] | None,
+            Field(description="Judge names, e.g. ['correctness', 'latency']; none when resuming with run_id."),
+        ] = None,
+        filter_string: FilterString = None,
+        trace_ids: Annotated[list[str] | None, Field(description="Judge these traces instead of a filter.")] = None,
+        run_id: Annotated[
+            str | None, Field(description="Resume this run: judge only its pairs without a result.")
+        ] = None,
+        name: Annotated[str | None, Field(description="A name for the run, e.g. 'prompt v2'.")] = None,
+        max_concurrency: Annotated[int, Field(description=f"Judgments in flight, 1 to {MAX_CONCURRENCY}.")] = 8,
+        max_tokens: Annotated[int | None, Field(description="Token budget of the whole run; none for no limit.")] = None,
+        max_cost_usd: Annotated[float | None, Field(description="Cost budget in USD; none for no limit.")] = None,
+    ) -> Annotated[CallToolResult, EvaluationRun]:
+        async def progress(done: int, total: int, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        return await answer(
+            evaluate,
+            db,
+            judges,
+            settings=settings,
+            filter_string=filter_string,
+            trace_ids=trace_ids,
+            run_id=run_id,
+            name=name,
+            max_concurrency=max_concurrency,
+            max_tokens=max_tokens,
+            max_cost_usd=max_cost_usd,
+            progress=progress,
+            server=server,
+            allow_import=False,  # a client must not run any function on this server by naming it
+        )
+
+    async def get_evaluation_run(
+        run_id: RunId,
+        max_results: MaxResults = 50,
+        page_token: PageToken = None,
+        errors_only: Annotated[bool, Field(description="List only results with an error.")] = False,
+    ) -> Annotated[CallToolResult, reports.EvaluationRunReport]:
+        return await answer(
+            reports.get_evaluation_run, db, run_id, max_results=max_results, page_token=page_token,
+            errors_only=errors_only,
+        )
+
+    async def compare_evaluation_runs(
+        run_a: Annotated[str, Field(description="The baseline run's id.")],
+        run_b: Annotated[str, Field(description="The run compared with it.")],
+        max_results: MaxResults = 50,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, reports.RunComparison]:
+        return await answer(
+            reports.compare_evaluation_runs, db, run_a, run_b, max_results=max_results, page_token=page_token
+        )
+
+    for tool_name, fn, description, annotations in (
+        ("Evaluate", evaluate_tool, EVALUATE_DESCRIPTION, EVALUATES),
+        ("GetEvaluationRun", get_evaluation_run, GET_EVALUATION_RUN_DESCRIPTION, READ_ONLY),
+        ("CompareEvaluationRuns", compare_evaluation_runs, COMPARE_EVALUATION_RUNS_DESCRIPTION, READ_ONLY),
+    ):
+        server.add_tool(fn, name=tool_name, description=description, annotations=annotations, structured_output=True)

@@ -1,0 +1,151 @@
+"""Evaluate, GetEvaluationRun and CompareEvaluationRuns through the in-process MCP client:
+progress notifications, bounded pages, metric deltas and changed verdicts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from mcp_server.evaluation import evaluate
+from mcp_server.evaluation_tools import add_evaluation_tools
+from mcp_server.judges import registry
+from mcp_server.server import create_server
+from mcp_server.settings import Settings
+from store import Database
+from tests.mcp_server.evaluation.conftest import CODE_JUDGE, ScriptedJudges, helpful, quality, trace_id
+from tests.support.scripted_openai import ScriptedOpenAI, json_reply
+
+
+class Session:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def call(self, tool: str, progress: Any = None, **arguments: Any) -> dict[str, Any]:
+        result = await self.client.call_tool(tool, arguments, progress_callback=progress)
+        assert not result.is_error, result.content
+        assert json.loads(result.content[0].text) == result.structured_content
+        return result.structured_content
+
+    async def error(self, tool: str, **arguments: Any) -> str:
+        result = await self.client.call_tool(tool, arguments)
+        assert result.is_error, result.structured_content
+        return result.content[0].text
+
+
+@asynccontextmanager
+async def session(db: Database, settings: Settings) -> AsyncIterator[Session]:
+    server = create_server(settings, db)
+    add_evaluation_tools(server, db, settings)
+    async with Client(server) as client:
+        yield Session(client)
+
+
+async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    notes: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append((progress, total, message))
+
+    ids = [trace_id(n) for n in range(6)]
+    async with session(db, settings) as s:
+        run = await s.call("Evaluate", progress=on_progress, judges=["helpful", "quality"], trace_ids=ids, name="v1")
+        shown = await s.call("GetEvaluationRun", run_id=run["run_id"])
+
+    assert run["status"] == "completed" and run["pairs_done"] == 12 and run["name"] == "v1"
+    assert run["metrics"]["quality/mean"] == pytest.approx(sum(quality(n) for n in range(6)) / 6)
+    assert [p for p, _, _ in notes] == list(range(0, 13)) + [12]
+    assert {t for _, t, _ in notes} == {12} and notes[-1][2] == "completed"
+    assert shown["run"]["metrics"] == run["metrics"] and len(shown["results"]) == 12
+    first = shown["results"][0]
+    assert (first["judge"], first["trace_id"], first["value"]) == ("helpful", ids[0], helpful(0))
+
+
+async def test_evaluate_refuses_import_paths_and_says_what_was_wrong(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    async with session(db, settings) as s:
+        assert "not in this store" in await s.error("Evaluate", judges=[CODE_JUDGE], trace_ids=[trace_id(0)])
+        assert "run-nope" in await s.error("GetEvaluationRun", run_id="run-nope")
+        assert "max_concurrency" in await s.error("Evaluate", judges=["quality"], max_concurrency=100)
+    assert judged.requests == {}
+
+
+async def test_get_evaluation_run_pages_results_and_lists_errors_per_judge(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    ids = [trace_id(n) for n in range(30)]
+    run = await evaluate(db, ["quality", CODE_JUDGE], settings=settings, trace_ids=ids)
+    async with session(db, settings) as s:
+        seen: list[tuple[str, str]] = []
+        token = None
+        while True:
+            page = await s.call("GetEvaluationRun", run_id=run.run_id, max_results=7, **({"page_token": token} if token else {}))
+            seen += [(r["judge"], r["trace_id"]) for r in page["results"]]
+            token = page["next_page_token"]
+            if token is None:
+                break
+            assert "page_token=" in page["notice"] and "of 60 in all" in page["notice"]
+        errors = await s.call("GetEvaluationRun", run_id=run.run_id, errors_only=True)
+        bad = await s.error("GetEvaluationRun", run_id=run.run_id, max_results=8, page_token=page_token_of(s, run.run_id))
+
+    assert len(seen) == 60 == len(set(seen)) and seen == sorted(seen)
+    crashed = [trace_id(n) for n in range(30) if n % 7 == 0]
+    assert [r["trace_id"] for r in errors["results"]] == crashed
+    assert [e["trace_id"] for e in errors["errors_by_judge"]["answer_length"]] == crashed[:3]
+    assert "other arguments" in bad
+
+
+def page_token_of(s: Session, run_id: str) -> str:
+    from mcp_server.evaluation.reports import GET_TOOL
+    from mcp_server.tools.paging import issue_token
+
+    return issue_token(GET_TOOL, {"run_id": run_id, "max_results": 7, "errors_only": False}, {"after": ["a", "b"]})
+
+
+async def test_compare_evaluation_runs_gives_metric_deltas_and_the_traces_whose_verdict_changed(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, judged: ScriptedJudges
+) -> None:
+    ids = [trace_id(n) for n in range(10)]
+    before = await evaluate(db, ["helpful", "quality"], settings=settings, trace_ids=ids, name="v1")
+    # Version 2 of 'helpful' says true everywhere, and fails on trace 4.
+    registry.create_judge(db, "helpful", "HELPFUL v2: does {{ outputs }} answer {{ inputs }}?")
+
+    def v2(request: dict) -> Any:
+        if "trace " + trace_id(4) in request["messages"][0]["content"] and request["messages"][1]["content"].startswith("HELPFUL"):
+            return json_reply({"rationale": "x", "value": "not a bool"})
+        if request["messages"][1]["content"].startswith("HELPFUL"):
+            return json_reply({"rationale": "v2", "value": True})
+        return judged(request)
+
+    scripted_openai.respond_with(v2)
+    after = await evaluate(db, ["helpful", "quality"], settings=settings, trace_ids=ids, name="v2")
+    assert after.judges[0]["source_id"] == "helpful@2"
+
+    async with session(db, settings) as s:
+        comparison = await s.call("CompareEvaluationRuns", run_a=before.run_id, run_b=after.run_id)
+        paged = await s.call("CompareEvaluationRuns", run_a=before.run_id, run_b=after.run_id, max_results=2)
+        rest = await s.call("CompareEvaluationRuns", run_a=before.run_id, run_b=after.run_id, max_results=2,
+                            page_token=paged["next_page_token"])
+
+    # helpful v1 is false on n % 3 == 0 (0, 3, 6, 9) and rate limited on 1; v2 is true except an
+    # error on 4.
+    changed = {(c["judge"], c["trace_id"]): c for c in comparison["changed"]}
+    assert set(changed) == {("helpful", trace_id(n)) for n in (0, 1, 3, 4, 6, 9)}
+    assert changed[("helpful", trace_id(1))]["error_a"] and changed[("helpful", trace_id(1))]["b"] is True
+    assert (changed[("helpful", trace_id(0))]["a"], changed[("helpful", trace_id(0))]["b"]) == (False, True)
+    assert changed[("helpful", trace_id(4))]["a"] is True and changed[("helpful", trace_id(4))]["error_b"]
+    assert comparison["changed_count"] == {"helpful": 6}
+    deltas = {d["metric"]: d for d in comparison["metrics"]}
+    assert deltas["helpful/mean"]["a"] == pytest.approx(5 / 9) and deltas["helpful/mean"]["b"] == 1.0
+    assert deltas["helpful/mean"]["delta"] == pytest.approx(4 / 9)
+    assert deltas["helpful/error_count"]["delta"] == 0.0 and deltas["quality/mean"]["delta"] == 0.0
+    assert (comparison["run_a"]["name"], comparison["run_b"]["name"]) == ("v1", "v2")
+    assert [c["trace_id"] for c in paged["changed"] + rest["changed"]] == [trace_id(n) for n in (0, 1, 3, 4)]
+    assert "of 6 in all" in paged["notice"]
