@@ -189,3 +189,49 @@ async def test_a_filter_selects_the_traces(db: Database, settings: Settings, jud
     # Durations are (n % 4 + 1) * 500 ms: the traces with n % 4 == 3 take 2,000 ms.
     assert run.trace_count == TRACES // 4 and run.metrics["latency/pass_rate"] == 1.0
     assert run.filter_string == "trace.execution_time_ms > 1500" and judged.requests == {}
+
+
+async def test_an_interrupted_run_says_so_keeps_what_finished_and_resumes_with_the_rest(
+    db: Database, settings: Settings, judged: ScriptedJudges
+) -> None:
+    import anyio
+
+    done: list[int] = []
+    ids = [trace_id(n) for n in range(40)]
+    with anyio.CancelScope() as scope:
+
+        def progress(n: int, total: int, message: str) -> None:
+            done.append(n)
+            if n == 10:
+                scope.cancel()
+
+        await evaluate(db, ["quality"], settings=settings, trace_ids=ids, max_concurrency=4, progress=progress)
+    assert scope.cancelled_caught
+    run_id = next(iter(db.reader().execute("SELECT run_id FROM evaluation_runs")))[0]
+    stopped = get_run(db, run_id)
+    assert stopped.status == "stopped" and stopped.stop_reason.startswith("interrupted (CancelledError); resume with run_id=")
+    kept = len(list_results(db, run_id, limit=100))
+    assert 10 <= kept < 40
+
+    resumed = await evaluate(db, ["quality"], settings=settings, run_id=run_id)
+    assert (resumed.status, resumed.pairs_done, resumed.errors) == ("completed", 40, 0)
+
+
+async def test_a_judge_path_that_raises_is_that_pairs_error_and_the_run_goes_on(
+    db: Database, settings: Settings, judged: ScriptedJudges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_server.evaluation import run as run_module
+
+    real = run_module.run_judge
+
+    async def flaky(db: Database, judge: object, trace: str, **kwargs: object) -> object:
+        if trace == trace_id(2):
+            raise RuntimeError("the store went away")
+        return await real(db, judge, trace, **kwargs)
+
+    monkeypatch.setattr(run_module, "run_judge", flaky)
+    run = await evaluate(db, ["latency"], settings=settings, trace_ids=[trace_id(n) for n in range(4)])
+    results = results_by_pair(db, run.run_id)
+    assert run.status == "completed" and run.errors == 1
+    assert results[("latency", trace_id(2))].error == "RuntimeError: the store went away"
+    assert results[("latency", trace_id(3))].value is True
