@@ -14,12 +14,14 @@ from mcp_server.models.errors import (
     ModelRequestRejected,
     ModelTimeout,
     ModelUnavailable,
+    SamplingRejected,
     SamplingUnavailable,
     StructuredOutputError,
 )
 from mcp_server.models.names import SAMPLING, ModelName, normalize_model_name, parse_model_name
 from mcp_server.models.results import Completion, ToolCall, Usage
 from mcp_server.models.retry import RetryNotice
+from mcp_server.models.sampling import Sampler, sampling_route
 from mcp_server.models.settings import ModelSettings
 from mcp_server.models.target import ModelTarget, resolve_model
 
@@ -39,6 +41,8 @@ __all__ = [
     "ModelTimeout",
     "ModelUnavailable",
     "RetryNotice",
+    "Sampler",
+    "SamplingRejected",
     "SamplingUnavailable",
     "StructuredOutputError",
     "ToolCall",
@@ -47,4 +51,5 @@ __all__ = [
     "normalize_model_name",
     "parse_model_name",
     "resolve_model",
+    "sampling_route",
 ]

@@ -9,16 +9,13 @@ from typing import Any
 
 import anyio
 
-from mcp_server.models.errors import (
-    ModelUnavailable,
-    SamplingUnavailable,
-    StructuredOutputError,
-)
+from mcp_server.models.errors import ModelUnavailable, StructuredOutputError
 from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.names import ModelName
 from mcp_server.models.provider_errors import classify
 from mcp_server.models.results import Completion, ToolCall
 from mcp_server.models.retry import RetryNotice, call_with_retries
+from mcp_server.models.sampling import Sampler, sample, sampling_route
 from mcp_server.models.settings import ModelSettings
 from mcp_server.models.structured import (
     StructuredMode,
@@ -49,6 +46,7 @@ async def complete(
     max_tokens: int | None = None,
     timeout_s: float | None = None,
     on_retry: Callable[[RetryNotice], None] | None = None,
+    sampler: Sampler | None = None,
 ) -> Completion:
     """Ask a model for one answer to OpenAI-format `messages`.
 
@@ -62,16 +60,19 @@ async def complete(
 
     429, 5xx and connection errors are retried with backoff (settings.max_attempts in all);
     4xx, authentication and timeouts are not. Tokens and cost are this call's only.
+
+    `sampler` is the MCP client a tool was called from: the call goes there (sampling/createMessage)
+    when the model is `sampling`, or when no model is configured and the client supports sampling.
     """
     settings = settings or ModelSettings()
-    target = resolve_model(model, settings, api_base=api_base, api_key=api_key)
-    if target.is_sampling:
-        raise SamplingUnavailable(
-            "model 'sampling' sends the judge's LLM calls to the connected MCP client "
-            "(sampling/createMessage), and this call has no client to ask; run the judge from an "
-            "MCP client that supports sampling, or name a model such as 'openai:/gpt-4o-mini'.",
-            model="sampling",
+    client = sampling_route(model, settings, sampler)  # raises SamplingUnavailable for 'sampling' without one
+    if client is not None:
+        return await sample(
+            client, messages, tools=tools, response_schema=response_schema, schema_name=schema_name,
+            temperature=temperature, max_tokens=max_tokens,
+            timeout_s=timeout_s if timeout_s is not None else settings.timeout_s,
         )
+    target = resolve_model(model, settings, api_base=api_base, api_key=api_key)
     litellm = load_litellm()
     timeout = timeout_s if timeout_s is not None else settings.timeout_s
     mode = _structured_mode(litellm, target.name, structured_mode) if response_schema else None

@@ -43,6 +43,10 @@ class ModelRequestRejected(ModelError):
     """The provider answered 4xx: the request itself is wrong and sending it again will not help."""
 
 
+class SamplingRejected(ModelRequestRejected):
+    """The MCP client refused the sampling request or failed to answer it (the user declined, its model failed)."""
+
+
 class ContextLengthExceeded(ModelRequestRejected):
     """The prompt is longer than the model's context window."""
 
