@@ -7,12 +7,13 @@ schema and each body calls a typed function in mcp_server.judges.tool_service.
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.judges import tool_service as service
 from mcp_server.judges.definition import OutputType
+from mcp_server.models import Sampler
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import READ_ONLY, PageToken, TraceId, answer
 from store import Database
@@ -106,7 +107,10 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
         parameters: Annotated[
             dict[str, Any] | None, Field(description="Parameters of a built-in judge (GetJudge lists them).")
         ] = None,
+        ctx: Context | None = None,
     ) -> Annotated[CallToolResult, service.RunResult]:
+        # The calling client: with model 'sampling' (or none configured) its own model judges.
+        sampler = Sampler.from_context(ctx) if ctx is not None else None
         return await answer(
             service.run_judge_tool,
             db,
@@ -116,6 +120,7 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
             server=server,
             version=version,
             parameters=parameters,
+            sampler=sampler,
         )
 
     for name, fn, description, annotations in (

@@ -37,13 +37,16 @@ from pydantic import BaseModel, Field
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
 from mcp_server.models import (
+    SAMPLING,
     Completion,
     ContextLengthExceeded,
     ModelError,
     ModelSettings,
+    Sampler,
     StructuredOutputError,
     complete,
     resolve_model,
+    sampling_route,
 )
 from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.structured import extract_json_object
@@ -155,15 +158,18 @@ async def run_agent_judge(
     settings: ModelSettings,
     limits: AgentLimits | None = None,
     expectations: Any = None,
+    sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Run an agent judge (instructions with {{ trace }}) on one trace of `server`'s store.
 
     The model investigates through the server's read-only tools and answers through
-    `submit_verdict`. Failures (a model error, a limit with no budget left for a final answer,
+    `submit_verdict`. `sampler` is the MCP client the judge was started from: with model
+    'sampling' (or no model configured) the model calls go to it, never to the judge's own
+    in-process session. Failures (a model error, a limit with no budget left for a final answer,
     an invalid verdict after one retry) come back as a verdict with `error` set, never as a
     made-up value. Only bugs raise.
     """
-    run = _AgentRun(server, judge, trace_id, settings, limits or AgentLimits(), expectations)
+    run = _AgentRun(server, judge, trace_id, settings, limits or AgentLimits(), expectations, sampler)
     return await run.run()
 
 
@@ -176,6 +182,7 @@ class _AgentRun:
         settings: ModelSettings,
         limits: AgentLimits,
         expectations: Any,
+        sampler: Sampler | None = None,
     ) -> None:
         self.server = server
         self.judge = judge
@@ -183,6 +190,7 @@ class _AgentRun:
         self.settings = settings
         self.limits = limits
         self.expectations = expectations
+        self.sampler = sampler
         self.client: Client | None = None
         self.tool_names: set[str] = set()
         self.tool_specs: list[dict[str, Any]] = []
@@ -210,10 +218,16 @@ class _AgentRun:
         self._started = time.perf_counter()
         verdict: JudgeVerdict | None = None
         try:
-            self.model = resolve_model(self.judge.model, self.settings).name.litellm_name
+            if sampling_route(self.judge.model, self.settings, self.sampler) is not None:
+                self.model = SAMPLING
+            else:
+                self.model = resolve_model(self.judge.model, self.settings).name.litellm_name
         except ModelError as exc:
             return self._error(str(exc))
-        self.context_tokens = self.limits.context_tokens or self._model_context_tokens()
+        self.context_tokens = self.limits.context_tokens or (
+            # The client's model and its window are unknown here (and litellm need not be loaded).
+            DEFAULT_CONTEXT_TOKENS if self.model == SAMPLING else self._model_context_tokens()
+        )
         stopped: _Stop | None = None
         with anyio.move_on_after(self.limits.timeout_s) as scope:
             async with Client(self.server) as client:
@@ -332,6 +346,7 @@ class _AgentRun:
                     tools=tools or None,
                     response_schema=response_schema,
                     schema_name="verdict",
+                    sampler=self.sampler,
                 )
             except StructuredOutputError as exc:
                 self._count(exc.completion, messages)

@@ -19,7 +19,14 @@ import anyio.to_thread
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
 from mcp_server.judges.rendering import DATA_FRAMING, render_instructions
 from mcp_server.judges.trace_data import root_inputs_outputs, trace_expectations
-from mcp_server.models import Completion, ModelError, ModelSettings, StructuredOutputError, complete
+from mcp_server.models import (
+    Completion,
+    ModelError,
+    ModelSettings,
+    Sampler,
+    StructuredOutputError,
+    complete,
+)
 from store import Database
 from store.errors import InvalidArgument, RootSpanNotFound
 
@@ -105,10 +112,12 @@ async def run_llm_judge(
     inputs: Any = NOT_GIVEN,
     outputs: Any = NOT_GIVEN,
     expectations: Any = NOT_GIVEN,
+    sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Judge one trace with an LLM judge, reading what is not given from the trace (in a worker
     thread). Model failures, invalid answers and missing data come back as an error verdict;
-    an agent judge (which needs the MCP tools) is refused with InvalidArgument."""
+    an agent judge (which needs the MCP tools) is refused with InvalidArgument. `sampler`: the
+    MCP client to ask through sampling (see mcp_server.models.sampling)."""
     if judge.is_agent_judge:
         raise InvalidArgument(f"judge {judge.name!r} uses {{{{ trace }}}}: run it as an agent judge.")
     try:
@@ -119,11 +128,16 @@ async def run_llm_judge(
         )
     except MissingJudgeData as exc:
         return JudgeVerdict(judge=judge.source_id, trace_id=trace_id, error=str(exc))
-    return await judge_values(judge, trace_id, values, settings=settings)
+    return await judge_values(judge, trace_id, values, settings=settings, sampler=sampler)
 
 
 async def judge_values(
-    judge: JudgeDefinition, trace_id: str, values: dict[str, Any], *, settings: ModelSettings
+    judge: JudgeDefinition,
+    trace_id: str,
+    values: dict[str, Any],
+    *,
+    settings: ModelSettings,
+    sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Ask the model for a verdict on `values` (one per template variable of the judge)."""
     prompt, notes = render_instructions(judge.instructions, values)
@@ -142,6 +156,7 @@ async def judge_values(
                 settings=settings,
                 response_schema=verdict_schema(judge),
                 schema_name="judge_verdict",
+                sampler=sampler,
             )
         except StructuredOutputError as exc:
             calls.append(exc.completion)

@@ -45,6 +45,8 @@ from store.traces import trace_exists
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from mcp_server.models import Sampler
+
 
 @dataclass(frozen=True)
 class ResolvedJudge:
@@ -144,11 +146,14 @@ async def run_judge(
     expectations: Any = NOT_GIVEN,
     record: bool = True,
     allow_import: bool = True,
+    sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Run `judge` on one trace and (unless record=False) log its verdict as feedback.
 
     inputs, outputs and expectations replace what would be read from the trace. `server` is the
     MCP server an agent judge investigates through (one over `db` is made when none is given).
+    `sampler` is the MCP client the judge was started from: its model answers through sampling
+    when the judge's model is 'sampling', or when no model is configured and it supports sampling.
     Returns the verdict with `assessment_id` set once recorded.
     """
     trace_id = normalize_trace_id(trace_id)
@@ -159,11 +164,13 @@ async def run_judge(
     if resolved.code is not None:
         verdict = await run_code_judge(db, resolved.code, trace_id, **given)
     elif resolved.kind == "agent":
-        verdict = await _run_agent(db, resolved.definition, trace_id, settings, server, expectations)  # type: ignore[arg-type]
+        verdict = await _run_agent(db, resolved.definition, trace_id, settings, server, expectations, sampler)  # type: ignore[arg-type]
     elif resolved.builtin is not None:
-        verdict = await _run_builtin(db, resolved, trace_id, settings, given)
+        verdict = await _run_builtin(db, resolved, trace_id, settings, given, sampler)
     else:
-        verdict = await run_llm_judge(db, resolved.definition, trace_id, settings=settings.models, **given)  # type: ignore[arg-type]
+        verdict = await run_llm_judge(
+            db, resolved.definition, trace_id, settings=settings.models, sampler=sampler, **given  # type: ignore[arg-type]
+        )
     if record:
         verdict = await anyio.to_thread.run_sync(
             functools.partial(record_verdict, db, verdict, name=resolved.name, source_type=_source_type(resolved))
@@ -176,7 +183,12 @@ def _source_type(resolved: ResolvedJudge) -> str:
 
 
 async def _run_builtin(
-    db: Database, resolved: ResolvedJudge, trace_id: str, settings: Settings, given: dict[str, Any]
+    db: Database,
+    resolved: ResolvedJudge,
+    trace_id: str,
+    settings: Settings,
+    given: dict[str, Any],
+    sampler: Sampler | None,
 ) -> JudgeVerdict:
     definition, builtin = resolved.definition, resolved.builtin
     assert definition is not None and builtin is not None  # a built-in LLM judge has both
@@ -187,7 +199,7 @@ async def _run_builtin(
     except (MissingJudgeData, RootSpanNotFound) as exc:
         return JudgeVerdict(judge=definition.source_id, trace_id=trace_id, error=str(exc))
     values.update({k: v for k, v in given.items() if v is not NOT_GIVEN and k in definition.variables})
-    return await judge_values(definition, trace_id, values, settings=settings.models)
+    return await judge_values(definition, trace_id, values, settings=settings.models, sampler=sampler)
 
 
 async def _run_agent(
@@ -197,6 +209,7 @@ async def _run_agent(
     settings: Settings,
     server: MCPServer | None,
     expectations: Any,
+    sampler: Sampler | None,
 ) -> JudgeVerdict:
     # Imported here: the agent judge pulls in the MCP client, which LLM and code judges never need.
     from mcp_server.judges.agent import run_agent_judge
@@ -207,7 +220,9 @@ async def _run_agent(
         server = create_server(settings, db)
     if expectations is NOT_GIVEN:
         expectations = await anyio.to_thread.run_sync(trace_expectations, db, trace_id) or None
-    return await run_agent_judge(server, judge, trace_id, settings=settings.models, expectations=expectations)
+    return await run_agent_judge(
+        server, judge, trace_id, settings=settings.models, expectations=expectations, sampler=sampler
+    )
 
 
 def record_verdict(db: Database, verdict: JudgeVerdict, *, name: str, source_type: str) -> JudgeVerdict:

@@ -147,11 +147,12 @@ async def run_judge_tool(
     server: Any = None,
     version: int | None = None,
     parameters: dict[str, Any] | None = None,
+    sampler: Any = None,
 ) -> RunResult:
     """RunJudge: a stored or built-in judge by name, never an import path (that would let a
-    client run any function on this server)."""
+    client run any function on this server). `sampler`: the calling client, for MCP sampling."""
     verdict = await run_judge(
         db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters,
-        allow_import=False,
+        allow_import=False, sampler=sampler,
     )
     return RunResult(verdict=verdict, feedback_name=judge.strip())
