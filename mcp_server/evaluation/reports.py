@@ -170,7 +170,7 @@ def _brief(run: EvaluationRun) -> RunBrief:
     )
 
 
-def _delta(a: float | int | None, b: float | int | None) -> float | None:
+def _delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else float(b) - float(a)
 
 

@@ -34,7 +34,12 @@ import anyio.to_thread
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import JudgeVerdict
-from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, ResolvedJudge, resolve_judge, run_judge
+from mcp_server.judges.runner import (
+    BUILTIN_AGENT_JUDGES,
+    ResolvedJudge,
+    resolve_judge,
+    run_judge,
+)
 from mcp_server.settings import Settings
 from store import Database
 from store import evaluations as store

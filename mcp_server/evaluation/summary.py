@@ -14,7 +14,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from store import Database
-from store.evaluations import EvaluationRunRecord, JudgeStats, get_run, judge_stats, run_totals
+from store.evaluations import (
+    EvaluationRunRecord,
+    JudgeStats,
+    get_run,
+    judge_stats,
+    run_totals,
+)
 
 NUMERIC_METRICS = ("mean", "min", "max", "p50", "p90")
 

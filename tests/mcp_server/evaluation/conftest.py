@@ -16,7 +16,13 @@ from mcp_server.judges import registry
 from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, rate_limited, scripted_openai
+from tests.support.scripted_openai import (
+    Reply,
+    ScriptedOpenAI,
+    json_reply,
+    rate_limited,
+    scripted_openai,
+)
 
 __all__ = ["scripted_openai"]
 

@@ -17,7 +17,13 @@ from mcp_server.judges import registry
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
-from tests.mcp_server.evaluation.conftest import CODE_JUDGE, ScriptedJudges, helpful, quality, trace_id
+from tests.mcp_server.evaluation.conftest import (
+    CODE_JUDGE,
+    ScriptedJudges,
+    helpful,
+    quality,
+    trace_id,
+)
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
 
 
@@ -60,7 +66,7 @@ async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
 
     assert run["status"] == "completed" and run["pairs_done"] == 12 and run["name"] == "v1"
     assert run["metrics"]["quality/mean"] == pytest.approx(sum(quality(n) for n in range(6)) / 6)
-    assert [p for p, _, _ in notes] == list(range(0, 13)) + [12]
+    assert [p for p, _, _ in notes] == list(range(13)) + [12]
     assert {t for _, t, _ in notes} == {12} and notes[-1][2] == "completed"
     assert shown["run"]["metrics"] == run["metrics"] and len(shown["results"]) == 12
     first = shown["results"][0]

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_server.evaluation.reports import ANSWER_CHARS, ERROR_CHARS, compare_evaluation_runs, get_evaluation_run
+from mcp_server.evaluation.reports import (
+    ANSWER_CHARS,
+    ERROR_CHARS,
+    compare_evaluation_runs,
+    get_evaluation_run,
+)
 from mcp_server.tools.paging import answer_chars
 from store import Database
 from store.errors import InvalidArgument, InvalidPageToken
