@@ -15,6 +15,7 @@ from pydantic import Field
 
 from mcp_server import tools
 from mcp_server.assessment_tools import add_assessment_tools
+from mcp_server.evaluation_tools import add_evaluation_tools
 from mcp_server.judge_tools import add_judge_tools
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import (
@@ -56,11 +57,12 @@ def _version() -> str:
 
 
 def create_server(settings: Settings, db: Database) -> MCPServer:
-    """An MCP server named 'tracejudge' exposing the trace, feedback and judge tools over `db`."""
+    """An MCP server named 'tracejudge' exposing the trace, feedback, judge and evaluation tools over `db`."""
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
     _add_trace_tools(server, db)
     add_assessment_tools(server, db)
     add_judge_tools(server, db, settings)
+    add_evaluation_tools(server, db, settings)
     return server
 
 

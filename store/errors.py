@@ -82,3 +82,12 @@ class JudgeNotFound(TraceJudgeError, LookupError):
         )
         self.name = name
         self.version = version
+
+
+class EvaluationRunNotFound(TraceJudgeError, LookupError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"evaluation run {run_id!r} is not in this store; Evaluate returns the run_id of each run it "
+            "starts (ids look like 'run-' and 32 hex characters)."
+        )
+        self.run_id = run_id

@@ -21,20 +21,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from store.connection import Database
-from store.errors import TraceJudgeError
+from store.errors import EvaluationRunNotFound
 from store.json_text import dumps
 
 RUN_STATUSES = ("running", "completed", "stopped")
 PASSING_STRINGS = frozenset({"yes", "pass"})
-
-
-class EvaluationRunNotFound(TraceJudgeError, LookupError):
-    def __init__(self, run_id: str) -> None:
-        super().__init__(
-            f"evaluation run {run_id!r} is not in this store; Evaluate returns the run_id of each run it "
-            "starts (ids look like 'run-' and 32 hex characters)."
-        )
-        self.run_id = run_id
 
 
 class EvaluationRunRecord(BaseModel):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from store import Database, migrations
+from store.errors import EvaluationRunNotFound
 from store.evaluations import (
     EvaluationResult,
-    EvaluationRunNotFound,
     changed_verdicts,
     count_changed_verdicts,
     create_run,

@@ -12,7 +12,6 @@ import pytest
 from mcp import Client
 
 from mcp_server.evaluation import evaluate
-from mcp_server.evaluation_tools import add_evaluation_tools
 from mcp_server.judges import registry
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
@@ -46,7 +45,6 @@ class Session:
 @asynccontextmanager
 async def session(db: Database, settings: Settings) -> AsyncIterator[Session]:
     server = create_server(settings, db)
-    add_evaluation_tools(server, db, settings)
     async with Client(server) as client:
         yield Session(client)
 
