@@ -34,6 +34,7 @@ import anyio.to_thread
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import JudgeVerdict
+from mcp_server.models.retry import observe_retries
 from mcp_server.judges.runner import (
     BUILTIN_AGENT_JUDGES,
     ResolvedJudge,
@@ -272,7 +273,9 @@ class _Runner:
 
     async def _judge(self, pair: _Pair, slot: Slot) -> None:
         try:
-            result, rate_limited = await self._result(pair)
+            # A 429 retried deep inside the judge's model calls slows the run down at once.
+            with observe_retries(functools.partial(self.limiter.on_retry, slot)):
+                result, rate_limited = await self._result(pair)
         except BaseException:
             self.limiter.release(slot)
             raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,6 +45,24 @@ def backoff_delay(
     return min(settings.max_backoff_s, exponential) * (0.5 + 0.5 * rand)
 
 
+RETRY_OBSERVER: ContextVar[Callable[[RetryNotice], None] | None] = ContextVar(
+    "tracejudge_retry_observer", default=None
+)
+"""Who else hears of every retry made in this task, e.g. Evaluate's adaptive limiter around one
+judgment: judges call the model several layers down, and the notice reaches it without every
+judge passing a callback along."""
+
+
+@contextmanager
+def observe_retries(observer: Callable[[RetryNotice], None]) -> Iterator[None]:
+    """Tell `observer` of each retry the model calls made in this block (in this task) make."""
+    token = RETRY_OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        RETRY_OBSERVER.reset(token)
+
+
 async def call_with_retries(
     attempt_once: Callable[[], Awaitable[T]],
     *,
@@ -72,6 +92,8 @@ async def call_with_retries(
                     error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
                 raise error from exc
             delay = backoff_delay(attempt, settings, failure.retry_after_s)
-            if on_retry is not None:
-                on_retry(RetryNotice(attempt, delay, failure.error, failure.retry_after_s))
+            notice = RetryNotice(attempt, delay, failure.error, failure.retry_after_s)
+            for listener in (on_retry, RETRY_OBSERVER.get()):
+                if listener is not None:
+                    listener(notice)
             await anyio.sleep(delay)

@@ -18,7 +18,7 @@ from mcp_server.models import (
     complete,
 )
 from mcp_server.models.provider_errors import retry_after_seconds
-from mcp_server.models.retry import backoff_delay
+from mcp_server.models.retry import backoff_delay, observe_retries
 from tests.support.scripted_openai import (
     ScriptedOpenAI,
     context_length_exceeded,
@@ -203,3 +203,17 @@ def test_retry_after_headers_in_every_form() -> None:
     assert retry_after_seconds({"Retry-After": "soon"}) is None
     assert retry_after_seconds({"retry-after": "-3"}) == 0
     assert retry_after_seconds({}) is None and retry_after_seconds(None) is None
+
+
+async def test_an_observer_hears_the_retries_made_inside_its_block_only(
+    scripted_openai: ScriptedOpenAI, fast: ModelSettings
+) -> None:
+    heard: list[RetryNotice] = []
+    scripted_openai.push(rate_limited(retry_after_s=0.001), text("inside"), rate_limited(retry_after_s=0.001), text("outside"))
+
+    with observe_retries(heard.append):
+        inside = await complete(ASK, model="openai/scripted-model", **on(scripted_openai, fast))
+    outside = await complete(ASK, model="openai/scripted-model", **on(scripted_openai, fast))
+
+    assert (inside.text, outside.text) == ("inside", "outside")
+    assert [type(n.error) for n in heard] == [ModelRateLimited]
