@@ -15,6 +15,7 @@ from pydantic import Field
 from mcp_server.evaluation import reports
 from mcp_server.evaluation.run import MAX_CONCURRENCY, MAX_JUDGES, MAX_TRACES, evaluate
 from mcp_server.evaluation.summary import EvaluationRun
+from mcp_server.models import Sampler
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import READ_ONLY, FilterString, PageToken, answer
 from store import Database
@@ -102,6 +103,7 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
             progress=progress,
             server=server,
             allow_import=False,  # a client must not run any function on this server by naming it
+            sampler=Sampler.from_context(ctx),
         )
 
     async def get_evaluation_run(

@@ -34,6 +34,7 @@ import anyio.to_thread
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import JudgeVerdict
+from mcp_server.models import Sampler
 from mcp_server.models.retry import observe_retries
 from mcp_server.judges.runner import (
     BUILTIN_AGENT_JUDGES,
@@ -91,6 +92,7 @@ async def evaluate(
     progress: ProgressCallback | None = None,
     server: MCPServer | None = None,
     allow_import: bool = True,
+    sampler: Sampler | None = None,
 ) -> EvaluationRun:
     """Run `judges` (stored or built-in judge names; from Python also 'module:function' code
     judges unless allow_import=False) over the traces `filter_string` matches (all traces when
@@ -98,8 +100,9 @@ async def evaluate(
 
     With `run_id`, resume that run instead: its judges (pass none, or the same names) and its
     traces, judging only the pairs without a result. `progress(done, total, message)` is called
-    once at the start, after each pair, and at the end. Raises before anything runs for unknown
-    judges or traces, a bad filter, or limits out of range.
+    once at the start, after each pair, and at the end. `sampler` is the MCP client the run was
+    started from: judges on model 'sampling' (or with no model configured) ask its model. Raises
+    before anything runs for unknown judges or traces, a bad filter, or limits out of range.
     """
     _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
     limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
@@ -131,7 +134,9 @@ async def evaluate(
             )
         )
         run_id = run.run_id
-    runner = _Runner(db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress)
+    runner = _Runner(
+        db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress, sampler
+    )
     await runner.run()
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
@@ -206,8 +211,10 @@ class _Runner:
         max_tokens: int | None,
         max_cost_usd: float | None,
         progress: ProgressCallback | None,
+        sampler: Sampler | None,
     ) -> None:
         self.db, self.run_id, self.judges, self.settings, self.server = db, run_id, judges, settings, server
+        self.sampler = sampler  # the calling MCP client, for judges on MCP sampling
         self.max_tokens, self.max_cost_usd, self.progress = max_tokens, max_cost_usd, progress
         self.limiter = AdaptiveLimiter(max_concurrency)
         self.progress_lock = anyio.Lock()
@@ -299,6 +306,7 @@ class _Runner:
                 pair.trace_id,
                 settings=self.settings,
                 server=self.server,
+                sampler=self.sampler,
             )
         except Exception as exc:
             # Whatever failed (the store, a bug in a judge path), it is this pair's error, on record.

@@ -178,3 +178,14 @@ async def test_a_client_that_refuses_sampling_gives_an_error_verdict_saying_so(d
         ran = await call(connected, "RunJudge", judge="relevance_to_query", trace_id=TRACE_ID)
     error = ran["verdict"]["error"]
     assert "refused or failed the sampling request" in error and "User rejected sampling request" in error
+
+
+async def test_evaluate_from_a_client_with_sampling_judges_through_that_client(db: Database) -> None:
+    small_trace(db)
+    sampling = ScriptedSampling(text({"rationale": "Answered.", "value": "yes"}))
+    async with client(db, Settings(), sampling_callback=sampling) as connected:
+        run = await call(connected, "Evaluate", judges=["relevance_to_query"], trace_ids=[TRACE_ID])
+        found = await call(connected, "SearchTraces", filter_string="feedback.relevance_to_query = 'yes'")
+    assert (run["status"], run["errors"]) == ("completed", 0)
+    assert len(sampling.requests) == 1 and "Why was I charged twice?" in request_text(sampling.requests[0])
+    assert [t["trace_id"] for t in found["traces"]] == [TRACE_ID]
