@@ -9,13 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mcp_server.cli_judges import register_judge_commands
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env
 from store.errors import TraceJudgeError
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-def _open_db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
+def open_db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
     from store import Database
 
     return Database(settings.db_path)
@@ -30,7 +31,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.http.app import create_app
 
-    db = _open_db(settings)
+    db = open_db(settings)
     if args.demo:
         from mcp_server.demo import load_demo
 
@@ -60,7 +61,7 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.server import create_server
 
-    db = _open_db(settings)
+    db = open_db(settings)
     server = create_server(settings, db)
     anyio.run(server.run_stdio_async)
     db.close()
@@ -70,7 +71,7 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.demo import load_demo
 
-    db = _open_db(settings)
+    db = open_db(settings)
     loaded = load_demo(db)
     print(f"loaded {loaded} demo traces into {settings.db_path}")
     db.close()
@@ -80,7 +81,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.importer import import_files
 
-    db = _open_db(settings)
+    db = open_db(settings)
     report = import_files(db, [Path(p) for p in args.files])
     db.close()
     from mcp_server.cli_format import print_import_report
@@ -92,7 +93,7 @@ def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import print_traces
     from mcp_server.tools.traces import search_traces
 
-    db = _open_db(settings)
+    db = open_db(settings)
     page = search_traces(db, filter_string=args.filter, order_by=args.order_by, max_results=args.limit)
     print_traces(page)
     db.close()
@@ -104,12 +105,25 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.tools.spans import list_spans
     from mcp_server.tools.traces import get_trace_info
 
-    db = _open_db(settings)
+    db = open_db(settings)
     info = get_trace_info(db, args.trace_id)
     spans = list_spans(db, args.trace_id, max_results=args.max_spans)
     print_trace(info, spans)
     db.close()
     return 0
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, func: Command, help: str) -> argparse.ArgumentParser:
+    """A (sub)command that opens the database: --db, and `func` to run it."""
+    p = sub.add_parser(name, help=help, description=help)
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help=f"SQLite file (default: $TRACEJUDGE_DB or {DEFAULT_DB_PATH})",
+    )
+    p.set_defaults(func=func)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,15 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
-        p.add_argument(
-            "--db",
-            type=Path,
-            default=None,
-            help=f"SQLite file (default: $TRACEJUDGE_DB or {DEFAULT_DB_PATH})",
-        )
-        p.set_defaults(func=func)
-        return p
+        return add_command(sub, name, func, help)
 
     serve = add("serve", cmd_serve, "Serve MCP over streamable HTTP at /mcp and OTLP at /v1/traces.")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
@@ -156,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", cmd_show, "Show one trace: its summary and span tree.")
     show.add_argument("trace_id")
     show.add_argument("--max-spans", type=int, default=200, help="spans of the tree to show (default 200)")
+    register_judge_commands(sub, add_command)
     return parser
 
 

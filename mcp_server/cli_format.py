@@ -15,7 +15,8 @@ MAX_REJECTIONS_SHOWN = 10
 _STATUS_STYLE = {"ERROR": "bold red", "OK": "green", "IN_PROGRESS": "yellow", "UNSET": "dim"}
 
 
-def _console() -> Console:
+def output_console() -> Console:
+    """The console for a command's results (stdout)."""
     # Wide enough that ids are never wrapped when output goes to a file or a pipe.
     return Console(width=None if Console().is_terminal else 200, highlight=False)
 
@@ -29,7 +30,7 @@ def _status(status: str) -> str:
 
 
 def print_traces(result: TraceSearchResult) -> None:
-    console = _console()
+    console = output_console()
     if not result.traces:
         console.print("no traces match.")
         return
@@ -54,7 +55,7 @@ def print_traces(result: TraceSearchResult) -> None:
 
 
 def print_trace(info: TraceInfo, spans: SpanList) -> None:
-    console = _console()
+    console = output_console()
     console.print(f"[bold]{info.name or '(no root span yet)'}[/]  {info.trace_id}  {_status(info.status)}")
     console.print(
         f"{info.start_time or '-'}  {_ms(info.duration_ms)}  {info.span_count} spans, "
@@ -88,7 +89,7 @@ def print_trace(info: TraceInfo, spans: SpanList) -> None:
 
 def print_import_report(report: ImportReport) -> int:
     """Print what each file gave; returns the exit code (1 when a file failed or spans were rejected)."""
-    console = _console()
+    console = output_console()
     for file in report.files:
         if file.error:
             console.print(f"[red]{file.path}: {file.error}[/]")
