@@ -103,7 +103,7 @@ class OutputType(BaseModel):
             if (self.minimum is not None and number < self.minimum) or (
                 self.maximum is not None and number > self.maximum
             ):
-                raise InvalidArgument(f"{number} is outside [{self.minimum}, {self.maximum}]")
+                raise InvalidArgument(f"{number} is outside the range: expected {self.describe()}")
             return number
         raise InvalidArgument(f"expected {self.describe()}, got {value!r}")
 
@@ -111,8 +111,14 @@ class OutputType(BaseModel):
         if self.kind == "categorical":
             return "one of " + ", ".join(repr(c) for c in self.categories or [])
         if self.kind in ("int", "float"):
-            bounds = f" in [{self.minimum}, {self.maximum}]" if self.minimum is not None or self.maximum is not None else ""
-            return f"a{'n integer' if self.kind == 'int' else ' number'}{bounds}"
+            what = "an integer" if self.kind == "int" else "a number"
+            if self.minimum is not None and self.maximum is not None:
+                return f"{what} from {self.minimum:g} to {self.maximum:g}"
+            if self.minimum is not None:
+                return f"{what} >= {self.minimum:g}"
+            if self.maximum is not None:
+                return f"{what} <= {self.maximum:g}"
+            return what
         return {"bool": "true or false", "text": "a string"}[self.kind]
 
 

@@ -120,7 +120,7 @@ async def test_a_value_out_of_range_twice_is_an_error(
     judge = JUDGE.model_copy(update={"output": OutputType(kind="int", minimum=1, maximum=5)})
     scripted_openai.push(json_reply({"rationale": "r", "value": 9}), json_reply({"rationale": "r", "value": 0}))
     verdict = await run_llm_judge(traced, judge, TRACE_ID, settings=settings.models)
-    assert verdict.value is None and "outside [1.0, 5.0]" in verdict.error
+    assert verdict.value is None and "outside the range: expected an integer from 1 to 5" in verdict.error
 
 
 async def test_expectations_come_from_the_trace_and_given_data_replaces_the_root_span(
