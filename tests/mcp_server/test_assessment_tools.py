@@ -4,47 +4,17 @@ GetAssessment, OverrideAssessment, and what GetTraceInfo and SearchTraces see of
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from mcp import Client
 
-from mcp_server.server import create_server
-from mcp_server.settings import Settings
 from store import Database, write_spans
 from tests.mcp_server.tools.builders import TRACE_ID, make_span, small_trace, span_id
+from tests.support.mcp_session import Session, session
 
 TOOLS = {"LogFeedback", "LogExpectation", "ListAssessments", "GetAssessment", "OverrideAssessment"}
 WRITE_TOOLS = {"LogFeedback", "LogExpectation", "OverrideAssessment"}
 OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"
-
-
-class Session:
-    """One MCP client session on a server with the trace and the feedback tools."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        result = await self.client.call_tool(tool, arguments)
-        assert not result.is_error, result.content
-        assert result.structured_content is not None
-        assert json.loads(result.content[0].text) == result.structured_content
-        return result.structured_content
-
-    async def error(self, tool: str, **arguments: Any) -> str:
-        result = await self.client.call_tool(tool, arguments)
-        assert result.is_error, result.structured_content
-        return result.content[0].text
-
-
-@asynccontextmanager
-async def session(db: Database) -> AsyncIterator[Session]:
-    server = create_server(Settings(), db)
-    async with Client(server) as client:
-        yield Session(client)
 
 
 @pytest.fixture

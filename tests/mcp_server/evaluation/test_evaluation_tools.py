@@ -3,17 +3,12 @@ progress notifications, bounded pages, metric deltas and changed verdicts."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from mcp_server.evaluation import evaluate
 from mcp_server.judges import registry
-from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
 from tests.mcp_server.evaluation.conftest import (
@@ -23,30 +18,8 @@ from tests.mcp_server.evaluation.conftest import (
     quality,
     trace_id,
 )
+from tests.support.mcp_session import Session, session
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
-
-
-class Session:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    async def call(self, tool: str, progress: Any = None, **arguments: Any) -> dict[str, Any]:
-        result = await self.client.call_tool(tool, arguments, progress_callback=progress)
-        assert not result.is_error, result.content
-        assert json.loads(result.content[0].text) == result.structured_content
-        return result.structured_content
-
-    async def error(self, tool: str, **arguments: Any) -> str:
-        result = await self.client.call_tool(tool, arguments)
-        assert result.is_error, result.structured_content
-        return result.content[0].text
-
-
-@asynccontextmanager
-async def session(db: Database, settings: Settings) -> AsyncIterator[Session]:
-    server = create_server(settings, db)
-    async with Client(server) as client:
-        yield Session(client)
 
 
 async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(

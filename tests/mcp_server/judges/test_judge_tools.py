@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
-from mcp import Client
-
-from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
 from tests.mcp_server.tools.builders import TRACE_ID, small_trace
+from tests.support.mcp_session import session
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
 
 YES_NO = {"kind": "categorical", "categories": ["yes", "no"]}
-
-
-class Session:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        result = await self.client.call_tool(tool, arguments)
-        assert not result.is_error, result.content
-        assert json.loads(result.content[0].text) == result.structured_content
-        return result.structured_content
-
-    async def error(self, tool: str, **arguments: Any) -> str:
-        result = await self.client.call_tool(tool, arguments)
-        assert result.is_error, result.structured_content
-        return result.content[0].text
-
-
-@asynccontextmanager
-async def session(db: Database, settings: Settings) -> AsyncIterator[Session]:
-    server = create_server(settings, db)
-    async with Client(server) as client:
-        yield Session(client)
 
 
 async def test_tools_are_listed_with_descriptions_examples_and_honest_annotations(db: Database) -> None:
