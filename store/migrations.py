@@ -225,6 +225,152 @@ def _m004_evaluations(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m005_datasets(conn: sqlite3.Connection) -> None:
+    # Every change to a dataset makes its next version; a record row is never changed except to
+    # close it (removed_version), so "the records of version v" is the rows added at or before v
+    # and not removed by v, and an evaluation pinned to v reads exactly what it ran on.
+    conn.execute(
+        "CREATE TABLE datasets ("
+        "name TEXT PRIMARY KEY, "
+        "description TEXT NOT NULL DEFAULT '', "
+        "version INTEGER NOT NULL DEFAULT 0, "  # the latest version
+        "created_ns INTEGER NOT NULL, "
+        "updated_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE TABLE dataset_versions ("
+        "dataset TEXT NOT NULL REFERENCES datasets(name), "
+        "version INTEGER NOT NULL, "
+        "change TEXT NOT NULL, "  # what made this version, in words
+        "record_count INTEGER NOT NULL, "
+        "created_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (dataset, version)"
+        ") WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE dataset_records ("
+        "row_id INTEGER PRIMARY KEY, "
+        "dataset TEXT NOT NULL REFERENCES datasets(name), "
+        "record_id TEXT NOT NULL, "  # stable across versions: derived from the inputs
+        "inputs_key TEXT NOT NULL, "  # canonical JSON of the inputs, the de-duplication key
+        "inputs TEXT NOT NULL, "  # JSON object
+        "expectations TEXT NOT NULL DEFAULT '{}', "  # JSON object
+        "tags TEXT NOT NULL DEFAULT '{}', "  # JSON object
+        "source_trace_id TEXT, "
+        "added_version INTEGER NOT NULL, "
+        "removed_version INTEGER, "
+        "created_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE UNIQUE INDEX idx_dataset_records_live ON dataset_records(dataset, inputs_key) "
+        "WHERE removed_version IS NULL"
+    )
+    conn.execute("CREATE INDEX idx_dataset_records_page ON dataset_records(dataset, record_id, added_version)")
+
+
+def _m006_prompts(conn: sqlite3.Connection) -> None:
+    # Versions are immutable, so (name, version) is a version's whole identity; aliases are the
+    # only thing that moves.
+    conn.execute(
+        "CREATE TABLE prompts ("
+        "name TEXT PRIMARY KEY, "
+        "description TEXT NOT NULL DEFAULT '', "
+        "tags TEXT NOT NULL DEFAULT '{}', "
+        "created_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE TABLE prompt_versions ("
+        "name TEXT NOT NULL REFERENCES prompts(name), "
+        "version INTEGER NOT NULL, "
+        "kind TEXT NOT NULL, "  # text or chat
+        "template TEXT NOT NULL, "  # JSON: a string, or a list of {role, content} messages
+        "variables TEXT NOT NULL, "  # JSON list of the template's variable names
+        "commit_message TEXT NOT NULL DEFAULT '', "
+        "tags TEXT NOT NULL DEFAULT '{}', "
+        "parent_version INTEGER, "  # set by optimization: the version this one improves on
+        "metadata TEXT NOT NULL DEFAULT '{}', "  # JSON: e.g. an optimizer's scores
+        "created_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (name, version)"
+        ") WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE prompt_aliases ("
+        "name TEXT NOT NULL REFERENCES prompts(name), "
+        "alias TEXT NOT NULL, "
+        "version INTEGER NOT NULL, "
+        "updated_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (name, alias)"
+        ") WITHOUT ROWID"
+    )
+
+
+def _m007_labeling(conn: sqlite3.Connection) -> None:
+    # Labels themselves are HUMAN assessments named after their schema (the assessments table);
+    # these tables hold only what to ask and the queues of traces to ask it about.
+    conn.execute(
+        "CREATE TABLE labeling_schemas ("
+        "name TEXT PRIMARY KEY, "
+        "type TEXT NOT NULL, "  # feedback or expectation
+        "input TEXT NOT NULL, "  # JSON: the input kind and its options or range
+        "instructions TEXT NOT NULL DEFAULT '', "
+        "enable_comment INTEGER NOT NULL DEFAULT 0, "
+        "created_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE TABLE labeling_sessions ("
+        "session_id TEXT PRIMARY KEY, "
+        "name TEXT NOT NULL UNIQUE, "
+        "schemas TEXT NOT NULL, "  # JSON list of schema names
+        "assignees TEXT NOT NULL DEFAULT '[]', "  # JSON list
+        "created_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE TABLE labeling_items ("
+        "session_id TEXT NOT NULL REFERENCES labeling_sessions(session_id), "
+        "trace_id TEXT NOT NULL, "
+        "position INTEGER NOT NULL, "  # queue order: the order traces were added
+        "status TEXT NOT NULL DEFAULT 'pending', "  # pending, completed, skipped
+        "assignee TEXT, "
+        "updated_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (session_id, trace_id)"
+        ") WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX idx_labeling_items_queue ON labeling_items(session_id, position)")
+
+
+def _m008_evaluation_targets(conn: sqlite3.Connection) -> None:
+    # An evaluation on a dataset runs a target on each record, which makes a fresh trace; the
+    # record -> trace link is written when the target returns, so a resumed run knows which
+    # records still need the target and which only need judges.
+    for column in ("dataset TEXT", "dataset_version INTEGER", "target TEXT"):
+        conn.execute(f"ALTER TABLE evaluation_runs ADD COLUMN {column}")
+    conn.execute(
+        "CREATE TABLE evaluation_run_records ("
+        "run_id TEXT NOT NULL REFERENCES evaluation_runs(run_id), "
+        "record_id TEXT NOT NULL, "
+        "trace_id TEXT, "
+        "error TEXT, "  # the target's error, when it failed
+        "latency_s REAL, "
+        "PRIMARY KEY (run_id, record_id)"
+        ") WITHOUT ROWID"
+    )
+    # The prompt versions a run's target loaded, so a prompt version lists the runs that used it.
+    conn.execute(
+        "CREATE TABLE evaluation_run_prompts ("
+        "run_id TEXT NOT NULL REFERENCES evaluation_runs(run_id), "
+        "prompt TEXT NOT NULL, "
+        "version INTEGER NOT NULL, "
+        "PRIMARY KEY (run_id, prompt, version)"
+        ") WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX idx_evaluation_run_prompts_version ON evaluation_run_prompts(prompt, version)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -232,6 +378,10 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("002_assessment_history", _m002_assessment_history),
     ("003_judges", _m003_judges),
     ("004_evaluations", _m004_evaluations),
+    ("005_datasets", _m005_datasets),
+    ("006_prompts", _m006_prompts),
+    ("007_labeling", _m007_labeling),
+    ("008_evaluation_targets", _m008_evaluation_targets),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
