@@ -7,11 +7,17 @@ the client declared the sampling capability. Our OpenAI-format messages become s
 `sampling.tools`, with tool calls and results as tool_use/tool_result blocks. A JSON answer is
 asked for in the prompt (sampling has no response_format) and parsed as prompt mode does.
 
-The client reports neither tokens nor cost: they count as 0, and `cost_note` says why.
+The client reports neither tokens nor cost (CreateMessageResult has no usage): tokens are
+estimated from characters (TOKENS_ESTIMATED, so budgets still count something), cost is 0 since
+the client pays, and `cost_note` says both.
 
-Sampling needs a back-channel from server to client during the tool call: the handshake-era
-protocols (2025-11-25 and before, what stdio and HTTP clients such as Claude Code speak) have
-one; a 2026-07-28 connection does not, and its calls fail with SamplingUnavailable saying so.
+How the request reaches the client depends on the protocol. The handshake-era protocols
+(2025-11-25 and before, what stdio and HTTP clients such as Claude Code speak today) have a
+back-channel: the request is sent during the tool call. A 2026-07-28 connection has none; there a
+tool run through `with_sampling` answers with an InputRequiredResult and is called again with the
+client's answer (multi round-trip requests, mcp_server.models.sampling_rounds). Any other tool
+(a sampler made with `Sampler.from_context`) fails on 2026-07-28 with SamplingUnavailable saying
+what to do.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from mcp import types
+from mcp.server.validation import validate_tool_use_result_messages
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError, NoBackChannelError
 
 from mcp_server.models.errors import (
@@ -35,11 +42,23 @@ from mcp_server.models.errors import (
 )
 from mcp_server.models.names import SAMPLING, parse_model_name
 from mcp_server.models.results import Completion, ToolCall
+from mcp_server.models.sampling_rounds import (
+    INPUT_REQUIRED_VERSION,
+    SamplingRounds,
+    run_rounds,
+    uses_input_required,
+)
 from mcp_server.models.settings import JUDGE_MODEL_ENV, JUDGE_TIMEOUT_ENV, ModelSettings
 from mcp_server.models.structured import extract_json_object, with_schema_instructions
 
 DEFAULT_MAX_TOKENS = 4_096
 """sampling/createMessage requires maxTokens; used when the caller names none."""
+CHARS_PER_TOKEN = 4
+"""Sampled calls report no usage; their tokens are estimated as characters / 4 of what was sent
+and what came back (close enough for budgets, and needs no tokenizer for an unknown model)."""
+TOKENS_ESTIMATED = "tokens_estimated"
+"""Metadata key a judge sets to true when its token counts are such estimates."""
+T = TypeVar("T")
 
 _STOP_REASONS = {"endTurn": "stop", "stopSequence": "stop", "maxTokens": "length", "toolUse": "tool_calls"}
 _CONFIGURE = (
@@ -54,15 +73,23 @@ class Sampler:
 
     `session` is the server-side session of the call (`ctx.session`); `related_request_id` ties the
     sampling request to that tool call, so an HTTP transport sends it on the call's stream.
+    `rounds`, set by `with_sampling` on a 2026-07-28 connection, holds the client's answers of the
+    earlier rounds of a multi round-trip tool call; requests then go through it, not the session.
     """
 
     session: Any
     related_request_id: str | int | None = None
+    protocol_version: str | None = None
+    rounds: SamplingRounds | None = None
 
     @classmethod
     def from_context(cls, ctx: Any) -> Sampler:
-        """The sampler of a tool call's `ctx: Context`."""
-        return cls(ctx.session, ctx.request_context.request_id)
+        """The sampler of a tool call's `ctx: Context`, sending requests over the back-channel.
+
+        On a 2026-07-28 connection (no back-channel) its requests fail with SamplingUnavailable;
+        a tool whose body can run again with the client's answers uses `with_sampling` instead.
+        """
+        return cls(ctx.session, ctx.request_context.request_id, ctx.protocol_version)
 
     @property
     def capability(self) -> types.SamplingCapability | None:
@@ -79,6 +106,23 @@ class Sampler:
         """Whether the client declared tool use in sampling (`sampling.tools`)."""
         capability = self.capability
         return capability is not None and capability.tools is not None
+
+
+async def with_sampling(ctx: Any, body: Callable[[Sampler], Awaitable[T]]) -> T | types.InputRequiredResult:
+    """Run a tool body that may sample the calling client's model, on every protocol version.
+
+    `body` gets the call's Sampler. On the handshake protocols its requests go over the
+    back-channel during the call and `body`'s result is returned. On 2026-07-28 a request the
+    client has not answered yet ends `body` early and the tool answers with an InputRequiredResult;
+    the client answers and calls the tool again, and `body` runs again from the start with the
+    answers so far. So `body` must be safe to repeat until it returns: write nothing before its
+    last model call (RunJudge records the verdict only after the judgment, which is safe).
+    A tool using it declares `-> <its result> | InputRequiredResult`.
+    """
+    version = ctx.protocol_version
+    rounds = SamplingRounds.from_context(ctx) if uses_input_required(version) else None
+    sampler = Sampler(ctx.session, ctx.request_context.request_id, version, rounds)
+    return await run_rounds(rounds, lambda: body(sampler))
 
 
 def sampling_route(model: str | None, settings: ModelSettings, sampler: Sampler | None) -> Sampler | None:
@@ -121,7 +165,7 @@ async def sample(
     max_tokens: int | None = None,
     timeout_s: float,
 ) -> Completion:
-    """One completion from the client's model, as `complete` returns it (tokens and cost 0)."""
+    """One completion from the client's model, as `complete` returns it (tokens estimated, cost 0)."""
     if tools and not sampler.supports_tools:
         raise SamplingUnavailable(
             "this judge calls tools, and the MCP client did not declare tool use in sampling "
@@ -132,43 +176,20 @@ async def sample(
     if response_schema is not None:
         sent = with_schema_instructions(sent, response_schema)
     system, sampling_messages = to_sampling_messages(sent, with_tools=bool(tools))
-    sampling_tools = [_tool(t) for t in tools] if tools else None
+    params = types.CreateMessageRequestParams(
+        messages=sampling_messages,
+        max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+        system_prompt=system,
+        temperature=temperature,
+        tools=[_tool(t) for t in tools] if tools else None,
+    )
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        # The SDK marks sampling deprecated as of protocol 2026-07-28; the handshake-era protocols
-        # that clients speak today have it. The warning is raised when the coroutine is made.
-        warnings.simplefilter("ignore", MCPDeprecationWarning)
-        request = sampler.session.create_message(
-            sampling_messages,
-            max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
-            system_prompt=system,
-            temperature=temperature,
-            tools=sampling_tools,
-            related_request_id=sampler.related_request_id,
-        )
-    try:
-        with anyio.fail_after(timeout_s):
-            result = await request
-    except TimeoutError as exc:
-        raise ModelTimeout(
-            f"the MCP client's model gave no answer to sampling/createMessage within {timeout_s:g} s; "
-            f"raise {JUDGE_TIMEOUT_ENV} or answer the client's prompt sooner.",
-            model=SAMPLING, attempts=1,
-        ) from exc
-    except NoBackChannelError as exc:
-        raise SamplingUnavailable(
-            "the MCP client declared sampling, but this connection cannot send it requests during a "
-            "tool call (protocol 2026-07-28 has no back-channel); connect with the handshake protocol "
-            f"(2025-11-25 or earlier), or {_CONFIGURE}.",
-            model=SAMPLING, attempts=1,
-        ) from exc
-    except MCPError as exc:
-        raise SamplingRejected(
-            f"the MCP client refused or failed the sampling request ({exc.error.message}, code "
-            f"{exc.error.code}); accept the request in the client, or {_CONFIGURE}.",
-            model=SAMPLING, attempts=1,
-        ) from exc
-    completion = to_completion(result, time.perf_counter() - started)
+    if sampler.rounds is not None:
+        validate_tool_use_result_messages(sampling_messages)  # what create_message checks before sending
+        result: types.CreateMessageResult | types.CreateMessageResultWithTools = sampler.rounds.answer(params)
+    else:
+        result = await _ask(sampler, params, timeout_s)
+    completion = to_completion(result, time.perf_counter() - started, input_tokens=_estimate(params))
     if response_schema is not None:
         completion = completion.model_copy(update={"structured_mode": "prompt"})
     if response_schema is not None and not completion.tool_calls:
@@ -183,6 +204,46 @@ async def sample(
             ) from exc
         completion = completion.model_copy(update={"parsed": parsed})
     return completion
+
+
+async def _ask(sampler: Sampler, params: types.CreateMessageRequestParams, timeout_s: float) -> Any:
+    """Send `params` to the client over the back-channel of the tool call, and wait for its answer."""
+    with warnings.catch_warnings():
+        # The SDK marks sampling deprecated as of protocol 2026-07-28; the handshake-era protocols
+        # that clients speak today have it. The warning is raised when the coroutine is made.
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        request = sampler.session.create_message(
+            params.messages,
+            max_tokens=params.max_tokens,
+            system_prompt=params.system_prompt,
+            temperature=params.temperature,
+            tools=params.tools,
+            related_request_id=sampler.related_request_id,
+        )
+    try:
+        with anyio.fail_after(timeout_s):
+            return await request
+    except TimeoutError as exc:
+        raise ModelTimeout(
+            f"the MCP client's model gave no answer to sampling/createMessage within {timeout_s:g} s; "
+            f"raise {JUDGE_TIMEOUT_ENV} or answer the client's prompt sooner.",
+            model=SAMPLING, attempts=1,
+        ) from exc
+    except NoBackChannelError as exc:
+        raise SamplingUnavailable(
+            f"the MCP client declared sampling, but this connection speaks protocol "
+            f"{sampler.protocol_version or INPUT_REQUIRED_VERSION}, where a server cannot send the client a "
+            "request during this tool call (no back-channel; only RunJudge asks through multi round-trip "
+            "requests); run the judge with RunJudge, connect with the handshake protocol (2025-11-25 or "
+            f"earlier; the SDK's Client(mode='legacy')), or {_CONFIGURE}.",
+            model=SAMPLING, attempts=1,
+        ) from exc
+    except MCPError as exc:
+        raise SamplingRejected(
+            f"the MCP client refused or failed the sampling request ({exc.error.message}, code "
+            f"{exc.error.code}); accept the request in the client, or {_CONFIGURE}.",
+            model=SAMPLING, attempts=1,
+        ) from exc
 
 
 def to_sampling_messages(
@@ -240,8 +301,13 @@ def to_sampling_messages(
     return ("\n\n".join(system) if system else None), out
 
 
-def to_completion(result: types.CreateMessageResult | types.CreateMessageResultWithTools, latency_s: float) -> Completion:
-    """The client's answer as a Completion: text, tool calls, stop reason, the client's model."""
+def to_completion(
+    result: types.CreateMessageResult | types.CreateMessageResultWithTools, latency_s: float, *, input_tokens: int = 0
+) -> Completion:
+    """The client's answer as a Completion: text, tool calls, stop reason, the client's model.
+
+    `input_tokens` is the estimate of what was sent; output tokens are estimated from the answer.
+    """
     blocks = result.content if isinstance(result.content, list) else [result.content]
     text = "\n".join(b.text for b in blocks if isinstance(b, types.TextContent))
     calls = [
@@ -255,13 +321,24 @@ def to_completion(result: types.CreateMessageResult | types.CreateMessageResultW
         structured_mode=None,
         tool_calls=calls,
         finish_reason=_STOP_REASONS.get(stop, stop) if stop else None,
+        input_tokens=input_tokens,
+        output_tokens=_estimate(blocks),
         cost_note=(
-            f"the MCP client's model {result.model!r} answered through sampling; the client reports "
-            "no tokens or cost, so they count as 0."
+            f"the MCP client's model {result.model!r} answered through sampling; the client pays and "
+            f"reports no usage, so cost counts as 0 and tokens are estimated (characters / {CHARS_PER_TOKEN})."
         ),
         latency_s=latency_s,
         attempts=1,
     )
+
+
+def _estimate(value: Any) -> int:
+    """Tokens of a sampling request or answer, estimated from the characters of its JSON."""
+    if isinstance(value, list):
+        chars = sum(len(v.model_dump_json(by_alias=True, exclude_none=True)) for v in value)
+    else:
+        chars = len(value.model_dump_json(by_alias=True, exclude_none=True))
+    return chars // CHARS_PER_TOKEN + 1
 
 
 def _text(content: Any) -> str:

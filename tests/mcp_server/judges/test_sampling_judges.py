@@ -87,7 +87,9 @@ async def test_an_llm_judge_with_model_sampling_is_answered_by_the_calling_clien
 
     verdict = ran["verdict"]
     assert (verdict["value"], verdict["rationale"], verdict["error"]) == ("yes", "Refund explained.", None)
-    assert verdict["metadata"]["model"] == "client-model" and verdict["metadata"]["input_tokens"] == 0
+    # The client reports no usage: tokens are estimated (so budgets count them), cost is 0.
+    assert verdict["metadata"]["model"] == "client-model" and verdict["metadata"]["input_tokens"] > 100
+    assert verdict["metadata"]["output_tokens"] > 0 and verdict["metadata"]["cost_usd"] == 0
     assert [t["trace_id"] for t in found["traces"]] == [TRACE_ID]
     [request] = sampling.requests
     # The rendered judge prompt, with the trace's data framed as untrusted, and the JSON schema.

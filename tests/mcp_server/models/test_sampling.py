@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client, types
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
 
 from mcp_server.models import (
     ModelNotConfigured,
@@ -23,7 +24,7 @@ from mcp_server.models import (
     StructuredOutputError,
     complete,
 )
-from mcp_server.models.sampling import to_sampling_messages
+from mcp_server.models.sampling import to_sampling_messages, with_sampling
 
 SCHEMA = {"type": "object", "properties": {"value": {"type": "string"}}, "required": ["value"]}
 TOOLS = [{"type": "function", "function": {"name": "ListSpans", "description": "List spans.",
@@ -52,14 +53,12 @@ async def run_complete(
     (a Completion, or the error it raised) comes back from the tool."""
     server = MCPServer("sampling-test")
     outcome: dict[str, Any] = {}
+    messages, settings = kwargs.pop("messages", CONVERSATION[:2]), kwargs.pop("settings", ModelSettings())
 
     @server.tool()
     async def judge(ctx: Context) -> str:
         try:
-            outcome["value"] = await complete(
-                kwargs.pop("messages", CONVERSATION[:2]), settings=kwargs.pop("settings", ModelSettings()),
-                sampler=Sampler.from_context(ctx), **kwargs,
-            )
+            outcome["value"] = await complete(messages, settings=settings, sampler=Sampler.from_context(ctx), **kwargs)
         except Exception as exc:  # noqa: BLE001 - handed to the test, which asserts its type
             outcome["value"] = exc
         return "done"
@@ -115,9 +114,14 @@ async def test_model_sampling_sends_create_message_and_reads_the_json_answer() -
 
     assert completion.parsed == {"value": "pass"} and completion.structured_mode == "prompt"
     assert completion.model == "claude-client" and completion.finish_reason == "stop"
-    assert (completion.input_tokens, completion.output_tokens, completion.cost_usd) == (0, 0, 0.0)
-    assert "claude-client" in completion.cost_note and "sampling" in completion.cost_note
     [request] = seen
+    # The client reports no usage: tokens are estimated from characters (/ 4), and cost stays 0.
+    sent_chars = len(request.model_dump_json(by_alias=True, exclude_none=True))
+    assert sent_chars // 8 < completion.input_tokens <= sent_chars // 4 + 1
+    assert 0 < completion.output_tokens < len('Here you go: {"value": "pass"}')
+    assert completion.cost_usd == 0.0
+    assert "claude-client" in completion.cost_note and "estimated" in completion.cost_note
+    assert "cost counts as 0" in completion.cost_note
     assert request.system_prompt.startswith("You judge traces.") and "JSON Schema" in request.system_prompt
     assert [(m.role, m.content.text) for m in request.messages] == [("user", "Judge trace abc.")]
     assert (request.max_tokens, request.temperature, request.tools) == (300, 0, None)
@@ -186,10 +190,82 @@ async def test_a_client_that_never_answers_is_a_timeout() -> None:
     assert isinstance(error, ModelTimeout) and "TRACEJUDGE_JUDGE_TIMEOUT_S" in str(error)
 
 
-async def test_a_connection_without_a_back_channel_says_which_protocol_to_use() -> None:
-    _, callback = recorder(answer("unused"))
+async def test_a_sampler_without_rounds_on_protocol_2026_says_what_to_do_instead() -> None:
+    # Sampler.from_context sends over the back-channel, which a 2026-07-28 connection lacks.
+    seen, callback = recorder(answer("unused"))
     error = await run_complete(callback, model="sampling", mode="auto")
-    assert isinstance(error, SamplingUnavailable) and "2026-07-28" in str(error)
+    assert isinstance(error, SamplingUnavailable) and seen == []
+    message = str(error)
+    assert "protocol 2026-07-28" in message and "no back-channel" in message
+    assert "RunJudge" in message and "mode='legacy'" in message and "TRACEJUDGE_JUDGE_MODEL" in message
+
+
+def rounds_server(body: Callable[[Sampler], Awaitable[Any]], runs: list[str | None]) -> MCPServer:
+    """A server whose tool runs `body` through with_sampling, recording each round's protocol."""
+    server = MCPServer("rounds-test")
+
+    @server.tool()
+    async def judge(ctx: Context) -> str | types.InputRequiredResult:
+        runs.append(ctx.protocol_version)
+        return await with_sampling(ctx, body)
+
+    return server
+
+
+async def two_calls(sampler: Sampler) -> str:
+    """Two dependent model calls, as a judge makes them: the second carries the first's answer."""
+    first = await complete(CONVERSATION[:2], model="sampling", sampler=sampler)
+    second = await complete(
+        [*CONVERSATION[:2], {"role": "assistant", "content": first.text}, {"role": "user", "content": "Sure?"}],
+        model="sampling", sampler=sampler, response_schema=SCHEMA,
+    )
+    return f"{first.text} / {second.parsed['value']} / {second.input_tokens > first.input_tokens}"
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_with_sampling_reaches_the_client_on_both_protocol_versions(mode: str) -> None:
+    seen, callback = recorder(answer("first answer"), answer('{"value": "pass"}'))
+    runs: list[str | None] = []
+    async with Client(rounds_server(two_calls, runs), mode=mode, sampling_callback=callback) as client:
+        result = await client.call_tool("judge", {})
+
+    assert not result.is_error and result.structured_content == {"result": "first answer / pass / True"}
+    assert [m.content.text for m in seen[1].messages] == ["Judge trace abc.", "first answer", "Sure?"]
+    if mode == "auto":
+        # 2026-07-28: no back-channel; the tool ran three times (ask, ask, answer), each request once.
+        assert runs == ["2026-07-28"] * 3 and len(seen) == 2
+    else:
+        assert len(runs) == 1 and runs[0] != "2026-07-28" and len(seen) == 2
+
+
+async def test_tool_use_answers_survive_the_round_trip_on_protocol_2026() -> None:
+    use = types.CreateMessageResultWithTools(
+        role="assistant", model="claude-client", stop_reason="toolUse",
+        content=[types.ToolUseContent(type="tool_use", id="u1", name="ListSpans", input={"trace_id": "abc"})],
+    )
+    seen, callback = recorder(use)
+
+    async def one_call(sampler: Sampler) -> str:
+        completion = await complete(CONVERSATION[:2], model="sampling", tools=TOOLS, sampler=sampler)
+        [call] = completion.tool_calls
+        return f"{call.name} {call.arguments} {completion.finish_reason}"
+
+    runs: list[str | None] = []
+    capabilities = types.SamplingCapability(tools=types.SamplingToolsCapability())
+    async with Client(rounds_server(one_call, runs), sampling_callback=callback, sampling_capabilities=capabilities) as client:
+        result = await client.call_tool("judge", {})
+    assert result.structured_content == {"result": "ListSpans {'trace_id': 'abc'} tool_calls"}
+    assert [t.name for t in seen[0].tools] == ["ListSpans"] and len(runs) == 2
+
+
+async def test_a_refusal_on_protocol_2026_fails_the_tool_call_at_the_client() -> None:
+    # No back-channel means no error verdict: the client's driver raises the refusal itself.
+    _, callback = recorder(types.ErrorData(code=types.INVALID_REQUEST, message="User declined"))
+    runs: list[str | None] = []
+    async with Client(rounds_server(two_calls, runs), sampling_callback=callback) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("judge", {})
+    assert "User declined" in str(caught.value) and len(runs) == 1
 
 
 @pytest.mark.parametrize("model", ["sampling", None])
