@@ -1,0 +1,198 @@
+"""The labeling tools: CreateLabelingSchema, ListLabelingSchemas, CreateLabelingSession,
+ListLabelingSessions, AddTracesToLabelingSession, ListLabelingItems, SubmitLabel and
+SkipLabelingItem, registered on a server by `add_labeling_tools(server, db, settings)`.
+
+Thin wrappers in the style of mcp_server.judge_tools: each signature is the tool's input schema
+and each body calls a typed function in mcp_server.labeling.service.
+"""
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from mcp_server.labeling import service
+from mcp_server.labeling.inputs import LabelInput
+from mcp_server.settings import Settings
+from mcp_server.tool_boundary import READ_ONLY, FilterString, PageToken, TraceId, answer
+from store import Database
+
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+"""These tools add schemas, sessions, queue entries and labels; a re-label overrides, never deletes."""
+REPLACES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+"""CreateLabelingSchema with overwrite=true replaces a schema's definition."""
+
+Session = Annotated[str, Field(description="The labeling session's name or its session_id ('ls-' and 32 hex).")]
+SchemaName = Annotated[str, Field(description="A labeling schema's name, e.g. 'routing_correct'.")]
+Labeler = Annotated[str, Field(description="Who gives the label: the person's name or id, e.g. 'alice'.")]
+
+CREATE_SCHEMA_DESCRIPTION = """\
+Define a question to ask people about traces: a labeling schema. Its labels are stored as HUMAN
+assessments named after the schema, so a schema named after a judge (e.g. 'routing_accuracy')
+collects the human labels that JudgeAgreement and AlignJudge compare that judge with.
+type: 'feedback' (a verdict on the agent's run, e.g. was it routed right) or 'expectation' (the
+ground truth, e.g. the right department). input: what a label holds, picked by kind:
+{"kind": "pass_fail"} (stored as true/false; 'pass'/'fail' and 'yes'/'no' are accepted),
+{"kind": "categorical", "options": ["billing", "technical"], "multiple": false},
+{"kind": "numeric", "minimum": 1, "maximum": 5}, {"kind": "text", "max_length": 2000}.
+instructions: what the labeler should look at (at most 5,000 characters). enable_comment: whether
+a label may carry a comment (stored as its rationale). A name that exists is an error unless
+overwrite=true, which replaces the definition (labels already given are kept).
+
+Example: CreateLabelingSchema(name="routing_correct", type="feedback", input={"kind": "pass_fail"},
+instructions="Was the customer sent to the right specialist?", enable_comment=true)"""
+
+LIST_SCHEMAS_DESCRIPTION = """\
+List the labeling schemas by name, each in full: type, input kind with its options or range,
+what a label's value may be (expects), instructions and whether comments are taken.
+max_results: 1 to 100 (default 50); page_token: next_page_token of the previous page.
+
+Example: ListLabelingSchemas()"""
+
+CREATE_SESSION_DESCRIPTION = """\
+Create a labeling session: a named queue of traces, each to be labeled with every schema the
+session names. assignees: who may label in it (SubmitLabel refuses other labelers); none or an
+empty list lets anyone label. Returns its session_id; tools accept the name or the id. Add traces
+with AddTracesToLabelingSession.
+
+Example: CreateLabelingSession(name="routing review week 12", schemas=["routing_correct",
+"right_department"], assignees=["alice", "bob"])"""
+
+LIST_SESSIONS_DESCRIPTION = """\
+List the labeling sessions by name: session_id, schemas, assignees and how many items are pending,
+completed and skipped. max_results: 1 to 100 (default 50); page_token: next_page_token of the
+previous page.
+
+Example: ListLabelingSessions()"""
+
+ADD_TRACES_DESCRIPTION = """\
+Queue traces in a labeling session, either trace_ids (in that order) or all traces matching a
+SearchTraces filter_string (newest first), at most max_traces (default 1,000, up to 10,000) per
+call. Traces already in the session, and repeated ids, are ignored; an id the store does not hold
+is an error listing those ids, and then nothing is added. New items are 'pending'.
+
+Example: AddTracesToLabelingSession(session="routing review week 12",
+filter_string="feedback.routing_accuracy = 'no'")"""
+
+LIST_ITEMS_DESCRIPTION = """\
+The queue of a labeling session, in the order traces were added: each item's trace id, status
+(pending, completed when every schema has a label, or skipped), the trace's request and response
+previews (500 characters; GetRootSpan has them in full), the labels given in this session so far
+(schema, labeler, value, comment) and the schemas still missing. The answer also lists the
+session's schemas and what each expects. status: only 'pending', 'completed' or 'skipped' items.
+max_results: 1 to 100 (default 20); page_token: next_page_token of the previous page.
+
+Example: ListLabelingItems(session="routing review week 12", status="pending")"""
+
+SUBMIT_LABEL_DESCRIPTION = """\
+Record one label: the labeler's answer to one schema of a labeling session about one queued
+trace. The value is checked against the schema's input (the error names the allowed options or
+range) and normalized (pass_fail becomes true/false), then stored as a HUMAN assessment named
+after the schema (feedback or expectation, by the schema's type), source_id = labeler, rationale
+= comment. Labeling the same trace and schema again in the session as the same labeler overrides
+the earlier label (kept, marked invalid); other labelers' labels stand beside it. The item becomes
+'completed' once every schema of the session has a label on the trace. Labels show in
+ListAssessments and match SearchTraces filters, e.g. feedback.routing_correct = 'false'.
+An assistant may pre-fill labels for a person to confirm: propose the value and comment, and call
+SubmitLabel with that person as labeler once they agree.
+
+Example: SubmitLabel(session="routing review week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+schema="routing_correct", value="fail", labeler="alice", comment="A billing question went to tech support.")"""
+
+SKIP_ITEM_DESCRIPTION = """\
+Mark a queued trace 'skipped' in a labeling session, e.g. when it cannot be judged; labels it
+already has are kept, and labeling it later puts it back to pending or completed.
+
+Example: SkipLabelingItem(session="routing review week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+labeler="alice")"""
+
+
+def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> None:
+    """Register the labeling tools on `server`, over `db` (`settings` for symmetry with the other tool sets)."""
+    del settings  # labeling calls no model
+
+    async def create_labeling_schema(
+        name: Annotated[str, Field(description="Letters, digits, _ . - ; also the name its labels are stored as.")],
+        type: Annotated[Literal["feedback", "expectation"], Field(description="feedback (a verdict) or expectation (ground truth).")],
+        input: Annotated[LabelInput, Field(description="What a label holds, picked by kind.")],
+        instructions: Annotated[str, Field(description="What the labeler should look at.")] = "",
+        enable_comment: Annotated[bool, Field(description="Whether a label may carry a comment.")] = False,
+        overwrite: Annotated[bool, Field(description="Replace the schema of this name if it exists.")] = False,
+    ) -> Annotated[CallToolResult, service.SchemaInfo]:
+        return await answer(
+            service.create_schema, db, name, type, input,
+            instructions=instructions, enable_comment=enable_comment, overwrite=overwrite,
+        )
+
+    async def list_labeling_schemas(
+        max_results: Annotated[int, Field(description="Schemas per page, 1 to 100.")] = 50,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, service.SchemaList]:
+        return await answer(service.list_schemas, db, max_results=max_results, page_token=page_token)
+
+    async def create_labeling_session(
+        name: Annotated[str, Field(description="A name for the session, e.g. 'routing review week 12'.")],
+        schemas: Annotated[list[str], Field(description="The labeling schemas to fill for each trace (at most 20).")],
+        assignees: Annotated[list[str] | None, Field(description="Who may label; none for anyone.")] = None,
+    ) -> Annotated[CallToolResult, service.SessionInfo]:
+        return await answer(service.create_session, db, name, schemas, assignees=assignees)
+
+    async def list_labeling_sessions(
+        max_results: Annotated[int, Field(description="Sessions per page, 1 to 100.")] = 50,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, service.SessionList]:
+        return await answer(service.list_sessions, db, max_results=max_results, page_token=page_token)
+
+    async def add_traces_to_labeling_session(
+        session: Session,
+        trace_ids: Annotated[list[str] | None, Field(description="The traces to queue, in order.")] = None,
+        filter_string: FilterString = None,
+        max_traces: Annotated[int, Field(description="Most traces to queue in this call, 1 to 10,000.")] = 1_000,
+    ) -> Annotated[CallToolResult, service.AddTracesResult]:
+        return await answer(
+            service.add_traces, db, session, trace_ids=trace_ids, filter_string=filter_string, max_traces=max_traces
+        )
+
+    async def list_labeling_items(
+        session: Session,
+        status: Annotated[
+            Literal["pending", "completed", "skipped"] | None, Field(description="Only items of this status.")
+        ] = None,
+        max_results: Annotated[int, Field(description="Items per page, 1 to 100.")] = 20,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, service.ItemList]:
+        return await answer(
+            service.list_items, db, session, status=status, max_results=max_results, page_token=page_token
+        )
+
+    async def submit_label(
+        session: Session,
+        trace_id: TraceId,
+        schema: SchemaName,
+        value: Annotated[
+            bool | int | float | str | list[str],
+            Field(description="The label, as the schema's input expects (ListLabelingItems shows 'expects')."),
+        ],
+        labeler: Labeler,
+        comment: Annotated[str | None, Field(description="Why; only for schemas with enable_comment.")] = None,
+    ) -> Annotated[CallToolResult, service.SubmitResult]:
+        return await answer(service.submit_label, db, session, trace_id, schema, value, labeler=labeler, comment=comment)
+
+    async def skip_labeling_item(
+        session: Session, trace_id: TraceId, labeler: Labeler
+    ) -> Annotated[CallToolResult, service.LabelingItem]:
+        return await answer(service.skip_item, db, session, trace_id, labeler=labeler)
+
+    tools: tuple[tuple[str, Any, str, ToolAnnotations], ...] = (
+        ("CreateLabelingSchema", create_labeling_schema, CREATE_SCHEMA_DESCRIPTION, REPLACES),
+        ("ListLabelingSchemas", list_labeling_schemas, LIST_SCHEMAS_DESCRIPTION, READ_ONLY),
+        ("CreateLabelingSession", create_labeling_session, CREATE_SESSION_DESCRIPTION, WRITES),
+        ("ListLabelingSessions", list_labeling_sessions, LIST_SESSIONS_DESCRIPTION, READ_ONLY),
+        ("AddTracesToLabelingSession", add_traces_to_labeling_session, ADD_TRACES_DESCRIPTION, WRITES),
+        ("ListLabelingItems", list_labeling_items, LIST_ITEMS_DESCRIPTION, READ_ONLY),
+        ("SubmitLabel", submit_label, SUBMIT_LABEL_DESCRIPTION, WRITES),
+        ("SkipLabelingItem", skip_labeling_item, SKIP_ITEM_DESCRIPTION, WRITES),
+    )
+    for name, fn, description, annotations in tools:
+        server.add_tool(fn, name=name, description=description, annotations=annotations, structured_output=True)
