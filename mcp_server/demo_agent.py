@@ -406,6 +406,9 @@ class SupportAgent:
     model: ScriptedModel
     rng: random.Random
     router_prompt: str = ROUTER_SYSTEM_PROMPT
+    own_trace: bool = True
+    """Start a new trace for each message; False nests each turn under the current span (as an
+    evaluation target, inside the root span the evaluation records)."""
     _errors: list[str] = field(default_factory=list)
 
     @contextmanager
@@ -415,7 +418,7 @@ class SupportAgent:
         with self.tracer.start_as_current_span(
             name,
             # A new trace for each customer message, even if the caller is inside a span.
-            context=otel_context.Context() if root else None,
+            context=otel_context.Context() if root and self.own_trace else None,
             kind=kind,
             attributes=attributes,
             start_time=self.clock.now_ns,

@@ -84,6 +84,23 @@ class JudgeNotFound(TraceJudgeError, LookupError):
         self.version = version
 
 
+class PromptNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str, version: int | None = None, alias: str | None = None) -> None:
+        if version is not None:
+            what = f"version {version} of prompt {name!r} is"
+            fix = f"call ListPromptVersions(name={name!r}) to see its versions"
+        elif alias is not None:
+            what = f"prompt {name!r} has no alias {alias!r}, so it is"
+            fix = f"call GetPrompt(name_or_uri={name!r}) to see its aliases, or SetPromptAlias to set one"
+        else:
+            what = f"prompt {name!r} is"
+            fix = "call ListPrompts to see the prompts it holds, or RegisterPrompt to make one"
+        super().__init__(f"{what} not in this store; {fix}.")
+        self.name = name
+        self.version = version
+        self.alias = alias
+
+
 class EvaluationRunNotFound(TraceJudgeError, LookupError):
     def __init__(self, run_id: str) -> None:
         super().__init__(
@@ -91,3 +108,38 @@ class EvaluationRunNotFound(TraceJudgeError, LookupError):
             "starts (ids look like 'run-' and 32 hex characters)."
         )
         self.run_id = run_id
+
+
+class LabelingSchemaNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"labeling schema {name!r} is not in this store; call ListLabelingSchemas to see the schemas it "
+            "holds, or CreateLabelingSchema to make one."
+        )
+        self.name = name
+
+
+class LabelingSessionNotFound(TraceJudgeError, LookupError):
+    def __init__(self, session: str) -> None:
+        super().__init__(
+            f"labeling session {session!r} is not in this store; call ListLabelingSessions to see the sessions "
+            "(by name and session_id), or CreateLabelingSession to make one."
+        )
+        self.session = session
+
+
+class DatasetNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str, version: int | None = None, latest: int | None = None) -> None:
+        if version is None:
+            message = (
+                f"dataset {name!r} is not in this store; call ListDatasets to see the datasets it holds, "
+                "or CreateDataset to make one."
+            )
+        else:
+            message = (
+                f"dataset {name!r} has no version {version} (its versions run from 0 to {latest}); "
+                f"call GetDataset(name={name!r}) to see them, or leave version out for the latest."
+            )
+        super().__init__(message)
+        self.name = name
+        self.version = version

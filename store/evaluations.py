@@ -42,6 +42,11 @@ class EvaluationRunRecord(BaseModel):
     limits: dict[str, Any]
     duration_s: float = Field(description="Seconds spent evaluating, summed over resumptions.")
     trace_count: int
+    dataset: str | None = None
+    dataset_version: int | None = None
+    target: str | None = Field(default=None, description="The agent run on each dataset record, 'module:function'.")
+    record_count: int = Field(default=0, description="Dataset records the run covers (0 for a run over traces).")
+    prompts: list[str] = Field(default_factory=list, description="Prompt versions its target loaded, 'name/version'.")
 
 
 class EvaluationResult(BaseModel):
@@ -86,10 +91,13 @@ class JudgeStats(BaseModel):
 
 
 class ChangedVerdict(BaseModel):
-    """A trace whose verdict by `judge` differs between two runs (value, or error against value)."""
+    """A trace (or, between runs on a dataset, a record) whose verdict by `judge` differs between
+    two runs (value, or error against value)."""
 
     judge: str
-    trace_id: str
+    trace_id: str = Field(description="The trace judged in run a.")
+    record_id: str | None = Field(default=None, description="The dataset record, when both runs ran a target on one.")
+    trace_id_b: str | None = Field(default=None, description="The trace judged in run b, when it is another one.")
     value_a: bool | int | float | str | None
     error_a: str | None
     value_b: bool | int | float | str | None
@@ -119,7 +127,8 @@ def value_number(value: Any) -> float | None:
 
 
 _RUN_COLUMNS = (
-    "run_id, name, created_ns, updated_ns, status, stop_reason, judges, filter_string, limits, duration_s"
+    "run_id, name, created_ns, updated_ns, status, stop_reason, judges, filter_string, limits, duration_s, "
+    "dataset, dataset_version, target"
 )
 
 
@@ -131,8 +140,13 @@ def create_run(
     filter_string: str | None = None,
     name: str | None = None,
     limits: dict[str, Any] | None = None,
+    dataset: str | None = None,
+    dataset_version: int | None = None,
+    target: str | None = None,
+    record_ids: Sequence[str] = (),
 ) -> EvaluationRunRecord:
-    """Store a new run over `trace_ids` (status running) and return it."""
+    """Store a new run (status running) over `trace_ids`, or over the dataset records `record_ids`,
+    whose traces the target makes as the run goes (see set_record_trace), and return it."""
     now = time.time_ns()
     row = {
         "run_id": new_run_id(),
@@ -145,12 +159,20 @@ def create_run(
         "filter_string": filter_string,
         "limits": dumps(limits or {}),
         "duration_s": 0.0,
+        "dataset": dataset,
+        "dataset_version": dataset_version,
+        "target": target,
     }
     with db.transaction() as conn:
         conn.execute(
             f"INSERT INTO evaluation_runs ({_RUN_COLUMNS}) VALUES (:run_id, :name, :created_ns, :updated_ns, "
-            ":status, :stop_reason, :judges, :filter_string, :limits, :duration_s)",
+            ":status, :stop_reason, :judges, :filter_string, :limits, :duration_s, :dataset, :dataset_version, "
+            ":target)",
             row,
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO evaluation_run_records (run_id, record_id) VALUES (?, ?)",
+            ((row["run_id"], record_id) for record_id in record_ids),
         )
         conn.executemany(
             "INSERT OR IGNORE INTO evaluation_run_traces (run_id, trace_id) VALUES (?, ?)",
@@ -166,10 +188,65 @@ def get_run(db: Database, run_id: str) -> EvaluationRunRecord:
     if row is None:
         raise EvaluationRunNotFound(run_id)
     count = conn.execute("SELECT count(*) FROM evaluation_run_traces WHERE run_id = ?", (run_id,)).fetchone()[0]
+    records = conn.execute("SELECT count(*) FROM evaluation_run_records WHERE run_id = ?", (run_id,)).fetchone()[0]
+    prompts = [
+        f"{name}/{version}"
+        for name, version in conn.execute(
+            "SELECT prompt, version FROM evaluation_run_prompts WHERE run_id = ? ORDER BY prompt, version", (run_id,)
+        )
+    ]
     data = dict(row)
     data["judges"] = json.loads(data["judges"])
     data["limits"] = json.loads(data["limits"])
-    return EvaluationRunRecord.model_validate({**data, "trace_count": count})
+    return EvaluationRunRecord.model_validate({**data, "trace_count": count, "record_count": records, "prompts": prompts})
+
+
+def pending_record_ids(db: Database, run_id: str) -> list[str]:
+    """The run's dataset records the target has not run on yet (a failed target is not retried)."""
+    rows = db.reader().execute(
+        "SELECT record_id FROM evaluation_run_records WHERE run_id = ? AND trace_id IS NULL AND error IS NULL "
+        "ORDER BY record_id",
+        (run_id,),
+    )
+    return [row[0] for row in rows]
+
+
+def set_record_trace(
+    db: Database, run_id: str, record_id: str, trace_id: str, *, error: str | None = None, latency_s: float | None = None
+) -> None:
+    """Record the trace the target made for a record (and its error, if it failed); the trace joins
+    the run's traces, so the judges' missing pairs include it."""
+    with db.transaction() as conn:
+        conn.execute(
+            "UPDATE evaluation_run_records SET trace_id = ?, error = ?, latency_s = ? WHERE run_id = ? AND record_id = ?",
+            (trace_id, error, latency_s, run_id, record_id),
+        )
+        conn.execute("INSERT OR IGNORE INTO evaluation_run_traces (run_id, trace_id) VALUES (?, ?)", (run_id, trace_id))
+
+
+def record_traces(db: Database, run_id: str) -> dict[str, str]:
+    """trace id -> dataset record id, for the run's records the target has run on."""
+    rows = db.reader().execute(
+        "SELECT trace_id, record_id FROM evaluation_run_records WHERE run_id = ? AND trace_id IS NOT NULL", (run_id,)
+    )
+    return {trace_id: record_id for trace_id, record_id in rows}
+
+
+def target_errors(db: Database, run_id: str) -> dict[str, str]:
+    """trace id -> the target's error, for the run's records whose target failed."""
+    rows = db.reader().execute(
+        "SELECT trace_id, error FROM evaluation_run_records WHERE run_id = ? AND error IS NOT NULL", (run_id,)
+    )
+    return {trace_id: error for trace_id, error in rows}
+
+
+def link_prompt_versions(db: Database, run_id: str, versions: Iterable[tuple[str, int]]) -> None:
+    """Note that the run's target loaded these (prompt name, version) pairs."""
+    with db.transaction() as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO evaluation_run_prompts (run_id, prompt, version) VALUES (?, ?, ?)",
+            ((run_id, name, version) for name, version in versions),
+        )
 
 
 def update_run(
@@ -324,38 +401,45 @@ def list_results(
     return [_result(row) for row in rows]
 
 
+_KEYED_RESULTS = (
+    # A run's results keyed by dataset record where the run ran a target, else by trace: two runs
+    # on a dataset judge different traces of the same records.
+    "{alias} AS (SELECT r.judge, coalesce(rr.record_id, r.trace_id) AS key, rr.record_id, r.trace_id, r.value, "
+    "r.error FROM evaluation_results r LEFT JOIN evaluation_run_records rr ON rr.run_id = r.run_id "
+    "AND rr.trace_id = r.trace_id WHERE r.run_id = :{alias})"
+)
+_CHANGED = (
+    f"WITH {_KEYED_RESULTS.format(alias='a')}, {_KEYED_RESULTS.format(alias='b')} "
+    "SELECT {columns} FROM a JOIN b ON b.judge = a.judge AND b.key = a.key "
+    "WHERE (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) {where}"
+)
+
+
 def changed_verdicts(
     db: Database, run_a: str, run_b: str, *, limit: int, after: tuple[str, str] | None = None
 ) -> list[ChangedVerdict]:
-    """Traces judged by the same judge in both runs whose value or error state differs, ordered
-    by (judge, trace_id), at most `limit` starting after `after`. Two errors with different
-    messages are not a change of verdict."""
-    after_judge, after_trace = after or ("", "")
-    rows = db.reader().execute(
-        "SELECT a.judge, a.trace_id, a.value, a.error, b.value, b.error FROM evaluation_results a "
-        "JOIN evaluation_results b ON b.run_id = :b AND b.judge = a.judge AND b.trace_id = a.trace_id "
-        "WHERE a.run_id = :a AND (a.judge, a.trace_id) > (:aj, :at) "
-        "AND (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) "
-        "ORDER BY a.judge, a.trace_id LIMIT :limit",
-        {"a": run_a, "b": run_b, "aj": after_judge, "at": after_trace, "limit": limit},
+    """Traces (records, between runs on a dataset) judged by the same judge in both runs whose
+    value or error state differs, ordered by (judge, trace id or record id), at most `limit`
+    starting after `after`. Two errors with different messages are not a change of verdict."""
+    after_judge, after_key = after or ("", "")
+    sql = _CHANGED.format(
+        columns="a.judge, a.key, a.record_id, a.trace_id, b.trace_id, a.value, a.error, b.value, b.error",
+        where="AND (a.judge, a.key) > (:aj, :ak) ORDER BY a.judge, a.key LIMIT :limit",
     )
+    rows = db.reader().execute(sql, {"a": run_a, "b": run_b, "aj": after_judge, "ak": after_key, "limit": limit})
     return [
         ChangedVerdict(
-            judge=judge, trace_id=trace_id,
+            judge=judge, trace_id=trace_a, record_id=record_id,
+            trace_id_b=trace_b if trace_b != trace_a else None,
             value_a=json.loads(va) if va is not None else None, error_a=ea,
             value_b=json.loads(vb) if vb is not None else None, error_b=eb,
         )
-        for judge, trace_id, va, ea, vb, eb in rows
+        for judge, _key, record_id, trace_a, trace_b, va, ea, vb, eb in rows
     ]
 
 
 def count_changed_verdicts(db: Database, run_a: str, run_b: str) -> dict[str, int]:
     """How many verdicts changed between the runs, per judge."""
-    rows = db.reader().execute(
-        "SELECT a.judge, count(*) FROM evaluation_results a JOIN evaluation_results b ON b.run_id = :b "
-        "AND b.judge = a.judge AND b.trace_id = a.trace_id WHERE a.run_id = :a "
-        "AND (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) GROUP BY a.judge ORDER BY a.judge",
-        {"a": run_a, "b": run_b},
-    )
+    sql = _CHANGED.format(columns="a.judge, count(*)", where="GROUP BY a.judge ORDER BY a.judge")
+    rows = db.reader().execute(sql, {"a": run_a, "b": run_b})
     return {judge: n for judge, n in rows}
-

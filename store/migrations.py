@@ -359,6 +359,8 @@ def _m008_evaluation_targets(conn: sqlite3.Connection) -> None:
         "PRIMARY KEY (run_id, record_id)"
         ") WITHOUT ROWID"
     )
+    # Comparing two runs on a dataset matches results by record through their traces.
+    conn.execute("CREATE INDEX idx_evaluation_run_records_trace ON evaluation_run_records(run_id, trace_id)")
     # The prompt versions a run's target loaded, so a prompt version lists the runs that used it.
     conn.execute(
         "CREATE TABLE evaluation_run_prompts ("

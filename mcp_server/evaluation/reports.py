@@ -66,10 +66,13 @@ class MetricDelta(BaseModel):
 
 
 class ChangedRow(BaseModel):
-    """A trace whose verdict by `judge` changed from run a to run b (values and errors clipped)."""
+    """A trace (a dataset record, between runs on a dataset) whose verdict by `judge` changed from
+    run a to run b (values and errors clipped)."""
 
     judge: str
-    trace_id: str
+    trace_id: str = Field(description="The trace judged in run a.")
+    record_id: str | None = Field(None, description="The dataset record, between runs on a dataset.")
+    trace_id_b: str | None = Field(None, description="The trace judged in run b, when it is another one.")
     a: bool | int | float | str | None
     b: bool | int | float | str | None
     error_a: str | None
@@ -81,6 +84,10 @@ class RunBrief(BaseModel):
     name: str | None
     status: str
     judges: list[str]
+    dataset: str | None = None
+    dataset_version: int | None = None
+    target: str | None = None
+    prompts: list[str] = Field(default_factory=list)
     trace_count: int
     pairs_done: int
     errors: int
@@ -165,6 +172,7 @@ def _more(tool: str, what: str, shown: int, total: int, token: str) -> str:
 def _brief(run: EvaluationRun) -> RunBrief:
     return RunBrief(
         run_id=run.run_id, name=run.name, status=run.status, judges=[j["name"] for j in run.judges],
+        dataset=run.dataset, dataset_version=run.dataset_version, target=run.target, prompts=run.prompts,
         trace_count=run.trace_count, pairs_done=run.pairs_done, errors=run.errors,
         total_tokens=run.total_tokens, cost_usd=run.cost_usd,
     )
@@ -198,7 +206,8 @@ def compare_evaluation_runs(
     rows = store.changed_verdicts(db, run_a, run_b, limit=max_results + 1, after=after)
     for c in rows:
         row = ChangedRow(
-            judge=c.judge, trace_id=c.trace_id, a=_value(c.value_a), b=_value(c.value_b),
+            judge=c.judge, trace_id=c.trace_id, record_id=c.record_id, trace_id_b=c.trace_id_b,
+            a=_value(c.value_a), b=_value(c.value_b),
             error_a=_error(c.error_a), error_b=_error(c.error_b),
         )
         if not page.offer(row):
@@ -206,7 +215,9 @@ def compare_evaluation_runs(
     comparison.changed = page.items
     if len(page.items) < len(rows):
         last = page.items[-1]
-        comparison.next_page_token = issue_token(COMPARE_TOOL, arguments, {"after": [last.judge, last.trace_id]})
+        comparison.next_page_token = issue_token(
+            COMPARE_TOOL, arguments, {"after": [last.judge, last.record_id or last.trace_id]}
+        )
         comparison.notice = _more(
             COMPARE_TOOL, "changed verdicts", len(page.items), sum(comparison.changed_count.values()),
             comparison.next_page_token,

@@ -16,6 +16,13 @@ a reason that says how to go on.
 
 Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
 is a result, so it is not retried. New limits replace the stored ones.
+
+On a dataset: evaluate(..., dataset=..., target='module:function') first runs the target on each
+record of the pinned dataset version (mcp_server.evaluation.targets: one fresh stored trace per
+record), within the same limiter and budget (a target's tokens and cost are its trace's), then
+judges each new trace, passing the record's expectations to the judges. A target that raises
+leaves its trace and an error result for each judge. The prompt versions a target loads through
+mcp_server.prompts.load_prompt are linked to the run.
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup
 
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
+from mcp_server.evaluation.targets import import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import JudgeVerdict
 from mcp_server.models import Sampler
 from mcp_server.models.retry import observe_retries
+from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import (
     BUILTIN_AGENT_JUDGES,
     ResolvedJudge,
@@ -43,12 +53,15 @@ from mcp_server.judges.runner import (
     run_judge,
 )
 from mcp_server.settings import Settings
+from mcp_server.prompts import record_loaded_prompts, use_database
 from store import Database
+from store import datasets
 from store import evaluations as store
+from store.datasets import DatasetRecordRow
 from store.errors import InvalidArgument, TraceNotFound
 from store.ids import normalize_trace_id
 from store.search import search_trace_ids
-from store.traces import trace_exists
+from store.traces import get_trace, get_traces, trace_exists
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -68,6 +81,16 @@ ProgressCallback = Callable[[int, int, str], Awaitable[None] | None]
 class _Pair:
     trace_id: str
     judge: ResolvedJudge
+    expectations: Any = NOT_GIVEN
+
+
+@dataclass
+class _DatasetWork:
+    """What a run on a dataset needs besides its judges: the target, and its records by id."""
+
+    target: Callable[..., Any]
+    records: dict[str, DatasetRecordRow]
+    trace_records: dict[str, str]  # trace id -> record id, for the records the target has run on
 
 
 def _is_rate_limited(verdict: JudgeVerdict) -> bool:
@@ -83,6 +106,9 @@ async def evaluate(
     settings: Settings,
     filter_string: str | None = None,
     trace_ids: Sequence[str] | None = None,
+    dataset: str | None = None,
+    dataset_version: int | None = None,
+    target: str | Callable[..., Any] | None = None,
     run_id: str | None = None,
     name: str | None = None,
     max_concurrency: int = 8,
@@ -96,7 +122,10 @@ async def evaluate(
 ) -> EvaluationRun:
     """Run `judges` (stored or built-in judge names; from Python also 'module:function' code
     judges unless allow_import=False) over the traces `filter_string` matches (all traces when
-    neither it nor trace_ids is given) or over `trace_ids`, and return the stored run.
+    neither it nor trace_ids is given) or over `trace_ids`, and return the stored run. With
+    `dataset` (and `dataset_version`, default the latest), run `target` (an import path
+    'module:function', or from Python a callable) on each record's inputs instead and judge the
+    traces it makes.
 
     With `run_id`, resume that run instead: its judges (pass none, or the same names) and its
     traces, judging only the pairs without a result. `progress(done, total, message)` is called
@@ -107,10 +136,10 @@ async def evaluate(
     _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
     limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
     if run_id is not None:
-        if filter_string is not None or trace_ids is not None:
+        if any(x is not None for x in (filter_string, trace_ids, dataset, dataset_version, target)):
             raise InvalidArgument(
-                f"a resumed run judges the traces it started with; pass run_id={run_id!r} without "
-                "filter_string or trace_ids, or start a new run without run_id."
+                f"a resumed run judges the traces (or dataset records) it started with; pass run_id={run_id!r} "
+                "without filter_string, trace_ids, dataset or target, or start a new run without run_id."
             )
         run = await anyio.to_thread.run_sync(store.get_run, db, run_id)
         stored_names = [j["name"] for j in run.judges]
@@ -122,23 +151,69 @@ async def evaluate(
         resolved = [
             resolve_judge(db, j["ref"], version=j["version"], allow_import=allow_import) for j in run.judges
         ]
+        work = None
+        if run.dataset is not None:
+            work = await anyio.to_thread.run_sync(
+                _dataset_work, db, run_id, run.dataset, run.dataset_version, import_target(run.target or "")
+            )
         await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
     else:
         resolved = _resolve(db, judges, allow_import)
         described = [_describe(r, ref) for r, ref in zip(resolved, judges, strict=True)]  # type: ignore[arg-type]
-        selected = await anyio.to_thread.run_sync(_select_traces, db, filter_string, trace_ids, max_traces)
-        run = await anyio.to_thread.run_sync(
-            functools.partial(
-                store.create_run, db, judges=described, trace_ids=selected,
-                filter_string=filter_string, name=name, limits=limits,
+        work = None
+        if dataset is not None or target is not None:
+            if filter_string is not None or trace_ids is not None:
+                raise InvalidArgument("pass a dataset and target, or filter_string / trace_ids, not both.")
+            if dataset is None or target is None:
+                raise InvalidArgument(
+                    "a target runs on a dataset's records: pass both dataset (CreateDataset, AddTracesToDataset) "
+                    "and target ('module:function'); to judge stored traces, pass neither."
+                )
+            version = await anyio.to_thread.run_sync(datasets.resolve_version, db, dataset, dataset_version)
+            target_fn, target_ref = _target(target)
+            records = await anyio.to_thread.run_sync(datasets.all_records, db, dataset, version)
+            if not records:
+                raise InvalidArgument(f"dataset {dataset!r} version {version} has no records; add some first.")
+            if len(records) > max_traces:
+                raise InvalidArgument(f"dataset {dataset!r} has {len(records):,} records, more than max_traces={max_traces:,}; raise max_traces.")
+            run = await anyio.to_thread.run_sync(
+                functools.partial(
+                    store.create_run, db, judges=described, trace_ids=(), name=name, limits=limits,
+                    dataset=dataset, dataset_version=version, target=target_ref,
+                    record_ids=[r.record_id for r in records],
+                )
             )
-        )
+            work = _DatasetWork(target_fn, {r.record_id: r for r in records}, {})
+        else:
+            selected = await anyio.to_thread.run_sync(_select_traces, db, filter_string, trace_ids, max_traces)
+            run = await anyio.to_thread.run_sync(
+                functools.partial(
+                    store.create_run, db, judges=described, trace_ids=selected,
+                    filter_string=filter_string, name=name, limits=limits,
+                )
+            )
         run_id = run.run_id
     runner = _Runner(
-        db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress, sampler
+        db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress, sampler, work
     )
     await runner.run()
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
+
+
+def _target(target: str | Callable[..., Any]) -> tuple[Callable[..., Any], str]:
+    """The target callable and the import path that finds it again when the run is resumed."""
+    if isinstance(target, str):
+        return import_target(target), target.strip()
+    if not callable(target):
+        raise InvalidArgument(f"target must be an import path 'module:function' or a callable; got {target!r}.")
+    return target, f"{target.__module__}:{target.__qualname__}"
+
+
+def _dataset_work(
+    db: Database, run_id: str, dataset: str, version: int | None, target: Callable[..., Any]
+) -> _DatasetWork:
+    records = {r.record_id: r for r in datasets.all_records(db, dataset, version)}
+    return _DatasetWork(target, records, store.record_traces(db, run_id))
 
 
 def _check_limits(max_concurrency: int, max_tokens: int | None, max_cost_usd: float | None, max_traces: int) -> None:
@@ -212,8 +287,12 @@ class _Runner:
         max_cost_usd: float | None,
         progress: ProgressCallback | None,
         sampler: Sampler | None,
+        work: _DatasetWork | None = None,
     ) -> None:
         self.db, self.run_id, self.judges, self.settings, self.server = db, run_id, judges, settings, server
+        self.work = work
+        self.stop_reason: str | None = None  # set by a task that stops starting pairs
+        self.task_group: TaskGroup | None = None
         self.sampler = sampler  # the calling MCP client, for judges on MCP sampling
         self.max_tokens, self.max_cost_usd, self.progress = max_tokens, max_cost_usd, progress
         self.limiter = AdaptiveLimiter(max_concurrency)
@@ -233,19 +312,34 @@ class _Runner:
         started = time.perf_counter()
         try:
             pairs = await anyio.to_thread.run_sync(self._missing_pairs)
+            pending = await anyio.to_thread.run_sync(store.pending_record_ids, self.db, self.run_id) if self.work else []
             totals = await anyio.to_thread.run_sync(store.run_totals, self.db, self.run_id)
             self.tokens, self.cost, self.done = totals.total_tokens, totals.cost, totals.results
-            self.total = totals.results + len(pairs)
-            await self._report(f"evaluating {len(pairs):,} pairs ({self.done:,} already have results)")
+            if self.work is not None:
+                self.tokens += await anyio.to_thread.run_sync(self._target_tokens_and_cost)
+            self.total = totals.results + len(pairs) + len(pending) * len(self.judges)
+            await self._report(
+                f"evaluating {len(pairs) + len(pending) * len(self.judges):,} pairs ({self.done:,} already have results)"
+                + (f"; running the target on {len(pending):,} records first" if pending else "")
+            )
             stop_reason = None
             async with anyio.create_task_group() as tg:
-                for index, pair in enumerate(pairs):
+                self.task_group = tg
+                for index, record_id in enumerate(pending):
                     slot = await self.limiter.acquire()
-                    stop_reason = self._over_budget(len(pairs) - index)
+                    stop_reason = self._over_budget(f"run the target on the {len(pending) - index:,} remaining records")
+                    if stop_reason is not None:
+                        self.limiter.release(slot)
+                        break
+                    tg.start_soon(self._run_target, record_id, slot)
+                for index, pair in enumerate(pairs if stop_reason is None else ()):
+                    slot = await self.limiter.acquire()
+                    stop_reason = self._over_budget(f"judge the {len(pairs) - index:,} remaining pairs")
                     if stop_reason is not None:
                         self.limiter.release(slot)
                         break
                     tg.start_soon(self._judge, pair, slot)
+            stop_reason = stop_reason or self.stop_reason
             status = "stopped" if stop_reason is not None else "completed"
             await self._finish(status, stop_reason, started)
         except BaseException as exc:
@@ -268,15 +362,72 @@ class _Runner:
         missing = {j.name: set(store.missing_trace_ids(self.db, self.run_id, j.name)) for j in self.judges}
         traces = sorted(set().union(*missing.values()))
         # Trace by trace, so a stopped run has whole traces judged rather than whole judges.
-        return [_Pair(t, j) for t in traces for j in self.judges if t in missing[j.name]]
+        return [self._pair(t, j) for t in traces for j in self.judges if t in missing[j.name]]
 
-    def _over_budget(self, remaining: int) -> str | None:
-        how = f"resume with run_id={self.run_id!r} and a larger limit to judge the {remaining:,} remaining pairs."
+    def _pair(self, trace_id: str, judge: ResolvedJudge) -> _Pair:
+        # On a dataset the record's expectations are what the judges compare against.
+        record_id = self.work.trace_records.get(trace_id) if self.work else None
+        record = self.work.records.get(record_id) if self.work and record_id else None
+        return _Pair(trace_id, judge, record.expectations if record and record.expectations else NOT_GIVEN)
+
+    def _target_tokens_and_cost(self) -> int:
+        traces = get_traces(self.db, list(self.work.trace_records)) if self.work else []
+        self.cost += sum(t.cost for t in traces)
+        return sum(t.total_tokens for t in traces)
+
+    def _over_budget(self, remaining: str) -> str | None:
+        how = f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
         if self.max_tokens is not None and self.tokens >= self.max_tokens:
             return f"token budget reached: {self.tokens:,} tokens used of max_tokens={self.max_tokens:,}; {how}"
         if self.max_cost_usd is not None and self.cost >= self.max_cost_usd:
             return f"cost budget reached: ${self.cost:.4f} spent of max_cost_usd={self.max_cost_usd:g}; {how}"
         return None
+
+    async def _run_target(self, record_id: str, slot: Slot) -> None:
+        assert self.work is not None
+        record = self.work.records[record_id]
+        try:
+            with record_loaded_prompts() as loaded, use_database(self.db):
+                outcome = await run_target(
+                    self.db, self.work.target, record.inputs,
+                    attributes={"tracejudge.evaluation.run_id": self.run_id, "tracejudge.dataset.record_id": record_id},
+                )
+            trace = await anyio.to_thread.run_sync(get_trace, self.db, outcome.trace_id)
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    store.set_record_trace, self.db, self.run_id, record_id, outcome.trace_id,
+                    error=outcome.error, latency_s=outcome.latency_s,
+                )
+            )
+            if loaded:
+                await anyio.to_thread.run_sync(store.link_prompt_versions, self.db, self.run_id, sorted((n, v) for n, v in loaded if v is not None))
+        finally:
+            self.limiter.release(slot)
+        self.work.trace_records[outcome.trace_id] = record_id
+        self.tokens += trace.total_tokens
+        self.cost += trace.cost
+        if outcome.error is not None:
+            failed = [
+                store.EvaluationResult(
+                    judge=j.name, trace_id=outcome.trace_id, source_id=j.source_id,
+                    error=f"the target failed on record {record_id}, so there is nothing to judge: {outcome.error}",
+                )
+                for j in self.judges
+            ]
+            await anyio.to_thread.run_sync(store.record_results, self.db, self.run_id, failed)
+            async with self.progress_lock:
+                self.done += len(failed)
+                await self._report(f"target failed on record {record_id}: {outcome.error[:200]}")
+            return
+        for judge in self.judges:
+            slot = await self.limiter.acquire()
+            stop_reason = self._over_budget("judge the remaining pairs")
+            if stop_reason is not None:
+                self.limiter.release(slot)
+                self.stop_reason = self.stop_reason or stop_reason
+                return
+            assert self.task_group is not None
+            self.task_group.start_soon(self._judge, self._pair(outcome.trace_id, judge), slot)
 
     async def _judge(self, pair: _Pair, slot: Slot) -> None:
         try:
@@ -307,6 +458,7 @@ class _Runner:
                 settings=self.settings,
                 server=self.server,
                 sampler=self.sampler,
+                expectations=pair.expectations,
             )
         except Exception as exc:
             # Whatever failed (the store, a bug in a judge path), it is this pair's error, on record.

@@ -20,6 +20,7 @@ from store.evaluations import (
     get_run,
     judge_stats,
     run_totals,
+    target_errors,
 )
 
 NUMERIC_METRICS = ("mean", "min", "max", "p50", "p90")
@@ -43,8 +44,14 @@ class EvaluationRun(BaseModel):
     stop_reason: str | None = Field(None, description="Why a stopped run stopped, and how to go on.")
     judges: list[dict[str, Any]] = Field(description="Each judge's name, ref (what names it), version (stored judges), source_id and kind.")
     filter_string: str | None
+    dataset: str | None = Field(None, description="The dataset a target ran on, for a run on a dataset.")
+    dataset_version: int | None = None
+    target: str | None = Field(None, description="The agent run on each record, 'module:function'.")
+    record_count: int = Field(0, description="Dataset records the run covers (0 for a run over stored traces).")
+    target_errors: int = Field(0, description="Records whose target raised (their judges' results are errors).")
+    prompts: list[str] = Field(default_factory=list, description="Prompt versions the target loaded, 'name/version'.")
     trace_count: int
-    pairs_total: int = Field(description="traces x judges")
+    pairs_total: int = Field(description="traces (records, on a dataset) x judges")
     pairs_done: int = Field(description="Pairs with a result (a value or an error).")
     errors: int
     input_tokens: int
@@ -90,8 +97,14 @@ def summarize(db: Database, run_id: str, *, concurrency: ConcurrencyReport | Non
         stop_reason=run.stop_reason,
         judges=run.judges,
         filter_string=run.filter_string,
+        dataset=run.dataset,
+        dataset_version=run.dataset_version,
+        target=run.target,
+        record_count=run.record_count,
+        target_errors=len(target_errors(db, run_id)) if run.dataset is not None else 0,
+        prompts=run.prompts,
         trace_count=run.trace_count,
-        pairs_total=run.trace_count * len(run.judges),
+        pairs_total=(run.record_count if run.dataset is not None else run.trace_count) * len(run.judges),
         pairs_done=totals.results,
         errors=totals.errors,
         input_tokens=totals.input_tokens,

@@ -12,3 +12,13 @@ def answer_length(outputs: Any) -> int:
     if number % 7 == 0:
         raise ValueError(f"cannot judge answer {number}")
     return len(str(outputs))
+
+
+def routed_as_expected(outputs: Any, expectations: Any) -> bool:
+    """Did the support agent hand the message to the specialist the dataset record expects?"""
+    return outputs["specialist"] == expectations["expected_specialist"]
+
+
+def answered(outputs: Any) -> bool:
+    """Did the target say anything?"""
+    return bool(outputs)

@@ -1,0 +1,182 @@
+"""Running an agent under evaluation (a "target") on one dataset record, inside a root span that
+goes straight into the store.
+
+A target is a Python callable, named by an import path 'module:function', that receives a
+record's inputs as keyword arguments (MLflow's predict_fn convention) and returns the agent's
+answer; it may be sync (run in a worker thread) or async. Each call gets a fresh root span
+`evaluate <function>` whose inputs and outputs follow OpenInference (input.value/output.value), so
+the root span reads like any other trace's. The target's own OpenTelemetry spans become that root
+span's children: they are made by the process's global tracer provider, to which one
+StoreSpanProcessor is attached; it keeps only the traces this module started, so an agent that
+exports its spans elsewhere as well is not disturbed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.trace import Status, StatusCode
+
+from mcp_server.otlp import decode_request
+from store import Database, write_spans
+from store.errors import InvalidArgument
+from store.json_text import dumps
+
+TRACER_NAME = "tracejudge.evaluate"
+OUTPUT_LIMIT = 200_000
+"""Characters of a target's answer kept on its root span; a longer answer is cut (and says so)."""
+
+
+def import_target(ref: str) -> Callable[..., Any]:
+    """The callable that `ref` ('package.module:function') names, or InvalidArgument saying why not."""
+    module_name, _, attr = ref.strip().partition(":")
+    if not module_name or not attr:
+        raise InvalidArgument(f"target must be an import path 'module:function', e.g. 'my_agent.app:answer'; got {ref!r}.")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # an import error of the user's module is theirs to fix: say which
+        raise InvalidArgument(f"target {ref!r}: cannot import module {module_name!r} ({type(exc).__name__}: {exc}).") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise InvalidArgument(f"target {ref!r}: module {module_name!r} has no attribute {attr!r}.")
+    if not callable(obj):
+        raise InvalidArgument(f"target {ref!r} is not callable.")
+    return obj
+
+
+class StoreSpanProcessor(SpanProcessor):
+    """Writes the spans of traces started by `run_target` into their database: a trace's spans are
+    buffered until its root span ends, then stored in one batch; a span ending later is stored alone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[int, tuple[Database, list[ReadableSpan]]] = {}
+
+    def capture(self, trace_id: int, db: Database) -> None:
+        with self._lock:
+            self._open[trace_id] = (db, [])
+
+    def on_end(self, span: ReadableSpan) -> None:
+        trace_id = span.context.trace_id
+        with self._lock:
+            entry = self._open.get(trace_id)
+            if entry is None:
+                return
+            db, spans = entry
+            spans.append(span)
+            if span.parent is not None:
+                return
+            del self._open[trace_id]
+        _store(db, spans)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _store(db: Database, spans: list[ReadableSpan]) -> None:
+    # Through the same OTLP encoding and decoding as spans sent over HTTP, so an evaluation's
+    # traces are stored exactly like exported ones.
+    batch = decode_request(encode_spans(spans).SerializeToString(), "protobuf")
+    write_spans(db, batch.spans)
+
+
+_PROCESSOR = StoreSpanProcessor()
+_INSTALL_LOCK = threading.Lock()
+_installed_on: TracerProvider | None = None
+
+
+def _tracer_provider() -> TracerProvider:
+    """The global SDK tracer provider with our processor attached; one is set up when the process
+    has none, so an instrumented target's spans have somewhere to go."""
+    global _installed_on
+    with _INSTALL_LOCK:
+        provider = otel_trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            otel_trace.set_tracer_provider(TracerProvider())
+            provider = otel_trace.get_tracer_provider()
+            if not isinstance(provider, TracerProvider):  # another API implementation was set first
+                raise InvalidArgument(
+                    "the process's global OpenTelemetry tracer provider is not the SDK's, so a target's "
+                    "spans cannot be recorded; use opentelemetry.sdk.trace.TracerProvider."
+                )
+        if _installed_on is not provider:
+            provider.add_span_processor(_PROCESSOR)
+            _installed_on = provider
+        return provider
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    trace_id: str
+    output: Any = None
+    error: str | None = None
+    latency_s: float = 0.0
+
+
+def _clip(text: str) -> str:
+    if len(text) <= OUTPUT_LIMIT:
+        return text
+    return text[:OUTPUT_LIMIT] + f"... [cut: {len(text) - OUTPUT_LIMIT:,} more characters]"
+
+
+async def run_target(
+    db: Database, target: Callable[..., Any], inputs: Mapping[str, Any], *, attributes: Mapping[str, Any] | None = None
+) -> TargetResult:
+    """Call `target(**inputs)` inside a new root span stored in `db`, and return the trace's id, the
+    answer, or the error the target raised (recorded on the root span as well)."""
+    tracer = _tracer_provider().get_tracer(TRACER_NAME)
+    name = getattr(target, "__name__", type(target).__name__)
+    span_attributes = {
+        "openinference.span.kind": "CHAIN",
+        "input.value": dumps(dict(inputs)),
+        "input.mime_type": "application/json",
+        **(attributes or {}),
+    }
+    started = time.perf_counter()
+    error = None
+    output = None
+    root = tracer.start_span(f"evaluate {name}", context=otel_context.Context(), attributes=span_attributes)
+    _PROCESSOR.capture(root.get_span_context().trace_id, db)
+    try:
+        with otel_trace.use_span(root, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            if inspect.iscoroutinefunction(target):
+                output = await target(**inputs)
+            else:
+                # anyio copies the context into the worker thread, so the target's spans find the root.
+                output = await anyio.to_thread.run_sync(functools.partial(target, **inputs))
+        if isinstance(output, str):
+            root.set_attribute("output.value", _clip(output))
+        else:
+            root.set_attribute("output.value", _clip(dumps(output)))
+            root.set_attribute("output.mime_type", "application/json")
+        root.set_status(Status(StatusCode.OK))
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        root.record_exception(exc)
+        root.set_status(Status(StatusCode.ERROR, error[:500]))
+    finally:
+        # Stored as the root ends (in this thread), so judges can read the trace once this returns.
+        await anyio.to_thread.run_sync(root.end)
+    return TargetResult(
+        trace_id=format(root.get_span_context().trace_id, "032x"),
+        output=output,
+        error=error,
+        latency_s=time.perf_counter() - started,
+    )
