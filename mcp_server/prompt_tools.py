@@ -1,0 +1,148 @@
+"""The prompt registry tools: RegisterPrompt, GetPrompt, ListPrompts, ListPromptVersions,
+SetPromptAlias and DiffPromptVersions, registered on a server by `add_prompt_tools(server, db,
+settings)`.
+
+Thin wrappers in the style of mcp_server.judge_tools: each signature is the tool's input schema
+and each body calls a typed function in mcp_server.prompts.tool_service.
+"""
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from mcp_server.prompts import tool_service as service
+from mcp_server.settings import Settings
+from mcp_server.tool_boundary import READ_ONLY, PageToken, answer
+from store import Database
+
+CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+"""RegisterPrompt adds a version; it never changes one."""
+MOVES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+"""SetPromptAlias repoints an alias: agents loading 'prompts:/name@production' get another text."""
+
+PromptName = Annotated[str, Field(description="The prompt's name, e.g. 'router': letters, digits, _ . -")]
+MaxResults = Annotated[int, Field(description="Items per page, 1 to 100.")]
+
+
+class ChatMessage(BaseModel):
+    role: str = Field(description="system, developer, user, assistant or tool")
+    content: str = Field(description="The message text, with {{ name }} variables.")
+
+
+REGISTER_DESCRIPTION = """\
+Register a prompt version: a new name gets version 1, an existing one version n+1; versions never
+change once stored. template: the prompt text, or a list of chat messages ({role, content}),
+with variables written {{ name }} that an agent fills with format(name=...). Returns the stored
+version with its variables and uri; an agent loads it with load_prompt('prompts:/name/3'), and
+SetPromptAlias points an alias such as 'production' at it.
+
+Example: RegisterPrompt(name="router", template="Route this telecom support request to billing,
+technical or sales: {{ request }}", commit_message="first version")"""
+
+GET_DESCRIPTION = """\
+One prompt version in full (template, variables, commit message, tags, aliases) with the prompt's
+aliases and the evaluation runs that used this version. name_or_uri: 'router' (the latest
+version, or pass version or alias), 'prompts:/router/3', 'prompts:/router@production' or
+'prompts:/router' (the latest).
+
+Example: GetPrompt(name_or_uri="prompts:/router@production")"""
+
+LIST_DESCRIPTION = """\
+List the registered prompts by name: description, tags, latest version and aliases. max_results:
+1 to 100 (default 50); page_token: next_page_token of the previous page.
+
+Example: ListPrompts()"""
+
+LIST_VERSIONS_DESCRIPTION = """\
+List a prompt's versions, newest first: the start of each template, its variables, commit
+message, aliases, parent version, and how many evaluation runs used it. GetPrompt shows one
+version whole; DiffPromptVersions compares two.
+
+Example: ListPromptVersions(name="router")"""
+
+SET_ALIAS_DESCRIPTION = """\
+Point an alias of a prompt (e.g. 'production', 'staging') at one of its versions, creating the
+alias or moving it; agents loading 'prompts:/name@alias' get that version from then on. Returns
+the version it pointed at before. 'latest' is reserved: it always means the newest version.
+
+Example: SetPromptAlias(name="router", alias="production", version=3)"""
+
+DIFF_DESCRIPTION = """\
+Compare two versions of a prompt: a unified diff of their templates (chat messages shown as
+'role:' blocks), variables added and removed, a change of kind, and both commit messages. The
+diff is cut at max_content_length characters (1,000 to 200,000) with a notice.
+
+Example: DiffPromptVersions(name="router", from_version=1, to_version=2)"""
+
+
+def add_prompt_tools(server: MCPServer, db: Database, settings: Settings) -> None:
+    """Register the six prompt registry tools on `server`, over `db` (settings: for symmetry with
+    the other tool groups; the registry needs none)."""
+
+    async def register_prompt(
+        name: PromptName,
+        template: Annotated[
+            str | list[ChatMessage],
+            Field(description="The prompt text, or chat messages [{role, content}]; variables as {{ name }}."),
+        ],
+        commit_message: Annotated[str, Field(description="What changed in this version and why.")] = "",
+        tags: Annotated[dict[str, str] | None, Field(description="Labels on this version, e.g. {\"author\": \"ana\"}.")] = None,
+        description: Annotated[
+            str | None, Field(description="What the prompt is for; replaces the prompt's description when given.")
+        ] = None,
+    ) -> Annotated[CallToolResult, service.PromptVersionInfo]:
+        text_or_messages = template if isinstance(template, str) else [m.model_dump() for m in template]
+        return await answer(
+            service.register_prompt, db, name, text_or_messages,
+            commit_message=commit_message, tags=tags, description=description,
+        )
+
+    async def get_prompt(
+        name_or_uri: Annotated[
+            str, Field(description="'router', 'prompts:/router/3', 'prompts:/router@production' or 'prompts:/router'.")
+        ],
+        version: Annotated[int | None, Field(description="A version, with a bare name.")] = None,
+        alias: Annotated[str | None, Field(description="An alias, with a bare name.")] = None,
+    ) -> Annotated[CallToolResult, service.PromptDetail]:
+        return await answer(service.get_prompt, db, name_or_uri, version=version, alias=alias)
+
+    async def list_prompts(
+        max_results: MaxResults = 50, page_token: PageToken = None
+    ) -> Annotated[CallToolResult, service.PromptList]:
+        return await answer(service.list_prompts, db, max_results=max_results, page_token=page_token)
+
+    async def list_prompt_versions(
+        name: PromptName, max_results: MaxResults = 50, page_token: PageToken = None
+    ) -> Annotated[CallToolResult, service.PromptVersionList]:
+        return await answer(service.list_prompt_versions, db, name, max_results=max_results, page_token=page_token)
+
+    async def set_prompt_alias(
+        name: PromptName,
+        alias: Annotated[str, Field(description="e.g. 'production': letters, digits, _ or -; not 'latest'.")],
+        version: Annotated[int, Field(description="The version the alias should point at.")],
+    ) -> Annotated[CallToolResult, service.AliasChange]:
+        return await answer(service.set_prompt_alias, db, name, alias, version)
+
+    async def diff_prompt_versions(
+        name: PromptName,
+        from_version: Annotated[int, Field(description="The older version (the diff's '-' side).")],
+        to_version: Annotated[int, Field(description="The newer version (the diff's '+' side).")],
+        max_content_length: Annotated[
+            int, Field(description="Characters of diff to show, 1,000 to 200,000.")
+        ] = service.DEFAULT_DIFF_LENGTH,
+    ) -> Annotated[CallToolResult, service.PromptDiffAnswer]:
+        return await answer(
+            service.diff_prompt_versions_tool, db, name, from_version, to_version, max_content_length=max_content_length
+        )
+
+    for name, fn, description, annotations in (
+        ("RegisterPrompt", register_prompt, REGISTER_DESCRIPTION, CREATES),
+        ("GetPrompt", get_prompt, GET_DESCRIPTION, READ_ONLY),
+        ("ListPrompts", list_prompts, LIST_DESCRIPTION, READ_ONLY),
+        ("ListPromptVersions", list_prompt_versions, LIST_VERSIONS_DESCRIPTION, READ_ONLY),
+        ("SetPromptAlias", set_prompt_alias, SET_ALIAS_DESCRIPTION, MOVES),
+        ("DiffPromptVersions", diff_prompt_versions, DIFF_DESCRIPTION, READ_ONLY),
+    ):
+        server.add_tool(fn, name=name, description=description, annotations=annotations, structured_output=True)
