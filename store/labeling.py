@@ -255,7 +255,7 @@ _ITEM_COLUMNS = "session_id, trace_id, position, status, assignee, updated_ns"
 
 def add_items(db: Database, session_id: str, trace_ids: Sequence[str]) -> tuple[list[str], int]:
     """Append the traces (normalized ids) to the session's queue in the order given; ids already
-    queued, or repeated, are skipped. Returns the ids added and how many were already there.
+    queued, or repeated, are skipped. Returns the ids added and how many ids were skipped.
     Every id must be a stored trace: otherwise InvalidArgument lists the unknown ones and nothing
     is added."""
     wanted = list(dict.fromkeys(trace_ids))
@@ -290,7 +290,7 @@ def add_items(db: Database, session_id: str, trace_ids: Sequence[str]) -> tuple[
             f"INSERT INTO labeling_items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, 'pending', NULL, ?)",
             [(session_id, trace_id, start + n, now) for n, trace_id in enumerate(new)],
         )
-    return new, len(wanted) - len(new)
+    return new, len(trace_ids) - len(new)
 
 
 def list_items(
