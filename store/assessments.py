@@ -416,3 +416,22 @@ def list_assessments(
         params,
     ).fetchall()
     return [_record(row) for row in rows], total
+
+
+def feedback_named(
+    db: Database, name: str, *, trace_ids: list[str] | None = None, limit: int = 100_000
+) -> list[AssessmentRecord]:
+    """Valid trace-level feedback named `name` from every source, by trace and then in the order
+    logged, at most `limit` rows: a judge's verdicts beside the human labels of the same name.
+    Only on `trace_ids` (normalized ids) when given."""
+    where = "a.name = :name AND a.valid = 1 AND a.kind = 'feedback' AND a.span_id IS NULL"
+    params: dict[str, Any] = {"name": name, "limit": limit}
+    if trace_ids is not None:
+        where += " AND a.trace_id IN (SELECT value FROM json_each(:trace_ids))"
+        params["trace_ids"] = json.dumps(trace_ids)
+    rows = db.reader().execute(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE {where} ORDER BY a.trace_id, a.created_ns, a.assessment_id "
+        "LIMIT :limit",
+        params,
+    ).fetchall()
+    return [_record(row) for row in rows]
