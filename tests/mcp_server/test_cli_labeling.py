@@ -1,0 +1,67 @@
+"""`tracejudge labeling schemas|sessions|items` on the demo store, after labels given through the
+same service SubmitLabel calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcp_server.cli import main
+from mcp_server.labeling import service
+from store import Database
+from store.search import search_trace_ids
+
+
+@pytest.fixture
+def labeled_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str]]:
+    path = tmp_path / "cli.db"
+    assert main(["demo", "--db", str(path)]) == 0
+    capsys.readouterr()
+    db = Database(path)
+    try:
+        trace_ids = search_trace_ids(db, None, ["timestamp_ms"], 3, 0)
+        service.create_schema(db, "routing_correct", "feedback", {"kind": "pass_fail"}, instructions="Right specialist?")
+        service.create_schema(db, "department", "expectation", {"kind": "categorical", "options": ["billing", "technical"]})
+        service.create_session(db, "review", ["routing_correct", "department"], assignees=["alice"])
+        service.add_traces(db, "review", trace_ids=trace_ids)
+        service.submit_label(db, "review", trace_ids[0], "routing_correct", "fail", labeler="alice")
+        service.submit_label(db, "review", trace_ids[0], "department", "billing", labeler="alice")
+        service.submit_label(db, "review", trace_ids[1], "routing_correct", "pass", labeler="alice")
+    finally:
+        db.close()
+    return str(path), trace_ids
+
+
+def test_labeling_schemas_and_sessions_list_what_is_stored(
+    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = labeled_db
+    assert main(["labeling", "schemas", "--db", path]) == 0
+    out = capsys.readouterr().out
+    assert "routing_correct" in out and "one of 'billing', 'technical'" in out and "Right specialist?" in out
+    assert main(["labeling", "sessions", "--db", path]) == 0
+    out = capsys.readouterr().out
+    assert "review" in out and "alice" in out and "ls-" in out
+
+
+def test_labeling_items_shows_the_queue_with_labels_and_missing_schemas(
+    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, trace_ids = labeled_db
+    assert main(["labeling", "items", "review", "--db", path]) == 0
+    out = capsys.readouterr().out
+    assert "review" in out and "2 pending, 1 completed, 0 skipped" in out
+    assert all(t in out for t in trace_ids)
+    assert "routing_correct = false (alice)" in out and "department = billing (alice)" in out
+    assert main(["labeling", "items", "review", "--status", "completed", "--db", path]) == 0
+    out = capsys.readouterr().out
+    assert trace_ids[0] in out and trace_ids[1] not in out
+
+
+def test_labeling_items_of_an_unknown_session_says_how_to_find_one(
+    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = labeled_db
+    assert main(["labeling", "items", "nope", "--db", path]) != 0
+    assert "ListLabelingSessions" in capsys.readouterr().err
