@@ -143,6 +143,12 @@ def _run_summary(console: Console, run: EvaluationRun) -> None:
     )
     if run.filter_string:
         console.print(f"[dim]filter:[/] {run.filter_string}")
+    if run.dataset is not None:
+        prompts = f"  prompts {', '.join(run.prompts)}" if run.prompts else ""
+        console.print(
+            f"[dim]dataset:[/] {run.dataset} v{run.dataset_version} ({run.record_count} records)  "
+            f"[dim]target:[/] {run.target}  {run.target_errors} target errors{prompts}"
+        )
     if run.stop_reason:
         console.print(f"[yellow]stopped:[/] {run.stop_reason}")
 
@@ -194,10 +200,12 @@ def print_comparison(comparison: RunComparison) -> None:
         console.print("no verdict changed between the runs.")
         return
     table = Table(title=f"changed verdicts ({changed})")
-    for column in ("judge", "trace_id", "A", "B"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("judge", "trace_id"))
+    # Runs on a dataset judge different traces of the same records: show the record.
+    key = "record_id" if any(c.record_id for c in comparison.changed) else "trace_id"
+    for column in ("judge", key, "A", "B"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("judge", key))
     for c in comparison.changed:
-        table.add_row(c.judge, c.trace_id, c.error_a or _value(c.a), c.error_b or _value(c.b))
+        table.add_row(c.judge, getattr(c, key) or c.trace_id, c.error_a or _value(c.a), c.error_b or _value(c.b))
     console.print(table)
     if comparison.next_page_token:
         console.print("[dim]more changed verdicts; raise --limit to see them.[/]")

@@ -124,6 +124,9 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                     settings=settings,
                     filter_string=args.filter,
                     trace_ids=args.trace_ids,
+                    dataset=args.dataset,
+                    dataset_version=args.dataset_version,
+                    target=args.target,  # the user's own agent, on their machine: any import path
                     run_id=args.run_id,
                     name=args.name,
                     max_concurrency=args.max_concurrency,
@@ -201,6 +204,9 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     which = evaluate.add_mutually_exclusive_group()
     which.add_argument("--filter", default=None, help="traces to judge, e.g. \"trace.status = 'ERROR'\" (default: all)")
     which.add_argument("--trace-id", action="append", dest="trace_ids", default=None, help="a trace to judge (repeatable)")
+    which.add_argument("--dataset", default=None, help="run --target on this dataset's records and judge its traces")
+    evaluate.add_argument("--dataset-version", type=int, default=None, help="the dataset version (default: the latest)")
+    evaluate.add_argument("--target", default=None, help="the agent to run on each record, 'module:function'")
     evaluate.add_argument("--run-id", default=None, help="resume this run: judge only its pairs without a result")
     evaluate.add_argument("--name", default=None, help="a name for the run")
     evaluate.add_argument("--max-concurrency", type=int, default=8, help="judgments in flight at most (default 8)")

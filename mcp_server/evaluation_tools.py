@@ -31,7 +31,13 @@ Run judges over many traces concurrently and store the run: each judge's verdict
 logged as feedback on the trace (as RunJudge does), and the run keeps every result and its
 metrics. judges: up to {MAX_JUDGES} stored or built-in judge names (ListJudges lists them).
 Traces: those filter_string matches (SearchTraces syntax; none for all traces) or the given
-trace_ids; at most {MAX_TRACES:,}. A judge failing on a trace is recorded as an error for that
+trace_ids; at most {MAX_TRACES:,}. Or evaluate an agent on a dataset: pass dataset (and
+dataset_version; default the latest, and the run is pinned to it) and target, an agent's import
+path 'module:function' that this server allows (TRACEJUDGE_TARGETS; the demo agent
+'mcp_server.demo_target:answer' by default): the target runs on each record's inputs, each call
+stored as a new trace that the judges then score against the record's expectations; the run
+lists the prompt versions the target loaded, and CompareEvaluationRuns matches two such runs
+record by record. A judge failing on a trace is recorded as an error for that
 trace and never stops the run. max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
 (default 8; halved automatically when the provider rate-limits, grown back as answers come).
 max_tokens and max_cost_usd: a budget for the whole run; once reached no new judgment starts,
@@ -43,7 +49,8 @@ errors) and metrics named '<judge>/mean', '/min', '/max', '/p50', '/p90' (number
 MCP progress notifications. Look at results with GetEvaluationRun; compare with
 CompareEvaluationRuns.
 
-Example: Evaluate(judges=["correctness", "latency"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)"""
+Example: Evaluate(judges=["correctness", "latency"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)
+Example: Evaluate(judges=["routing"], dataset="misrouted", target="mcp_server.demo_target:answer")"""
 
 GET_EVALUATION_RUN_DESCRIPTION = f"""\
 One evaluation run: its status (running, completed, stopped and why), judges and versions,
@@ -77,6 +84,11 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
         ] = None,
         filter_string: FilterString = None,
         trace_ids: Annotated[list[str] | None, Field(description="Judge these traces instead of a filter.")] = None,
+        dataset: Annotated[str | None, Field(description="Run the target on this dataset's records.")] = None,
+        dataset_version: Annotated[int | None, Field(description="The dataset version; none for the latest.")] = None,
+        target: Annotated[
+            str | None, Field(description="The agent to run on each record, 'module:function' (allowed by the server).")
+        ] = None,
         run_id: Annotated[
             str | None, Field(description="Resume this run: judge only its pairs without a result.")
         ] = None,
@@ -95,6 +107,10 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
             settings=settings,
             filter_string=filter_string,
             trace_ids=trace_ids,
+            dataset=dataset,
+            dataset_version=dataset_version,
+            target=target,
+            allowed_targets=settings.targets,  # a client runs only the agents the server lists
             run_id=run_id,
             name=name,
             max_concurrency=max_concurrency,

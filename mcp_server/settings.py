@@ -20,6 +20,7 @@ from mcp_server.models.settings import (
 
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_TARGETS = ("mcp_server.demo_target:answer",)
 
 
 class Settings(BaseModel):
@@ -41,6 +42,11 @@ class Settings(BaseModel):
         description="Extra Host header values accepted by /mcp and /v1/traces (DNS-rebinding protection).",
     )
     models: ModelSettings = Field(default_factory=ModelSettings, description="How judges reach their model.")
+    targets: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TARGETS),
+        description="Import paths ('module:function') of the agents an MCP client may run on a dataset "
+        "(Evaluate, OptimizePrompt); a client can never run a function this list does not name.",
+    )
 
 
 ENV_PREFIX = "TRACEJUDGE_"
@@ -62,6 +68,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         values["max_body_bytes"] = max_body
     if hosts := env.get(f"{ENV_PREFIX}ALLOWED_HOSTS"):
         values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
+    if targets := env.get(f"{ENV_PREFIX}TARGETS"):
+        values["targets"] = [t.strip() for t in targets.split(",") if t.strip()]
     model_env = {
         "judge_model": JUDGE_MODEL_ENV,
         "api_base": JUDGE_API_BASE_ENV,

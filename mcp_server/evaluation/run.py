@@ -40,7 +40,7 @@ import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
-from mcp_server.evaluation.targets import import_target, run_target
+from mcp_server.evaluation.targets import check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import JudgeVerdict
 from mcp_server.models import Sampler
@@ -118,6 +118,7 @@ async def evaluate(
     progress: ProgressCallback | None = None,
     server: MCPServer | None = None,
     allow_import: bool = True,
+    allowed_targets: Sequence[str] | None = None,
     sampler: Sampler | None = None,
 ) -> EvaluationRun:
     """Run `judges` (stored or built-in judge names; from Python also 'module:function' code
@@ -132,6 +133,8 @@ async def evaluate(
     once at the start, after each pair, and at the end. `sampler` is the MCP client the run was
     started from: judges on model 'sampling' (or with no model configured) ask its model. Raises
     before anything runs for unknown judges or traces, a bad filter, or limits out of range.
+    `allowed_targets`, when given, lists the only import paths `target` may name (an MCP client's
+    call passes the server's list).
     """
     _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
     limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
@@ -154,7 +157,8 @@ async def evaluate(
         work = None
         if run.dataset is not None:
             work = await anyio.to_thread.run_sync(
-                _dataset_work, db, run_id, run.dataset, run.dataset_version, import_target(run.target or "")
+                _dataset_work, db, run_id, run.dataset, run.dataset_version,
+                _target(run.target or "", allowed_targets)[0],
             )
         await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
     else:
@@ -170,7 +174,7 @@ async def evaluate(
                     "and target ('module:function'); to judge stored traces, pass neither."
                 )
             version = await anyio.to_thread.run_sync(datasets.resolve_version, db, dataset, dataset_version)
-            target_fn, target_ref = _target(target)
+            target_fn, target_ref = _target(target, allowed_targets)
             records = await anyio.to_thread.run_sync(datasets.all_records, db, dataset, version)
             if not records:
                 raise InvalidArgument(f"dataset {dataset!r} version {version} has no records; add some first.")
@@ -200,10 +204,16 @@ async def evaluate(
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
 
-def _target(target: str | Callable[..., Any]) -> tuple[Callable[..., Any], str]:
+def _target(
+    target: str | Callable[..., Any], allowed: Sequence[str] | None = None
+) -> tuple[Callable[..., Any], str]:
     """The target callable and the import path that finds it again when the run is resumed."""
     if isinstance(target, str):
+        if allowed is not None:
+            check_allowed(target, list(allowed))
         return import_target(target), target.strip()
+    if allowed is not None:
+        raise InvalidArgument("a target from a client must be an import path 'module:function'.")
     if not callable(target):
         raise InvalidArgument(f"target must be an import path 'module:function' or a callable; got {target!r}.")
     return target, f"{target.__module__}:{target.__qualname__}"

@@ -58,6 +58,17 @@ def import_target(ref: str) -> Callable[..., Any]:
     return obj
 
 
+def check_allowed(ref: str, allowed: list[str]) -> str:
+    """`ref` if the server's settings let a client run it; InvalidArgument saying how to allow it."""
+    ref = ref.strip() if isinstance(ref, str) else ref
+    if ref not in allowed:
+        raise InvalidArgument(
+            f"target {ref!r} is not one this server runs for a client; it runs {allowed or 'none'}. To allow "
+            "another, list its import path in TRACEJUDGE_TARGETS (comma-separated) and restart the server."
+        )
+    return ref
+
+
 class StoreSpanProcessor(SpanProcessor):
     """Writes the spans of traces started by `run_target` into their database: a trace's spans are
     buffered until its root span ends, then stored in one batch; a span ending later is stored alone."""

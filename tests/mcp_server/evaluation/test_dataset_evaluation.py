@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mcp_server.cli import main
 from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
 from mcp_server.demo_target import ROUTER_PROMPT
 from mcp_server.evaluation.reports import compare_evaluation_runs
@@ -16,6 +17,7 @@ from store import evaluations as runs
 from store.errors import InvalidArgument
 from store.spans import list_span_tree
 from store.traces import get_trace
+from tests.support.mcp_session import session
 
 TARGET = "mcp_server.demo_target:answer"
 JUDGE = "tests.mcp_server.evaluation.example_judges:routed_as_expected"
@@ -132,3 +134,31 @@ async def test_a_budget_stops_between_records_and_a_resume_finishes(db):
 async def test_bad_dataset_arguments_are_refused_before_anything_runs(db, kwargs, message):
     with pytest.raises(Exception, match=message):
         await evaluate(db, [JUDGE], settings=Settings(), **kwargs)
+
+
+async def test_from_an_mcp_client_only_the_servers_targets_run(db):
+    async with session(db) as client:
+        run = await client.call("Evaluate", judges=["tool_call_count"], dataset="support", target=TARGET)
+        assert (run["status"], run["dataset"], run["record_count"], run["pairs_done"]) == ("completed", "support", 4, 4)
+        error = await client.error(
+            "Evaluate", judges=["tool_call_count"], dataset="support",
+            target="tests.mcp_server.evaluation.failing_targets:refuses_refunds",
+        )
+        assert "TRACEJUDGE_TARGETS" in error and "mcp_server.demo_target:answer" in error
+    allowing = Settings(targets=["tests.mcp_server.evaluation.failing_targets:refuses_refunds"])
+    async with session(db, allowing) as client:
+        run = await client.call(
+            "Evaluate", judges=["tool_call_count"], dataset="support",
+            target="tests.mcp_server.evaluation.failing_targets:refuses_refunds",
+        )
+        assert run["target_errors"] == 1
+
+
+def test_the_cli_evaluates_a_dataset_with_any_local_target(db, capsys):
+    code = main(
+        ["evaluate", "tool_call_count", "--db", db.path, "--dataset", "support",
+         "--target", "tests.mcp_server.evaluation.failing_targets:refuses_refunds"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "dataset: support v1 (4 records)" in out and "1 target errors" in out
