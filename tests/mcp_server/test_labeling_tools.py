@@ -276,3 +276,23 @@ async def test_labels_need_a_queued_trace_a_schema_of_the_session_and_an_assigne
                              schema="routing_correct", value=True, labeler="bob")
         assert by_id["value"] is True
         assert (await s.call("ListAssessments", trace_id=trace_ids[5]))["total_matching"] == 0
+
+
+async def test_a_queue_page_stays_within_its_budget_however_long_the_labels(db: Database, trace_ids: list[str]) -> None:
+    async with session(db) as s:
+        await s.call("CreateLabelingSchema", name="answer", type="expectation", input={"kind": "text"},
+                     enable_comment=True)
+        await s.call("CreateLabelingSession", name="long", schemas=["answer"])
+        await s.call("AddTracesToLabelingSession", session="long", trace_ids=trace_ids)
+        for trace_id in trace_ids[:3]:
+            for n in range(22):
+                await s.call("SubmitLabel", session="long", trace_id=trace_id, schema="answer", value="x" * 9_000,
+                             labeler=f"labeler{n}", comment="why " * 1_000)
+        result = await s.client.call_tool("ListLabelingItems", {"session": "long", "max_results": 100})
+        page = result.structured_content
+        assert len(result.content[0].text) <= 40_000
+        first = page["items"][0]
+        assert (len(first["labels"]), first["labels_not_shown"]) == (20, 2)
+        assert first["labels"][0]["value"] is None and len(first["labels"][0]["value_preview"]) <= 300
+        assert len(first["labels"][0]["comment"]) <= 300
+        assert len(page["items"]) < 10 and page["next_page_token"] is not None
