@@ -1,5 +1,5 @@
 """The `labeling` commands: read-only views of labeling schemas, sessions and a session's queue,
-over the same service the labeling MCP tools call (mcp_server.labeling.service). Labels are given
+over the same functions the labeling MCP tools call (mcp_server.labeling). Labels are given
 through SubmitLabel (an MCP client, or an assistant pre-filling them for a person)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
     from mcp_server.cli_format import output_console
-    from mcp_server.labeling.service import list_schemas
+    from mcp_server.labeling.definitions import list_schemas
 
     db = _db(settings)
     try:
@@ -49,7 +49,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
     from mcp_server.cli_format import output_console
-    from mcp_server.labeling.service import list_sessions
+    from mcp_server.labeling.definitions import list_sessions
 
     db = _db(settings)
     try:
@@ -81,7 +81,7 @@ def cmd_items(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
     from mcp_server.cli_format import output_console
-    from mcp_server.labeling.service import list_items
+    from mcp_server.labeling.queue import list_items
 
     db = _db(settings)
     try:

@@ -3,7 +3,8 @@ ListLabelingSessions, AddTracesToLabelingSession, ListLabelingItems, SubmitLabel
 SkipLabelingItem, registered on a server by `add_labeling_tools(server, db, settings)`.
 
 Thin wrappers in the style of mcp_server.judge_tools: each signature is the tool's input schema
-and each body calls a typed function in mcp_server.labeling.service.
+and each body calls a typed function in mcp_server.labeling.definitions (schemas, sessions) or
+mcp_server.labeling.queue (a session's traces and labels).
 """
 
 from typing import Annotated, Any, Literal
@@ -12,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from mcp_server.labeling import service
+from mcp_server.labeling import definitions, queue
 from mcp_server.labeling.inputs import LabelInput
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import READ_ONLY, FilterString, PageToken, TraceId, answer
@@ -119,39 +120,39 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         instructions: Annotated[str, Field(description="What the labeler should look at.")] = "",
         enable_comment: Annotated[bool, Field(description="Whether a label may carry a comment.")] = False,
         overwrite: Annotated[bool, Field(description="Replace the schema of this name if it exists.")] = False,
-    ) -> Annotated[CallToolResult, service.SchemaInfo]:
+    ) -> Annotated[CallToolResult, definitions.SchemaInfo]:
         return await answer(
-            service.create_schema, db, name, type, input,
+            definitions.create_schema, db, name, type, input,
             instructions=instructions, enable_comment=enable_comment, overwrite=overwrite,
         )
 
     async def list_labeling_schemas(
         max_results: Annotated[int, Field(description="Schemas per page, 1 to 100.")] = 50,
         page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, service.SchemaList]:
-        return await answer(service.list_schemas, db, max_results=max_results, page_token=page_token)
+    ) -> Annotated[CallToolResult, definitions.SchemaList]:
+        return await answer(definitions.list_schemas, db, max_results=max_results, page_token=page_token)
 
     async def create_labeling_session(
         name: Annotated[str, Field(description="A name for the session, e.g. 'routing review week 12'.")],
         schemas: Annotated[list[str], Field(description="The labeling schemas to fill for each trace (at most 20).")],
         assignees: Annotated[list[str] | None, Field(description="Who may label; none for anyone.")] = None,
-    ) -> Annotated[CallToolResult, service.SessionInfo]:
-        return await answer(service.create_session, db, name, schemas, assignees=assignees)
+    ) -> Annotated[CallToolResult, definitions.SessionInfo]:
+        return await answer(definitions.create_session, db, name, schemas, assignees=assignees)
 
     async def list_labeling_sessions(
         max_results: Annotated[int, Field(description="Sessions per page, 1 to 100.")] = 50,
         page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, service.SessionList]:
-        return await answer(service.list_sessions, db, max_results=max_results, page_token=page_token)
+    ) -> Annotated[CallToolResult, definitions.SessionList]:
+        return await answer(definitions.list_sessions, db, max_results=max_results, page_token=page_token)
 
     async def add_traces_to_labeling_session(
         session: Session,
         trace_ids: Annotated[list[str] | None, Field(description="The traces to queue, in order.")] = None,
         filter_string: FilterString = None,
         max_traces: Annotated[int, Field(description="Most traces to queue in this call, 1 to 10,000.")] = 1_000,
-    ) -> Annotated[CallToolResult, service.AddTracesResult]:
+    ) -> Annotated[CallToolResult, queue.AddTracesResult]:
         return await answer(
-            service.add_traces, db, session, trace_ids=trace_ids, filter_string=filter_string, max_traces=max_traces
+            queue.add_traces, db, session, trace_ids=trace_ids, filter_string=filter_string, max_traces=max_traces
         )
 
     async def list_labeling_items(
@@ -161,9 +162,9 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         ] = None,
         max_results: Annotated[int, Field(description="Items per page, 1 to 100.")] = 20,
         page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, service.ItemList]:
+    ) -> Annotated[CallToolResult, queue.ItemList]:
         return await answer(
-            service.list_items, db, session, status=status, max_results=max_results, page_token=page_token
+            queue.list_items, db, session, status=status, max_results=max_results, page_token=page_token
         )
 
     async def submit_label(
@@ -176,13 +177,13 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         ],
         labeler: Labeler,
         comment: Annotated[str | None, Field(description="Why; only for schemas with enable_comment.")] = None,
-    ) -> Annotated[CallToolResult, service.SubmitResult]:
-        return await answer(service.submit_label, db, session, trace_id, schema, value, labeler=labeler, comment=comment)
+    ) -> Annotated[CallToolResult, queue.SubmitResult]:
+        return await answer(queue.submit_label, db, session, trace_id, schema, value, labeler=labeler, comment=comment)
 
     async def skip_labeling_item(
         session: Session, trace_id: TraceId, labeler: Labeler
-    ) -> Annotated[CallToolResult, service.LabelingItem]:
-        return await answer(service.skip_item, db, session, trace_id, labeler=labeler)
+    ) -> Annotated[CallToolResult, queue.LabelingItem]:
+        return await answer(queue.skip_item, db, session, trace_id, labeler=labeler)
 
     tools: tuple[tuple[str, Any, str, ToolAnnotations], ...] = (
         ("CreateLabelingSchema", create_labeling_schema, CREATE_SCHEMA_DESCRIPTION, REPLACES),

@@ -1,5 +1,5 @@
 """`tracejudge labeling schemas|sessions|items` on the demo store, after labels given through the
-same service SubmitLabel calls."""
+same functions the labeling tools call."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import main
-from mcp_server.labeling import service
+from mcp_server.labeling import definitions, queue
 from store import Database
 from store.search import search_trace_ids
 
@@ -21,13 +21,13 @@ def labeled_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str,
     db = Database(path)
     try:
         trace_ids = search_trace_ids(db, None, ["timestamp_ms"], 3, 0)
-        service.create_schema(db, "routing_correct", "feedback", {"kind": "pass_fail"}, instructions="Right specialist?")
-        service.create_schema(db, "department", "expectation", {"kind": "categorical", "options": ["billing", "technical"]})
-        service.create_session(db, "review", ["routing_correct", "department"], assignees=["alice"])
-        service.add_traces(db, "review", trace_ids=trace_ids)
-        service.submit_label(db, "review", trace_ids[0], "routing_correct", "fail", labeler="alice")
-        service.submit_label(db, "review", trace_ids[0], "department", "billing", labeler="alice")
-        service.submit_label(db, "review", trace_ids[1], "routing_correct", "pass", labeler="alice")
+        definitions.create_schema(db, "routing_correct", "feedback", {"kind": "pass_fail"}, instructions="Right specialist?")
+        definitions.create_schema(db, "department", "expectation", {"kind": "categorical", "options": ["billing", "technical"]})
+        definitions.create_session(db, "review", ["routing_correct", "department"], assignees=["alice"])
+        queue.add_traces(db, "review", trace_ids=trace_ids)
+        queue.submit_label(db, "review", trace_ids[0], "routing_correct", "fail", labeler="alice")
+        queue.submit_label(db, "review", trace_ids[0], "department", "billing", labeler="alice")
+        queue.submit_label(db, "review", trace_ids[1], "routing_correct", "pass", labeler="alice")
     finally:
         db.close()
     return str(path), trace_ids
