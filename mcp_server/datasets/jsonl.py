@@ -71,7 +71,8 @@ def parse_jsonl(lines: Iterable[str], source: str) -> list[NewRecord]:
 
 def _read_lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: files saved by Windows editors start with a BOM, which is not part of line 1.
+        return path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise InvalidArgument(f"{path} does not exist; name a JSON lines file to import.") from None
     except IsADirectoryError:

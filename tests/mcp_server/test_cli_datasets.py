@@ -63,6 +63,7 @@ def test_jsonl_round_trip_gives_the_same_records_and_file(
     tmp_path: Path, demo_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _jsonl(tmp_path / "cases.jsonl", [*RECORDS[:2], "", RECORDS[2]])
+    source.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())  # a BOM, as some editors save it
     out = _run(capsys, "datasets", "import", "cases", str(source), "--db", demo_db)
     assert "created dataset 'cases'; imported 3 records" in out and "version 1 has 3 records" in out
     first = tmp_path / "first.jsonl"
