@@ -14,6 +14,11 @@ response_format with tools, which many local servers cannot). When the loop must
 limit) or the model answers in prose, one last request without tools asks for the same object
 through structured output (`complete(..., response_schema=...)`).
 
+A model without tool calling (an MCP client whose sampling does not support tool use) gets the
+same loop with the tools written into the system prompt and one JSON action per answer
+(mcp_server.judges.agent_actions.TextActions); a malformed action goes back as an error and uses
+a turn. Sampled calls report no usage: their tokens are estimates (metadata tokens_estimated).
+
 The trace is data, not instructions: each tool result goes back wrapped in
 <untrusted_tool_result> markers (any marker inside the content is defused) with a reminder, and
 the system prompt says what the markers mean and that this conversation is not what is judged.
@@ -35,6 +40,7 @@ from mcp.types import TextContent
 from pydantic import BaseModel, Field
 
 from mcp_server.judges import agent_prompt as prompt
+from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
 from mcp_server.models import (
     SAMPLING,
@@ -44,11 +50,14 @@ from mcp_server.models import (
     ModelSettings,
     Sampler,
     StructuredOutputError,
+    ToolCall,
     complete,
     resolve_model,
     sampling_route,
 )
 from mcp_server.models.litellm_import import load_litellm
+from mcp_server.models.sampling import TOKENS_ESTIMATED
+from mcp_server.models.sampling_rounds import SamplingInputRequired
 from mcp_server.models.structured import extract_json_object
 from store.assessments import Finding
 from store.errors import InvalidArgument
@@ -201,6 +210,8 @@ class _AgentRun:
         self.output_tokens = 0
         self.cost_usd = 0.0
         self.tool_calls: Counter[str] = Counter()
+        self.actions: ToolProtocol = NativeTools()
+        self.malformed_actions = 0
         self.warnings: list[str] = []
         self.context_errors = 0
         self.invalid_verdicts = 0
@@ -218,8 +229,11 @@ class _AgentRun:
         self._started = time.perf_counter()
         verdict: JudgeVerdict | None = None
         try:
-            if sampling_route(self.judge.model, self.settings, self.sampler) is not None:
+            client = sampling_route(self.judge.model, self.settings, self.sampler)
+            if client is not None:
                 self.model = SAMPLING
+                if not client.supports_tools:
+                    self.actions = TextActions()
             else:
                 self.model = resolve_model(self.judge.model, self.settings).name.litellm_name
         except ModelError as exc:
@@ -229,6 +243,7 @@ class _AgentRun:
             DEFAULT_CONTEXT_TOKENS if self.model == SAMPLING else self._model_context_tokens()
         )
         stopped: _Stop | None = None
+        needed: SamplingInputRequired | None = None
         with anyio.move_on_after(self.limits.timeout_s) as scope:
             async with Client(self.server) as client:
                 self.client = client
@@ -236,8 +251,12 @@ class _AgentRun:
                     verdict = await self._judge()
                 except _Stop as stop:  # caught here: the client's task group would wrap it in a group
                     stopped = stop
+                except SamplingInputRequired as exc:  # the next round's question (protocol 2026-07-28)
+                    needed = exc
                 finally:
                     self.client = None
+        if needed is not None:
+            raise needed
         if stopped is not None:
             self.limit_hit = stopped.limit or self.limit_hit
             return self._error(str(stopped))
@@ -262,25 +281,34 @@ class _AgentRun:
             reason = self._limit_before_loop_call()
             if reason is not None:
                 break
-            completion = await self._call(tools=self.tool_specs)
+            completion = await self._call(tools=self.actions.offered(self.tool_specs))
             self.loop_calls += 1
-            if not completion.tool_calls:
+            turn = self.actions.read(completion)
+            if turn.problem is not None:  # a text action that is no action: say so, at a turn's cost
+                self.malformed_actions += 1
+                self.conversation.exchanges.append([
+                    self.actions.assistant_message(completion),
+                    {"role": "user", "content": prompt.MALFORMED_ACTION.format(
+                        problem=turn.problem, verdict_tool=prompt.VERDICT_TOOL)},
+                ])
+                continue
+            if not turn.calls:
                 reason = prompt.TEXT_ANSWER_REASON.format(verdict_tool=prompt.VERDICT_TOOL)
                 submitted = _json_verdict(completion.text)
                 if submitted is not None and self._problem(submitted) is None:
                     return await self._verdict(submitted)
                 self.conversation.exchanges.append([completion.assistant_message()])
                 break
-            verdict = await self._answer_tool_calls(completion)
+            verdict = await self._answer_tool_calls(completion, turn.calls)
             if verdict is not None:
                 return verdict
         return await self._final_answer(reason)
 
-    async def _answer_tool_calls(self, completion: Completion) -> JudgeVerdict | None:
-        exchange = [completion.assistant_message()]
+    async def _answer_tool_calls(self, completion: Completion, calls: list[ToolCall]) -> JudgeVerdict | None:
+        exchange = [self.actions.assistant_message(completion)]
         self.conversation.exchanges.append(exchange)
         verdict: JudgeVerdict | None = None
-        for call in completion.tool_calls:
+        for call in calls:
             if call.name == prompt.VERDICT_TOOL and call.arguments_error is None:
                 if verdict is not None:
                     content = "A verdict was already received in this turn; this one is ignored."
@@ -295,7 +323,7 @@ class _AgentRun:
                     content = "Verdict received."
             else:
                 content = await self._run_tool(call.name, call.arguments, call.arguments_error)
-            exchange.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            exchange.append(self.actions.result_message(call, content))
         return verdict
 
     async def _final_answer(self, reason: str) -> JudgeVerdict:
@@ -593,6 +621,11 @@ class _AgentRun:
             "limit_hit": self.limit_hit,
             "dropped_exchanges": self.conversation.dropped,
             "context_length_errors": self.context_errors,
+            "tool_protocol": self.actions.name,
+            "malformed_actions": self.malformed_actions,
+            # The MCP client reports no usage: the token counts are estimates, and its model's cost
+            # is the client's, never this server's.
+            TOKENS_ESTIMATED: self.model == SAMPLING,
             "warnings": list(self.warnings),
         }
 
@@ -604,7 +637,7 @@ class _AgentRun:
             verdict_tool=prompt.VERDICT_TOOL,
             taxonomy=prompt.trail_taxonomy_text(),
             max_iterations=self.limits.max_iterations,
-        )
+        ) + self.actions.system_note(self.tool_specs)
 
     def _task_message(self) -> str:
         def reference(match: re.Match[str]) -> str:

@@ -150,6 +150,30 @@ evidence you have already seen, as one JSON object with the keys "value", "ratio
 
 TEXT_ANSWER_REASON = "you answered without calling {verdict_tool}"
 
+TEXT_ACTIONS = """
+
+HOW TO ACT: this conversation has no built-in tool calling, so you call tools by writing JSON.
+Every answer must be exactly one JSON object (a ```json fence around it is fine), either
+- a tool call: {{"tool": "<tool name>", "arguments": {{<arguments matching its input schema>}}}};
+  the next message gives you its result, still framed as untrusted data;
+- or your verdict, which ends the investigation:
+  {{"tool": "{verdict_tool}", "arguments": {{"value": ..., "rationale": "...", "findings": [...]}}}}.
+One action per answer. An answer that is not such an object comes back as an error and uses a turn.
+
+The tools (name, description and JSON input schema):
+
+{tools}
+"""
+
+TEXT_TOOL = "### {name}\n{description}\nInput schema: {schema}"
+
+TEXT_RESULT = "Result of your call to {tool}:\n{content}"
+
+MALFORMED_ACTION = (
+    "Your answer was not a valid action: {problem}. Answer with exactly one JSON object: "
+    '{{"tool": "<tool name>", "arguments": {{...}}}}, or your verdict through {verdict_tool}.'
+)
+
 REJECTED_VERDICT = (
     "Your verdict was rejected: {problem}. Send it again, corrected (value must be {value_type}), "
     "through {verdict_tool}."

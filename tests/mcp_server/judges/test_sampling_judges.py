@@ -149,15 +149,6 @@ async def test_the_agent_judge_investigates_through_the_clients_sampling_with_to
     assert f"<{UNTRUSTED_TAG}" in block.content[0].text and "lookup_invoice" in block.content[0].text
 
 
-async def test_an_agent_judge_needs_tool_use_in_sampling_and_says_so(db: Database) -> None:
-    small_trace(db)
-    sampling = ScriptedSampling()
-    async with client(db, Settings(), sampling_callback=sampling) as connected:
-        ran = await call(connected, "RunJudge", judge="trace_issues", trace_id=TRACE_ID)
-    error = ran["verdict"]["error"]
-    assert "sampling.tools" in error and "TRACEJUDGE_JUDGE_MODEL" in error and sampling.requests == []
-
-
 async def test_model_sampling_from_a_client_without_sampling_is_an_error_verdict_naming_what_to_configure(
     db: Database,
 ) -> None:
