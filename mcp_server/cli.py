@@ -9,7 +9,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mcp_server.cli_datasets import register_dataset_commands
 from mcp_server.cli_judges import register_judge_commands
+from mcp_server.cli_labeling import register_labeling_commands
+from mcp_server.cli_optimize import register_optimize_commands
+from mcp_server.cli_prompts import register_prompt_commands
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env
 from store.errors import TraceJudgeError
 
@@ -163,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("trace_id")
     show.add_argument("--max-spans", type=int, default=200, help="spans of the tree to show (default 200)")
     register_judge_commands(sub, add_command)
+    register_dataset_commands(sub, add_command)
+    register_prompt_commands(sub, add_command)
+    register_labeling_commands(sub, add_command)
+    register_optimize_commands(sub, add_command)
     return parser
 
 

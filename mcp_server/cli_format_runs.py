@@ -102,14 +102,14 @@ def print_verdict(result: RunResult) -> None:
 
 
 @contextmanager
-def progress_bar() -> Iterator[Any]:
-    """A transient bar on stderr; yields evaluate's progress(done, total, message) callback."""
+def progress_bar(label: str = "evaluating") -> Iterator[Any]:
+    """A transient bar on stderr; yields a progress(done, total, message) callback."""
     columns = (
-        TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("[dim]{task.fields[message]}"),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("evaluating", total=None, message="")
+        task = progress.add_task(label, total=None, message="")
 
         def report(done: int, total: int, message: str) -> None:
             progress.update(task, completed=done, total=total, message=message[:PROGRESS_MESSAGE_CHARS])

@@ -143,3 +143,7 @@ class DatasetNotFound(TraceJudgeError, LookupError):
         super().__init__(message)
         self.name = name
         self.version = version
+
+
+class NotEnoughLabels(TraceJudgeError, ValueError):
+    """Too few human labels for what was asked (judge alignment); the message says how many more."""

@@ -158,11 +158,11 @@ async def evaluate(
         if run.dataset is not None:
             work = await anyio.to_thread.run_sync(
                 _dataset_work, db, run_id, run.dataset, run.dataset_version,
-                _target(run.target or "", allowed_targets)[0],
+                resolve_target(run.target or "", allowed_targets)[0],
             )
         await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
     else:
-        resolved = _resolve(db, judges, allow_import)
+        resolved = resolve_judges(db, judges, allow_import)
         described = [_describe(r, ref) for r, ref in zip(resolved, judges, strict=True)]  # type: ignore[arg-type]
         work = None
         if dataset is not None or target is not None:
@@ -174,7 +174,7 @@ async def evaluate(
                     "and target ('module:function'); to judge stored traces, pass neither."
                 )
             version = await anyio.to_thread.run_sync(datasets.resolve_version, db, dataset, dataset_version)
-            target_fn, target_ref = _target(target, allowed_targets)
+            target_fn, target_ref = resolve_target(target, allowed_targets)
             records = await anyio.to_thread.run_sync(datasets.all_records, db, dataset, version)
             if not records:
                 raise InvalidArgument(f"dataset {dataset!r} version {version} has no records; add some first.")
@@ -204,7 +204,7 @@ async def evaluate(
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
 
-def _target(
+def resolve_target(
     target: str | Callable[..., Any], allowed: Sequence[str] | None = None
 ) -> tuple[Callable[..., Any], str]:
     """The target callable and the import path that finds it again when the run is resumed."""
@@ -237,7 +237,7 @@ def _check_limits(max_concurrency: int, max_tokens: int | None, max_cost_usd: fl
         raise InvalidArgument(f"max_traces must be a positive integer; got {max_traces!r}.")
 
 
-def _resolve(db: Database, judges: Sequence[str] | None, allow_import: bool) -> list[ResolvedJudge]:
+def resolve_judges(db: Database, judges: Sequence[str] | None, allow_import: bool) -> list[ResolvedJudge]:
     if not judges:
         raise InvalidArgument("judges must name at least one judge, e.g. judges=['correctness']; ListJudges lists them.")
     if len(judges) > MAX_JUDGES:

@@ -1,0 +1,86 @@
+"""The prompt optimization tool, OptimizePrompt, registered on a server by
+`add_optimization_tools(server, db, settings)`; a thin wrapper over
+mcp_server.optimization.prompt.optimize_prompt that reports progress as MCP notifications."""
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from mcp_server.models import Sampler
+from mcp_server.optimization.prompt import PromptOptimization, optimize_prompt
+from mcp_server.settings import Settings
+from mcp_server.tool_boundary import answer
+from store import Database
+
+OPTIMIZES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+"""OptimizePrompt calls model providers, runs an agent, and adds prompt versions; it changes nothing else."""
+
+OPTIMIZE_PROMPT_DESCRIPTION = """\
+Improve a registered text prompt so that an agent using it scores better under judges on a
+dataset (GEPA: a reflection model reads scored examples and proposes better text; candidates
+compete on a held-out validation split). prompt: a name (latest version), 'prompts:/name/3' or
+'prompts:/name@production'. target: the agent, an import path this server allows
+(TRACEJUDGE_TARGETS; 'mcp_server.demo_target:answer' by default), which must read the prompt with
+load_prompt: while a candidate is tried, load_prompt of that name returns the candidate. Each
+record's inputs go to the target, each run is stored as a trace, and the judges score it against
+the record's expectations (no feedback is logged for trials). The dataset is split into train
+and validation (a dataset under 4 records is used whole for both, with a notice). The starting
+version is scored first; the search stops at max_metric_calls (records scored; it says the
+minimum when too small), at max_cost_usd (judges, agent and reflection together), or at a
+perfect validation score. Every accepted candidate becomes a new prompt version with its parent
+and scores; aliases are not moved. Returns the best version, its validation score against the
+starting one, the gain and the cost. Progress comes as MCP progress notifications. Next step:
+Evaluate the dataset with the target after SetPromptAlias, and CompareEvaluationRuns.
+
+Example: OptimizePrompt(prompt="prompts:/northwind-router@production", dataset="misrouted",
+judges=["routing"], target="mcp_server.demo_target:answer", max_metric_calls=60, max_cost_usd=1.0)"""
+
+
+def add_optimization_tools(server: MCPServer, db: Database, settings: Settings) -> None:
+    """Register OptimizePrompt on `server`, over `db`, with `settings` for the judge and reflection models."""
+
+    async def optimize_prompt_tool(
+        ctx: Context,
+        prompt: Annotated[str, Field(description="'name', 'prompts:/name/3' or 'prompts:/name@alias'.")],
+        dataset: Annotated[str, Field(description="The dataset whose records the target runs on.")],
+        judges: Annotated[list[str], Field(description="Judge names that score the target's answers.")],
+        target: Annotated[str, Field(description="The agent, 'module:function', allowed by the server.")],
+        dataset_version: Annotated[int | None, Field(description="The dataset version; none for the latest.")] = None,
+        reflection_model: Annotated[
+            str | None, Field(description="The model that proposes new text; none for the default judge model.")
+        ] = None,
+        max_metric_calls: Annotated[int, Field(description="Records scored at most, all candidates together.")] = 60,
+        max_cost_usd: Annotated[float | None, Field(description="Cost budget in USD; none for no limit.")] = None,
+        val_fraction: Annotated[float, Field(description="Share of records held out for validation.")] = 0.5,
+        max_concurrency: Annotated[int, Field(description="Records scored at once, 1 to 64.")] = 8,
+    ) -> Annotated[CallToolResult, PromptOptimization]:
+        async def progress(done: int, total: int, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        return await answer(
+            optimize_prompt,
+            db,
+            prompt,
+            dataset=dataset,
+            judges=judges,
+            target=target,
+            settings=settings,
+            dataset_version=dataset_version,
+            reflection_model=reflection_model,
+            max_metric_calls=max_metric_calls,
+            max_cost_usd=max_cost_usd,
+            val_fraction=val_fraction,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            server=server,
+            sampler=Sampler.from_context(ctx),
+            allow_import=False,  # a client must not run any function on this server by naming it
+            allowed_targets=settings.targets,
+        )
+
+    server.add_tool(
+        optimize_prompt_tool, name="OptimizePrompt", description=OPTIMIZE_PROMPT_DESCRIPTION,
+        annotations=OPTIMIZES, structured_output=True,
+    )
