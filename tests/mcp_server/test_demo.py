@@ -73,3 +73,16 @@ def test_the_coverage_timeout_is_stored_as_an_error_span_with_its_exception(db: 
     (event,) = json.loads(span["events"])
     assert event["name"] == "exception"
     assert "did not answer within 5.0 s" in json.dumps(event)
+
+
+def test_the_demo_registers_its_router_prompt_once(db: Database):
+    from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
+    from mcp_server.demo_target import ROUTER_PROMPT
+    from store import prompts
+
+    load_demo(db)
+    prompts.register_prompt_version(db, ROUTER_PROMPT, "a user's own version")
+    load_demo(db)  # loading again keeps the user's versions and aliases as they are
+    production = prompts.get_prompt_by_alias(db, ROUTER_PROMPT, "production")
+    assert (production.version, production.template) == (1, ROUTER_SYSTEM_PROMPT)
+    assert prompts.latest_prompt_version(db, ROUTER_PROMPT).version == 2
