@@ -6,12 +6,14 @@ over a store holding the Northwind demo traces."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client, types
+from mcp import Client, StdioServerParameters, types
 from mcp.server.mcpserver import Context, MCPServer
 
 from mcp_server.demo import load_demo
@@ -23,6 +25,7 @@ from mcp_server.models.sampling import with_sampling
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
+from tests.support.processes import TRACEJUDGE
 
 MISROUTED = "Why was I charged for roaming in Spain?"
 ROUTING = JudgeDefinition(
@@ -87,7 +90,7 @@ async def router_span(server: MCPServer, trace_id: str) -> str:
     return next(s["span_id"] for s in spans if s["parent_span_id"] == root["span_id"] and s["name"].startswith("chat"))
 
 
-def investigation(trace_id: str, router: str) -> list[Any]:
+def investigation(trace_id: str, router: str, value: str = "no") -> list[Any]:
     """A model without tool calling: ListSpans, a malformed answer, GetSpan, then the verdict,
     each step checking what the previous one sent back."""
 
@@ -116,7 +119,7 @@ def investigation(trace_id: str, router: str) -> list[Any]:
         finding = {"span_id": router, "category": "Tool Selection Errors",
                    "evidence": "A roaming charge question was routed to technical support.",
                    "impact": "HIGH: the customer got no billing answer."}
-        arguments = {"value": "no", "rationale": "The router sent a billing question to tech support.",
+        arguments = {"value": value, "rationale": "The router sent a billing question to tech support.",
                      "findings": [finding]}
         return text(f"Verdict:\n{json.dumps({'tool': VERDICT_TOOL, 'arguments': arguments})}\nDone.")
 
@@ -243,3 +246,33 @@ async def test_estimated_sampling_tokens_stop_evaluate_at_its_token_budget(
     # Every sampled judgment counts its estimated tokens; the run stops long before the traces end.
     assert run["total_tokens"] >= 500 and run["cost_usd"] == 0
     assert 1 <= len(script.requests) < 20 and run["pairs_done"] == len(script.requests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [
+    "legacy",
+    pytest.param("auto", marks=pytest.mark.xfail(
+        strict=True, reason="RunJudge answers 2026-07-28 calls through with_sampling once judge_tools.py wraps it",
+    )),
+])
+async def test_over_stdio_the_tracejudge_command_judges_with_the_clients_sampling(
+    tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "demo.db"
+    db = Database(path)
+    load_demo(db)
+    trace_id = db.reader().execute(
+        "SELECT trace_id FROM traces WHERE request_preview LIKE ?", (f"%{MISROUTED}%",)
+    ).fetchone()["trace_id"]
+    router = await router_span(create_server(Settings(), db), trace_id)
+    db.close()
+    script = Script(*investigation(trace_id, router, value="issues found"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}  # no judge model configured
+    params = StdioServerParameters(command=TRACEJUDGE, args=["stdio", "--db", str(path)], env=env)
+    async with Client(params, mode=mode, sampling_callback=script, input_required_max_rounds=20) as client:
+        ran = await client.call_tool("RunJudge", {"judge": "trace_issues", "trace_id": trace_id})
+
+    verdict = ran.structured_content["verdict"]
+    assert verdict["error"] is None, verdict["error"]
+    assert [f["span_id"] for f in verdict["findings"]] == [router]
+    assert verdict["metadata"]["tool_protocol"] == "text" and len(script.requests) == 4
