@@ -21,7 +21,8 @@ from store.errors import PromptNotFound
 
 ROUTER_PROMPT = "northwind-router"
 ROUTER_PROMPT_URI = f"prompts:/{ROUTER_PROMPT}@production"
-DEFAULT_ACCOUNT = "ACC-1001"
+DEFAULT_ACCOUNT = "NW-27730"
+"""A customer of the demo backend, for records that name none."""
 
 
 def router_prompt() -> str:
