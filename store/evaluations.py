@@ -240,14 +240,6 @@ def target_errors(db: Database, run_id: str) -> dict[str, str]:
     return {trace_id: error for trace_id, error in rows}
 
 
-def link_prompt_versions(db: Database, run_id: str, versions: Iterable[tuple[str, int]]) -> None:
-    """Note that the run's target loaded these (prompt name, version) pairs."""
-    with db.transaction() as conn:
-        conn.executemany(
-            "INSERT OR IGNORE INTO evaluation_run_prompts (run_id, prompt, version) VALUES (?, ?, ?)",
-            ((run_id, name, version) for name, version in versions),
-        )
-
 
 def update_run(
     db: Database,

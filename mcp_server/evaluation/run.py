@@ -55,7 +55,7 @@ from mcp_server.judges.runner import (
 from mcp_server.settings import Settings
 from mcp_server.prompts import record_loaded_prompts, use_database
 from store import Database
-from store import datasets
+from store import datasets, prompts
 from store import evaluations as store
 from store.datasets import DatasetRecordRow
 from store.errors import InvalidArgument, TraceNotFound
@@ -409,8 +409,8 @@ class _Runner:
                     error=outcome.error, latency_s=outcome.latency_s,
                 )
             )
-            if loaded:
-                await anyio.to_thread.run_sync(store.link_prompt_versions, self.db, self.run_id, sorted((n, v) for n, v in loaded if v is not None))
+            for prompt, version in sorted((n, v) for n, v in loaded if v is not None):
+                await anyio.to_thread.run_sync(prompts.link_run_prompt, self.db, self.run_id, prompt, version)
         finally:
             self.limiter.release(slot)
         self.work.trace_records[outcome.trace_id] = record_id
