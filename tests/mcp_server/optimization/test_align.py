@@ -1,12 +1,10 @@
 """align_judge end to end against the scripted server: human labels on 30 telecom-support traces,
-a judge model whose verdicts follow the instructions it is given (it knows roaming belongs to
-technical support only when the instructions say so), and a reflection model that proposes
-that rule."""
+a judge model whose verdicts follow the instructions it is given, and a reflection model that
+proposes the rule it lacks (conftest.ScriptedModels)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
@@ -14,59 +12,22 @@ from mcp_server.judges import registry
 from mcp_server.optimization.align import LabeledTrace, align_judge, split_labels
 from mcp_server.settings import Settings
 from store import Database
-from store.assessments import list_assessments, log_assessment
+from store.assessments import list_assessments
 from store.errors import InvalidArgument, NotEnoughLabels
-from tests.mcp_server.optimization.conftest import topic, trace_id, write_traces
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, text
-
-NAME = "routing_ok"
-INSTRUCTIONS = "Was the request in {{ inputs }} sent to the right team, judging by {{ outputs }}? Answer yes or no."
-RULE = "Roaming questions belong to technical support, never to billing."
-
-
-def routed_right(n: int) -> bool:
-    return topic(n) != "roaming"
-
-
-class ScriptedModels:
-    """The judge says 'yes' to every routing unless its instructions carry RULE; the reflection
-    model proposes the instructions with RULE (or `proposal`)."""
-
-    def __init__(self, proposal: str = f"{INSTRUCTIONS} {RULE}") -> None:
-        self.proposal = proposal
-        self.judgments = 0
-        self.reflections: list[str] = []
-
-    def __call__(self, request: dict[str, Any]) -> Reply:
-        system = request["messages"][0]
-        if system["role"] == "system" and "careful evaluator" in system["content"]:
-            self.judgments += 1
-            prompt = request["messages"][1]["content"]
-            wrong = RULE in prompt and '"topic": "roaming"' in prompt
-            return json_reply({"rationale": "the team fits the request" if not wrong else "roaming is technical",
-                               "value": "no" if wrong else "yes"}, prompt_tokens=200, completion_tokens=20)
-        self.reflections.append(request["messages"][0]["content"])
-        return text(f"Better instructions:\n```\n{self.proposal}\n```")
-
-
-def label(db: Database, count: int) -> None:
-    """Human labels: true/false, and some in the words a person types."""
-    write_traces(db, count)
-    for n in range(count):
-        value: object = routed_right(n)
-        if n % 4 == 1:
-            value = "pass" if value else "fail"
-        log_assessment(db, trace_id(n), NAME, value, source_type="HUMAN", source_id="expert")
-
-
-@pytest.fixture
-def judge(db: Database) -> None:
-    registry.create_judge(db, NAME, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]},
-                          description="Is the request routed to the right team?")
+from tests.mcp_server.optimization.conftest import (
+    INSTRUCTIONS,
+    NAME,
+    RULE,
+    ScriptedModels,
+    label,
+    routed_right,
+    trace_id,
+)
+from tests.support.scripted_openai import ScriptedOpenAI
 
 
 async def test_alignment_improves_held_out_agreement_and_registers_the_new_version(
-    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, judge: None
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, routing_judge: None
 ) -> None:
     label(db, 30)
     models = ScriptedModels()
@@ -89,6 +50,8 @@ async def test_alignment_improves_held_out_agreement_and_registers_the_new_versi
     assert stored.output.categories == ["yes", "no"] and stored.description == "Is the request routed to the right team?"
     assert report.message == f"registered {NAME!r} version 2: agreement 67% -> 100% on 9 held-out labels."
     assert report.cost_usd > 0 and report.tokens > 0 and report.stopped_by == "perfect_score"
+    # Each search judgment, and the held-out labels judged before and after, once each.
+    assert models.judgments == report.metric_calls + 2 * 9
     # The reflection model read the judge's data, its wrong verdicts and the human labels.
     assert models.reflections and INSTRUCTIONS in models.reflections[0]
     assert "the human expert's label is 'false' but the judge said 'true'" in models.reflections[0]
@@ -100,7 +63,7 @@ async def test_alignment_improves_held_out_agreement_and_registers_the_new_versi
 
 
 async def test_nothing_is_registered_when_no_better_instructions_are_found(
-    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, judge: None
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, routing_judge: None
 ) -> None:
     label(db, 20)
     scripted_openai.respond_with(ScriptedModels(proposal=f"{INSTRUCTIONS} Be thorough."))
@@ -113,7 +76,7 @@ async def test_nothing_is_registered_when_no_better_instructions_are_found(
 
 
 async def test_too_few_labels_says_how_many_more_are_needed(
-    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, judge: None
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, routing_judge: None
 ) -> None:
     label(db, 10)
     with pytest.raises(NotEnoughLabels, match=re.escape(
@@ -127,7 +90,7 @@ async def test_too_few_labels_says_how_many_more_are_needed(
 
 
 async def test_unaligned_judges_and_bad_options_are_refused(
-    db: Database, settings: Settings, judge: None
+    db: Database, settings: Settings, routing_judge: None
 ) -> None:
     with pytest.raises(InvalidArgument, match="'correctness' is a built-in judge"):
         await align_judge(db, "correctness", settings=settings)
