@@ -8,12 +8,13 @@ schema and each body calls a typed function in mcp_server.judges.tool_service.
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.judges import tool_service as service
 from mcp_server.judges.definition import OutputType
 from mcp_server.models import Sampler
+from mcp_server.models.sampling import with_sampling
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import READ_ONLY, PageToken, TraceId, answer
 from store import Database
@@ -108,20 +109,16 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
             dict[str, Any] | None, Field(description="Parameters of a built-in judge (GetJudge lists them).")
         ] = None,
         ctx: Context | None = None,
-    ) -> Annotated[CallToolResult, service.RunResult]:
-        # The calling client: with model 'sampling' (or none configured) its own model judges.
-        sampler = Sampler.from_context(ctx) if ctx is not None else None
-        return await answer(
-            service.run_judge_tool,
-            db,
-            judge,
-            trace_id,
-            settings=settings,
-            server=server,
-            version=version,
-            parameters=parameters,
-            sampler=sampler,
-        )
+    ) -> Annotated[CallToolResult, service.RunResult] | InputRequiredResult:
+        # The calling client: with model 'sampling' (or none configured) its own model judges, on
+        # 2026-07-28 through multi round-trip requests (the judgment runs again with each answer).
+        async def run(sampler: Sampler | None) -> CallToolResult:
+            return await answer(
+                service.run_judge_tool, db, judge, trace_id, settings=settings, server=server,
+                version=version, parameters=parameters, sampler=sampler,
+            )
+
+        return await with_sampling(ctx, run) if ctx is not None else await run(None)
 
     for name, fn, description, annotations in (
         ("CreateJudge", create_judge, CREATE_JUDGE_DESCRIPTION, CREATES),

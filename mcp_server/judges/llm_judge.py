@@ -27,6 +27,7 @@ from mcp_server.models import (
     StructuredOutputError,
     complete,
 )
+from mcp_server.models.sampling import TOKENS_ESTIMATED
 from store import Database
 from store.errors import InvalidArgument, RootSpanNotFound
 
@@ -223,6 +224,9 @@ def _verdict(
     }
     if calls and calls[-1].structured_mode:
         metadata["structured_mode"] = calls[-1].structured_mode
+    if any(c.tokens_estimated for c in calls):
+        metadata[TOKENS_ESTIMATED] = True
+        notes = [*notes, *dict.fromkeys(c.cost_note for c in calls if c.cost_note)]
     if notes:
         metadata["warnings"] = notes
     if last_answer is not None:

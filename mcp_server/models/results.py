@@ -67,6 +67,7 @@ class Completion(BaseModel):
     output_tokens: int = 0
     cost_usd: float = 0.0
     cost_note: str | None = Field(None, description="Why cost_usd is 0 when it is not known.")
+    tokens_estimated: bool = Field(False, description="True when the tokens are an estimate (MCP sampling reports none).")
     latency_s: float = Field(0.0, description="Seconds from the first attempt to the answer, waits included.")
     attempts: int = Field(1, description="HTTP attempts made (1 when nothing was retried).")
 

@@ -323,6 +323,7 @@ def to_completion(
         finish_reason=_STOP_REASONS.get(stop, stop) if stop else None,
         input_tokens=input_tokens,
         output_tokens=_estimate(blocks),
+        tokens_estimated=True,
         cost_note=(
             f"the MCP client's model {result.model!r} answered through sampling; the client pays and "
             f"reports no usage, so cost counts as 0 and tokens are estimated (characters / {CHARS_PER_TOKEN})."

@@ -249,12 +249,7 @@ async def test_estimated_sampling_tokens_stop_evaluate_at_its_token_budget(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", [
-    "legacy",
-    pytest.param("auto", marks=pytest.mark.xfail(
-        strict=True, reason="RunJudge answers 2026-07-28 calls through with_sampling once judge_tools.py wraps it",
-    )),
-])
+@pytest.mark.parametrize("mode", ["legacy", "auto"])  # the handshake protocol, and 2026-07-28
 async def test_over_stdio_the_tracejudge_command_judges_with_the_clients_sampling(
     tmp_path: Path, mode: str
 ) -> None:

@@ -90,6 +90,7 @@ async def test_an_llm_judge_with_model_sampling_is_answered_by_the_calling_clien
     # The client reports no usage: tokens are estimated (so budgets count them), cost is 0.
     assert verdict["metadata"]["model"] == "client-model" and verdict["metadata"]["input_tokens"] > 100
     assert verdict["metadata"]["output_tokens"] > 0 and verdict["metadata"]["cost_usd"] == 0
+    assert verdict["metadata"]["tokens_estimated"] is True and "the client pays" in " ".join(verdict["metadata"]["warnings"])
     assert [t["trace_id"] for t in found["traces"]] == [TRACE_ID]
     [request] = sampling.requests
     # The rendered judge prompt, with the trace's data framed as untrusted, and the JSON schema.
