@@ -94,6 +94,7 @@ def add_alignment_tools(server: MCPServer, db: Database, settings: Settings) -> 
             max_cost_usd=max_cost_usd,
             progress=progress,
             sampler=Sampler.from_context(ctx),
+            server=server,  # an agent judge investigates through this server's own tools
         )
 
     for tool_name, fn, description, annotations in (

@@ -17,7 +17,7 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -40,6 +40,9 @@ from mcp_server.optimization.search import Scored, SearchResult, optimize_text
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import InvalidArgument, JudgeNotFound, NotEnoughLabels, RootSpanNotFound
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 DEFAULT_MIN_LABELS = 20
 """Fewer labels leave a held-out set too small to tell a better judge from luck."""
@@ -174,6 +177,7 @@ async def align_judge(
     max_cost_usd: float | None = None,
     progress: Progress | None = None,
     sampler: Sampler | None = None,
+    server: MCPServer | None = None,
     seed: int = 0,
 ) -> AlignmentReport:
     """AlignJudge: optimize the stored judge `judge_name`'s instructions against its human labels.
@@ -184,7 +188,8 @@ async def align_judge(
     default judge model). max_metric_calls: judgments the search may make (default 4 x the
     training labels + 30); max_cost_usd caps the search's spend (judging and reflection); the
     held-out judgments (twice the held-out labels) come on top and are in cost_usd.
-    `progress(done, total, message)` hears each step; `sampler` is the calling MCP client.
+    `progress(done, total, message)` hears each step; `sampler` is the calling MCP client;
+    `server`, the MCP server an agent judge investigates through (one is made when None).
     """
     judge = _stored_judge(db, judge_name)
     _check_options(min_labels, holdout_fraction)
@@ -199,7 +204,7 @@ async def align_judge(
     if max_metric_calls is None:
         max_metric_calls = 4 * len(train) + 30
     total = max_metric_calls + 2 * len(held)
-    judged = _Judging(db, judge, settings, sampler)
+    judged = _Judging(db, judge, settings, sampler, server)
 
     async def search_progress(done: int, _: int, message: str) -> None:
         if progress is not None:
@@ -326,11 +331,15 @@ def _outcome(
 class _Judging:
     """Runs the judge with candidate instructions on labeled traces and scores the verdicts."""
 
-    def __init__(self, db: Database, judge: JudgeDefinition, settings: Settings, sampler: Sampler | None) -> None:
+    def __init__(
+        self, db: Database, judge: JudgeDefinition, settings: Settings, sampler: Sampler | None,
+        server: MCPServer | None,
+    ) -> None:
         self.db = db
         self.judge = judge
         self.settings = settings
         self.sampler = sampler
+        self.server = server
         self.limiter = anyio.CapacityLimiter(MAX_CONCURRENCY)
         self.cost_usd = 0.0
         self.tokens = 0
@@ -342,7 +351,7 @@ class _Judging:
             async with self.limiter:
                 results[n] = await run_judge(
                     self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
-                    sampler=self.sampler,
+                    sampler=self.sampler, server=self.server,
                 )
 
         async with anyio.create_task_group() as group:

@@ -197,10 +197,10 @@ class _Search(Generic[T]):
         """GEPA's stop condition, checked before each step."""
         if self.cancelled:
             return True
-        if self.metric_calls + self.step_calls > self.max_metric_calls:
-            self._stop("max_metric_calls", self._metric_calls_message())
         if self.candidates and max(c.val_score for c in self.candidates.values()) >= PERFECT_SCORE:
             self._stop("perfect_score", "stopped: a candidate scores perfectly on every validation item.")
+        if self.metric_calls + self.step_calls > self.max_metric_calls:
+            self._stop("max_metric_calls", self._metric_calls_message())
         return self._cost_spent()
 
     # calls back into the caller's event loop
