@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from mcp_server.cli_alignment import register_alignment_commands
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
@@ -197,6 +198,7 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     run.add_argument("trace_id")
     run.add_argument("--version", type=int, default=None, help="a stored version (default: the latest)")
     run.add_argument("--parameters", default=None, help="built-in judge parameters as JSON, e.g. '{\"threshold_ms\": 5000}'")
+    register_alignment_commands(judge, add)
 
     evaluate = add(sub, "evaluate", cmd_evaluate,
                    "Run judges over many traces within a budget; exits 1 when the run stopped early.")

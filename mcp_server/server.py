@@ -14,9 +14,14 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mcp_server import tools
+from mcp_server.alignment_tools import add_alignment_tools
 from mcp_server.assessment_tools import add_assessment_tools
+from mcp_server.dataset_tools import add_dataset_tools
 from mcp_server.evaluation_tools import add_evaluation_tools
 from mcp_server.judge_tools import add_judge_tools
+from mcp_server.labeling_tools import add_labeling_tools
+from mcp_server.optimization_tools import add_optimization_tools
+from mcp_server.prompt_tools import add_prompt_tools
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import (
     READ_ONLY,
@@ -63,6 +68,11 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_assessment_tools(server, db)
     add_judge_tools(server, db, settings)
     add_evaluation_tools(server, db, settings)
+    add_alignment_tools(server, db, settings)
+    add_dataset_tools(server, db, settings)
+    add_labeling_tools(server, db, settings)
+    add_prompt_tools(server, db, settings)
+    add_optimization_tools(server, db, settings)
     return server
 
 

@@ -55,6 +55,7 @@ class EvaluationResult(BaseModel):
     judge: str
     trace_id: str
     source_id: str
+    record_id: str | None = Field(default=None, description="The dataset record, read back for a run on a dataset.")
     assessment_id: str | None = None
     value: bool | int | float | str | None = None
     error: str | None = None
@@ -278,7 +279,7 @@ def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult
     now = time.time_ns()
     rows = [
         {
-            **r.model_dump(exclude={"value"}),
+            **r.model_dump(exclude={"value", "record_id"}),
             "run_id": run_id,
             "value": dumps(r.value) if r.value is not None else None,
             "value_number": value_number(r.value) if r.error is None else None,
@@ -383,10 +384,11 @@ def list_results(
     """Up to `limit` results of the run ordered by (judge, trace_id), starting after `after`."""
     after_judge, after_trace = after or ("", "")
     rows = db.reader().execute(
-        "SELECT judge, trace_id, source_id, assessment_id, value, error, input_tokens, output_tokens, cost, latency_s "
-        "FROM evaluation_results WHERE run_id = :run_id AND (judge, trace_id) > (:aj, :at) "
-        "AND (:judge IS NULL OR judge = :judge) AND (:errors_only = 0 OR error IS NOT NULL) "
-        "ORDER BY judge, trace_id LIMIT :limit",
+        "SELECT r.judge, r.trace_id, r.source_id, rr.record_id, r.assessment_id, r.value, r.error, r.input_tokens, "
+        "r.output_tokens, r.cost, r.latency_s FROM evaluation_results r LEFT JOIN evaluation_run_records rr "
+        "ON rr.run_id = r.run_id AND rr.trace_id = r.trace_id WHERE r.run_id = :run_id "
+        "AND (r.judge, r.trace_id) > (:aj, :at) AND (:judge IS NULL OR r.judge = :judge) "
+        "AND (:errors_only = 0 OR r.error IS NOT NULL) ORDER BY r.judge, r.trace_id LIMIT :limit",
         {"run_id": run_id, "aj": after_judge, "at": after_trace, "judge": judge,
          "errors_only": int(errors_only), "limit": limit},
     )

@@ -38,6 +38,7 @@ class ResultRow(BaseModel):
 
     judge: str
     trace_id: str
+    record_id: str | None = Field(None, description="The dataset record the trace was made for, in a run on a dataset.")
     value: bool | int | float | str | None
     error: str | None
     assessment_id: str | None
@@ -147,7 +148,7 @@ def get_evaluation_run(
     rows = store.list_results(db, run_id, limit=max_results + 1, after=after, errors_only=errors_only)
     for r in rows:
         row = ResultRow(
-            judge=r.judge, trace_id=r.trace_id, value=_value(r.value), error=_error(r.error),
+            judge=r.judge, trace_id=r.trace_id, record_id=r.record_id, value=_value(r.value), error=_error(r.error),
             assessment_id=r.assessment_id, tokens=r.input_tokens + r.output_tokens, cost_usd=r.cost, latency_s=r.latency_s,
         )
         if not page.offer(row):

@@ -8,7 +8,7 @@ import pytest
 from mcp_server.cli import main
 from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
 from mcp_server.demo_target import ROUTER_PROMPT
-from mcp_server.evaluation.reports import compare_evaluation_runs
+from mcp_server.evaluation.reports import compare_evaluation_runs, get_evaluation_run
 from mcp_server.evaluation.run import evaluate
 from mcp_server.settings import Settings
 from store import Database
@@ -69,6 +69,8 @@ async def test_target_runs_in_stored_root_spans_and_judges_score_them(db):
         trace = get_trace(db, trace_id)
         assert trace.total_tokens > 0  # the agent's model calls, counted in its trace
     assert run.prompts == []  # nothing registered: the agent fell back to its shipped prompt
+    report = get_evaluation_run(db, run.run_id)
+    assert {(r.record_id, r.trace_id) for r in report.results} == {(rec, trace) for trace, rec in traces.items()}
 
 
 async def test_a_new_prompt_version_shows_the_gain_per_record(db):
