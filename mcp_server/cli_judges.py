@@ -176,7 +176,7 @@ def _group(sub: Any, name: str, help: str) -> Any:
 
 def register_judge_commands(sub: Any, add: AddCommand) -> None:
     """Add `judge`, `evaluate` and `runs` to the top-level subparsers `sub`; `add` makes a command with --db."""
-    judge = _group(sub, "judge", "List, show, create and run judges.")
+    judge = _group(sub, "judge", "List, show, create and run judges; their agreement with human labels, and alignment.")
     listing = add(judge, "list", cmd_judge_list, "List the stored judges (latest versions) and the built-in judges.")
     listing.add_argument("--limit", type=int, default=50, help="stored judges to show (default 50, at most 100)")
     show = add(judge, "show", cmd_judge_show, "Show one judge: instructions, output type, model.")
