@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from mcp_server.cli_datasets import register_dataset_commands
@@ -14,16 +14,9 @@ from mcp_server.cli_judges import register_judge_commands
 from mcp_server.cli_labeling import register_labeling_commands
 from mcp_server.cli_optimize import register_optimize_commands
 from mcp_server.cli_prompts import register_prompt_commands
+from mcp_server.cli_support import Command, database
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env
 from store.errors import TraceJudgeError
-
-Command = Callable[[argparse.Namespace, Settings], int]
-
-
-def open_db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
-    from store import Database
-
-    return Database(settings.db_path)
 
 
 def _err(message: str) -> None:
@@ -35,28 +28,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.http.app import create_app
 
-    db = open_db(settings)
-    if args.demo:
-        from mcp_server.demo import load_demo
+    with database(settings) as db:
+        if args.demo:
+            from mcp_server.demo import load_demo
 
-        load_demo(db)
-    from store.search import count_traces
+            load_demo(db)
+        from store.search import count_traces
 
-    count = count_traces(db, None)
-    base = f"http://{settings.host}:{settings.port}"
-    print(
-        f"tracejudge: {count} traces in {settings.db_path}\n"
-        f"  MCP (streamable HTTP): {base}/mcp\n"
-        f"  OTLP/HTTP traces:      {base}/v1/traces\n"
-        f"  health:                {base}/health"
-        + ("\n  auth: Authorization: Bearer <token> required" if settings.token else ""),
-        file=sys.stderr,
-        flush=True,
-    )
-    app = create_app(settings, db)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
-    uvicorn.Server(config).run()
-    db.close()
+        count = count_traces(db, None)
+        base = f"http://{settings.host}:{settings.port}"
+        print(
+            f"tracejudge: {count} traces in {settings.db_path}\n"
+            f"  MCP (streamable HTTP): {base}/mcp\n"
+            f"  OTLP/HTTP traces:      {base}/v1/traces\n"
+            f"  health:                {base}/health"
+            + ("\n  auth: Authorization: Bearer <token> required" if settings.token else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        app = create_app(settings, db)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+        uvicorn.Server(config).run()
     return 0
 
 
@@ -65,29 +57,26 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.server import create_server
 
-    db = open_db(settings)
-    server = create_server(settings, db)
-    anyio.run(server.run_stdio_async)
-    db.close()
+    with database(settings) as db:
+        server = create_server(settings, db)
+        anyio.run(server.run_stdio_async)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.demo import load_demo
 
-    db = open_db(settings)
-    loaded = load_demo(db)
-    print(f"loaded {loaded} demo traces into {settings.db_path}")
-    db.close()
+    with database(settings) as db:
+        loaded = load_demo(db)
+        print(f"loaded {loaded} demo traces into {settings.db_path}")
     return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.importer import import_files
 
-    db = open_db(settings)
-    report = import_files(db, [Path(p) for p in args.files])
-    db.close()
+    with database(settings) as db:
+        report = import_files(db, [Path(p) for p in args.files])
     from mcp_server.cli_format import print_import_report
 
     return print_import_report(report)
@@ -97,10 +86,9 @@ def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import print_traces
     from mcp_server.tools.traces import search_traces
 
-    db = open_db(settings)
-    page = search_traces(db, filter_string=args.filter, order_by=args.order_by, max_results=args.limit)
-    print_traces(page)
-    db.close()
+    with database(settings) as db:
+        page = search_traces(db, filter_string=args.filter, order_by=args.order_by, max_results=args.limit)
+        print_traces(page)
     return 0
 
 
@@ -109,11 +97,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.tools.spans import list_spans
     from mcp_server.tools.traces import get_trace_info
 
-    db = open_db(settings)
-    info = get_trace_info(db, args.trace_id)
-    spans = list_spans(db, args.trace_id, max_results=args.max_spans)
-    print_trace(info, spans)
-    db.close()
+    with database(settings) as db:
+        info = get_trace_info(db, args.trace_id)
+        spans = list_spans(db, args.trace_id, max_results=args.max_spans)
+        print_trace(info, spans)
     return 0
 
 

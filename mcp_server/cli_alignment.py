@@ -4,9 +4,9 @@ functions as the JudgeAgreement and AlignJudge tools (mcp_server.optimization)."
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mcp_server.cli_support import AddCommand, database
 from mcp_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -14,15 +14,6 @@ if TYPE_CHECKING:
 
     from mcp_server.optimization.agreement import AgreementReport, AgreementScore
     from mcp_server.optimization.align import AlignmentReport
-
-Command = Callable[[argparse.Namespace, Settings], int]
-AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
-
-
-def _db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
-    from store import Database
-
-    return Database(settings.db_path)
 
 
 def _score(score: AgreementScore) -> str:
@@ -83,11 +74,8 @@ def print_alignment(report: AlignmentReport, console: Console | None = None) -> 
 def cmd_judge_agreement(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.optimization.agreement import judge_agreement
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         report = judge_agreement(db, args.name, trace_ids=args.trace_ids)
-    finally:
-        db.close()
     print_agreement(report)
     return 0
 
@@ -98,8 +86,7 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import progress_bar
     from mcp_server.optimization.align import align_judge
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         with progress_bar("aligning") as report_progress:
 
             async def progress(done: int, total: int, message: str) -> None:
@@ -118,8 +105,6 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
                     progress=progress,
                 )
             )
-    finally:
-        db.close()
     print_alignment(report)
     return 0 if report.registered else 1
 

@@ -8,16 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcp_server.cli_judges import AddCommand
+from mcp_server.cli_support import AddCommand, database
 from mcp_server.settings import Settings
 
 PREVIEW_CHARS = 80
-
-
-def _db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
-    from store import Database
-
-    return Database(settings.db_path)
 
 
 def _preview(value: Any) -> str:
@@ -35,11 +29,8 @@ def _print_changed(message: str) -> None:
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.tool_service import create_dataset
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         created = create_dataset(db, args.name, args.description)
-    finally:
-        db.close()
     _print_changed(f"created dataset {created.name!r} (version 0, no records).")
     return 0
 
@@ -50,11 +41,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.datasets.tool_service import list_datasets
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         page = list_datasets(db, max_results=args.limit)
-    finally:
-        db.close()
     console = output_console()
     if not page.datasets:
         console.print("no datasets; create one with 'tracejudge datasets create NAME'.")
@@ -76,11 +64,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.datasets.tool_service import get_dataset
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         info = get_dataset(db, args.name)
-    finally:
-        db.close()
     console = output_console()
     console.print(f"[bold]{info.name}[/]  version {info.version}, {info.record_count} records")
     if info.description:
@@ -97,11 +82,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_add_traces(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.from_traces import add_traces_to_dataset
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         report = add_traces_to_dataset(db, args.name, filter_string=args.filter, trace_ids=args.trace_ids)
-    finally:
-        db.close()
     _print_changed(report.message)
     for skipped in report.skipped_traces:
         _print_changed(f"  skipped {skipped.trace_id}: {skipped.reason}")
@@ -111,11 +93,8 @@ def cmd_add_traces(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.jsonl import import_jsonl
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         report = import_jsonl(db, args.name, Path(args.file), create=not args.no_create)
-    finally:
-        db.close()
     created = f"created dataset {report.dataset!r}; " if report.created else ""
     outcome = (
         f"version {report.version} has {report.record_count} records"
@@ -133,16 +112,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.jsonl import export_jsonl
     from store.datasets import resolve_version
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         version = resolve_version(db, args.name, args.version)
         if args.output is None:
             export_jsonl(db, args.name, sys.stdout, version)
             return 0
         with open(args.output, "w", encoding="utf-8") as out:
             count = export_jsonl(db, args.name, out, version)
-    finally:
-        db.close()
     print(f"exported {count} records of {args.name!r} version {version} to {args.output}", file=sys.stderr)
     return 0
 
@@ -153,11 +129,8 @@ def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.datasets.tool_service import list_dataset_records
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         page = list_dataset_records(db, args.name, version=args.version, max_results=args.limit)
-    finally:
-        db.close()
     console = output_console()
     console.print(f"[bold]{page.dataset}[/] version {page.version} (latest {page.latest_version}): {page.total} records")
     if not page.records:
@@ -177,11 +150,8 @@ def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.tool_service import delete_dataset_records
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         report = delete_dataset_records(db, args.name, args.record_ids)
-    finally:
-        db.close()
     _print_changed(report.message)
     for record_id in report.not_found:
         _print_changed(f"  not in the latest version: {record_id}")

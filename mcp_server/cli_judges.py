@@ -5,34 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from typing import Any
 
 from mcp_server.cli_alignment import register_alignment_commands
+from mcp_server.cli_support import AddCommand, database
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
-Command = Callable[[argparse.Namespace, Settings], int]
-AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
 
 OUTPUT_KINDS = ("bool", "int", "float", "categorical", "text")
-
-
-def _db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
-    from store import Database
-
-    return Database(settings.db_path)
 
 
 def cmd_judge_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_judges
     from mcp_server.judges.tool_service import list_judges
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         print_judges(list_judges(db, max_results=args.limit))
-    finally:
-        db.close()
     return 0
 
 
@@ -40,11 +29,8 @@ def cmd_judge_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_judge
     from mcp_server.judges.tool_service import get_judge
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         print_judge(get_judge(db, args.name, version=args.version))
-    finally:
-        db.close()
     return 0
 
 
@@ -63,13 +49,10 @@ def cmd_judge_create(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_judge
     from mcp_server.judges.tool_service import create_judge
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         info = create_judge(
             db, args.name, args.instructions, output=_output(args), model=args.model, description=args.description
         )
-    finally:
-        db.close()
     print_judge(info)
     return 0
 
@@ -93,15 +76,12 @@ def cmd_judge_run(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.judges.tool_service import run_judge_tool
 
     parameters = _parameters(args.parameters)
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         result = anyio.run(
             lambda: run_judge_tool(
                 db, args.name, args.trace_id, settings=settings, version=args.version, parameters=parameters
             )
         )
-    finally:
-        db.close()
     print_verdict(result)
     return 1 if result.verdict.error else 0
 
@@ -115,8 +95,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if not args.judges and args.run_id is None:
         raise InvalidArgument("name at least one judge, e.g. 'tracejudge evaluate error_spans'; "
                               "'tracejudge judge list' lists them.")
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         with progress_bar() as progress:
             run = anyio.run(
                 lambda: evaluate(
@@ -137,8 +116,6 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                     allow_import=False,
                 )
             )
-    finally:
-        db.close()
     print_evaluation_run(run)
     return 0 if run.status == "completed" else 1
 
@@ -147,11 +124,8 @@ def cmd_runs_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_run_report
     from mcp_server.evaluation.reports import get_evaluation_run
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         report = get_evaluation_run(db, args.run_id, max_results=args.limit, errors_only=args.errors)
-    finally:
-        db.close()
     print_run_report(report)
     return 0
 
@@ -160,11 +134,8 @@ def cmd_runs_compare(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_comparison
     from mcp_server.evaluation.reports import compare_evaluation_runs
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         comparison = compare_evaluation_runs(db, args.run_a, args.run_b, max_results=args.limit)
-    finally:
-        db.close()
     print_comparison(comparison)
     return 0
 

@@ -8,14 +8,8 @@ import argparse
 import json
 from typing import Any
 
-from mcp_server.cli_judges import AddCommand
+from mcp_server.cli_support import AddCommand, database
 from mcp_server.settings import Settings
-
-
-def _db(settings: Settings):  # -> store.Database; imported lazily to keep --help fast
-    from store import Database
-
-    return Database(settings.db_path)
 
 
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,11 +18,8 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.labeling.definitions import list_schemas
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         result = list_schemas(db, max_results=args.limit)
-    finally:
-        db.close()
     console = output_console()
     if not result.schemas:
         console.print("no labeling schemas; create one with the CreateLabelingSchema tool.")
@@ -51,11 +42,8 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.labeling.definitions import list_sessions
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         result = list_sessions(db, max_results=args.limit)
-    finally:
-        db.close()
     console = output_console()
     if not result.sessions:
         console.print("no labeling sessions; create one with the CreateLabelingSession tool.")
@@ -83,11 +71,8 @@ def cmd_items(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.labeling.queue import list_items
 
-    db = _db(settings)
-    try:
+    with database(settings) as db:
         result = list_items(db, args.session, status=args.status, max_results=args.limit)
-    finally:
-        db.close()
     console = output_console()
     counts = result.status_counts
     console.print(f"session {result.session_name} ({result.session_id}): {counts['pending']} pending, "

@@ -4,13 +4,10 @@ progress bar; the target is the user's own agent on their machine, so any import
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
+from mcp_server.cli_support import AddCommand, database
 from mcp_server.settings import Settings
-
-Command = Callable[[argparse.Namespace, Settings], int]
-AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
 
 
 def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,25 +17,20 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format import output_console
     from mcp_server.cli_format_runs import progress_bar
     from mcp_server.optimization.prompt import optimize_prompt
-    from store import Database
 
-    db = Database(settings.db_path)
-    try:
-        with progress_bar("optimizing") as report:
+    with database(settings) as db, progress_bar("optimizing") as report:
 
-            async def progress(done: int, total: int, message: str) -> None:
-                report(done, total, message)
+        async def progress(done: int, total: int, message: str) -> None:
+            report(done, total, message)
 
-            result = anyio.run(
-                lambda: optimize_prompt(
-                    db, args.prompt, dataset=args.dataset, judges=args.judges, target=args.target,
-                    settings=settings, dataset_version=args.dataset_version,
-                    reflection_model=args.reflection_model, max_metric_calls=args.max_metric_calls,
-                    max_cost_usd=args.max_cost_usd, progress=progress,
-                )
+        result = anyio.run(
+            lambda: optimize_prompt(
+                db, args.prompt, dataset=args.dataset, judges=args.judges, target=args.target,
+                settings=settings, dataset_version=args.dataset_version,
+                reflection_model=args.reflection_model, max_metric_calls=args.max_metric_calls,
+                max_cost_usd=args.max_cost_usd, progress=progress,
             )
-    finally:
-        db.close()
+        )
     console = output_console()
     console.print(
         f"[bold]{result.prompt}[/]: version {result.start_version} scored {result.start_val_score:.3f} on "

@@ -6,28 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mcp_server.cli_support import AddCommand, database
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
-
-Command = Callable[[argparse.Namespace, Settings], int]
-AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
-
-
-@contextmanager
-def _opened(settings: Settings) -> Iterator[Any]:  # -> store.Database; imported lazily to keep --help fast
-    from store import Database
-
-    db = Database(settings.db_path)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _console() -> Any:
@@ -72,7 +57,7 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.prompts.tool_service import register_prompt
 
     template = _read_template(args.file, args.chat)
-    with _opened(settings) as db:
+    with database(settings) as db:
         info = register_prompt(
             db, args.name, template, commit_message=args.message, tags=_tags(args.tag), description=args.description
         )
@@ -85,7 +70,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.prompts.template import template_text
     from mcp_server.prompts.tool_service import get_prompt
 
-    with _opened(settings) as db:
+    with database(settings) as db:
         detail = get_prompt(db, args.name_or_uri, version=args.version, alias=args.alias)
     version = detail.prompt_version
     console = _console()
@@ -116,7 +101,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.prompts.tool_service import list_prompts
 
-    with _opened(settings) as db:
+    with database(settings) as db:
         page = list_prompts(db, max_results=args.limit)
     table = Table(title=f"prompts ({len(page.prompts)} of {page.total})")
     for column in ("name", "latest", "aliases", "description"):
@@ -133,7 +118,7 @@ def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.prompts.tool_service import list_prompt_versions
 
-    with _opened(settings) as db:
+    with database(settings) as db:
         page = list_prompt_versions(db, args.name, max_results=args.limit)
     table = Table(title=f"versions of {page.name} ({len(page.versions)} of {page.total}, newest first)")
     for column in ("version", "kind", "aliases", "runs", "created", "commit message", "template"):
@@ -151,7 +136,7 @@ def cmd_alias(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.delete == (args.version is not None):
         raise InvalidArgument("pass a VERSION to set the alias, or --delete to remove it (not both).")
-    with _opened(settings) as db:
+    with database(settings) as db:
         if args.delete:
             was = delete_prompt_alias(db, args.name, args.alias)
             _console().print(f"removed {args.name}@{args.alias} (it pointed at version {was})", markup=False)
@@ -165,7 +150,7 @@ def cmd_alias(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.prompts.diff import diff_prompt_versions
 
-    with _opened(settings) as db:
+    with database(settings) as db:
         diff = diff_prompt_versions(db, args.name, args.from_version, args.to_version)
     console = _console()
     if diff.from_kind != diff.to_kind:

@@ -14,7 +14,6 @@ from mcp_server.settings import Settings
 from store import Database
 from store import datasets, prompts
 from store import evaluations as runs
-from store.errors import InvalidArgument
 from store.spans import list_span_tree
 from store.traces import get_trace
 from tests.support.mcp_session import session

@@ -6,7 +6,6 @@ and report the validation gain; budgets stop it."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
