@@ -28,11 +28,10 @@ from mcp_server.demo import load_demo
 from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT, build_conversations, parse_routing_rules
 from mcp_server.demo_target import ROUTER_PROMPT
 from mcp_server.judges.trace_data import root_inputs_outputs
-from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.mcp_session import Session, session
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, text
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings, text
 
 __all__ = ["scripted_openai"]
 
@@ -118,12 +117,7 @@ def db(tmp_path):
 
 @pytest.fixture
 def settings(scripted_openai: ScriptedOpenAI) -> Settings:
-    return Settings(
-        models=ModelSettings(
-            judge_model="openai:/gpt-4o-mini", api_base=scripted_openai.url, api_key="sk-scripted",
-            max_attempts=2, initial_backoff_s=0.001, max_backoff_s=0.005, timeout_s=10,
-        )
-    )
+    return scripted_settings(scripted_openai)
 
 
 async def run_traces(client: Session, run_id: str) -> list[str]:

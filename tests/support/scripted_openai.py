@@ -331,3 +331,17 @@ def scripted_openai() -> Iterator[ScriptedOpenAI]:
         yield server
     if server.problems:
         pytest.fail(f"{len(server.problems)} request(s) got no scripted reply: {server.problems[0]}")
+
+
+def scripted_settings(server: ScriptedOpenAI, *, max_backoff_s: float = 0.005):
+    """Settings whose default judge model (gpt-4o-mini, which litellm prices and knows supports
+    response_format) is served by `server`, with retries in milliseconds."""
+    from mcp_server.models import ModelSettings
+    from mcp_server.settings import Settings
+
+    return Settings(
+        models=ModelSettings(
+            judge_model="openai:/gpt-4o-mini", api_base=server.url, api_key="sk-scripted", max_attempts=2,
+            initial_backoff_s=0.001, max_backoff_s=max_backoff_s, timeout_s=10,
+        )
+    )

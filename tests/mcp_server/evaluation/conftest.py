@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from mcp_server.judges import registry
-from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from tests.support.scripted_openai import (
+    scripted_settings,
     Reply,
     ScriptedOpenAI,
     json_reply,
@@ -104,17 +104,7 @@ class ScriptedJudges:
 @pytest.fixture
 def settings(scripted_openai: ScriptedOpenAI) -> Settings:
     """The default judge model served by the scripted server, retries in milliseconds."""
-    return Settings(
-        models=ModelSettings(
-            judge_model="openai:/gpt-4o-mini",
-            api_base=scripted_openai.url,
-            api_key="sk-scripted",
-            max_attempts=2,
-            initial_backoff_s=0.001,
-            max_backoff_s=0.005,
-            timeout_s=10,
-        )
-    )
+    return scripted_settings(scripted_openai)
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
-from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai
+from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai, scripted_settings
 
 __all__ = ["scripted_openai"]
 
@@ -15,14 +14,4 @@ __all__ = ["scripted_openai"]
 def settings(scripted_openai: ScriptedOpenAI) -> Settings:
     """Settings whose default judge model is served by the scripted server, with fast retries.
     gpt-4o-mini is a model litellm knows supports response_format, so the schema goes there."""
-    return Settings(
-        models=ModelSettings(
-            judge_model="openai:/gpt-4o-mini",
-            api_base=scripted_openai.url,
-            api_key="sk-scripted",
-            max_attempts=2,
-            initial_backoff_s=0.001,
-            max_backoff_s=0.01,
-            timeout_s=10,
-        )
-    )
+    return scripted_settings(scripted_openai, max_backoff_s=0.01)

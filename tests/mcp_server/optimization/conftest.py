@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 
 from mcp_server.judges import registry
-from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from store.assessments import log_assessment
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, text
+from tests.support.scripted_openai import (
+    Reply,
+    ScriptedOpenAI,
+    json_reply,
+    scripted_openai,
+    scripted_settings,
+    text,
+)
 
 __all__ = ["scripted_openai"]
 
@@ -24,17 +30,7 @@ __all__ = ["scripted_openai"]
 def settings(scripted_openai: ScriptedOpenAI) -> Settings:
     """The default judge (and reflection) model is served by the scripted server, retries in
     milliseconds. gpt-4o-mini is in litellm's price map, so calls cost something."""
-    return Settings(
-        models=ModelSettings(
-            judge_model="openai:/gpt-4o-mini",
-            api_base=scripted_openai.url,
-            api_key="sk-scripted",
-            max_attempts=2,
-            initial_backoff_s=0.001,
-            max_backoff_s=0.005,
-            timeout_s=10,
-        )
-    )
+    return scripted_settings(scripted_openai)
 
 
 SECOND = 1_000_000_000
