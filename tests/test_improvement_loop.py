@@ -25,23 +25,28 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from mcp_server.demo import load_demo
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT, build_conversations, parse_routing_rules
+from mcp_server.demo_agent import (
+    build_conversations,
+    parse_routing_rules,
+)
 from mcp_server.demo_target import ROUTER_PROMPT
 from mcp_server.judges.trace_data import root_inputs_outputs
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.mcp_session import Session, session
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings, text
+from tests.support.northwind import BILLING_FIRST
+from tests.support.scripted_openai import (
+    Reply,
+    ScriptedOpenAI,
+    json_reply,
+    scripted_openai,
+    scripted_settings,
+    text,
+)
 
 __all__ = ["scripted_openai"]
 
 TARGET = "mcp_server.demo_target:answer"
-BILLING_FIRST = ROUTER_SYSTEM_PROMPT.replace(
-    "1. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist\n"
-    "2. bill, invoice, charge, charged, fee, refund, payment -> billing_specialist",
-    "1. bill, invoice, charge, charged, fee, refund, payment -> billing_specialist\n"
-    "2. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist",
-)
 INSTRUCTIONS = (
     "A customer wrote {{ inputs }} to Northwind Mobile's support agent, which answered {{ outputs }}. "
     "Was the message handed to the right specialist? Answer yes or no."

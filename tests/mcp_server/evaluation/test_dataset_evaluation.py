@@ -11,21 +11,15 @@ from mcp_server.demo_target import ROUTER_PROMPT
 from mcp_server.evaluation.reports import compare_evaluation_runs, get_evaluation_run
 from mcp_server.evaluation.run import evaluate
 from mcp_server.settings import Settings
-from store import Database
-from store import datasets, prompts
+from store import Database, datasets, prompts
 from store import evaluations as runs
 from store.spans import list_span_tree
 from store.traces import get_trace
 from tests.support.mcp_session import session
+from tests.support.northwind import BILLING_FIRST
 
 TARGET = "mcp_server.demo_target:answer"
 JUDGE = "tests.mcp_server.evaluation.example_judges:routed_as_expected"
-FIXED_PROMPT = ROUTER_SYSTEM_PROMPT.replace(
-    "1. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist\n"
-    "2. bill, invoice, charge, charged, fee, refund, payment -> billing_specialist",
-    "1. bill, invoice, charge, charged, fee, refund, payment -> billing_specialist\n"
-    "2. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist",
-)
 RECORDS = [
     ("Why was I charged for roaming in Spain? I thought my plan covered the EU.", "NW-27730", "billing_specialist"),
     ("Which plans include unlimited 5G data?", "NW-15566", "product_specialist"),
@@ -51,7 +45,7 @@ def db(tmp_path):
 
 
 async def test_target_runs_in_stored_root_spans_and_judges_score_them(db):
-    assert FIXED_PROMPT != ROUTER_SYSTEM_PROMPT
+    assert BILLING_FIRST != ROUTER_SYSTEM_PROMPT
     run = await evaluate(db, [JUDGE], settings=Settings(), dataset="support", target=TARGET, max_concurrency=3)
 
     assert (run.status, run.dataset, run.dataset_version, run.record_count) == ("completed", "support", 1, 4)
@@ -74,7 +68,7 @@ async def test_target_runs_in_stored_root_spans_and_judges_score_them(db):
 
 async def test_a_new_prompt_version_shows_the_gain_per_record(db):
     prompts.register_prompt_version(db, ROUTER_PROMPT, ROUTER_SYSTEM_PROMPT, commit_message="shipped")
-    prompts.register_prompt_version(db, ROUTER_PROMPT, FIXED_PROMPT, commit_message="billing rule first")
+    prompts.register_prompt_version(db, ROUTER_PROMPT, BILLING_FIRST, commit_message="billing rule first")
     prompts.set_prompt_alias(db, ROUTER_PROMPT, "production", 1)
     before = await evaluate(db, [JUDGE], settings=Settings(), dataset="support", target=TARGET, name="v1")
     prompts.set_prompt_alias(db, ROUTER_PROMPT, "production", 2)

@@ -13,13 +13,10 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.demo import load_demo
 from mcp_server.judges.agent import AgentLimits, run_agent_judge
 from mcp_server.judges.agent_prompt import TRACE_ISSUES, TRAIL_CATEGORIES, VERDICT_TOOL
 from mcp_server.judges.definition import JudgeDefinition, OutputType
 from mcp_server.models import ModelSettings
-from mcp_server.server import create_server
-from mcp_server.settings import Settings
 from store import Database
 from store.assessments import Finding
 from tests.support.scripted_openai import (
@@ -38,22 +35,6 @@ ROUTING = JudgeDefinition(
     instructions="Was the customer's question in {{ trace }} routed to the specialist who can answer it?",
     output=OutputType(kind="categorical", categories=["yes", "no"]),
 )
-MISROUTED = "Why was I charged for roaming in Spain?"
-
-
-@pytest.fixture
-def server(db: Database) -> MCPServer:
-    load_demo(db)
-    return create_server(Settings(), db)
-
-
-@pytest.fixture
-def roaming(db: Database, server: MCPServer) -> str:
-    """The trace id of the misrouted roaming question."""
-    row = db.reader().execute(
-        "SELECT trace_id FROM traces WHERE request_preview LIKE ?", (f"%{MISROUTED}%",)
-    ).fetchone()
-    return row["trace_id"]
 
 
 def on(scripted: ScriptedOpenAI, model: str = "openai/scripted-model") -> ModelSettings:

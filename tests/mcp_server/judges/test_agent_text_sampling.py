@@ -25,9 +25,9 @@ from mcp_server.models.sampling import with_sampling
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
+from tests.support.northwind import MISROUTED
 from tests.support.processes import TRACEJUDGE
 
-MISROUTED = "Why was I charged for roaming in Spain?"
 ROUTING = JudgeDefinition(
     name="routing_accuracy",
     instructions="Was the customer's question in {{ trace }} routed to the specialist who can answer it?",
@@ -65,21 +65,6 @@ def tool_use(name: str, arguments: dict[str, Any], call_id: str) -> types.Create
 
 def last_text(params: types.CreateMessageRequestParams) -> str:
     return "\n".join(b.text for b in params.messages[-1].content_as_list if b.type == "text")
-
-
-@pytest.fixture
-def server(db: Database) -> MCPServer:
-    load_demo(db)
-    return create_server(Settings(), db)
-
-
-@pytest.fixture
-def roaming(db: Database, server: MCPServer) -> str:
-    """The trace id of the misrouted roaming question."""
-    row = db.reader().execute(
-        "SELECT trace_id FROM traces WHERE request_preview LIKE ?", (f"%{MISROUTED}%",)
-    ).fetchone()
-    return row["trace_id"]
 
 
 async def router_span(server: MCPServer, trace_id: str) -> str:

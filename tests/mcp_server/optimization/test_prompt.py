@@ -20,15 +20,10 @@ from mcp_server.settings import Settings
 from store import Database, datasets, prompts
 from store.errors import InvalidArgument
 from tests.support.mcp_session import session
+from tests.support.northwind import BILLING_FIRST
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, text
 
 TARGET = "mcp_server.demo_target:answer"
-BILLING_FIRST = ROUTER_SYSTEM_PROMPT.replace(
-    "1. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist\n"
-    "2. bill, invoice, charge, charged, fee, refund, payment -> billing_specialist",
-    "1. bill, invoice, charge, charged, fee, refund, payment -> billing_specialist\n"
-    "2. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist",
-)
 RECORDS = [
     ("Why was I charged for roaming in Spain? I thought my plan covered the EU.", "billing_specialist"),
     ("I was charged a roaming fee in France last week.", "billing_specialist"),
