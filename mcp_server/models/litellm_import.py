@@ -3,6 +3,7 @@ imports at startup may import it at module level."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
@@ -10,6 +11,11 @@ from types import ModuleType
 
 # pydantic's message, as a warnings-filter regex (also the pytest filterwarnings entry).
 READONLY_TYPEDDICT_WARNING = r"Item '.*' on TypedDict class '.*' is using the `ReadOnly` qualifier"
+
+# litellm's loggers. Left unset they inherit the root logger's level, and the MCP SDK's server sets
+# the root to INFO with a rich handler: litellm then logs a line per model call ("LiteLLM
+# completion() model= ..."), twice (its own handler, and the root's), and pays to format it.
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 _lock = threading.Lock()
 _litellm: ModuleType | None = None
@@ -35,5 +41,18 @@ def load_litellm() -> ModuleType:
             # litellm prints "Give Feedback / Get Help" banners to stdout on every error; stdout
             # is the MCP stdio channel, and our errors carry their own advice.
             litellm.suppress_debug_info = True
+            _quiet_litellm_loggers()
             _litellm = litellm
     return _litellm
+
+
+def _quiet_litellm_loggers() -> None:
+    """litellm logs warnings and errors only, unless the user asked for more: LITELLM_LOG
+    (litellm's own switch, read here rather than in Settings because litellm reads it too) or a
+    level they set on one of its loggers before the first model call."""
+    if os.environ.get("LITELLM_LOG"):
+        return
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
