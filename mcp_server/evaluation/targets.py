@@ -18,6 +18,7 @@ import importlib
 import inspect
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,11 +72,15 @@ def check_allowed(ref: str, allowed: list[str]) -> str:
 
 class StoreSpanProcessor(SpanProcessor):
     """Writes the spans of traces started by `run_target` into their database: a trace's spans are
-    buffered until its root span ends, then stored in one batch; a span ending later is stored alone."""
+    buffered until its root span ends, then stored in one batch; a span ending later (work the
+    agent left running) is stored alone, for the most recent LATE_TRACES traces."""
+
+    LATE_TRACES = 4096
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[int, tuple[Database, list[ReadableSpan]]] = {}
+        self._closed: OrderedDict[int, Database] = OrderedDict()
 
     def capture(self, trace_id: int, db: Database) -> None:
         with self._lock:
@@ -86,12 +91,19 @@ class StoreSpanProcessor(SpanProcessor):
         with self._lock:
             entry = self._open.get(trace_id)
             if entry is None:
-                return
-            db, spans = entry
-            spans.append(span)
-            if span.parent is not None:
-                return
-            del self._open[trace_id]
+                late = self._closed.get(trace_id)
+                if late is None:
+                    return  # not a trace run_target started
+                db, spans = late, [span]
+            else:
+                db, spans = entry
+                spans.append(span)
+                if span.parent is not None:
+                    return
+                del self._open[trace_id]
+                self._closed[trace_id] = db
+                while len(self._closed) > self.LATE_TRACES:
+                    self._closed.popitem(last=False)
         _store(db, spans)
 
     def shutdown(self) -> None:

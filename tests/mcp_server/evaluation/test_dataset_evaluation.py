@@ -157,3 +157,19 @@ def test_the_cli_evaluates_a_dataset_with_any_local_target(db, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "dataset: support v1 (4 records)" in out and "1 target errors" in out
+
+
+async def test_a_span_the_agent_ends_after_answering_joins_its_trace(db):
+    from tests.mcp_server.evaluation import failing_targets
+
+    run = await evaluate(
+        db, ["tests.mcp_server.evaluation.example_judges:answered"], settings=Settings(), dataset="support",
+        target="tests.mcp_server.evaluation.failing_targets:leaves_work_running", max_concurrency=1,
+    )
+    assert run.status == "completed"
+    for thread, started in failing_targets.LATE_WORK:
+        started.set()
+        thread.join()
+    for trace_id in runs.record_traces(db, run.run_id):
+        names = [s.name for s in list_span_tree(db, trace_id)]
+        assert names == ["evaluate leaves_work_running", "background follow-up"]
