@@ -34,7 +34,7 @@ from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import ResolvedJudge, run_judge
 from mcp_server.models import Sampler
 from mcp_server.optimization.search import DEFAULT_MINIBATCH_SIZE, Progress, Scored, optimize_text
-from mcp_server.prompts import override_prompt, parse_prompt_ref, use_database
+from mcp_server.prompts import override_prompt, parse_prompt_ref, record_loaded_prompts, use_database
 from mcp_server.settings import Settings
 from store import Database, datasets
 from store import prompts as prompt_store
@@ -124,6 +124,7 @@ class _Scorer:
         self.db, self.prompt, self.target, self.judges = db, prompt, target, judges
         self.settings, self.server, self.sampler = settings, server, sampler
         self.limiter = anyio.CapacityLimiter(max_concurrency)
+        self.loaded = False  # whether the target has loaded the prompt under trial at least once
 
     async def __call__(self, candidate: str, batch: list[DatasetRecordRow]) -> list[Scored]:
         results: list[Scored | None] = [None] * len(batch)
@@ -135,15 +136,22 @@ class _Scorer:
         async with anyio.create_task_group() as tg:
             for i, record in enumerate(batch):
                 tg.start_soon(one, i, record)
+        if not self.loaded:
+            # Every candidate would score the same: say so rather than search in vain.
+            raise InvalidArgument(
+                f"the target never loaded prompt {self.prompt!r} on {len(batch)} records, so no candidate text "
+                f"could change what it does; the agent must read it with load_prompt('prompts:/{self.prompt}@...')."
+            )
         return [r for r in results if r is not None]
 
     async def _score(self, candidate: str, record: DatasetRecordRow) -> Scored:
         example = _cut({"inputs": record.inputs, "expectations": record.expectations})
-        with override_prompt(self.prompt, candidate), use_database(self.db):
+        with override_prompt(self.prompt, candidate), use_database(self.db), record_loaded_prompts() as loaded:
             outcome = await run_target(
                 self.db, self.target, record.inputs,
                 attributes={"tracejudge.optimization.prompt": self.prompt, "tracejudge.dataset.record_id": record.record_id},
             )
+        self.loaded = self.loaded or (self.prompt, None) in loaded
         trace = await anyio.to_thread.run_sync(get_trace, self.db, outcome.trace_id)
         cost, tokens = trace.cost, trace.total_tokens
         if outcome.error is not None:

@@ -54,11 +54,11 @@ class RouterModels:
         prompt = "\n".join(str(m.get("content")) for m in request["messages"])
         if "Was the message routed to the right specialist" in prompt:
             self.judgments += 1
-            routed = re.search(r'"specialist":\s*"(\w+)"', prompt)[1]
+            routed = re.search(r'"specialist":\s*"(\w+)"', prompt)
             expected = re.search(r'"expected_specialist":\s*"(\w+)"', prompt)[1]
-            right = routed == expected
+            right = routed is not None and routed[1] == expected
             return json_reply(
-                {"rationale": f"routed to {routed}, expected {expected}", "value": "yes" if right else "no"},
+                {"rationale": f"routed to {routed and routed[1]}, expected {expected}", "value": "yes" if right else "no"},
                 prompt_tokens=300, completion_tokens=20,
             )
         self.reflections += 1
@@ -165,3 +165,15 @@ def test_the_cli_optimizes_and_lists_the_registered_versions(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "best version 2 scored 1.000" in out and "registered versions" in out
+
+
+async def test_a_target_that_never_loads_the_prompt_is_refused(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(RouterModels())
+    with pytest.raises(InvalidArgument, match="never loaded prompt 'northwind-router'"):
+        await optimize_prompt(
+            db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING],
+            target="tests.mcp_server.evaluation.failing_targets:refuses_refunds", settings=settings,
+            max_metric_calls=40,
+        )
