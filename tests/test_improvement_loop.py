@@ -8,108 +8,40 @@ evaluation on the dataset shows the gain side by side with the old version -> hu
 where the judge disagrees with people, and aligning it registers a version that agrees more on
 held-out labels.
 
-The scripted models: the routing judge knows the right specialist for each message (the router's
-rules with billing first) but has one blind spot until its instructions say otherwise: it thinks
-plan changes are not the account specialist's. The reflection model proposes the billing-first
-router prompt, or the judge's instructions with the missing rule, depending on what it is asked
-to improve. People label every evaluated trace with the truth.
+The scripted models (tests/support/northwind.py, shared with the example's test) know the right
+specialist for each message but the judge has a blind spot until aligned. People label every
+evaluated trace with the truth.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 
 from mcp_server.demo import load_demo
-from mcp_server.demo_agent import (
-    build_conversations,
-    parse_routing_rules,
-)
 from mcp_server.demo_target import ROUTER_PROMPT
 from mcp_server.judges.trace_data import root_inputs_outputs
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.mcp_session import Session, session
-from tests.support.northwind import BILLING_FIRST
+from tests.support.northwind import (
+    EXTRA_CASES,
+    INSTRUCTIONS,
+    PLAN_RULE,
+    ScriptedModels,
+    question_of,
+    truth,
+)
 from tests.support.scripted_openai import (
-    Reply,
     ScriptedOpenAI,
-    json_reply,
     scripted_openai,
     scripted_settings,
-    text,
 )
 
 __all__ = ["scripted_openai"]
 
 TARGET = "mcp_server.demo_target:answer"
-INSTRUCTIONS = (
-    "A customer wrote {{ inputs }} to Northwind Mobile's support agent, which answered {{ outputs }}. "
-    "Was the message handed to the right specialist? Answer yes or no."
-)
-PLAN_RULE = "Plan changes on an existing account belong to the account specialist."
-EXTRA_CASES = [
-    "I was charged a roaming fee in France last week.",
-    "Why is there a roaming charge on my invoice?",
-    "Please switch my plan to Basic from next month.",
-    "Can you switch my line to the Family plan?",
-    "Switch me to the prepaid plan, please.",
-]
-DEMO_ROUTES = {turn.question: turn.route for turn in build_conversations(TracerProvider())}
-
-
-def route(prompt: str, question: str) -> str:
-    """Where a router following `prompt`'s keyword rules sends `question` (as the scripted agent does)."""
-    rules, fallback = parse_routing_rules(prompt)
-    for keywords, specialist in rules:
-        if any(re.search(rf"\b{re.escape(k)}\b", question, re.IGNORECASE) for k in keywords):
-            return specialist
-    return fallback or "account_specialist"
-
-
-def truth(question: str) -> str:
-    return route(BILLING_FIRST, question)
-
-
-def question_of(text_with_inputs: str) -> str:
-    known = [*DEMO_ROUTES, *EXTRA_CASES]
-    return next(q for q in known if json.dumps(q)[1:-1] in text_with_inputs or q in text_with_inputs)
-
-
-def specialist_of(question: str, outputs_text: str) -> str:
-    """The specialist that answered: named in a target's output, else the demo's recorded route."""
-    named = re.search(r'\\?"specialist\\?":\s*\\?"(\w+)', outputs_text)
-    return named[1] if named else DEMO_ROUTES[question]
-
-
-class ScriptedModels:
-    def __init__(self) -> None:
-        self.judgments = 0
-        self.reflections: list[str] = []
-
-    def __call__(self, request: dict[str, Any]) -> Reply:
-        messages = request["messages"]
-        if "careful evaluator" in str(messages[0].get("content")):
-            self.judgments += 1
-            prompt = "\n".join(str(m.get("content")) for m in messages[1:])
-            question = question_of(prompt)
-            answered_by = specialist_of(question, prompt)
-            right = answered_by == truth(question)
-            if PLAN_RULE not in prompt and answered_by == "account_specialist" and "plan" in question.lower():
-                right = False  # the blind spot: plan changes look like product questions to it
-            return json_reply(
-                {"rationale": f"handled by {answered_by}", "value": "yes" if right else "no"},
-                prompt_tokens=400, completion_tokens=30,
-            )
-        asked = "\n".join(str(m.get("content")) for m in messages)
-        self.reflections.append(asked)
-        if "Keyword rules" in asked:
-            return text(f"Billing keywords must be checked before product ones:\n```\n{BILLING_FIRST}\n```")
-        return text(f"Add the rule about plan changes:\n```\n{INSTRUCTIONS} {PLAN_RULE}\n```")
 
 
 @pytest.fixture

@@ -1,10 +1,29 @@
 """Facts about the Northwind demo agent that tests check against: the question its shipped router
 prompt misroutes, and the router prompt that fixes it (billing keywords checked before product
-ones, the fix an optimizer is expected to find)."""
+ones, the fix an optimizer is expected to find); and the scripted models of the improvement loop
+(tests/test_improvement_loop.py in process, examples/improvement_loop.py against a real server).
+
+The scripted models: the routing judge knows the right specialist for each message (the router's
+rules with billing first) but has one blind spot until its instructions say otherwise: it thinks
+plan changes are not the account specialist's. The reflection model proposes the billing-first
+router prompt, or the judge's instructions with the missing rule, depending on what it is asked
+to improve.
+"""
 
 from __future__ import annotations
 
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
+import json
+import re
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from mcp_server.demo_agent import (
+    ROUTER_SYSTEM_PROMPT,
+    build_conversations,
+    parse_routing_rules,
+)
+from tests.support.scripted_openai import Reply, json_reply, text
 
 MISROUTED = "Why was I charged for roaming in Spain?"
 """The demo question the router sends to the wrong specialist."""
@@ -16,3 +35,67 @@ BILLING_FIRST = ROUTER_SYSTEM_PROMPT.replace(
     "2. roaming, coverage, signal, 5G, plans, compare, phone, device -> product_specialist",
 )
 assert BILLING_FIRST != ROUTER_SYSTEM_PROMPT, "the demo's router rules changed: update BILLING_FIRST"
+
+INSTRUCTIONS = (
+    "A customer wrote {{ inputs }} to Northwind Mobile's support agent, which answered {{ outputs }}. "
+    "Was the message handed to the right specialist? Answer yes or no."
+)
+PLAN_RULE = "Plan changes on an existing account belong to the account specialist."
+EXTRA_CASES = [
+    "I was charged a roaming fee in France last week.",
+    "Why is there a roaming charge on my invoice?",
+    "Please switch my plan to Basic from next month.",
+    "Can you switch my line to the Family plan?",
+    "Switch me to the prepaid plan, please.",
+]
+DEMO_ROUTES = {turn.question: turn.route for turn in build_conversations(TracerProvider())}
+
+
+def route(prompt: str, question: str) -> str:
+    """Where a router following `prompt`'s keyword rules sends `question` (as the scripted agent does)."""
+    rules, fallback = parse_routing_rules(prompt)
+    for keywords, specialist in rules:
+        if any(re.search(rf"\b{re.escape(k)}\b", question, re.IGNORECASE) for k in keywords):
+            return specialist
+    return fallback or "account_specialist"
+
+
+def truth(question: str) -> str:
+    return route(BILLING_FIRST, question)
+
+
+def question_of(text_with_inputs: str) -> str:
+    known = [*DEMO_ROUTES, *EXTRA_CASES]
+    return next(q for q in known if json.dumps(q)[1:-1] in text_with_inputs or q in text_with_inputs)
+
+
+def specialist_of(question: str, outputs_text: str) -> str:
+    """The specialist that answered: named in a target's output, else the demo's recorded route."""
+    named = re.search(r'\\?"specialist\\?":\s*\\?"(\w+)', outputs_text)
+    return named[1] if named else DEMO_ROUTES[question]
+
+
+class ScriptedModels:
+    def __init__(self) -> None:
+        self.judgments = 0
+        self.reflections: list[str] = []
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        messages = request["messages"]
+        if "careful evaluator" in str(messages[0].get("content")):
+            self.judgments += 1
+            prompt = "\n".join(str(m.get("content")) for m in messages[1:])
+            question = question_of(prompt)
+            answered_by = specialist_of(question, prompt)
+            right = answered_by == truth(question)
+            if PLAN_RULE not in prompt and answered_by == "account_specialist" and "plan" in question.lower():
+                right = False  # the blind spot: plan changes look like product questions to it
+            return json_reply(
+                {"rationale": f"handled by {answered_by}", "value": "yes" if right else "no"},
+                prompt_tokens=400, completion_tokens=30,
+            )
+        asked = "\n".join(str(m.get("content")) for m in messages)
+        self.reflections.append(asked)
+        if "Keyword rules" in asked:
+            return text(f"Billing keywords must be checked before product ones:\n```\n{BILLING_FIRST}\n```")
+        return text(f"Add the rule about plan changes:\n```\n{INSTRUCTIONS} {PLAN_RULE}\n```")
