@@ -31,7 +31,8 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
-from mcp_server.evaluation.targets import check_allowed, import_target, run_target
+from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import JudgeVerdict
 from mcp_server.models import Sampler
@@ -91,6 +92,7 @@ class _DatasetWork:
     target: Callable[..., Any]
     records: dict[str, DatasetRecordRow]
     trace_records: dict[str, str]  # trace id -> record id, for the records the target has run on
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 def _is_rate_limited(verdict: JudgeVerdict) -> bool:
@@ -115,6 +117,7 @@ async def evaluate(
     max_tokens: int | None = None,
     max_cost_usd: float | None = None,
     max_traces: int = MAX_TRACES,
+    target_timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: ProgressCallback | None = None,
     server: MCPServer | None = None,
     allow_import: bool = True,
@@ -134,9 +137,12 @@ async def evaluate(
     started from: judges on model 'sampling' (or with no model configured) ask its model. Raises
     before anything runs for unknown judges or traces, a bad filter, or limits out of range.
     `allowed_targets`, when given, lists the only import paths `target` may name (an MCP client's
-    call passes the server's list).
+    call passes the server's list). A target taking more than `target_timeout_s` on a record is
+    abandoned and that record is an error.
     """
     _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
+    if isinstance(target_timeout_s, bool) or not isinstance(target_timeout_s, int | float) or not target_timeout_s > 0:
+        raise InvalidArgument(f"target_timeout_s must be a positive number of seconds; got {target_timeout_s!r}.")
     limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
     if run_id is not None:
         if any(x is not None for x in (filter_string, trace_ids, dataset, dataset_version, target)):
@@ -158,7 +164,7 @@ async def evaluate(
         if run.dataset is not None:
             work = await anyio.to_thread.run_sync(
                 _dataset_work, db, run_id, run.dataset, run.dataset_version,
-                resolve_target(run.target or "", allowed_targets)[0],
+                resolve_target(run.target or "", allowed_targets)[0], target_timeout_s,
             )
         await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
     else:
@@ -187,7 +193,7 @@ async def evaluate(
                     record_ids=[r.record_id for r in records],
                 )
             )
-            work = _DatasetWork(target_fn, {r.record_id: r for r in records}, {})
+            work = _DatasetWork(target_fn, {r.record_id: r for r in records}, {}, target_timeout_s)
         else:
             selected = await anyio.to_thread.run_sync(_select_traces, db, filter_string, trace_ids, max_traces)
             run = await anyio.to_thread.run_sync(
@@ -200,7 +206,8 @@ async def evaluate(
     runner = _Runner(
         db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress, sampler, work
     )
-    await runner.run()
+    with _claimed(db, run_id):
+        await runner.run()
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
 
@@ -219,11 +226,42 @@ def resolve_target(
     return target, f"{target.__module__}:{target.__qualname__}"
 
 
+_ACTIVE: set[tuple[str, str]] = set()
+"""(database path, run id) of the runs this process is evaluating now."""
+
+
+@contextmanager
+def _claimed(db: Database, run_id: str) -> Iterator[None]:
+    # Two calls resuming one run at once (a client retrying after a timeout) would each run the
+    # missing pairs; the second is refused instead. A run left 'running' by a killed process is
+    # not claimed by anyone, so it can still be resumed.
+    key = (db.path, run_id)
+    if key in _ACTIVE:
+        raise InvalidArgument(
+            f"run {run_id!r} is being evaluated by another call right now; wait for it (GetEvaluationRun shows "
+            "its progress) instead of resuming it twice."
+        )
+    _ACTIVE.add(key)
+    try:
+        yield
+    finally:
+        _ACTIVE.discard(key)
+
+
+def _trace_spend(db: Database, trace_id: str) -> tuple[int, float]:
+    """(tokens, cost) of a target's trace; nothing when it could not be stored."""
+    try:
+        trace = get_trace(db, trace_id)
+    except TraceNotFound:
+        return 0, 0.0
+    return trace.total_tokens, trace.cost
+
+
 def _dataset_work(
-    db: Database, run_id: str, dataset: str, version: int | None, target: Callable[..., Any]
+    db: Database, run_id: str, dataset: str, version: int | None, target: Callable[..., Any], timeout_s: float
 ) -> _DatasetWork:
     records = {r.record_id: r for r in datasets.all_records(db, dataset, version)}
-    return _DatasetWork(target, records, store.record_traces(db, run_id))
+    return _DatasetWork(target, records, store.record_traces(db, run_id), timeout_s)
 
 
 def _check_limits(max_concurrency: int, max_tokens: int | None, max_cost_usd: float | None, max_traces: int) -> None:
@@ -380,7 +418,7 @@ class _Runner:
         record = self.work.records.get(record_id) if self.work and record_id else None
         return _Pair(trace_id, judge, record.expectations if record and record.expectations else NOT_GIVEN)
 
-    def _target_tokens_and_cost(self) -> int:
+    def _target_tokens_and_cost(self) -> int:  # on resume: what the targets already spent
         traces = get_traces(self.db, list(self.work.trace_records)) if self.work else []
         self.cost += sum(t.cost for t in traces)
         return sum(t.total_tokens for t in traces)
@@ -401,8 +439,9 @@ class _Runner:
                 outcome = await run_target(
                     self.db, self.work.target, record.inputs,
                     attributes={"tracejudge.evaluation.run_id": self.run_id, "tracejudge.dataset.record_id": record_id},
+                    timeout_s=self.work.timeout_s,
                 )
-            trace = await anyio.to_thread.run_sync(get_trace, self.db, outcome.trace_id)
+            spent = await anyio.to_thread.run_sync(_trace_spend, self.db, outcome.trace_id)
             await anyio.to_thread.run_sync(
                 functools.partial(
                     store.set_record_trace, self.db, self.run_id, record_id, outcome.trace_id,
@@ -414,8 +453,8 @@ class _Runner:
         finally:
             self.limiter.release(slot)
         self.work.trace_records[outcome.trace_id] = record_id
-        self.tokens += trace.total_tokens
-        self.cost += trace.cost
+        self.tokens += spent[0]
+        self.cost += spent[1]
         if outcome.error is not None:
             failed = [
                 store.EvaluationResult(

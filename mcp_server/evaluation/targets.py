@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Status, StatusCode
 
 from mcp_server.otlp import decode_request
@@ -35,7 +37,11 @@ from store import Database, write_spans
 from store.errors import InvalidArgument
 from store.json_text import dumps
 
+logger = logging.getLogger(__name__)
+
 TRACER_NAME = "tracejudge.evaluate"
+DEFAULT_TIMEOUT_S = 300.0
+"""Seconds a target may take on one record before it is abandoned and the record is an error."""
 OUTPUT_LIMIT = 200_000
 """Characters of a target's answer kept on its root span; a longer answer is cut (and says so)."""
 
@@ -81,6 +87,7 @@ class StoreSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._open: dict[int, tuple[Database, list[ReadableSpan]]] = {}
         self._closed: OrderedDict[int, Database] = OrderedDict()
+        self._failed: set[int] = set()
 
     def capture(self, trace_id: int, db: Database) -> None:
         with self._lock:
@@ -104,7 +111,20 @@ class StoreSpanProcessor(SpanProcessor):
                 self._closed[trace_id] = db
                 while len(self._closed) > self.LATE_TRACES:
                     self._closed.popitem(last=False)
-        _store(db, spans)
+        try:
+            _store(db, spans)
+        except Exception:  # raised here, it would surface in the agent's own code
+            logger.warning("could not store %d spans of trace %032x", len(spans), trace_id, exc_info=True)
+            with self._lock:
+                self._failed.add(trace_id)
+
+    def failed(self, trace_id: int) -> bool:
+        """Whether storing the trace's spans failed (asked once, when its root has ended)."""
+        with self._lock:
+            if trace_id in self._failed:
+                self._failed.discard(trace_id)
+                return True
+            return False
 
     def shutdown(self) -> None:
         pass
@@ -121,28 +141,29 @@ def _store(db: Database, spans: list[ReadableSpan]) -> None:
 
 
 _PROCESSOR = StoreSpanProcessor()
+_ROOT_PROVIDER = TracerProvider(sampler=ALWAYS_ON)
+_ROOT_PROVIDER.add_span_processor(_PROCESSOR)
 _INSTALL_LOCK = threading.Lock()
 _installed_on: TracerProvider | None = None
 
 
-def _tracer_provider() -> TracerProvider:
-    """The global SDK tracer provider with our processor attached; one is set up when the process
-    has none, so an instrumented target's spans have somewhere to go."""
+def _attach_to_global_provider() -> None:
+    """Attach our processor to the global SDK tracer provider, where an instrumented agent makes
+    its spans; set one up when the process has none, so those spans have somewhere to go."""
     global _installed_on
     with _INSTALL_LOCK:
         provider = otel_trace.get_tracer_provider()
         if not isinstance(provider, TracerProvider):
             otel_trace.set_tracer_provider(TracerProvider())
             provider = otel_trace.get_tracer_provider()
-            if not isinstance(provider, TracerProvider):  # another API implementation was set first
-                raise InvalidArgument(
-                    "the process's global OpenTelemetry tracer provider is not the SDK's, so a target's "
-                    "spans cannot be recorded; use opentelemetry.sdk.trace.TracerProvider."
-                )
+        if not isinstance(provider, TracerProvider):
+            # Another OpenTelemetry implementation was set first: the root span is still stored,
+            # the agent's own spans go wherever that implementation sends them.
+            logger.warning("the global tracer provider is not the SDK's; a target's own spans are not recorded")
+            return
         if _installed_on is not provider:
             provider.add_span_processor(_PROCESSOR)
             _installed_on = provider
-        return provider
 
 
 @dataclass(frozen=True)
@@ -160,11 +181,16 @@ def _clip(text: str) -> str:
 
 
 async def run_target(
-    db: Database, target: Callable[..., Any], inputs: Mapping[str, Any], *, attributes: Mapping[str, Any] | None = None
+    db: Database,
+    target: Callable[..., Any],
+    inputs: Mapping[str, Any],
+    *,
+    attributes: Mapping[str, Any] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> TargetResult:
     """Call `target(**inputs)` inside a new root span stored in `db`, and return the trace's id, the
-    answer, or the error the target raised (recorded on the root span as well)."""
-    tracer = _tracer_provider().get_tracer(TRACER_NAME)
+    answer, or the error the target raised or its timeout (recorded on the root span as well)."""
+    _attach_to_global_provider()
     name = getattr(target, "__name__", type(target).__name__)
     span_attributes = {
         "openinference.span.kind": "CHAIN",
@@ -175,31 +201,40 @@ async def run_target(
     started = time.perf_counter()
     error = None
     output = None
-    root = tracer.start_span(f"evaluate {name}", context=otel_context.Context(), attributes=span_attributes)
+    # The root comes from our own always-sampling provider: a sampler the agent's provider uses
+    # (or OTEL_TRACES_SAMPLER) must not drop the very trace the judges are about to read.
+    root = _ROOT_PROVIDER.get_tracer(TRACER_NAME).start_span(
+        f"evaluate {name}", context=otel_context.Context(), attributes=span_attributes
+    )
     _PROCESSOR.capture(root.get_span_context().trace_id, db)
     try:
         with otel_trace.use_span(root, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-            if inspect.iscoroutinefunction(target):
-                output = await target(**inputs)
-            else:
-                # anyio copies the context into the worker thread, so the target's spans find the root.
-                output = await anyio.to_thread.run_sync(functools.partial(target, **inputs))
+            with anyio.fail_after(timeout_s):
+                if inspect.iscoroutinefunction(target):
+                    output = await target(**inputs)
+                else:
+                    # anyio copies the context into the worker thread, so the target's spans find
+                    # the root; a thread cannot be stopped, so on timeout it is abandoned.
+                    output = await anyio.to_thread.run_sync(functools.partial(target, **inputs), abandon_on_cancel=True)
         if isinstance(output, str):
             root.set_attribute("output.value", _clip(output))
         else:
             root.set_attribute("output.value", _clip(dumps(output)))
             root.set_attribute("output.mime_type", "application/json")
         root.set_status(Status(StatusCode.OK))
-    except Exception as exc:
+    except TimeoutError:
+        error = f"the target did not answer within {timeout_s:g} s (target_timeout_s); it was abandoned."
+        root.set_status(Status(StatusCode.ERROR, error))
+    except (Exception, SystemExit) as exc:  # an agent calling sys.exit must not stop the server
         error = f"{type(exc).__name__}: {exc}"
         root.record_exception(exc)
         root.set_status(Status(StatusCode.ERROR, error[:500]))
     finally:
-        # Stored as the root ends (in this thread), so judges can read the trace once this returns.
-        await anyio.to_thread.run_sync(root.end)
-    return TargetResult(
-        trace_id=format(root.get_span_context().trace_id, "032x"),
-        output=output,
-        error=error,
-        latency_s=time.perf_counter() - started,
-    )
+        # Stored as the root ends, so judges can read the trace once this returns; shielded, so a
+        # cancelled run still closes (and stores) what it started.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(root.end)
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    if error is None and _PROCESSOR.failed(root.get_span_context().trace_id):
+        error = "the trace could not be stored (see the server log); the answer is not judged."
+    return TargetResult(trace_id=trace_id, output=output, error=error, latency_s=time.perf_counter() - started)

@@ -125,8 +125,14 @@ class _Scorer:
         self.settings, self.server, self.sampler = settings, server, sampler
         self.limiter = anyio.CapacityLimiter(max_concurrency)
         self.loaded = False  # whether the target has loaded the prompt under trial at least once
+        self.target_errors = 0  # of the batch being scored before the prompt was first loaded
+        self.first_error: str | None = None
 
     async def __call__(self, candidate: str, batch: list[DatasetRecordRow]) -> list[Scored]:
+        try:
+            prompt_store.check_template(candidate)
+        except InvalidArgument as exc:  # a proposal the registry could not hold scores 0, and says why
+            return [Scored(0.0, f"this candidate was rejected before running the agent: {exc}") for _ in batch]
         results: list[Scored | None] = [None] * len(batch)
 
         async def one(i: int, record: DatasetRecordRow) -> None:
@@ -136,6 +142,11 @@ class _Scorer:
         async with anyio.create_task_group() as tg:
             for i, record in enumerate(batch):
                 tg.start_soon(one, i, record)
+        if not self.loaded and self.target_errors == len(batch):
+            raise InvalidArgument(
+                f"the target failed on all {len(batch)} records it was tried on, so nothing can be optimized; "
+                f"the first error: {self.first_error}"
+            )
         if not self.loaded:
             # Every candidate would score the same: say so rather than search in vain.
             raise InvalidArgument(
@@ -155,6 +166,8 @@ class _Scorer:
         trace = await anyio.to_thread.run_sync(get_trace, self.db, outcome.trace_id)
         cost, tokens = trace.cost, trace.total_tokens
         if outcome.error is not None:
+            self.target_errors += 1
+            self.first_error = self.first_error or _cut(outcome.error)
             return Scored(0.0, f"the agent failed: {_cut(outcome.error)}", cost, tokens, example)
         scores, notes = [], [f"the agent answered: {_cut(outcome.output)}"]
         for judge in self.judges:
@@ -215,6 +228,11 @@ async def optimize_prompt(
         raise InvalidArgument(f"val_fraction must be between 0 and 1; got {val_fraction!r}.")
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= 64:
         raise InvalidArgument(f"max_concurrency must be an integer from 1 to 64; got {max_concurrency!r}.")
+    if reflection_model is None and settings.models.judge_model is None and sampler is None:
+        raise InvalidArgument(
+            "no reflection model: pass reflection_model (e.g. 'openai:/gpt-4o'), set TRACEJUDGE_JUDGE_MODEL, "
+            "or call from an MCP client that supports sampling."
+        )
     resolved = resolve_judges(db, judges, allow_import)
     target_fn, _ = resolve_target(target, allowed_targets)
     version = await anyio.to_thread.run_sync(datasets.resolve_version, db, dataset, dataset_version)

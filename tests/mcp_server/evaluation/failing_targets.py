@@ -30,3 +30,18 @@ def leaves_work_running(question: str, account_id: str = "NW-1") -> str:
     thread.start()
     LATE_WORK.append((thread, started))
     return f"Noted: {question}"
+
+
+def exits(question: str, account_id: str = "NW-1") -> str:
+    """An agent that ends the process, as a command-line tool would."""
+    raise SystemExit(3)
+
+
+RELEASE = threading.Event()
+"""Set by a test to let `stalls` return."""
+
+
+def stalls(question: str, account_id: str = "NW-1") -> str:
+    """Waits until a test sets RELEASE (at most 30 s)."""
+    RELEASE.wait(30)
+    return f"Noted, late: {question}"

@@ -13,6 +13,7 @@ from mcp_server.evaluation.run import evaluate
 from mcp_server.settings import Settings
 from store import Database, datasets, prompts
 from store import evaluations as runs
+from store.errors import InvalidArgument
 from store.spans import list_span_tree
 from store.traces import get_trace
 from tests.support.mcp_session import session
@@ -173,3 +174,55 @@ async def test_a_span_the_agent_ends_after_answering_joins_its_trace(db):
     for trace_id in runs.record_traces(db, run.run_id):
         names = [s.name for s in list_span_tree(db, trace_id)]
         assert names == ["evaluate leaves_work_running", "background follow-up"]
+
+
+async def test_an_agent_calling_sys_exit_is_an_error_on_its_records_not_the_end_of_the_server(db):
+    run = await evaluate(
+        db, ["tests.mcp_server.evaluation.example_judges:answered"], settings=Settings(), dataset="support",
+        target="tests.mcp_server.evaluation.failing_targets:exits",
+    )
+    assert run.status == "completed" and run.target_errors == 4 and run.errors == 4
+    errors = runs.list_results(db, run.run_id, limit=10, errors_only=True)
+    assert all("SystemExit: 3" in e.error for e in errors)
+
+
+async def test_a_stalled_agent_is_abandoned_after_the_timeout_and_a_second_resume_is_refused(db):
+    import anyio
+
+    from tests.mcp_server.evaluation import failing_targets
+
+    failing_targets.RELEASE.clear()
+    results = []
+
+    async def first() -> None:
+        results.append(await evaluate(
+            db, ["tests.mcp_server.evaluation.example_judges:answered"], settings=Settings(), dataset="support",
+            target="tests.mcp_server.evaluation.failing_targets:stalls", target_timeout_s=1, max_concurrency=4,
+        ))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await anyio.sleep(0.3)
+            (run_id,) = [r[0] for r in db.reader().execute("SELECT run_id FROM evaluation_runs")]
+            with pytest.raises(InvalidArgument, match="being evaluated by another call"):
+                await evaluate(db, None, settings=Settings(), run_id=run_id)
+    finally:
+        failing_targets.RELEASE.set()
+    (run,) = results
+    assert run.status == "completed" and run.target_errors == 4
+    errors = runs.list_results(db, run.run_id, limit=10, errors_only=True)
+    assert all("did not answer within 1 s" in e.error for e in errors)
+
+
+async def test_the_root_span_is_stored_even_when_the_agents_provider_samples_nothing(db, monkeypatch):
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    sampling_nothing = TracerProvider(sampler=ALWAYS_OFF)
+    monkeypatch.setattr(otel_trace, "get_tracer_provider", lambda: sampling_nothing)
+    run = await evaluate(db, [JUDGE], settings=Settings(), dataset="support", target=TARGET)
+    assert run.status == "completed" and run.errors == 0 and run.trace_count == 4
+    for trace_id in runs.record_traces(db, run.run_id):
+        assert [s.name for s in list_span_tree(db, trace_id)] == ["evaluate answer"]  # the agent's own spans unsampled

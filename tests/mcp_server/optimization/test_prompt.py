@@ -177,3 +177,31 @@ async def test_a_target_that_never_loads_the_prompt_is_refused(
             target="tests.mcp_server.evaluation.failing_targets:refuses_refunds", settings=settings,
             max_metric_calls=40,
         )
+
+
+async def test_a_candidate_the_registry_cannot_hold_scores_zero_and_the_search_goes_on(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(RouterModels(proposal="   "))
+    report = await optimize_prompt(
+        db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING], target=TARGET, settings=settings,
+        max_metric_calls=40,
+    )
+    assert report.best_version == 1 and report.registered == [] and report.stopped_by == "max_metric_calls"
+
+
+async def test_a_target_failing_everywhere_is_reported_as_such(db: Database, settings: Settings) -> None:
+    datasets.upsert_records(db, "routing-cases", [{"inputs": {"question": "refund please"}}])
+    with pytest.raises(InvalidArgument, match="the target failed on all 4 records"):
+        await optimize_prompt(
+            db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING],
+            target="tests.mcp_server.evaluation.failing_targets:exits", settings=settings, max_metric_calls=40,
+        )
+
+
+async def test_without_any_reflection_model_nothing_runs(db: Database) -> None:
+    with pytest.raises(InvalidArgument, match="no reflection model"):
+        await optimize_prompt(
+            db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING], target=TARGET, settings=Settings(),
+        )
+    assert db.reader().execute("SELECT count(*) FROM traces").fetchone()[0] == 0
