@@ -34,8 +34,9 @@ LATEST = "latest"
 """The reserved alias: always the newest version, never stored."""
 ROLES = ("system", "developer", "user", "assistant", "tool")
 MAX_TEMPLATE_CHARS = 100_000
-"""A template's size cap (the text, or the chat messages' contents together): GetPrompt shows a
-version whole, and its answer must stay within a tool budget."""
+"""A template's size cap (the text, or the chat messages as JSON): GetPrompt shows a version
+whole, and its answer must stay within a tool budget."""
+MAX_MESSAGES = 200
 MAX_TAGS = 50
 
 
@@ -95,6 +96,8 @@ def check_template(template: Any) -> tuple[PromptKind, Template]:
     elif isinstance(template, list):
         if not template:
             raise InvalidArgument(f"a chat template needs at least one message, e.g. {example}.")
+        if len(template) > MAX_MESSAGES:
+            raise InvalidArgument(f"a chat template holds at most {MAX_MESSAGES} messages; got {len(template):,}.")
         clean = []
         for i, message in enumerate(template):
             if not isinstance(message, dict) or set(message) != {"role", "content"}:
@@ -108,7 +111,8 @@ def check_template(template: Any) -> tuple[PromptKind, Template]:
             if not isinstance(content, str):
                 raise InvalidArgument(f"message {i}'s content must be a string, got {type(content).__name__}.")
             clean.append({"role": role, "content": content})
-        size, kind = sum(len(m["content"]) for m in clean), "chat"
+        # Counted as stored (JSON), so empty messages cannot make an answer of any size.
+        size, kind = len(json.dumps(clean, ensure_ascii=False)), "chat"
     else:
         raise InvalidArgument(
             f"template must be a string (a text prompt) or a list of messages (a chat prompt) such as {example}; "
@@ -123,7 +127,7 @@ def check_template(template: Any) -> tuple[PromptKind, Template]:
 
 def check_name(name: Any) -> str:
     """`name` if it is a valid prompt name, else InvalidArgument showing the form."""
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidArgument(
             f"prompt name {name!r} is not valid: use 1 to 100 letters, digits, '_', '.' or '-', starting "
             "with a letter (no '/' or '@': they separate version and alias in prompts:/name/3 and "
@@ -136,7 +140,7 @@ def check_alias(alias: Any) -> str:
     """`alias` if it may be set, else InvalidArgument ('latest' is reserved)."""
     if alias == LATEST:
         raise InvalidArgument("the alias 'latest' is reserved: it always means the newest version; choose another name.")
-    if not isinstance(alias, str) or not ALIAS.match(alias):
+    if not isinstance(alias, str) or not ALIAS.fullmatch(alias):
         raise InvalidArgument(
             f"alias {alias!r} is not valid: use 1 to 64 letters, digits, '_' or '-', starting with a letter, "
             "e.g. 'production'."

@@ -150,3 +150,16 @@ def test_runs_that_loaded_a_version_are_linked_to_it(db: Database) -> None:
     assert runs_using(db, "p", 1)[0][0].run_id == old.run_id
     with pytest.raises(PromptNotFound, match="version 3"):
         link_run_prompt(db, new.run_id, "p", 3)
+
+
+@pytest.mark.parametrize("name", ["router\n", "router\nx", "a" * 101])
+def test_a_name_with_a_trailing_newline_or_too_long_is_refused(db, name):
+    with pytest.raises(InvalidArgument, match="is not valid"):
+        register_prompt_version(db, name, "Hello {{ who }}")
+
+
+def test_a_chat_template_is_capped_by_its_stored_size_not_its_contents(db):
+    with pytest.raises(InvalidArgument, match="at most 200 messages"):
+        register_prompt_version(db, "chatty", [{"role": "user", "content": ""}] * 201)
+    with pytest.raises(InvalidArgument, match="over the limit"):
+        register_prompt_version(db, "chatty", [{"role": "user", "content": "x" * 600}] * 190)
