@@ -36,7 +36,7 @@ from mcp_server.optimization.agreement import (
     normalize_label,
     show_label,
 )
-from mcp_server.optimization.search import Scored, SearchResult, optimize_text
+from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import InvalidArgument, JudgeNotFound, NotEnoughLabels, RootSpanNotFound
@@ -203,6 +203,18 @@ async def align_judge(
     train, held = split_labels(labeled, holdout_fraction, seed)
     if max_metric_calls is None:
         max_metric_calls = 4 * len(train) + 30
+    # Checked before any judging, in the caller's terms (optimize_text would check after the
+    # held-out labels were already judged, and speak of validation items).
+    needed = minimum_metric_calls(len(train))
+    if isinstance(max_metric_calls, bool) or not isinstance(max_metric_calls, int) or max_metric_calls < needed:
+        raise InvalidArgument(
+            f"max_metric_calls={max_metric_calls!r} is too small to try one new version of the instructions on the "
+            f"{len(train)} training labels; pass at least {needed} (or none for {4 * len(train) + 30})."
+        )
+    if max_cost_usd is not None and (
+        isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, int | float) or not max_cost_usd > 0
+    ):
+        raise InvalidArgument(f"max_cost_usd must be a positive number of dollars, or none; got {max_cost_usd!r}.")
     total = max_metric_calls + 2 * len(held)
     judged = _Judging(db, judge, settings, sampler, server)
 

@@ -109,3 +109,14 @@ def test_the_split_is_the_same_every_time_and_holds_out_each_value_in_proportion
     assert {i.trace_id for i in train} | {i.trace_id for i in held} == {i.trace_id for i in items}
     one, other = split_labels(items[:2], 0.05)
     assert len(one) == 1 and len(other) == 1
+
+
+async def test_budgets_too_small_are_refused_before_any_judging(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, routing_judge: None
+) -> None:
+    label(db, 24)
+    with pytest.raises(InvalidArgument, match="too small to try one new version of the instructions"):
+        await align_judge(db, NAME, settings=settings, max_metric_calls=1)
+    with pytest.raises(InvalidArgument, match="max_cost_usd must be a positive number"):
+        await align_judge(db, NAME, settings=settings, max_cost_usd=-5)
+    assert scripted_openai.chat_requests == []
