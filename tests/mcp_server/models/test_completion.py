@@ -339,3 +339,31 @@ async def test_a_failing_call_prints_nothing_on_stdout_the_mcp_stdio_channel(
         await complete(ASK, model="openai/scripted-model", **on(scripted_openai, fast))
 
     assert capfd.readouterr().out == ""
+
+
+async def test_a_litellm_success_callback_the_user_registers_still_hears_of_each_call(
+    scripted_openai: ScriptedOpenAI, fast: ModelSettings
+) -> None:
+    # litellm's success logging is skipped while nothing listens (load_litellm); a listener
+    # registered later must still get every call.
+    from litellm.integrations.custom_logger import CustomLogger
+
+    heard: list[object] = []
+
+    class Listener(CustomLogger):
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # noqa: ANN001
+            heard.append(response_obj)
+
+    litellm = load_litellm()
+    listener = Listener()
+    litellm.callbacks.append(listener)
+    try:
+        scripted_openai.push(text("ok", prompt_tokens=5, completion_tokens=1))
+        await complete(ASK, model="openai:/gpt-4o-mini", **on(scripted_openai, fast))
+        with anyio.fail_after(5):
+            while not heard:
+                await anyio.sleep(0.01)
+    finally:
+        litellm.callbacks.remove(listener)
+
+    assert len(heard) == 1
