@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.judge_throughput             # 1,000 traces; concurrency 32, 64, 8
     .venv/bin/python -m bench.judge_throughput --quick     # 100 traces; concurrency 32
     .venv/bin/python -m bench.judge_throughput --profile   # also cProfile one concurrency-32 run
+    .venv/bin/python -m bench.judge_throughput --backlog 128  # the scripted server's listen queue 128, not 5
 
 The real path: the traces are stored through OTLP decoding and `write_spans` (bench.workload's
 agent traces), two judges are stored with `registry.create_judge` ('helpful', a bool, and
@@ -18,6 +19,8 @@ Figures printed, per concurrency (max_concurrency of evaluate):
   (wall - limit) x concurrency / pairs: what each judgment added to the time its slot was held;
 - the largest number of requests the model server held at once (from its own arrival log: a
   request is held from its arrival until its answer LATENCY_S later), so the concurrency is real;
+- the connections the kernel dropped because the scripted server's listen queue was full (each
+  costs its request a SYN retransmission, 1 s later; --backlog enlarges the queue);
 - the median and p90 of the per-pair latency evaluate stored, less the model's LATENCY_S: the
   time run_judge adds around the model call (rendering, litellm, parsing, logging feedback).
 A warm-up evaluation of a few traces runs first (litellm's import and first client take
@@ -80,10 +83,16 @@ def _answer(request_json: dict[str, Any]) -> Any:
     return json_reply({"rationale": "scripted answer", "value": value}).after(LATENCY_S)
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, backlog: int | None = None) -> None:
     """Child process: run the scripted server; answer 'arrivals' with the chat requests' arrival
-    times since the last ask (and the problems it met), stop on 'stop'."""
+    times since the last ask (and the problems it met), stop on 'stop'. `backlog` replaces
+    http.server's listen queue of 5 (--backlog)."""
+    import socketserver
+
     from tests.support.scripted_openai import ScriptedOpenAI
+
+    if backlog is not None:
+        socketserver.TCPServer.request_queue_size = backlog
 
     server = ScriptedOpenAI().start()
     server.respond_with(_answer)
@@ -102,10 +111,13 @@ def _serve(conn: Connection) -> None:
 class ScriptedModelProcess:
     """The scripted OpenAI-compatible server in a child process (spawned: no forked threads)."""
 
+    def __init__(self, backlog: int | None = None) -> None:
+        self.backlog = backlog
+
     def __enter__(self) -> ScriptedModelProcess:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, self.backlog), daemon=True)
         self._process.start()
         if not self._conn.poll(60):
             raise RuntimeError("the scripted model server did not start within 60 s")
@@ -121,6 +133,22 @@ class ScriptedModelProcess:
     def __exit__(self, *exc: object) -> None:
         self._conn.send("stop")
         self._process.join(timeout=10)
+
+
+def listen_overflows() -> int | None:
+    """The kernel's count of connections dropped because a listen queue was full (TcpExt
+    ListenOverflows, all sockets on this machine); None where /proc/net/netstat is missing. Each
+    drop costs its client a SYN retransmission, 1 s later: the scripted server closes every
+    connection, so each request opens one, and its listen queue is http.server's 5."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            fields = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(fields["ListenOverflows"]) if "ListenOverflows" in fields else None
+    return None
 
 
 def max_in_flight(arrivals: list[float], hold_s: float) -> int:
@@ -185,6 +213,7 @@ async def measure(db: Database, settings: Settings, model: ScriptedModelProcess,
                   concurrency: int, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     """One evaluate call over every trace; its figures."""
     *_, server_cpu = model.arrivals()  # forgets earlier requests
+    overflows = listen_overflows()
     if profile is not None:
         profile.enable()
     started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
@@ -195,6 +224,7 @@ async def measure(db: Database, settings: Settings, model: ScriptedModelProcess,
     if profile is not None:
         profile.disable()
     arrivals, problems, server_cpu_now = model.arrivals()
+    overflows_now = listen_overflows()
     pairs = run.pairs_done
     limit = pairs * LATENCY_S / concurrency
     latencies = [r.latency_s - LATENCY_S for r in list_results(db, run.run_id, limit=pairs + 1)]
@@ -206,6 +236,7 @@ async def measure(db: Database, settings: Settings, model: ScriptedModelProcess,
         "cpu_ms": cpu / pairs * 1000, "loop_cpu_ms": loop_cpu / pairs * 1000,
         "server_cpu_ms": (server_cpu_now - server_cpu) / max(len(arrivals), 1) * 1000,
         "problems": problems, "status": run.status,
+        "syn_drops": None if overflows is None or overflows_now is None else overflows_now - overflows,
     }
 
 
@@ -278,7 +309,8 @@ async def breakdown(db: Database, settings: Settings, trace_ids: list[str]) -> N
     for response in responses:
         litellm.completion_cost(completion_response=response, model="openai/gpt-4o-mini")
     cost_ms = (time.thread_time() - started) / len(responses) * 1000
-    print(f"{'of which litellm.completion_cost, once (complete() calls it; litellm also does)':52} {cost_ms:>11.2f}")
+    print(f"{'of which litellm.completion_cost, once (litellm prices each response; complete() reads its figure)':52} "
+          f"{cost_ms:>11.2f}")
     started = time.thread_time()
     for trace_id in ids:
         trace_exists(db, trace_id)
@@ -319,6 +351,8 @@ async def run(args: argparse.Namespace, db: Database, model: ScriptedModelProces
     for row in rows:
         print(f"{row['concurrency']:>11} {row['judge_p50_ms']:>19.1f} {row['judge_p90_ms']:>7.1f} "
               f"{row['cpu_ms']:>6.2f} {row['loop_cpu_ms']:>8.2f} {row['server_cpu_ms']:>10.2f}")
+    drops = ", ".join(f"{'n/a' if r['syn_drops'] is None else r['syn_drops']} at {r['concurrency']}" for r in rows)
+    print(f"connections the kernel dropped, the scripted server's listen queue full (1 s lost each): {drops}")
     if args.breakdown:
         await breakdown(db, settings, trace_ids)
     if args.profile:
@@ -339,10 +373,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--breakdown", action="store_true",
                         help="also measure the CPU per judgment of each layer (litellm alone, complete, run_judge ...)")
     parser.add_argument("--profile", action="store_true", help="also run concurrency 32 under cProfile")
+    parser.add_argument("--backlog", type=int,
+                        help="the scripted server's listen queue (default http.server's 5, which drops "
+                             "connections at concurrency 32 and above)")
     args = parser.parse_args(argv)
     args.traces = args.traces or (QUICK_TRACES if args.quick else TRACES)
     args.concurrency = args.concurrency or list(QUICK_CONCURRENCIES if args.quick else CONCURRENCIES)
-    with tempfile.TemporaryDirectory() as tmp, ScriptedModelProcess() as model:
+    with tempfile.TemporaryDirectory() as tmp, ScriptedModelProcess(args.backlog) as model:
         db = Database(Path(tmp) / "judges.db")
         started = time.perf_counter()
         trace_ids = store_traces(db, args.traces)
