@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,15 +24,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path, *args: str, timeout: float = 60) -> Iterator[str]:
-    """Run `tracejudge serve` on a free port; yields its base URL once /health answers."""
+def serve(
+    db: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Run `tracejudge serve` on a free port; yields its base URL once /health answers. The
+    caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    environment.update(env or {})
     process = subprocess.Popen(
         [TRACEJUDGE, "serve", "--db", str(db), "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=env,
+        env=environment,
     )
     url = f"http://127.0.0.1:{port}"
     try:
