@@ -402,11 +402,11 @@ _KEYED_RESULTS = (
     "r.error FROM evaluation_results r LEFT JOIN evaluation_run_records rr ON rr.run_id = r.run_id "
     "AND rr.trace_id = r.trace_id WHERE r.run_id = :{alias})"
 )
-_CHANGED = (
+_PAIRED = (
     f"WITH {_KEYED_RESULTS.format(alias='a')}, {_KEYED_RESULTS.format(alias='b')} "
     "SELECT {columns} FROM a JOIN b ON b.judge = a.judge AND b.key = a.key "
-    "WHERE (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) {where}"
 )
+_CHANGED = _PAIRED + "WHERE (a.value IS NOT b.value OR (a.error IS NULL) != (b.error IS NULL)) {where}"
 
 
 def changed_verdicts(
@@ -430,6 +430,12 @@ def changed_verdicts(
         )
         for judge, _key, record_id, trace_a, trace_b, va, ea, vb, eb in rows
     ]
+
+
+def count_compared(db: Database, run_a: str, run_b: str) -> int:
+    """How many (judge, trace or record) results the two runs have in common."""
+    sql = _PAIRED.format(columns="count(*)")
+    return db.reader().execute(sql, {"a": run_a, "b": run_b}).fetchone()[0]
 
 
 def count_changed_verdicts(db: Database, run_a: str, run_b: str) -> dict[str, int]:

@@ -102,6 +102,7 @@ class RunComparison(BaseModel):
     run_a: RunBrief
     run_b: RunBrief
     metrics: list[MetricDelta]
+    compared: int = Field(0, description="Results of the same judge on the same trace (or dataset record) in both runs.")
     changed_count: dict[str, int] = Field(description="Traces whose verdict changed, per judge.")
     changed: list[ChangedRow]
     next_page_token: str | None = None
@@ -202,7 +203,13 @@ def compare_evaluation_runs(
         ],
         changed_count=store.count_changed_verdicts(db, run_a, run_b),
         changed=[],
+        compared=store.count_compared(db, run_a, run_b),
     )
+    if comparison.compared == 0:
+        comparison.notice = (
+            "the runs have no judge result on a common trace (or, for runs on a dataset, a common record), so no "
+            "verdict can be compared one by one; the metrics above still compare the runs as wholes."
+        )
     page: Page[ChangedRow] = Page(ANSWER_CHARS - ENVELOPE_RESERVE - answer_chars(comparison), max_results)
     rows = store.changed_verdicts(db, run_a, run_b, limit=max_results + 1, after=after)
     for c in rows:

@@ -7,6 +7,7 @@ import pytest
 
 from mcp_server.cli import main
 from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
+from mcp_server.demo import load_demo
 from mcp_server.demo_target import ROUTER_PROMPT
 from mcp_server.evaluation.reports import compare_evaluation_runs, get_evaluation_run
 from mcp_server.evaluation.run import evaluate
@@ -226,3 +227,13 @@ async def test_the_root_span_is_stored_even_when_the_agents_provider_samples_not
     assert run.status == "completed" and run.errors == 0 and run.trace_count == 4
     for trace_id in runs.record_traces(db, run.run_id):
         assert [s.name for s in list_span_tree(db, trace_id)] == ["evaluate answer"]  # the agent's own spans unsampled
+
+
+async def test_comparing_runs_with_nothing_in_common_says_so(db):
+    load_demo(db)
+    on_traces = await evaluate(db, ["tool_call_count"], settings=Settings())
+    on_dataset = await evaluate(db, ["tool_call_count"], settings=Settings(), dataset="support", target=TARGET)
+    comparison = compare_evaluation_runs(db, on_traces.run_id, on_dataset.run_id)
+    assert comparison.compared == 0 and "no judge result on a common trace" in comparison.notice
+    again = await evaluate(db, ["tool_call_count"], settings=Settings(), dataset="support", target=TARGET)
+    assert compare_evaluation_runs(db, on_dataset.run_id, again.run_id).compared == 4
