@@ -13,6 +13,7 @@ Judging here never logs feedback (run_judge with record=False).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -144,10 +145,17 @@ def _example(db: Database, trace_id: str) -> str:
 
 
 def split_labels(labeled: list[LabeledTrace], holdout_fraction: float, seed: int = 0) -> tuple[list[LabeledTrace], list[LabeledTrace]]:
-    """(train, held out): the same split for the same labels every time, each label value held
-    out in proportion, and at least one trace on each side."""
+    """(train, held out): the same split for the same labeled content every time, each label value
+    held out in proportion, and at least one trace on each side.
+
+    Ordered by what was labeled (the example) before the seeded shuffle, not by trace id: trace
+    ids are random, so the same labels on fresh traces of the same agent would split differently
+    from one run to the next."""
     groups: dict[str, list[LabeledTrace]] = {}
-    for item in sorted(labeled, key=lambda i: i.trace_id):
+    def content(item: LabeledTrace) -> bytes:  # the example less its first line, which names the trace
+        return hashlib.sha256(item.example.partition("\n")[2].encode()).digest()
+
+    for item in sorted(labeled, key=lambda i: (content(i), i.trace_id)):
         groups.setdefault(show_label(item.label), []).append(item)
     rng = random.Random(seed)
     train: list[LabeledTrace] = []

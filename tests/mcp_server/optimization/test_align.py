@@ -120,3 +120,16 @@ async def test_budgets_too_small_are_refused_before_any_judging(
     with pytest.raises(InvalidArgument, match="max_cost_usd must be a positive number"):
         await align_judge(db, NAME, settings=settings, max_cost_usd=-5)
     assert scripted_openai.chat_requests == []
+
+
+def test_the_split_depends_on_what_was_labeled_not_on_the_trace_ids() -> None:
+    def labeled(ids: list[str]) -> list[LabeledTrace]:
+        return [LabeledTrace(t, n % 3 != 0, f"trace {t}\ninputs: question {n}") for n, t in enumerate(ids)]
+
+    first = split_labels(labeled([f"{n:032x}" for n in range(30)]), 0.3)
+    again = split_labels(labeled([f"{(n * 7919 + 11) % 99991:032x}" for n in range(30)]), 0.3)
+
+    def questions(items: list[LabeledTrace]) -> list[str]:
+        return sorted(i.example.partition("\n")[2] for i in items)
+
+    assert [questions(part) for part in first] == [questions(part) for part in again]
