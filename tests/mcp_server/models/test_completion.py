@@ -351,7 +351,7 @@ async def test_a_litellm_success_callback_the_user_registers_still_hears_of_each
     heard: list[object] = []
 
     class Listener(CustomLogger):
-        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # noqa: ANN001
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
             heard.append(response_obj)
 
     litellm = load_litellm()
