@@ -171,7 +171,7 @@ class ScriptedOpenAI:
 
     def start(self) -> ScriptedOpenAI:
         handler = type("Handler", (_Handler,), {"scripted": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -240,6 +240,13 @@ class ScriptedOpenAI:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+
+
+class _Server(ThreadingHTTPServer):
+    # http.server listens with a queue of 5: 32 judgments connecting at once (every answer closes
+    # its connection) would see the kernel drop some, each costing a 1 s retransmission. A real
+    # provider keeps connections alive and accepts them all.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
