@@ -16,6 +16,7 @@ import re
 import sqlite3
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -251,8 +252,20 @@ def new_assessment_id() -> str:
     return "a-" + uuid.uuid4().hex
 
 
-def log_assessment(
-    db: Database,
+@dataclass(frozen=True)
+class NewAssessment:
+    """An assessment checked and ready to insert: its row (without created_ns) and its findings,
+    whose spans the insert checks against the trace."""
+
+    row: dict[str, Any]
+    findings: list[Finding]
+
+    @property
+    def assessment_id(self) -> str:
+        return self.row["assessment_id"]
+
+
+def new_assessment(
     trace_id: str,
     name: str,
     value: object,
@@ -265,10 +278,9 @@ def log_assessment(
     error: str | None = None,
     metadata: dict[str, Any] | None = None,
     findings: list[Finding] | list[dict[str, Any]] | None = None,
-) -> str:
-    """Store a new valid assessment and return its id. `trace_id` and `span_id` must be normalized
-    ids; the trace (TraceNotFound), the span (SpanNotFound) and every finding's span
-    (InvalidArgument) must exist. Anything invalid raises before a row is written."""
+) -> NewAssessment:
+    """A new valid assessment, checked (InvalidArgument for anything invalid) but not stored;
+    `insert_assessment` stores it. Reads nothing: the trace and spans are checked on insert."""
     if kind not in KINDS:
         raise InvalidArgument(f"kind {kind!r} is not one of {', '.join(KINDS)}.")
     if kind == "expectation" and (error is not None or findings):
@@ -290,11 +302,48 @@ def log_assessment(
     }
     parsed = _parse_findings(findings)
     row["findings"] = _encode([f.model_dump() for f in parsed], "findings", MAX_FINDINGS_CHARS) if parsed else None
+    return NewAssessment(row, parsed)
+
+
+def check_assessment_spans(db: Database, new: NewAssessment) -> None:
+    """Before a write: TraceNotFound / SpanNotFound / InvalidArgument unless the trace, the span and
+    every finding's span exist, so a caller can fall back before its batch's transaction (traces
+    and spans are never deleted, so the insert's own check then passes)."""
+    _check_spans(db.reader(), new.row["trace_id"], new.row["span_id"], new.findings)
+
+
+def insert_assessment(conn: sqlite3.Connection, new: NewAssessment) -> None:
+    """Store `new` inside the caller's transaction (db.transaction()), checking its trace and spans
+    first: TraceNotFound / SpanNotFound / InvalidArgument before anything is written."""
+    _check_spans(conn, new.row["trace_id"], new.row["span_id"], new.findings)
+    _insert(conn, {**new.row, "created_ns": time.time_ns()})
+
+
+def log_assessment(
+    db: Database,
+    trace_id: str,
+    name: str,
+    value: object,
+    *,
+    kind: Kind = "feedback",
+    span_id: str | None = None,
+    source_type: str = "HUMAN",
+    source_id: str | None = None,
+    rationale: str | None = None,
+    error: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    findings: list[Finding] | list[dict[str, Any]] | None = None,
+) -> str:
+    """Store a new valid assessment and return its id. `trace_id` and `span_id` must be normalized
+    ids; the trace (TraceNotFound), the span (SpanNotFound) and every finding's span
+    (InvalidArgument) must exist. Anything invalid raises before a row is written."""
+    new = new_assessment(
+        trace_id, name, value, kind=kind, span_id=span_id, source_type=source_type, source_id=source_id,
+        rationale=rationale, error=error, metadata=metadata, findings=findings,
+    )
     with db.transaction() as conn:
-        _check_spans(conn, trace_id, span_id, parsed)
-        row["created_ns"] = time.time_ns()
-        _insert(conn, row)
-    return row["assessment_id"]
+        insert_assessment(conn, new)
+    return new.assessment_id
 
 
 def override_assessment(

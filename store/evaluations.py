@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from store.assessments import NewAssessment, insert_assessment
 from store.connection import Database
 from store.errors import EvaluationRunNotFound
 from store.json_text import dumps
@@ -273,11 +274,17 @@ def missing_trace_ids(db: Database, run_id: str, judge: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult]) -> int:
-    """Store results in one transaction; a pair that already has a result keeps it. Returns how
-    many were new."""
+_INSERT_RESULT = (
+    "INSERT OR IGNORE INTO evaluation_results (run_id, judge, trace_id, source_id, assessment_id, value, "
+    "value_number, passed, error, input_tokens, output_tokens, cost, latency_s, created_ns) VALUES "
+    "(:run_id, :judge, :trace_id, :source_id, :assessment_id, :value, :value_number, :passed, :error, "
+    ":input_tokens, :output_tokens, :cost, :latency_s, :created_ns)"
+)
+
+
+def _result_rows(run_id: str, results: Iterable[EvaluationResult]) -> list[dict[str, Any]]:
     now = time.time_ns()
-    rows = [
+    return [
         {
             **r.model_dump(exclude={"value", "record_id"}),
             "run_id": run_id,
@@ -288,15 +295,30 @@ def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult
         }
         for r in results
     ]
+
+
+def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult]) -> int:
+    """Store results in one transaction; a pair that already has a result keeps it. Returns how
+    many were new."""
+    rows = _result_rows(run_id, results)
     with db.transaction() as conn:
         before = conn.total_changes
-        conn.executemany(
-            "INSERT OR IGNORE INTO evaluation_results (run_id, judge, trace_id, source_id, assessment_id, value, "
-            "value_number, passed, error, input_tokens, output_tokens, cost, latency_s, created_ns) VALUES "
-            "(:run_id, :judge, :trace_id, :source_id, :assessment_id, :value, :value_number, :passed, :error, "
-            ":input_tokens, :output_tokens, :cost, :latency_s, :created_ns)",
-            rows,
-        )
+        conn.executemany(_INSERT_RESULT, rows)
+        return conn.total_changes - before
+
+
+def record_judged(db: Database, run_id: str, judged: Sequence[tuple[NewAssessment | None, EvaluationResult]]) -> int:
+    """Store finished pairs in one transaction: each pair's feedback, when it has one (its result's
+    assessment_id names it), and its result; as record_results, a pair that already has a result
+    keeps it. Returns how many results were new. Raises what insert_assessment raises (check
+    findings first with check_assessment_spans), and then nothing of the batch is stored."""
+    rows = _result_rows(run_id, (result for _, result in judged))
+    with db.transaction() as conn:
+        for new, _ in judged:
+            if new is not None:
+                insert_assessment(conn, new)
+        before = conn.total_changes
+        conn.executemany(_INSERT_RESULT, rows)
         return conn.total_changes - before
 
 

@@ -36,8 +36,8 @@ from mcp_server.judges.llm_judge import (
 )
 from mcp_server.judges.trace_data import trace_expectations
 from mcp_server.settings import Settings
-from mcp_server.tools.assessments import log_feedback
 from store import Database
+from store import assessments as assessment_store
 from store.errors import InvalidArgument, JudgeNotFound, RootSpanNotFound, TraceNotFound
 from store.ids import normalize_trace_id
 from store.traces import trace_exists
@@ -160,25 +160,46 @@ async def run_judge(
     if not trace_exists(db, trace_id):
         raise TraceNotFound(trace_id)
     resolved = resolve_judge(db, judge, version=version, parameters=parameters, allow_import=allow_import)
-    given = {"inputs": inputs, "outputs": outputs, "expectations": expectations}
-    if resolved.code is not None:
-        verdict = await run_code_judge(db, resolved.code, trace_id, **given)
-    elif resolved.kind == "agent":
-        verdict = await _run_agent(db, resolved.definition, trace_id, settings, server, expectations, sampler)  # type: ignore[arg-type]
-    elif resolved.builtin is not None:
-        verdict = await _run_builtin(db, resolved, trace_id, settings, given, sampler)
-    else:
-        verdict = await run_llm_judge(
-            db, resolved.definition, trace_id, settings=settings.models, sampler=sampler, **given  # type: ignore[arg-type]
-        )
+    verdict = await judge_trace(
+        db, resolved, trace_id, settings=settings, server=server, sampler=sampler,
+        inputs=inputs, outputs=outputs, expectations=expectations,
+    )
     if record:
         verdict = await anyio.to_thread.run_sync(
-            functools.partial(record_verdict, db, verdict, name=resolved.name, source_type=_source_type(resolved))
+            functools.partial(record_verdict, db, verdict, name=resolved.name, source_type=feedback_source_type(resolved))
         )
     return verdict
 
 
-def _source_type(resolved: ResolvedJudge) -> str:
+async def judge_trace(
+    db: Database,
+    resolved: ResolvedJudge,
+    trace_id: str,
+    *,
+    settings: Settings,
+    server: MCPServer | None = None,
+    sampler: Sampler | None = None,
+    inputs: Any = NOT_GIVEN,
+    outputs: Any = NOT_GIVEN,
+    expectations: Any = NOT_GIVEN,
+) -> JudgeVerdict:
+    """run_judge without its checks and without recording: `trace_id` must be a normalized id of a
+    stored trace. For callers that checked already and record verdicts themselves (Evaluate
+    stores a batch of verdicts and results in one transaction)."""
+    given = {"inputs": inputs, "outputs": outputs, "expectations": expectations}
+    if resolved.code is not None:
+        return await run_code_judge(db, resolved.code, trace_id, **given)
+    if resolved.kind == "agent":
+        return await _run_agent(db, resolved.definition, trace_id, settings, server, expectations, sampler)  # type: ignore[arg-type]
+    if resolved.builtin is not None:
+        return await _run_builtin(db, resolved, trace_id, settings, given, sampler)
+    return await run_llm_judge(
+        db, resolved.definition, trace_id, settings=settings.models, sampler=sampler, **given  # type: ignore[arg-type]
+    )
+
+
+def feedback_source_type(resolved: ResolvedJudge) -> str:
+    """The source_type of the judge's feedback: CODE or LLM_JUDGE."""
     return "CODE" if resolved.code is not None else "LLM_JUDGE"
 
 
@@ -229,33 +250,44 @@ def record_verdict(db: Database, verdict: JudgeVerdict, *, name: str, source_typ
     """Log the verdict as feedback named `name` and return it with its assessment_id. A verdict
     the store refuses (a value too long, findings on unknown spans) is logged as an error saying
     why, so the judgment is still on record."""
+    feedback, verdict = verdict_feedback(db, verdict, name=name, source_type=source_type)
+    with db.transaction() as conn:
+        assessment_store.insert_assessment(conn, feedback)
+    return verdict
+
+
+def verdict_feedback(
+    db: Database, verdict: JudgeVerdict, *, name: str, source_type: str
+) -> tuple[assessment_store.NewAssessment, JudgeVerdict]:
+    """The feedback named `name` that records `verdict`, checked against the store but not yet
+    written, and the verdict as it will be on record, with its assessment_id: when the store would
+    refuse the verdict (a value too long, findings on unknown spans), an error saying why."""
+    trace_id = normalize_trace_id(verdict.trace_id)
     arguments: dict[str, Any] = {
+        "kind": "feedback",
         "source_type": source_type,
         "source_id": verdict.judge,
         "rationale": _clip(verdict.rationale),
         "metadata": verdict.metadata or None,
     }
     try:
-        logged = log_feedback(
-            db,
-            verdict.trace_id,
-            name,
-            verdict.value,
-            error=_clip(verdict.error),
-            findings=verdict.findings or None,
-            **arguments,
+        feedback = assessment_store.new_assessment(
+            trace_id, name, verdict.value, error=_clip(verdict.error), findings=verdict.findings or None, **arguments
         )
+        if feedback.findings:
+            assessment_store.check_assessment_spans(db, feedback)
     except InvalidArgument as exc:
         verdict = verdict.model_copy(
             update={"value": None, "findings": [], "error": _clip(f"the verdict could not be stored: {exc}")}
         )
         try:
-            logged = log_feedback(db, verdict.trace_id, name, None, error=verdict.error, **arguments)
+            feedback = assessment_store.new_assessment(trace_id, name, None, error=verdict.error, **arguments)
         except InvalidArgument:
             # The metadata itself was refused (too large): keep the error, drop the metadata.
-            logged = log_feedback(db, verdict.trace_id, name, None, error=verdict.error,
-                                  **{**arguments, "metadata": None})
-    return verdict.model_copy(update={"assessment_id": logged.assessment_id})
+            feedback = assessment_store.new_assessment(
+                trace_id, name, None, error=verdict.error, **{**arguments, "metadata": None}
+            )
+    return feedback, verdict.model_copy(update={"assessment_id": feedback.assessment_id})
 
 
 def _clip(text: str | None, limit: int = 20_000) -> str | None:
