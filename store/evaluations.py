@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from store.assessments import NewAssessment, insert_assessment
 from store.connection import Database
 from store.errors import EvaluationRunNotFound
 from store.json_text import dumps
@@ -302,21 +301,6 @@ def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult
     many were new."""
     rows = _result_rows(run_id, results)
     with db.transaction() as conn:
-        before = conn.total_changes
-        conn.executemany(_INSERT_RESULT, rows)
-        return conn.total_changes - before
-
-
-def record_judged(db: Database, run_id: str, judged: Sequence[tuple[NewAssessment | None, EvaluationResult]]) -> int:
-    """Store finished pairs in one transaction: each pair's feedback, when it has one (its result's
-    assessment_id names it), and its result; as record_results, a pair that already has a result
-    keeps it. Returns how many results were new. Raises what insert_assessment raises (check
-    findings first with check_assessment_spans), and then nothing of the batch is stored."""
-    rows = _result_rows(run_id, (result for _, result in judged))
-    with db.transaction() as conn:
-        for new, _ in judged:
-            if new is not None:
-                insert_assessment(conn, new)
         before = conn.total_changes
         conn.executemany(_INSERT_RESULT, rows)
         return conn.total_changes - before

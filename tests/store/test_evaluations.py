@@ -22,7 +22,6 @@ from store.evaluations import (
     missing_trace_ids,
     passed,
     percentile,
-    record_judged,
     record_results,
     run_totals,
     update_run,
@@ -149,24 +148,3 @@ def test_migration_004_adds_evaluations_to_a_schema_3_file_and_keeps_its_data(
     finally:
         db.close()
 
-
-def test_record_judged_stores_feedback_and_results_together_or_nothing(db: Database) -> None:
-    from store import SpanIn, write_spans
-    from store.assessments import get_assessment, new_assessment
-    from store.errors import TraceNotFound
-
-    write_spans(db, [SpanIn(trace_id=TRACES[0], span_id="00000000000000a1", name="agent", start_ns=1, end_ns=2)])
-    run = create_run(db, judges=JUDGES, trace_ids=TRACES)
-    feedback = new_assessment(TRACES[0], "tone", True, source_type="LLM_JUDGE", source_id="tone@1")
-    good = (feedback, result("tone", TRACES[0], True, assessment_id=feedback.assessment_id))
-    orphan = new_assessment(TRACES[1], "tone", True)  # its trace was never stored
-
-    with pytest.raises(TraceNotFound):
-        record_judged(db, run.run_id, [good, (orphan, result("tone", TRACES[1], True)), (None, result("tone", TRACES[2], error="x"))])
-    assert list_results(db, run.run_id, limit=10) == []
-    assert db.reader().execute("SELECT count(*) FROM assessments").fetchone()[0] == 0
-
-    assert record_judged(db, run.run_id, [good, (None, result("tone", TRACES[2], error="x"))]) == 2
-    assert get_assessment(db, feedback.assessment_id).value is True
-    assert [(r.trace_id, r.assessment_id) for r in list_results(db, run.run_id, limit=10)] == [
-        (TRACES[0], feedback.assessment_id), (TRACES[2], None)]
