@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = add("serve", cmd_serve, "Serve MCP over streamable HTTP at /mcp and OTLP at /v1/traces.")
     serve.add_argument(
-        "--host", default=None, help="address to bind (default 127.0.0.1); beyond loopback it needs a token and --allowed-host"
+        "--host",
+        default=None,
+        help="address to bind (default 127.0.0.1); beyond loopback it needs a token and --allowed-host",
     )
     serve.add_argument("--port", type=int, default=None, help="port (default 8080)")
     token = serve.add_mutually_exclusive_group()

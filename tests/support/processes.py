@@ -75,7 +75,9 @@ def serve_start_output(db: Path, *args: str, env: Mapping[str, str] | None = Non
     """What `tracejudge serve` prints on stderr up to the line saying where its health check
     listens (or until it exits); the server is stopped then."""
     command = [TRACEJUDGE, "serve", "--db", str(db), "--port", str(free_port()), *args]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_environment(env))
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_environment(env)
+    )
     assert process.stderr is not None
     output: list[str] = []
     try:
@@ -102,7 +104,9 @@ def _killed_after(process: subprocess.Popen[str], timeout: float) -> Iterator[No
         timer.cancel()
 
 
-def serve_exit(db: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def serve_exit(
+    db: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     """Run `tracejudge serve` that is expected to refuse to start; its exit status and output."""
     command = [TRACEJUDGE, "serve", "--db", str(db), "--port", str(free_port()), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_environment(env))

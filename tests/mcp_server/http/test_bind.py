@@ -24,11 +24,11 @@ def test_serve_beyond_loopback_without_a_token_refuses_to_start_and_names_the_fi
 @pytest.mark.slow
 def test_serve_beyond_loopback_without_allowed_hosts_refuses_to_start_even_on_a_trusted_network(tmp_path) -> None:
     for args, env in (
-        (("--token", "t0ken-for-the-test"), {}),
-        (("--trusted-network",), {}),
+        (("--host", "0.0.0.0", "--token", "t0ken-for-the-test"), {}),
+        (("--host", "0.0.0.0", "--trusted-network"), {}),
         ((), {"TRACEJUDGE_TRUSTED_NETWORK": "1", "TRACEJUDGE_HOST": "0.0.0.0"}),
     ):
-        result = serve_exit(tmp_path / "w.db", *(("--host", "0.0.0.0") if "TRACEJUDGE_HOST" not in env else ()), *args, env=env)
+        result = serve_exit(tmp_path / "w.db", *args, env=env)
         assert result.returncode == 2, (args, env, result.stderr)
         assert "--allowed-host NAME:PORT" in result.stderr and "TRACEJUDGE_ALLOWED_HOSTS" in result.stderr
 
