@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,11 +24,39 @@ def _err(message: str) -> None:
     print(f"tracejudge: {message}", file=sys.stderr)
 
 
+def _token_warnings(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """What is unsafe about how the token reached the server, each with its fix."""
+    warnings = []
+    if args.token is not None:
+        warnings.append(
+            "--token puts the token on the command line, visible to every local user in ps and "
+            "/proc/PID/cmdline; set TRACEJUDGE_TOKEN instead, or write it to a file only you can read "
+            "and pass --token-file PATH (or TRACEJUDGE_TOKEN_FILE=PATH)."
+        )
+    if settings.token_file is not None:
+        try:
+            mode = stat.S_IMODE(settings.token_file.stat().st_mode)
+        except OSError:
+            mode = 0  # it was read a moment ago; a file gone since then exposes nothing more
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            warnings.append(
+                f"the token file {settings.token_file} can be read by other users (mode {mode:04o}); "
+                f"chmod 600 {settings.token_file}."
+            )
+    return warnings
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from mcp_server.http.app import create_app
+    from mcp_server.http.hosts import accepted_hosts
 
+    # create_app makes the same check; making it first refuses an unsafe bind before the database
+    # is opened or the demo loaded.
+    accepted_hosts(settings)
+    for warning in _token_warnings(args, settings):
+        _err(f"warning: {warning}")
     with database(settings) as db:
         if args.demo:
             from mcp_server.demo import load_demo
@@ -129,16 +158,40 @@ def build_parser() -> argparse.ArgumentParser:
         return add_command(sub, name, func, help)
 
     serve = add("serve", cmd_serve, "Serve MCP over streamable HTTP at /mcp and OTLP at /v1/traces.")
-    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--host",
+        default=None,
+        help="address to bind (default 127.0.0.1); beyond loopback it needs a token and --allowed-host",
+    )
     serve.add_argument("--port", type=int, default=None, help="port (default 8080)")
-    serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (or $TRACEJUDGE_TOKEN)")
+    token = serve.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="require 'Authorization: Bearer TOKEN', TOKEN read from this file (or $TRACEJUDGE_TOKEN_FILE, "
+        "or $TRACEJUDGE_TOKEN itself)",
+    )
+    token.add_argument(
+        "--token", default=None, help="the token itself: visible to every local user in ps; prefer --token-file"
+    )
+    serve.add_argument(
+        "--trusted-network",
+        action="store_true",
+        default=None,
+        help="listen beyond loopback without a token: every host that can reach the server is trusted "
+        "(or TRACEJUDGE_TRUSTED_NETWORK=1)",
+    )
     serve.add_argument("--max-body-bytes", type=int, default=None, help="largest OTLP body accepted")
     serve.add_argument(
         "--allowed-host",
         action="append",
         dest="allowed_hosts",
         default=None,
-        help="extra Host header accepted by /mcp, e.g. myhost:8080 (repeatable)",
+        metavar="NAME:PORT",
+        help="Host header accepted, NAME:PORT or NAME:* (repeatable, or $TRACEJUDGE_ALLOWED_HOSTS); "
+        "beyond loopback only these are",
     )
     serve.add_argument("--demo", action="store_true", help="load the demo traces before serving")
 
@@ -165,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {
         key: getattr(args, key, None)
-        for key in ("host", "port", "token", "max_body_bytes", "allowed_hosts")
+        for key in ("host", "port", "token", "token_file", "trusted_network", "max_body_bytes", "allowed_hosts")
     }
     if args.db is not None:
         overrides["db_path"] = args.db.expanduser()

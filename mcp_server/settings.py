@@ -4,10 +4,11 @@ the environment."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mcp_server.models.settings import (
     JUDGE_API_BASE_ENV,
@@ -17,10 +18,13 @@ from mcp_server.models.settings import (
     JUDGE_TIMEOUT_ENV,
     ModelSettings,
 )
+from store.errors import InvalidArgument
 
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_TARGETS = ("mcp_server.demo_target:answer",)
+_TOKEN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+"""Printable ASCII, spaces allowed only inside: what an HTTP header carries and gives back intact."""
 
 
 class Settings(BaseModel):
@@ -32,6 +36,14 @@ class Settings(BaseModel):
     token: str | None = Field(
         None, description="When set, /mcp and /v1/traces require 'Authorization: Bearer <token>'."
     )
+    token_file: Path | None = Field(
+        None, description="The file the token was read from, if it came from one (kept to warn about its mode)."
+    )
+    trusted_network: bool = Field(
+        False,
+        description="The operator's word that every host able to reach a bind beyond loopback is trusted, "
+        "so the server may listen there without a token.",
+    )
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES,
         gt=0,
@@ -39,7 +51,8 @@ class Settings(BaseModel):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra Host header values accepted by /mcp and /v1/traces (DNS-rebinding protection).",
+        description="Host header values (NAME, NAME:PORT, NAME:*) accepted by /mcp and /v1/traces "
+        "(DNS-rebinding protection): besides the loopback names on a loopback bind, alone beyond it.",
     )
     models: ModelSettings = Field(default_factory=ModelSettings, description="How judges reach their model.")
     targets: list[str] = Field(
@@ -48,18 +61,54 @@ class Settings(BaseModel):
         "(Evaluate, OptimizePrompt); a client can never run a function this list does not name.",
     )
 
+    @field_validator("token")
+    @classmethod
+    def _token_fits_a_header(cls, token: str | None) -> str | None:
+        # Clients send it in an HTTP header, around which whitespace is dropped: a token with
+        # spaces at its ends, control or non-ASCII characters could never be matched.
+        if token is not None and not _TOKEN.fullmatch(token):
+            raise ValueError(
+                "the token must be printable ASCII without spaces at its ends; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return token
+
+
+def read_token_file(path: Path) -> str:
+    """The token written in `path`, without its one trailing newline."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgument(
+            f"the token file {path} could not be read ({reason}); check the path given to --token-file "
+            "(or TRACEJUDGE_TOKEN_FILE) and that this user may read it."
+        ) from exc
+    token = text.removesuffix("\n").removesuffix("\r")
+    if not token:
+        raise InvalidArgument(
+            f"the token file {path} is empty; write the token in it, e.g. "
+            f"python -c 'import secrets; print(secrets.token_urlsafe(32))' > {path}; chmod 600 {path}"
+        )
+    return token
+
 
 ENV_PREFIX = "TRACEJUDGE_"
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Settings from TRACEJUDGE_* variables, then explicit overrides (CLI flags) on top."""
+    """Settings from TRACEJUDGE_* variables, then explicit overrides (CLI flags) on top; a bad value
+    of ours is an InvalidArgument naming the setting."""
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
     if db := env.get(f"{ENV_PREFIX}DB"):
         values["db_path"] = Path(db).expanduser()
     if token := env.get(f"{ENV_PREFIX}TOKEN"):
         values["token"] = token
+    if token_file := env.get(f"{ENV_PREFIX}TOKEN_FILE"):
+        values["token_file"] = Path(token_file).expanduser()
+    if trusted := env.get(f"{ENV_PREFIX}TRUSTED_NETWORK"):
+        values["trusted_network"] = trusted
     if host := env.get(f"{ENV_PREFIX}HOST"):
         values["host"] = host
     if port := env.get(f"{ENV_PREFIX}PORT"):
@@ -78,5 +127,28 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         "max_attempts": JUDGE_MAX_ATTEMPTS_ENV,
     }
     values["models"] = ModelSettings(**{field: env[name] for field, name in model_env.items() if env.get(name)})
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    return _with_flags(values, overrides)
+
+
+def _with_flags(values: dict[str, object], overrides: Mapping[str, object]) -> Settings:
+    """Settings from the environment's `values` with the flags in `overrides` on top, the token
+    file read."""
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    if {"token", "token_file"} & flags.keys():
+        # A flag naming the token (or its file) replaces whichever the environment gave.
+        values.pop("token", None)
+        values.pop("token_file", None)
+    values.update(flags)
+    if (token_file := values.get("token_file")) is not None:
+        if values.get("token") is not None:
+            raise InvalidArgument(
+                "both a token (TRACEJUDGE_TOKEN or --token) and a token file (TRACEJUDGE_TOKEN_FILE or "
+                "--token-file) are given; keep one, preferably the file."
+            )
+        values["token"] = read_token_file(Path(str(token_file)))
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        # pydantic's own text quotes each bad value, which would print a malformed token.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidArgument(f"invalid setting ({problems}); fix the TRACEJUDGE_* variable or flag.") from None

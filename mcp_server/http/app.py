@@ -9,32 +9,29 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.http.auth import BearerTokenMiddleware
-from mcp_server.http.hosts import HostCheckMiddleware
+from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
 
-LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 
+def transport_security() -> TransportSecuritySettings:
+    """The SDK's own Host/Origin check on /mcp is off, because HostCheckMiddleware, which wraps the
+    whole app, has already passed every request that reaches /mcp through one exact matcher.
 
-def transport_security(settings: Settings) -> TransportSecuritySettings:
-    """DNS-rebinding protection stays on: only loopback Host headers, plus those configured.
-
-    A server bound to 0.0.0.0 is reached by other names; list them in allowed_hosts
-    (--allowed-host / TRACEJUDGE_ALLOWED_HOSTS) rather than switching the check off.
+    The SDK's matcher compares prefixes ('127.0.0.1:*' accepts '127.0.0.1:8080.evil.example'), so
+    keeping it on could only add a second, looser copy of the policy to keep in step; passing None
+    instead would switch it back on for a loopback host.
     """
-    hosts = [*LOOPBACK_HOSTS, *settings.allowed_hosts]
-    origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-    )
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
 def create_app(settings: Settings, db: Database) -> Starlette:
     """MCP (streamable HTTP), OTLP ingest and health on one Starlette app over one store."""
+    hosts = accepted_hosts(settings)
     server = create_server(settings, db)
-    security = transport_security(settings)
+    security = transport_security()
     app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=settings.host)
 
     async def health(request: Request) -> JSONResponse:
@@ -50,5 +47,5 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     # add_middleware puts each new one outermost: the Host check runs first, then the token.
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
-    app.add_middleware(HostCheckMiddleware, security=security)
+    app.add_middleware(HostCheckMiddleware, hosts=hosts)
     return app

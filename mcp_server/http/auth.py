@@ -14,17 +14,30 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 OPEN_PATHS = frozenset({"/health"})
 
 
+def bearer_credentials(header: bytes) -> bytes | None:
+    """The token of an 'Authorization: Bearer TOKEN' header value, or None for another scheme.
+
+    RFC 7235: the scheme is case-insensitive and is followed by one or more spaces; whitespace
+    around the whole value is not part of it (RFC 9110 5.5). Tabs are taken as spaces.
+    """
+    parts = header.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != b"bearer":
+        return None
+    return parts[1].strip()
+
+
 class BearerTokenMiddleware:
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")
-        if hmac.compare_digest(given, self._expected):
+        credentials = bearer_credentials(given)
+        if credentials is not None and hmac.compare_digest(credentials, self._expected):
             await self.app(scope, receive, send)
             return
         reason = "missing" if not given else "wrong"
@@ -32,7 +45,8 @@ class BearerTokenMiddleware:
             {
                 "error": "unauthorized",
                 "message": f"the Authorization header is {reason}; send 'Authorization: Bearer <token>' "
-                "with the token the server was started with (--token or TRACEJUDGE_TOKEN).",
+                "with the token the server was started with (TRACEJUDGE_TOKEN_FILE or --token-file, "
+                "TRACEJUDGE_TOKEN, or --token).",
             }
         ).encode()
         await send(

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +16,13 @@ import httpx2
 
 TRACEJUDGE = str(Path(sys.executable).with_name("tracejudge"))
 """The console script installed next to this interpreter: what a user runs."""
+
+
+def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    """This process's environment without the caller's TRACEJUDGE_* variables, plus `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    environment.update(env or {})
+    return environment
 
 
 def free_port() -> int:
@@ -30,13 +38,11 @@ def serve(
     """Run `tracejudge serve` on a free port; yields its base URL once /health answers. The
     caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model)."""
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
-    environment.update(env or {})
     process = subprocess.Popen(
         [TRACEJUDGE, "serve", "--db", str(db), "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=environment,
+        env=_environment(env),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -63,3 +69,44 @@ def serve(
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def serve_start_output(db: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> str:
+    """What `tracejudge serve` prints on stderr up to the line saying where its health check
+    listens (or until it exits); the server is stopped then."""
+    command = [TRACEJUDGE, "serve", "--db", str(db), "--port", str(free_port()), *args]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_environment(env)
+    )
+    assert process.stderr is not None
+    output: list[str] = []
+    try:
+        # A watchdog bounds the wait: killing the process ends the read loop below.
+        with _killed_after(process, timeout):
+            for line in process.stderr:
+                output.append(line)
+                if "health:" in line:
+                    break
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stderr.close()
+    return "".join(output)
+
+
+@contextmanager
+def _killed_after(process: subprocess.Popen[str], timeout: float) -> Iterator[None]:
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def serve_exit(
+    db: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run `tracejudge serve` that is expected to refuse to start; its exit status and output."""
+    command = [TRACEJUDGE, "serve", "--db", str(db), "--port", str(free_port()), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_environment(env))
