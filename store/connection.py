@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,11 +42,30 @@ IDLE_READERS = 8
 more are closed (each may hold up to 64 MiB of page cache)."""
 
 
+BUSY_RETRY_SECONDS = 10.0
+"""How long opening a file retries a pragma that SQLite refused as busy without waiting."""
+
+
+def _pragma(conn: sqlite3.Connection, name: str, value: str) -> None:
+    # Processes opening a new file at once all read it and then switch it to WAL, which needs it
+    # alone: SQLite answers SQLITE_BUSY at once rather than wait (busy_timeout), as two readers
+    # that both wait to write would deadlock. The winner's switch takes milliseconds.
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    while True:
+        try:
+            conn.execute(f"PRAGMA {name}={value}")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 def _connect(path: str, tracer: SqlTracer | None) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     for name, value in PRAGMAS:
-        conn.execute(f"PRAGMA {name}={value}")
+        _pragma(conn, name, value)
     if tracer is not None:
         conn.set_trace_callback(tracer)
     return conn
