@@ -150,10 +150,12 @@ class Database:
         for conn in [self._writer, *self._readers()]:
             conn.set_trace_callback(tracer)
 
-    def close(self) -> None:
-        """Close every connection, after moving everything the WAL holds into the database file,
-        so the file alone is the whole store (a copy of it is complete). SQLite does that itself
-        only when no other connection, in any process, has the file open."""
+    def close(self, *, checkpoint: bool = False) -> None:
+        """Close every connection. With `checkpoint`, first move everything the WAL holds into
+        the database file and empty the WAL, so the file alone is the whole store even while
+        another process has it open (SQLite does that itself only when the last connection to
+        the file, in any process, closes). Servers checkpoint as they stop; a short command does
+        not, as the wait could hold up a server's writes."""
         with self._readers_lock:
             readers = [*self._leased.values(), *self._idle]
             self._leased.clear()
@@ -161,9 +163,9 @@ class Database:
         for conn in readers:
             conn.close()
         with self._write_lock:
-            if self.path != ":memory:":
-                # TRUNCATE waits (busy_timeout) for other processes' readers and writer, then
-                # empties the WAL. Past that wait it answers "busy" instead of raising, and what
-                # it could not move stays safe in the WAL for the next checkpoint.
+            if checkpoint and self.path != ":memory:":
+                # TRUNCATE waits (busy_timeout) for other processes' readers and writer, and holds
+                # off new writers meanwhile. Past that wait it answers "busy" instead of raising,
+                # and what it could not move stays safe in the WAL for the next checkpoint.
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._writer.close()

@@ -40,17 +40,17 @@ def test_reader_connections_stay_bounded_over_many_bursts_of_threads_that_come_a
 
 def test_a_thread_keeps_its_reader_while_it_lives(db: Database) -> None:
     seen: list[sqlite3.Connection] = []
-    done = threading.Event()
+    read, done = threading.Event(), threading.Event()
 
     def read_twice() -> None:
         seen.extend([db.reader(), db.reader()])
-        done.wait(timeout=10)
+        read.set()
+        done.wait(timeout=30)
 
     thread = threading.Thread(target=read_twice)
     thread.start()
     try:
-        while len(seen) < 2:
-            thread.join(timeout=0.01)
+        assert read.wait(timeout=30)
         # Another live thread never gets the connection a live thread holds.
         assert seen[0] is seen[1] and db.reader() is not seen[0]
     finally:
@@ -58,16 +58,16 @@ def test_a_thread_keeps_its_reader_while_it_lives(db: Database) -> None:
         thread.join()
 
 
-def test_a_closed_store_is_one_file_that_holds_everything_while_another_connection_is_open(tmp_path: Path) -> None:
+def test_a_store_closed_with_a_checkpoint_is_one_file_while_another_connection_is_open(tmp_path: Path) -> None:
     # Another process reading the file (a CLI command beside `serve`) keeps SQLite from
-    # checkpointing on the last close, so close() must checkpoint itself.
+    # checkpointing on the last close, so a stopping server checkpoints itself.
     db = Database(tmp_path / "traces.db")
     other = sqlite3.connect(tmp_path / "traces.db")
     try:
         other.execute("SELECT count(*) FROM traces").fetchone()
         small_trace(db)
         _read_in_threads(db, 4)
-        db.close()
+        db.close(checkpoint=True)
         assert (tmp_path / "traces.db-wal").stat().st_size == 0
     finally:
         other.close()
