@@ -389,12 +389,24 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    """The schema version the file records: 0 for a new file."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
+    if exists is None:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database up to SCHEMA_VERSION; returns the number of migrations applied.
 
     Each step takes the write lock (BEGIN IMMEDIATE) before it reads the version, so processes
-    opening a new file at once take turns: the later ones find the step applied and skip it.
+    opening a new file at once take turns: the later ones find the step applied and skip it. A
+    file already at SCHEMA_VERSION is opened without the lock (versions only grow), so reading
+    commands never wait for a server's or an import's write.
     """
+    if _version(conn) == SCHEMA_VERSION:
+        return 0
     applied = 0
     while True:
         conn.execute("BEGIN IMMEDIATE")
@@ -403,7 +415,7 @@ def migrate(conn: sqlite3.Connection) -> int:
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
             )
-            current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+            current = _version(conn)
             if current > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"this database is at schema version {current}, newer than this tracejudge "
@@ -420,6 +432,6 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        if current >= SCHEMA_VERSION:
+        if current == SCHEMA_VERSION:
             return applied
         applied += 1

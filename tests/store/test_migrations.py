@@ -50,3 +50,16 @@ def test_processes_opening_a_new_file_at_once_all_succeed_and_migrate_it_once(tm
         finally:
             conn.close()
         assert applied == [(n, name) for n, (name, _) in enumerate(MIGRATIONS, start=1)]
+
+
+def test_a_migrated_file_opens_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "traces.db"
+    Database(path).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # an import, or serve, in the middle of a batch
+    try:
+        # Taking the write lock to read the version would wait out busy_timeout and fail.
+        Database(path).close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
