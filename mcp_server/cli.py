@@ -4,11 +4,15 @@ the MCP tools call."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sqlite3
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from mcp_server.cli_datasets import register_dataset_commands
 from mcp_server.cli_judges import register_judge_commands
@@ -18,6 +22,12 @@ from mcp_server.cli_prompts import register_prompt_commands
 from mcp_server.cli_support import Command, database
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env
 from store.errors import TraceJudgeError
+
+if TYPE_CHECKING:
+    from store import Database
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""The signals that stop `serve` and `stdio` cleanly: `kill`, service managers, Ctrl-C."""
 
 
 def _err(message: str) -> None:
@@ -46,6 +56,33 @@ def _token_warnings(args: argparse.Namespace, settings: Settings) -> list[str]:
     return warnings
 
 
+def _close_and_die(db: Database, signum: int) -> None:
+    """Close the store, which moves its WAL into the database file (so the .db alone is the
+    whole store), then end the process by `signum`, as its sender expects. Ending by the signal
+    also ends a worker thread that is blocked reading an open stdin, which no exit would."""
+    db.close(checkpoint=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+
+
+@contextmanager
+def _closing_on_stop_signals(db: Database) -> Iterator[None]:
+    """While uvicorn serves, it takes SIGTERM and SIGINT itself, drains its connections, puts
+    back the handlers it found and raises the signal again: then these close the store."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        _close_and_die(db, signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -57,7 +94,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     accepted_hosts(settings)
     for warning in _token_warnings(args, settings):
         _err(f"warning: {warning}")
-    with database(settings) as db:
+    with database(settings, checkpoint=True) as db:
         if args.demo:
             from mcp_server.demo import load_demo
 
@@ -77,7 +114,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         app = create_app(settings, db)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
-        uvicorn.Server(config).run()
+        with _closing_on_stop_signals(db):
+            uvicorn.Server(config).run()
     return 0
 
 
@@ -86,9 +124,24 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.server import create_server
 
-    with database(settings) as db:
+    with database(settings, checkpoint=True) as db:
         server = create_server(settings, db)
-        anyio.run(server.run_stdio_async)
+
+        async def serve_until_stdin_closes_or_a_stop_signal() -> None:
+            # The signal is taken in the event loop, where no store call of this thread is half
+            # done: a handler run between any two bytecodes could find the store's locks held.
+            async with anyio.create_task_group() as group:
+
+                async def close_on_stop_signal() -> None:
+                    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+                        async for signum in signals:
+                            _close_and_die(db, signum)
+
+                group.start_soon(close_on_stop_signal)
+                await server.run_stdio_async()
+                group.cancel_scope.cancel()
+
+        anyio.run(serve_until_stdin_closes_or_a_stop_signal)
     return 0
 
 
@@ -130,6 +183,37 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         info = get_trace_info(db, args.trace_id)
         spans = list_spans(db, args.trace_id, max_results=args.max_spans)
         print_trace(info, spans)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from store.backup import backup
+    from store.errors import InvalidArgument
+
+    source = Path(settings.db_path)
+    dest = args.dest.expanduser()
+    if not source.is_file():
+        raise InvalidArgument(
+            f"there is no store at {source}; pass --db (or set TRACEJUDGE_DB) to name the SQLite file to back up."
+        )
+    if dest.exists() and dest.resolve() == source.resolve():
+        raise InvalidArgument(f"{dest} is the store itself; name another file to copy it into.")
+    if dest.is_dir():
+        raise InvalidArgument(f"{dest} is a folder; name a file in it, e.g. {dest / 'traces-backup.db'}.")
+    if dest.exists() and not args.force:
+        raise InvalidArgument(f"{dest} exists; pass --force to replace it, or name a new file.")
+    if Path(f"{dest}-wal").exists():
+        raise InvalidArgument(
+            f"{dest}-wal exists beside {dest}: a program may have it open, and it would be read with the copy. "
+            "Stop that program (or remove the -wal file if none has it open), or name another file."
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with database(settings) as db:
+        done = backup(db, dest)
+    print(
+        f"wrote {done.path}: {done.traces:,} traces, {done.spans:,} spans, {done.size_bytes:,} bytes, copied from "
+        f"{source} as one SQLite file (open it with --db {done.path})."
+    )
     return 0
 
 
@@ -206,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", cmd_show, "Show one trace: its summary and span tree.")
     show.add_argument("trace_id")
     show.add_argument("--max-spans", type=int, default=200, help="spans of the tree to show (default 200)")
+    backup = add(
+        "backup",
+        cmd_backup,
+        "Copy the store into one new SQLite file, safely while serve runs (SQLite's backup API).",
+    )
+    backup.add_argument("dest", type=Path, help="the file to write, e.g. backups/traces-2025-06-01.db")
+    backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
     register_judge_commands(sub, add_command)
     register_dataset_commands(sub, add_command)
     register_prompt_commands(sub, add_command)

@@ -18,12 +18,13 @@ AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[Database]:
-    """The store at settings.db_path, closed when the block ends."""
+def database(settings: Settings, *, checkpoint: bool = False) -> Iterator[Database]:
+    """The store at settings.db_path, closed when the block ends (checkpointed first, for the
+    servers, so the .db file alone holds it all: Database.close)."""
     from store import Database
 
     db = Database(settings.db_path)
     try:
         yield db
     finally:
-        db.close()
+        db.close(checkpoint=checkpoint)

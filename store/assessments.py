@@ -312,11 +312,17 @@ def check_assessment_spans(db: Database, new: NewAssessment) -> None:
     _check_spans(db.reader(), new.row["trace_id"], new.row["span_id"], new.findings)
 
 
-def insert_assessment(conn: sqlite3.Connection, new: NewAssessment) -> None:
+def insert_assessment(conn: sqlite3.Connection, new: NewAssessment, *, overrides: str | None = None) -> None:
     """Store `new` inside the caller's transaction (db.transaction()), checking its trace and spans
-    first: TraceNotFound / SpanNotFound / InvalidArgument before anything is written."""
+    first: TraceNotFound / SpanNotFound / InvalidArgument before anything is written. With
+    `overrides`, `new` replaces that valid assessment (of the same trace, span, name and kind),
+    which is marked invalid; errors as for override_assessment."""
     _check_spans(conn, new.row["trace_id"], new.row["span_id"], new.findings)
-    _insert(conn, {**new.row, "created_ns": time.time_ns()})
+    if overrides is None:
+        _insert(conn, {**new.row, "created_ns": time.time_ns()})
+    else:
+        _overridable(conn, overrides)
+        _insert_override(conn, new.row, overrides)
 
 
 def log_assessment(
@@ -369,30 +375,39 @@ def override_assessment(
         "error": None,
         "metadata": _encode_metadata(metadata),
         "findings": None,
-        "overrides": assessment_id,
     }
     with db.transaction() as conn:
-        old = conn.execute(
-            f"SELECT a.trace_id, a.span_id, a.name, a.kind, a.valid, o.assessment_id AS overridden_by FROM {_FROM} "
-            "WHERE a.assessment_id = ?",
-            (assessment_id,),
-        ).fetchone()
-        if old is None:
-            raise AssessmentNotFound(assessment_id)
-        if not old["valid"]:
-            if old["overridden_by"] is not None:
-                raise InvalidArgument(
-                    f"assessment {assessment_id!r} was already overridden by {old['overridden_by']!r}; "
-                    f"override that one instead (GetAssessment(assessment_id={old['overridden_by']!r}) shows it)."
-                )
-            raise InvalidArgument(
-                f"assessment {assessment_id!r} is marked invalid; log a new assessment named {old['name']!r} instead."
-            )
+        old = _overridable(conn, assessment_id)
         row.update(trace_id=old["trace_id"], span_id=old["span_id"], name=old["name"], kind=old["kind"])
-        row["created_ns"] = time.time_ns()
-        _insert(conn, row)
-        conn.execute("UPDATE assessments SET valid = 0 WHERE assessment_id = ?", (assessment_id,))
+        _insert_override(conn, row, assessment_id)
     return row["assessment_id"]
+
+
+def _overridable(conn: sqlite3.Connection, assessment_id: str) -> sqlite3.Row:
+    """The valid assessment `assessment_id`; AssessmentNotFound, or InvalidArgument when it was
+    overridden (naming the one to override instead) or marked invalid."""
+    old = conn.execute(
+        f"SELECT a.trace_id, a.span_id, a.name, a.kind, a.valid, o.assessment_id AS overridden_by FROM {_FROM} "
+        "WHERE a.assessment_id = ?",
+        (assessment_id,),
+    ).fetchone()
+    if old is None:
+        raise AssessmentNotFound(assessment_id)
+    if not old["valid"]:
+        if old["overridden_by"] is not None:
+            raise InvalidArgument(
+                f"assessment {assessment_id!r} was already overridden by {old['overridden_by']!r}; "
+                f"override that one instead (GetAssessment(assessment_id={old['overridden_by']!r}) shows it)."
+            )
+        raise InvalidArgument(
+            f"assessment {assessment_id!r} is marked invalid; log a new assessment named {old['name']!r} instead."
+        )
+    return old
+
+
+def _insert_override(conn: sqlite3.Connection, row: dict[str, Any], assessment_id: str) -> None:
+    _insert(conn, {**row, "overrides": assessment_id, "created_ns": time.time_ns()})
+    conn.execute("UPDATE assessments SET valid = 0 WHERE assessment_id = ?", (assessment_id,))
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
-"""Opening the database: pragmas, the writer lock, per-thread readers, transactions, tracing.
+"""Opening the database: pragmas, the writer lock, pooled readers, transactions, tracing.
 
 One writer connection guarded by a lock (SQLite allows one writer at a time anyway, and a
 Python-side lock turns contention into a short wait instead of SQLITE_BUSY), and one reader
-connection per thread so readers never wait for the writer under WAL.
+connection per live thread so readers never wait for the writer under WAL. A thread keeps its
+reader until it ends; the next thread to need one takes it over, so worker pools that replace
+their threads (anyio retires a thread idle for 10 s) reuse connections instead of leaking one
+per thread that ever lived.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,19 +37,42 @@ PRAGMAS: tuple[tuple[str, str], ...] = (
     ("cache_size", "-65536"),
 )
 
+IDLE_READERS = 8
+"""Reader connections kept open, beyond those live threads hold, for the next threads to take;
+more are closed (each may hold up to 64 MiB of page cache)."""
+
+
+BUSY_RETRY_SECONDS = 10.0
+"""How long opening a file retries a pragma that SQLite refused as busy without waiting."""
+
+
+def _pragma(conn: sqlite3.Connection, name: str, value: str) -> None:
+    # Processes opening a new file at once all read it and then switch it to WAL, which needs it
+    # alone: SQLite answers SQLITE_BUSY at once rather than wait (busy_timeout), as two readers
+    # that both wait to write would deadlock. The winner's switch takes milliseconds.
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    while True:
+        try:
+            conn.execute(f"PRAGMA {name}={value}")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
 
 def _connect(path: str, tracer: SqlTracer | None) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     for name, value in PRAGMAS:
-        conn.execute(f"PRAGMA {name}={value}")
+        _pragma(conn, name, value)
     if tracer is not None:
         conn.set_trace_callback(tracer)
     return conn
 
 
 class Database:
-    """A tracejudge SQLite file: migrated on open, one writer, a reader per thread."""
+    """A tracejudge SQLite file: migrated on open, one writer, a reader per live thread."""
 
     def __init__(self, path: str | Path, *, tracer: SqlTracer | None = None) -> None:
         self.path = str(path)
@@ -55,22 +82,42 @@ class Database:
         self._write_lock = threading.Lock()
         self._writer = _connect(self.path, tracer)
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # Readers held by threads (by the Thread, not its ident, which a new thread may reuse),
+        # and readers whose thread ended, waiting for the next thread.
+        self._leased: dict[threading.Thread, sqlite3.Connection] = {}
+        self._idle: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         with self._write_lock:
             migrate(self._writer)
 
     def reader(self) -> sqlite3.Connection:
-        """This thread's read connection (a :memory: database has only the writer's)."""
+        """This thread's read connection, the same on every call while the thread lives (a
+        :memory: database has only the writer's). It and its cursors belong to this thread: a
+        thread that ends gives the connection to the next thread that asks."""
         if self.path == ":memory:":
             return self._writer
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            conn = self._lease(threading.current_thread())
+            self._local.conn = conn
+        return conn
+
+    def _lease(self, thread: threading.Thread) -> sqlite3.Connection:
+        with self._readers_lock:
+            # Reclaimed here rather than when a thread ends: nothing runs reliably at a thread's
+            # end, and a thread that needs a reader is when one is wanted back.
+            for ended in [t for t in self._leased if not t.is_alive()]:
+                self._idle.append(self._leased.pop(ended))
+            surplus = self._idle[IDLE_READERS:]
+            del self._idle[IDLE_READERS:]
+            conn = self._idle.pop() if self._idle else None
+        for extra in surplus:
+            extra.close()
+        if conn is None:
             conn = _connect(self.path, self._tracer)
             conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
+        with self._readers_lock:
+            self._leased[thread] = conn
         return conn
 
     @contextmanager
@@ -93,18 +140,32 @@ class Database:
             else:
                 conn.execute("COMMIT")
 
+    def _readers(self) -> list[sqlite3.Connection]:
+        with self._readers_lock:
+            return [*self._leased.values(), *self._idle]
+
     def set_tracer(self, tracer: SqlTracer | None) -> None:
         """Install (or remove, with None) a per-statement callback on every connection."""
         self._tracer = tracer
-        with self._readers_lock:
-            conns = [self._writer, *self._readers]
-        for conn in conns:
+        for conn in [self._writer, *self._readers()]:
             conn.set_trace_callback(tracer)
 
-    def close(self) -> None:
+    def close(self, *, checkpoint: bool = False) -> None:
+        """Close every connection. With `checkpoint`, first move everything the WAL holds into
+        the database file and empty the WAL, so the file alone is the whole store even while
+        another process has it open (SQLite does that itself only when the last connection to
+        the file, in any process, closes). Servers checkpoint as they stop; a short command does
+        not, as the wait could hold up a server's writes."""
         with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
+            readers = [*self._leased.values(), *self._idle]
+            self._leased.clear()
+            self._idle.clear()
+        for conn in readers:
+            conn.close()
         with self._write_lock:
+            if checkpoint and self.path != ":memory:":
+                # TRUNCATE waits (busy_timeout) for other processes' readers and writer, and holds
+                # off new writers meanwhile. Past that wait it answers "busy" instead of raising,
+                # and what it could not move stays safe in the WAL for the next checkpoint.
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._writer.close()

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from store import assessments
 from store.connection import Database
 from store.errors import InvalidArgument, LabelingSchemaNotFound, LabelingSessionNotFound
 from store.json_text import dumps
@@ -357,26 +358,38 @@ def session_labels(
     ]
 
 
-def find_label(
-    db: Database, session_id: str, trace_id: str, schema: str, kind: str, labeler: str
-) -> str | None:
-    """The id of this labeler's valid label of the trace under the schema in the session, if any."""
-    row = db.reader().execute(
-        "SELECT a.assessment_id FROM assessments a WHERE a.trace_id = :trace_id AND a.name = :name "
-        f"AND a.kind = :kind AND a.source_id = :labeler AND {_SESSION_LABEL_WHERE} "
-        "ORDER BY a.created_ns DESC LIMIT 1",
-        {"trace_id": trace_id, "name": schema, "kind": kind, "labeler": labeler, "session_id": session_id},
-    ).fetchone()
-    return None if row is None else row[0]
-
-
-def refresh_item(
-    db: Database, session_id: str, trace_id: str, schemas: Sequence[str], *, assignee: str | None
-) -> LabelingItemRecord:
-    """After a label: the item is 'completed' once every schema of the session has a valid label
-    given in the session on the trace (by anyone), else 'pending' (a skipped item that gets a
-    label is back in the queue). `assignee` becomes the item's last labeler."""
+def put_label(
+    db: Database,
+    session_id: str,
+    trace_id: str,
+    schema: str,
+    kind: SchemaType,
+    value: object,
+    *,
+    labeler: str,
+    comment: str | None,
+    schemas: Sequence[str],
+) -> tuple[str, str | None, LabelingItemRecord]:
+    """Store `value` as the labeler's label of the trace under `schema` in the session: a HUMAN
+    assessment that overrides the labeler's current label there, if any; then the item is
+    'completed' once every one of the session's `schemas` has a label given in the session on
+    the trace (by anyone), else 'pending' (a skipped item that gets a label is back in the
+    queue), with the labeler as its assignee. Returns the label's id, the id it overrode, and the
+    item. One transaction: of labels submitted at once, each overrides the one stored before it,
+    so the labeler keeps one current label, the last stored."""
+    new = assessments.new_assessment(
+        trace_id, schema, value, kind=kind, source_type="HUMAN", source_id=labeler, rationale=comment,
+        metadata={LABEL_SESSION_KEY: session_id},
+    )
     with db.transaction() as conn:
+        row = conn.execute(
+            "SELECT a.assessment_id FROM assessments a WHERE a.trace_id = :trace_id AND a.name = :name "
+            f"AND a.kind = :kind AND a.source_id = :labeler AND {_SESSION_LABEL_WHERE} "
+            "ORDER BY a.created_ns DESC LIMIT 1",
+            {"trace_id": trace_id, "name": schema, "kind": kind, "labeler": labeler, "session_id": session_id},
+        ).fetchone()
+        previous = None if row is None else row[0]
+        assessments.insert_assessment(conn, new, overrides=previous)
         labeled = conn.execute(
             "SELECT count(DISTINCT a.name) FROM assessments a WHERE a.trace_id = :trace_id "
             f"AND a.name IN (SELECT value FROM json_each(:schemas)) AND {_SESSION_LABEL_WHERE}",
@@ -384,14 +397,13 @@ def refresh_item(
         ).fetchone()[0]
         status = "completed" if labeled >= len(set(schemas)) else "pending"
         conn.execute(
-            "UPDATE labeling_items SET status = ?, assignee = coalesce(?, assignee), updated_ns = ? "
-            "WHERE session_id = ? AND trace_id = ?",
-            (status, assignee, time.time_ns(), session_id, trace_id),
+            "UPDATE labeling_items SET status = ?, assignee = ?, updated_ns = ? WHERE session_id = ? AND trace_id = ?",
+            (status, labeler, time.time_ns(), session_id, trace_id),
         )
-        row = conn.execute(
+        item = conn.execute(
             f"SELECT {_ITEM_COLUMNS} FROM labeling_items WHERE session_id = ? AND trace_id = ?", (session_id, trace_id)
         ).fetchone()
-    return LabelingItemRecord.model_validate(dict(row))
+    return new.assessment_id, previous, LabelingItemRecord.model_validate(dict(item))
 
 
 def skip_item(db: Database, session_id: str, trace_id: str, *, assignee: str | None) -> LabelingItemRecord | None:

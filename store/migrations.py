@@ -389,32 +389,49 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    """The schema version the file records: 0 for a new file."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
+    if exists is None:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database up to SCHEMA_VERSION; returns the number of migrations applied."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
-    )
-    current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-    if current > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"this database is at schema version {current}, newer than this tracejudge "
-            f"({SCHEMA_VERSION}); upgrade tracejudge to open it."
-        )
+    """Bring the database up to SCHEMA_VERSION; returns the number of migrations applied.
+
+    Each step takes the write lock (BEGIN IMMEDIATE) before it reads the version, so processes
+    opening a new file at once take turns: the later ones find the step applied and skip it. A
+    file already at SCHEMA_VERSION is opened without the lock (versions only grow), so reading
+    commands never wait for a server's or an import's write.
+    """
+    if _version(conn) == SCHEMA_VERSION:
+        return 0
     applied = 0
-    for version, (name, step) in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            step(conn)
             conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)",
-                (version, name, time.time_ns()),
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
             )
+            current = _version(conn)
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"this database is at schema version {current}, newer than this tracejudge "
+                    f"({SCHEMA_VERSION}); upgrade tracejudge to open it."
+                )
+            if current < SCHEMA_VERSION:
+                name, step = MIGRATIONS[current]
+                step(conn)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)",
+                    (current + 1, name, time.time_ns()),
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        if current == SCHEMA_VERSION:
+            return applied
         applied += 1
-    return applied

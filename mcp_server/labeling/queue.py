@@ -25,7 +25,6 @@ from mcp_server.tools.paging import (
 )
 from mcp_server.tools.timestamps import iso_time
 from store import Database
-from store import assessments as assessment_store
 from store import labeling as store
 from store.errors import InvalidArgument
 from store.ids import normalize_trace_id
@@ -314,18 +313,9 @@ def submit_label(
     except InvalidArgument as exc:
         raise InvalidArgument(f"value for schema {schema!r}: {exc}. Nothing was stored.") from None
     kind = schema_record.type
-    metadata = {store.LABEL_SESSION_KEY: record.session_id}
-    previous = store.find_label(db, record.session_id, trace_id, schema, kind, labeler)
-    if previous is None:
-        assessment_id = assessment_store.log_assessment(
-            db, trace_id, schema, stored, kind=kind, source_type="HUMAN", source_id=labeler,
-            rationale=comment, metadata=metadata,
-        )
-    else:
-        assessment_id = assessment_store.override_assessment(
-            db, previous, stored, source_type="HUMAN", source_id=labeler, rationale=comment, metadata=metadata
-        )
-    item = store.refresh_item(db, record.session_id, trace_id, record.schemas, assignee=labeler)
+    assessment_id, previous, item = store.put_label(
+        db, record.session_id, trace_id, schema, kind, stored, labeler=labeler, comment=comment, schemas=record.schemas
+    )
     labeled = {label.schema_name for label in store.session_labels(db, record.session_id, [trace_id], record.schemas)}
     return SubmitResult(
         assessment_id=assessment_id,

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
@@ -145,7 +146,37 @@ def read_token(token: str | None, tool: str, arguments: Mapping[str, Any]) -> di
             f"page_token {shown!r} was issued by {tool} for other arguments; repeat the call that "
             f"returned it with the same arguments, or {restart}"
         )
+    if not _storable(body["state"]):
+        raise InvalidPageToken(f"page_token {shown!r} is damaged; {restart}")
     return body["state"]
+
+
+def _storable(value: Any) -> bool:
+    """Whether every number and string in `value` is one SQLite can bind and Python can compare:
+    64-bit integers, finite floats, text without lone surrogates. A forged state can hold
+    anything JSON (or Python's json, with NaN) can say; each tool then checks types and ranges."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int):
+            if not -(2**63) <= item < 2**63:
+                return False
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            pending.extend(item)  # a dict's keys (strings)
+            pending.extend(item.values())
+    return True
 
 
 def state_int(state: Mapping[str, Any], key: str, tool: str, *, high: int | None = None) -> int:

@@ -235,7 +235,12 @@ def _page(
             )
         done_list = state.get("done")
         current = state.get("cur")
-        if not isinstance(done_list, list) or not set(done_list) <= set(order) or current not in (None, *order):
+        if (
+            not isinstance(done_list, list)
+            or not all(isinstance(field, str) for field in done_list)
+            or not set(done_list) <= set(order)
+            or current not in (None, *order)
+        ):
             raise InvalidPageToken(f"page_token is damaged; call {tool} without page_token to start again.")
         done = set(done_list)
         if current is not None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import anyio
 import pytest
 
 from mcp_server.demo import load_demo
+from mcp_server.labeling import queue
 from store import Database
+from store import assessments as assessment_store
+from store import labeling as labeling_store
 from store.search import search_trace_ids
 from tests.support.mcp_session import Session, session
 
@@ -296,3 +301,63 @@ async def test_a_queue_page_stays_within_its_budget_however_long_the_labels(db: 
         assert first["labels"][0]["value"] is None and len(first["labels"][0]["value_preview"]) <= 300
         assert len(first["labels"][0]["comment"]) <= 300
         assert len(page["items"]) < 10 and page["next_page_token"] is not None
+
+
+def _one_chain(submitted: list[dict[str, Any]], history: list[dict[str, Any]], labeler: str) -> None:
+    """Every submission was stored; the labeler has one valid label, the last of one chain in
+    which each label overrides the one before."""
+    mine = [a for a in history if a["source_id"] == labeler]
+    assert len(mine) == len(submitted)
+    assert [a["assessment_id"] for a in mine if a["valid"]] == [
+        next(s["assessment_id"] for s in submitted if s["assessment_id"] not in {t["overrode"] for t in submitted})
+    ]
+    overrode = [s["overrode"] for s in submitted]
+    assert overrode.count(None) == 1 and len(set(overrode)) == len(overrode)
+
+
+async def test_concurrent_labels_by_one_labeler_all_land_and_the_newest_is_the_one_valid_label(
+    db: Database, trace_ids: list[str]
+) -> None:
+    async with session(db) as s:
+        await _review(s, trace_ids)
+        for trace_id in trace_ids[:3]:
+            submitted: list[dict[str, Any]] = []
+
+            async def submit(value: str) -> None:
+                submitted.append(
+                    await s.call("SubmitLabel", session="review", trace_id=trace_id, schema="routing_correct",
+                                 value=value, labeler="alice")
+                )
+
+            async with anyio.create_task_group() as group:
+                for n in range(12):
+                    group.start_soon(submit, "pass" if n % 2 else "fail")
+            history = await s.call("ListAssessments", trace_id=trace_id, name="routing_correct", include_invalid=True)
+            _one_chain(submitted, history["assessments"], "alice")
+
+
+def test_labels_submitted_from_many_threads_at_once_leave_one_valid_label(db: Database, trace_ids: list[str]) -> None:
+    labeling_store.put_schema(db, "routing_correct", "feedback", {"kind": "pass_fail"})
+    record = labeling_store.create_session(db, "review", ["routing_correct"])
+    labeling_store.add_items(db, record.session_id, trace_ids[:1])
+    start = threading.Barrier(16)
+    submitted: list[dict[str, Any]] = []
+    failures: list[BaseException] = []
+
+    def submit(value: bool) -> None:
+        start.wait(timeout=30)
+        try:
+            result = queue.submit_label(db, "review", trace_ids[0], "routing_correct", value, labeler="alice")
+        except BaseException as exc:  # collected for the assertion below, which names them
+            failures.append(exc)
+        else:
+            submitted.append(result.model_dump())
+
+    threads = [threading.Thread(target=submit, args=(n % 2 == 0,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    history, _ = assessment_store.list_assessments(db, trace_ids[0], include_invalid=True, limit=100)
+    _one_chain(submitted, [a.model_dump() for a in history], "alice")

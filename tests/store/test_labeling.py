@@ -7,7 +7,7 @@ import pytest
 from mcp_server.demo import load_demo
 from store import Database
 from store import labeling
-from store.assessments import get_assessment, log_assessment, override_assessment
+from store.assessments import get_assessment, log_assessment
 from store.errors import InvalidArgument, LabelingSchemaNotFound, LabelingSessionNotFound
 from store.search import search_trace_ids
 
@@ -24,12 +24,6 @@ def _session(db: Database, *schemas: str) -> labeling.LabelingSessionRecord:
     for name in schemas:
         labeling.put_schema(db, name, "feedback", PASS_FAIL, overwrite=True)
     return labeling.create_session(db, "review", list(schemas))
-
-
-def _label(db: Database, session_id: str, trace_id: str, schema: str, value: object, labeler: str) -> str:
-    return log_assessment(
-        db, trace_id, schema, value, source_id=labeler, metadata={labeling.LABEL_SESSION_KEY: session_id}
-    )
 
 
 def test_a_schema_name_that_exists_is_refused_unless_overwrite_replaces_it(db: Database) -> None:
@@ -86,6 +80,15 @@ def test_unknown_trace_ids_add_nothing_and_are_listed(db: Database, trace_ids: l
     assert labeling.list_items(db, session.session_id)[1] == 0
 
 
+def _put(
+    db: Database, session: labeling.LabelingSessionRecord, trace_id: str, schema: str, value: object, labeler: str
+) -> tuple[str, str | None, labeling.LabelingItemRecord]:
+    return labeling.put_label(
+        db, session.session_id, trace_id, schema, "feedback", value, labeler=labeler, comment=None,
+        schemas=session.schemas,
+    )
+
+
 def test_an_item_completes_when_every_schema_has_a_label_given_in_that_session(
     db: Database, trace_ids: list[str]
 ) -> None:
@@ -94,33 +97,34 @@ def test_an_item_completes_when_every_schema_has_a_label_given_in_that_session(
     trace = trace_ids[0]
     for s in (session, other):
         labeling.add_items(db, s.session_id, [trace])
-    _label(db, session.session_id, trace, "routing", False, "alice")
     # Labels given elsewhere (another session, or outside any) do not complete this session's item.
-    _label(db, other.session_id, trace, "tone", True, "bob")
+    _put(db, other, trace, "tone", True, "bob")
     log_assessment(db, trace, "tone", True, source_id="carol")
-    item = labeling.refresh_item(db, session.session_id, trace, session.schemas, assignee="alice")
+    _, _, item = _put(db, session, trace, "routing", False, "alice")
     assert (item.status, item.assignee) == ("pending", "alice")
-    _label(db, session.session_id, trace, "tone", True, "bob")
-    item = labeling.refresh_item(db, session.session_id, trace, session.schemas, assignee="bob")
+    _, _, item = _put(db, session, trace, "tone", True, "bob")
     assert (item.status, item.assignee) == ("completed", "bob")
     assert labeling.get_session(db, "review").status_counts == {"pending": 0, "completed": 1, "skipped": 0}
 
 
-def test_find_label_sees_only_the_labelers_valid_label_in_the_session(db: Database, trace_ids: list[str]) -> None:
+def test_a_label_overrides_only_the_labelers_own_valid_label_in_the_session(
+    db: Database, trace_ids: list[str]
+) -> None:
     session = _session(db, "routing")
+    other = labeling.create_session(db, "other", ["routing"])
     trace = trace_ids[0]
-    first = _label(db, session.session_id, trace, "routing", False, "alice")
-    _label(db, session.session_id, trace, "routing", True, "bob")
-    assert labeling.find_label(db, session.session_id, trace, "routing", "feedback", "alice") == first
-    assert labeling.find_label(db, session.session_id, trace, "routing", "expectation", "alice") is None
-    assert labeling.find_label(db, "ls-other", trace, "routing", "feedback", "alice") is None
-    second = override_assessment(
-        db, first, True, source_id="alice", metadata={labeling.LABEL_SESSION_KEY: session.session_id}
-    )
-    assert labeling.find_label(db, session.session_id, trace, "routing", "feedback", "alice") == second
+    for s in (session, other):
+        labeling.add_items(db, s.session_id, [trace])
+    first, overrode, _ = _put(db, session, trace, "routing", False, "alice")
+    assert overrode is None
+    assert _put(db, session, trace, "routing", True, "bob")[1] is None
+    assert _put(db, other, trace, "routing", True, "alice")[1] is None
+    second, overrode, _ = _put(db, session, trace, "routing", True, "alice")
+    assert overrode == first
+    assert _put(db, session, trace, "routing", False, "alice")[1] == second
     labels = labeling.session_labels(db, session.session_id, [trace], ["routing"])
-    assert [(label.labeler, label.value) for label in labels] == [("bob", True), ("alice", True)]
-    assert not get_assessment(db, first).valid
+    assert [(label.labeler, label.value) for label in labels] == [("bob", True), ("alice", False)]
+    assert not get_assessment(db, first).valid and get_assessment(db, first).overridden_by == second
 
 
 def test_a_skipped_item_keeps_its_labels_and_a_new_label_puts_it_back(db: Database, trace_ids: list[str]) -> None:
@@ -130,6 +134,4 @@ def test_a_skipped_item_keeps_its_labels_and_a_new_label_puts_it_back(db: Databa
     assert skipped is not None and skipped.status == "skipped"
     assert labeling.skip_item(db, session.session_id, trace_ids[5], assignee="alice") is None
     assert [i.trace_id for i in labeling.list_items(db, session.session_id, status="pending")[0]] == [trace_ids[1]]
-    _label(db, session.session_id, trace_ids[0], "routing", True, "alice")
-    item = labeling.refresh_item(db, session.session_id, trace_ids[0], session.schemas, assignee="alice")
-    assert item.status == "pending"
+    assert _put(db, session, trace_ids[0], "routing", True, "alice")[2].status == "pending"

@@ -37,6 +37,15 @@ def serve(
 ) -> Iterator[str]:
     """Run `tracejudge serve` on a free port; yields its base URL once /health answers. The
     caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model)."""
+    with serve_process(db, *args, timeout=timeout, env=env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    db: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`serve`, also yielding the process (to signal it); terminated at the end if still running."""
     port = free_port()
     process = subprocess.Popen(
         [TRACEJUDGE, "serve", "--db", str(db), "--port", str(port), *args],
@@ -59,7 +68,7 @@ def serve(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"tracejudge serve did not answer /health within {timeout} s")
             time.sleep(0.05)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

@@ -1,0 +1,65 @@
+"""store.migrations: a new file opened by several processes at once is migrated exactly once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import traceback
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+from store import Database
+from store.migrations import MIGRATIONS
+
+PROCESSES = 4
+ROUNDS = 12
+
+
+def _open_new_files(folder: str, barrier: Barrier, results: multiprocessing.Queue) -> None:
+    """In a child process: each round, open that round's new file the moment every process is ready."""
+    for round_number in range(ROUNDS):
+        barrier.wait(timeout=60)
+        try:
+            Database(Path(folder) / f"round-{round_number}.db").close()
+        except Exception:  # every failure is the finding: report it, do not stop the round
+            results.put((round_number, traceback.format_exc(limit=-3)))
+        else:
+            results.put((round_number, "ok"))
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed_and_migrate_it_once(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    results = context.Queue()
+    children = [
+        context.Process(target=_open_new_files, args=(str(tmp_path), barrier, results)) for _ in range(PROCESSES)
+    ]
+    for child in children:
+        child.start()
+    try:
+        outcomes = [results.get(timeout=120) for _ in range(PROCESSES * ROUNDS)]
+    finally:
+        for child in children:
+            child.join(timeout=60)
+    failures = [outcome for outcome in outcomes if outcome[1] != "ok"]
+    assert not failures, failures
+    for round_number in range(ROUNDS):
+        conn = sqlite3.connect(tmp_path / f"round-{round_number}.db")
+        try:
+            applied = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+        finally:
+            conn.close()
+        assert applied == [(n, name) for n, (name, _) in enumerate(MIGRATIONS, start=1)]
+
+
+def test_a_migrated_file_opens_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "traces.db"
+    Database(path).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # an import, or serve, in the middle of a batch
+    try:
+        # Taking the write lock to read the version would wait out busy_timeout and fail.
+        Database(path).close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
