@@ -218,3 +218,30 @@ async def test_pydantic_ai_agent_span_shows_its_messages_result_and_usage(server
         assert root["inputs_source"] == "pydantic_ai.all_messages"
         assert [m["role"] for m in root["inputs"]] == ["user", "assistant", "user", "assistant"]
         assert (root["input_tokens"], root["output_tokens"], root["total_tokens"]) == (120, 22, 142)
+
+
+async def test_search_traces_lists_unknown_tokens_as_null(server: LiveServer):
+    (unknown,) = _trace_ids("openinference-llama-index")
+    (known,) = _trace_ids("otel-openai-v2")
+    async with session(server.db) as client:
+        found = await client.call("SearchTraces", max_results=100)
+    totals = {t["trace_id"]: t["total_tokens"] for t in found["traces"]}
+    assert (totals[unknown], totals[known]) == (None, 142)
+    previews = {t["trace_id"]: (t["request_preview"], t["response_preview"]) for t in found["traces"]}
+    assert previews[unknown] == (QUESTION, ANSWER)
+
+
+def test_the_cli_says_unknown_for_usage_no_span_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from mcp_server.cli import main
+
+    lines = tmp_path / "llama-index.jsonl"
+    bodies = json.loads((FIXTURES / "openinference-llama-index" / "otlp.json").read_text())
+    lines.write_text("".join(json.dumps(body) + "\n" for body in bodies))
+    db = str(tmp_path / "cli.db")
+    assert main(["import", str(lines), "--db", db]) == 0
+    (trace_id,) = _trace_ids("openinference-llama-index")
+    capsys.readouterr()
+    assert main(["show", trace_id, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "tokens unknown, cost unknown" in out
+    assert f"request: {QUESTION}" in out
