@@ -26,6 +26,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 QUESTION = "What is the weather in Paris?"
@@ -241,22 +242,33 @@ _TOOLS = [{"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 
 
-def _openai_tool_loop(model_url: str) -> None:
-    """The app's own loop over the OpenAI client, under a plain root span with no payload."""
+def _tool_loop(complete: Callable[..., Any], question: str, tool: Callable[..., str] = get_weather) -> str:
+    """The app's own loop: ask, run the tool the model calls, ask again; returns the answer.
+    `complete(messages=..., tools=...)` is the client's chat call (OpenAI's, litellm's)."""
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You answer weather questions."},
+        {"role": "user", "content": question},
+    ]
+    first = complete(messages=messages, tools=_TOOLS)
+    call = first.choices[0].message.tool_calls[0]
+    messages.append(first.choices[0].message.model_dump(exclude_none=True))
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": tool(**json.loads(call.function.arguments))})
+    return complete(messages=messages, tools=_TOOLS).choices[0].message.content or ""
+
+
+def _openai_chat(model_url: str) -> Callable[..., Any]:
     import openai
-    from opentelemetry import trace
 
     client = openai.OpenAI(base_url=f"{model_url}/v1", api_key="sk-scripted")
+    return lambda **kwargs: client.chat.completions.create(model=MODEL, **kwargs)
+
+
+def _openai_tool_loop(model_url: str) -> None:
+    """The tool loop over the OpenAI client, under a plain root span with no payload."""
+    from opentelemetry import trace
+
     with trace.get_tracer("weather-app").start_as_current_span("handle_request"):
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": "You answer weather questions."},
-            {"role": "user", "content": QUESTION},
-        ]
-        first = client.chat.completions.create(model=MODEL, messages=messages, tools=_TOOLS)  # type: ignore[arg-type]
-        call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-        messages.append(first.choices[0].message.model_dump(exclude_none=True))
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": get_weather(**json.loads(call.function.arguments))})  # type: ignore[union-attr]
-        client.chat.completions.create(model=MODEL, messages=messages, tools=_TOOLS)  # type: ignore[arg-type]
+        _tool_loop(_openai_chat(model_url), QUESTION)
 
 
 def openinference_openai(model_url: str, otlp: str) -> Any:
@@ -328,7 +340,6 @@ def openinference_llama_index(model_url: str, otlp: str) -> Any:
 
 
 def traceloop(model_url: str, otlp: str) -> Any:
-    import openai
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from traceloop.sdk import Traceloop
     from traceloop.sdk.decorators import tool, workflow
@@ -337,21 +348,11 @@ def traceloop(model_url: str, otlp: str) -> Any:
     Traceloop.init(app_name="weather-agent", exporter=OTLPSpanExporter(endpoint=f"{otlp}/v1/traces"),
                    disable_batch=True)
     Traceloop.set_association_properties({"session_id": "session-7"})
-    client = openai.OpenAI(base_url=f"{model_url}/v1", api_key="sk-scripted")
     weather = tool(name="get_weather")(get_weather)
 
     @workflow(name="weather_workflow")
     def run(question: str) -> str:
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": "You answer weather questions."},
-            {"role": "user", "content": question},
-        ]
-        first = client.chat.completions.create(model=MODEL, messages=messages, tools=_TOOLS)  # type: ignore[arg-type]
-        call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-        messages.append(first.choices[0].message.model_dump(exclude_none=True))
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": weather(**json.loads(call.function.arguments))})  # type: ignore[union-attr]
-        second = client.chat.completions.create(model=MODEL, messages=messages, tools=_TOOLS)  # type: ignore[arg-type]
-        return second.choices[0].message.content or ""
+        return _tool_loop(_openai_chat(model_url), question, weather)
 
     assert run(QUESTION) == ANSWER
     return None
@@ -365,24 +366,13 @@ def mlflow_autolog(model_url: str, otlp: str) -> Any:
     # MLflow's OTLP processor batches on its own tracer provider: a short delay, then a wait.
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "100"
     import mlflow
-    import openai
 
     mlflow.openai.autolog()
-    client = openai.OpenAI(base_url=f"{model_url}/v1", api_key="sk-scripted")
     weather = mlflow.trace(span_type="TOOL")(get_weather)
 
     @mlflow.trace(name="weather_agent", span_type="AGENT")
     def run(question: str) -> str:
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": "You answer weather questions."},
-            {"role": "user", "content": question},
-        ]
-        first = client.chat.completions.create(model=MODEL, messages=messages, tools=_TOOLS)  # type: ignore[arg-type]
-        call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-        messages.append(first.choices[0].message.model_dump(exclude_none=True))
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": weather(**json.loads(call.function.arguments))})  # type: ignore[union-attr]
-        second = client.chat.completions.create(model=MODEL, messages=messages, tools=_TOOLS)  # type: ignore[arg-type]
-        return second.choices[0].message.content or ""
+        return _tool_loop(_openai_chat(model_url), question, weather)
 
     assert run(QUESTION) == ANSWER
     time.sleep(2)
@@ -412,17 +402,8 @@ def litellm_otel(model_url: str, otlp: str) -> Any:
     import litellm
 
     litellm.callbacks = ["otel"]
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You answer weather questions."},
-        {"role": "user", "content": QUESTION},
-    ]
-    kwargs = {"model": f"openai/{MODEL}", "api_base": f"{model_url}/v1", "api_key": "sk-scripted", "tools": _TOOLS}
-    first = litellm.completion(messages=messages, **kwargs)
-    call = first.choices[0].message.tool_calls[0]
-    messages.append(first.choices[0].message.model_dump(exclude_none=True))
-    messages.append({"role": "tool", "tool_call_id": call.id, "content": get_weather(**json.loads(call.function.arguments))})
-    second = litellm.completion(messages=messages, **kwargs)
-    assert second.choices[0].message.content == ANSWER
+    kwargs = {"model": f"openai/{MODEL}", "api_base": f"{model_url}/v1", "api_key": "sk-scripted"}
+    assert _tool_loop(lambda **call: litellm.completion(**kwargs, **call), QUESTION) == ANSWER
     time.sleep(2)  # litellm logs on a worker thread after the call returns
     from opentelemetry import trace
 
