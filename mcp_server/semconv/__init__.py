@@ -89,6 +89,7 @@ TOTAL_TOKEN_KEYS = (
 )
 COST_KEYS = (*openinference.COST_KEYS, *genai.COST_KEYS, *pydantic_ai.COST_KEYS)
 COST_PARTS = (openinference.COST_PARTS, genai.COST_PARTS)
+_COST_PART_KEYS = frozenset(key for parts in COST_PARTS for key in parts)
 TOOL_NAME_KEYS = (*genai.TOOL_NAME_KEYS, *openinference.TOOL_NAME_KEYS, *vercel.TOOL_NAME_KEYS)
 SESSION_KEYS = (*mlflow.SESSION_KEYS, *openinference.SESSION_KEYS, *genai.SESSION_KEYS)
 USER_KEYS = (*mlflow.USER_KEYS, *openinference.USER_KEYS, "enduser.id")
@@ -168,10 +169,10 @@ def _fill_scalars(span: SpanIn, attributes: dict[str, Any]) -> None:
             span.total_tokens = span.input_tokens + span.output_tokens
     if span.cost is None:
         span.cost = _first(attributes, COST_KEYS, as_cost)
-        for parts in COST_PARTS:
-            if span.cost is not None:
-                break
-            span.cost = sum_of_costs(*(attributes.get(key) for key in parts))
+        if span.cost is None and not _COST_PART_KEYS.isdisjoint(attributes):
+            span.cost = next(
+                (cost for parts in COST_PARTS if (cost := sum_of_costs(*map(attributes.get, parts))) is not None), None
+            )
     if span.tool_name is None:
         span.tool_name = (
             _first(attributes, TOOL_NAME_KEYS, as_text) or traceloop.tool_name(span) or mlflow.tool_name(span)

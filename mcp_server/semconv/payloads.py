@@ -143,24 +143,19 @@ def plain(value: Any) -> Any:
 
 # Fields that label a message rather than say anything: a message of only these is empty.
 _LABELS = frozenset({"role", "type", "finish_reason", "index"})
+_EMPTY = (None, "", [], {})
 
 
 def has_content(value: Any) -> bool:
-    """Whether a payload says anything: a non-empty string or a number somewhere, outside the
-    labels of a message (role, type, finish_reason)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(v for k, v in item.items() if k not in _LABELS)
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif item is not None:
-            return True
-    return False
+    """Whether a payload says anything. A list of messages says nothing when each message holds
+    only labels (role, type, finish_reason) and empty fields; the check stays one level deep, as
+    it runs on every payload."""
+    if isinstance(value, list):
+        return any(
+            not isinstance(item, dict) or any(v not in _EMPTY for k, v in item.items() if k not in _LABELS)
+            for item in value
+        )
+    return value not in _EMPTY
 
 
 def _first_found(span: SpanIn, sources: Sequence[Source]) -> tuple[Any, str] | None:

@@ -210,7 +210,10 @@ def _present(record: TraceRecord, model: type[Answer], shape: _Shape) -> Answer:
         text: str | None = getattr(record, name)
         values[name] = None if text is None else clip(text, shape.preview_chars)
         if shape.preview_notice and text is not None and (values[name] != text or len(text) >= PREVIEW_CHARS):
-            notices.append(f"{name} is cut to {shape.preview_chars:,} characters; GetRootSpan returns it in full.")
+            notices.append(
+                f"{name} is cut to {shape.preview_chars:,} characters; GetRootSpan returns the root's payload in "
+                "full (GetSpan a model span's, where the root has no question or answer)."
+            )
     for name in ("tags", "metadata"):
         if name in shown:
             values[name] = _bounded_map(getattr(record, name), name, shape, notices)
