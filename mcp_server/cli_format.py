@@ -46,7 +46,7 @@ def print_traces(result: TraceSearchResult) -> None:
             _ms(trace.duration_ms),
             str(trace.span_count),
             str(trace.error_count),
-            f"{trace.total_tokens:,}",
+            "-" if trace.total_tokens is None else f"{trace.total_tokens:,}",
             (trace.request_preview or "")[:80],
         )
     console.print(table)
@@ -59,7 +59,9 @@ def print_trace(info: TraceInfo, spans: SpanList) -> None:
     console.print(f"[bold]{info.name or '(no root span yet)'}[/]  {info.trace_id}  {_status(info.status)}")
     console.print(
         f"{info.start_time or '-'}  {_ms(info.duration_ms)}  {info.span_count} spans, "
-        f"{info.error_count} errors, {info.total_tokens:,} tokens, cost {info.cost:.4f}"
+        f"{info.error_count} errors, "
+        + ("tokens unknown" if info.total_tokens is None else f"{info.total_tokens:,} tokens")
+        + (", cost unknown" if info.cost is None else f", cost {info.cost:.4f}")
     )
     for label, value in (("session", info.session_id), ("user", info.user_id), ("service", info.service_name)):
         if value:

@@ -67,6 +67,13 @@ class SpanIn:
     service_name: str | None = None
     trace_tags: dict[str, str] = field(default_factory=dict)
     trace_metadata: dict[str, str] = field(default_factory=dict)
+    # Metadata a framework puts on each span (OpenInference's `metadata`): the trace's where the
+    # span is the root, or where every span carrying such metadata gives the key one value.
+    span_metadata: dict[str, str] = field(default_factory=dict)
+    # The user's question and the final answer as plain text, where the payloads hold them (set
+    # on roots and model spans by the conventions layer): the trace previews come from these.
+    request_text: str | None = None
+    response_text: str | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +130,8 @@ def encode_span(span: SpanIn) -> tuple[tuple[Any, ...], str]:
 
 PREVIEW_CHARS = 1000
 """Length of the request/response previews kept on each trace row."""
+PREVIEW_TYPES = frozenset({"LLM", "CHAT_MODEL"})
+"""Model calls: the spans a trace's previews come from when its root holds no question or answer."""
 
 
 def fts_text(name: str, *json_texts: str | None) -> str:
@@ -143,11 +152,14 @@ call (Vercel AI SDK's ai.generateText around ai.generateText.doGenerate) would c
 
 
 def _usage(span_type: str, status_code: str, tokens: tuple[Any, Any, Any, Any]) -> list[float]:
+    """What one span adds to its trace: 1 span, its error, its tokens and cost where it is a model
+    span, and for each of those whether it reports it (a total of no reports is unknown, not 0)."""
     counted = span_type in _COUNTED_TYPES
     return [
         1,
         1 if status_code == "ERROR" else 0,
         *((value or 0) if counted else 0 for value in tokens),
+        *(1 if counted and value is not None else 0 for value in tokens),
     ]
 
 
@@ -189,21 +201,15 @@ def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
         roots = [span for span in unique if span.parent_span_id is None]
         if roots:
             conn.executemany(
-                "UPDATE traces SET root_span_id = ?, name = ?, status = ?, "
-                "request_preview = ?, response_preview = ? WHERE trace_id = ?",
+                "UPDATE traces SET root_span_id = ?, name = ?, status = ? WHERE trace_id = ?",
                 [
-                    (
-                        root.span_id,
-                        root.name,
-                        "ERROR" if root.status_code == "ERROR" else "OK",
-                        _preview(root.inputs_json),
-                        _preview(root.outputs_json),
-                        root.trace_id,
-                    )
+                    (root.span_id, root.name, "ERROR" if root.status_code == "ERROR" else "OK", root.trace_id)
                     for root in roots
                 ],
             )
+        conn.executemany(_UPDATE_PREVIEWS, _previews(by_trace))
         _write_trace_facts(conn, unique)
+        _vote_span_metadata(conn, by_trace, {(r["trace_id"], r["span_id"]) for r in replaced})
     return WriteResult(spans_written=len(unique), traces_touched=len(by_trace))
 
 
@@ -250,19 +256,25 @@ def _index_text(
         conn.executemany("INSERT INTO spans_fts (rowid, body) VALUES (?, ?)", replaced_texts)
 
 
+_USAGE_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cost")
+# A total is NULL while no model span reports it (its `_known` count is 0); every right-hand side
+# reads the row as it was before this statement, as SQL's UPDATE does.
 _UPDATE_TOTALS = """
 UPDATE traces SET
     start_ns = min(coalesce(start_ns, :start_ns), :start_ns),
     end_ns = max(coalesce(end_ns, :end_ns), coalesce(:end_ns, end_ns)),
     span_count = span_count + :spans, error_count = error_count + :errors,
-    input_tokens = input_tokens + :input_tokens, output_tokens = output_tokens + :output_tokens,
-    total_tokens = total_tokens + :total_tokens, cost = cost + :cost
+""" + ",\n".join(
+    f"    {c} = CASE WHEN {c}_known + :{c}_known > 0 THEN coalesce({c}, 0) + :{c} END, "
+    f"{c}_known = {c}_known + :{c}_known"
+    for c in _USAGE_COLUMNS
+) + """
 WHERE trace_id = :trace_id
 """
 
 
 def _totals(by_trace: dict[str, list[SpanIn]], replaced: list[sqlite3.Row]) -> list[dict[str, Any]]:
-    keys = ("spans", "errors", "input_tokens", "output_tokens", "total_tokens", "cost")
+    keys = ("spans", "errors", *_USAGE_COLUMNS, *(f"{c}_known" for c in _USAGE_COLUMNS))
     sums: dict[str, list[float]] = {}
     for trace_id, trace_spans in by_trace.items():
         total = [0.0] * len(keys)
@@ -295,8 +307,53 @@ def _totals(by_trace: dict[str, list[SpanIn]], replaced: list[sqlite3.Row]) -> l
     return out
 
 
-def _preview(text: str | None) -> str | None:
-    return text[:PREVIEW_CHARS] if text else text
+# A trace's preview is the candidate with the smallest key: "<rank>:<position>:<span id>". Rank 0
+# is the root's text, 1 a model span's text, 2 the root's JSON payload, 3 a model span's JSON
+# payload (a payload the conventions layer found no text in). Among model spans the request comes
+# from the first to start, the response from the last to end (position is the time from the end of
+# the representable range). The span id settles ties, and a span sent again keeps its key, so it
+# replaces its own preview: the result does not depend on the order spans arrive in.
+_UPDATE_PREVIEWS = "UPDATE traces SET " + ", ".join(
+    f"{side}_preview = CASE WHEN :{side}_key < coalesce({side}_preview_key, '9') "
+    f"OR :{side}_key = {side}_preview_key THEN :{side} ELSE {side}_preview END, "
+    f"{side}_preview_key = CASE WHEN :{side}_key < coalesce({side}_preview_key, '9') "
+    f"THEN :{side}_key ELSE {side}_preview_key END"
+    for side in ("request", "response")
+) + " WHERE trace_id = :trace_id"
+_LAST_NS = 2**63 - 1
+
+
+def _candidate(rank: int, text: str | None, json_text: str | None, position: int, span_id: str) -> tuple[str, str] | None:
+    if text:
+        return f"{rank}:{position:020d}:{span_id}", text[:PREVIEW_CHARS]
+    if json_text:
+        return f"{rank + 2}:{position:020d}:{span_id}", json_text[:PREVIEW_CHARS]
+    return None
+
+
+def _previews(by_trace: dict[str, list[SpanIn]]) -> list[dict[str, Any]]:
+    """Per trace, the batch's best request and response preview candidates (see _UPDATE_PREVIEWS)."""
+    out = []
+    for trace_id, spans in by_trace.items():
+        best: dict[str, tuple[str, str] | None] = {"request": None, "response": None}
+        for span in spans:
+            rank = 0 if span.parent_span_id is None else 1
+            if rank and span.span_type not in PREVIEW_TYPES:
+                continue
+            end = span.end_ns if span.end_ns is not None else span.start_ns
+            for side, found in (
+                ("request", _candidate(rank, span.request_text, span.inputs_json, span.start_ns, span.span_id)),
+                ("response", _candidate(rank, span.response_text, span.outputs_json, _LAST_NS - end, span.span_id)),
+            ):
+                if found is not None and (best[side] is None or found[0] <= best[side][0]):  # type: ignore[index]
+                    best[side] = found
+        if best["request"] or best["response"]:
+            params: dict[str, Any] = {"trace_id": trace_id}
+            for side, found in best.items():
+                # No candidate: a key that never wins ('9' sorts after every rank).
+                params[f"{side}_key"], params[side] = found or ("9", None)
+            out.append(params)
+    return out
 
 
 def _write_trace_facts(conn: sqlite3.Connection, spans: list[SpanIn]) -> None:
@@ -321,8 +378,56 @@ def _write_trace_facts(conn: sqlite3.Connection, spans: list[SpanIn]) -> None:
             "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
             tags,
         )
+    # Metadata is immutable: the first value stays, except over one derived from span votes.
     metadata = [(span.trace_id, k, v) for span in spans for k, v in span.trace_metadata.items()]
+    metadata += [(span.trace_id, k, v) for span in spans if span.parent_span_id is None for k, v in span.span_metadata.items()]
     if metadata:
         conn.executemany(
-            "INSERT OR IGNORE INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?)", metadata
+            "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value, from_spans = 0 "
+            "WHERE trace_metadata.from_spans = 1",
+            metadata,
         )
+
+
+def _vote_span_metadata(
+    conn: sqlite3.Connection, by_trace: dict[str, list[SpanIn]], replaced: set[tuple[str, str]]
+) -> None:
+    """Span-level metadata becomes the trace's for a key every span carrying such metadata gives
+    one value: each span votes once (a span sent again only checks its values against the votes),
+    and the derived trace_metadata rows of the traces touched are rebuilt from the votes."""
+    voters: dict[str, int] = {}
+    votes: dict[tuple[str, str], list[Any]] = {}
+    for trace_id, spans in by_trace.items():
+        for span in spans:
+            if not span.span_metadata:
+                continue
+            new = (trace_id, span.span_id) not in replaced
+            voters[trace_id] = voters.get(trace_id, 0) + new
+            for key, value in span.span_metadata.items():
+                vote = votes.setdefault((trace_id, key), [value, 0, 0])
+                vote[1] += new
+                vote[2] |= vote[0] != value
+    if not votes:
+        return
+    conn.executemany(
+        "INSERT INTO trace_metadata_votes (trace_id, key, value, spans, conflict) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (trace_id, key) DO UPDATE SET spans = spans + excluded.spans, "
+        "conflict = conflict OR excluded.conflict OR value != excluded.value",
+        [(trace_id, key, *vote) for (trace_id, key), vote in votes.items()],
+    )
+    conn.executemany(
+        "UPDATE traces SET metadata_spans = metadata_spans + ? WHERE trace_id = ?",
+        [(n, trace_id) for trace_id, n in voters.items()],
+    )
+    touched = dumps(list(voters))
+    conn.execute(
+        "DELETE FROM trace_metadata WHERE from_spans = 1 AND trace_id IN (SELECT value FROM json_each(?))",
+        (touched,),
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO trace_metadata (trace_id, key, value, from_spans) "
+        "SELECT v.trace_id, v.key, v.value, 1 FROM trace_metadata_votes v JOIN traces t USING (trace_id) "
+        "WHERE v.trace_id IN (SELECT value FROM json_each(?)) AND NOT v.conflict AND v.spans = t.metadata_spans",
+        (touched,),
+    )

@@ -373,6 +373,48 @@ def _m008_evaluation_targets(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_evaluation_run_prompts_version ON evaluation_run_prompts(prompt, version)")
 
 
+def _m009_known_usage_previews_span_metadata(conn: sqlite3.Connection) -> None:
+    # Unknown usage is not zero: a trace's token and cost totals become NULL while none of its
+    # model spans reports them. Each total keeps how many model spans report it (`*_known`), so
+    # ingest can move it by differences and still tell "none known" from a sum of 0. The columns
+    # were NOT NULL DEFAULT 0; SQLite cannot relax that in place, so they are made again (they are
+    # in no index) and filled from the spans, counting the span types store.ingest counts.
+    totals = (("input_tokens", "INTEGER"), ("output_tokens", "INTEGER"), ("total_tokens", "INTEGER"), ("cost", "REAL"))
+    for name, kind in totals:
+        conn.execute(f"ALTER TABLE traces DROP COLUMN {name}")
+        conn.execute(f"ALTER TABLE traces ADD COLUMN {name} {kind}")
+        conn.execute(f"ALTER TABLE traces ADD COLUMN {name}_known INTEGER NOT NULL DEFAULT 0")
+    sums = ", ".join(f"sum({name}) AS {name}, count({name}) AS {name}_known" for name, _ in totals)
+    assignments = ", ".join(f"{name} = s.{name}, {name}_known = s.{name}_known" for name, _ in totals)
+    conn.execute(
+        f"UPDATE traces SET {assignments} FROM (SELECT trace_id, {sums} FROM spans "
+        "WHERE span_type IN ('LLM', 'CHAT_MODEL', 'EMBEDDING') GROUP BY trace_id) AS s "
+        "WHERE traces.trace_id = s.trace_id"
+    )
+    # Previews come from the root or the model spans, whichever ranks first (store.ingest's
+    # preview keys). Existing previews were cut from the root's JSON payload: that rank.
+    for side in ("request", "response"):
+        conn.execute(f"ALTER TABLE traces ADD COLUMN {side}_preview_key TEXT")
+        conn.execute(
+            f"UPDATE traces SET {side}_preview_key = '2:' || printf('%020d', 0) || ':' || coalesce(root_span_id, '') "
+            f"WHERE {side}_preview IS NOT NULL"
+        )
+    # Span-level metadata (OpenInference's) is the trace's only where every span that carries
+    # some agrees on a key: votes per key, and how many spans voted.
+    conn.execute("ALTER TABLE traces ADD COLUMN metadata_spans INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE trace_metadata ADD COLUMN from_spans INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "CREATE TABLE trace_metadata_votes ("
+        "trace_id TEXT NOT NULL REFERENCES traces(trace_id), "
+        "key TEXT NOT NULL, "
+        "value TEXT NOT NULL, "  # the value the first span gave
+        "spans INTEGER NOT NULL, "  # spans that gave that value
+        "conflict INTEGER NOT NULL, "  # 1 once a span gave another value
+        "PRIMARY KEY (trace_id, key)"
+        ") WITHOUT ROWID"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -384,6 +426,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("006_prompts", _m006_prompts),
     ("007_labeling", _m007_labeling),
     ("008_evaluation_targets", _m008_evaluation_targets),
+    ("009_known_usage_previews_span_metadata", _m009_known_usage_previews_span_metadata),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

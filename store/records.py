@@ -35,10 +35,11 @@ class TraceRecord(BaseModel):
     service_name: str | None = None
     span_count: int = 0
     error_count: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    cost: float = 0.0
+    # None while no model span of the trace reports them: unknown, not zero.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost: float | None = None
     request_preview: str | None = None
     response_preview: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

@@ -254,7 +254,7 @@ def _trace_spend(db: Database, trace_id: str) -> tuple[int, float]:
         trace = get_trace(db, trace_id)
     except TraceNotFound:
         return 0, 0.0
-    return trace.total_tokens, trace.cost
+    return trace.total_tokens or 0, trace.cost or 0.0  # unknown usage spent nothing we can count
 
 
 def _dataset_work(
@@ -420,8 +420,8 @@ class _Runner:
 
     def _target_tokens_and_cost(self) -> int:  # on resume: what the targets already spent
         traces = get_traces(self.db, list(self.work.trace_records)) if self.work else []
-        self.cost += sum(t.cost for t in traces)
-        return sum(t.total_tokens for t in traces)
+        self.cost += sum(t.cost or 0.0 for t in traces)
+        return sum(t.total_tokens or 0 for t in traces)
 
     def _over_budget(self, remaining: str) -> str | None:
         how = f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."

@@ -285,6 +285,8 @@ def token_usage(trace: TraceView, max_total_tokens: int = 100_000) -> dict[str, 
     """Passes (true) when the trace's LLM calls used at most max_total_tokens tokens in all."""
     summary = trace.summary
     total = summary["total_tokens"]
+    if total is None:
+        return {"error": "the trace's model calls report no token counts, so its token usage is unknown."}
     ok = total <= max_total_tokens
     return {
         "value": ok,

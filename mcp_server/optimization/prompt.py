@@ -164,7 +164,7 @@ class _Scorer:
             )
         self.loaded = self.loaded or (self.prompt, None) in loaded
         trace = await anyio.to_thread.run_sync(get_trace, self.db, outcome.trace_id)
-        cost, tokens = trace.cost, trace.total_tokens
+        cost, tokens = trace.cost or 0.0, trace.total_tokens or 0
         if outcome.error is not None:
             self.target_errors += 1
             self.first_error = self.first_error or _cut(outcome.error)

@@ -1,17 +1,22 @@
 """Semantic conventions: filling a SpanIn's typed fields from the attributes instrumentations emit.
 
 Dialects, one module each: OpenTelemetry GenAI (`genai`), OpenInference (`openinference`),
-MLflow (`mlflow`), Vercel AI SDK (`vercel`), Traceloop/OpenLLMetry (`traceloop`). Where several
-appear on one span the tables below decide, in order:
+MLflow (`mlflow`), Vercel AI SDK (`vercel`), Traceloop/OpenLLMetry (`traceloop`), pydantic-ai's
+agent span (`pydantic_ai`). Where several appear on one span the tables below decide, in order:
 
 - span type: an explicit kind attribute (mlflow.spanType, openinference.span.kind,
   traceloop.span.kind), then gen_ai.operation.name, then Traceloop's llm.request.type, then
   ai.operationId, then (pre-1.27 GenAI) gen_ai.system or gen_ai.provider.name with a model or
   usage, which is an LLM call; a span with none of them stays UNKNOWN.
 - inputs/outputs: the richest explicit payload first (a framework's whole request or result),
-  then message attributes, then flattened message lists, then span events. See payloads.py for
-  how a payload moves out of the attributes.
-- model, tokens, cost, tool, session and user: the first attribute present with a usable value.
+  then message attributes, then flattened message lists, then span events; a source without
+  content yields to a later one that has some. See payloads.py for how a payload moves out of
+  the attributes; a TOOL span's arguments in call-site form (`{"args": [], "kwargs": {...}}`) are
+  shown unwrapped.
+- model, tokens, cost, tool, session and user: the first attribute present with a usable value
+  (a cost given only as its input and output parts: their sum).
+- the question and the answer as text, on roots and model spans, for the trace previews
+  (previews.py).
 Every attribute not moved into inputs/outputs stays in `attributes`, decoded where its
 convention says the value is JSON; nothing is invented for spans that carry none of these.
 """
@@ -21,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mcp_server.semconv import genai, mlflow, openinference, traceloop, vercel
-from mcp_server.semconv.payloads import fill_payloads
-from mcp_server.semconv.values import as_cost, as_text, as_tokens, decode_json_container
+from mcp_server.semconv import genai, mlflow, openinference, pydantic_ai, traceloop, vercel
+from mcp_server.semconv.payloads import fill_payloads, unwrap_call_site
+from mcp_server.semconv.previews import fill_texts
+from mcp_server.semconv.values import as_cost, as_text, as_tokens, decode_json_container, sum_of_costs
 from store.ingest import SpanIn
 
 SPAN_TYPE_RULES: tuple[tuple[str, Callable[[Any], str | None]], ...] = (
@@ -44,6 +50,7 @@ INPUTS = (
     *openinference.FLAT_INPUTS,
     *genai.FLAT_INPUTS,
     *genai.EVENT_INPUTS,
+    *pydantic_ai.INPUTS,
 )
 OUTPUTS = (
     *mlflow.OUTPUTS,
@@ -54,9 +61,10 @@ OUTPUTS = (
     *openinference.FLAT_OUTPUTS,
     *genai.FLAT_OUTPUTS,
     *genai.EVENT_OUTPUTS,
+    *pydantic_ai.OUTPUTS,
 )
 
-JSON_KEYS = genai.JSON_KEYS | openinference.JSON_KEYS | traceloop.JSON_KEYS | vercel.JSON_KEYS
+JSON_KEYS = genai.JSON_KEYS | openinference.JSON_KEYS | traceloop.JSON_KEYS | vercel.JSON_KEYS | pydantic_ai.JSON_KEYS
 # The model that answered, in any dialect, before the model that was asked for.
 MODEL_KEYS = (
     *mlflow.MODEL_KEYS,
@@ -67,15 +75,21 @@ MODEL_KEYS = (
     *genai.REQUEST_MODEL_KEYS,
     *vercel.REQUEST_MODEL_KEYS,
 )
-INPUT_TOKEN_KEYS = (*openinference.INPUT_TOKEN_KEYS, *genai.INPUT_TOKEN_KEYS, *vercel.INPUT_TOKEN_KEYS)
-OUTPUT_TOKEN_KEYS = (*openinference.OUTPUT_TOKEN_KEYS, *genai.OUTPUT_TOKEN_KEYS, *vercel.OUTPUT_TOKEN_KEYS)
+INPUT_TOKEN_KEYS = (
+    *openinference.INPUT_TOKEN_KEYS, *genai.INPUT_TOKEN_KEYS, *vercel.INPUT_TOKEN_KEYS, *pydantic_ai.INPUT_TOKEN_KEYS,
+)  # fmt: skip
+OUTPUT_TOKEN_KEYS = (
+    *openinference.OUTPUT_TOKEN_KEYS, *genai.OUTPUT_TOKEN_KEYS, *vercel.OUTPUT_TOKEN_KEYS, *pydantic_ai.OUTPUT_TOKEN_KEYS,
+)  # fmt: skip
 TOTAL_TOKEN_KEYS = (
     *openinference.TOTAL_TOKEN_KEYS,
     *traceloop.TOTAL_TOKEN_KEYS,
     *genai.TOTAL_TOKEN_KEYS,
     *vercel.TOTAL_TOKEN_KEYS,
 )
-COST_KEYS = openinference.COST_KEYS
+COST_KEYS = (*openinference.COST_KEYS, *genai.COST_KEYS, *pydantic_ai.COST_KEYS)
+COST_PARTS = (openinference.COST_PARTS, genai.COST_PARTS)
+_COST_PART_KEYS = frozenset(key for parts in COST_PARTS for key in parts)
 TOOL_NAME_KEYS = (*genai.TOOL_NAME_KEYS, *openinference.TOOL_NAME_KEYS, *vercel.TOOL_NAME_KEYS)
 SESSION_KEYS = (*mlflow.SESSION_KEYS, *openinference.SESSION_KEYS, *genai.SESSION_KEYS)
 USER_KEYS = (*mlflow.USER_KEYS, *openinference.USER_KEYS, "enduser.id")
@@ -106,16 +120,18 @@ def normalize(span: SpanIn) -> None:
     and metadata from the span's attributes and events, in place; fields already set are kept."""
     attributes = span.attributes
     mlflow.decode_attributes(attributes)
-    fill_payloads(span, INPUTS, OUTPUTS)
-    if not attributes:
-        return
-    # What stays in the attributes is decoded where its convention says the value is JSON.
-    for key in JSON_KEYS.intersection(attributes):
-        attributes[key] = decode_json_container(attributes[key])
-    vercel.decode_tools(attributes)
-    if span.span_type == "UNKNOWN":
-        span.span_type = _span_type(attributes)
-    _fill_scalars(span, attributes)
+    inputs, outputs = fill_payloads(span, INPUTS, OUTPUTS)
+    if attributes:
+        # What stays in the attributes is decoded where its convention says the value is JSON.
+        for key in JSON_KEYS.intersection(attributes):
+            attributes[key] = decode_json_container(attributes[key])
+        vercel.decode_tools(attributes)
+        if span.span_type == "UNKNOWN":
+            span.span_type = _span_type(attributes)
+        _fill_scalars(span, attributes)
+    if span.span_type == "TOOL":
+        unwrap_call_site(span, inputs)
+    fill_texts(span, inputs, outputs)
 
 
 def _span_type(attributes: dict[str, Any]) -> str:
@@ -153,8 +169,14 @@ def _fill_scalars(span: SpanIn, attributes: dict[str, Any]) -> None:
             span.total_tokens = span.input_tokens + span.output_tokens
     if span.cost is None:
         span.cost = _first(attributes, COST_KEYS, as_cost)
+        if span.cost is None and not _COST_PART_KEYS.isdisjoint(attributes):
+            span.cost = next(
+                (cost for parts in COST_PARTS if (cost := sum_of_costs(*map(attributes.get, parts))) is not None), None
+            )
     if span.tool_name is None:
-        span.tool_name = _first(attributes, TOOL_NAME_KEYS, as_text) or traceloop.tool_name(span)
+        span.tool_name = (
+            _first(attributes, TOOL_NAME_KEYS, as_text) or traceloop.tool_name(span) or mlflow.tool_name(span)
+        )
     if span.session_id is None:
         span.session_id = _first(attributes, SESSION_KEYS, as_text)
     if span.user_id is None:

@@ -72,6 +72,10 @@ INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 TOTAL_TOKEN_KEYS = ("gen_ai.usage.total_tokens",)
 SESSION_KEYS = ("gen_ai.conversation.id",)
+# Not in the conventions: litellm's OTel callback sends its cost breakdown as gen_ai.cost.*, and
+# OpenLIT and Langfuse a total as gen_ai.usage.cost.
+COST_KEYS = ("gen_ai.cost.total_cost", "gen_ai.usage.cost")
+COST_PARTS = ("gen_ai.cost.input_cost", "gen_ai.cost.output_cost")
 TOOL_NAME_KEYS = ("gen_ai.tool.name",)
 
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
@@ -136,7 +140,13 @@ FLAT_INPUTS = (Flattened("gen_ai.prompt", ("gen_ai.prompt.0.role", "gen_ai.promp
 FLAT_OUTPUTS = (
     Flattened(
         "gen_ai.completion",
-        ("gen_ai.completion.0.role", "gen_ai.completion.0.content", "gen_ai.completion.0.finish_reason"),
+        (
+            "gen_ai.completion.0.role",
+            "gen_ai.completion.0.content",
+            "gen_ai.completion.0.finish_reason",
+            # litellm's tool-call turn: the call is all there is.
+            "gen_ai.completion.0.function_call.name",
+        ),
     ),
 )
 EVENT_INPUTS = (

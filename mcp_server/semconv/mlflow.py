@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_server.semconv.payloads import Attr
-from mcp_server.semconv.values import as_cost, as_tag_value, as_tokens, decode_json
+from mcp_server.semconv.values import as_cost, as_tag_value, as_text, as_tokens, decode_json, sum_of_costs
 from store.ingest import SPAN_TYPES, SpanIn
 
 SPAN_TYPE_KEY = "mlflow.spanType"
@@ -65,6 +65,15 @@ def usage(span: SpanIn) -> None:
     cost = attributes.get("mlflow.llm.cost")
     if isinstance(cost, dict) and span.cost is None:
         span.cost = as_cost(cost.get("total_cost"))
+        if span.cost is None:
+            span.cost = sum_of_costs(cost.get("input_cost"), cost.get("output_cost"))
+
+
+def tool_name(span: SpanIn) -> str | None:
+    """A TOOL span's tool is the traced function (mlflow.spanFunctionName), else the span's name."""
+    if span.span_type != "TOOL" or not is_mlflow_span(span.attributes):
+        return None
+    return as_text(span.attributes.get("mlflow.spanFunctionName")) or span.name
 
 
 def trace_fact(span: SpanIn, key: str, value: Any) -> None:

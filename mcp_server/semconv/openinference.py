@@ -120,18 +120,21 @@ INPUT_TOKEN_KEYS = ("llm.token_count.prompt",)
 OUTPUT_TOKEN_KEYS = ("llm.token_count.completion",)
 TOTAL_TOKEN_KEYS = ("llm.token_count.total",)
 COST_KEYS = ("llm.cost.total",)
+COST_PARTS = ("llm.cost.prompt", "llm.cost.completion")
 SESSION_KEYS = ("session.id",)
 USER_KEYS = ("user.id",)
 TOOL_NAME_KEYS = ("tool.name",)
 
 
 def trace_facts(span: SpanIn) -> None:
-    """metadata (a JSON object) becomes trace metadata; tag.tags (a list) becomes trace tags."""
+    """metadata (a JSON object) is span-level metadata, which the store makes the trace's where
+    the span is the root or every span agrees (LangGraph puts each node's langgraph_node and
+    langgraph_step there); tag.tags (a list) becomes trace tags."""
     attributes = span.attributes
     metadata = attributes.get("metadata")
     if isinstance(metadata, dict):
         for key, value in metadata.items():
-            span.trace_metadata.setdefault(str(key), as_tag_value(value))
+            span.span_metadata.setdefault(str(key), as_tag_value(value))
     tags = attributes.get("tag.tags")
     if isinstance(tags, str):
         tags = decode_json(tags)

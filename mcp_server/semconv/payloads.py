@@ -8,6 +8,11 @@ leave the events as they are: an event also carries its time and other attribute
 Source names: an attribute key (`gen_ai.input.messages`), a flattened prefix whose indexed keys
 were reassembled into a list (`llm.input_messages`), or `event:` and the event names read
 (`event:gen_ai.system.message,gen_ai.user.message`).
+
+A structured attribute that holds no content (litellm's tool-call turn sends gen_ai.output.messages
+as `[{"role": "assistant", "parts": []}]`, the call itself only in gen_ai.completion.0.*) yields to
+a later source that has some; it is taken only when no source has content, and otherwise stays in
+the attributes.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ Decode = Callable[[dict[str, Any], Any], Any]
 
 @dataclass(frozen=True, slots=True)
 class JsonText:
-    """A payload that arrived as JSON text: stored as that text, not decoded and encoded again."""
+    """A payload that arrived as JSON text: stored as that text, not decoded and encoded again.
+    `value` is what the text holds, for readers of the payload (previews, call-site forms)."""
 
     text: str
+    value: Any
 
 
 def as_json(attributes: dict[str, Any], value: Any) -> Any:
@@ -35,7 +42,7 @@ def as_json(attributes: dict[str, Any], value: Any) -> Any:
     to be encoded again (NaN read as text); other strings are plain text."""
     if isinstance(value, str) and (parsed := parse_json(value)) is not None:
         decoded, exact = parsed
-        return JsonText(value) if exact else decoded
+        return JsonText(value, decoded) if exact else decoded
     return value
 
 
@@ -53,13 +60,19 @@ class Attr:
     key: str
     decode: Decode = as_json
 
-    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+    def peek(self, span: SpanIn) -> tuple[Any, str] | None:
+        """The decoded payload, left in the attributes."""
         attributes = span.attributes
         value = attributes.get(self.key)
         if value is None or value == "":
             return None
-        del attributes[self.key]
         return self.decode(attributes, value), self.key
+
+    def take(self, span: SpanIn) -> tuple[Any, str] | None:
+        found = self.peek(span)
+        if found is not None:
+            del span.attributes[self.key]
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,21 +136,76 @@ def _text(value: Any) -> str:
     return value.text if isinstance(value, JsonText) else to_json_text(value)
 
 
+def plain(value: Any) -> Any:
+    """A payload as the value it holds (JSON text read back)."""
+    return value.value if isinstance(value, JsonText) else value
+
+
+# Fields that label a message rather than say anything: a message of only these is empty.
+_LABELS = frozenset({"role", "type", "finish_reason", "index"})
+_EMPTY = (None, "", [], {})
+
+
+def has_content(value: Any) -> bool:
+    """Whether a payload says anything. A list of messages says nothing when each message holds
+    only labels (role, type, finish_reason) and empty fields; the check stays one level deep, as
+    it runs on every payload."""
+    if isinstance(value, list):
+        return any(
+            not isinstance(item, dict) or any(v not in _EMPTY for k, v in item.items() if k not in _LABELS)
+            for item in value
+        )
+    return value not in _EMPTY
+
+
 def _first_found(span: SpanIn, sources: Sequence[Source]) -> tuple[Any, str] | None:
     attributes = span.attributes
+    empty: tuple[Attr, tuple[Any, str]] | None = None
     for source in sources:
-        # Most sources are single attributes: a dict lookup rules them out without a call.
-        if isinstance(source, Attr) and source.key not in attributes:
-            continue
+        if isinstance(source, Attr):
+            # Most sources are single attributes: a dict lookup rules them out without a call.
+            if source.key not in attributes or (found := source.peek(span)) is None:
+                continue
+            if not has_content(plain(found[0])):
+                empty = empty or (source, found)
+                continue
+            del attributes[source.key]
+            return found
         found = source.take(span)
         if found is not None:
             return found
-    return None
+    if empty is None:
+        return None
+    del attributes[empty[0].key]
+    return empty[1]
 
 
-def fill_payloads(span: SpanIn, inputs: Sequence[Source], outputs: Sequence[Source]) -> None:
-    """Set inputs_json/outputs_json from the first source present, unless already set."""
+def fill_payloads(span: SpanIn, inputs: Sequence[Source], outputs: Sequence[Source]) -> tuple[Any, Any]:
+    """Set inputs_json/outputs_json from the first source present, unless already set; returns
+    the payloads it set (None for a side it left alone)."""
+    taken_inputs = taken_outputs = None
     if span.inputs_json is None and (found := _first_found(span, inputs)) is not None:
         span.inputs_json, span.inputs_source = _text(found[0]), found[1]
+        taken_inputs = plain(found[0])
     if span.outputs_json is None and (found := _first_found(span, outputs)) is not None:
         span.outputs_json, span.outputs_source = _text(found[0]), found[1]
+        taken_outputs = plain(found[0])
+    return taken_inputs, taken_outputs
+
+
+_CALL_SITE = frozenset({"args", "kwargs"})
+
+
+def unwrap_call_site(span: SpanIn, inputs: Any) -> None:
+    """A tool's arguments recorded as the call's `{"args": [], "kwargs": {...}}` (Traceloop,
+    LlamaIndex) are shown as the arguments themselves: the keyword arguments, or the positional
+    ones where there are no others. The recorded form goes back into the attributes under its
+    source's name; a call with both kinds of arguments is left as it came."""
+    if not (isinstance(inputs, dict) and "kwargs" in inputs and _CALL_SITE.issuperset(inputs)):
+        return
+    args, kwargs = inputs.get("args") or [], inputs["kwargs"] or {}
+    if not isinstance(args, list) or not isinstance(kwargs, dict) or (args and kwargs):
+        return
+    if span.inputs_source is not None and not span.inputs_source.startswith("event:"):
+        span.attributes[span.inputs_source] = inputs
+    span.inputs_json = to_json_text(args or kwargs)

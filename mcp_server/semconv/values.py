@@ -153,6 +153,12 @@ def as_cost(value: Any) -> float | None:
     return None
 
 
+def sum_of_costs(*values: Any) -> float | None:
+    """A cost reported only as its parts (input and output): their sum, None if none is usable."""
+    parts = [cost for cost in map(as_cost, values) if cost is not None]
+    return as_cost(sum(parts)) if parts else None
+
+
 def as_text(value: Any) -> str | None:
     """An identifier or name: non-empty strings as they are, integers as their digits."""
     if isinstance(value, str):

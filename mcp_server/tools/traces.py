@@ -61,8 +61,10 @@ Overview of one trace: name, status, start/end time and duration_ms, span and er
 totals and cost, previews of the request and the response, tags, metadata, a summary of its
 assessments (feedback and expectations by name), session and user ids, and the root span id.
 Start every investigation of a trace here; then ListSpans for its structure, SearchTraceRegex to
-find text in it, GetSpan to read a span. Previews are cut to 1,000 characters (GetRootSpan has
-the full request and response); tag and metadata values to 500.
+find text in it, GetSpan to read a span. The request preview is the user's question and the
+response preview the final answer, as text, from the root span or else from the first and the
+last model call, cut to 1,000 characters (GetRootSpan has the root's full request and response);
+token totals and cost are null when no span reports them; tag and metadata values are cut to 500.
 
 Example: GetTraceInfo(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
 
@@ -100,10 +102,10 @@ class TraceInfo(BaseModel):
     root_span_id: str | None = Field(description="None while the root span has not arrived.")
     span_count: int
     error_count: int
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    cost: float
+    input_tokens: int | None = Field(description="None when no model span reports token counts (unknown, not 0).")
+    output_tokens: int | None
+    total_tokens: int | None
+    cost: float | None = Field(description="USD; None when no model span reports a cost (unknown, not 0).")
     session_id: str | None
     user_id: str | None
     service_name: str | None
@@ -125,7 +127,7 @@ class TraceSummary(BaseModel):
     duration_ms: float | None
     span_count: int
     error_count: int
-    total_tokens: int
+    total_tokens: int | None = Field(description="None when no model span reports token counts.")
     request_preview: str | None
     response_preview: str | None
     tags: dict[str, str]
@@ -208,7 +210,10 @@ def _present(record: TraceRecord, model: type[Answer], shape: _Shape) -> Answer:
         text: str | None = getattr(record, name)
         values[name] = None if text is None else clip(text, shape.preview_chars)
         if shape.preview_notice and text is not None and (values[name] != text or len(text) >= PREVIEW_CHARS):
-            notices.append(f"{name} is cut to {shape.preview_chars:,} characters; GetRootSpan returns it in full.")
+            notices.append(
+                f"{name} is cut to {shape.preview_chars:,} characters; GetRootSpan returns the root's payload in "
+                "full (GetSpan a model span's, where the root has no question or answer)."
+            )
     for name in ("tags", "metadata"):
         if name in shown:
             values[name] = _bounded_map(getattr(record, name), name, shape, notices)

@@ -252,3 +252,42 @@ def test_a_provider_with_a_model_or_usage_types_the_span_llm(attributes):
 def test_the_legacy_rule_needs_a_provider_and_a_model_and_yields_to_every_explicit_type(attributes):
     assert _normalized(attributes).span_type in {"UNKNOWN", "TOOL", "CHAIN"}
     assert _normalized(attributes).span_type != "LLM"
+
+
+def test_an_empty_structured_output_yields_to_the_flattened_form_that_has_the_call():
+    # litellm's tool-call turn (tests/data/instrumentation/litellm-otel).
+    empty = [{"role": "assistant", "parts": [], "finish_reason": "tool_calls"}]
+    span = _normalized(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.output.messages": json.dumps(empty),
+            "gen_ai.completion.0.function_call.name": "get_weather",
+            "gen_ai.completion.0.function_call.arguments": '{"city": "Paris"}',
+        }
+    )
+    assert span.outputs_source == "gen_ai.completion"
+    assert json.loads(span.outputs_json) == [{"function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+    assert span.attributes["gen_ai.output.messages"] == empty
+
+
+def test_an_empty_structured_output_is_still_taken_when_nothing_else_is_there():
+    empty = [{"role": "assistant", "parts": []}]
+    span = _normalized({"gen_ai.operation.name": "chat", "gen_ai.output.messages": json.dumps(empty)})
+    assert (span.outputs_source, json.loads(span.outputs_json)) == ("gen_ai.output.messages", empty)
+    assert "gen_ai.output.messages" not in span.attributes
+
+
+@pytest.mark.parametrize(
+    ("attributes", "cost"),
+    [
+        ({"gen_ai.cost.total_cost": 1.35e-05, "gen_ai.cost.input_cost": 1.0}, 1.35e-05),  # litellm
+        ({"gen_ai.cost.input_cost": 0.25, "gen_ai.cost.output_cost": 0.5}, 0.75),
+        ({"gen_ai.usage.cost": 0.125}, 0.125),
+        ({"operation.cost": 1.77e-05}, 1.77e-05),  # pydantic-ai
+        ({"llm.cost.prompt": 0.5, "llm.cost.completion": 0.25}, 0.75),  # OpenInference
+        ({}, None),
+    ],
+)
+def test_cost_is_read_from_every_form_and_unknown_stays_none(attributes: dict[str, Any], cost: float | None):
+    span = _normalized({"gen_ai.operation.name": "chat", **attributes})
+    assert span.cost == pytest.approx(cost) if cost is not None else span.cost is None

@@ -84,3 +84,11 @@ def test_session_and_user_attributes_in_mlflow_form_are_read():
         {"mlflow.traceRequestId": J("tr-x"), "mlflow.spanType": J("AGENT"), "mlflow.trace.session": J("sess"), "mlflow.trace.user": J("bob")}
     )
     assert (span.session_id, span.user_id) == ("sess", "bob")
+
+
+def test_a_tool_span_is_named_by_its_traced_function_or_else_by_the_span():
+    tool = {"mlflow.traceRequestId": J("tr-" + "a" * 32), "mlflow.spanType": J("TOOL"), "mlflow.spanInputs": J({"city": "Paris"})}
+    assert _normalized({**tool, "mlflow.spanFunctionName": J("get_weather")}).tool_name == "get_weather"
+    assert _normalized(dict(tool)).tool_name == "Completions"  # the span's name
+    chat = {**tool, "mlflow.spanType": J("CHAT_MODEL"), "mlflow.spanFunctionName": J("create")}
+    assert _normalized(chat).tool_name is None

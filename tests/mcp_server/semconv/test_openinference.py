@@ -53,7 +53,8 @@ def test_an_llm_span_with_input_value_and_flattened_messages_fills_every_field()
     assert json.loads(span.outputs_json) == json.loads(OUTPUT_VALUE)
     assert span.outputs_source == "output.value"
     assert (span.session_id, span.user_id) == ("sess-1", "user-9")
-    assert span.trace_metadata == {"tenant": "acme", "tier": "2"}
+    # Span-level metadata: the store makes it the trace's on the root or where every span agrees.
+    assert (span.span_metadata, span.trace_metadata) == ({"tenant": "acme", "tier": "2"}, {})
     assert span.trace_tags == {"shopping": "", "travel": ""}
     # input.value won, so the flattened messages stay as they came; JSON-valued ones are decoded.
     assert span.attributes["llm.input_messages.1.message.content"] == "what is 23 times 87"

@@ -77,3 +77,21 @@ def test_an_llm_span_of_its_instrumentation_reads_request_type_and_total_tokens(
     assert json.loads(span.inputs_json) == [{"role": "user", "content": "Tell me a joke about cats"}]
     assert json.loads(span.outputs_json) == [{"role": "assistant", "content": "Why did the cat...", "finish_reason": "stop"}]
     assert span.session_id == "sess-9"
+
+
+def test_a_tools_call_site_arguments_are_shown_unwrapped_and_kept_as_they_came():
+    recorded = {"args": [], "kwargs": {"city": "Paris"}}
+    span = _normalized({"traceloop.span.kind": "tool", "traceloop.entity.name": "get_weather",
+                        "traceloop.entity.input": json.dumps(recorded)})  # fmt: skip
+    assert (span.tool_name, json.loads(span.inputs_json)) == ("get_weather", {"city": "Paris"})
+    assert span.attributes["traceloop.entity.input"] == recorded
+    positional = _normalized({"traceloop.span.kind": "tool", "traceloop.entity.input": '{"args": ["Paris"], "kwargs": {}}'})
+    assert json.loads(positional.inputs_json) == ["Paris"]
+    both = _normalized({"traceloop.span.kind": "tool", "traceloop.entity.input": '{"args": ["Paris"], "kwargs": {"unit": "C"}}'})
+    assert json.loads(both.inputs_json) == {"args": ["Paris"], "kwargs": {"unit": "C"}}
+
+
+def test_a_workflows_call_site_input_is_not_unwrapped_but_gives_its_question():
+    span = _normalized({"traceloop.span.kind": "workflow", "traceloop.entity.input": '{"args": ["Why?"], "kwargs": {}}'})
+    assert json.loads(span.inputs_json) == {"args": ["Why?"], "kwargs": {}}
+    assert span.request_text == "Why?"
