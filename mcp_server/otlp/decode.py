@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from mcp_server.otlp.from_json import iter_json_request
 from mcp_server.otlp.from_protobuf import iter_protobuf_request
+from mcp_server.otlp.lazy_protobuf import SHALLOW_TRACES, too_deep_to_parse
 from mcp_server.semconv.values import load_json
 from store.errors import InvalidOtlp
 from store.ingest import SpanIn
@@ -44,18 +46,31 @@ def decode_request(body: bytes, encoding: Literal["protobuf", "json"]) -> Decode
     return batch
 
 
-def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
-    """The body as an ExportTraceServiceRequest message, or InvalidOtlp saying what to send."""
-    request = ExportTraceServiceRequest()
+def parse_protobuf(body: bytes) -> Message:
+    """The body as an ExportTraceServiceRequest message (or, where a value nests too deeply to
+    parse it whole, its shallow form: see lazy_protobuf), or InvalidOtlp saying what to send."""
+    request: Message = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise InvalidOtlp(_not_protobuf(body, f"it does not parse as protobuf ({exc})")) from exc
+        request = _shallow_or_invalid(body, exc, SHALLOW_TRACES, _not_protobuf)
     # Protobuf parses many byte strings without complaint (as unknown fields); an export that
     # carries something always has resource_spans, and an empty export serializes to no bytes.
-    if body and not request.resource_spans:
+    if body and not request.resource_spans:  # type: ignore[attr-defined]
         raise InvalidOtlp(_not_protobuf(body, "it holds no resource_spans"))
     return request
+
+
+def _shallow_or_invalid(
+    body: bytes, exc: Exception, shallow: type[Message], not_protobuf: Callable[[bytes, str], str]
+) -> Message:
+    """The body in the export's shallow form if it failed only on nesting, else InvalidOtlp."""
+    if too_deep_to_parse(exc):
+        try:
+            return shallow.FromString(body)
+        except DecodeError:
+            pass
+    raise InvalidOtlp(not_protobuf(body, f"it does not parse as protobuf ({exc})")) from exc
 
 
 def _not_protobuf(body: bytes, why: str) -> str:

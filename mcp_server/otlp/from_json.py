@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mcp_server.otlp.span_parts import (
+    MAX_VALUE_DEPTH,
     SPAN_KINDS,
     STATUS_CODES,
     SpanRejected,
+    ValueTooDeep,
     build_span,
     parent_id_of,
     span_id_of,
+    too_deep,
     trace_id_of,
     where,
 )
@@ -73,10 +76,7 @@ def iter_json_request(request: dict[str, Any], *, exact: bool) -> Iterator[SpanI
         resource_spans = _object(resource_spans, f"resourceSpans[{r_index}]")
         resource_obj = _object(resource_spans.get("resource"), f"resourceSpans[{r_index}].resource")
         resource_unpaired = not exact and has_unpaired_surrogate(resource_obj)
-        try:
-            resource = _key_values(resource_obj.get("attributes"))
-        except SpanRejected as exc:
-            raise InvalidOtlp(f"resourceSpans[{r_index}].resource attributes: {exc}.") from exc
+        resource, part_error = _resource_attributes(resource_obj, f"resourceSpans[{r_index}].resource")
         service = resource.get("service.name")
         service_name = service if isinstance(service, str) and service else None
         scope_list = _list(resource_spans, "scopeSpans", "scope_spans", f"resourceSpans[{r_index}].scopeSpans")
@@ -94,7 +94,8 @@ def iter_json_request(request: dict[str, Any], *, exact: bool) -> Iterator[SpanI
                 scope_spans.get("scope") or _field(scope_spans, "instrumentationLibrary", "instrumentation_library"),
                 f"{at}.scope",
             )
-            scope = _scope(scope_obj, at)
+            scope, scope_error = _scope(scope_obj, at)
+            scope_error = part_error or scope_error
             scope_unpaired = "its resource" if resource_unpaired else None
             if not exact and scope_unpaired is None and has_unpaired_surrogate(scope_obj):
                 scope_unpaired = "its scope"
@@ -107,6 +108,8 @@ def iter_json_request(request: dict[str, Any], *, exact: bool) -> Iterator[SpanI
                         unpaired_in = "the span"
                     if unpaired_in is not None:
                         raise SpanRejected(_unpaired(unpaired_in))
+                    if scope_error is not None:
+                        raise SpanRejected(scope_error)
                     yield _span(span, resource, scope, service_name)
                 except SpanRejected as exc:
                     name = span.get("name") if isinstance(span, dict) else None
@@ -123,17 +126,26 @@ def _unpaired(where: str) -> str:
     )
 
 
-def _scope(scope_obj: dict[str, Any], at: str) -> dict[str, Any]:
+def _resource_attributes(obj: dict[str, Any], at: str) -> tuple[dict[str, Any], str | None]:
+    """The attributes of a resource or scope, and why its spans are rejected, if they are: a
+    value nested too deeply. Any other fault is the request's: InvalidOtlp."""
+    try:
+        return _key_values(obj.get("attributes")), None
+    except ValueTooDeep as exc:
+        return {}, f"its {at.rsplit('.', 1)[-1]}: {exc}"
+    except SpanRejected as exc:
+        raise InvalidOtlp(f"{at} attributes: {exc}.") from exc
+
+
+def _scope(scope_obj: dict[str, Any], at: str) -> tuple[dict[str, Any], str | None]:
     name, version = scope_obj.get("name") or "", scope_obj.get("version") or ""
     if not isinstance(name, str) or not isinstance(version, str):
         raise InvalidOtlp(f"{at}.scope name and version must be strings.")
     scope: dict[str, Any] = {"name": name, "version": version}
-    if scope_obj.get("attributes"):
-        try:
-            scope["attributes"] = _key_values(scope_obj["attributes"])
-        except SpanRejected as exc:
-            raise InvalidOtlp(f"{at}.scope attributes: {exc}.") from exc
-    return scope
+    attributes, error = _resource_attributes(scope_obj, f"{at}.scope")
+    if attributes:
+        scope["attributes"] = attributes
+    return scope, error
 
 
 def _span(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:
@@ -211,26 +223,47 @@ def _enum(value: Any, names: dict[str, int], size: int) -> int:
     return 0
 
 
-def _key_values(pairs: Any) -> dict[str, Any]:
+_NOT_A_PAIR = "an attribute is not a {key, value} object with a string key"
+
+
+def _key_values(pairs: Any, depth: int = 1) -> dict[str, Any]:
     if not pairs:
         return {}
     if not isinstance(pairs, list):
         raise SpanRejected("attributes must be an array of {key, value} objects")
     out: dict[str, Any] = {}
     for pair in pairs:
-        if not isinstance(pair, dict) or not isinstance(pair.get("key"), str):
-            raise SpanRejected("an attribute is not a {key, value} object with a string key")
-        out[pair["key"]] = any_value(pair.get("value"))
+        if not isinstance(pair, dict):
+            raise SpanRejected(_NOT_A_PAIR)
+        # proto3 JSON leaves out a field at its default value, and accepts null for it: an
+        # attribute without "key" is the attribute whose key is "".
+        key = pair.get("key")
+        if key is None:
+            key = ""
+        elif not isinstance(key, str):
+            raise SpanRejected(_NOT_A_PAIR)
+        try:
+            out[key] = any_value(pair.get("value"), depth)
+        except ValueTooDeep:
+            if depth > 1:
+                raise
+            raise too_deep(f"attribute {key!r}") from None
     return out
 
 
-def any_value(value: Any) -> Any:
-    """An OTLP/JSON AnyValue as plain Python, matching what the protobuf path produces."""
+def any_value(value: Any, depth: int = 1) -> Any:
+    """An OTLP/JSON AnyValue as plain Python, matching what the protobuf path produces.
+    ValueTooDeep past MAX_VALUE_DEPTH (`depth` counts this value)."""
+    if depth > MAX_VALUE_DEPTH:
+        raise too_deep("a value")
     if isinstance(value, dict):
         for key, inner in value.items():
             convert = _ANY_VALUE.get(key)
             if convert is not None:
                 return convert(inner)
+            container = _CONTAINERS.get(key)
+            if container is not None:
+                return container(inner, depth + 1)
         return None
     # Not an AnyValue object; some hand-written exporters send bare values. Keep scalars.
     if value is None or isinstance(value, str | bool | int | float):
@@ -281,18 +314,18 @@ def _bytes(value: Any) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _array(value: Any) -> list[Any]:
+def _array(value: Any, depth: int) -> list[Any]:
     values = value.get("values") if isinstance(value, dict) else None
     if values is None:
         return []
     if not isinstance(values, list):
         raise SpanRejected("arrayValue.values is not an array")
-    return [any_value(item) for item in values]
+    return [any_value(item, depth) for item in values]
 
 
-def _kvlist(value: Any) -> dict[str, Any]:
+def _kvlist(value: Any, depth: int) -> dict[str, Any]:
     values = value.get("values") if isinstance(value, dict) else None
-    return _key_values(values)
+    return _key_values(values, depth)
 
 
 _ANY_VALUE: dict[str, Callable[[Any], Any]] = {
@@ -300,14 +333,17 @@ _ANY_VALUE: dict[str, Callable[[Any], Any]] = {
     "intValue": _int,
     "doubleValue": _double,
     "boolValue": _bool,
-    "arrayValue": _array,
-    "kvlistValue": _kvlist,
     "bytesValue": _bytes,
     "string_value": _string,
     "int_value": _int,
     "double_value": _double,
     "bool_value": _bool,
+    "bytes_value": _bytes,
+}
+# The values that hold values, given the depth of their items.
+_CONTAINERS: dict[str, Callable[[Any, int], Any]] = {
+    "arrayValue": _array,
+    "kvlistValue": _kvlist,
     "array_value": _array,
     "kvlist_value": _kvlist,
-    "bytes_value": _bytes,
 }

@@ -11,15 +11,22 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from google.protobuf.message import Message
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from mcp_server.otlp.lazy_protobuf import name_of, part
 from mcp_server.otlp.span_parts import (
+    MAX_VALUE_DEPTH,
     SPAN_KINDS,
     STATUS_CODES,
     SpanRejected,
+    ValueTooDeep,
     build_span,
     parent_id_of,
     span_id_of,
+    too_deep,
     trace_id_of,
     where,
 )
@@ -27,8 +34,11 @@ from mcp_server.semconv.values import nonfinite_text
 from store.ingest import SpanIn
 
 
-def any_value(value: Any) -> Any:
-    """An OTLP AnyValue as plain Python: str, bool, int, float, list, dict; bytes as base64."""
+def any_value(value: Any, depth: int = 1) -> Any:
+    """An OTLP AnyValue as plain Python: str, bool, int, float, list, dict; bytes as base64.
+    ValueTooDeep past MAX_VALUE_DEPTH (`depth` counts this value)."""
+    if depth > MAX_VALUE_DEPTH:
+        raise too_deep("a value")
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return value.string_value
@@ -41,9 +51,9 @@ def any_value(value: Any) -> Any:
     if kind == "bool_value":
         return value.bool_value
     if kind == "array_value":
-        return [any_value(item) for item in value.array_value.values]
+        return [any_value(item, depth + 1) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
     return None
@@ -59,30 +69,51 @@ def key_values(pairs: Any) -> dict[str, Any]:
         if text or value.WhichOneof("value") == "string_value":
             out[kv.key] = text
         else:
-            out[kv.key] = any_value(value)
+            try:
+                out[kv.key] = any_value(value)
+            except ValueTooDeep:
+                raise too_deep(f"attribute {kv.key!r}") from None
     return out
 
 
-def iter_protobuf_request(request: ExportTraceServiceRequest) -> Iterator[SpanIn | str]:
-    """Each span of the request as a normalized SpanIn, or a message saying why it was rejected."""
-    for r_index, resource_spans in enumerate(request.resource_spans):
-        resource = key_values(resource_spans.resource.attributes)
+def iter_protobuf_request(request: Message) -> Iterator[SpanIn | str]:
+    """Each span of the request as a normalized SpanIn, or a message saying why it was rejected.
+
+    The request is an ExportTraceServiceRequest, or its shallow form (see lazy_protobuf), whose
+    resources, scopes and spans are parsed here one by one."""
+    for r_index, resource_spans in enumerate(request.resource_spans):  # type: ignore[attr-defined]
+        resource: dict[str, Any] = {}
+        part_error = None
+        try:
+            resource = key_values(part(Resource, resource_spans.resource).attributes)
+        except SpanRejected as exc:
+            part_error = f"its resource: {exc}"
         service = resource.get("service.name")
         service_name = service if isinstance(service, str) and service else None
         for scope_spans in resource_spans.scope_spans:
-            scope_pb = scope_spans.scope
-            scope: dict[str, Any] = {"name": scope_pb.name, "version": scope_pb.version}
-            if scope_pb.attributes:
-                scope["attributes"] = key_values(scope_pb.attributes)
-            for s_index, span in enumerate(scope_spans.spans):
+            scope: dict[str, Any] = {"name": "", "version": ""}
+            scope_error = part_error
+            try:
+                scope_pb = part(InstrumentationScope, scope_spans.scope)
+                scope = {"name": scope_pb.name, "version": scope_pb.version}
+                if scope_pb.attributes:
+                    scope["attributes"] = key_values(scope_pb.attributes)
+            except SpanRejected as exc:
+                scope_error = scope_error or f"its scope: {exc}"
+            for s_index, item in enumerate(scope_spans.spans):
+                name = None
                 try:
+                    if scope_error is not None:
+                        raise SpanRejected(scope_error)
+                    span = part(Span, item)
+                    name = span.name
                     yield _span(span, resource, scope, service_name)
                 except SpanRejected as exc:
-                    yield f"{where(r_index, scope, s_index, span.name)}: {exc}"
+                    yield f"{where(r_index, scope, s_index, name or name_of(Span, item))}: {exc}"
                 except (TypeError, ValueError, OverflowError, RecursionError) as exc:
                     # As on the JSON path: what the conventions make of odd attribute values
                     # (flattened keys thousands of levels deep) rejects the span, not the request.
-                    yield f"{where(r_index, scope, s_index, span.name)}: could not be read ({type(exc).__name__}: {exc})"
+                    yield f"{where(r_index, scope, s_index, name)}: could not be read ({type(exc).__name__}: {exc})"
 
 
 def _span(span: Any, resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:

@@ -1,7 +1,8 @@
 """What both encodings share once a field is read: the enum names, id checks and span checks.
 
 A span is rejected (alone) when it cannot be stored meaningfully: a bad or all-zero id, no name,
-no start time, an end before its start, or a time (start, end, event) the store cannot hold. Everything OTel itself tolerates (an unknown kind or
+no start time, an end before its start, a time (start, end, event) the store cannot hold, or a
+value nested deeper than MAX_VALUE_DEPTH (in its resource or scope too). Everything OTel itself tolerates (an unknown kind or
 status code, a missing end time, empty attributes) is accepted as it came.
 """
 
@@ -23,6 +24,12 @@ MAX_TIME_NS = 2**63 - 1
 unsigned 64-bit, and OTLP/JSON strings may hold 20 digits: anything later is refused here, so the
 write of a batch never fails on one span's clock."""
 
+MAX_VALUE_DEPTH = 32
+"""AnyValues nested in one attribute value, the value itself included (a string is 1, a list of
+strings 2). A span holding a deeper value is rejected alone. upb parses at most 100 nested
+messages and a map level takes three, so 32 levels of any mix of lists and maps is what a whole
+export can carry in protobuf; JSON is held to the same bound."""
+
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _ZERO_TRACE_BYTES = bytes(16)
@@ -31,6 +38,17 @@ _ZERO_SPAN_BYTES = bytes(8)
 
 class SpanRejected(Exception):
     """One span cannot be stored; the message says why (its position is added by the caller)."""
+
+
+class ValueTooDeep(SpanRejected):
+    """A value nests deeper than MAX_VALUE_DEPTH: in a resource or scope it rejects their spans."""
+
+
+def too_deep(what: str) -> ValueTooDeep:
+    return ValueTooDeep(
+        f"{what} is nested more than {MAX_VALUE_DEPTH} levels deep; send a structure that deep "
+        "as JSON text in a string attribute"
+    )
 
 
 def trace_id_of(value: object) -> str:
