@@ -12,8 +12,10 @@ import base64
 import binascii
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
+from mcp_server.otlp.log_parts import SEVERITY_NUMBERS, build_log, severity_name
+from mcp_server.otlp.shapes import LOGS, TRACES, ExportShape, camel
 from mcp_server.otlp.span_parts import (
     MAX_VALUE_DEPTH,
     SPAN_KINDS,
@@ -30,6 +32,7 @@ from mcp_server.otlp.span_parts import (
 from mcp_server.semconv.values import has_unpaired_surrogate, nonfinite_text
 from store.errors import InvalidOtlp
 from store.ingest import SpanIn
+from store.logs import LogIn
 
 _KIND_NAMES = {name: i for i, name in enumerate(SPAN_KINDS)} | {
     f"SPAN_KIND_{name}": i for i, name in enumerate(SPAN_KINDS)
@@ -38,8 +41,6 @@ _KIND_NAMES["SPAN_KIND_UNSPECIFIED"] = 0
 _STATUS_NAMES = {name: i for i, name in enumerate(STATUS_CODES)} | {
     f"STATUS_CODE_{name}": i for i, name in enumerate(STATUS_CODES)
 }
-
-
 def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
     value = obj.get(camel)
     return obj.get(snake) if value is None else value
@@ -52,7 +53,7 @@ def _list(obj: dict[str, Any], camel: str, snake: str, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidOtlp(
             f"{what} is {type(value).__name__}, not a list; OTLP/JSON nests "
-            "resourceSpans[].scopeSpans[].spans[] as arrays."
+            "resourceSpans[].scopeSpans[].spans[] (resourceLogs[].scopeLogs[].logRecords[]) as arrays."
         )
     return value
 
@@ -72,51 +73,98 @@ def iter_json_request(request: dict[str, Any], *, exact: bool) -> Iterator[SpanI
     may hold unpaired surrogates, and a span holding one (in its own fields or in its resource or
     scope) is rejected, since no Unicode text, and so no store, can hold it.
     """
-    for r_index, resource_spans in enumerate(_list(request, "resourceSpans", "resource_spans", "resourceSpans")):
-        resource_spans = _object(resource_spans, f"resourceSpans[{r_index}]")
-        resource_obj = _object(resource_spans.get("resource"), f"resourceSpans[{r_index}].resource")
+    return iter_json_items(request, TRACES, _span, exact=exact)
+
+
+T = TypeVar("T")
+
+
+def iter_json_items(
+    request: dict[str, Any],
+    shape: ExportShape,
+    read: Callable[[dict[str, Any], dict[str, Any], dict[str, Any], str | None], T],
+    *,
+    exact: bool,
+) -> Iterator[T | str]:
+    """Each item (span or log record) of an export as read(item, resource, scope, service name),
+    or a message saying why it was rejected (see iter_json_request for `exact`)."""
+    resources_key = camel(shape.resources)
+    for r_index, resources in enumerate(_list(request, resources_key, shape.resources, resources_key)):
+        resources = _object(resources, f"{resources_key}[{r_index}]")
+        resource_obj = _object(resources.get("resource"), f"{resources_key}[{r_index}].resource")
         resource_unpaired = not exact and has_unpaired_surrogate(resource_obj)
-        resource, part_error = _resource_attributes(resource_obj, f"resourceSpans[{r_index}].resource")
+        resource, resource_error = _resource_attributes(resource_obj, f"{resources_key}[{r_index}].resource")
         service = resource.get("service.name")
         service_name = service if isinstance(service, str) and service else None
-        scope_list = _list(resource_spans, "scopeSpans", "scope_spans", f"resourceSpans[{r_index}].scopeSpans")
+        scopes_key, legacy_key = camel(shape.scopes), camel(shape.legacy_scopes)
+        scope_list = _list(resources, scopes_key, shape.scopes, f"{resources_key}[{r_index}].{scopes_key}")
         # OTLP before 0.19 called scopes "instrumentation libraries"; old exporters still send that.
-        scope_list += _list(
-            resource_spans,
-            "instrumentationLibrarySpans",
-            "instrumentation_library_spans",
-            f"resourceSpans[{r_index}].instrumentationLibrarySpans",
-        )
-        for c_index, scope_spans in enumerate(scope_list):
-            at = f"resourceSpans[{r_index}].scopeSpans[{c_index}]"
-            scope_spans = _object(scope_spans, at)
+        scope_list += _list(resources, legacy_key, shape.legacy_scopes, f"{resources_key}[{r_index}].{legacy_key}")
+        for c_index, scopes in enumerate(scope_list):
+            at = f"{resources_key}[{r_index}].{scopes_key}[{c_index}]"
+            scopes = _object(scopes, at)
             scope_obj = _object(
-                scope_spans.get("scope") or _field(scope_spans, "instrumentationLibrary", "instrumentation_library"),
+                scopes.get("scope") or _field(scopes, "instrumentationLibrary", "instrumentation_library"),
                 f"{at}.scope",
             )
             scope, scope_error = _scope(scope_obj, at)
-            scope_error = part_error or scope_error
+            scope_error = resource_error or scope_error
             scope_unpaired = "its resource" if resource_unpaired else None
             if not exact and scope_unpaired is None and has_unpaired_surrogate(scope_obj):
                 scope_unpaired = "its scope"
-            for s_index, span in enumerate(_list(scope_spans, "spans", "spans", f"{at}.spans")):
+            items_key = camel(shape.items)
+            for i_index, item in enumerate(_list(scopes, items_key, shape.items, f"{at}.{items_key}")):
                 try:
-                    if not isinstance(span, dict):
-                        raise SpanRejected(f"is {type(span).__name__}, not an object")
+                    if not isinstance(item, dict):
+                        raise SpanRejected(f"is {type(item).__name__}, not an object")
                     unpaired_in = scope_unpaired
-                    if not exact and unpaired_in is None and has_unpaired_surrogate(span):
-                        unpaired_in = "the span"
+                    if not exact and unpaired_in is None and has_unpaired_surrogate(item):
+                        unpaired_in = f"the {shape.item}"
                     if unpaired_in is not None:
                         raise SpanRejected(_unpaired(unpaired_in))
                     if scope_error is not None:
                         raise SpanRejected(scope_error)
-                    yield _span(span, resource, scope, service_name)
+                    yield read(item, resource, scope, service_name)
                 except SpanRejected as exc:
-                    name = span.get("name") if isinstance(span, dict) else None
-                    yield f"{where(r_index, scope, s_index, name)}: {exc}"
+                    yield f"{_where(shape, r_index, scope, i_index, item)}: {exc}"
                 except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
-                    name = span.get("name") if isinstance(span, dict) else None
-                    yield f"{where(r_index, scope, s_index, name)}: could not be read ({type(exc).__name__}: {exc})"
+                    yield f"{_where(shape, r_index, scope, i_index, item)}: could not be read ({type(exc).__name__}: {exc})"
+
+
+def iter_json_logs(request: dict[str, Any], *, exact: bool) -> Iterator[LogIn | str]:
+    """Each log record of an OTLP/JSON ExportLogsServiceRequest as a LogIn for its span, or a
+    message saying why it was rejected (see iter_json_request for `exact`)."""
+    return iter_json_items(request, LOGS, _log_record, exact=exact)
+
+
+def _log_record(
+    record: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any], service_name: str | None
+) -> LogIn:
+    severity = record.get("severityText") or record.get("severity_text")
+    if severity is not None and not isinstance(severity, str):
+        raise SpanRejected("severityText is not a string")
+    number = _enum(_field(record, "severityNumber", "severity_number"), SEVERITY_NUMBERS, 25)
+    body = record.get("body")
+    try:
+        body = None if body is None else any_value(body)
+    except ValueTooDeep:
+        raise too_deep("the body") from None
+    return build_log(
+        trace_id=_field(record, "traceId", "trace_id"),
+        span_id=_field(record, "spanId", "span_id"),
+        time_ns=_uint64(_field(record, "timeUnixNano", "time_unix_nano"), "timeUnixNano"),
+        observed_ns=_uint64(_field(record, "observedTimeUnixNano", "observed_time_unix_nano"), "observedTimeUnixNano"),
+        severity=severity or severity_name(number),
+        event_name=_field(record, "eventName", "event_name") or "",
+        attributes=_key_values(record.get("attributes")),
+        body=body,
+        scope=scope,
+    )
+
+
+def _where(shape: ExportShape, r_index: int, scope: dict[str, Any], i_index: int, item: Any) -> str:
+    name = _field(item, camel(shape.name), shape.name) if isinstance(item, dict) else None
+    return where(r_index, scope, i_index, name, shape.item)
 
 
 def _unpaired(where: str) -> str:

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from mcp_server.otlp.lazy_protobuf import name_of, part
+from mcp_server.otlp.log_parts import build_log, severity_name
+from mcp_server.otlp.shapes import LOGS, TRACES, ExportShape
 from mcp_server.otlp.span_parts import (
     MAX_VALUE_DEPTH,
     SPAN_KINDS,
@@ -32,6 +35,7 @@ from mcp_server.otlp.span_parts import (
 )
 from mcp_server.semconv.values import nonfinite_text
 from store.ingest import SpanIn
+from store.logs import LogIn
 
 
 def any_value(value: Any, depth: int = 1) -> Any:
@@ -79,41 +83,85 @@ def key_values(pairs: Any) -> dict[str, Any]:
 def iter_protobuf_request(request: Message) -> Iterator[SpanIn | str]:
     """Each span of the request as a normalized SpanIn, or a message saying why it was rejected.
 
-    The request is an ExportTraceServiceRequest, or its shallow form (see lazy_protobuf), whose
-    resources, scopes and spans are parsed here one by one."""
-    for r_index, resource_spans in enumerate(request.resource_spans):  # type: ignore[attr-defined]
+    The request is an ExportTraceServiceRequest, or its shallow form (see lazy_protobuf)."""
+    return iter_protobuf_items(request, TRACES, Span, _span)
+
+
+T = TypeVar("T")
+
+
+def iter_protobuf_items(
+    request: Message,
+    shape: ExportShape,
+    item_class: type[Message],
+    read: Callable[[Any, dict[str, Any], dict[str, Any], str | None], T],
+) -> Iterator[T | str]:
+    """Each item (span or log record) of an export as read(item, resource, scope, service name),
+    or a message saying why it was rejected. The export's resources, scopes and items may be
+    bytes (its shallow form, see lazy_protobuf): each is then parsed here on its own."""
+    for r_index, resources in enumerate(getattr(request, shape.resources)):
         resource: dict[str, Any] = {}
-        part_error = None
+        resource_error = None
         try:
-            resource = key_values(part(Resource, resource_spans.resource).attributes)
+            resource = key_values(part(Resource, resources.resource).attributes)
         except SpanRejected as exc:
-            part_error = f"its resource: {exc}"
+            resource_error = f"its resource: {exc}"
         service = resource.get("service.name")
         service_name = service if isinstance(service, str) and service else None
-        for scope_spans in resource_spans.scope_spans:
+        for scopes in getattr(resources, shape.scopes):
             scope: dict[str, Any] = {"name": "", "version": ""}
-            scope_error = part_error
+            scope_error = resource_error
             try:
-                scope_pb = part(InstrumentationScope, scope_spans.scope)
+                scope_pb = part(InstrumentationScope, scopes.scope)
                 scope = {"name": scope_pb.name, "version": scope_pb.version}
                 if scope_pb.attributes:
                     scope["attributes"] = key_values(scope_pb.attributes)
             except SpanRejected as exc:
                 scope_error = scope_error or f"its scope: {exc}"
-            for s_index, item in enumerate(scope_spans.spans):
-                name = None
+            for i_index, raw in enumerate(getattr(scopes, shape.items)):
+                item = None
                 try:
                     if scope_error is not None:
                         raise SpanRejected(scope_error)
-                    span = part(Span, item)
-                    name = span.name
-                    yield _span(span, resource, scope, service_name)
+                    item = part(item_class, raw)
+                    yield read(item, resource, scope, service_name)
                 except SpanRejected as exc:
-                    yield f"{where(r_index, scope, s_index, name or name_of(Span, item))}: {exc}"
+                    yield f"{_where(shape, r_index, scope, i_index, item, raw)}: {exc}"
                 except (TypeError, ValueError, OverflowError, RecursionError) as exc:
                     # As on the JSON path: what the conventions make of odd attribute values
-                    # (flattened keys thousands of levels deep) rejects the span, not the request.
-                    yield f"{where(r_index, scope, s_index, name)}: could not be read ({type(exc).__name__}: {exc})"
+                    # (flattened keys thousands of levels deep) rejects the item, not the request.
+                    yield f"{_where(shape, r_index, scope, i_index, item, raw)}: could not be read ({type(exc).__name__}: {exc})"
+
+
+def iter_protobuf_logs(request: Message) -> Iterator[LogIn | str]:
+    """Each log record of an ExportLogsServiceRequest (or its shallow form) as a LogIn for its
+    span, or a message saying why it was rejected."""
+    return iter_protobuf_items(request, LOGS, LogRecord, _log_record)
+
+
+def _log_record(record: Any, resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> LogIn:
+    body = None
+    if record.HasField("body"):
+        try:
+            body = any_value(record.body)
+        except ValueTooDeep:
+            raise too_deep("the body") from None
+    return build_log(
+        trace_id=record.trace_id,
+        span_id=record.span_id,
+        time_ns=record.time_unix_nano,
+        observed_ns=record.observed_time_unix_nano,
+        severity=record.severity_text or severity_name(record.severity_number),
+        event_name=record.event_name,
+        attributes=key_values(record.attributes),
+        body=body,
+        scope=scope,
+    )
+
+
+def _where(shape: ExportShape, r_index: int, scope: dict[str, Any], i_index: int, item: Any, raw: Any) -> str:
+    name = getattr(item, shape.name) if item is not None else name_of(shape, raw)
+    return where(r_index, scope, i_index, name, shape.item)
 
 
 def _span(span: Any, resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:

@@ -1,7 +1,7 @@
 """Reading an OTLP export whose values nest too deeply for protobuf to parse it whole.
 
-upb stops at 100 nested messages, so one attribute value 48 AnyValues deep makes the whole
-export unreadable. When that happens the body is read again through a shallow schema with the
+upb stops at 100 nested messages, so one attribute value 33 maps (or 48 lists) deep makes the
+whole export unreadable. When that happens the body is read again through a shallow schema with the
 same field numbers, in which each resource, scope and span (or log record) is left as bytes;
 each is then parsed on its own (with the nesting budget to itself), so only the part that is
 too deep is rejected. The trace and logs exports share field numbers (resource 1, scopes 2,
@@ -15,21 +15,23 @@ from typing import Any, TypeVar
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
+from mcp_server.otlp.shapes import LOGS, TRACES, ExportShape
 from mcp_server.otlp.span_parts import SpanRejected, too_deep
 
 _POOL = descriptor_pool.DescriptorPool()
 _FIELD = descriptor_pb2.FieldDescriptorProto
 
 
-def _shallow_classes(
-    package: str, resources: str, scopes: str, items: str, name_field: int
-) -> tuple[type[Message], type[Message]]:
+def _shallow_classes(shape: ExportShape) -> tuple[type[Message], type[Message]]:
+    package = f"tracejudge.shallow.{shape.items}"
     file = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package, syntax="proto3")
     one, many = _FIELD.LABEL_OPTIONAL, _FIELD.LABEL_REPEATED
     shapes = {
-        "Scope": [("scope", 1, one, _FIELD.TYPE_BYTES, ""), (items, 2, many, _FIELD.TYPE_BYTES, "")],
-        "Resource": [("resource", 1, one, _FIELD.TYPE_BYTES, ""), (scopes, 2, many, _FIELD.TYPE_MESSAGE, "Scope")],
-        "Request": [(resources, 1, many, _FIELD.TYPE_MESSAGE, "Resource")],
+        "Scope": [("scope", 1, one, _FIELD.TYPE_BYTES, ""), (shape.items, 2, many, _FIELD.TYPE_BYTES, "")],
+        "Resource": [("resource", 1, one, _FIELD.TYPE_BYTES, ""), (shape.scopes, 2, many, _FIELD.TYPE_MESSAGE, "Scope")],
+        "Request": [(shape.resources, 1, many, _FIELD.TYPE_MESSAGE, "Resource")],
+        # An item's name alone, to say which one was rejected when it does not parse.
+        "Name": [(shape.name, shape.name_number, one, _FIELD.TYPE_STRING, "")],
     }
     for message_name, fields in shapes.items():
         proto = file.message_type.add(name=message_name)
@@ -37,26 +39,26 @@ def _shallow_classes(
             field = proto.field.add(name=name, number=number, label=label, type=kind)  # type: ignore[arg-type]
             if type_name:
                 field.type_name = f".{package}.{type_name}"
-    # An item's name alone (field 5 of a Span, 12 of a LogRecord), to say which one was rejected.
-    file.message_type.add(name="Name").field.add(name="name", number=name_field, label=one, type=_FIELD.TYPE_STRING)
     _POOL.Add(file)
-    return (
-        message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{package}.Request")),
-        message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{package}.Name")),
-    )
+    request, name = (_POOL.FindMessageTypeByName(f"{package}.{n}") for n in ("Request", "Name"))
+    return message_factory.GetMessageClass(request), message_factory.GetMessageClass(name)
 
 
-SHALLOW_TRACES, _SPAN_NAME = _shallow_classes("tracejudge.shallow.traces", "resource_spans", "scope_spans", "spans", 5)
-SHALLOW_LOGS, _EVENT_NAME = _shallow_classes("tracejudge.shallow.logs", "resource_logs", "scope_logs", "log_records", 12)
-_NAMES: dict[str, type[Message]] = {"Span": _SPAN_NAME, "LogRecord": _EVENT_NAME}
+_CLASSES = {shape: _shallow_classes(shape) for shape in (TRACES, LOGS)}
 
 
-def name_of(message_class: type[Message], value: Any) -> str | None:
-    """The name of a span (or the event name of a log record) that part() could not parse."""
+def parse_shallow(shape: ExportShape, body: bytes) -> Message:
+    """The export in its shallow form (items, scopes and resources left as bytes); DecodeError
+    if even that does not parse."""
+    return _CLASSES[shape][0].FromString(body)
+
+
+def name_of(shape: ExportShape, value: Any) -> str | None:
+    """The name of an item that part() could not parse (a span's name, a log's event name)."""
     if not isinstance(value, bytes):
         return None
     try:
-        return _NAMES[message_class.DESCRIPTOR.name].FromString(value).name  # type: ignore[attr-defined]
+        return getattr(_CLASSES[shape][1].FromString(value), shape.name)
     except DecodeError:
         return None
 

@@ -115,14 +115,14 @@ def build_span(
     if end_ns and end_ns < start_ns:
         raise SpanRejected(f"end_time_unix_nano {end_ns} is before start_time_unix_nano {start_ns}")
     if start_ns > MAX_TIME_NS:
-        raise SpanRejected(_too_late("start_time_unix_nano", start_ns))
+        raise SpanRejected(too_late("start_time_unix_nano", start_ns))
     if end_ns > MAX_TIME_NS:
-        raise SpanRejected(_too_late("end_time_unix_nano", end_ns))
+        raise SpanRejected(too_late("end_time_unix_nano", end_ns))
     for event in events:
         # The whole span is refused rather than the event dropped: the store keeps what came or
         # says why not, and a clock this far off makes the span's other times suspect too.
         if event["time_ns"] > MAX_TIME_NS:
-            raise SpanRejected(_too_late(f"event {event['name']!r} time_unix_nano", event["time_ns"]))
+            raise SpanRejected(too_late(f"event {event['name']!r} time_unix_nano", event["time_ns"]))
     span = SpanIn(
         trace_id=trace_id,
         span_id=span_id,
@@ -144,13 +144,13 @@ def build_span(
     return span
 
 
-def _too_late(what: str, value: int) -> str:
+def too_late(what: str, value: int) -> str:
     return (
         f"{what} {value} is after the year 2262 (beyond 2**63-1 ns), later than the store can "
         "hold; send nanoseconds since the Unix epoch"
     )
 
 
-def where(resource_index: int, scope: dict[str, Any], span_index: int, name: object) -> str:
+def where(resource_index: int, scope: dict[str, Any], span_index: int, name: object, item: str = "span") -> str:
     named = f" {name!r}" if isinstance(name, str) and name else ""
-    return f"span {span_index}{named} of scope {scope.get('name') or ''!r} in resource {resource_index}"
+    return f"{item} {span_index}{named} of scope {scope.get('name') or ''!r} in resource {resource_index}"

@@ -84,9 +84,16 @@ _MESSAGE_EVENTS = {
 _ENVELOPE_KEYS = frozenset({"gen_ai.system", "gen_ai.provider.name", "event.name"})
 
 
-def _event_body(attributes: dict[str, Any]) -> dict[str, Any]:
+def _event_body(event: dict[str, Any]) -> dict[str, Any]:
+    # A log record made an event (store.logs) keeps its body: the message's fields, or its text.
+    body = event.get("body")
+    if isinstance(body, dict):
+        return {k: decode_json_container(v) for k, v in body.items()}
+    if isinstance(body, str) and body:
+        return {"content": body}
     # Span-event forms of the (log) events: the body as JSON in gen_ai.event.content (Azure AI
     # Inference, Semantic Kernel), or the body's fields as attributes (role, content, tool_calls).
+    attributes = event.get("attributes") or {}
     content = decode_json(attributes.get("gen_ai.event.content"))
     if isinstance(content, dict):
         return dict(content)
@@ -98,7 +105,7 @@ def _read_message_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] 
     for event in events:
         role = _MESSAGE_EVENTS.get(event.get("name"))  # type: ignore[arg-type]
         if role is not None:
-            body = _event_body(event.get("attributes") or {})
+            body = _event_body(event)
             body.setdefault("role", role)
             messages.append(body)
             names.append(event["name"])
@@ -106,7 +113,7 @@ def _read_message_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] 
 
 
 def _read_choice_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] | None:
-    choices = [_event_body(e.get("attributes") or {}) for e in events if e.get("name") == "gen_ai.choice"]
+    choices = [_event_body(e) for e in events if e.get("name") == "gen_ai.choice"]
     return (choices, ["gen_ai.choice"]) if choices else None
 
 
