@@ -3,7 +3,7 @@
 A log record is kept as an event of the span it names (store.logs), so one without a trace and
 span id is rejected (the client is told in partial_success: tracejudge has nowhere to show it),
 as is one with a bad id, a time the store cannot hold, or a value nested too deeply. The event
-takes the record's name (LogRecord.event_name, or the older `event.name` attribute, else "log"),
+takes the record's name (LogRecord.event_name, or an attribute: see _NAME_ATTRIBUTES; else "log"),
 time (or observed time), attributes and body; LOG_MARKER holds what only a log has (severity, the
 emitting scope), and marks the event as one a re-sent span must keep.
 """
@@ -15,6 +15,9 @@ from typing import Any
 from mcp_server.otlp.span_parts import MAX_TIME_NS, SpanRejected, span_id_of, too_late, trace_id_of
 from store.logs import LOG_MARKER, LogIn
 
+_NAME_ATTRIBUTES = ("event.name", "event_name")
+"""Where records name their event when LogRecord.event_name is empty: SDKs before it existed
+wrote the event.name attribute; litellm writes event_name."""
 _SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 """Each covers four SeverityNumber values: 1-4 TRACE, 5-8 DEBUG ... 21-24 FATAL."""
 SEVERITY_NUMBERS = {
@@ -51,8 +54,9 @@ def build_log(
         raise SpanRejected(too_late("time_unix_nano", when))
     if not isinstance(event_name, str):
         raise SpanRejected("event_name is not a string")
-    if not event_name and isinstance(attributes.get("event.name"), str):
-        event_name = attributes["event.name"]
+    for key in _NAME_ATTRIBUTES:
+        if not event_name and isinstance(attributes.get(key), str):
+            event_name = attributes[key]
     marker: dict[str, Any] = {"scope": scope.get("name") or ""}
     if severity:
         marker["severity"] = severity

@@ -117,13 +117,20 @@ def _read_choice_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] |
     return (choices, ["gen_ai.choice"]) if choices else None
 
 
-def _content_event(event_name: str, key: str) -> Events:
+def _content_event(event_name: str, key: str, *, per_item_bodies: bool = False) -> Events:
+    # As a span event (OpenLLMetry), one event whose attribute `key` holds the whole payload. The
+    # older content events as log records (litellm) are one per message or choice instead, with
+    # it as their body: per_item_bodies reads those as the list of them.
     def read(events: list[dict[str, Any]]) -> tuple[Any, list[str]] | None:
-        for event in events:
-            if event.get("name") == event_name:
-                value = (event.get("attributes") or {}).get(key)
-                if value is not None:
-                    return decode_json(value), [event_name]
+        named = [event for event in events if event.get("name") == event_name]
+        if per_item_bodies:
+            bodies = [_event_body(event) for event in named if isinstance(event.get("body"), dict) and event["body"]]
+            if bodies:
+                return bodies, [event_name]
+        for event in named:
+            value = (event.get("attributes") or {}).get(key)
+            if value is not None:
+                return decode_json(value), [event_name]
         return None
 
     return Events(read)
@@ -149,10 +156,10 @@ FLAT_OUTPUTS = (
 EVENT_INPUTS = (
     _content_event(DETAILS_EVENT, "gen_ai.input.messages"),
     Events(_read_message_events),
-    _content_event("gen_ai.content.prompt", "gen_ai.prompt"),
+    _content_event("gen_ai.content.prompt", "gen_ai.prompt", per_item_bodies=True),
 )
 EVENT_OUTPUTS = (
     _content_event(DETAILS_EVENT, "gen_ai.output.messages"),
     Events(_read_choice_events),
-    _content_event("gen_ai.content.completion", "gen_ai.completion"),
+    _content_event("gen_ai.content.completion", "gen_ai.completion", per_item_bodies=True),
 )
