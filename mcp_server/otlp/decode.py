@@ -3,7 +3,7 @@ decode_logs_request: the same for a logs export, with the log records for their 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,20 +36,8 @@ def decode_request(body: bytes, encoding: Literal["protobuf", "json"]) -> Decode
 
     Raises InvalidOtlp when the body as a whole cannot be read as an OTLP trace export.
     """
-    if encoding == "protobuf":
-        items = iter_protobuf_request(parse_protobuf(body))
-    elif encoding == "json":
-        request, exact = parse_json(body)
-        items = iter_json_request(request, exact=exact)
-    else:
-        raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
-    batch = DecodedBatch()
-    for item in items:
-        if isinstance(item, str):
-            batch.rejected.append(item)
-        else:
-            batch.spans.append(item)
-    return batch
+    spans, rejected = _decode(body, encoding, TRACES)
+    return DecodedBatch(spans, rejected)
 
 
 @dataclass(slots=True)
@@ -65,20 +53,30 @@ def decode_logs_request(body: bytes, encoding: Literal["protobuf", "json"]) -> D
 
     Raises InvalidOtlp when the body as a whole cannot be read as an OTLP logs export.
     """
+    logs, rejected = _decode(body, encoding, LOGS)
+    return DecodedLogs(logs, rejected)
+
+
+_WALKERS: dict[ExportShape, tuple[Callable[[Message], Iterator[Any]], Callable[..., Iterator[Any]]]] = {
+    TRACES: (iter_protobuf_request, iter_json_request),
+    LOGS: (iter_protobuf_logs, iter_json_logs),
+}
+
+
+def _decode(body: bytes, encoding: str, shape: ExportShape) -> tuple[list[Any], list[str]]:
+    protobuf_walker, json_walker = _WALKERS[shape]
     if encoding == "protobuf":
-        items = iter_protobuf_logs(parse_protobuf(body, LOGS))
+        items = protobuf_walker(parse_protobuf(body, shape))
     elif encoding == "json":
-        request, exact = parse_json(body, LOGS)
-        items = iter_json_logs(request, exact=exact)
+        request, exact = parse_json(body, shape)
+        items = json_walker(request, exact=exact)
     else:
         raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
-    decoded = DecodedLogs()
+    kept: list[Any] = []
+    rejected: list[str] = []
     for item in items:
-        if isinstance(item, str):
-            decoded.rejected.append(item)
-        else:
-            decoded.logs.append(item)
-    return decoded
+        (rejected if isinstance(item, str) else kept).append(item)
+    return kept, rejected
 
 
 def parse_protobuf(body: bytes, shape: ExportShape = TRACES) -> Message:

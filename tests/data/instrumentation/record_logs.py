@@ -70,11 +70,7 @@ def _scripted_openai() -> Iterator[str]:
                     "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
                 }  # fmt: skip
             ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            _answer(self, 200, "application/json", body)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -98,17 +94,21 @@ def _otlp_receiver() -> Iterator[tuple[str, dict[str, list[bytes]]]]:
                 body = gzip.decompress(body)
             received.setdefault(self.path, []).append(body)
             answer = answers[self.path].SerializeToString() if self.path in answers else b""
-            self.send_response(200 if self.path in answers else 404)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            _answer(self, 200 if self.path in answers else 404, "application/x-protobuf", answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     with _serving(Handler) as url:
         yield url, received
+
+
+def _answer(handler: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 @contextmanager
