@@ -12,7 +12,7 @@ from __future__ import annotations
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from mcp_server.http.otlp_endpoint import Signal
-from mcp_server.otlp.decode import decode_logs_request
+from mcp_server.otlp import decode_logs_request
 from store import Database
 from store.logs import PendingLogs
 

@@ -41,6 +41,8 @@ _KIND_NAMES["SPAN_KIND_UNSPECIFIED"] = 0
 _STATUS_NAMES = {name: i for i, name in enumerate(STATUS_CODES)} | {
     f"STATUS_CODE_{name}": i for i, name in enumerate(STATUS_CODES)
 }
+
+
 def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
     value = obj.get(camel)
     return obj.get(snake) if value is None else value

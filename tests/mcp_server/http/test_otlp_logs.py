@@ -25,6 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
+from mcp_server.settings import settings_from_env
 from tests.support.live_server import LiveServer
 from tests.support.mcp_session import session
 
@@ -308,3 +309,9 @@ def test_batched_sdk_exports_in_any_order_lose_nothing(live_server: LiveServer) 
         assert QUESTION in row["inputs"] and ANSWER in row["outputs"]
         assert len(json.loads(row["events"])) == len(CHAT_EVENTS)
     assert live_server.db.reader().execute("SELECT count(*) FROM pending_logs").fetchone()[0] == 0
+
+
+def test_the_waiting_bounds_are_read_from_the_environment() -> None:
+    settings = settings_from_env({"TRACEJUDGE_PENDING_LOGS_MAX_BYTES": "1000", "TRACEJUDGE_PENDING_LOGS_TTL_S": "90"})
+
+    assert (settings.pending_logs_max_bytes, settings.pending_logs_ttl_s) == (1000, 90.0)
