@@ -107,6 +107,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"tracejudge: {count} traces in {settings.db_path}\n"
             f"  MCP (streamable HTTP): {base}/mcp\n"
             f"  OTLP/HTTP traces:      {base}/v1/traces\n"
+            f"  OTLP/HTTP logs:        {base}/v1/logs\n"
             f"  health:                {base}/health"
             + ("\n  auth: Authorization: Bearer <token> required" if settings.token else ""),
             file=sys.stderr,
@@ -241,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
         return add_command(sub, name, func, help)
 
-    serve = add("serve", cmd_serve, "Serve MCP over streamable HTTP at /mcp and OTLP at /v1/traces.")
+    serve = add("serve", cmd_serve, "Serve MCP over streamable HTTP at /mcp and OTLP at /v1/traces and /v1/logs.")
     serve.add_argument(
         "--host",
         default=None,

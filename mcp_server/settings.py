@@ -19,6 +19,7 @@ from mcp_server.models.settings import (
     ModelSettings,
 )
 from store.errors import InvalidArgument
+from store.logs import DEFAULT_MAX_PENDING_BYTES, DEFAULT_PENDING_TTL_S
 
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -48,6 +49,17 @@ class Settings(BaseModel):
         DEFAULT_MAX_BODY_BYTES,
         gt=0,
         description="Largest OTLP request body accepted, before and after decompression.",
+    )
+    pending_logs_max_bytes: int = Field(
+        DEFAULT_MAX_PENDING_BYTES,
+        gt=0,
+        description="Most bytes of OTLP log records kept waiting for spans not received yet; "
+        "records past it are refused in partial_success.",
+    )
+    pending_logs_ttl_s: float = Field(
+        DEFAULT_PENDING_TTL_S,
+        gt=0,
+        description="Seconds a log record waits for its span before it is deleted (with a warning).",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -115,6 +127,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         values["port"] = port
     if max_body := env.get(f"{ENV_PREFIX}MAX_BODY_BYTES"):
         values["max_body_bytes"] = max_body
+    if pending_bytes := env.get(f"{ENV_PREFIX}PENDING_LOGS_MAX_BYTES"):
+        values["pending_logs_max_bytes"] = pending_bytes
+    if pending_ttl := env.get(f"{ENV_PREFIX}PENDING_LOGS_TTL_S"):
+        values["pending_logs_ttl_s"] = pending_ttl
     if hosts := env.get(f"{ENV_PREFIX}ALLOWED_HOSTS"):
         values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
     if targets := env.get(f"{ENV_PREFIX}TARGETS"):

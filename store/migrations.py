@@ -415,6 +415,24 @@ def _m009_known_usage_previews_span_metadata(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m010_pending_logs(conn: sqlite3.Connection) -> None:
+    # OTLP log records (event-based GenAI content) for spans not stored yet: they wait here and
+    # become events of their span when it arrives (store.logs). Bounded in bytes and in age.
+    conn.execute(
+        "CREATE TABLE pending_logs ("
+        "id INTEGER PRIMARY KEY, "
+        "trace_id TEXT NOT NULL, "
+        "span_id TEXT NOT NULL, "
+        "received_ns INTEGER NOT NULL, "
+        "size INTEGER NOT NULL, "  # bytes of event, summed against the bound
+        "event TEXT NOT NULL"  # the record in its span-event form, JSON
+        ")"
+    )
+    conn.execute("CREATE INDEX idx_pending_logs_span ON pending_logs(trace_id, span_id)")
+    # Covering for both the expiry (by age) and the total size the bound checks.
+    conn.execute("CREATE INDEX idx_pending_logs_received ON pending_logs(received_ns, size)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -427,6 +445,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("007_labeling", _m007_labeling),
     ("008_evaluation_targets", _m008_evaluation_targets),
     ("009_known_usage_previews_span_metadata", _m009_known_usage_previews_span_metadata),
+    ("010_pending_logs", _m010_pending_logs),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

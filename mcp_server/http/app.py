@@ -1,4 +1,4 @@
-"""The one HTTP application: MCP at /mcp, OTLP at /v1/traces, GET /health."""
+"""The one HTTP application: MCP at /mcp, OTLP at /v1/traces and /v1/logs, GET /health."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from starlette.routing import Route
 from mcp_server.http.auth import BearerTokenMiddleware
 from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
+from mcp_server.http.otlp_logs import LOGS
+from mcp_server.semconv import attach_events
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
+from store.logs import PendingLogs
 
 
 def transport_security() -> TransportSecuritySettings:
@@ -37,10 +40,14 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    otlp = OtlpEndpoint(db, max_body_bytes=settings.max_body_bytes)
+    span_logs = PendingLogs(
+        attach_events, max_bytes=settings.pending_logs_max_bytes, ttl_s=settings.pending_logs_ttl_s
+    )
+    otlp = OtlpEndpoint(db, max_body_bytes=settings.max_body_bytes, span_logs=span_logs)
     app.router.routes.extend(
         [
             Route("/v1/traces", otlp.handle, methods=["POST"]),
+            Route("/v1/logs", otlp.handler(LOGS), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ]
     )

@@ -1,4 +1,5 @@
 """POST /v1/traces: OTLP/HTTP trace export, protobuf or JSON, answered only after the commit.
+(POST /v1/logs is the same endpoint with another Signal: see otlp_logs.)
 
 The answer is an ExportTraceServiceResponse in the request's encoding; spans that could not be
 stored are counted in partial_success with the reasons. Bodies that cannot be read get 400,
@@ -12,8 +13,11 @@ max_in_flight x max_body_bytes of memory.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
+from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
@@ -28,7 +32,9 @@ from mcp_server.http.body import (
     read_body,
 )
 from mcp_server.otlp import InvalidOtlp, decode_request
+from mcp_server.otlp.shapes import camel
 from store import Database, write_spans
+from store.logs import PendingLogs
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -59,27 +65,65 @@ def _status(code: int, message: str, encoding: str, http_status: int) -> Respons
     return Response(body, status_code=http_status, media_type=PROTOBUF)
 
 
-def _export_response(rejected: list[str], encoding: str) -> Response:
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What differs between the OTLP exports this endpoint takes: how a body is stored, and the
+    answer's message and its count of rejected items."""
+
+    store: Callable[[Database, PendingLogs | None, bytes, str], list[str]]
+    """Decode and store a body (protobuf or json); one message per item not stored. Runs in a
+    worker thread; raises InvalidOtlp for a body that cannot be read."""
+    response: type[Message]
+    rejected_field: str
+    """partial_success's count: rejected_spans, rejected_log_records."""
+    items: str
+    """What the items are called in the answer's message."""
+
+
+def _store_spans(db: Database, logs: PendingLogs | None, body: bytes, encoding: str) -> list[str]:
+    batch = decode_request(body, encoding)  # type: ignore[arg-type]
+    write_spans(db, batch.spans, logs=logs)
+    return batch.rejected
+
+
+TRACES = Signal(_store_spans, ExportTraceServiceResponse, "rejected_spans", "spans")
+
+
+def _export_response(rejected: list[str], encoding: str, signal: Signal) -> Response:
     message = "; ".join(rejected[:MAX_REJECTION_MESSAGES])
     if len(rejected) > MAX_REJECTION_MESSAGES:
-        message += f"; and {len(rejected) - MAX_REJECTION_MESSAGES} more rejected spans"
+        message += f"; and {len(rejected) - MAX_REJECTION_MESSAGES} more rejected {signal.items}"
     if encoding == "json":
         body: dict[str, object] = {}
         if rejected:
-            body["partialSuccess"] = {"rejectedSpans": str(len(rejected)), "errorMessage": message}
+            body["partialSuccess"] = {camel(signal.rejected_field): str(len(rejected)), "errorMessage": message}
         return Response(json.dumps(body), media_type=JSON)
-    response = ExportTraceServiceResponse()
+    response = signal.response()
     if rejected:
-        response.partial_success.rejected_spans = len(rejected)
-        response.partial_success.error_message = message
+        setattr(response.partial_success, signal.rejected_field, len(rejected))  # type: ignore[attr-defined]
+        response.partial_success.error_message = message  # type: ignore[attr-defined]
     return Response(response.SerializeToString(), media_type=PROTOBUF)
 
 
 class OtlpEndpoint:
-    """The ASGI endpoint; holds the store and the limits it enforces."""
+    """The ASGI endpoint; holds the store and the limits it enforces.
 
-    def __init__(self, db: Database, *, max_body_bytes: int, max_concurrent: int = 2, max_in_flight: int = 6) -> None:
+    One instance serves every signal (handle for traces, handler(signal) for others), so the
+    limits below hold for all OTLP requests together. `span_logs` keeps log records as events
+    of their spans (see store.logs): spans are written with it, and /v1/logs needs it.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_body_bytes: int,
+        max_concurrent: int = 2,
+        max_in_flight: int = 6,
+        span_logs: PendingLogs | None = None,
+    ) -> None:
         self.db = db
+        self.span_logs = span_logs
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
         self._in_flight = 0  # touched only on the event loop
@@ -87,7 +131,15 @@ class OtlpEndpoint:
         # so one batch decodes while another is written. More would only queue on the writer.
         self._limiter = anyio.CapacityLimiter(max_concurrent)
 
-    async def handle(self, request: Request) -> Response:
+    def handler(self, signal: Signal) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint for another signal's exports (the route's function)."""
+
+        async def handle(request: Request) -> Response:
+            return await self.handle(request, signal)
+
+        return handle
+
+    async def handle(self, request: Request, signal: Signal = TRACES) -> Response:
         content_type = request.headers.get("content-type", "")
         encoding = _encoding_of(content_type)
         if encoding is None:
@@ -106,11 +158,11 @@ class OtlpEndpoint:
             return response
         self._in_flight += 1
         try:
-            return await self._receive(request, encoding)
+            return await self._receive(request, encoding, signal)
         finally:
             self._in_flight -= 1
 
-    async def _receive(self, request: Request, encoding: str) -> Response:
+    async def _receive(self, request: Request, encoding: str, signal: Signal) -> Response:
         try:
             body = await read_body(request, self.max_body_bytes)
         except ClientDisconnect:
@@ -123,12 +175,9 @@ class OtlpEndpoint:
         except CorruptBody as exc:
             return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
         try:
-            rejected = await anyio.to_thread.run_sync(self._store, body, encoding, limiter=self._limiter)
+            rejected = await anyio.to_thread.run_sync(
+                signal.store, self.db, self.span_logs, body, encoding, limiter=self._limiter
+            )
         except InvalidOtlp as exc:
             return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
-        return _export_response(rejected, encoding)
-
-    def _store(self, body: bytes, encoding: str) -> list[str]:
-        batch = decode_request(body, encoding)  # type: ignore[arg-type]
-        write_spans(self.db, batch.spans)
-        return batch.rejected
+        return _export_response(rejected, encoding, signal)

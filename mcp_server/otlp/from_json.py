@@ -12,21 +12,27 @@ import base64
 import binascii
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
+from mcp_server.otlp.log_parts import SEVERITY_NUMBERS, build_log, severity_name
+from mcp_server.otlp.shapes import LOGS, TRACES, ExportShape, camel
 from mcp_server.otlp.span_parts import (
+    MAX_VALUE_DEPTH,
     SPAN_KINDS,
     STATUS_CODES,
     SpanRejected,
+    ValueTooDeep,
     build_span,
     parent_id_of,
     span_id_of,
+    too_deep,
     trace_id_of,
     where,
 )
 from mcp_server.semconv.values import has_unpaired_surrogate, nonfinite_text
 from store.errors import InvalidOtlp
 from store.ingest import SpanIn
+from store.logs import LogIn
 
 _KIND_NAMES = {name: i for i, name in enumerate(SPAN_KINDS)} | {
     f"SPAN_KIND_{name}": i for i, name in enumerate(SPAN_KINDS)
@@ -49,7 +55,7 @@ def _list(obj: dict[str, Any], camel: str, snake: str, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidOtlp(
             f"{what} is {type(value).__name__}, not a list; OTLP/JSON nests "
-            "resourceSpans[].scopeSpans[].spans[] as arrays."
+            "resourceSpans[].scopeSpans[].spans[] (resourceLogs[].scopeLogs[].logRecords[]) as arrays."
         )
     return value
 
@@ -69,51 +75,98 @@ def iter_json_request(request: dict[str, Any], *, exact: bool) -> Iterator[SpanI
     may hold unpaired surrogates, and a span holding one (in its own fields or in its resource or
     scope) is rejected, since no Unicode text, and so no store, can hold it.
     """
-    for r_index, resource_spans in enumerate(_list(request, "resourceSpans", "resource_spans", "resourceSpans")):
-        resource_spans = _object(resource_spans, f"resourceSpans[{r_index}]")
-        resource_obj = _object(resource_spans.get("resource"), f"resourceSpans[{r_index}].resource")
+    return iter_json_items(request, TRACES, _span, exact=exact)
+
+
+T = TypeVar("T")
+
+
+def iter_json_items(
+    request: dict[str, Any],
+    shape: ExportShape,
+    read: Callable[[dict[str, Any], dict[str, Any], dict[str, Any], str | None], T],
+    *,
+    exact: bool,
+) -> Iterator[T | str]:
+    """Each item (span or log record) of an export as read(item, resource, scope, service name),
+    or a message saying why it was rejected (see iter_json_request for `exact`)."""
+    resources_key = camel(shape.resources)
+    for r_index, resources in enumerate(_list(request, resources_key, shape.resources, resources_key)):
+        resources = _object(resources, f"{resources_key}[{r_index}]")
+        resource_obj = _object(resources.get("resource"), f"{resources_key}[{r_index}].resource")
         resource_unpaired = not exact and has_unpaired_surrogate(resource_obj)
-        try:
-            resource = _key_values(resource_obj.get("attributes"))
-        except SpanRejected as exc:
-            raise InvalidOtlp(f"resourceSpans[{r_index}].resource attributes: {exc}.") from exc
+        resource, resource_error = _resource_attributes(resource_obj, f"{resources_key}[{r_index}].resource")
         service = resource.get("service.name")
         service_name = service if isinstance(service, str) and service else None
-        scope_list = _list(resource_spans, "scopeSpans", "scope_spans", f"resourceSpans[{r_index}].scopeSpans")
+        scopes_key, legacy_key = camel(shape.scopes), camel(shape.legacy_scopes)
+        scope_list = _list(resources, scopes_key, shape.scopes, f"{resources_key}[{r_index}].{scopes_key}")
         # OTLP before 0.19 called scopes "instrumentation libraries"; old exporters still send that.
-        scope_list += _list(
-            resource_spans,
-            "instrumentationLibrarySpans",
-            "instrumentation_library_spans",
-            f"resourceSpans[{r_index}].instrumentationLibrarySpans",
-        )
-        for c_index, scope_spans in enumerate(scope_list):
-            at = f"resourceSpans[{r_index}].scopeSpans[{c_index}]"
-            scope_spans = _object(scope_spans, at)
+        scope_list += _list(resources, legacy_key, shape.legacy_scopes, f"{resources_key}[{r_index}].{legacy_key}")
+        for c_index, scopes in enumerate(scope_list):
+            at = f"{resources_key}[{r_index}].{scopes_key}[{c_index}]"
+            scopes = _object(scopes, at)
             scope_obj = _object(
-                scope_spans.get("scope") or _field(scope_spans, "instrumentationLibrary", "instrumentation_library"),
+                scopes.get("scope") or _field(scopes, "instrumentationLibrary", "instrumentation_library"),
                 f"{at}.scope",
             )
-            scope = _scope(scope_obj, at)
+            scope, scope_error = _scope(scope_obj, at)
+            scope_error = resource_error or scope_error
             scope_unpaired = "its resource" if resource_unpaired else None
             if not exact and scope_unpaired is None and has_unpaired_surrogate(scope_obj):
                 scope_unpaired = "its scope"
-            for s_index, span in enumerate(_list(scope_spans, "spans", "spans", f"{at}.spans")):
+            items_key = camel(shape.items)
+            for i_index, item in enumerate(_list(scopes, items_key, shape.items, f"{at}.{items_key}")):
                 try:
-                    if not isinstance(span, dict):
-                        raise SpanRejected(f"is {type(span).__name__}, not an object")
+                    if not isinstance(item, dict):
+                        raise SpanRejected(f"is {type(item).__name__}, not an object")
                     unpaired_in = scope_unpaired
-                    if not exact and unpaired_in is None and has_unpaired_surrogate(span):
-                        unpaired_in = "the span"
+                    if not exact and unpaired_in is None and has_unpaired_surrogate(item):
+                        unpaired_in = f"the {shape.item}"
                     if unpaired_in is not None:
                         raise SpanRejected(_unpaired(unpaired_in))
-                    yield _span(span, resource, scope, service_name)
+                    if scope_error is not None:
+                        raise SpanRejected(scope_error)
+                    yield read(item, resource, scope, service_name)
                 except SpanRejected as exc:
-                    name = span.get("name") if isinstance(span, dict) else None
-                    yield f"{where(r_index, scope, s_index, name)}: {exc}"
+                    yield f"{_where(shape, r_index, scope, i_index, item)}: {exc}"
                 except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
-                    name = span.get("name") if isinstance(span, dict) else None
-                    yield f"{where(r_index, scope, s_index, name)}: could not be read ({type(exc).__name__}: {exc})"
+                    yield f"{_where(shape, r_index, scope, i_index, item)}: could not be read ({type(exc).__name__}: {exc})"
+
+
+def iter_json_logs(request: dict[str, Any], *, exact: bool) -> Iterator[LogIn | str]:
+    """Each log record of an OTLP/JSON ExportLogsServiceRequest as a LogIn for its span, or a
+    message saying why it was rejected (see iter_json_request for `exact`)."""
+    return iter_json_items(request, LOGS, _log_record, exact=exact)
+
+
+def _log_record(
+    record: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any], service_name: str | None
+) -> LogIn:
+    severity = record.get("severityText") or record.get("severity_text")
+    if severity is not None and not isinstance(severity, str):
+        raise SpanRejected("severityText is not a string")
+    number = _enum(_field(record, "severityNumber", "severity_number"), SEVERITY_NUMBERS, 25)
+    body = record.get("body")
+    try:
+        body = None if body is None else any_value(body)
+    except ValueTooDeep:
+        raise too_deep("the body") from None
+    return build_log(
+        trace_id=_field(record, "traceId", "trace_id"),
+        span_id=_field(record, "spanId", "span_id"),
+        time_ns=_uint64(_field(record, "timeUnixNano", "time_unix_nano"), "timeUnixNano"),
+        observed_ns=_uint64(_field(record, "observedTimeUnixNano", "observed_time_unix_nano"), "observedTimeUnixNano"),
+        severity=severity or severity_name(number),
+        event_name=_field(record, "eventName", "event_name") or "",
+        attributes=_key_values(record.get("attributes")),
+        body=body,
+        scope=scope,
+    )
+
+
+def _where(shape: ExportShape, r_index: int, scope: dict[str, Any], i_index: int, item: Any) -> str:
+    name = _field(item, camel(shape.name), shape.name) if isinstance(item, dict) else None
+    return where(r_index, scope, i_index, name, shape.item)
 
 
 def _unpaired(where: str) -> str:
@@ -123,17 +176,26 @@ def _unpaired(where: str) -> str:
     )
 
 
-def _scope(scope_obj: dict[str, Any], at: str) -> dict[str, Any]:
+def _resource_attributes(obj: dict[str, Any], at: str) -> tuple[dict[str, Any], str | None]:
+    """The attributes of a resource or scope, and why its spans are rejected, if they are: a
+    value nested too deeply. Any other fault is the request's: InvalidOtlp."""
+    try:
+        return _key_values(obj.get("attributes")), None
+    except ValueTooDeep as exc:
+        return {}, f"its {at.rsplit('.', 1)[-1]}: {exc}"
+    except SpanRejected as exc:
+        raise InvalidOtlp(f"{at} attributes: {exc}.") from exc
+
+
+def _scope(scope_obj: dict[str, Any], at: str) -> tuple[dict[str, Any], str | None]:
     name, version = scope_obj.get("name") or "", scope_obj.get("version") or ""
     if not isinstance(name, str) or not isinstance(version, str):
         raise InvalidOtlp(f"{at}.scope name and version must be strings.")
     scope: dict[str, Any] = {"name": name, "version": version}
-    if scope_obj.get("attributes"):
-        try:
-            scope["attributes"] = _key_values(scope_obj["attributes"])
-        except SpanRejected as exc:
-            raise InvalidOtlp(f"{at}.scope attributes: {exc}.") from exc
-    return scope
+    attributes, error = _resource_attributes(scope_obj, f"{at}.scope")
+    if attributes:
+        scope["attributes"] = attributes
+    return scope, error
 
 
 def _span(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any], service_name: str | None) -> SpanIn:
@@ -211,26 +273,47 @@ def _enum(value: Any, names: dict[str, int], size: int) -> int:
     return 0
 
 
-def _key_values(pairs: Any) -> dict[str, Any]:
+_NOT_A_PAIR = "an attribute is not a {key, value} object with a string key"
+
+
+def _key_values(pairs: Any, depth: int = 1) -> dict[str, Any]:
     if not pairs:
         return {}
     if not isinstance(pairs, list):
         raise SpanRejected("attributes must be an array of {key, value} objects")
     out: dict[str, Any] = {}
     for pair in pairs:
-        if not isinstance(pair, dict) or not isinstance(pair.get("key"), str):
-            raise SpanRejected("an attribute is not a {key, value} object with a string key")
-        out[pair["key"]] = any_value(pair.get("value"))
+        if not isinstance(pair, dict):
+            raise SpanRejected(_NOT_A_PAIR)
+        # proto3 JSON leaves out a field at its default value, and accepts null for it: an
+        # attribute without "key" is the attribute whose key is "".
+        key = pair.get("key")
+        if key is None:
+            key = ""
+        elif not isinstance(key, str):
+            raise SpanRejected(_NOT_A_PAIR)
+        try:
+            out[key] = any_value(pair.get("value"), depth)
+        except ValueTooDeep:
+            if depth > 1:
+                raise
+            raise too_deep(f"attribute {key!r}") from None
     return out
 
 
-def any_value(value: Any) -> Any:
-    """An OTLP/JSON AnyValue as plain Python, matching what the protobuf path produces."""
+def any_value(value: Any, depth: int = 1) -> Any:
+    """An OTLP/JSON AnyValue as plain Python, matching what the protobuf path produces.
+    ValueTooDeep past MAX_VALUE_DEPTH (`depth` counts this value)."""
+    if depth > MAX_VALUE_DEPTH:
+        raise too_deep("a value")
     if isinstance(value, dict):
         for key, inner in value.items():
             convert = _ANY_VALUE.get(key)
             if convert is not None:
                 return convert(inner)
+            container = _CONTAINERS.get(key)
+            if container is not None:
+                return container(inner, depth + 1)
         return None
     # Not an AnyValue object; some hand-written exporters send bare values. Keep scalars.
     if value is None or isinstance(value, str | bool | int | float):
@@ -281,18 +364,18 @@ def _bytes(value: Any) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _array(value: Any) -> list[Any]:
+def _array(value: Any, depth: int) -> list[Any]:
     values = value.get("values") if isinstance(value, dict) else None
     if values is None:
         return []
     if not isinstance(values, list):
         raise SpanRejected("arrayValue.values is not an array")
-    return [any_value(item) for item in values]
+    return [any_value(item, depth) for item in values]
 
 
-def _kvlist(value: Any) -> dict[str, Any]:
+def _kvlist(value: Any, depth: int) -> dict[str, Any]:
     values = value.get("values") if isinstance(value, dict) else None
-    return _key_values(values)
+    return _key_values(values, depth)
 
 
 _ANY_VALUE: dict[str, Callable[[Any], Any]] = {
@@ -300,14 +383,17 @@ _ANY_VALUE: dict[str, Callable[[Any], Any]] = {
     "intValue": _int,
     "doubleValue": _double,
     "boolValue": _bool,
-    "arrayValue": _array,
-    "kvlistValue": _kvlist,
     "bytesValue": _bytes,
     "string_value": _string,
     "int_value": _int,
     "double_value": _double,
     "bool_value": _bool,
+    "bytes_value": _bytes,
+}
+# The values that hold values, given the depth of their items.
+_CONTAINERS: dict[str, Callable[[Any, int], Any]] = {
+    "arrayValue": _array,
+    "kvlistValue": _kvlist,
     "array_value": _array,
     "kvlist_value": _kvlist,
-    "bytes_value": _bytes,
 }

@@ -1,7 +1,8 @@
 """What both encodings share once a field is read: the enum names, id checks and span checks.
 
 A span is rejected (alone) when it cannot be stored meaningfully: a bad or all-zero id, no name,
-no start time, an end before its start, or a time (start, end, event) the store cannot hold. Everything OTel itself tolerates (an unknown kind or
+no start time, an end before its start, a time (start, end, event) the store cannot hold, or a
+value nested deeper than MAX_VALUE_DEPTH (in its resource or scope too). Everything OTel itself tolerates (an unknown kind or
 status code, a missing end time, empty attributes) is accepted as it came.
 """
 
@@ -23,6 +24,12 @@ MAX_TIME_NS = 2**63 - 1
 unsigned 64-bit, and OTLP/JSON strings may hold 20 digits: anything later is refused here, so the
 write of a batch never fails on one span's clock."""
 
+MAX_VALUE_DEPTH = 32
+"""AnyValues nested in one attribute value, the value itself included (a string is 1, a list of
+strings 2). A span holding a deeper value is rejected alone. upb parses at most 100 nested
+messages and a map level takes three, so 32 levels of any mix of lists and maps is what a whole
+export can carry in protobuf; JSON is held to the same bound."""
+
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _ZERO_TRACE_BYTES = bytes(16)
@@ -31,6 +38,17 @@ _ZERO_SPAN_BYTES = bytes(8)
 
 class SpanRejected(Exception):
     """One span cannot be stored; the message says why (its position is added by the caller)."""
+
+
+class ValueTooDeep(SpanRejected):
+    """A value nests deeper than MAX_VALUE_DEPTH: in a resource or scope it rejects their spans."""
+
+
+def too_deep(what: str) -> ValueTooDeep:
+    return ValueTooDeep(
+        f"{what} is nested more than {MAX_VALUE_DEPTH} levels deep; send a structure that deep "
+        "as JSON text in a string attribute"
+    )
 
 
 def trace_id_of(value: object) -> str:
@@ -97,14 +115,14 @@ def build_span(
     if end_ns and end_ns < start_ns:
         raise SpanRejected(f"end_time_unix_nano {end_ns} is before start_time_unix_nano {start_ns}")
     if start_ns > MAX_TIME_NS:
-        raise SpanRejected(_too_late("start_time_unix_nano", start_ns))
+        raise SpanRejected(too_late("start_time_unix_nano", start_ns))
     if end_ns > MAX_TIME_NS:
-        raise SpanRejected(_too_late("end_time_unix_nano", end_ns))
+        raise SpanRejected(too_late("end_time_unix_nano", end_ns))
     for event in events:
         # The whole span is refused rather than the event dropped: the store keeps what came or
         # says why not, and a clock this far off makes the span's other times suspect too.
         if event["time_ns"] > MAX_TIME_NS:
-            raise SpanRejected(_too_late(f"event {event['name']!r} time_unix_nano", event["time_ns"]))
+            raise SpanRejected(too_late(f"event {event['name']!r} time_unix_nano", event["time_ns"]))
     span = SpanIn(
         trace_id=trace_id,
         span_id=span_id,
@@ -126,13 +144,13 @@ def build_span(
     return span
 
 
-def _too_late(what: str, value: int) -> str:
+def too_late(what: str, value: int) -> str:
     return (
         f"{what} {value} is after the year 2262 (beyond 2**63-1 ns), later than the store can "
         "hold; send nanoseconds since the Unix epoch"
     )
 
 
-def where(resource_index: int, scope: dict[str, Any], span_index: int, name: object) -> str:
+def where(resource_index: int, scope: dict[str, Any], span_index: int, name: object, item: str = "span") -> str:
     named = f" {name!r}" if isinstance(name, str) and name else ""
-    return f"span {span_index}{named} of scope {scope.get('name') or ''!r} in resource {resource_index}"
+    return f"{item} {span_index}{named} of scope {scope.get('name') or ''!r} in resource {resource_index}"

@@ -88,9 +88,16 @@ _MESSAGE_EVENTS = {
 _ENVELOPE_KEYS = frozenset({"gen_ai.system", "gen_ai.provider.name", "event.name"})
 
 
-def _event_body(attributes: dict[str, Any]) -> dict[str, Any]:
+def _event_body(event: dict[str, Any]) -> dict[str, Any]:
+    # A log record made an event (store.logs) keeps its body: the message's fields, or its text.
+    body = event.get("body")
+    if isinstance(body, dict):
+        return {k: decode_json_container(v) for k, v in body.items()}
+    if isinstance(body, str) and body:
+        return {"content": body}
     # Span-event forms of the (log) events: the body as JSON in gen_ai.event.content (Azure AI
     # Inference, Semantic Kernel), or the body's fields as attributes (role, content, tool_calls).
+    attributes = event.get("attributes") or {}
     content = decode_json(attributes.get("gen_ai.event.content"))
     if isinstance(content, dict):
         return dict(content)
@@ -102,7 +109,7 @@ def _read_message_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] 
     for event in events:
         role = _MESSAGE_EVENTS.get(event.get("name"))  # type: ignore[arg-type]
         if role is not None:
-            body = _event_body(event.get("attributes") or {})
+            body = _event_body(event)
             body.setdefault("role", role)
             messages.append(body)
             names.append(event["name"])
@@ -110,17 +117,24 @@ def _read_message_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] 
 
 
 def _read_choice_events(events: list[dict[str, Any]]) -> tuple[Any, list[str]] | None:
-    choices = [_event_body(e.get("attributes") or {}) for e in events if e.get("name") == "gen_ai.choice"]
+    choices = [_event_body(e) for e in events if e.get("name") == "gen_ai.choice"]
     return (choices, ["gen_ai.choice"]) if choices else None
 
 
-def _content_event(event_name: str, key: str) -> Events:
+def _content_event(event_name: str, key: str, *, per_item_bodies: bool = False) -> Events:
+    # As a span event (OpenLLMetry), one event whose attribute `key` holds the whole payload. The
+    # older content events as log records (litellm) are one per message or choice instead, with
+    # it as their body: per_item_bodies reads those as the list of them.
     def read(events: list[dict[str, Any]]) -> tuple[Any, list[str]] | None:
-        for event in events:
-            if event.get("name") == event_name:
-                value = (event.get("attributes") or {}).get(key)
-                if value is not None:
-                    return decode_json(value), [event_name]
+        named = [event for event in events if event.get("name") == event_name]
+        if per_item_bodies:
+            bodies = [_event_body(event) for event in named if isinstance(event.get("body"), dict) and event["body"]]
+            if bodies:
+                return bodies, [event_name]
+        for event in named:
+            value = (event.get("attributes") or {}).get(key)
+            if value is not None:
+                return decode_json(value), [event_name]
         return None
 
     return Events(read)
@@ -152,10 +166,10 @@ FLAT_OUTPUTS = (
 EVENT_INPUTS = (
     _content_event(DETAILS_EVENT, "gen_ai.input.messages"),
     Events(_read_message_events),
-    _content_event("gen_ai.content.prompt", "gen_ai.prompt"),
+    _content_event("gen_ai.content.prompt", "gen_ai.prompt", per_item_bodies=True),
 )
 EVENT_OUTPUTS = (
     _content_event(DETAILS_EVENT, "gen_ai.output.messages"),
     Events(_read_choice_events),
-    _content_event("gen_ai.content.completion", "gen_ai.completion"),
+    _content_event("gen_ai.content.completion", "gen_ai.completion", per_item_bodies=True),
 )

@@ -25,6 +25,8 @@ from mcp_server.semconv.values import parse_json, to_json_text, unflatten
 from store.ingest import SpanIn
 
 Decode = Callable[[dict[str, Any], Any], Any]
+EVENT_SOURCE_PREFIX = "event:"
+"""How inputs_source/outputs_source begin for a payload assembled from span events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ class Events:
         if found is None:
             return None
         value, names = found
-        return value, "event:" + ",".join(dict.fromkeys(names))
+        return value, EVENT_SOURCE_PREFIX + ",".join(dict.fromkeys(names))
 
 
 def _text(value: Any) -> str:

@@ -103,7 +103,9 @@ invalid_spans = st.one_of(
 )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# too_slow, as for the hostile batches below: on a loaded machine drawing 12 spans takes over a
+# second, and the health check failed the test on the base commit too.
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.booleans(), valid_spans(), invalid_spans), min_size=1, max_size=12))
 def test_a_mixed_batch_yields_exactly_the_valid_spans_and_the_store_holds_them(db: Database, choices):
     spans = [valid if keep else invalid for keep, valid, invalid in choices]
