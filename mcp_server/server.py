@@ -32,6 +32,7 @@ from mcp_server.tool_boundary import (
     SpanId,
     TraceId,
     answer,
+    refuse_unknown_arguments,
 )
 from mcp_server.tools import regex_search, span_content, spans, timing_report
 from mcp_server.tools import traces as trace_tools
@@ -73,6 +74,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_labeling_tools(server, db, settings)
     add_prompt_tools(server, db, settings)
     add_optimization_tools(server, db, settings)
+    refuse_unknown_arguments(server)
     return server
 
 
