@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -62,11 +64,9 @@ def number(pattern: str, output: str) -> float:
     return float(found[1])
 
 
-@pytest.mark.slow
-def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_cleanly(
-    tmp_path: Path, scripted_openai: ScriptedOpenAI
-):
-    models = ScriptedModels()
+@contextmanager
+def demo_server(tmp_path: Path, scripted_openai: ScriptedOpenAI, models: ScriptedModels) -> Iterator[str]:
+    """`tracejudge serve --demo` whose judge model is `models` on the scripted server; yields its URL."""
     scripted_openai.respond_with(models)
     judge_model = {
         "TRACEJUDGE_DB": str(tmp_path / "loop.db"),
@@ -75,6 +75,15 @@ def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_c
         "TRACEJUDGE_JUDGE_API_KEY": "sk-scripted",
     }
     with serve(tmp_path / "loop.db", "--demo", env=judge_model) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_cleanly(
+    tmp_path: Path, scripted_openai: ScriptedOpenAI
+):
+    models = ScriptedModels()
+    with demo_server(tmp_path, scripted_openai, models) as url:
         first = run_loop("--url", f"{url}/mcp")
         second = run_loop("--url", f"{url}/mcp")
 
@@ -133,15 +142,7 @@ class NoBetterRouter(ScriptedModels):
 def test_a_first_run_whose_optimizer_finds_nothing_better_still_aligns_the_judge(
     tmp_path: Path, scripted_openai: ScriptedOpenAI
 ):
-    models = NoBetterRouter()
-    scripted_openai.respond_with(models)
-    judge_model = {
-        "TRACEJUDGE_DB": str(tmp_path / "loop.db"),
-        "TRACEJUDGE_JUDGE_MODEL": "openai:/gpt-4o-mini",
-        "TRACEJUDGE_JUDGE_API_BASE": scripted_openai.url,
-        "TRACEJUDGE_JUDGE_API_KEY": "sk-scripted",
-    }
-    with serve(tmp_path / "loop.db", "--demo", env=judge_model) as url:
+    with demo_server(tmp_path, scripted_openai, NoBetterRouter()) as url:
         first = run_loop("--url", f"{url}/mcp")
 
     out = first.stdout
