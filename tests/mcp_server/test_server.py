@@ -292,3 +292,20 @@ async def test_an_unknown_argument_is_refused_over_stdio_from_the_installed_comm
     async with Client(params) as client:
         result = await client.call_tool("SearchTraces", {"limit": 2})
     assert result.is_error and "did you mean max_results?" in result.content[0].text
+
+
+async def test_align_judge_takes_the_min_labels_its_not_enough_labels_error_tells_a_client_to_pass(db: Database) -> None:
+    write_spans(db, [SpanIn(trace_id=f"{n:032x}", span_id="0000000000000001", name="agent", start_ns=n, end_ns=n + 1)
+                     for n in range(1, 6)])  # fmt: skip
+    async with Client(create_server(Settings(), db)) as client:
+        created = await client.call_tool("CreateJudge", {"name": "routing", "instructions": "Is {{ outputs }} right?"})
+        assert not created.is_error, created.content
+        for n in range(1, 6):
+            logged = await client.call_tool("LogFeedback", {"trace_id": f"{n:032x}", "name": "routing", "value": n % 2 == 0,
+                                                            "source_id": "ana"})  # fmt: skip
+            assert not logged.is_error, logged.content
+        too_few = await client.call_tool("AlignJudge", {"judge": "routing"})
+        below_floor = await client.call_tool("AlignJudge", {"judge": "routing", "min_labels": 3})
+    assert too_few.is_error and "Or pass min_labels=5" in too_few.content[0].text
+    # min_labels reaches align_judge, which checks it (an ignored argument would give the first error again).
+    assert below_floor.is_error and "min_labels must be an integer of at least 4" in below_floor.content[0].text
