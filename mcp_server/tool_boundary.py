@@ -1,6 +1,7 @@
-"""The boundary every MCP tool crosses: shared parameter types, annotations, and `answer`, which
+"""The boundary every MCP tool crosses: shared parameter types, annotations, `answer`, which
 runs a service function off the event loop and turns its result, or its expected error, into
-what the client reads. Tool modules (server.py, assessment_tools.py, judge_tools.py) import it.
+what the client reads, and `refuse_unknown_arguments`, which create_server applies to every tool.
+Tool modules (server.py, assessment_tools.py, judge_tools.py) import it.
 """
 
 import difflib
@@ -19,7 +20,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from mcp_server.tools.paging import dumps
+from mcp_server.tools.paging import clip, dumps
 from store.errors import TraceJudgeError
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ def _store_failure(exc: sqlite3.DatabaseError) -> str:
 
 # Names other APIs use for what our tools call otherwise, which no spelling distance finds.
 _OTHER_NAMES = {"limit": "max_results", "page_size": "max_results", "cursor": "page_token"}
+UNKNOWN_SHOWN = 10
+"""Unknown arguments named in one error, each cut to 100 characters: the answer stays bounded."""
 
 
 class _KnownArguments(FuncMetadata):
@@ -102,14 +105,18 @@ class _KnownArguments(FuncMetadata):
         if unknown:
             # A ValidationError is what the SDK reports to the client as the caller's mistake
             # (a ToolError raised here would reach it as a crash, with no message).
-            raise ValidationError.from_exception_data(
-                self.tool_name,
-                [InitErrorDetails(type=self._unknown(name, taken), loc=(name,), input=None) for name in unknown],
-                hide_input=True,
-            )
+            shown = [clip(name, 100) for name in unknown[:UNKNOWN_SHOWN]]
+            notes = [""] * len(shown)
+            if len(unknown) > len(shown):
+                notes[-1] = f"; {len(unknown) - len(shown)} more unknown arguments are not listed"
+            errors = [
+                InitErrorDetails(type=self._unknown(name, taken, note), loc=(name,), input=None)
+                for name, note in zip(shown, notes, strict=True)
+            ]
+            raise ValidationError.from_exception_data(self.tool_name, errors, hide_input=True)
         return super().validate_arguments(arguments_to_validate)
 
-    def _unknown(self, name: str, taken: list[str]) -> PydanticCustomError:
+    def _unknown(self, name: str, taken: list[str], more: str) -> PydanticCustomError:
         nearest = _OTHER_NAMES.get(name.lower())
         if nearest not in taken:
             close = difflib.get_close_matches(name, taken, n=1, cutoff=0.6)
@@ -117,7 +124,9 @@ class _KnownArguments(FuncMetadata):
         hint = f"; did you mean {nearest}?" if nearest else ""
         takes = f"it takes {', '.join(taken)}" if taken else "it takes no arguments"
         # No context is given, so pydantic leaves braces in the caller's name as they are.
-        return PydanticCustomError("unknown_argument", f"{self.tool_name} has no argument {name!r}{hint} ({takes}).")
+        return PydanticCustomError(
+            "unknown_argument", f"{self.tool_name} has no argument {name!r}{hint} ({takes}){more}."
+        )
 
 
 def refuse_unknown_arguments(server: MCPServer) -> None:

@@ -273,6 +273,11 @@ async def test_an_unknown_argument_is_refused_naming_the_valid_ones_and_the_near
         counted = await client.call_tool("CountTraces", {"filter_string": "trace.status = 'OK'"})
         assert not counted.is_error and counted.structured_content["count"] == 3
 
+        # However many and however long the unknown names, the answer stays bounded.
+        result = await client.call_tool("CountTraces", {f"{n}{'x' * 100_000}": n for n in range(1_000)})
+        assert result.is_error and len(result.content[0].text) < 5_000
+        assert "990 more unknown arguments are not listed" in result.content[0].text
+
 
 async def test_every_tool_schema_says_it_takes_no_other_arguments(db: Database) -> None:
     async with Client(create_server(Settings(), db)) as client:
