@@ -18,9 +18,12 @@ never does. It walks the loop through the MCP tools, step by step:
 4. OptimizePrompt proposes a better router prompt (DiffPromptVersions shows the change);
 5. the new version goes to production (SetPromptAlias), the agent runs again, and
    CompareEvaluationRuns shows the records whose verdict changed;
-6. an expert labels each evaluated answer (CreateLabelingSchema, CreateLabelingSession,
-   SubmitLabel), JudgeAgreement shows where the judge and the expert differ, and AlignJudge
-   rewrites the judge's instructions to agree with the expert on labels it never saw.
+6. an expert labels every answer the judge has judged: the agent's own traces and its answers
+   on the dataset (CreateLabelingSchema, CreateLabelingSession, SubmitLabel), JudgeAgreement
+   shows where the judge and the expert differ, and AlignJudge rewrites the judge's
+   instructions to agree with the expert on labels it never saw. AlignJudge needs 20 labels by
+   default; a first run whose optimizer finds nothing better has only the 15 dataset answers of
+   the run before optimizing, so the agent's 10 traces are labeled too.
 
 The expert. In real use a person labels (in a labeling session, or confirming labels an assistant
 pre-filled). Here the support lead's verdicts are written down in improvement_loop_labels.json:
@@ -102,6 +105,7 @@ class Loop:
         self.dataset = f"{name}-cases"
         self.session = f"{name} review"
         self.labels = labels
+        self.agent_run: dict[str, Any] = {}
         self.flagged: list[str] = []
         self.well_routed: list[str] = []
         self.labeled: list[str] = []
@@ -134,7 +138,7 @@ class Loop:
         await self.build_dataset()
         before = await self.evaluate("before")
         after = await self.optimize(before)
-        await self.label([before, after] if after else [before])
+        await self.label([self.agent_run, before, after] if after else [self.agent_run, before])
         await self.align()
 
     async def find_misroutes(self) -> None:
@@ -152,6 +156,7 @@ class Loop:
                               name=f"{self.judge}: the agent's traces")  # fmt: skip
         if not run["trace_count"]:
             raise LoopFailed("the store holds no trace of the demo agent; start the server with --demo")
+        self.agent_run = run
         # This run's verdicts, not SearchTraces on feedback: that also matches an earlier version's.
         verdicts = await self.results(run["run_id"])
         self.flagged = [tid for tid, value in verdicts if value == "no"]
@@ -251,7 +256,7 @@ class Loop:
         verdicts = []
         for trace_id in trace_ids:
             root = await self.call("GetRootSpan", trace_id=trace_id)
-            question, answered_by = question_in(root["inputs"]), root["outputs"]["specialist"]
+            question, answered_by = question_in(root["inputs"]), specialist_of(root)
             if question not in self.labels:
                 raise LoopFailed(f"{LABELS.name} has no label for {question!r}; add the specialist "
                                  "who should answer it")  # fmt: skip
@@ -284,7 +289,7 @@ class Loop:
         differ: Counter[str] = Counter()
         for row in agreement["disagreements"]:
             root = await self.call("GetRootSpan", trace_id=row["trace_id"])
-            differ[f"{question_in(root['inputs'])!r} answered by {root['outputs']['specialist']}: "
+            differ[f"{question_in(root['inputs'])!r} answered by {specialist_of(root)}: "
                    f"the support lead says {VERDICT.get(row['human_value'], row['human_value'])}, "
                    f"the judge {VERDICT.get(row['judge_value'], row['judge_value'])}"] += 1  # fmt: skip
         for line, times in differ.items():
@@ -306,6 +311,15 @@ def pass_rate(run: dict[str, Any]) -> float:
 
 def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def specialist_of(root: dict[str, Any]) -> str:
+    """Who answered, from a trace's root span: named in a target's outputs (the runs on the
+    dataset), or the route the demo agent records on its own traces."""
+    outputs = root["outputs"]
+    if isinstance(outputs, dict) and "specialist" in outputs:
+        return outputs["specialist"]
+    return root["attributes"]["northwind.route"]
 
 
 def question_in(inputs: Any) -> str:

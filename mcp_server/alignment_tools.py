@@ -16,6 +16,7 @@ from mcp_server.optimization.agreement import MAX_DISAGREEMENTS, MAX_TRACE_IDS, 
 from mcp_server.optimization.align import (
     DEFAULT_HOLDOUT_FRACTION,
     DEFAULT_MIN_LABELS,
+    MIN_LABELS_FLOOR,
     AlignmentReport,
     align_judge,
 )
@@ -48,7 +49,8 @@ time into training labels ({1 - DEFAULT_HOLDOUT_FRACTION:.0%}) and held-out labe
 candidate instructions on the training labels, has reflection_model rewrite them from the
 disagreements, and keeps those that agree with more labels. The best instructions are
 registered only if they also agree with more held-out labels, which the search never saw.
-Needs at least {DEFAULT_MIN_LABELS} labels (the error says how many more to label).
+Needs at least min_labels labels (default {DEFAULT_MIN_LABELS}; the error says how many more to
+label); holdout_fraction: the held-out share (default {DEFAULT_HOLDOUT_FRACTION}).
 reflection_model: e.g. 'openai:/gpt-4o' (default: the default judge model). max_metric_calls:
 judgments the search may make (default 4 x the training labels + 30). max_cost_usd: the
 search's budget (judging and reflection); judging the held-out labels before and after comes
@@ -80,6 +82,12 @@ def add_alignment_tools(server: MCPServer, db: Database, settings: Settings) -> 
             int | None, Field(description="Judgments the search may make; none for 4 x the training labels + 30.")
         ] = None,
         max_cost_usd: Annotated[float | None, Field(description="The search's budget in USD; none for no limit.")] = None,
+        min_labels: Annotated[
+            int, Field(description=f"Labels needed at least, {MIN_LABELS_FLOOR} or more; fewer make a noisy comparison.")
+        ] = DEFAULT_MIN_LABELS,
+        holdout_fraction: Annotated[
+            float, Field(description="The share of labels held out to compare before and after, 0.05 to 0.8.")
+        ] = DEFAULT_HOLDOUT_FRACTION,
     ) -> Annotated[CallToolResult, AlignmentReport]:
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message)
@@ -92,6 +100,8 @@ def add_alignment_tools(server: MCPServer, db: Database, settings: Settings) -> 
             reflection_model=reflection_model,
             max_metric_calls=max_metric_calls,
             max_cost_usd=max_cost_usd,
+            min_labels=min_labels,
+            holdout_fraction=holdout_fraction,
             progress=progress,
             sampler=Sampler.from_context(ctx),
             server=server,  # an agent judge investigates through this server's own tools

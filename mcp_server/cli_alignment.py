@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.cli_support import AddCommand, database
+from mcp_server.cli_support import AddCommand, database, json_option, print_answer
 from mcp_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,29 +24,21 @@ def _score(score: AgreementScore) -> str:
 
 
 def print_agreement(report: AgreementReport, console: Console | None = None) -> None:
-    from rich.table import Table
-
-    from mcp_server.cli_format import output_console
+    from mcp_server.cli_format import Column, output_console, print_table
 
     console = console or output_console()
-    console.print(f"[bold]{report.judge}[/]: {_score(report)}")
+    console.print(f"{report.judge}: {_score(report)}", markup=False)
     console.print(report.message, markup=False)
     if report.confusion_matrix:
         judged = sorted({j for row in report.confusion_matrix.values() for j in row})
-        table = Table(title="confusion matrix")
-        table.add_column("human \\ judge", no_wrap=True)
-        for value in judged:
-            table.add_column(value, justify="right")
-        for human, row in sorted(report.confusion_matrix.items()):
-            table.add_row(human, *(str(row.get(j, 0)) for j in judged))
-        console.print(table)
+        columns = [Column("human \\ judge")] + [Column(value, justify="right") for value in judged]
+        rows = [(human, *(str(row.get(j, 0)) for j in judged)) for human, row in sorted(report.confusion_matrix.items())]
+        print_table(console, columns, rows, title="confusion matrix")
     if report.disagreements:
-        table = Table(title=f"disagreements ({report.disagreement_count})")
-        for column in ("trace_id", "human", "judge", "rationale"):
-            table.add_column(column, overflow="fold", no_wrap=column == "trace_id")
-        for d in report.disagreements:
-            table.add_row(d.trace_id, d.human_value, d.judge_value, d.judge_rationale or "-")
-        console.print(table)
+        columns = (Column("trace_id"), Column("human", fit="line"), Column("judge", fit="line"),
+                   Column("rationale", fit="wrap", drop=1))  # fmt: skip
+        rows = [(d.trace_id, d.human_value, d.judge_value, d.judge_rationale or "-") for d in report.disagreements]
+        print_table(console, columns, rows, title=f"disagreements ({report.disagreement_count})")
     if report.judge_versions:
         console.print("verdicts from: " + ", ".join(f"{k} ({v})" for k, v in report.judge_versions.items()))
 
@@ -54,9 +46,11 @@ def print_agreement(report: AgreementReport, console: Console | None = None) -> 
 def print_alignment(report: AlignmentReport, console: Console | None = None) -> None:
     from mcp_server.cli_format import output_console
 
+    from rich.text import Text
+
     console = console or output_console()
     style = "green" if report.registered else "yellow"
-    console.print(f"[bold]{report.judge}[/]: [{style}]{report.message}[/]")
+    console.print(Text.assemble((report.judge, "bold"), ": ", (report.message, style)))
     console.print(
         f"labels: {report.labels} ({report.train_labels} training, {report.held_out_labels} held out)\n"
         f"held out before: {_score(report.before)}\n"
@@ -76,7 +70,7 @@ def cmd_judge_agreement(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         report = judge_agreement(db, args.name, trace_ids=args.trace_ids)
-    print_agreement(report)
+    print_answer(args, report, print_agreement)
     return 0
 
 
@@ -118,6 +112,7 @@ def register_alignment_commands(judge: Any, add: AddCommand) -> None:
     agreement.add_argument("name")
     agreement.add_argument("--trace-id", action="append", dest="trace_ids", default=None,
                            help="compare on this trace only (repeatable)")
+    json_option(agreement, "JudgeAgreement")
     align = add(judge, "align", cmd_judge_align,
                 "Rewrite a judge's instructions to agree with its human labels; registers a new version if "
                 "it agrees with more held-out labels, else exits 1.")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcp_server.cli_support import AddCommand, database
+from mcp_server.cli_support import AddCommand, database, json_option, print_json
 from mcp_server.settings import Settings
 
 PREVIEW_CHARS = 80
@@ -36,46 +36,44 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.table import Table
-
-    from mcp_server.cli_format import output_console
+    from mcp_server.cli_format import Column, output_console, print_table
     from mcp_server.datasets.tool_service import list_datasets
 
     with database(settings) as db:
         page = list_datasets(db, max_results=args.limit)
+    if args.json:
+        print_json(page)
+        return 0
     console = output_console()
     if not page.datasets:
         console.print("no datasets; create one with 'tracejudge datasets create NAME'.")
         return 0
-    table = Table()
-    for column in ("name", "version", "records", "updated", "description"):
-        table.add_column(column, no_wrap=column != "description")
-    for d in page.datasets:
-        table.add_row(d.name, str(d.version), str(d.record_count), d.updated_time or "-", d.description)
-    console.print(table)
+    columns = (Column("name"), Column("version", justify="right"), Column("records", justify="right"),
+               Column("updated", drop=2), Column("description", fit="wrap", drop=1))  # fmt: skip
+    rows = [(d.name, str(d.version), str(d.record_count), d.updated_time or "-", d.description) for d in page.datasets]
+    print_table(console, columns, rows)
     if page.next_page_token:
         console.print(f"[dim]{page.total} datasets in all; raise --limit to see more.[/]")
     return 0
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.table import Table
-
-    from mcp_server.cli_format import output_console
+    from mcp_server.cli_format import Column, output_console, print_table
     from mcp_server.datasets.tool_service import get_dataset
 
     with database(settings) as db:
         info = get_dataset(db, args.name)
+    if args.json:
+        print_json(info)
+        return 0
     console = output_console()
-    console.print(f"[bold]{info.name}[/]  version {info.version}, {info.record_count} records")
+    console.print(f"{info.name}  version {info.version}, {info.record_count} records", markup=False)
     if info.description:
-        console.print(info.description)
-    table = Table(title=f"versions (newest first, {len(info.versions)} of {info.version_count})")
-    for column in ("version", "records", "created", "change"):
-        table.add_column(column, no_wrap=column != "change")
-    for v in info.versions:
-        table.add_row(str(v.version), str(v.record_count), v.created_time or "-", v.change)
-    console.print(table)
+        console.print(info.description, markup=False)
+    columns = (Column("version", justify="right"), Column("records", justify="right"), Column("created", drop=1),
+               Column("change", fit="wrap"))  # fmt: skip
+    rows = [(str(v.version), str(v.record_count), v.created_time or "-", v.change) for v in info.versions]
+    print_table(console, columns, rows, title=f"versions (newest first, {len(info.versions)} of {info.version_count})")
     return 0
 
 
@@ -124,24 +122,25 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.table import Table
-
-    from mcp_server.cli_format import output_console
+    from mcp_server.cli_format import Column, output_console, print_table
     from mcp_server.datasets.tool_service import list_dataset_records
 
     with database(settings) as db:
         page = list_dataset_records(db, args.name, version=args.version, max_results=args.limit)
+    if args.json:
+        print_json(page)
+        return 0
     console = output_console()
-    console.print(f"[bold]{page.dataset}[/] version {page.version} (latest {page.latest_version}): {page.total} records")
+    console.print(f"{page.dataset} version {page.version} (latest {page.latest_version}): {page.total} records",
+                  markup=False)  # fmt: skip
     if not page.records:
         return 0
-    table = Table()
-    for column in ("record_id", "added in", "inputs", "expectations", "tags", "source trace"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("record_id", "source trace"))
-    for r in page.records:
-        table.add_row(r.record_id, str(r.added_version), _preview(r.inputs), _preview(r.expectations),
-                      _preview(r.tags), r.source_trace_id or "-")
-    console.print(table)
+    columns = (Column("record_id"), Column("added in", justify="right", drop=3), Column("inputs", fit="line"),
+               Column("expectations", fit="line", drop=1), Column("tags", fit="line", drop=2),
+               Column("source trace", drop=4))  # fmt: skip
+    rows = [(r.record_id, str(r.added_version), _preview(r.inputs), _preview(r.expectations), _preview(r.tags),
+             r.source_trace_id or "-") for r in page.records]  # fmt: skip
+    print_table(console, columns, rows)
     if page.next_page_token:
         console.print(f"[dim]showing {len(page.records)} of {page.total}; raise --limit, or export the dataset.[/]")
     return 0
@@ -169,8 +168,10 @@ def register_dataset_commands(sub: Any, add: AddCommand) -> None:
     create.add_argument("--description", default="", help="what the dataset holds")
     listing = add(group, "list", cmd_list, "List the datasets with their latest version and record count.")
     listing.add_argument("--limit", type=int, default=50, help="datasets to show (default 50, at most 100)")
+    json_option(listing, "ListDatasets")
     show = add(group, "show", cmd_show, "Show a dataset and its versions.")
     show.add_argument("name")
+    json_option(show, "GetDataset")
     traces = add(group, "add-traces", cmd_add_traces,
                  "Add traces' root inputs and expectations as records (one new version).")
     traces.add_argument("name")
@@ -190,6 +191,7 @@ def register_dataset_commands(sub: Any, add: AddCommand) -> None:
     records.add_argument("name")
     records.add_argument("--version", type=int, default=None, help="the version to list (default: the latest)")
     records.add_argument("--limit", type=int, default=50, help="records to show (default 50, at most 200)")
+    json_option(records, "ListDatasetRecords")
     delete = add(group, "delete", cmd_delete,
                  "Remove records by id (one new version); exits 1 when none was in the dataset.")
     delete.add_argument("name")

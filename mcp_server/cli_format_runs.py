@@ -15,9 +15,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.text import Text
 
-from mcp_server.cli_format import output_console
+from mcp_server.cli_format import Column, output_console, print_table, to_the_second
+from mcp_server.evaluation.listing import EvaluationRunList, RunSummary
 from mcp_server.evaluation.reports import EvaluationRunReport, RunComparison
 from mcp_server.evaluation.summary import EvaluationRun
 from mcp_server.judges.definition import OutputType
@@ -26,14 +27,14 @@ from mcp_server.judges.tool_service import JudgeInfo, JudgeList, RunResult
 PROGRESS_MESSAGE_CHARS = 60
 
 
-def _value(value: Any) -> str:
+def _value(value: Any) -> Text:
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, bool):
-        return "[green]true[/]" if value else "[red]false[/]"
+        return Text("true", style="green") if value else Text("false", style="red")
     if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+        return Text(f"{value:.4g}")
+    return Text(str(value))
 
 
 def _bound(value: float) -> str:
@@ -53,15 +54,20 @@ def _output(output: OutputType) -> str:
     return output.kind
 
 
+_JUDGE_COLUMNS = (
+    Column("name"), Column("version"), Column("kind", drop=3), Column("output", fit="wrap", drop=2),
+    Column("model", fit="line", drop=4), Column("description", fit="wrap", drop=1),
+)  # fmt: skip
+
+
 def print_judges(judges: JudgeList) -> None:
     console = output_console()
-    table = Table(title="judges")
-    for column in ("name", "version", "kind", "output", "model", "description"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "version", "kind"))
-    for info in [*judges.judges, *judges.builtin_judges]:
-        version = "built-in" if info.builtin else str(info.version)
-        table.add_row(info.name, version, info.kind, _output(info.output), info.model or "-", info.description or "-")
-    console.print(table)
+    rows = [
+        (info.name, "built-in" if info.builtin else str(info.version), info.kind, _output(info.output),
+         info.model or "-", info.description or "-")
+        for info in [*judges.judges, *judges.builtin_judges]
+    ]  # fmt: skip
+    print_table(console, _JUDGE_COLUMNS, rows, title="judges")
     console.print(f"{judges.total} stored judge(s), {len(judges.builtin_judges)} built-in")
     if judges.next_page_token:
         console.print("[dim]more stored judges; raise --limit to see them.[/]")
@@ -70,13 +76,13 @@ def print_judges(judges: JudgeList) -> None:
 def print_judge(info: JudgeInfo) -> None:
     console = output_console()
     version = "built-in" if info.builtin else f"version {info.version}"
-    console.print(f"[bold]{info.name}[/]  {version}  {info.kind} judge")
-    console.print(f"output: {_output(info.output)}")
-    console.print(f"model: {info.model or '(the default judge model)'}")
+    console.print(Text.assemble((info.name, "bold"), f"  {version}  {info.kind} judge"))
+    console.print(f"output: {_output(info.output)}", markup=False)
+    console.print(f"model: {info.model or '(the default judge model)'}", markup=False)
     if info.description:
-        console.print(f"description: {info.description}")
+        console.print(f"description: {info.description}", markup=False)
     if info.parameters:
-        console.print("parameters: " + ", ".join(f"{k}={v}" for k, v in info.parameters.items()))
+        console.print("parameters: " + ", ".join(f"{k}={v}" for k, v in info.parameters.items()), markup=False)
     if info.instructions:
         console.print("[dim]instructions:[/]", markup=True)
         console.print(info.instructions, markup=False)
@@ -85,20 +91,18 @@ def print_judge(info: JudgeInfo) -> None:
 def print_verdict(result: RunResult) -> None:
     console = output_console()
     verdict = result.verdict
-    console.print(f"[bold]{verdict.judge}[/] on {verdict.trace_id}: {_value(verdict.value)}")
+    console.print(Text.assemble((verdict.judge, "bold"), f" on {verdict.trace_id}: ", _value(verdict.value)))
     if verdict.error:
-        console.print(f"[red]error:[/] {verdict.error}")
+        console.print(Text.assemble(("error: ", "red"), verdict.error))
     if verdict.rationale:
-        console.print(f"[dim]rationale:[/] {verdict.rationale}")
+        console.print(Text.assemble(("rationale: ", "dim"), verdict.rationale))
     if verdict.findings:
-        table = Table(title="findings")
-        for column in ("span_id", "category", "impact", "evidence"):
-            table.add_column(column, overflow="fold", no_wrap=column == "span_id")
-        for f in verdict.findings:
-            table.add_row(f.span_id, f.category, f.impact or "-", f.evidence)
-        console.print(table)
+        columns = (Column("span_id"), Column("category", fit="line"), Column("impact", fit="line", drop=2),
+                   Column("evidence", fit="wrap", drop=1))  # fmt: skip
+        rows = [(f.span_id, f.category, f.impact or "-", f.evidence) for f in verdict.findings]
+        print_table(console, columns, rows, title="findings")
     if verdict.assessment_id:
-        console.print(f"[dim]logged as feedback '{result.feedback_name}' ({verdict.assessment_id})[/]")
+        console.print(Text(f"logged as feedback '{result.feedback_name}' ({verdict.assessment_id})", style="dim"))
 
 
 @contextmanager
@@ -117,65 +121,77 @@ def progress_bar(label: str = "evaluating") -> Iterator[Any]:
         yield report
 
 
-def _metrics_table(metrics: dict[str, float | int | None]) -> Table:
+_METRIC_DROP = {"count": 0, "pass_rate": 0, "mean": 0, "error_count": 1, "p50": 2, "p90": 2, "min": 3, "max": 3}
+"""Which metrics a narrow terminal leaves out first (unknown ones before all of these)."""
+
+
+def _print_metrics(console: Console, metrics: dict[str, float | int | None]) -> None:
     # Metrics are named '<judge>/<metric>': one row per judge, one column per metric.
     by_judge: dict[str, dict[str, float | int | None]] = {}
     for key, value in metrics.items():
         judge, _, metric = key.rpartition("/")
         by_judge.setdefault(judge, {})[metric] = value
-    columns = list(dict.fromkeys(m for values in by_judge.values() for m in values))
-    table = Table(title="metrics")
-    table.add_column("judge", no_wrap=True)
-    for column in columns:
-        table.add_column(column, justify="right")
-    for judge, values in by_judge.items():
-        table.add_row(judge, *(_value(values.get(c)) for c in columns))
-    return table
+    names = list(dict.fromkeys(m for values in by_judge.values() for m in values))
+    columns = [Column("judge")] + [Column(m, justify="right", drop=_METRIC_DROP.get(m, 4)) for m in names]
+    rows = [(judge, *(_value(values.get(m)) for m in names)) for judge, values in by_judge.items()]
+    print_table(console, columns, rows, title="metrics")
+
+
+_RUN_STATUS_STYLE = {"completed": "green", "stopped": "yellow"}
+
+
+def _run_status(status: str) -> Text:
+    return Text(status, style=_RUN_STATUS_STYLE.get(status, ""))
 
 
 def _run_summary(console: Console, run: EvaluationRun) -> None:
-    style = {"completed": "green", "stopped": "yellow"}.get(run.status, "")
     title = f"  {run.name}" if run.name else ""
-    console.print(f"[bold]{run.run_id}[/]{title}  [{style}]{run.status}[/]")
+    console.print(Text.assemble((run.run_id, "bold"), title, "  ", _run_status(run.status)))
     console.print(
         f"{run.trace_count} traces x {len(run.judges)} judges: {run.pairs_done}/{run.pairs_total} judged, "
         f"{run.errors} errors, {run.total_tokens:,} tokens, cost {run.cost_usd:.4f} USD, {run.duration_s:.1f} s"
     )
     if run.filter_string:
-        console.print(f"[dim]filter:[/] {run.filter_string}")
+        console.print(Text.assemble(("filter: ", "dim"), run.filter_string))
     if run.dataset is not None:
         prompts = f"  prompts {', '.join(run.prompts)}" if run.prompts else ""
-        console.print(
-            f"[dim]dataset:[/] {run.dataset} v{run.dataset_version} ({run.record_count} records)  "
-            f"[dim]target:[/] {run.target}  {run.target_errors} target errors{prompts}"
-        )
+        console.print(Text.assemble(
+            ("dataset: ", "dim"), f"{run.dataset} v{run.dataset_version} ({run.record_count} records)  ",
+            ("target: ", "dim"), f"{run.target}  {run.target_errors} target errors{prompts}",
+        ))  # fmt: skip
     if run.stop_reason:
-        console.print(f"[yellow]stopped:[/] {run.stop_reason}")
+        console.print(Text.assemble(("stopped: ", "yellow"), run.stop_reason))
 
 
 def print_evaluation_run(run: EvaluationRun) -> None:
     console = output_console()
     _run_summary(console, run)
-    console.print(_metrics_table(run.metrics))
+    _print_metrics(console, run.metrics)
+
+
+_RESULT_COLUMNS = (
+    Column("judge"), Column("trace_id"), Column("value", fit="line"), Column("error", fit="wrap"),
+    Column("tokens", justify="right", drop=2), Column("cost", justify="right", drop=3),
+    Column("latency", justify="right", drop=1),
+)  # fmt: skip
 
 
 def print_run_report(report: EvaluationRunReport) -> None:
     console = output_console()
     _run_summary(console, report.run)
-    console.print(_metrics_table(report.run.metrics))
+    _print_metrics(console, report.run.metrics)
     for judge, errors in report.errors_by_judge.items():
         for e in errors:
-            console.print(f"[red]{judge}[/] {e['trace_id']}: {e['error']}")
+            console.print(Text.assemble((judge, "red"), f" {e['trace_id']}: {e['error']}"))
     if not report.results:
         console.print("no results to show.")
         return
-    table = Table(title="results")
-    for column in ("judge", "trace_id", "value", "error", "tokens", "cost", "latency"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("judge", "trace_id"))
-    for r in report.results:
-        latency = "-" if r.latency_s is None else f"{r.latency_s:.2f} s"
-        table.add_row(r.judge, r.trace_id, _value(r.value), r.error or "", f"{r.tokens:,}", f"{r.cost_usd:.4f}", latency)
-    console.print(table)
+    rows = [
+        (r.judge, r.trace_id, _value(r.value), r.error or "", f"{r.tokens:,}", f"{r.cost_usd:.4f}",
+         "-" if r.latency_s is None else f"{r.latency_s:.2f} s")
+        for r in report.results
+    ]  # fmt: skip
+    print_table(console, _RESULT_COLUMNS, rows, title="results")
     if report.next_page_token:
         console.print("[dim]more results; raise --limit to see them.[/]")
 
@@ -184,28 +200,52 @@ def print_comparison(comparison: RunComparison) -> None:
     console = output_console()
     for label, brief in (("A", comparison.run_a), ("B", comparison.run_b)):
         name = f" {brief.name}" if brief.name else ""
-        console.print(
-            f"{label}: [bold]{brief.run_id}[/]{name}  {brief.status}, {brief.pairs_done} judged, "
-            f"{brief.errors} errors, {brief.total_tokens:,} tokens, cost {brief.cost_usd:.4f} USD"
-        )
-    table = Table(title="metrics")
-    for column in ("metric", "A", "B", "delta"):
-        table.add_column(column, justify="left" if column == "metric" else "right", no_wrap=True)
-    for m in comparison.metrics:
-        delta = "-" if m.delta is None else f"{m.delta:+.4g}"
-        table.add_row(m.metric, _value(m.a), _value(m.b), delta)
-    console.print(table)
+        console.print(Text.assemble(
+            f"{label}: ", (brief.run_id, "bold"), name,
+            f"  {brief.status}, {brief.pairs_done} judged, {brief.errors} errors, {brief.total_tokens:,} tokens, "
+            f"cost {brief.cost_usd:.4f} USD",
+        ))  # fmt: skip
+    columns = (Column("metric"), Column("A", justify="right"), Column("B", justify="right"),
+               Column("delta", justify="right"))  # fmt: skip
+    rows = [(m.metric, _value(m.a), _value(m.b), "-" if m.delta is None else f"{m.delta:+.4g}") for m in comparison.metrics]
+    print_table(console, columns, rows, title="metrics")
     changed = sum(comparison.changed_count.values())
     if not changed:
         console.print("no verdict changed between the runs.")
         return
-    table = Table(title=f"changed verdicts ({changed})")
     # Runs on a dataset judge different traces of the same records: show the record.
     key = "record_id" if any(c.record_id for c in comparison.changed) else "trace_id"
-    for column in ("judge", key, "A", "B"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("judge", key))
-    for c in comparison.changed:
-        table.add_row(c.judge, getattr(c, key) or c.trace_id, c.error_a or _value(c.a), c.error_b or _value(c.b))
-    console.print(table)
+    columns = (Column("judge"), Column(key), Column("A", fit="line"), Column("B", fit="line"))
+    rows = [(c.judge, getattr(c, key) or c.trace_id, c.error_a or _value(c.a), c.error_b or _value(c.b))
+            for c in comparison.changed]  # fmt: skip
+    print_table(console, columns, rows, title=f"changed verdicts ({changed})")
     if comparison.next_page_token:
         console.print("[dim]more changed verdicts; raise --limit to see them.[/]")
+
+
+_RUN_COLUMNS = (
+    Column("run_id"), Column("status"), Column("name", fit="line", drop=2), Column("judges", fit="wrap", drop=3),
+    Column("judged", fit="line", drop=1), Column("started (UTC)", drop=4), Column("pairs", justify="right"),
+    Column("errors", justify="right", drop=5), Column("cost", justify="right", drop=6),
+)  # fmt: skip
+
+
+def _judged(run: RunSummary) -> str:
+    if run.dataset is not None:
+        return f"{run.dataset} v{run.dataset_version} with {run.target}"
+    return run.filter_string or f"{run.trace_count} traces"
+
+
+def print_runs(runs: EvaluationRunList) -> None:
+    console = output_console()
+    if not runs.runs:
+        console.print("no evaluation runs; start one with 'tracejudge evaluate JUDGE'.")
+        return
+    rows = [
+        (r.run_id, _run_status(r.status), r.name or "-", ", ".join(r.judges),
+         _judged(r), to_the_second(r.started_time), f"{r.pairs_done}/{r.pairs_total}", str(r.errors), f"{r.cost_usd:.4f}")
+        for r in runs.runs
+    ]  # fmt: skip
+    print_table(console, _RUN_COLUMNS, rows)
+    if runs.next_page_token:
+        console.print(f"[dim]{runs.total} runs in all; raise --limit to see more.[/]")

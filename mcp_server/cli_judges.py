@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from mcp_server.cli_alignment import register_alignment_commands
-from mcp_server.cli_support import AddCommand, database
+from mcp_server.cli_support import AddCommand, database, json_option, print_answer
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
@@ -21,7 +21,8 @@ def cmd_judge_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.judges.tool_service import list_judges
 
     with database(settings) as db:
-        print_judges(list_judges(db, max_results=args.limit))
+        judges = list_judges(db, max_results=args.limit)
+    print_answer(args, judges, print_judges)
     return 0
 
 
@@ -30,7 +31,8 @@ def cmd_judge_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.judges.tool_service import get_judge
 
     with database(settings) as db:
-        print_judge(get_judge(db, args.name, version=args.version))
+        info = get_judge(db, args.name, version=args.version)
+    print_answer(args, info, print_judge)
     return 0
 
 
@@ -126,7 +128,17 @@ def cmd_runs_show(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         report = get_evaluation_run(db, args.run_id, max_results=args.limit, errors_only=args.errors)
-    print_run_report(report)
+    print_answer(args, report, print_run_report)
+    return 0
+
+
+def cmd_runs_list(args: argparse.Namespace, settings: Settings) -> int:
+    from mcp_server.cli_format_runs import print_runs
+    from mcp_server.evaluation.listing import list_evaluation_runs
+
+    with database(settings) as db:
+        runs = list_evaluation_runs(db, max_results=args.limit)
+    print_answer(args, runs, print_runs)
     return 0
 
 
@@ -136,7 +148,7 @@ def cmd_runs_compare(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         comparison = compare_evaluation_runs(db, args.run_a, args.run_b, max_results=args.limit)
-    print_comparison(comparison)
+    print_answer(args, comparison, print_comparison)
     return 0
 
 
@@ -150,9 +162,11 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     judge = _group(sub, "judge", "List, show, create and run judges; their agreement with human labels, and alignment.")
     listing = add(judge, "list", cmd_judge_list, "List the stored judges (latest versions) and the built-in judges.")
     listing.add_argument("--limit", type=int, default=50, help="stored judges to show (default 50, at most 100)")
+    json_option(listing, "ListJudges")
     show = add(judge, "show", cmd_judge_show, "Show one judge: instructions, output type, model.")
     show.add_argument("name")
     show.add_argument("--version", type=int, default=None, help="a stored version (default: the latest)")
+    json_option(show, "GetJudge")
     create = add(judge, "create", cmd_judge_create, "Store a judge, or the next version of an existing one.")
     create.add_argument("name", help="letters, digits, _ . -; starting with a letter")
     create.add_argument("--instructions", required=True,
@@ -186,12 +200,17 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     evaluate.add_argument("--max-tokens", type=int, default=None, help="stop starting judgments past this many tokens")
     evaluate.add_argument("--max-cost-usd", type=float, default=None, help="stop starting judgments past this cost")
 
-    runs = _group(sub, "runs", "Show an evaluation run, or compare two.")
+    runs = _group(sub, "runs", "List the evaluation runs, show one, or compare two.")
+    listing = add(runs, "list", cmd_runs_list, "List the evaluation runs, newest first: judges, what they judged, counts.")
+    listing.add_argument("--limit", type=int, default=20, help="runs to show (default 20, at most 100)")
+    json_option(listing, "ListEvaluationRuns")
     show_run = add(runs, "show", cmd_runs_show, "Show a run's summary, metrics, errors and results.")
     show_run.add_argument("run_id")
     show_run.add_argument("--errors", action="store_true", help="list only results with an error")
     show_run.add_argument("--limit", type=int, default=50, help="results to show (default 50, at most 200)")
+    json_option(show_run, "GetEvaluationRun")
     compare = add(runs, "compare", cmd_runs_compare, "Compare two runs: metric deltas and changed verdicts.")
     compare.add_argument("run_a")
     compare.add_argument("run_b")
     compare.add_argument("--limit", type=int, default=50, help="changed verdicts to show (default 50, at most 200)")
+    json_option(compare, "CompareEvaluationRuns")

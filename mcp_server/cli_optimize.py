@@ -12,9 +12,8 @@ from mcp_server.settings import Settings
 
 def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
-    from rich.table import Table
 
-    from mcp_server.cli_format import output_console
+    from mcp_server.cli_format import Column, output_console, print_table
     from mcp_server.cli_format_runs import progress_bar
     from mcp_server.optimization.prompt import optimize_prompt
 
@@ -33,17 +32,15 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
         )
     console = output_console()
     console.print(
-        f"[bold]{result.prompt}[/]: version {result.start_version} scored {result.start_val_score:.3f} on "
+        f"{result.prompt}: version {result.start_version} scored {result.start_val_score:.3f} on "
         f"{result.val_records} validation records; best version {result.best_version} scored "
-        f"{result.best_val_score:.3f} (gain {result.gain:+.3f})"
+        f"{result.best_val_score:.3f} (gain {result.gain:+.3f})",
+        markup=False,
     )
-    table = Table(title="registered versions")
-    for column in ("version", "parent", "validation score"):
-        table.add_column(column, justify="right")
-    for version in result.registered:
-        table.add_row(str(version.version), str(version.parent_version), f"{version.val_score:.3f}")
     if result.registered:
-        console.print(table)
+        columns = [Column(header, justify="right") for header in ("version", "parent", "validation score")]
+        rows = [(str(v.version), str(v.parent_version), f"{v.val_score:.3f}") for v in result.registered]
+        print_table(console, columns, rows, title="registered versions")
     console.print(
         f"{result.metric_calls} records scored, {result.reflection_calls} reflections, {result.tokens:,} tokens, "
         f"cost {result.cost_usd:.4f} USD; stopped: {result.stop_message}"

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mcp_server.cli_support import AddCommand, database
+from mcp_server.cli_support import AddCommand, database, json_option, print_json
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
@@ -72,6 +72,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         detail = get_prompt(db, args.name_or_uri, version=args.version, alias=args.alias)
+    if args.json:
+        print_json(detail)
+        return 0
     version = detail.prompt_version
     console = _console()
     aliases = f"  aliases: {', '.join(version.aliases)}" if version.aliases else ""
@@ -97,36 +100,38 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.table import Table
-
+    from mcp_server.cli_format import Column, print_table
     from mcp_server.prompts.tool_service import list_prompts
 
     with database(settings) as db:
         page = list_prompts(db, max_results=args.limit)
-    table = Table(title=f"prompts ({len(page.prompts)} of {page.total})")
-    for column in ("name", "latest", "aliases", "description"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "latest"))
-    for p in page.prompts:
-        aliases = ", ".join(f"{a}={v}" for a, v in p.aliases.items())
-        table.add_row(p.name, str(p.latest_version), aliases or "-", p.description or "-")
-    _console().print(table)
+    if args.json:
+        print_json(page)
+        return 0
+    columns = (Column("name"), Column("latest", justify="right"), Column("aliases", fit="wrap", drop=2),
+               Column("description", fit="wrap", drop=1))  # fmt: skip
+    rows = [(p.name, str(p.latest_version), ", ".join(f"{a}={v}" for a, v in p.aliases.items()) or "-",
+             p.description or "-") for p in page.prompts]  # fmt: skip
+    print_table(_console(), columns, rows, title=f"prompts ({len(page.prompts)} of {page.total})")
     return 0
 
 
 def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.table import Table
-
+    from mcp_server.cli_format import Column, print_table
     from mcp_server.prompts.tool_service import list_prompt_versions
 
     with database(settings) as db:
         page = list_prompt_versions(db, args.name, max_results=args.limit)
-    table = Table(title=f"versions of {page.name} ({len(page.versions)} of {page.total}, newest first)")
-    for column in ("version", "kind", "aliases", "runs", "created", "commit message", "template"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("version", "kind", "runs", "created"))
-    for v in page.versions:
-        table.add_row(str(v.version), v.kind, ", ".join(v.aliases) or "-", str(v.run_count), _when(v.created_ns),
-                      v.commit_message or "-", v.template_preview)
-    _console().print(table)
+    if args.json:
+        print_json(page)
+        return 0
+    columns = (Column("version", justify="right"), Column("kind", drop=3), Column("aliases", fit="wrap", drop=2),
+               Column("runs", justify="right", drop=4), Column("created", drop=5),
+               Column("commit message", fit="wrap"), Column("template", fit="line", drop=1))  # fmt: skip
+    rows = [(str(v.version), v.kind, ", ".join(v.aliases) or "-", str(v.run_count), _when(v.created_ns),
+             v.commit_message or "-", v.template_preview) for v in page.versions]  # fmt: skip
+    print_table(_console(), columns, rows,
+                title=f"versions of {page.name} ({len(page.versions)} of {page.total}, newest first)")  # fmt: skip
     return 0
 
 
@@ -149,8 +154,13 @@ def cmd_alias(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.prompts.diff import diff_prompt_versions
+    from mcp_server.prompts.tool_service import diff_prompt_versions_tool
 
     with database(settings) as db:
+        if args.json:
+            print_json(diff_prompt_versions_tool(db, args.name, args.from_version, args.to_version,
+                                                 max_content_length=args.max_content_length))  # fmt: skip
+            return 0
         diff = diff_prompt_versions(db, args.name, args.from_version, args.to_version)
     console = _console()
     if diff.from_kind != diff.to_kind:
@@ -165,6 +175,8 @@ def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
 
 def register_prompt_commands(sub: Any, add: AddCommand) -> None:
     """Add `prompts` and its subcommands to the top-level subparsers `sub`; `add` makes a command with --db."""
+    from mcp_server.prompts.tool_service import DEFAULT_DIFF_LENGTH
+
     help = "Register, show, list, alias and diff prompt versions."
     group = sub.add_parser("prompts", help=help, description=help).add_subparsers(
         dest="prompts_command", required=True, metavar="SUBCOMMAND"
@@ -183,11 +195,14 @@ def register_prompt_commands(sub: Any, add: AddCommand) -> None:
     which = show.add_mutually_exclusive_group()
     which.add_argument("--version", type=int, default=None, help="a version (default: the latest)")
     which.add_argument("--alias", default=None, help="an alias, e.g. production")
+    json_option(show, "GetPrompt")
     listing = add(group, "list", cmd_list, "List the registered prompts.")
     listing.add_argument("--limit", type=int, default=50, help="prompts to show (default 50, at most 100)")
+    json_option(listing, "ListPrompts")
     versions = add(group, "versions", cmd_versions, "List a prompt's versions, newest first.")
     versions.add_argument("name")
     versions.add_argument("--limit", type=int, default=50, help="versions to show (default 50, at most 100)")
+    json_option(versions, "ListPromptVersions")
     alias = add(group, "alias", cmd_alias, "Point an alias (e.g. production) at a version, or remove it.")
     alias.add_argument("name")
     alias.add_argument("alias", help="letters, digits, _ or -; 'latest' is reserved")
@@ -197,3 +212,7 @@ def register_prompt_commands(sub: Any, add: AddCommand) -> None:
     diff.add_argument("name")
     diff.add_argument("from_version", type=int)
     diff.add_argument("to_version", type=int)
+    json_option(diff, "DiffPromptVersions")
+    diff.add_argument("--max-content-length", type=int, default=DEFAULT_DIFF_LENGTH,
+                      help=f"with --json: characters of diff, 1,000 to 200,000 (default {DEFAULT_DIFF_LENGTH:,}; "
+                      "a terminal gets it whole)")  # fmt: skip

@@ -1,5 +1,6 @@
-"""What every CLI command module shares: the command types, and the database a command opens
-(imported lazily, so `--help` never loads the store) and always closes."""
+"""What every CLI command module shares: the command types, the database a command opens
+(imported lazily, so `--help` never loads the store) and always closes, and --json, which prints
+what the matching MCP tool answers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from mcp_server.settings import Settings
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from store import Database
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -28,3 +31,28 @@ def database(settings: Settings, *, checkpoint: bool = False) -> Iterator[Databa
         yield db
     finally:
         db.close(checkpoint=checkpoint)
+
+
+def json_option(parser: argparse.ArgumentParser, tool: str) -> None:
+    """--json on a read command: print the answer of `tool` for the same arguments instead of tables."""
+    parser.add_argument(
+        "--json", action="store_true", help=f"print the JSON the {tool} tool answers, for scripts and coding agents"
+    )
+
+
+def print_json(answer: BaseModel | dict[str, BaseModel]) -> None:
+    """An answer on stdout as one line of JSON, as the MCP tool sends it (several under their names)."""
+    from mcp_server.tools.paging import dumps
+
+    if isinstance(answer, dict):
+        print(dumps({name: part.model_dump(mode="json") for name, part in answer.items()}))
+    else:
+        print(dumps(answer.model_dump(mode="json")))
+
+
+def print_answer(args: argparse.Namespace, answer: BaseModel, show: Callable[[Any], None]) -> None:
+    """With --json, the answer as JSON; else `show(answer)` prints it for a person."""
+    if args.json:
+        print_json(answer)
+    else:
+        show(answer)

@@ -1,5 +1,6 @@
 """The evaluation tools: Evaluate, GetEvaluationRun and CompareEvaluationRuns, registered on a
-server by `add_evaluation_tools(server, db, settings)`.
+server by `add_evaluation_tools(server, db, settings)`, and ListEvaluationRuns by
+`add_run_listing_tool(server, db)`.
 
 Thin wrappers in the style of mcp_server.judge_tools: each signature is the tool's input schema
 and each body calls a typed function in mcp_server.evaluation. Evaluate reports its progress as
@@ -12,7 +13,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from mcp_server.evaluation import reports
+from mcp_server.evaluation import listing, reports
 from mcp_server.evaluation.run import MAX_CONCURRENCY, MAX_JUDGES, MAX_TRACES, evaluate
 from mcp_server.evaluation.summary import EvaluationRun
 from mcp_server.models import Sampler
@@ -149,3 +150,31 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
         ("CompareEvaluationRuns", compare_evaluation_runs, COMPARE_EVALUATION_RUNS_DESCRIPTION, READ_ONLY),
     ):
         server.add_tool(fn, name=tool_name, description=description, annotations=annotations, structured_output=True)
+
+
+LIST_EVALUATION_RUNS_DESCRIPTION = f"""\
+List the stored evaluation runs, newest first, to find a run again (its run_id for
+GetEvaluationRun, CompareEvaluationRuns, or Evaluate(run_id=...) to resume a stopped one). Each
+run: run_id, name, status (running, completed, stopped and why), the judges' names, when it
+started and ended, seconds spent, what it judged (filter_string for a run over stored traces, or
+dataset, dataset_version, target and the prompt versions it loaded for a run on a dataset), how
+many traces or records it covers, pairs done of pairs total, errors, tokens and cost. Names,
+filters and stop reasons are cut to {listing.TEXT_CHARS} characters. max_results: 1 to
+{listing.MAX_RUNS} (default 20); page_token: next_page_token of the previous page, for older runs.
+
+Example: ListEvaluationRuns(max_results=5)"""
+
+
+def add_run_listing_tool(server: MCPServer, db: Database) -> None:
+    """Register ListEvaluationRuns on `server`, over `db`."""
+
+    async def list_evaluation_runs(
+        max_results: Annotated[int, Field(description=f"Runs per page, 1 to {listing.MAX_RUNS}.")] = 20,
+        page_token: PageToken = None,
+    ) -> Annotated[CallToolResult, listing.EvaluationRunList]:
+        return await answer(listing.list_evaluation_runs, db, max_results=max_results, page_token=page_token)
+
+    server.add_tool(
+        list_evaluation_runs, name="ListEvaluationRuns", description=LIST_EVALUATION_RUNS_DESCRIPTION,
+        annotations=READ_ONLY, structured_output=True,
+    )  # fmt: skip

@@ -17,7 +17,7 @@ from mcp_server import tools
 from mcp_server.alignment_tools import add_alignment_tools
 from mcp_server.assessment_tools import add_assessment_tools
 from mcp_server.dataset_tools import add_dataset_tools
-from mcp_server.evaluation_tools import add_evaluation_tools
+from mcp_server.evaluation_tools import add_evaluation_tools, add_run_listing_tool
 from mcp_server.judge_tools import add_judge_tools
 from mcp_server.labeling_tools import add_labeling_tools
 from mcp_server.optimization_tools import add_optimization_tools
@@ -32,6 +32,7 @@ from mcp_server.tool_boundary import (
     SpanId,
     TraceId,
     answer,
+    refuse_unknown_arguments,
 )
 from mcp_server.tools import regex_search, span_content, spans, timing_report
 from mcp_server.tools import traces as trace_tools
@@ -68,11 +69,13 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_assessment_tools(server, db)
     add_judge_tools(server, db, settings)
     add_evaluation_tools(server, db, settings)
+    add_run_listing_tool(server, db)
     add_alignment_tools(server, db, settings)
     add_dataset_tools(server, db, settings)
     add_labeling_tools(server, db, settings)
     add_prompt_tools(server, db, settings)
     add_optimization_tools(server, db, settings)
+    refuse_unknown_arguments(server)
     return server
 
 

@@ -196,10 +196,55 @@ def get_run(db: Database, run_id: str) -> EvaluationRunRecord:
             "SELECT prompt, version FROM evaluation_run_prompts WHERE run_id = ? ORDER BY prompt, version", (run_id,)
         )
     ]
-    data = dict(row)
+    return _run_record(row, trace_count=count, record_count=records, prompts=prompts)
+
+
+def _run_record(row: sqlite3.Row, **counts: Any) -> EvaluationRunRecord:
+    data = {key: row[key] for key in _RUN_COLUMNS.split(", ")}
     data["judges"] = json.loads(data["judges"])
     data["limits"] = json.loads(data["limits"])
-    return EvaluationRunRecord.model_validate({**data, "trace_count": count, "record_count": records, "prompts": prompts})
+    return EvaluationRunRecord.model_validate({**data, **counts})
+
+
+_LIST_RUNS = (
+    # One page of runs, newest first, then each page run's counts: a results scan per run, not per row.
+    f"WITH page AS (SELECT {_RUN_COLUMNS} FROM evaluation_runs WHERE (created_ns, run_id) < (:before_ns, :before_id) "
+    "ORDER BY created_ns DESC, run_id DESC LIMIT :limit), "
+    "totals AS (SELECT run_id, count(*) AS results, count(error) AS errors, sum(input_tokens) AS input_tokens, "
+    "sum(output_tokens) AS output_tokens, sum(cost) AS cost FROM evaluation_results "
+    "WHERE run_id IN (SELECT run_id FROM page) GROUP BY run_id) "
+    "SELECT page.*, "
+    "(SELECT count(*) FROM evaluation_run_traces t WHERE t.run_id = page.run_id) AS trace_count, "
+    "(SELECT count(*) FROM evaluation_run_records r WHERE r.run_id = page.run_id) AS record_count, "
+    "(SELECT json_group_array(prompt || '/' || version) FROM (SELECT prompt, version FROM evaluation_run_prompts p "
+    "WHERE p.run_id = page.run_id ORDER BY prompt, version)) AS prompts, "
+    "coalesce(totals.results, 0) AS results, coalesce(totals.errors, 0) AS errors, "
+    "coalesce(totals.input_tokens, 0) AS input_tokens, coalesce(totals.output_tokens, 0) AS output_tokens, "
+    "coalesce(totals.cost, 0.0) AS cost "
+    "FROM page LEFT JOIN totals USING (run_id) ORDER BY page.created_ns DESC, page.run_id DESC"
+)
+
+
+def list_runs(
+    db: Database, *, limit: int, before: tuple[int, str] | None = None
+) -> tuple[list[tuple[EvaluationRunRecord, RunTotals]], int]:
+    """Runs newest first (by start, then run id), at most `limit`, starting after `before`
+    (created_ns, run_id), each with its result totals; and how many runs there are."""
+    conn = db.reader()
+    total = conn.execute("SELECT count(*) FROM evaluation_runs").fetchone()[0]
+    # Past every real key: 2^63 - 1 is SQLite's largest integer, and run ids sort below '~'.
+    before_ns, before_id = before or (2**63 - 1, "~")
+    rows = conn.execute(_LIST_RUNS, {"before_ns": before_ns, "before_id": before_id, "limit": limit}).fetchall()
+    return [
+        (
+            _run_record(row, trace_count=row["trace_count"], record_count=row["record_count"],
+                        prompts=json.loads(row["prompts"])),
+            RunTotals(results=row["results"], errors=row["errors"], input_tokens=row["input_tokens"],
+                      output_tokens=row["output_tokens"], total_tokens=row["input_tokens"] + row["output_tokens"],
+                      cost=row["cost"]),
+        )
+        for row in rows
+    ], total  # fmt: skip
 
 
 def pending_record_ids(db: Database, run_id: str) -> list[str]:

@@ -20,12 +20,23 @@ DEFAULTS = Settings()
 MCP_URL = f"http://{DEFAULTS.host}:{DEFAULTS.port}/mcp"
 
 
-def assert_stdio_command(command: str, args: list[str]) -> None:
-    assert command == "tracejudge"
+REPO = CLIENTS.parents[1]
+IN_CHECKOUT = "$PWD/.venv/bin/tracejudge"
+"""The stdio command of a `claude mcp add` line, run in the checkout: the shell makes it absolute,
+so the client needs no PATH (a desktop app's PATH is not the shell's)."""
+FILL_IN = "/ABSOLUTE/PATH/TO/tracejudge/.venv/bin/tracejudge"
+"""The stdio command of a config file, the way MCP's own docs write a path the user fills in."""
+
+
+def assert_stdio_command(args: list[str]) -> None:
     assert Path(TRACEJUDGE).exists(), "the tracejudge console script is not installed"
     parsed = build_parser().parse_args(args)
     assert parsed.func is cmd_stdio
     assert parsed.db is not None
+
+
+def claude_mcp_add_lines(readme: Path) -> list[list[str]]:
+    return [shlex.split(line) for line in readme.read_text().splitlines() if line.startswith("claude mcp add ")]
 
 
 def test_there_is_a_config_for_each_client_and_transport():
@@ -44,7 +55,8 @@ def test_each_config_names_one_tracejudge_server_the_cli_or_the_server_accepts(p
     (server,) = servers.values()
     if "command" in server:
         assert server.get("type", "stdio") == "stdio"
-        assert_stdio_command(server["command"], server["args"])
+        assert server["command"] == FILL_IN
+        assert_stdio_command(server["args"])
     else:
         assert server["url"] == MCP_URL
         if path.parent.name == "claude_code":
@@ -56,18 +68,18 @@ def test_each_config_names_one_tracejudge_server_the_cli_or_the_server_accepts(p
             assert "headers" not in server
 
 
-def test_the_claude_code_commands_in_the_readme_are_well_formed():
-    commands = [
-        shlex.split(line)
-        for line in (CLIENTS / "README.md").read_text().splitlines()
-        if line.startswith("claude mcp add ")
-    ]
-    assert len(commands) == 3
+@pytest.mark.parametrize("readme", [REPO / "README.md", CLIENTS / "README.md"], ids=["README", "clients"])
+def test_the_claude_code_commands_in_a_readme_are_well_formed_and_can_all_be_pasted(readme: Path):
+    commands = claude_mcp_add_lines(readme)
+    assert len(commands) == (2 if readme.parent == REPO else 3)
+    names = []
     for words in commands:
         if "--" in words:
             name = words[words.index("--") - 1]
-            tracejudge, *args = words[words.index("--") + 1 :]
-            assert_stdio_command(tracejudge, args)
+            command, *args = words[words.index("--") + 1 :]
+            assert command == IN_CHECKOUT
+            assert_stdio_command(args)
+            assert name == "tracejudge-stdio"
         else:
             assert words[3:5] == ["--transport", "http"]
             name, url = words[5:7]
@@ -76,7 +88,17 @@ def test_the_claude_code_commands_in_the_readme_are_well_formed():
                 assert (
                     words[words.index("--header") + 1] == "Authorization: Bearer $TRACEJUDGE_TOKEN"
                 )
-        assert name == "tracejudge"
+            assert name == "tracejudge"
+        names.append(name)
+    # Pasting a block adds each server once: a second line of the same name would fail with
+    # "already exists", except the two HTTP forms (with and without a token) offered as alternatives.
+    assert len(set(names)) == 2
+
+
+def test_the_readme_says_how_to_fill_in_the_absolute_path_of_a_stdio_config():
+    readme = (CLIENTS / "README.md").read_text()
+    assert FILL_IN in readme and "realpath .venv/bin/tracejudge" in readme
+    assert "python3 -m venv .venv" in (REPO / "README.md").read_text()  # where .venv/bin/tracejudge comes from
 
 
 def test_the_readme_links_every_config():

@@ -11,11 +11,15 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
 from tests.support.northwind import (
     DEMO_ROUTES,
     EXTRA_CASES,
@@ -25,7 +29,7 @@ from tests.support.northwind import (
     truth,
 )
 from tests.support.processes import free_port, serve
-from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, scripted_openai, text
 
 __all__ = ["scripted_openai"]
 
@@ -60,11 +64,9 @@ def number(pattern: str, output: str) -> float:
     return float(found[1])
 
 
-@pytest.mark.slow
-def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_cleanly(
-    tmp_path: Path, scripted_openai: ScriptedOpenAI
-):
-    models = ScriptedModels()
+@contextmanager
+def demo_server(tmp_path: Path, scripted_openai: ScriptedOpenAI, models: ScriptedModels) -> Iterator[str]:
+    """`tracejudge serve --demo` whose judge model is `models` on the scripted server; yields its URL."""
     scripted_openai.respond_with(models)
     judge_model = {
         "TRACEJUDGE_DB": str(tmp_path / "loop.db"),
@@ -73,6 +75,15 @@ def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_c
         "TRACEJUDGE_JUDGE_API_KEY": "sk-scripted",
     }
     with serve(tmp_path / "loop.db", "--demo", env=judge_model) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_cleanly(
+    tmp_path: Path, scripted_openai: ScriptedOpenAI
+):
+    models = ScriptedModels()
+    with demo_server(tmp_path, scripted_openai, models) as url:
         first = run_loop("--url", f"{url}/mcp")
         second = run_loop("--url", f"{url}/mcp")
 
@@ -86,8 +97,9 @@ def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_c
     assert "-1. roaming, coverage" in out and "+1. bill, invoice" in out
     assert "router prompt northwind-router/2: pass rate 53% -> 73%" in out
     assert len(re.findall(r"roaming.*: no -> yes \(now billing_specialist\)", out)) == 3
-    assert "'support-lead' labeled 30 answers: 27 pass, 3 fail" in out
-    assert "agreement on the 30 answers just labeled: 73%" in out
+    # The agent's 10 traces (one misrouted) and its 15 answers before and after optimizing.
+    assert "'support-lead' labeled 40 answers: 36 pass, 4 fail" in out
+    assert "agreement on the 40 answers just labeled: 78%" in out
     # Where they differ: plan changes the account specialist rightly handled, which the judge fails.
     differences = re.findall(r"^   - (.*support lead .*)$", out.split("7. The judge")[1], re.MULTILINE)
     assert len(differences) == 4 and all(
@@ -108,10 +120,37 @@ def test_the_loop_finds_the_misroute_ships_the_fix_aligns_the_judge_and_reruns_c
     assert "15 records, version 3" in out  # the first run's version: nothing changed
     assert "router prompt northwind-router/2: pass rate 100% over 15 records" in out
     assert "no version scored better: production stays at version 2" in out
-    assert "'support-lead' labeled 15 answers: 15 pass, 0 fail" in out
-    assert "agreement on the 15 answers just labeled: 100%" in out
+    assert "'support-lead' labeled 25 answers: 24 pass, 1 fail" in out
+    assert "agreement on the 25 answers just labeled: 100%" in out
     assert "no new version" in out
     assert models.judgments > 0 and models.reflections
+
+
+class NoBetterRouter(ScriptedModels):
+    """The scripted models, except that the reflection model proposes the router prompt as it is:
+    a first run on which OptimizePrompt finds nothing better (as with a real model it may)."""
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        asked = "\n".join(str(m.get("content")) for m in request["messages"])
+        if "careful evaluator" not in str(request["messages"][0].get("content")) and "Keyword rules" in asked:
+            self.reflections.append(asked)
+            return text(f"The prompt is fine as it is:\n```\n{ROUTER_SYSTEM_PROMPT}\n```")
+        return super().__call__(request)
+
+
+@pytest.mark.slow
+def test_a_first_run_whose_optimizer_finds_nothing_better_still_aligns_the_judge(
+    tmp_path: Path, scripted_openai: ScriptedOpenAI
+):
+    with demo_server(tmp_path, scripted_openai, NoBetterRouter()) as url:
+        first = run_loop("--url", f"{url}/mcp")
+
+    out = first.stdout
+    assert first.returncode == 0, out + first.stderr
+    assert "no version scored better: production stays at version 1" in out
+    # Only the run before optimizing has answers on the dataset (15), yet AlignJudge gets its 20 labels.
+    assert "'support-lead' labeled 25 answers" in out
+    assert re.search(r"AlignJudge on \d+ held-out labels: agreement", out), out
 
 
 def test_the_expert_labels_name_the_right_specialist_for_every_question_of_the_dataset():

@@ -19,7 +19,10 @@ def demo_db(tmp_path: Path) -> Path:
     return path
 
 
-def test_demo_then_traces_lists_the_demo_traces(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_then_traces_lists_the_demo_traces(
+    demo_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     capsys.readouterr()
     assert main(["traces", "--db", str(demo_db), "--limit", "50"]) == 0
     out = capsys.readouterr().out

@@ -41,7 +41,10 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
     return captured.out + captured.err
 
 
-def test_a_dataset_from_demo_traces_with_expectations(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_dataset_from_demo_traces_with_expectations(
+    demo_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     db = Database(demo_db)
     traces = search_trace_ids(db, None, None, 3, 0)
     log_assessment(db, traces[0], "expected_route", "billing", kind="expectation")

@@ -49,7 +49,10 @@ def test_judge_run_error_spans_on_a_failed_trace_shows_the_finding(
     assert "error_span" in out and "check_coverage" in out and "logged as feedback 'error_spans'" in out
 
 
-def test_judge_create_then_list_and_show_it(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_judge_create_then_list_and_show_it(
+    demo_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     args = ["judge", "create", "helpfulness", "--instructions", "Rate {{ outputs }} for {{ inputs }}.",
             "--output-type", "int", "--min", "1", "--max", "5", "--description", "How helpful", "--db", demo_db]
     assert main(args) == 0

@@ -34,8 +34,9 @@ def labeled_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str,
 
 
 def test_labeling_schemas_and_sessions_list_what_is_stored(
-    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     path, _ = labeled_db
     assert main(["labeling", "schemas", "--db", path]) == 0
     out = capsys.readouterr().out
@@ -46,8 +47,9 @@ def test_labeling_schemas_and_sessions_list_what_is_stored(
 
 
 def test_labeling_items_shows_the_queue_with_labels_and_missing_schemas(
-    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     path, trace_ids = labeled_db
     assert main(["labeling", "items", "review", "--db", path]) == 0
     out = capsys.readouterr().out

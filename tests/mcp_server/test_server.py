@@ -243,3 +243,74 @@ async def test_one_megabyte_in_every_wire_text_keeps_every_answer_under_its_cap(
                 page = await call("SearchTraces", order_by=order_by, max_results=1, page_token=page["next_page_token"])
                 pages += 1
             assert pages == 3
+
+
+async def test_an_unknown_argument_is_refused_naming_the_valid_ones_and_the_nearest(db: Database) -> None:
+    write_spans(db, [SpanIn(trace_id=f"{n:032x}", span_id="0000000000000001", name="agent", start_ns=n, end_ns=n + 1)
+                     for n in range(1, 4)])  # fmt: skip
+    async with Client(create_server(Settings(), db)) as client:
+        result = await client.call_tool("SearchTraces", {"filter": "trace.status = 'OK'", "limit": 2})
+        assert result.is_error, result.structured_content
+        message = result.content[0].text
+        assert "'filter'" in message and "did you mean filter_string?" in message
+        assert "'limit'" in message and "did you mean max_results?" in message
+        assert "it takes filter_string, order_by, max_results, page_token" in message
+
+        for tool, arguments, wrong, nearest in (
+            ("GetTraceInfo", {"trace_id": TRACE, "traceid": TRACE}, "traceid", "trace_id"),
+            ("ListSpans", {"trace_id": TRACE, "span_types": "TOOL"}, "span_types", "span_type"),
+            ("ListDatasets", {"maxresults": 5}, "maxresults", "max_results"),
+            ("AlignJudge", {"judge": "x", "holdout": 0.3}, "holdout", "holdout_fraction"),
+        ):
+            result = await client.call_tool(tool, arguments)
+            assert result.is_error, (tool, result.structured_content)
+            assert f"'{wrong}'" in result.content[0].text and f"did you mean {nearest}?" in result.content[0].text
+
+        # An argument with no near name still lists what the tool takes; a valid call still works.
+        result = await client.call_tool("CountTraces", {"zzz": 1})
+        assert result.is_error and "CountTraces has no argument 'zzz' (it takes filter_string)" in result.content[0].text
+        assert "did you mean" not in result.content[0].text
+        counted = await client.call_tool("CountTraces", {"filter_string": "trace.status = 'OK'"})
+        assert not counted.is_error and counted.structured_content["count"] == 3
+
+        # However many and however long the unknown names, the answer stays bounded.
+        result = await client.call_tool("CountTraces", {f"{n}{'x' * 100_000}": n for n in range(1_000)})
+        assert result.is_error and len(result.content[0].text) < 5_000
+        assert "990 more unknown arguments are not listed" in result.content[0].text
+
+
+async def test_every_tool_schema_says_it_takes_no_other_arguments(db: Database) -> None:
+    async with Client(create_server(Settings(), db)) as client:
+        listed = (await client.list_tools()).tools
+    assert len(listed) >= 40
+    open_schemas = [tool.name for tool in listed if tool.input_schema.get("additionalProperties") is not False]
+    assert open_schemas == []
+
+
+@pytest.mark.slow
+async def test_an_unknown_argument_is_refused_over_stdio_from_the_installed_command(tmp_path: Any) -> None:
+    from mcp import StdioServerParameters
+
+    from tests.support.processes import TRACEJUDGE
+
+    params = StdioServerParameters(command=TRACEJUDGE, args=["stdio", "--db", str(tmp_path / "stdio.db")])
+    async with Client(params) as client:
+        result = await client.call_tool("SearchTraces", {"limit": 2})
+    assert result.is_error and "did you mean max_results?" in result.content[0].text
+
+
+async def test_align_judge_takes_the_min_labels_its_not_enough_labels_error_tells_a_client_to_pass(db: Database) -> None:
+    write_spans(db, [SpanIn(trace_id=f"{n:032x}", span_id="0000000000000001", name="agent", start_ns=n, end_ns=n + 1)
+                     for n in range(1, 6)])  # fmt: skip
+    async with Client(create_server(Settings(), db)) as client:
+        created = await client.call_tool("CreateJudge", {"name": "routing", "instructions": "Is {{ outputs }} right?"})
+        assert not created.is_error, created.content
+        for n in range(1, 6):
+            logged = await client.call_tool("LogFeedback", {"trace_id": f"{n:032x}", "name": "routing", "value": n % 2 == 0,
+                                                            "source_id": "ana"})  # fmt: skip
+            assert not logged.is_error, logged.content
+        too_few = await client.call_tool("AlignJudge", {"judge": "routing"})
+        below_floor = await client.call_tool("AlignJudge", {"judge": "routing", "min_labels": 3})
+    assert too_few.is_error and "Or pass min_labels=5" in too_few.content[0].text
+    # min_labels reaches align_judge, which checks it (an ignored argument would give the first error again).
+    assert below_floor.is_error and "min_labels must be an integer of at least 4" in below_floor.content[0].text

@@ -72,6 +72,7 @@ def _fill(db: Database) -> dict[str, dict[str, Any]]:
         "ListPromptVersions": {"name": "prompt0", **one},
         "ListJudges": one,
         "GetEvaluationRun": {"run_id": runs[0], **one},
+        "ListEvaluationRuns": one,
         "CompareEvaluationRuns": {"run_a": runs[0], "run_b": runs[1], **one},
         "ListLabelingSchemas": one,
         "ListLabelingSessions": one,

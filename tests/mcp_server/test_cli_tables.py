@@ -1,0 +1,240 @@
+"""The read commands as a person and a script use them: at 80 and 130 columns (rich reads COLUMNS)
+every table has its rows, fits the terminal and shows each id whole, so it can be pasted into the
+next command; previews read as text; and --json prints what the matching MCP tool answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from mcp_server.cli import build_parser, main
+from mcp_server.cli_format import preview_text
+from mcp_server.demo import load_demo
+from store import Database, SpanIn, write_spans
+from tests.support.mcp_session import session
+from tests.support.processes import TRACEJUDGE
+
+HEX_RUN = re.compile(r"[0-9a-f]{8,}")
+TABLE_LINE = re.compile(r"^[┏┃┡│└]")
+WIDTHS = (80, 130)
+
+
+async def _fill(db: Database) -> dict[str, Any]:
+    """Something for every read command: runs, a dataset, a prompt, a labeling session with labels."""
+    async with session(db) as s:
+        traces = (await s.call("SearchTraces", max_results=100))["traces"]
+        ids = [t["trace_id"] for t in traces]
+        first = await s.call("Evaluate", judges=["latency", "error_spans"], name="first look")
+        # A late error span on a trace that had none: the second run's error_spans verdict changes.
+        ok = next(t for t in traces if not t["error_count"])
+        root = (await s.call("GetRootSpan", trace_id=ok["trace_id"], attributes_to_fetch=[]))["span_id"]
+        write_spans(db, [SpanIn(trace_id=ok["trace_id"], span_id="00000000000000ee", parent_span_id=root,
+                                name="late", start_ns=1, end_ns=2, status_code="ERROR")])  # fmt: skip
+        second = await s.call("Evaluate", judges=["error_spans"], trace_ids=ids[:5], name="again")
+        await s.call("CreateDataset", name="cases", description="the demo's questions")
+        await s.call("AddTracesToDataset", dataset="cases", trace_ids=ids[:4])
+        await s.call("RegisterPrompt", name="greeting", template="Hello {{ name }}.", commit_message="first")
+        await s.call("RegisterPrompt", name="greeting", template="Hi {{ name }}!", commit_message="shorter")
+        await s.call("CreateLabelingSchema", name="error_spans", type="feedback", input={"kind": "pass_fail"},
+                     instructions="Did every span succeed?")  # fmt: skip
+        await s.call("CreateLabelingSession", name="review", schemas=["error_spans"])
+        await s.call("AddTracesToLabelingSession", session="review", trace_ids=ids)
+        for trace in traces[:3]:
+            verdict = "pass" if trace["error_count"] else "fail"  # an expert who disagrees with the judge
+            await s.call("SubmitLabel", session="review", trace_id=trace["trace_id"], schema="error_spans",
+                         value=verdict, labeler="ana")  # fmt: skip
+    return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"]}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("tables") / "cli.db"
+    db = Database(path)
+    load_demo(db)
+    made = anyio.run(_fill, db)
+    db.close()
+    yield path, made
+
+
+def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
+    """(command, its arguments, the tool call whose answer --json prints: (tool, arguments), or
+    several of them by name)."""
+    trace, run_a, run_b = made["trace_ids"][0], made["run_a"], made["run_b"]
+    return [
+        ("traces", [], ("SearchTraces", {"max_results": 20})),
+        ("traces", ["trace.status = 'ERROR'", "--limit", "5"],
+         ("SearchTraces", {"filter_string": "trace.status = 'ERROR'", "max_results": 5})),
+        ("show", [trace], {"trace": ("GetTraceInfo", {"trace_id": trace}),
+                           "spans": ("ListSpans", {"trace_id": trace, "max_results": 200})}),
+        ("judge list", [], ("ListJudges", {"max_results": 50})),
+        ("judge show", ["latency"], ("GetJudge", {"name": "latency"})),
+        ("judge agreement", ["error_spans"], ("JudgeAgreement", {"judge": "error_spans"})),
+        ("runs list", [], ("ListEvaluationRuns", {"max_results": 20})),
+        ("runs show", [run_a], ("GetEvaluationRun", {"run_id": run_a, "max_results": 50})),
+        ("runs compare", [run_a, run_b], ("CompareEvaluationRuns", {"run_a": run_a, "run_b": run_b, "max_results": 50})),
+        ("datasets list", [], ("ListDatasets", {"max_results": 50})),
+        ("datasets show", ["cases"], ("GetDataset", {"name": "cases"})),
+        ("datasets records", ["cases"], ("ListDatasetRecords", {"dataset": "cases", "max_results": 50})),
+        ("prompts list", [], ("ListPrompts", {"max_results": 50})),
+        ("prompts show", ["greeting"], ("GetPrompt", {"name_or_uri": "greeting"})),
+        ("prompts versions", ["greeting"], ("ListPromptVersions", {"name": "greeting", "max_results": 50})),
+        ("prompts diff", ["greeting", "1", "2"],
+         ("DiffPromptVersions", {"name": "greeting", "from_version": 1, "to_version": 2})),
+        ("labeling schemas", [], ("ListLabelingSchemas", {"max_results": 50})),
+        ("labeling sessions", [], ("ListLabelingSessions", {"max_results": 50})),
+        ("labeling items", ["review"], ("ListLabelingItems", {"session": "review", "max_results": 20})),
+    ]  # fmt: skip
+
+
+def _run(argv: list[str], path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    code = main([*argv, "--db", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0, (argv, out, err)
+    return out
+
+
+def _table_width(out: str) -> int:
+    """The width of the widest table line (lines of text are left whole for the terminal to wrap)."""
+    widths = [len(line) for line in out.splitlines() if TABLE_LINE.match(line)]
+    assert widths, f"no table in:\n{out}"
+    return max(widths)
+
+
+def _commands_with_json() -> set[str]:
+    found: set[str] = set()
+
+    def walk(parser: argparse.ArgumentParser, command: list[str]) -> None:
+        for action in parser._actions:
+            if action.option_strings == ["--json"]:
+                found.add(" ".join(command))
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*command, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+async def test_json_prints_what_the_matching_tool_answers_for_every_read_command(
+    store: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, made = store
+    cases = _cases(made)
+    # Every command that lists or shows something has --json, and is a case here.
+    assert _commands_with_json() == {command for command, _, _ in cases}
+    db = Database(path)
+    try:
+        async with session(db) as s:
+            for command, arguments, expected in cases:
+                printed = json.loads(_run([*command.split(), *arguments, "--json"], path, capsys))
+                if isinstance(expected, dict):
+                    answer = {name: await s.call(tool, **args) for name, (tool, args) in expected.items()}
+                else:
+                    answer = await s.call(expected[0], **expected[1])
+                assert printed == answer, command
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_trace_table_fits_the_terminal_with_whole_ids_that_show_accepts(
+    width: int, store: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, made = store
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = _run(["traces", "--limit", "50"], path, capsys)
+    assert _table_width(out) <= width
+    printed = HEX_RUN.findall(out)
+    assert sorted(printed) == sorted(made["trace_ids"])  # every row, every id whole, nothing else hex
+    assert '"role"' not in out and "{" not in out  # previews as text, not message JSON
+    assert "My bill this" in out
+    shown = _run(["show", printed[0]], path, capsys)
+    assert printed[0] in shown and "invoke_agent support_router" in shown
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize(
+    ("argv", "ids"),
+    [
+        (["runs", "list"], lambda made, answer: [r["run_id"] for r in answer["runs"]]),
+        (["runs", "show", "{run_a}", "--limit", "20"], lambda made, answer: [r["trace_id"] for r in answer["results"]]),
+        (["runs", "compare", "{run_a}", "{run_b}"], lambda made, answer: [c["trace_id"] for c in answer["changed"]]),
+        (["labeling", "items", "review"], lambda made, answer: [i["trace_id"] for i in answer["items"]]),
+        (["labeling", "sessions"], lambda made, answer: [s["name"] for s in answer["sessions"]]),
+        (["datasets", "records", "cases"], lambda made, answer: [r["record_id"] for r in answer["records"]]),
+        (["judge", "list"], lambda made, answer: [j["name"] for j in answer["judges"] + answer["builtin_judges"]]),
+        (["judge", "agreement", "error_spans"], lambda made, answer: [d["trace_id"] for d in answer["disagreements"]]),
+        (["prompts", "versions", "greeting"], lambda made, answer: [str(v["version"]) for v in answer["versions"]]),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_every_table_fits_the_terminal_and_shows_its_ids_whole(
+    width: int, argv: list[str], ids: Any, store: tuple[Path, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    path, made = store
+    argv = [a.format(**made) for a in argv]
+    answer = json.loads(_run([*argv, "--json"], path, capsys))
+    expected = ids(made, answer)
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = _run(argv, path, capsys)
+    assert _table_width(out) <= width
+    cells = {cell.strip() for line in out.splitlines() for cell in line.split("│")}
+    assert expected and set(expected) <= cells, (expected, out)
+
+
+def test_a_preview_is_shown_as_the_text_of_its_messages_on_one_line() -> None:
+    question = [{"role": "system", "content": "You route."}, {"role": "user", "content": "Where is\nmy order?"}]
+    assert preview_text(json.dumps(question)) == "Where is my order?"
+    answer = [{"role": "assistant", "parts": [{"type": "text", "content": "It ships"}, {"type": "tool_call", "id": "c"},
+                                             {"type": "text", "content": "today."}]}]  # fmt: skip
+    assert preview_text(json.dumps(answer)) == "It ships today."
+    assert preview_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}]})) == "Hi"
+    # A preview cut inside its JSON (1,000 characters of a long conversation) still reads as text.
+    cut = json.dumps([{"role": "user", "parts": [{"type": "text", "content": 'Why was I charged "twice" for it?'}]}])
+    assert preview_text(cut[: cut.index(" for it")]) == 'Why was I charged "twice"'
+    assert preview_text("Plain text,\n  two lines") == "Plain text, two lines"
+    assert preview_text('{"question": "not messages"}') == '{"question": "not messages"}'
+    assert preview_text(None) == ""
+
+
+def test_the_installed_command_at_80_columns_prints_ids_that_it_accepts_back(
+    store: tuple[Path, dict[str, Any]],
+) -> None:
+    path, made = store
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")} | {"COLUMNS": "80"}
+
+    def tracejudge(*args: str) -> str:
+        done = subprocess.run([TRACEJUDGE, *args, "--db", str(path)], capture_output=True, text=True, env=env,
+                              timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    printed = HEX_RUN.findall(tracejudge("traces", "--limit", "50"))
+    assert sorted(printed) == sorted(made["trace_ids"])
+    assert "execute_tool" in tracejudge("show", printed[-1])
+
+
+def test_text_from_a_trace_is_shown_as_it_is_never_read_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "markup.db"
+    db = Database(path)
+    name = "[bold]agent[/bold] [/oops]"  # rich markup, and a closing tag rich would refuse
+    write_spans(db, [SpanIn(trace_id="ab" * 16, span_id="0000000000000001", name=name, start_ns=1, end_ns=2,
+                            inputs_json=json.dumps([{"role": "user", "content": "[red]hi[/red]"}]))])  # fmt: skip
+    db.close()
+    monkeypatch.setenv("COLUMNS", "200")
+    out = _run(["traces"], path, capsys)
+    assert name in out and "[red]hi[/red]" in out
+    assert name in _run(["show", "ab" * 16], path, capsys)
