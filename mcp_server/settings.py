@@ -21,6 +21,7 @@ from mcp_server.models.settings import (
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_TARGETS = ("mcp_server.demo_target:answer",)
+DEFAULT_MAX_BUFFERED_BODY_BYTES = 256 * 1024 * 1024
 
 
 class Settings(BaseModel):
@@ -47,9 +48,50 @@ class Settings(BaseModel):
         description="Import paths ('module:function') of the agents an MCP client may run on a dataset "
         "(Evaluate, OptimizePrompt); a client can never run a function this list does not name.",
     )
+    max_connections: int = Field(
+        1000,
+        gt=0,
+        description="Most HTTP connections open at once; `serve` lowers it to fit the open-file limit. "
+        "At the cap a new connection closes the one idle the longest (no request in progress).",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send a request's headers (or stay idle)."
+    )
+    body_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds a request body may take to arrive in all; slower ones get 408."
+    )
+    body_min_rate: int = Field(
+        16_384,
+        gt=0,
+        description="Bytes per second a request body must keep up, on average, after its first 5 seconds; "
+        "slower ones get 408.",
+    )
+    max_buffered_body_bytes: int = Field(
+        DEFAULT_MAX_BUFFERED_BODY_BYTES,
+        gt=0,
+        description="OTLP body bytes held in memory at once, over all exports being read or stored; "
+        "an export that would go past it gets 503 with Retry-After. Never below max_body_bytes.",
+    )
+    session_idle_timeout_s: float = Field(
+        300.0, gt=0, description="Seconds an MCP session may go without a request before it is closed."
+    )
+    max_sessions: int = Field(
+        1000, gt=0, description="Most MCP sessions open at once; beyond it the longest-idle session is closed."
+    )
+    max_sessions_per_client: int = Field(
+        100,
+        gt=0,
+        description="Most MCP sessions open at once from one client address; beyond it that client's "
+        "longest-idle session is closed.",
+    )
 
 
 ENV_PREFIX = "TRACEJUDGE_"
+LIMIT_FIELDS = (
+    "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "max_buffered_body_bytes",
+    "session_idle_timeout_s", "max_sessions", "max_sessions_per_client",
+)  # fmt: skip
+"""Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS), as numbers."""
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -78,5 +120,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         "max_attempts": JUDGE_MAX_ATTEMPTS_ENV,
     }
     values["models"] = ModelSettings(**{field: env[name] for field, name in model_env.items() if env.get(name)})
+    for field in LIMIT_FIELDS:
+        if value := env.get(f"{ENV_PREFIX}{field.upper()}"):
+            values[field] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -40,7 +40,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    otlp = OtlpEndpoint(db, max_body_bytes=settings.max_body_bytes)
+    otlp = OtlpEndpoint(db, settings)
     app.router.routes.extend(
         [
             Route("/v1/traces", otlp.handle, methods=["POST"]),

@@ -1,10 +1,11 @@
 """OTLP trace export bodies (protobuf or JSON) in, normalized `SpanIn` objects out.
 
-`decode_request` is what the HTTP endpoint calls; the importer uses the iterators underneath so a
-large file is written in batches instead of being held as spans all at once.
+The HTTP endpoint parses a body with `parse_request` and stores its spans in `batches`, so a large
+export is never held as spans all at once; `decode_request` gives a whole body's spans in one go.
+The importer uses the iterators underneath the same way for large files.
 """
 
-from mcp_server.otlp.decode import DecodedBatch, decode_request, parse_json, parse_protobuf
+from mcp_server.otlp.decode import DecodedBatch, batches, decode_request, parse_json, parse_protobuf, parse_request
 from mcp_server.otlp.from_json import iter_json_request
 from mcp_server.otlp.from_protobuf import iter_protobuf_request
 from store.errors import InvalidOtlp
@@ -12,9 +13,11 @@ from store.errors import InvalidOtlp
 __all__ = [
     "DecodedBatch",
     "InvalidOtlp",
+    "batches",
     "decode_request",
     "iter_json_request",
     "iter_protobuf_request",
     "parse_json",
     "parse_protobuf",
+    "parse_request",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,25 +24,63 @@ class DecodedBatch:
     rejected: list[str] = field(default_factory=list)
 
 
-def decode_request(body: bytes, encoding: Literal["protobuf", "json"]) -> DecodedBatch:
+def decode_request(body: bytes | bytearray, encoding: Literal["protobuf", "json"]) -> DecodedBatch:
     """Decode an ExportTraceServiceRequest body; a bad span is rejected alone, its neighbours kept.
 
     Raises InvalidOtlp when the body as a whole cannot be read as an OTLP trace export.
     """
+    return next(batches(parse_request(body, encoding), max_spans=None), DecodedBatch())
+
+
+def parse_request(body: bytes | bytearray, encoding: Literal["protobuf", "json"]) -> Iterator[SpanIn | str]:
+    """Parse the body now (InvalidOtlp if it is not an export at all); its spans are then converted
+    one at a time as the iterator is read, each a SpanIn or a message saying why it was rejected.
+
+    The body is no longer needed once this returns. An OTLP/JSON body whose later parts lack the
+    request's shape raises InvalidOtlp while it is iterated (see iter_json_request).
+    """
     if encoding == "protobuf":
-        items = iter_protobuf_request(parse_protobuf(body))
-    elif encoding == "json":
+        return iter_protobuf_request(parse_protobuf(body))
+    if encoding == "json":
         request, exact = parse_json(body)
-        items = iter_json_request(request, exact=exact)
-    else:
-        raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
+        return iter_json_request(request, exact=exact)
+    raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
+
+
+BATCH_SPANS = 512
+"""Spans per stored batch: a BatchSpanProcessor's default export is one batch, as before."""
+BATCH_CHARS = 8_000_000
+"""About this many characters of span content close a batch early, so a large export's working set
+(its spans as objects, their rows, their index text) stays a few megabytes, whatever its size."""
+
+
+def batches(
+    items: Iterable[SpanIn | str], *, max_spans: int | None = BATCH_SPANS, max_chars: int = BATCH_CHARS
+) -> Iterator[DecodedBatch]:
+    """The items in batches of at most max_spans spans (None: one batch), or fewer once they hold
+    about max_chars characters; each rejection goes with the batch it came in."""
     batch = DecodedBatch()
+    chars = 0
     for item in items:
         if isinstance(item, str):
             batch.rejected.append(item)
-        else:
-            batch.spans.append(item)
-    return batch
+            continue
+        batch.spans.append(item)
+        if max_spans is None:
+            continue
+        chars += _chars(item)
+        if len(batch.spans) >= max_spans or chars >= max_chars:
+            yield batch
+            batch = DecodedBatch()
+            chars = 0
+    if batch.spans or batch.rejected:
+        yield batch
+
+
+def _chars(span: SpanIn) -> int:
+    """A cheap estimate of a span's size: its payloads and string attributes (most of any span)."""
+    size = len(span.inputs_json or "") + len(span.outputs_json or "")
+    return size + sum(len(value) for value in span.attributes.values() if isinstance(value, str))
 
 
 def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
