@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.http.auth import BearerTokenMiddleware
+from mcp_server.http.deadlines import BodyDeadlineMiddleware
 from mcp_server.http.hosts import HostCheckMiddleware
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
 from mcp_server.server import create_server
@@ -47,6 +48,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             Route("/health", health, methods=["GET"]),
         ]
     )
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
     # add_middleware puts each new one outermost: the Host check runs first, then the token.
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
