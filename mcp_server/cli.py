@@ -27,7 +27,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from mcp_server.http.app import create_app
+    from mcp_server.http.serving import prepare_process, uvicorn_config
 
+    limits = prepare_process(settings)
     with database(settings) as db:
         if args.demo:
             from mcp_server.demo import load_demo
@@ -41,14 +43,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"tracejudge: {count} traces in {settings.db_path}\n"
             f"  MCP (streamable HTTP): {base}/mcp\n"
             f"  OTLP/HTTP traces:      {base}/v1/traces\n"
-            f"  health:                {base}/health"
+            f"  health:                {base}/health\n"
+            f"  connections:           {limits.describe()}"
             + ("\n  auth: Authorization: Bearer <token> required" if settings.token else ""),
             file=sys.stderr,
             flush=True,
         )
         app = create_app(settings, db)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
-        uvicorn.Server(config).run()
+        uvicorn.Server(uvicorn_config(app, settings, limits)).run()
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -25,18 +26,31 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    db: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+    db: Path,
+    *args: str,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
+    output: list[str] | None = None,
 ) -> Iterator[str]:
     """Run `tracejudge serve` on a free port; yields its base URL once /health answers. The
-    caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model)."""
+    caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model).
+    `open_files` is the (soft, hard) RLIMIT_NOFILE it starts with; `output`, if given, receives
+    what the server printed once it has stopped."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
     environment.update(env or {})
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
     process = subprocess.Popen(
         [TRACEJUDGE, "serve", "--db", str(db), "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=environment,
+        preexec_fn=limit_open_files if open_files is not None else None,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -62,4 +76,6 @@ def serve(
             process.kill()
             process.wait()
         if process.stdout:
+            if output is not None:
+                output.append(process.stdout.read().decode(errors="replace"))
             process.stdout.close()
