@@ -12,6 +12,7 @@ from mcp_server.http.auth import BearerTokenMiddleware
 from mcp_server.http.deadlines import BodyDeadlineMiddleware
 from mcp_server.http.hosts import HostCheckMiddleware
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
+from mcp_server.http.sessions import SessionLimitMiddleware
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
@@ -36,7 +37,15 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     """MCP (streamable HTTP), OTLP ingest and health on one Starlette app over one store."""
     server = create_server(settings, db)
     security = transport_security(settings)
-    app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=settings.host)
+    # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one at a
+    # bound; the SDK's own bound would refuse every new session instead.
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=security,
+        host=settings.host,
+        session_idle_timeout=settings.session_idle_timeout_s,
+        max_sessions=None,
+    )
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -49,6 +58,13 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         ]
     )
     app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
+    app.add_middleware(
+        SessionLimitMiddleware,
+        path="/mcp",
+        max_sessions=settings.max_sessions,
+        max_per_client=settings.max_sessions_per_client,
+        idle_timeout_s=settings.session_idle_timeout_s,
+    )
     # add_middleware puts each new one outermost: the Host check runs first, then the token.
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
