@@ -9,10 +9,10 @@ a response may stream for as long as it needs.
 
 from __future__ import annotations
 
-import json
-
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_server.http.answers import send_json
 
 RATE_GRACE_S = 5.0
 """Seconds every body has before the minimum rate counts: TCP's slow start and a client that
@@ -81,16 +81,4 @@ class _GuardedRequest:
             f"first {RATE_GRACE_S:g} s. Send the whole body at once, or ask the operator to raise "
             "TRACEJUDGE_BODY_TIMEOUT_S / TRACEJUDGE_BODY_MIN_RATE."
         )
-        body = json.dumps({"error": "request timeout", "message": message}).encode()
-        await self._send(
-            {
-                "type": "http.response.start",
-                "status": 408,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await self._send({"type": "http.response.body", "body": body})
+        await send_json(self._send, 408, {"error": "request timeout", "message": message}, ((b"connection", b"close"),))

@@ -14,12 +14,13 @@ Clients are told apart by address: behind a reverse proxy they share one, and it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import anyio
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_server.http.answers import send_json
 
 SESSION_HEADER = b"mcp-session-id"
 
@@ -179,16 +180,5 @@ async def _refuse(send: Send, open_sessions: int, max_sessions: int, max_per_cli
         f"open; at most {max_sessions} in all and {max_per_client} per client, TRACEJUDGE_MAX_SESSIONS / "
         "TRACEJUDGE_MAX_SESSIONS_PER_CLIENT); retry shortly, and end sessions you no longer use with DELETE."
     )
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": message}}
+    await send_json(send, 503, error, ((b"retry-after", b"1"),))
