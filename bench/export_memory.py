@@ -80,7 +80,8 @@ def main() -> None:
         f"six {six} MiB exports at once": [export_body(six * MIB, seed=10 + i) for i in range(6)],
     }
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'case':<32} {'sent MiB':>9} {'RSS before':>11} {'peak RSS':>9} {'peak - before':>14} {'RSS after':>10}")
+        columns = f"{'sent MiB':>9} {'RSS before':>11} {'peak RSS':>9} {'peak - before':>14} {'RSS after':>10}"
+        print(f"{'case':<32} {columns}")
         for i, (name, bodies) in enumerate(cases.items()):
             m = measure(Path(tmp), f"case{i}", bodies)
             print(

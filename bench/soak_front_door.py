@@ -133,7 +133,8 @@ def _slow_body(port: int, stop: threading.Event, tally: Tally) -> None:
                         answer = sock.recv(4096)
                     except TimeoutError:
                         continue
-                    tally.add(f"slow body answered {answer.split(b' ', 2)[1].decode()}" if answer else "slow body closed")
+                    status = answer.split(b" ", 2)[1].decode() if answer else None
+                    tally.add(f"slow body answered {status}" if status else "slow body closed")
                     break
         except OSError:
             tally.add("slow body connection failed")

@@ -354,7 +354,9 @@ def test_a_busy_store_is_503_with_retry_after_and_the_export_succeeds_once_it_is
 def test_an_export_larger_than_one_batch_is_stored_whole_with_every_rejection_counted(live_server: LiveServer) -> None:
     spans = [_span_json(f"{i + 1:016x}", name=f"step {i}") for i in range(1300)]
     spans[100]["spanId"] = spans[1200]["spanId"] = "not-an-id"
-    response = httpx2.post(f"{live_server.url}/v1/traces", content=_request_json(*spans), headers={"content-type": "application/json"})
+    response = httpx2.post(
+        f"{live_server.url}/v1/traces", content=_request_json(*spans), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 200
     assert int(response.json()["partialSuccess"]["rejectedSpans"]) == 2
     assert _count(live_server) == 1298
@@ -364,7 +366,9 @@ def test_an_export_larger_than_one_batch_is_stored_whole_with_every_rejection_co
 def test_a_body_malformed_after_its_first_batch_is_400_saying_what_was_stored(live_server: LiveServer) -> None:
     body = json.loads(_request_json(*[_span_json(f"{i + 1:016x}") for i in range(600)]))
     body["resourceSpans"].append("not a resource")
-    response = httpx2.post(f"{live_server.url}/v1/traces", content=json.dumps(body), headers={"content-type": "application/json"})
+    response = httpx2.post(
+        f"{live_server.url}/v1/traces", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     message = response.json()["message"]
     assert "resourceSpans[1]" in message and "512 spans of this export were stored" in message

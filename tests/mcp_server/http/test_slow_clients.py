@@ -58,7 +58,8 @@ def test_six_slow_bodies_do_not_keep_a_real_otel_export_out(live_server: LiveSer
     slow = [_slow_body(live_server, "/v1/traces") for _ in range(6)]
     try:
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{live_server.url}/v1/traces", timeout=10)))
+        exporter = OTLPSpanExporter(endpoint=f"{live_server.url}/v1/traces", timeout=10)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
         with provider.get_tracer("agent").start_as_current_span("invoke_agent support_router"):
             pass
         provider.shutdown()

@@ -1,6 +1,6 @@
-"""The front-door soak runs end to end (--quick) and prints what got through. No timing thresholds:
-the figures depend on the machine; the test checks that every figure is measured and shown, and
-that the attack neither failed an export nor took the server down."""
+"""The front-door benchmarks run end to end (--quick) and print what they measure. No timing
+thresholds: the figures depend on the machine; the tests check that every figure is measured and
+shown, and that the attack neither failed an export nor took the server down."""
 
 from __future__ import annotations
 
@@ -25,3 +25,11 @@ def test_soak_prints_what_got_through_and_the_server_survives():
     assert "/health during the attack: 200; after: 200" in out, out
     assert "server alive: yes" in out, out
     assert re.search(r"server peak RSS: [\d,]+ MiB; RSS at the end: [\d,]+ MiB", out), out
+
+
+@pytest.mark.slow
+def test_export_memory_prints_peak_and_after_for_both_cases():
+    out = run_bench("bench.export_memory")
+
+    for case in ("one 6 MiB export", "six 4 MiB exports at once"):
+        assert re.search(rf"^{case}\s+[\d.]+\s+\d+ MiB\s+\d+ MiB\s+\d+ MiB \([\d.]+x\)\s+\d+ MiB$", out, re.M), out
