@@ -58,6 +58,8 @@ class BodyBudget:
 
 
 class Holding:
+    """One body's share of a BodyBudget."""
+
     def __init__(self, budget: BodyBudget) -> None:
         self.budget = budget
         self.held = 0
@@ -69,8 +71,9 @@ class Holding:
             return
         if self.budget.used + more > self.budget.limit:
             raise BudgetExhausted(
-                f"the server is holding {self.budget.used:,} bytes of other exports (its limit is "
-                f"{self.budget.limit:,}, TRACEJUDGE_MAX_BUFFERED_BODY_BYTES); retry shortly."
+                f"holding {total:,} bytes of this body would take the exports being read or stored past "
+                f"the server's limit of {self.budget.limit:,} bytes (TRACEJUDGE_MAX_BUFFERED_BODY_BYTES); "
+                "retry shortly."
             )
         self.budget.used += more
         self.held += more

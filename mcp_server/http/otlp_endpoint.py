@@ -107,7 +107,7 @@ def _export_response(rejected: list[str], encoding: Encoding) -> Response:
     return Response(response.SerializeToString(), media_type=PROTOBUF)
 
 
-Store = Callable[[bytearray, Encoding], list[str]]
+StoreBody = Callable[[bytearray, Encoding], list[str]]
 """Stores one read body (in a worker thread); returns one message per item it rejected."""
 Answer = Callable[[list[str], Encoding], Response]
 """The 200 answer for a stored export, in the request's encoding, counting the rejections."""
@@ -131,7 +131,7 @@ class OtlpEndpoint:
         """POST /v1/traces."""
         return await self.receive(request, self._store_spans, _export_response)
 
-    async def receive(self, request: Request, store: Store, answer: Answer) -> Response:
+    async def receive(self, request: Request, store: StoreBody, answer: Answer) -> Response:
         """Check the media type, read the body within the limits, store it, answer per OTLP/HTTP."""
         content_type = request.headers.get("content-type", "")
         encoding = _encoding_of(content_type)
