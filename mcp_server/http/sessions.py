@@ -92,14 +92,26 @@ class SessionLimitMiddleware:
             return
         self._opening[client] = self._opening.get(client, 0) + 1
         opened: _Session | None = None
+        reserved = True
+
+        def release() -> None:
+            nonlocal reserved
+            if reserved:
+                reserved = False
+                self._opening[client] -= 1
+                if not self._opening[client]:
+                    del self._opening[client]
 
         async def register(message: Message) -> None:
             nonlocal opened
             if message["type"] == "http.response.start" and message["status"] < 400:
                 new_id = dict(message.get("headers", [])).get(SESSION_HEADER)
                 if new_id is not None:
+                    # The place reserved becomes the session's at once: the client may open the next
+                    # before this request's app returns, and must not be counted twice meanwhile.
                     opened = _Session(client, host, 1, anyio.current_time())
                     self._sessions[new_id.decode("latin-1")] = opened
+                    release()
             await send(message)
 
         try:
@@ -107,9 +119,7 @@ class SessionLimitMiddleware:
                 await self._close(session_id, victim, scope)
             await self.app(scope, receive, register)
         finally:
-            self._opening[client] -= 1
-            if not self._opening[client]:
-                del self._opening[client]
+            release()
             if opened is not None:
                 opened.in_flight -= 1
                 opened.last_active = anyio.current_time()
