@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -21,16 +22,23 @@ def _free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, db: Path, *args: str) -> None:
+    def __init__(self, db: Path, *args: str, open_files: int | None = None) -> None:
+        """`open_files`: the server's RLIMIT_NOFILE (soft and hard), as under `ulimit -n`."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+
+        def limit_open_files() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [TRACEJUDGE, "serve", "--db", str(db), "--port", str(self.port), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
+            preexec_fn=limit_open_files if open_files is not None else None,
         )
         while True:
             try:

@@ -88,12 +88,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.http.app import create_app
     from mcp_server.http.hosts import accepted_hosts
+    from mcp_server.http.serving import prepare_process, uvicorn_config
 
     # create_app makes the same check; making it first refuses an unsafe bind before the database
     # is opened or the demo loaded.
     accepted_hosts(settings)
     for warning in _token_warnings(args, settings):
         _err(f"warning: {warning}")
+    limits = prepare_process(settings)
     with database(settings, checkpoint=True) as db:
         if args.demo:
             from mcp_server.demo import load_demo
@@ -108,15 +110,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"  MCP (streamable HTTP): {base}/mcp\n"
             f"  OTLP/HTTP traces:      {base}/v1/traces\n"
             f"  OTLP/HTTP logs:        {base}/v1/logs\n"
-            f"  health:                {base}/health"
+            f"  health:                {base}/health\n"
+            f"  connections:           {limits.describe()}"
             + ("\n  auth: Authorization: Bearer <token> required" if settings.token else ""),
             file=sys.stderr,
             flush=True,
         )
         app = create_app(settings, db)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
         with _closing_on_stop_signals(db):
-            uvicorn.Server(config).run()
+            uvicorn.Server(uvicorn_config(app, settings, limits)).run()
     return 0
 
 

@@ -24,6 +24,7 @@ from store.logs import DEFAULT_MAX_PENDING_BYTES, DEFAULT_PENDING_TTL_S
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_TARGETS = ("mcp_server.demo_target:answer",)
+DEFAULT_MAX_BUFFERED_BODY_BYTES = 256 * 1024 * 1024
 _TOKEN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 """Printable ASCII, spaces allowed only inside: what an HTTP header carries and gives back intact."""
 
@@ -72,6 +73,42 @@ class Settings(BaseModel):
         description="Import paths ('module:function') of the agents an MCP client may run on a dataset "
         "(Evaluate, OptimizePrompt); a client can never run a function this list does not name.",
     )
+    max_connections: int = Field(
+        1000,
+        gt=0,
+        description="Most HTTP connections open at once; `serve` lowers it to fit the open-file limit. "
+        "At the cap a new connection closes the one idle the longest (no request in progress).",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send a request's headers (or stay idle)."
+    )
+    body_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds a request body may take to arrive in all; slower ones get 408."
+    )
+    body_min_rate: int = Field(
+        16_384,
+        gt=0,
+        description="Bytes per second a request body must keep up, on average, after its first 5 seconds; "
+        "slower ones get 408.",
+    )
+    max_buffered_body_bytes: int = Field(
+        DEFAULT_MAX_BUFFERED_BODY_BYTES,
+        gt=0,
+        description="OTLP body bytes held in memory at once, over all exports being read or stored; "
+        "an export that would go past it gets 503 with Retry-After. Never below max_body_bytes.",
+    )
+    session_idle_timeout_s: float = Field(
+        300.0, gt=0, description="Seconds an MCP session may go without a request before it is closed."
+    )
+    max_sessions: int = Field(
+        1000, gt=0, description="Most MCP sessions open at once; beyond it the longest-idle session is closed."
+    )
+    max_sessions_per_client: int = Field(
+        100,
+        gt=0,
+        description="Most MCP sessions open at once from one client address; beyond it that client's "
+        "longest-idle session is closed.",
+    )
 
     @field_validator("token")
     @classmethod
@@ -106,6 +143,12 @@ def read_token_file(path: Path) -> str:
 
 
 ENV_PREFIX = "TRACEJUDGE_"
+PLAIN_FIELDS = (
+    "host", "port", "trusted_network", "max_body_bytes", "pending_logs_max_bytes", "pending_logs_ttl_s",
+    "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "max_buffered_body_bytes",
+    "session_idle_timeout_s", "max_sessions", "max_sessions_per_client",
+)  # fmt: skip
+"""Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -119,18 +162,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         values["token"] = token
     if token_file := env.get(f"{ENV_PREFIX}TOKEN_FILE"):
         values["token_file"] = Path(token_file).expanduser()
-    if trusted := env.get(f"{ENV_PREFIX}TRUSTED_NETWORK"):
-        values["trusted_network"] = trusted
-    if host := env.get(f"{ENV_PREFIX}HOST"):
-        values["host"] = host
-    if port := env.get(f"{ENV_PREFIX}PORT"):
-        values["port"] = port
-    if max_body := env.get(f"{ENV_PREFIX}MAX_BODY_BYTES"):
-        values["max_body_bytes"] = max_body
-    if pending_bytes := env.get(f"{ENV_PREFIX}PENDING_LOGS_MAX_BYTES"):
-        values["pending_logs_max_bytes"] = pending_bytes
-    if pending_ttl := env.get(f"{ENV_PREFIX}PENDING_LOGS_TTL_S"):
-        values["pending_logs_ttl_s"] = pending_ttl
+    for field in PLAIN_FIELDS:
+        if value := env.get(f"{ENV_PREFIX}{field.upper()}"):
+            values[field] = value
     if hosts := env.get(f"{ENV_PREFIX}ALLOWED_HOSTS"):
         values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
     if targets := env.get(f"{ENV_PREFIX}TARGETS"):

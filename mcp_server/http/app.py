@@ -9,9 +9,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.http.auth import BearerTokenMiddleware
+from mcp_server.http.deadlines import BodyDeadlineMiddleware
 from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
-from mcp_server.http.otlp_logs import LOGS
+from mcp_server.http.otlp_logs import logs_endpoint
+from mcp_server.http.sessions import SessionLimitMiddleware
 from mcp_server.semconv import attach_events
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
@@ -35,7 +37,15 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     hosts = accepted_hosts(settings)
     server = create_server(settings, db)
     security = transport_security()
-    app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=settings.host)
+    # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one at a
+    # bound; the SDK's own bound would refuse every new session instead.
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=security,
+        host=settings.host,
+        session_idle_timeout=settings.session_idle_timeout_s,
+        max_sessions=None,
+    )
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -43,13 +53,21 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     span_logs = PendingLogs(
         attach_events, max_bytes=settings.pending_logs_max_bytes, ttl_s=settings.pending_logs_ttl_s
     )
-    otlp = OtlpEndpoint(db, max_body_bytes=settings.max_body_bytes, span_logs=span_logs)
+    otlp = OtlpEndpoint(db, settings, span_logs=span_logs)
     app.router.routes.extend(
         [
             Route("/v1/traces", otlp.handle, methods=["POST"]),
-            Route("/v1/logs", otlp.handler(LOGS), methods=["POST"]),
+            Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ]
+    )
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
+    app.add_middleware(
+        SessionLimitMiddleware,
+        path="/mcp",
+        max_sessions=settings.max_sessions,
+        max_per_client=settings.max_sessions_per_client,
+        idle_timeout_s=settings.session_idle_timeout_s,
     )
     # add_middleware puts each new one outermost: the Host check runs first, then the token.
     if settings.token:

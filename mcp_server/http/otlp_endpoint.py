@@ -1,20 +1,30 @@
 """POST /v1/traces: OTLP/HTTP trace export, protobuf or JSON, answered only after the commit.
-(POST /v1/logs is the same endpoint with another Signal: see otlp_logs.)
 
 The answer is an ExportTraceServiceResponse in the request's encoding; spans that could not be
 stored are counted in partial_success with the reasons. Bodies that cannot be read get 400,
 oversized ones 413, unsupported media types or encodings 415, each with a google.rpc.Status
-body whose message says what to send instead. When more exports wait than the server can take,
-it answers 503 with Retry-After (an exporter retries), rather than queueing without bound: at
-most max_in_flight requests are read or stored at once, so buffered bodies never take more than
-max_in_flight x max_body_bytes of memory.
+body whose message says what to send instead. When the server cannot take an export now it
+answers 503 with Retry-After (an exporter retries), rather than queueing without bound: the
+bodies held in memory at once are bounded in bytes (a slow client holds only what it has sent,
+and body_timeout_s/body_min_rate in mcp_server.http.deadlines end it), at most max_in_flight
+read bodies wait to be stored, and a store busy with another process's write is 503 as well.
+
+A large export is stored in batches (mcp_server.otlp.batches), each its own transaction, so its
+working set stays small; it is answered once every batch is committed. A failure after some
+batches were committed is never a 200: a busy store is 503 (resending is safe, a span sent twice
+is one row), and a body found malformed half way is 400 saying how many spans were stored.
+
+OtlpEndpoint.receive is the machinery; each signal's route passes it its store and its Signal
+(POST /v1/logs: see otlp_logs).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import anyio
 from google.protobuf.message import Message
@@ -26,15 +36,21 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mcp_server.http.body import (
+    BodyBudget,
     BodyTooLarge,
+    BudgetExhausted,
     CorruptBody,
     UnsupportedEncoding,
     read_body,
 )
-from mcp_server.otlp import InvalidOtlp, decode_request
+from mcp_server.http.heap import give_back_memory
+from mcp_server.otlp import InvalidOtlp, batches, parse_request
 from mcp_server.otlp.shapes import camel
+from mcp_server.settings import Settings
 from store import Database, write_spans
 from store.logs import PendingLogs
+
+Encoding = Literal["protobuf", "json"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -46,8 +62,12 @@ _INVALID_ARGUMENT = 3
 _RESOURCE_EXHAUSTED = 8
 _UNAVAILABLE = 14
 
+RETRY_AFTER_S = "1"
+LARGE_BODY_BYTES = 16 * 1024 * 1024
+"""After storing a body this large, freed memory is given back to the operating system."""
 
-def _encoding_of(content_type: str) -> str | None:
+
+def _encoding_of(content_type: str) -> Encoding | None:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in (PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"):
         return "protobuf"
@@ -56,7 +76,7 @@ def _encoding_of(content_type: str) -> str | None:
     return None
 
 
-def _status(code: int, message: str, encoding: str, http_status: int) -> Response:
+def _status(code: int, message: str, encoding: Encoding, http_status: int) -> Response:
     if encoding == "json":
         return Response(
             json.dumps({"code": code, "message": message}), status_code=http_status, media_type=JSON
@@ -65,14 +85,22 @@ def _status(code: int, message: str, encoding: str, http_status: int) -> Respons
     return Response(body, status_code=http_status, media_type=PROTOBUF)
 
 
+def _retry_later(message: str, encoding: Encoding) -> Response:
+    response = _status(_UNAVAILABLE, message, encoding, 503)
+    response.headers["Retry-After"] = RETRY_AFTER_S
+    return response
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY (or an extended form of it): another connection held the write lock too long."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """What differs between the OTLP exports this endpoint takes: how a body is stored, and the
-    answer's message and its count of rejected items."""
+    """What the answer to one kind of OTLP export says: its response message and its count of
+    rejected items."""
 
-    store: Callable[[Database, PendingLogs | None, bytes, str], list[str]]
-    """Decode and store a body (protobuf or json); one message per item not stored. Runs in a
-    worker thread; raises InvalidOtlp for a body that cannot be read."""
     response: type[Message]
     rejected_field: str
     """partial_success's count: rejected_spans, rejected_log_records."""
@@ -80,66 +108,61 @@ class Signal:
     """What the items are called in the answer's message."""
 
 
-def _store_spans(db: Database, logs: PendingLogs | None, body: bytes, encoding: str) -> list[str]:
-    batch = decode_request(body, encoding)  # type: ignore[arg-type]
-    write_spans(db, batch.spans, logs=logs)
-    return batch.rejected
+TRACES = Signal(ExportTraceServiceResponse, "rejected_spans", "spans")
 
 
-TRACES = Signal(_store_spans, ExportTraceServiceResponse, "rejected_spans", "spans")
-
-
-def _export_response(rejected: list[str], encoding: str, signal: Signal) -> Response:
+def _export_response(rejected: list[str], encoding: Encoding, signal: Signal) -> Response:
+    """The 200 answer for a stored export, in the request's encoding, counting the rejections."""
     message = "; ".join(rejected[:MAX_REJECTION_MESSAGES])
     if len(rejected) > MAX_REJECTION_MESSAGES:
         message += f"; and {len(rejected) - MAX_REJECTION_MESSAGES} more rejected {signal.items}"
     if encoding == "json":
         body: dict[str, object] = {}
         if rejected:
-            body["partialSuccess"] = {camel(signal.rejected_field): str(len(rejected)), "errorMessage": message}
+            count = camel(signal.rejected_field)
+            body["partialSuccess"] = {count: str(len(rejected)), "errorMessage": message}
         return Response(json.dumps(body), media_type=JSON)
     response = signal.response()
     if rejected:
-        setattr(response.partial_success, signal.rejected_field, len(rejected))  # type: ignore[attr-defined]
-        response.partial_success.error_message = message  # type: ignore[attr-defined]
+        setattr(response.partial_success, signal.rejected_field, len(rejected))
+        response.partial_success.error_message = message
     return Response(response.SerializeToString(), media_type=PROTOBUF)
 
 
-class OtlpEndpoint:
-    """The ASGI endpoint; holds the store and the limits it enforces.
+StoreBody = Callable[[bytearray, Encoding], list[str]]
+"""Stores one read body (in a worker thread); returns one message per item it rejected."""
 
-    One instance serves every signal (handle for traces, handler(signal) for others), so the
-    limits below hold for all OTLP requests together. `span_logs` keeps log records as events
-    of their spans (see store.logs): spans are written with it, and /v1/logs needs it.
-    """
+
+class OtlpEndpoint:
+    """The ASGI endpoint; holds the store and the limits it enforces."""
 
     def __init__(
         self,
         db: Database,
+        settings: Settings,
         *,
-        max_body_bytes: int,
-        max_concurrent: int = 2,
-        max_in_flight: int = 6,
         span_logs: PendingLogs | None = None,
+        max_concurrent: int = 2,
+        max_in_flight: int = 16,
     ) -> None:
         self.db = db
+        # Log records waiting for their spans (store.logs): every span is written with them.
         self.span_logs = span_logs
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = settings.max_body_bytes
+        # Any body the size limit allows must fit in the budget, or it could never be taken.
+        self.budget = BodyBudget(max(settings.max_buffered_body_bytes, settings.max_body_bytes))
         self.max_in_flight = max_in_flight
         self._in_flight = 0  # touched only on the event loop
         # Decoding and writing run in worker threads; sqlite3 releases the GIL while SQLite works,
         # so one batch decodes while another is written. More would only queue on the writer.
         self._limiter = anyio.CapacityLimiter(max_concurrent)
 
-    def handler(self, signal: Signal) -> Callable[[Request], Awaitable[Response]]:
-        """The endpoint for another signal's exports (the route's function)."""
+    async def handle(self, request: Request) -> Response:
+        """POST /v1/traces."""
+        return await self.receive(request, self._store_spans, TRACES)
 
-        async def handle(request: Request) -> Response:
-            return await self.handle(request, signal)
-
-        return handle
-
-    async def handle(self, request: Request, signal: Signal = TRACES) -> Response:
+    async def receive(self, request: Request, store: StoreBody, signal: Signal) -> Response:
+        """Check the media type, read the body within the limits, store it, answer per OTLP/HTTP."""
         content_type = request.headers.get("content-type", "")
         encoding = _encoding_of(content_type)
         if encoding is None:
@@ -150,34 +173,58 @@ class OtlpEndpoint:
                 "json",
                 415,
             )
-        if self._in_flight >= self.max_in_flight:
-            response = _status(
-                _UNAVAILABLE, "the server is busy storing other exports; retry shortly.", encoding, 503
-            )
-            response.headers["Retry-After"] = "1"
-            return response
-        self._in_flight += 1
-        try:
-            return await self._receive(request, encoding, signal)
-        finally:
-            self._in_flight -= 1
-
-    async def _receive(self, request: Request, encoding: str, signal: Signal) -> Response:
-        try:
-            body = await read_body(request, self.max_body_bytes)
-        except ClientDisconnect:
-            # The exporter went away mid-body: nothing was stored, and nobody reads an answer.
-            return Response(status_code=499)
-        except BodyTooLarge as exc:
-            return _status(_RESOURCE_EXHAUSTED, str(exc), encoding, 413)
-        except UnsupportedEncoding as exc:
-            return _status(_INVALID_ARGUMENT, str(exc), encoding, 415)
-        except CorruptBody as exc:
-            return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
-        try:
-            rejected = await anyio.to_thread.run_sync(
-                signal.store, self.db, self.span_logs, body, encoding, limiter=self._limiter
-            )
-        except InvalidOtlp as exc:
-            return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
+        with self.budget.hold() as holding:
+            try:
+                body = await read_body(request, self.max_body_bytes, holding)
+            except ClientDisconnect:
+                # The exporter went away mid-body: nothing was stored, and nobody reads an answer.
+                return Response(status_code=499)
+            except BudgetExhausted as exc:
+                return _retry_later(str(exc), encoding)
+            except BodyTooLarge as exc:
+                return _status(_RESOURCE_EXHAUSTED, str(exc), encoding, 413)
+            except UnsupportedEncoding as exc:
+                return _status(_INVALID_ARGUMENT, str(exc), encoding, 415)
+            except CorruptBody as exc:
+                return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
+            if self._in_flight >= self.max_in_flight:
+                return _retry_later("the server is busy storing other exports; retry shortly.", encoding)
+            self._in_flight += 1
+            try:
+                rejected = await anyio.to_thread.run_sync(store, body, encoding, limiter=self._limiter)
+            except InvalidOtlp as exc:
+                return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                return _retry_later(
+                    "the store is busy: another process (such as `tracejudge import`) is writing to it; "
+                    "retry shortly.",
+                    encoding,
+                )
+            finally:
+                self._in_flight -= 1
         return _export_response(rejected, encoding, signal)
+
+    def _store_spans(self, body: bytearray, encoding: Encoding) -> list[str]:
+        spans = parse_request(body, encoding)
+        large = len(body) >= LARGE_BODY_BYTES
+        body.clear()  # parsed: its bytes are not needed while the spans are stored, so free them now
+        rejected: list[str] = []
+        stored = 0
+        try:
+            for batch in batches(spans):
+                write_spans(self.db, batch.spans, logs=self.span_logs)
+                stored += len(batch.spans)
+                rejected += batch.rejected
+        except InvalidOtlp as exc:
+            if stored:
+                raise InvalidOtlp(
+                    f"{exc} {stored:,} spans of this export were stored before that was found; fix the "
+                    "body and send it again (a span sent twice is stored once)."
+                ) from exc
+            raise
+        finally:
+            if large:
+                give_back_memory()
+        return rejected

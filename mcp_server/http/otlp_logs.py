@@ -1,7 +1,7 @@
 """POST /v1/logs: OTLP/HTTP logs export, kept as events of the spans the records name.
 
-Served by OtlpEndpoint (the same content types, compression, body bounds, in-flight limits and
-answers as /v1/traces), with this Signal: the body decodes to log records (mcp_server.otlp), which
+Served by OtlpEndpoint.receive (the same content types, compression, body bounds, in-flight
+limits and answers as /v1/traces): the body decodes to log records (mcp_server.otlp), which
 store.logs attaches to their spans or keeps until their span arrives. The answer is an
 ExportLogsServiceResponse whose partial_success counts the records not kept, with the reasons:
 those without a span to belong to, and those refused because too many wait for their spans.
@@ -9,19 +9,27 @@ those without a span to belong to, and those refused because too many wait for t
 
 from __future__ import annotations
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from collections.abc import Awaitable, Callable
 
-from mcp_server.http.otlp_endpoint import Signal
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mcp_server.http.otlp_endpoint import Encoding, OtlpEndpoint, Signal
 from mcp_server.otlp import decode_logs_request
-from store import Database
 from store.logs import PendingLogs
 
-
-def _store_logs(db: Database, logs: PendingLogs | None, body: bytes, encoding: str) -> list[str]:
-    if logs is None:
-        raise RuntimeError("this OtlpEndpoint was built without span_logs, so it cannot take logs")
-    decoded = decode_logs_request(body, encoding)  # type: ignore[arg-type]
-    return decoded.rejected + logs.write(db, decoded.logs).refused
+LOGS = Signal(ExportLogsServiceResponse, "rejected_log_records", "log records")
 
 
-LOGS = Signal(_store_logs, ExportLogsServiceResponse, "rejected_log_records", "log records")
+def logs_endpoint(otlp: OtlpEndpoint, logs: PendingLogs) -> Callable[[Request], Awaitable[Response]]:
+    """The route function for POST /v1/logs, sharing `otlp`'s limits with /v1/traces."""
+
+    def store(body: bytearray, encoding: Encoding) -> list[str]:
+        decoded = decode_logs_request(body, encoding)
+        return decoded.rejected + logs.write(otlp.db, decoded.logs).refused
+
+    async def handle(request: Request) -> Response:
+        return await otlp.receive(request, store, LOGS)
+
+    return handle

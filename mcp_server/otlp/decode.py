@@ -3,7 +3,7 @@ decode_logs_request: the same for a logs export, with the log records for their 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,13 +31,12 @@ class DecodedBatch:
     rejected: list[str] = field(default_factory=list)
 
 
-def decode_request(body: bytes, encoding: Literal["protobuf", "json"]) -> DecodedBatch:
+def decode_request(body: bytes | bytearray, encoding: Literal["protobuf", "json"]) -> DecodedBatch:
     """Decode an ExportTraceServiceRequest body; a bad span is rejected alone, its neighbours kept.
 
     Raises InvalidOtlp when the body as a whole cannot be read as an OTLP trace export.
     """
-    spans, rejected = _decode(body, encoding, TRACES)
-    return DecodedBatch(spans, rejected)
+    return next(batches(parse_request(body, encoding), max_spans=None), DecodedBatch())
 
 
 @dataclass(slots=True)
@@ -48,13 +47,15 @@ class DecodedLogs:
     rejected: list[str] = field(default_factory=list)
 
 
-def decode_logs_request(body: bytes, encoding: Literal["protobuf", "json"]) -> DecodedLogs:
+def decode_logs_request(body: bytes | bytearray, encoding: Literal["protobuf", "json"]) -> DecodedLogs:
     """Decode an ExportLogsServiceRequest body; a bad record is rejected alone, its neighbours kept.
 
     Raises InvalidOtlp when the body as a whole cannot be read as an OTLP logs export.
     """
-    logs, rejected = _decode(body, encoding, LOGS)
-    return DecodedLogs(logs, rejected)
+    decoded = DecodedLogs()
+    for item in parse_request(body, encoding, LOGS):
+        (decoded.rejected if isinstance(item, str) else decoded.logs).append(item)
+    return decoded
 
 
 _WALKERS: dict[ExportShape, tuple[Callable[[Message], Iterator[Any]], Callable[..., Iterator[Any]]]] = {
@@ -63,23 +64,62 @@ _WALKERS: dict[ExportShape, tuple[Callable[[Message], Iterator[Any]], Callable[.
 }
 
 
-def _decode(body: bytes, encoding: str, shape: ExportShape) -> tuple[list[Any], list[str]]:
+def parse_request(
+    body: bytes | bytearray, encoding: Literal["protobuf", "json"], shape: ExportShape = TRACES
+) -> Iterator[Any]:
+    """Parse the body now (InvalidOtlp if it is not an export of `shape` at all); its items are then
+    converted one at a time as the iterator is read, each a SpanIn (a LogIn for logs) or a message
+    saying why it was rejected.
+
+    The body is no longer needed once this returns. An OTLP/JSON body whose later parts lack the
+    request's shape raises InvalidOtlp while it is iterated (see iter_json_request).
+    """
     protobuf_walker, json_walker = _WALKERS[shape]
     if encoding == "protobuf":
-        items = protobuf_walker(parse_protobuf(body, shape))
-    elif encoding == "json":
+        return protobuf_walker(parse_protobuf(body, shape))
+    if encoding == "json":
         request, exact = parse_json(body, shape)
-        items = json_walker(request, exact=exact)
-    else:
-        raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
-    kept: list[Any] = []
-    rejected: list[str] = []
+        return json_walker(request, exact=exact)
+    raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
+
+
+BATCH_SPANS = 512
+"""Spans per stored batch: a BatchSpanProcessor's default export is one batch, as before."""
+BATCH_CHARS = 8_000_000
+"""About this many characters of span content close a batch early, so a large export's working set
+(its spans as objects, their rows, their index text) stays a few megabytes, whatever its size."""
+
+
+def batches(
+    items: Iterable[SpanIn | str], *, max_spans: int | None = BATCH_SPANS, max_chars: int = BATCH_CHARS
+) -> Iterator[DecodedBatch]:
+    """The items in batches of at most max_spans spans (None: one batch), or fewer once they hold
+    about max_chars characters; each rejection goes with the batch it came in."""
+    batch = DecodedBatch()
+    chars = 0
     for item in items:
-        (rejected if isinstance(item, str) else kept).append(item)
-    return kept, rejected
+        if isinstance(item, str):
+            batch.rejected.append(item)
+            continue
+        batch.spans.append(item)
+        if max_spans is None:
+            continue
+        chars += _chars(item)
+        if len(batch.spans) >= max_spans or chars >= max_chars:
+            yield batch
+            batch = DecodedBatch()
+            chars = 0
+    if batch.spans or batch.rejected:
+        yield batch
 
 
-def parse_protobuf(body: bytes, shape: ExportShape = TRACES) -> Message:
+def _chars(span: SpanIn) -> int:
+    """A cheap estimate of a span's size: its payloads and string attributes (most of any span)."""
+    size = len(span.inputs_json or "") + len(span.outputs_json or "")
+    return size + sum(len(value) for value in span.attributes.values() if isinstance(value, str))
+
+
+def parse_protobuf(body: bytes | bytearray, shape: ExportShape = TRACES) -> Message:
     """The body as the export request message of `shape` (or, where a value nests too deeply to
     parse it whole, its shallow form: see lazy_protobuf), or InvalidOtlp saying what to send."""
     request = _REQUESTS[shape]()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -33,33 +34,51 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    db: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+    db: Path,
+    *args: str,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
+    output: list[str] | None = None,
 ) -> Iterator[str]:
     """Run `tracejudge serve` on a free port; yields its base URL once /health answers. The
-    caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model)."""
-    with serve_process(db, *args, timeout=timeout, env=env) as (url, _):
+    caller's TRACEJUDGE_* variables are left out; `env` adds variables (e.g. a judge model).
+    `open_files` is the (soft, hard) RLIMIT_NOFILE it starts with; `output`, if given, receives
+    what the server printed once it has stopped."""
+    with serve_process(db, *args, timeout=timeout, env=env, open_files=open_files, output=output) as (url, _):
         yield url
 
 
 @contextmanager
 def serve_process(
-    db: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+    db: Path,
+    *args: str,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
+    output: list[str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`serve`, also yielding the process (to signal it); terminated at the end if still running."""
     port = free_port()
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
     process = subprocess.Popen(
         [TRACEJUDGE, "serve", "--db", str(db), "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=_environment(env),
+        preexec_fn=limit_open_files if open_files is not None else None,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                raise RuntimeError(f"tracejudge serve exited with {process.returncode}:\n{output}")
+                printed = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                raise RuntimeError(f"tracejudge serve exited with {process.returncode}:\n{printed}")
             try:
                 if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
                     break
@@ -77,6 +96,8 @@ def serve_process(
             process.kill()
             process.wait()
         if process.stdout:
+            if output is not None:
+                output.append(process.stdout.read().decode(errors="replace"))
             process.stdout.close()
 
 

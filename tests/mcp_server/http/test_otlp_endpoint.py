@@ -235,42 +235,141 @@ def test_the_same_span_sent_twice_is_one_row(live_server: LiveServer) -> None:
     assert _count(live_server, "SELECT span_count FROM traces") == 1
 
 
-def test_more_uploads_than_the_server_takes_at_once_get_503_with_retry_after(live_server: LiveServer) -> None:
-    """Stalled uploads hold their slots; the next export is told to retry instead of buffering.
-
-    The stalled uploads are raw sockets that send headers and a first chunk, then wait: nothing
-    on the client side has to run for them to keep their slots.
-    """
+def _stalled_upload(port: int, first_chunk: bytes):
+    """A raw socket that sends headers and a first chunk of a chunked body, then waits: nothing
+    on the client side has to run for the server to keep holding what it sent."""
     import socket
-    import time
 
-    port = int(live_server.url.rsplit(":", 1)[1])
-    body = _request_json(_span_json(ROOT_ID))
     head = (
         f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     ).encode()
-    stalled = []
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(head + f"{len(first_chunk):x}\r\n".encode() + first_chunk + b"\r\n")
+    return sock
+
+
+def test_stalled_uploads_hold_only_what_they_sent_and_past_the_budget_exports_get_503(start_server) -> None:
+    """Six stalled uploads used to hold every slot; now a slot is bytes, and they sent few."""
+    import time
+
+    server = start_server(max_body_bytes=40_000, max_buffered_body_bytes=50_000)
+    port = int(server.url.rsplit(":", 1)[1])
+    body = _request_json(_span_json(ROOT_ID))
+    headers = {"content-type": "application/json"}
+    stalled = [_stalled_upload(port, body[:10]) for _ in range(6)]
     try:
-        for _ in range(6):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            sock.sendall(head + b"a\r\n" + body[:10] + b"\r\n")
-            stalled.append(sock)
+        response = httpx2.post(f"{server.url}/v1/traces", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        stalled.append(_stalled_upload(port, b" " * 30_000))
+        big = _request_json(_span_json(CHILD_ID, ROOT_ID)).ljust(30_000)
         deadline = time.monotonic() + 20
-        while True:  # bounded poll until the server has taken all six
-            response = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
+        while True:  # bounded poll until the server holds the 30,000 stalled bytes
+            response = httpx2.post(f"{server.url}/v1/traces", content=big, headers=headers)
             if response.status_code == 503 or time.monotonic() > deadline:
                 break
             time.sleep(0.02)
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
+        assert "50,000" in response.json()["message"]
     finally:
         for sock in stalled:
-            sock.close()  # the server sees the uploads end and frees their slots
+            sock.close()  # the server sees the uploads end and gives their bytes back
     deadline = time.monotonic() + 20
     while True:
-        ok = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers={"content-type": "application/json"})
+        ok = httpx2.post(f"{server.url}/v1/traces", content=big, headers=headers)
         if ok.status_code != 503 or time.monotonic() > deadline:
             break
         time.sleep(0.02)
-    assert ok.status_code == 200
+    assert ok.status_code == 200, ok.text
+    assert _count(server) == 2
+
+
+def _protobuf_request(n_spans: int, first_id: int = 1) -> bytes:
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for i in range(first_id, first_id + n_spans):
+        spans.add(
+            trace_id=bytes.fromhex(TRACE_ID), span_id=i.to_bytes(8, "big"), name=f"step {i}",
+            start_time_unix_nano=1, end_time_unix_nano=2,
+        )  # fmt: skip
+    return request.SerializeToString()
+
+
+def test_a_body_of_two_gzip_members_is_stored_whole(live_server: LiveServer) -> None:
+    """The body is what the members decompress to, one after the other: here two exports of 10
+    spans, which protobuf reads as one export of 20."""
+    response = httpx2.post(
+        f"{live_server.url}/v1/traces",
+        content=gzip.compress(_protobuf_request(10)) + gzip.compress(_protobuf_request(10, first_id=11)),
+        headers={"content-type": "application/x-protobuf", "content-encoding": "gzip"},
+    )
+    assert response.status_code == 200, response.content
+    assert _count(live_server) == 20
+
+
+def test_trailing_bytes_after_the_gzip_stream_are_400_and_store_nothing(live_server: LiveServer) -> None:
+    for trailer in (b"garbage", b"\x1f", b"\x1f\x8b\x08"):
+        response = httpx2.post(
+            f"{live_server.url}/v1/traces",
+            content=gzip.compress(_protobuf_request(3)) + trailer,
+            headers={"content-type": "application/x-protobuf", "content-encoding": "gzip"},
+        )
+        assert response.status_code == 400, (trailer, response.content)
+        assert "gzip" in status_pb2.Status.FromString(response.content).message
+    response = httpx2.post(
+        f"{live_server.url}/v1/traces",
+        content=zlib.compress(_request_json(_span_json(ROOT_ID))) + b"more",
+        headers={"content-type": "application/json", "content-encoding": "deflate"},
+    )
+    assert response.status_code == 400, response.text
+    assert "deflate" in response.json()["message"]
+    assert _count(live_server) == 0
+
+
+def test_a_busy_store_is_503_with_retry_after_and_the_export_succeeds_once_it_is_free(live_server: LiveServer) -> None:
+    """Another process holding the write lock past the busy timeout (an import while serve runs)."""
+    import sqlite3
+
+    with live_server.db.transaction() as conn:
+        conn.execute("PRAGMA busy_timeout=200")  # a connection setting: it outlives the transaction
+    other = sqlite3.connect(live_server.db.path, isolation_level=None)
+    body = _protobuf_request(2)
+    headers = {"content-type": "application/x-protobuf"}
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        response = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers=headers, timeout=30)
+        assert response.status_code == 503, response.content
+        assert response.headers["retry-after"]
+        assert "busy" in status_pb2.Status.FromString(response.content).message
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert _count(live_server) == 0
+    response = httpx2.post(f"{live_server.url}/v1/traces", content=body, headers=headers)
+    assert response.status_code == 200
+    assert _count(live_server) == 2
+
+
+def test_an_export_larger_than_one_batch_is_stored_whole_with_every_rejection_counted(live_server: LiveServer) -> None:
+    spans = [_span_json(f"{i + 1:016x}", name=f"step {i}") for i in range(1300)]
+    spans[100]["spanId"] = spans[1200]["spanId"] = "not-an-id"
+    response = httpx2.post(
+        f"{live_server.url}/v1/traces", content=_request_json(*spans), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert int(response.json()["partialSuccess"]["rejectedSpans"]) == 2
+    assert _count(live_server) == 1298
+    assert _count(live_server, "SELECT span_count FROM traces") == 1298
+
+
+def test_a_body_malformed_after_its_first_batch_is_400_saying_what_was_stored(live_server: LiveServer) -> None:
+    body = json.loads(_request_json(*[_span_json(f"{i + 1:016x}") for i in range(600)]))
+    body["resourceSpans"].append("not a resource")
+    response = httpx2.post(
+        f"{live_server.url}/v1/traces", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "resourceSpans[1]" in message and "512 spans of this export were stored" in message
+    assert _count(live_server) == 512

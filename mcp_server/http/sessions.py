@@ -1,0 +1,194 @@
+"""Bounds on the MCP SDK's stateful sessions at /mcp: per client address, in all, and idle time.
+
+The SDK's StreamableHTTPSessionManager offers an idle timeout (session_idle_timeout, 30 minutes by
+default, which we pass from session_idle_timeout_s) and a total (max_sessions, 10,000), over which
+it refuses every new session with 503: 10,000 `initialize` calls without DELETE locked every
+handshake-protocol client out until they expired. This middleware, in front of the SDK, bounds
+sessions per client and in all and, at a bound, closes the session idle the longest (no request in
+flight: no call being served, no open GET stream) to make room, so stale sessions give way to new
+ones. A session is closed the way a client ends its own, by a DELETE with its id, so the SDK
+forgets it at once. Only when every session in the way is busy is the newcomer refused (503).
+
+Clients are told apart by address: behind a reverse proxy they share one, and its bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_server.http.answers import send_json
+
+SESSION_HEADER = b"mcp-session-id"
+
+
+@dataclass
+class _Session:
+    client: str
+    host: bytes
+    in_flight: int
+    last_active: float
+
+
+class SessionLimitMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, path: str, max_sessions: int, max_per_client: int, idle_timeout_s: float
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.max_sessions = max_sessions
+        self.max_per_client = max_per_client
+        self.idle_timeout_s = idle_timeout_s
+        self._sessions: dict[str, _Session] = {}
+        self._opening: dict[str, int] = {}  # per client: opening requests admitted, not yet answered
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        session_id = headers.get(SESSION_HEADER)
+        if session_id is not None:
+            await self._serve_session(session_id.decode("latin-1"), scope, receive, send)
+            return
+        version = headers.get(b"mcp-protocol-version")
+        if version is not None and version.decode("latin-1") not in HANDSHAKE_PROTOCOL_VERSIONS:
+            await self.app(scope, receive, send)  # the per-request protocol: no session to open
+            return
+        await self._open_session(scope, headers.get(b"host", b""), receive, send)
+
+    async def _serve_session(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            await self.app(scope, receive, send)  # unknown, expired or closed: the SDK answers 404
+            return
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        session.in_flight += 1
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            session.in_flight -= 1
+            session.last_active = anyio.current_time()
+            if status == 404 or (scope["method"] == "DELETE" and status < 400):
+                self._sessions.pop(session_id, None)
+
+    async def _open_session(self, scope: Scope, host: bytes, receive: Receive, send: Send) -> None:
+        client = scope["client"][0] if scope.get("client") else ""
+        # Deciding and reserving happen with no await between them, so concurrent openings
+        # cannot both take the last place.
+        victims = self._make_room(client)
+        if victims is None:
+            await _refuse(send, len(self._sessions), self.max_sessions, self.max_per_client)
+            return
+        self._opening[client] = self._opening.get(client, 0) + 1
+        opened: _Session | None = None
+        reserved = True
+
+        def release() -> None:
+            nonlocal reserved
+            if reserved:
+                reserved = False
+                self._opening[client] -= 1
+                if not self._opening[client]:
+                    del self._opening[client]
+
+        async def register(message: Message) -> None:
+            nonlocal opened
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                new_id = dict(message.get("headers", [])).get(SESSION_HEADER)
+                if new_id is not None:
+                    # The place reserved becomes the session's at once: the client may open the next
+                    # before this request's app returns, and must not be counted twice meanwhile.
+                    opened = _Session(client, host, 1, anyio.current_time())
+                    self._sessions[new_id.decode("latin-1")] = opened
+                    release()
+            await send(message)
+
+        try:
+            for session_id, victim in victims:
+                await self._close(session_id, victim, scope)
+            await self.app(scope, receive, register)
+        finally:
+            release()
+            if opened is not None:
+                opened.in_flight -= 1
+                opened.last_active = anyio.current_time()
+
+    def _make_room(self, client: str) -> list[tuple[str, _Session]] | None:
+        """Take the sessions to close so one more fits, out of the registry; None if all are busy."""
+        now = anyio.current_time()
+        # The SDK has already ended sessions idle past the timeout; forget them too.
+        for session_id, session in list(self._sessions.items()):
+            if not session.in_flight and now - session.last_active > self.idle_timeout_s:
+                del self._sessions[session_id]
+        victims: list[tuple[str, _Session]] = []
+        mine = sum(1 for s in self._sessions.values() if s.client == client) + self._opening.get(client, 0)
+        while mine >= self.max_per_client:
+            victim = self._longest_idle(client)
+            if victim is None:
+                break
+            victims.append(victim)
+            mine -= 1
+        while len(self._sessions) + sum(self._opening.values()) >= self.max_sessions:
+            victim = self._longest_idle(None)
+            if victim is None:
+                break
+            victims.append(victim)
+        if mine >= self.max_per_client or len(self._sessions) + sum(self._opening.values()) >= self.max_sessions:
+            for session_id, session in victims:  # not enough room after all: keep them
+                self._sessions[session_id] = session
+            return None
+        return victims
+
+    def _longest_idle(self, client: str | None) -> tuple[str, _Session] | None:
+        idle = [
+            (session.last_active, session_id)
+            for session_id, session in self._sessions.items()
+            if not session.in_flight and (client is None or session.client == client)
+        ]
+        if not idle:
+            return None
+        _, session_id = min(idle)
+        return session_id, self._sessions.pop(session_id)
+
+    async def _close(self, session_id: str, session: _Session, scope: Scope) -> None:
+        """End a session through the SDK as its client would: DELETE with its id."""
+        delete: Scope = {
+            **scope,
+            "method": "DELETE",
+            "query_string": b"",
+            "headers": [(b"host", session.host), (SESSION_HEADER, session_id.encode("latin-1"))],
+        }
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            pass
+
+        await self.app(delete, receive, discard)
+
+
+async def _refuse(send: Send, open_sessions: int, max_sessions: int, max_per_client: int) -> None:
+    message = (
+        f"no MCP session can be opened now: every session in the way is busy with a request ({open_sessions} "
+        f"open; at most {max_sessions} in all and {max_per_client} per client, TRACEJUDGE_MAX_SESSIONS / "
+        "TRACEJUDGE_MAX_SESSIONS_PER_CLIENT); retry shortly, and end sessions you no longer use with DELETE."
+    )
+    error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": message}}
+    await send_json(send, 503, error, ((b"retry-after", b"1"),))

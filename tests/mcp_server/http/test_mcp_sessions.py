@@ -1,0 +1,95 @@
+"""MCP sessions over streamable HTTP are bounded: per client and in all, idle ones expire, and at a
+bound the longest-idle session is closed so that a new client is never turned away by stale ones."""
+
+from __future__ import annotations
+
+import time
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.live_server import LiveServer
+
+VERSION = "2025-06-18"
+ACCEPT = {"accept": "application/json, text/event-stream"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": VERSION, "capabilities": {}, "clientInfo": {"name": "stale", "version": "1"}},
+}
+
+
+def _client(address: str = "127.0.0.1") -> httpx2.Client:
+    return httpx2.Client(transport=httpx2.HTTPTransport(local_address=address), timeout=30)
+
+
+def _open(http: httpx2.Client, server: LiveServer) -> str:
+    """An initialize without DELETE, as a client that crashes or forgets sends: a stale session."""
+    response = http.post(f"{server.url}/mcp", json=INITIALIZE, headers=ACCEPT)
+    assert response.status_code == 200, response.text
+    return response.headers["mcp-session-id"]
+
+
+def _alive(http: httpx2.Client, server: LiveServer, session_id: str) -> bool:
+    response = http.post(
+        f"{server.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+        headers={**ACCEPT, "mcp-session-id": session_id, "mcp-protocol-version": VERSION},
+    )
+    assert response.status_code in (200, 404), response.text
+    return response.status_code == 200
+
+
+async def _handshake_client_lists_tools(server: LiveServer) -> None:
+    async with httpx2.AsyncClient(timeout=30) as http:
+        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode="legacy") as client:
+            tools = await client.list_tools()
+    assert "GetTraceInfo" in {tool.name for tool in tools.tools}
+
+
+async def test_stale_sessions_past_the_per_client_bound_close_the_oldest_and_new_clients_connect(
+    live_server: LiveServer,
+) -> None:
+    """The default bound is 100 sessions per client address."""
+    with _client() as http:
+        sessions = [_open(http, live_server) for _ in range(105)]
+        assert [_alive(http, live_server, s) for s in sessions[:5]] == [False] * 5
+        assert _alive(http, live_server, sessions[5]) and _alive(http, live_server, sessions[-1])
+    await _handshake_client_lists_tools(live_server)
+
+
+def test_past_the_total_bound_the_longest_idle_session_of_any_client_is_closed(start_server) -> None:
+    server = start_server(max_sessions=4, max_sessions_per_client=3)
+    with _client("127.0.0.1") as a, _client("127.0.0.2") as b:
+        a1, a2, a3 = (_open(a, server) for _ in range(3))
+        b1, b2 = _open(b, server), _open(b, server)
+        assert not _alive(a, server, a1)
+        assert all(_alive(c, server, s) for c, s in ((a, a2), (a, a3), (b, b1), (b, b2)))
+
+
+def test_an_idle_session_expires_after_the_idle_timeout(start_server) -> None:
+    server = start_server(session_idle_timeout_s=1)
+    with _client() as http:
+        session = _open(http, server)
+        # Each look is a request, which restarts the countdown: look only after longer than it.
+        for _ in range(10):
+            time.sleep(1.5)
+            if not _alive(http, server, session):
+                break
+        assert not _alive(http, server, session)
+
+
+def test_a_busy_session_is_never_closed_and_when_all_are_busy_a_new_one_is_refused_with_503(start_server) -> None:
+    server = start_server(max_sessions=1)
+    with _client() as http:
+        busy = _open(http, server)
+        headers = {"accept": "text/event-stream", "mcp-session-id": busy, "mcp-protocol-version": VERSION}
+        with http.stream("GET", f"{server.url}/mcp", headers=headers) as stream:  # open: the session is busy
+            assert stream.status_code == 200
+            refused = http.post(f"{server.url}/mcp", json=INITIALIZE, headers=ACCEPT)
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"]
+            assert "TRACEJUDGE_MAX_SESSIONS" in refused.json()["error"]["message"]
+        assert _alive(http, server, busy)
