@@ -5,9 +5,9 @@ feedback on the trace by run_judge), or the error that kept it from one. A judge
 trace, for any reason, is that pair's error and never stops the run.
 
 Concurrency: at most `max_concurrency` judgments in flight, through an AdaptiveLimiter that
-halves the limit when a judgment meets rate limiting (its verdict is a ModelRateLimited error:
-the model layer retried 429s with backoff and still got one) and grows it back by one after each
-round of clean answers.
+halves the limit when a judgment meets rate limiting (a 429 being retried, or a verdict whose
+metadata says rate_limited: the model layer retried 429s with backoff and still got one; never a
+guess from the error's wording) and grows it back by one after each round of clean answers.
 
 Budget: max_tokens and max_cost_usd cover the whole run, resumptions included. Once the run's
 results add up to either, no new pair starts; the pairs in flight finish and are kept (so a run
@@ -43,7 +43,7 @@ from anyio.abc import TaskGroup
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
-from mcp_server.judges.definition import JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED
 from mcp_server.models import Sampler
 from mcp_server.models.retry import observe_retries
 from mcp_server.judges.llm_judge import NOT_GIVEN
@@ -95,12 +95,6 @@ class _DatasetWork:
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
-def _is_rate_limited(verdict: JudgeVerdict) -> bool:
-    # The model layer's ModelRateLimited message, carried into the verdict's error by the judge.
-    error = (verdict.error or "").lower()
-    return "429" in error or "rate limit" in error
-
-
 async def evaluate(
     db: Database,
     judges: Sequence[str] | None,
@@ -144,6 +138,7 @@ async def evaluate(
     if isinstance(target_timeout_s, bool) or not isinstance(target_timeout_s, int | float) or not target_timeout_s > 0:
         raise InvalidArgument(f"target_timeout_s must be a positive number of seconds; got {target_timeout_s!r}.")
     limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
+    resuming = run_id is not None
     if run_id is not None:
         if any(x is not None for x in (filter_string, trace_ids, dataset, dataset_version, target)):
             raise InvalidArgument(
@@ -166,7 +161,6 @@ async def evaluate(
                 _dataset_work, db, run_id, run.dataset, run.dataset_version,
                 resolve_target(run.target or "", allowed_targets)[0], target_timeout_s,
             )
-        await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
     else:
         resolved = resolve_judges(db, judges, allow_import)
         described = [_describe(r, ref) for r, ref in zip(resolved, judges, strict=True)]  # type: ignore[arg-type]
@@ -207,6 +201,11 @@ async def evaluate(
         db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress, sampler, work
     )
     with _claimed(db, run_id):
+        if resuming:
+            # Only once this call holds the run: a resume refused as a duplicate changes nothing.
+            await anyio.to_thread.run_sync(
+                functools.partial(store.update_run, db, run_id, status="running", limits=limits)
+            )
         await runner.run()
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
@@ -523,7 +522,7 @@ class _Runner:
             error=verdict.error, input_tokens=int(meta.get("input_tokens") or 0),
             output_tokens=int(meta.get("output_tokens") or 0), cost=float(meta.get("cost_usd") or 0.0),
             latency_s=time.perf_counter() - started,
-        ), _is_rate_limited(verdict)
+        ), verdict.metadata.get(RATE_LIMITED) is True
 
     async def _report(self, message: str) -> None:
         if self.progress is None:

@@ -41,12 +41,13 @@ from pydantic import BaseModel, Field
 
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
-from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
 from mcp_server.models import (
     SAMPLING,
     Completion,
     ContextLengthExceeded,
     ModelError,
+    ModelRateLimited,
     ModelSettings,
     Sampler,
     StructuredOutputError,
@@ -216,6 +217,7 @@ class _AgentRun:
         self.context_errors = 0
         self.invalid_verdicts = 0
         self.limit_hit: str | None = None
+        self.rate_limited = False
         self.model = judge.model or settings.judge_model or ""
         self.context_tokens = limits.context_tokens or DEFAULT_CONTEXT_TOKENS
         self._last: Completion | None = None
@@ -392,6 +394,7 @@ class _AgentRun:
                 )
                 continue
             except ModelError as exc:
+                self.rate_limited = isinstance(exc, ModelRateLimited)
                 raise _Stop(f"the judge's model call failed: {exc}") from exc
             self._count(completion, messages)
             return completion
@@ -627,6 +630,7 @@ class _AgentRun:
             # is the client's, never this server's.
             TOKENS_ESTIMATED: self.model == SAMPLING,
             "warnings": list(self.warnings),
+            **({RATE_LIMITED: True} if self.rate_limited else {}),
         }
 
     # prompt assembly

@@ -16,12 +16,13 @@ from typing import Any
 
 import anyio.to_thread
 
-from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
 from mcp_server.judges.rendering import DATA_FRAMING, render_instructions
 from mcp_server.judges.trace_data import root_inputs_outputs, trace_expectations
 from mcp_server.models import (
     Completion,
     ModelError,
+    ModelRateLimited,
     ModelSettings,
     Sampler,
     StructuredOutputError,
@@ -163,7 +164,10 @@ async def judge_values(
             calls.append(exc.completion)
             completion, problem = exc.completion, "it did not contain a JSON object"
         except ModelError as exc:
-            return _verdict(judge, trace_id, calls, started, notes, error=f"the judge model failed: {exc}")
+            return _verdict(
+                judge, trace_id, calls, started, notes, error=f"the judge model failed: {exc}",
+                rate_limited=isinstance(exc, ModelRateLimited),
+            )
         else:
             calls.append(completion)
             value, rationale, problem = _read(judge, completion.parsed)
@@ -213,6 +217,7 @@ def _verdict(
     rationale: str | None = None,
     error: str | None = None,
     last_answer: str | None = None,
+    rate_limited: bool = False,
 ) -> JudgeVerdict:
     metadata: dict[str, Any] = {
         "model": calls[-1].model if calls else judge.model,
@@ -231,6 +236,8 @@ def _verdict(
         metadata["warnings"] = notes
     if last_answer is not None:
         metadata["last_answer"] = last_answer
+    if rate_limited:
+        metadata[RATE_LIMITED] = True
     return JudgeVerdict(
         judge=judge.source_id, trace_id=trace_id, value=value, rationale=rationale, error=error, metadata=metadata
     )

@@ -4,13 +4,16 @@ with 429s and a crashing code judge; budgets, resuming, progress."""
 from __future__ import annotations
 
 import statistics
+import threading
 
+import anyio
 import pytest
 
-from mcp_server.evaluation import evaluate
+from mcp_server.evaluation import EvaluationRun, evaluate
+from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from mcp_server.tools.assessments import get_assessment
-from store import Database
+from store import Database, SpanIn, write_spans
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
 from store.evaluations import get_run, list_results, missing_trace_ids
 from tests.mcp_server.evaluation.conftest import (
@@ -18,6 +21,7 @@ from tests.mcp_server.evaluation.conftest import (
     COMPLETION_TOKENS,
     JUDGES,
     PROMPT_TOKENS,
+    T0,
     TRACES,
     ScriptedJudges,
     always_rate_limited,
@@ -26,7 +30,9 @@ from tests.mcp_server.evaluation.conftest import (
     quality,
     rate_limited_once,
     trace_id,
+    write_traces,
 )
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_settings
 
 CODE_NAME = "answer_length"
 
@@ -239,3 +245,64 @@ async def test_a_judge_path_that_raises_is_that_pairs_error_and_the_run_goes_on(
     assert run.status == "completed" and run.errors == 1
     assert results[("latency", trace_id(2))].error == "RuntimeError: the store went away"
     assert results[("latency", trace_id(3))].value is True
+
+
+async def test_a_refused_resume_leaves_the_runs_stored_limits_as_they_were(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    write_traces(db, 2)
+    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
+    arrived, release = threading.Event(), threading.Event()
+
+    def held_answer(request: dict) -> Reply:
+        arrived.set()
+        release.wait(30)
+        return json_reply({"rationale": "scripted", "value": True})
+
+    scripted_openai.respond_with(held_answer)
+    finished: list[EvaluationRun] = []
+
+    async def first() -> None:
+        finished.append(await evaluate(db, ["helpful"], settings=settings, max_concurrency=1, max_tokens=50_000))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            assert await anyio.to_thread.run_sync(arrived.wait, 60)
+            (run_id,) = [r[0] for r in db.reader().execute("SELECT run_id FROM evaluation_runs")]
+            with pytest.raises(InvalidArgument, match="being evaluated by another call"):
+                await evaluate(db, None, settings=settings, run_id=run_id, max_concurrency=3, max_tokens=7)
+            stored = get_run(db, run_id)
+            assert stored.limits == {"max_concurrency": 1, "max_tokens": 50_000, "max_cost_usd": None}
+            release.set()
+    finally:
+        release.set()
+    assert finished[0].status == "completed" and get_run(db, run_id).limits["max_tokens"] == 50_000
+
+
+async def test_an_error_that_mentions_429_in_a_trace_id_does_not_slow_the_run(db: Database) -> None:
+    # 0.65% of random trace ids contain "429"; correctness says which trace lacks expectations.
+    ids = [f"{n:029x}429" for n in range(1, 9)]
+    write_spans(db, [
+        SpanIn(trace_id=t, span_id=f"{n + 1:016x}", name="agent", start_ns=T0 + n, end_ns=T0 + n + 1,
+               inputs_json='"q"', outputs_json='"a"')
+        for n, t in enumerate(ids)
+    ])
+
+    run = await evaluate(db, ["correctness"], settings=Settings(), trace_ids=ids, max_concurrency=8)
+
+    assert run.errors == len(ids) and all("429" in r.error for r in list_results(db, run.run_id, limit=10))
+    assert run.concurrency is not None
+    assert (run.concurrency.rate_limit_signals, run.concurrency.lowest) == (0, 8)
+
+
+async def test_a_429_on_the_only_attempt_still_halves_concurrency(
+    db: Database, scripted_openai: ScriptedOpenAI, judged: ScriptedJudges
+) -> None:
+    one_attempt = scripted_settings(scripted_openai)
+    one_attempt = one_attempt.model_copy(update={"models": one_attempt.models.model_copy(update={"max_attempts": 1})})
+    ids = [trace_id(n) for n in range(TRACES) if always_rate_limited(n)]
+
+    run = await evaluate(db, ["helpful"], settings=one_attempt, trace_ids=ids, max_concurrency=4)
+
+    assert run.errors == len(ids) and run.concurrency.rate_limit_signals >= 1 and run.concurrency.lowest < 4
