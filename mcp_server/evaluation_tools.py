@@ -45,8 +45,8 @@ those in flight finish, and the run is 'stopped' with the reason. To continue a 
 interrupted run, call Evaluate(run_id=...) (with a larger budget if it stopped on one): only the
 pairs without a result are judged. Returns the run: status, totals (tokens, cost, duration,
 errors) and metrics named '<judge>/mean', '/min', '/max', '/p50', '/p90' (numbers; booleans as
-1/0), '/pass_rate' (true, 'yes' or 'pass' pass), '/count', '/error_count'. Progress is sent as
-MCP progress notifications. Look at results with GetEvaluationRun; compare with
+1/0), '/pass_rate' (true, 'yes', 'pass' or 'no issues' pass), '/count', '/error_count'. Progress
+is sent as MCP progress notifications. Look at results with GetEvaluationRun; compare with
 CompareEvaluationRuns.
 
 Example: Evaluate(judges=["correctness", "latency"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)

@@ -515,7 +515,8 @@ class _Runner:
                 judge=pair.judge.name, trace_id=pair.trace_id, source_id=pair.judge.source_id,
                 error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
             ), False
-        meta = verdict.metadata
+        # A code judge calls no model: figures in its metadata (token_usage's) describe the trace.
+        meta = verdict.metadata if pair.judge.code is None else {}
         return store.EvaluationResult(
             judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
             assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,

@@ -32,7 +32,7 @@ from tests.mcp_server.evaluation.conftest import (
     trace_id,
     write_traces,
 )
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_settings
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_settings, tool_calls
 
 CODE_NAME = "answer_length"
 
@@ -306,3 +306,21 @@ async def test_a_429_on_the_only_attempt_still_halves_concurrency(
     run = await evaluate(db, ["helpful"], settings=one_attempt, trace_ids=ids, max_concurrency=4)
 
     assert run.errors == len(ids) and run.concurrency.rate_limit_signals >= 1 and run.concurrency.lowest < 4
+
+
+async def test_trace_issues_passes_a_trace_with_no_issues(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    ids = write_traces(db, 4)
+    clean = set(ids[:3])
+
+    def verdict(request: dict) -> Reply:
+        task = request["messages"][1]["content"]
+        value = "no issues" if any(t in task for t in clean) else "issues found"
+        return tool_calls(("submit_verdict", {"value": value, "rationale": "scripted", "findings": []}))
+
+    scripted_openai.respond_with(verdict)
+
+    run = await evaluate(db, ["trace_issues"], settings=settings, trace_ids=ids)
+
+    assert run.errors == 0 and run.metrics["trace_issues/pass_rate"] == pytest.approx(3 / 4)
