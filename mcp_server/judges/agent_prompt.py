@@ -215,3 +215,6 @@ TRACE_ISSUES = JudgeDefinition(
         "planning/coordination errors)."
     ),
 )
+
+BUILTIN_AGENT_JUDGES: dict[str, JudgeDefinition] = {TRACE_ISSUES.name: TRACE_ISSUES}
+"""Built-in judges that investigate the trace through the MCP tools ({{ trace }})."""

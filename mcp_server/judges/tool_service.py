@@ -15,7 +15,7 @@ from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, run_judge
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token
 from store import Database
-from store.errors import InvalidPageToken, JudgeNotFound
+from store.errors import InvalidPageToken
 
 LIST_TOOL = "ListJudges"
 MAX_RESULTS = 100
@@ -104,16 +104,12 @@ def create_judge(
 
 
 def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeInfo:
-    """A stored judge (latest or `version`), else a built-in judge of that name."""
-    try:
-        return _info(registry.get_judge(db, name, version), builtin=False)
-    except JudgeNotFound:
-        if version is not None:
-            raise
-    for info in _builtins(clip_instructions=False):
-        if info.name == name:
-            return info
-    raise JudgeNotFound(name)
+    """A built-in judge, else a stored judge (latest or `version`): the judge RunJudge runs by that name."""
+    if version is None:
+        for info in _builtins(clip_instructions=False):
+            if info.name == name:
+                return info
+    return _info(registry.get_judge(db, name, version), builtin=False)
 
 
 def list_judges(db: Database, *, max_results: int = 50, page_token: str | None = None) -> JudgeList:

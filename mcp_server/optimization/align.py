@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mcp_server.judges import registry
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
-from mcp_server.judges.runner import builtin_names, run_judge
+from mcp_server.judges.runner import run_judge
 from mcp_server.judges.trace_data import root_inputs_outputs
 from mcp_server.models import Sampler
 from mcp_server.optimization.agreement import (
@@ -40,7 +40,7 @@ from mcp_server.optimization.agreement import (
 from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text
 from mcp_server.settings import Settings
 from store import Database
-from store.errors import InvalidArgument, JudgeNotFound, NotEnoughLabels, RootSpanNotFound
+from store.errors import InvalidArgument, NotEnoughLabels, RootSpanNotFound
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -293,16 +293,13 @@ def _stored_judge(db: Database, judge_name: object) -> JudgeDefinition:
     if not isinstance(judge_name, str) or not judge_name.strip():
         raise InvalidArgument(f"judge must be a stored judge's name, e.g. 'routing_accuracy'; got {judge_name!r}.")
     name = judge_name.strip()
-    try:
-        return registry.get_judge(db, name)
-    except JudgeNotFound:
-        if name in builtin_names():
-            raise InvalidArgument(
-                f"{name!r} is a built-in judge, and AlignJudge rewrites a stored judge's instructions. Store one "
-                f"with CreateJudge (GetJudge(name={name!r}) shows the built-in's instructions to start from), "
-                "label traces with feedback of its name, then align it."
-            ) from None
-        raise
+    if name in registry.builtin_names():
+        raise InvalidArgument(
+            f"{name!r} is a built-in judge, and AlignJudge rewrites a stored judge's instructions. Store one "
+            f"with CreateJudge under another name (GetJudge(name={name!r}) shows the built-in's instructions "
+            "to start from), label traces with feedback of its name, then align it."
+        )
+    return registry.get_judge(db, name)
 
 
 def _check_options(min_labels: object, holdout_fraction: object) -> None:
