@@ -42,6 +42,7 @@ from pydantic import BaseModel, Field
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
 from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
+from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size
 from mcp_server.models import (
     SAMPLING,
     Completion,
@@ -220,6 +221,7 @@ class _AgentRun:
         self.rate_limited = False
         self.model = judge.model or settings.judge_model or ""
         self.context_tokens = limits.context_tokens or DEFAULT_CONTEXT_TOKENS
+        self.task_message = ""
         self._last: Completion | None = None
         self._chars_at_last = 0
         self._dropped_at_last = 0
@@ -239,6 +241,10 @@ class _AgentRun:
             else:
                 self.model = resolve_model(self.judge.model, self.settings).name.litellm_name
         except ModelError as exc:
+            return self._error(str(exc))
+        try:
+            self.task_message = self._task_message()
+        except PromptTooLarge as exc:  # a judge stored before its instructions were capped
             return self._error(str(exc))
         self.context_tokens = self.limits.context_tokens or (
             # The client's model and its window are unknown here (and litellm need not be loaded).
@@ -277,7 +283,7 @@ class _AgentRun:
         await self._discover_tools()
         self.conversation = _Conversation([
             {"role": "system", "content": self._system_prompt()},
-            {"role": "user", "content": self._task_message()},
+            {"role": "user", "content": self.task_message},
         ])
         while True:
             reason = self._limit_before_loop_call()
@@ -644,6 +650,8 @@ class _AgentRun:
         ) + self.actions.system_note(self.tool_specs)
 
     def _task_message(self) -> str:
+        check_prompt_size(self.judge.instructions, prompt.REFERENCE_CHARS)
+
         def reference(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "trace":

@@ -17,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 
 from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
-from mcp_server.judges.rendering import DATA_FRAMING, render_instructions
+from mcp_server.judges.rendering import DATA_FRAMING, PromptTooLarge, render_instructions
 from mcp_server.judges.trace_data import root_inputs_outputs, trace_expectations
 from mcp_server.models import (
     Completion,
@@ -142,7 +142,10 @@ async def judge_values(
     sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Ask the model for a verdict on `values` (one per template variable of the judge)."""
-    prompt, notes = render_instructions(judge.instructions, values)
+    try:
+        prompt, notes = render_instructions(judge.instructions, values)
+    except PromptTooLarge as exc:
+        return JudgeVerdict(judge=judge.source_id, trace_id=trace_id, error=str(exc))
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(judge, trace_id)},
         {"role": "user", "content": prompt},

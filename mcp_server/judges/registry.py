@@ -1,7 +1,8 @@
 """The judge registry: create, read and list stored judges as JudgeDefinition.
 
 Creating a judge with an existing name stores its next version; the definition is checked
-(name, template variables, output type, model name) before anything is written. The built-in
+(name, template variables, output type, model name, the largest prompt it can render) before
+anything is written. The built-in
 judges' names are reserved: a stored judge under one would change what every client's runs of
 that built-in do.
 """
@@ -12,10 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
+from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES, REFERENCE_CHARS
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, OutputType
+from mcp_server.judges.rendering import check_prompt_size, max_block_chars
 from mcp_server.models import parse_model_name
 from store import Database
 from store import judges as store
@@ -72,6 +74,9 @@ def check_definition(
         )
     if judge.model is not None:
         parse_model_name(judge.model)  # InvalidModelName lists the accepted forms
+    # An agent judge's variables become short references; an LLM judge's, data blocks up to their cap.
+    sizes = REFERENCE_CHARS if judge.is_agent_judge else {v: max_block_chars(v) for v in judge.variables}
+    check_prompt_size(judge.instructions, sizes, at_most=True)
     return judge
 
 

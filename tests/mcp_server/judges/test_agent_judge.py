@@ -386,3 +386,14 @@ async def test_trace_issues_is_an_agent_judge_with_the_trail_categories_in_its_p
                   if t["function"]["name"] == VERDICT_TOOL)["function"]["parameters"]
     assert schema["properties"]["value"]["enum"] == ["issues found", "no issues"]
     assert json.dumps(schema)  # a plain JSON schema
+
+
+async def test_instructions_whose_task_message_would_exceed_the_prompt_cap_give_an_error_and_no_model_call(
+    scripted_openai: ScriptedOpenAI, server: MCPServer, roaming: str
+) -> None:
+    repeats = JudgeDefinition(name="repeats", instructions="{{trace}}" * 4_999)
+
+    verdict = await run_agent_judge(server, repeats, roaming, settings=on(scripted_openai))
+
+    assert verdict.value is None and "{{ trace }} 4,999 times" in verdict.error
+    assert scripted_openai.chat_requests == []

@@ -98,3 +98,29 @@ async def test_a_stored_judge_with_a_built_in_name_never_shadows_the_built_in(db
         assert run["judges"][0]["kind"] == "code" and run["errors"] == 0
         refused = await s.error("RunJudge", judge="latency", trace_id=TRACE_ID, version=1)
         assert "built-in judge" in refused and "version" in refused
+
+
+async def test_instructions_repeating_a_variable_thousands_of_times_are_refused_saying_what_to_change(
+    db: Database,
+) -> None:
+    # 4,999 uses fit the 50,000-character instructions; each would repeat up to 30,000 characters.
+    async with session(db, Settings()) as s:
+        refused = await s.error("CreateJudge", name="repeats", instructions="{{inputs}}" * 4_999)
+        assert "{{ inputs }} 4,999 times" in refused and "200,000" in refused and "once" in refused
+        agent = await s.error("CreateJudge", name="repeats", instructions="{{trace}}" * 4_999)
+        assert "{{ trace }} 4,999 times" in agent
+        fine = await s.call("CreateJudge", name="twice", instructions="Is {{ outputs }} right? Check {{ outputs }}.")
+        assert fine["version"] == 1
+
+
+async def test_a_stored_judge_whose_prompt_renders_too_large_is_an_error_and_no_model_is_called(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    small_trace(db)
+    # Stored directly, as a database from before the cap may hold it.
+    store_judges.create_judge_version(db, "repeats", "{{inputs}}" * 4_999, output={"kind": "bool"})
+    async with session(db, settings) as s:
+        ran = await s.call("RunJudge", judge="repeats", trace_id=TRACE_ID)
+    error = ran["verdict"]["error"]
+    assert "{{ inputs }} 4,999 times" in error and "more than the 200,000" in error
+    assert scripted_openai.chat_requests == []
