@@ -16,6 +16,12 @@ from store.errors import InvalidArgument
 OUTPUT_KINDS = ("bool", "int", "float", "categorical", "text")
 
 
+def operator_settings(settings: Settings) -> Settings:
+    """The settings of a command the operator runs on their own machine: any model may be named,
+    as any target may run (an MCP client is held to allowed_models and the allowed targets)."""
+    return settings.model_copy(update={"models": settings.models.model_copy(update={"allowed_models": None})})
+
+
 def cmd_judge_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_judges
     from mcp_server.judges.tool_service import list_judges
@@ -51,7 +57,8 @@ def cmd_judge_create(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         info = create_judge(
-            db, args.name, args.instructions, output=_output(args), model=args.model, description=args.description
+            db, args.name, args.instructions, models=operator_settings(settings).models, output=_output(args),
+            model=args.model, description=args.description,
         )
     print_judge(info)
     return 0
@@ -79,7 +86,8 @@ def cmd_judge_run(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as db:
         result = anyio.run(
             lambda: run_judge_tool(
-                db, args.name, args.trace_id, settings=settings, version=args.version, parameters=parameters
+                db, args.name, args.trace_id, settings=operator_settings(settings), version=args.version,
+                parameters=parameters,
             )
         )
     print_verdict(result)
@@ -101,7 +109,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                 lambda: evaluate(
                     db,
                     args.judges or None,
-                    settings=settings,
+                    settings=operator_settings(settings),
                     filter_string=args.filter,
                     trace_ids=args.trace_ids,
                     dataset=args.dataset,

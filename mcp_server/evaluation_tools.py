@@ -38,7 +38,10 @@ path 'module:function' that this server allows (TRACEJUDGE_TARGETS; the demo age
 stored as a new trace that the judges then score against the record's expectations; the run
 lists the prompt versions the target loaded, and CompareEvaluationRuns matches two such runs
 record by record. A judge failing on a trace is recorded as an error for that
-trace and never stops the run. max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
+trace and never stops the run; an error every judgment would meet (no judge model, a model the
+server does not allow, refused credentials, a model server it cannot reach) stops the run at
+once, records nothing for it, and is Evaluate's answer (resume with run_id once it is fixed).
+max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
 (default 8; halved automatically when the provider rate-limits, grown back as answers come).
 max_tokens and max_cost_usd: a budget for the whole run; once reached no new judgment starts,
 those in flight finish, and the run is 'stopped' with the reason. To continue a stopped or

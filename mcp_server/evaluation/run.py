@@ -2,7 +2,10 @@
 
 Every (trace, judge) pair of a run ends with one stored result: the judge's value (also logged as
 feedback on the trace by run_judge), or the error that kept it from one. A judge failing on a
-trace, for any reason, is that pair's error and never stops the run.
+trace is that pair's error and never stops the run; but an error every pair would meet (no judge
+model, a model the server does not allow, credentials refused, an api base it cannot reach: a
+PersistentModelError before anything was spent) stops it at once, records nothing for that pair,
+and evaluate raises EvaluationStopped with the stored stop reason.
 
 Concurrency: at most `max_concurrency` judgments in flight, through an AdaptiveLimiter that
 halves the limit when a judgment meets rate limiting (a 429 being retried, or a verdict whose
@@ -44,7 +47,7 @@ from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import RATE_LIMITED
-from mcp_server.models import Sampler
+from mcp_server.models import PersistentModelError, Sampler
 from mcp_server.models.retry import observe_retries
 from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import (
@@ -59,7 +62,7 @@ from store import Database
 from store import datasets, prompts
 from store import evaluations as store
 from store.datasets import DatasetRecordRow
-from store.errors import InvalidArgument, TraceNotFound
+from store.errors import InvalidArgument, TraceJudgeError, TraceNotFound
 from store.ids import normalize_trace_id
 from store.search import search_trace_ids
 from store.traces import get_trace, get_traces, trace_exists
@@ -73,6 +76,11 @@ MAX_CONCURRENCY = 64
 MAX_JUDGES = 20
 MAX_TRACES = 10_000
 """Default cap on the traces one run covers; evaluate's max_traces raises it."""
+
+class EvaluationStopped(TraceJudgeError):
+    """A run stopped by an error every pair would meet (no model, a model the server does not
+    allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""
+
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None] | None]
 """progress(done, total, message): done and total count (trace, judge) pairs."""
@@ -129,8 +137,9 @@ async def evaluate(
     traces, judging only the pairs without a result. `progress(done, total, message)` is called
     once at the start, after each pair, and at the end. `sampler` is the MCP client the run was
     started from: judges on model 'sampling' (or with no model configured) ask its model. Raises
-    before anything runs for unknown judges or traces, a bad filter, or limits out of range.
-    `allowed_targets`, when given, lists the only import paths `target` may name (an MCP client's
+    before anything runs for unknown judges or traces, a bad filter, or limits out of range; and
+    EvaluationStopped, after storing the run as stopped, when an error every pair would meet (no
+    judge model, a model the settings do not allow ...) stopped it. `allowed_targets`, when given, lists the only import paths `target` may name (an MCP client's
     call passes the server's list). A target taking more than `target_timeout_s` on a record is
     abandoned and that record is an error.
     """
@@ -207,6 +216,8 @@ async def evaluate(
                 functools.partial(store.update_run, db, run_id, status="running", limits=limits)
             )
         await runner.run()
+    if runner.failure is not None:
+        raise EvaluationStopped(runner.stop_reason or str(runner.failure))
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
 
@@ -339,6 +350,7 @@ class _Runner:
         self.db, self.run_id, self.judges, self.settings, self.server = db, run_id, judges, settings, server
         self.work = work
         self.stop_reason: str | None = None  # set by a task that stops starting pairs
+        self.failure: PersistentModelError | None = None  # what stopped the run, when an error did
         self.task_group: TaskGroup | None = None
         self.sampler = sampler  # the calling MCP client, for judges on MCP sampling
         self.max_tokens, self.max_cost_usd, self.progress = max_tokens, max_cost_usd, progress
@@ -423,6 +435,8 @@ class _Runner:
         return sum(t.total_tokens for t in traces)
 
     def _over_budget(self, remaining: str) -> str | None:
+        if self.failure is not None:
+            return self.stop_reason
         how = f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
         if self.max_tokens is not None and self.tokens >= self.max_tokens:
             return f"token budget reached: {self.tokens:,} tokens used of max_tokens={self.max_tokens:,}; {how}"
@@ -485,6 +499,9 @@ class _Runner:
         except BaseException:
             self.limiter.release(slot)
             raise
+        if result is None:  # stopped before spending anything: the pair stays to judge on resume
+            self.limiter.release(slot)
+            return
         # Counted before the slot is given back, so the next pair's budget check sees this spend.
         self.tokens += result.input_tokens + result.output_tokens
         self.cost += result.cost
@@ -495,8 +512,9 @@ class _Runner:
             outcome = "error" if result.error is not None else f"{result.value!r}"[:80]
             await self._report(f"{pair.judge.name} on {pair.trace_id}: {outcome}")
 
-    async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult, bool]:
-        """The pair's result and whether it met rate limiting."""
+    async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult | None, bool]:
+        """The pair's result and whether it met rate limiting; no result when an error every pair
+        would meet stopped it before it spent anything (the run then stops)."""
         started = time.perf_counter()
         try:
             verdict = await run_judge(
@@ -508,6 +526,9 @@ class _Runner:
                 sampler=self.sampler,
                 expectations=pair.expectations,
             )
+        except PersistentModelError as exc:
+            self._halt(pair, exc)
+            return None, False
         except Exception as exc:
             # Whatever failed (the store, a bug in a judge path), it is this pair's error, on record.
             logger.warning("judge %s failed on trace %s", pair.judge.name, pair.trace_id, exc_info=True)
@@ -524,6 +545,15 @@ class _Runner:
             output_tokens=int(meta.get("output_tokens") or 0), cost=float(meta.get("cost_usd") or 0.0),
             latency_s=time.perf_counter() - started,
         ), verdict.metadata.get(RATE_LIMITED) is True
+
+    def _halt(self, pair: _Pair, exc: PersistentModelError) -> None:
+        """Stop starting pairs: recording `exc` on each of them would only repeat it."""
+        if self.stop_reason is None:
+            self.failure = exc
+            self.stop_reason = (
+                f"stopped at {pair.judge.name} on trace {pair.trace_id}, which was not judged: {exc} Once that "
+                f"is fixed, resume with run_id={self.run_id!r}."
+            )
 
     async def _report(self, message: str) -> None:
         if self.progress is None:

@@ -50,6 +50,7 @@ from mcp_server.models import (
     ModelError,
     ModelRateLimited,
     ModelSettings,
+    PersistentModelError,
     Sampler,
     StructuredOutputError,
     ToolCall,
@@ -178,7 +179,8 @@ async def run_agent_judge(
     'sampling' (or no model configured) the model calls go to it, never to the judge's own
     in-process session. Failures (a model error, a limit with no budget left for a final answer,
     an invalid verdict after one retry) come back as a verdict with `error` set, never as a
-    made-up value. Only bugs raise.
+    made-up value. A PersistentModelError before any model answer (no model, a model not
+    allowed, an exhausted budget ...) is raised, so a run stops at it; otherwise only bugs raise.
     """
     run = _AgentRun(server, judge, trace_id, settings, limits or AgentLimits(), expectations, sampler)
     return await run.run()
@@ -240,6 +242,8 @@ class _AgentRun:
                     self.actions = TextActions()
             else:
                 self.model = resolve_model(self.judge.model, self.settings).name.litellm_name
+        except PersistentModelError:
+            raise  # nothing spent, and every judgment would meet it: the caller stops
         except ModelError as exc:
             return self._error(str(exc))
         try:
@@ -251,7 +255,7 @@ class _AgentRun:
             DEFAULT_CONTEXT_TOKENS if self.model == SAMPLING else self._model_context_tokens()
         )
         stopped: _Stop | None = None
-        needed: SamplingInputRequired | None = None
+        raised: SamplingInputRequired | PersistentModelError | None = None
         with anyio.move_on_after(self.limits.timeout_s) as scope:
             async with Client(self.server) as client:
                 self.client = client
@@ -259,12 +263,13 @@ class _AgentRun:
                     verdict = await self._judge()
                 except _Stop as stop:  # caught here: the client's task group would wrap it in a group
                     stopped = stop
-                except SamplingInputRequired as exc:  # the next round's question (protocol 2026-07-28)
-                    needed = exc
+                # The next round's question (protocol 2026-07-28); or an error met before any answer.
+                except (SamplingInputRequired, PersistentModelError) as exc:
+                    raised = exc
                 finally:
                     self.client = None
-        if needed is not None:
-            raise needed
+        if raised is not None:
+            raise raised
         if stopped is not None:
             self.limit_hit = stopped.limit or self.limit_hit
             return self._error(str(stopped))
@@ -400,6 +405,8 @@ class _AgentRun:
                 )
                 continue
             except ModelError as exc:
+                if isinstance(exc, PersistentModelError) and self.iterations == 0:
+                    raise  # nothing spent, and every judgment would meet it: the caller stops
                 self.rate_limited = isinstance(exc, ModelRateLimited)
                 raise _Stop(f"the judge's model call failed: {exc}") from exc
             self._count(completion, messages)

@@ -24,6 +24,7 @@ from mcp_server.models import (
     ModelError,
     ModelRateLimited,
     ModelSettings,
+    PersistentModelError,
     Sampler,
     StructuredOutputError,
     complete,
@@ -117,9 +118,10 @@ async def run_llm_judge(
     sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Judge one trace with an LLM judge, reading what is not given from the trace (in a worker
-    thread). Model failures, invalid answers and missing data come back as an error verdict;
-    an agent judge (which needs the MCP tools) is refused with InvalidArgument. `sampler`: the
-    MCP client to ask through sampling (see mcp_server.models.sampling)."""
+    thread). Model failures, invalid answers and missing data come back as an error verdict,
+    except a PersistentModelError before any answer (no model, a model not allowed, an exhausted
+    budget ...), which is raised; an agent judge (which needs the MCP tools) is refused with
+    InvalidArgument. `sampler`: the MCP client to ask through sampling (see mcp_server.models.sampling)."""
     if judge.is_agent_judge:
         raise InvalidArgument(f"judge {judge.name!r} uses {{{{ trace }}}}: run it as an agent judge.")
     try:
@@ -167,6 +169,8 @@ async def judge_values(
             calls.append(exc.completion)
             completion, problem = exc.completion, "it did not contain a JSON object"
         except ModelError as exc:
+            if isinstance(exc, PersistentModelError) and not calls:
+                raise  # nothing spent, and every judgment would meet it: the caller stops
             return _verdict(
                 judge, trace_id, calls, started, notes, error=f"the judge model failed: {exc}",
                 rate_limited=isinstance(exc, ModelRateLimited),

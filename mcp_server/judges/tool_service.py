@@ -12,6 +12,7 @@ from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
 from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, run_judge
+from mcp_server.models import ModelSettings, check_model_allowed
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token
 from store import Database
@@ -94,11 +95,15 @@ def create_judge(
     name: str,
     instructions: str,
     *,
+    models: ModelSettings,
     output: OutputType | dict[str, Any] | None = None,
     model: str | None = None,
     description: str = "",
 ) -> JudgeInfo:
-    """Store a judge (the next version when the name exists) and show it."""
+    """Store a judge (the next version when the name exists) and show it. `models` say which
+    models it may name (a client's are held to allowed_models; ModelNotAllowed otherwise)."""
+    if model is not None and model.strip():
+        check_model_allowed(model, models)
     judge = registry.create_judge(db, name, instructions, output=output, model=model, description=description)
     return _info(judge, builtin=False)
 

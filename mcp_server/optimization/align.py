@@ -28,7 +28,7 @@ from mcp_server.judges import registry
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
 from mcp_server.judges.runner import run_judge
 from mcp_server.judges.trace_data import root_inputs_outputs
-from mcp_server.models import Sampler
+from mcp_server.models import PersistentModelError, Sampler, check_model_allowed
 from mcp_server.optimization.agreement import (
     AgreementScore,
     Label,
@@ -199,6 +199,8 @@ async def align_judge(
     `progress(done, total, message)` hears each step; `sampler` is the calling MCP client;
     `server`, the MCP server an agent judge investigates through (one is made when None).
     """
+    if reflection_model is not None:
+        check_model_allowed(reflection_model, settings.models)
     judge = _stored_judge(db, judge_name)
     _check_options(min_labels, holdout_fraction)
     labels, _, _ = await anyio.to_thread.run_sync(labels_and_verdicts, db, judge.name)
@@ -363,17 +365,24 @@ class _Judging:
 
     async def verdicts(self, judge: JudgeDefinition, items: list[LabeledTrace]) -> list[JudgeVerdict]:
         results: list[JudgeVerdict | None] = [None] * len(items)
+        stopped: list[PersistentModelError] = []
 
         async def one(n: int, item: LabeledTrace) -> None:
             async with self.limiter:
-                results[n] = await run_judge(
-                    self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
-                    sampler=self.sampler, server=self.server,
-                )
+                try:
+                    results[n] = await run_judge(
+                        self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
+                        sampler=self.sampler, server=self.server,
+                    )
+                except PersistentModelError as exc:  # every judgment would meet it (no model ...): stop
+                    stopped.append(exc)
+                    group.cancel_scope.cancel()
 
         async with anyio.create_task_group() as group:
             for n, item in enumerate(items):
                 group.start_soon(one, n, item)
+        if stopped:
+            raise stopped[0]  # raised here, not in the group, which would wrap it in an ExceptionGroup
         return [r for r in results if r is not None]
 
     async def agreement(self, judge: JudgeDefinition, held: list[LabeledTrace]) -> HeldOutAgreement:

@@ -32,7 +32,7 @@ from mcp_server.evaluation.targets import run_target
 from mcp_server.judges.definition import JudgeVerdict
 from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import ResolvedJudge, run_judge
-from mcp_server.models import Sampler
+from mcp_server.models import Sampler, check_model_allowed
 from mcp_server.optimization.search import DEFAULT_MINIBATCH_SIZE, Progress, Scored, optimize_text
 from mcp_server.prompts import override_prompt, parse_prompt_ref, record_loaded_prompts, use_database
 from mcp_server.settings import Settings
@@ -217,6 +217,8 @@ async def optimize_prompt(
     """Search for a better version of the text prompt `prompt` (a name, 'prompts:/name/3' or
     'prompts:/name@alias'; a bare name starts from the latest version) that makes `target` score
     higher under `judges` on `dataset`, and register the candidates it accepts."""
+    if reflection_model is not None:
+        check_model_allowed(reflection_model, settings.models)
     ref = parse_prompt_ref(prompt)
     start = await anyio.to_thread.run_sync(_start_version, db, ref)
     if start.kind != "text":

@@ -145,3 +145,16 @@ def test_code_judges_spend_no_tokens_so_a_token_budget_never_stops_them(
                  "--db", demo_db]) == 0
     out = capsys.readouterr().out
     assert "completed" in out and "20/20 judged, 0 errors, 0 tokens, cost 0.0000 USD" in out
+
+
+def test_evaluate_without_a_judge_model_stops_at_once_and_exits_non_zero(
+    demo_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACEJUDGE_JUDGE_MODEL", raising=False)
+    assert main(["evaluate", "safety", "--filter", "trace.span_count > 0", "--db", demo_db]) == 2
+    err = capsys.readouterr().err
+    assert "no judge model is configured: set TRACEJUDGE_JUDGE_MODEL" in err
+    (run_id,) = set(RUN_ID.findall(err))
+    assert main(["runs", "show", run_id, "--db", demo_db]) == 0
+    out = capsys.readouterr().out
+    assert "stopped" in out and "0/10 judged, 0 errors" in out and "no judge model is configured" in out

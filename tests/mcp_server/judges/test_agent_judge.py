@@ -16,12 +16,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp_server.judges.agent import AgentLimits, run_agent_judge
 from mcp_server.judges.agent_prompt import TRACE_ISSUES, TRAIL_CATEGORIES, VERDICT_TOOL
 from mcp_server.judges.definition import JudgeDefinition, OutputType
-from mcp_server.models import ModelSettings
+from mcp_server.models import ModelNotConfigured, ModelSettings
 from store import Database
 from store.assessments import Finding
 from tests.support.scripted_openai import (
     ScriptedOpenAI,
     context_length_exceeded,
+    error,
     json_reply,
     scripted_openai,
     text,
@@ -358,12 +359,25 @@ async def test_an_unknown_trace_is_an_error_verdict_without_any_model_call(
     assert scripted_openai.chat_requests == []
 
 
-async def test_no_model_configured_is_an_error_verdict_that_says_what_to_set(
+async def test_no_model_configured_raises_saying_what_to_set_so_a_run_stops_at_once(
     server: MCPServer, roaming: str
 ) -> None:
-    verdict = await run_agent_judge(server, ROUTING, roaming, settings=ModelSettings())
+    with pytest.raises(ModelNotConfigured, match="TRACEJUDGE_JUDGE_MODEL"):
+        await run_agent_judge(server, ROUTING, roaming, settings=ModelSettings())
 
-    assert verdict.value is None and "TRACEJUDGE_JUDGE_MODEL" in (verdict.error or "")
+
+async def test_a_model_failing_for_good_after_the_judge_has_spent_is_an_error_verdict_with_the_spend(
+    scripted_openai: ScriptedOpenAI, server: MCPServer, roaming: str
+) -> None:
+    scripted_openai.push(
+        tool_calls(("ListSpans", {"trace_id": roaming}), prompt_tokens=900, completion_tokens=20),
+        error(401, "Incorrect API key provided", code="invalid_api_key", type="invalid_request_error"),
+    )
+
+    verdict = await run_agent_judge(server, ROUTING, roaming, settings=on(scripted_openai))
+
+    assert verdict.value is None and "could not authenticate" in verdict.error
+    assert (verdict.metadata["input_tokens"], verdict.metadata["output_tokens"]) == (900, 20)
 
 
 async def test_trace_issues_is_an_agent_judge_with_the_trail_categories_in_its_prompt(
