@@ -1,9 +1,10 @@
 """The built-in Agent-as-a-Judge: a model investigates one trace with the read-only MCP tools.
 
 The judge gets no private shortcut to the data: it connects to the same MCP server external
-clients use (in process), discovers the tools with tools/list and keeps only those annotated
-readOnlyHint=True, so nothing it does can write; of those, it does not get the tools that read
-other judges' verdicts (HIDDEN_FROM_JUDGES), so its verdict is its own. The loop is bounded by
+clients use (in process) and is offered an explicit list of read-only tools that inspect the one
+trace it judges (JUDGE_TOOLS), each also annotated readOnlyHint=True, so nothing it does can write
+and nothing shows it another judge's verdict or the human labels it is scored against: its
+verdict is its own. GetTraceInfo answers it without the trace's assessment summary. The loop is bounded by
 AgentLimits (model calls, total tokens, cost, wall clock, context size); every limit and what it
 cost are reported in the verdict's metadata, with tokens and cost summed over every model call.
 
@@ -62,12 +63,19 @@ from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.sampling import TOKENS_ESTIMATED
 from mcp_server.models.sampling_rounds import SamplingInputRequired
 from mcp_server.models.structured import extract_json_object
+from mcp_server.tools.paging import dumps
 from store.assessments import Finding
 from store.errors import InvalidArgument
 
-HIDDEN_FROM_JUDGES = frozenset({"ListAssessments", "GetAssessment"})
-"""Read-only, but they show other judges' and people's verdicts on the trace, which would bias an
-independent judgment (and let one judge copy another's mistakes)."""
+JUDGE_TOOLS = ("GetTraceInfo", "ListSpans", "GetSpan", "GetRootSpan", "SearchTraceRegex", "GetSpanTimingReport")
+"""The tools the judge is offered. Every other read-only tool shows verdicts or labels, which would
+bias an independent judgment (and let one judge copy another's mistakes): ListAssessments,
+GetAssessment, GetEvaluationRun, JudgeAgreement, the labeling tools; and SearchTraces and
+CountTraces, whose filters read feedback.*, expectation.* and assessment.*, so they answer yes or
+no about any verdict (and they look across traces, while a judgment is about one)."""
+HIDDEN_FIELDS = {"GetTraceInfo": "assessments"}
+"""The part of a tool's answer the judge is not shown: GetTraceInfo's names and counts of the
+feedback and expectations logged on the trace."""
 
 
 DEFAULT_CONTEXT_TOKENS = 100_000
@@ -505,10 +513,10 @@ class _AgentRun:
         while True:
             page = await self._client().list_tools(cursor=cursor)
             for tool in page.tools:
+                if tool.name not in JUDGE_TOOLS:
+                    continue
                 if tool.annotations is None or tool.annotations.read_only_hint is not True:
                     continue  # the judge never gets a tool that may write
-                if tool.name in HIDDEN_FROM_JUDGES:
-                    continue
                 self.tool_names.add(tool.name)
                 self.tool_specs.append({
                     "type": "function",
@@ -539,7 +547,11 @@ class _AgentRun:
             known = ", ".join(sorted(self.tool_names | {prompt.VERDICT_TOOL}))
             return _tool_error(name, f"there is no tool named {name!r}; the tools are: {known}.")
         result = await self._client().call_tool(name, arguments)
-        return _untrusted(name, _text(result), error=bool(result.is_error))
+        text = _text(result)
+        hidden = HIDDEN_FIELDS.get(name)
+        if hidden is not None and not result.is_error and isinstance(result.structured_content, dict):
+            text = dumps(_without(result.structured_content, hidden))
+        return _untrusted(name, text, error=bool(result.is_error))
 
     # the verdict
 
@@ -681,6 +693,15 @@ class _AgentRun:
 
 def _text(result: Any) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+def _without(answer: dict[str, Any], field: str) -> dict[str, Any]:
+    """`answer` without `field`, nor the notices that speak of it (e.g. how many were shown)."""
+    shown = {k: v for k, v in answer.items() if k != field}
+    if isinstance(shown.get("notices"), list):
+        word = field.rstrip("s")
+        shown["notices"] = [n for n in shown["notices"] if word not in str(n)]
+    return shown
 
 
 def _untrusted(tool: str, content: str, *, error: bool) -> str:
