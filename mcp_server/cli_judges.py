@@ -191,8 +191,10 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     evaluate.add_argument("--run-id", default=None, help="resume this run: judge only its pairs without a result")
     evaluate.add_argument("--name", default=None, help="a name for the run")
     evaluate.add_argument("--max-concurrency", type=int, default=8, help="judgments in flight at most (default 8)")
-    evaluate.add_argument("--max-tokens", type=int, default=None, help="stop starting judgments past this many tokens")
-    evaluate.add_argument("--max-cost-usd", type=float, default=None, help="stop starting judgments past this cost")
+    evaluate.add_argument("--max-tokens", type=int, default=None,
+                          help="the run's token budget: no model call is sent that would exceed it")
+    evaluate.add_argument("--max-cost-usd", type=float, default=None,
+                          help="the run's budget in USD: no model call is sent that would exceed it")
 
     runs = _group(sub, "runs", "Show an evaluation run, or compare two.")
     show_run = add(runs, "show", cmd_runs_show, "Show a run's summary, metrics, errors and results.")

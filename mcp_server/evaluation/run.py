@@ -12,10 +12,14 @@ halves the limit when a judgment meets rate limiting (a 429 being retried, or a 
 metadata says rate_limited: the model layer retried 429s with backoff and still got one; never a
 guess from the error's wording) and grows it back by one after each round of clean answers.
 
-Budget: max_tokens and max_cost_usd cover the whole run, resumptions included. Once the run's
-results add up to either, no new pair starts; the pairs in flight finish and are kept (so a run
-may end a little past its budget, by at most what those pairs spent); the run is 'stopped' with
-a reason that says how to go on.
+Budget: max_tokens and max_cost_usd cover the whole run, resumptions included, and bound every
+model call in it, agent judges' included (mcp_server.models.budget): each call reserves its
+estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. A
+judgment stopped before it spent anything leaves its pair unjudged (a resume judges it); one
+stopped part way is recorded as an error with what it spent. Once the budget is reached no new pair
+starts, and the run is 'stopped' with a reason that says how to go on; it goes past its budget only
+by what calls in flight spent beyond their estimates (at most one call per worker), and the reason
+says by how much.
 
 Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
 is a result, so it is not retried. New limits replace the stored ones.
@@ -35,7 +39,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +51,8 @@ from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
 from mcp_server.judges.definition import RATE_LIMITED
-from mcp_server.models import PersistentModelError, Sampler
+from mcp_server.models import BudgetExhausted, PersistentModelError, Sampler
+from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.models.retry import observe_retries
 from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import (
@@ -353,11 +358,11 @@ class _Runner:
         self.failure: PersistentModelError | None = None  # what stopped the run, when an error did
         self.task_group: TaskGroup | None = None
         self.sampler = sampler  # the calling MCP client, for judges on MCP sampling
-        self.max_tokens, self.max_cost_usd, self.progress = max_tokens, max_cost_usd, progress
+        self.progress = progress
         self.limiter = AdaptiveLimiter(max_concurrency)
         self.progress_lock = anyio.Lock()
-        self.tokens = 0
-        self.cost = 0.0
+        self.budget = SpendBudget(max_tokens, max_cost_usd)
+        self.limited = max_tokens is not None or max_cost_usd is not None
         self.done = 0
         self.total = 0
 
@@ -373,9 +378,10 @@ class _Runner:
             pairs = await anyio.to_thread.run_sync(self._missing_pairs)
             pending = await anyio.to_thread.run_sync(store.pending_record_ids, self.db, self.run_id) if self.work else []
             totals = await anyio.to_thread.run_sync(store.run_totals, self.db, self.run_id)
-            self.tokens, self.cost, self.done = totals.total_tokens, totals.cost, totals.results
+            self.budget.add(totals.total_tokens, totals.cost)
+            self.done = totals.results
             if self.work is not None:
-                self.tokens += await anyio.to_thread.run_sync(self._target_tokens_and_cost)
+                self.budget.add(*await anyio.to_thread.run_sync(self._target_tokens_and_cost))
             self.total = totals.results + len(pairs) + len(pending) * len(self.judges)
             await self._report(
                 f"evaluating {len(pairs) + len(pending) * len(self.judges):,} pairs ({self.done:,} already have results)"
@@ -399,6 +405,8 @@ class _Runner:
                         break
                     tg.start_soon(self._judge, pair, slot)
             stop_reason = stop_reason or self.stop_reason
+            if stop_reason is not None and self.failure is None and (over := self._overshoot()):
+                stop_reason = f"{stop_reason} {over}"
             status = "stopped" if stop_reason is not None else "completed"
             await self._finish(status, stop_reason, started)
         except BaseException as exc:
@@ -429,19 +437,28 @@ class _Runner:
         record = self.work.records.get(record_id) if self.work and record_id else None
         return _Pair(trace_id, judge, record.expectations if record and record.expectations else NOT_GIVEN)
 
-    def _target_tokens_and_cost(self) -> int:  # on resume: what the targets already spent
+    def _target_tokens_and_cost(self) -> tuple[int, float]:  # on resume: what the targets already spent
         traces = get_traces(self.db, list(self.work.trace_records)) if self.work else []
-        self.cost += sum(t.cost for t in traces)
-        return sum(t.total_tokens for t in traces)
+        return sum(t.total_tokens for t in traces), sum(t.cost for t in traces)
 
     def _over_budget(self, remaining: str) -> str | None:
-        if self.failure is not None:
+        if self.stop_reason is not None:  # a pair met an error that stops the run, or the budget
             return self.stop_reason
-        how = f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
-        if self.max_tokens is not None and self.tokens >= self.max_tokens:
-            return f"token budget reached: {self.tokens:,} tokens used of max_tokens={self.max_tokens:,}; {how}"
-        if self.max_cost_usd is not None and self.cost >= self.max_cost_usd:
-            return f"cost budget reached: ${self.cost:.4f} spent of max_cost_usd={self.max_cost_usd:g}; {how}"
+        reached = self.budget.reached()
+        return None if reached is None else f"{reached}; {self._resume_hint(remaining)}"
+
+    def _resume_hint(self, remaining: str) -> str:
+        return f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
+
+    def _overshoot(self) -> str | None:
+        """How far past its limits the run went (calls in flight spend beyond their estimates)."""
+        budget = self.budget
+        if budget.max_tokens is not None and budget.spent_tokens > budget.max_tokens:
+            return (f"The calls in flight when it was reached took the run to {budget.spent_tokens:,} tokens, "
+                    f"{budget.spent_tokens - budget.max_tokens:,} past max_tokens.")
+        if budget.max_cost_usd is not None and budget.spent_cost_usd > budget.max_cost_usd:
+            return (f"The calls in flight when it was reached took the run to ${budget.spent_cost_usd:.4f}, "
+                    f"${budget.spent_cost_usd - budget.max_cost_usd:.4f} past max_cost_usd.")
         return None
 
     async def _run_target(self, record_id: str, slot: Slot) -> None:
@@ -466,8 +483,7 @@ class _Runner:
         finally:
             self.limiter.release(slot)
         self.work.trace_records[outcome.trace_id] = record_id
-        self.tokens += spent[0]
-        self.cost += spent[1]
+        self.budget.add(*spent)
         if outcome.error is not None:
             failed = [
                 store.EvaluationResult(
@@ -493,8 +509,11 @@ class _Runner:
 
     async def _judge(self, pair: _Pair, slot: Slot) -> None:
         try:
-            # A 429 retried deep inside the judge's model calls slows the run down at once.
-            with observe_retries(functools.partial(self.limiter.on_retry, slot)):
+            # A 429 retried deep inside the judge's model calls slows the run down at once; and
+            # each of those calls reserves its cost from the run's budget before it is sent.
+            with observe_retries(functools.partial(self.limiter.on_retry, slot)), (
+                spending_within(self.budget) if self.limited else nullcontext()
+            ):
                 result, rate_limited = await self._result(pair)
         except BaseException:
             self.limiter.release(slot)
@@ -502,9 +521,6 @@ class _Runner:
         if result is None:  # stopped before spending anything: the pair stays to judge on resume
             self.limiter.release(slot)
             return
-        # Counted before the slot is given back, so the next pair's budget check sees this spend.
-        self.tokens += result.input_tokens + result.output_tokens
-        self.cost += result.cost
         self.limiter.release(slot, rate_limited=rate_limited)
         await anyio.to_thread.run_sync(store.record_results, self.db, self.run_id, [result])
         async with self.progress_lock:
@@ -548,7 +564,11 @@ class _Runner:
 
     def _halt(self, pair: _Pair, exc: PersistentModelError) -> None:
         """Stop starting pairs: recording `exc` on each of them would only repeat it."""
-        if self.stop_reason is None:
+        if self.stop_reason is not None:
+            return
+        if isinstance(exc, BudgetExhausted):
+            self.stop_reason = f"{exc}; {self._resume_hint('judge the remaining pairs')}"
+        else:
             self.failure = exc
             self.stop_reason = (
                 f"stopped at {pair.judge.name} on trace {pair.trace_id}, which was not judged: {exc} Once that "

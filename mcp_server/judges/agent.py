@@ -46,6 +46,7 @@ from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVer
 from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size
 from mcp_server.models import (
     SAMPLING,
+    BudgetExhausted,
     Completion,
     ContextLengthExceeded,
     ModelError,
@@ -416,6 +417,8 @@ class _AgentRun:
                 if isinstance(exc, PersistentModelError) and self.iterations == 0:
                     raise  # nothing spent, and every judgment would meet it: the caller stops
                 self.rate_limited = isinstance(exc, ModelRateLimited)
+                if isinstance(exc, BudgetExhausted):
+                    raise _Stop(f"the judgment stopped before its verdict: {exc}.", "run_budget") from exc
                 raise _Stop(f"the judge's model call failed: {exc}") from exc
             self._count(completion, messages)
             return completion

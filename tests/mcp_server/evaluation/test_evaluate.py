@@ -3,6 +3,7 @@ with 429s and a crashing code judge; budgets, resuming, progress."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 
@@ -39,6 +40,10 @@ CODE_NAME = "answer_length"
 
 def results_by_pair(db: Database, run_id: str) -> dict[tuple[str, str], object]:
     return {(r.judge, r.trace_id): r for r in list_results(db, run_id, limit=10_000)}
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def p(values: list[float], q: int) -> float:
@@ -105,8 +110,11 @@ async def test_a_budget_in_tokens_stops_the_run_cleanly_and_a_resume_judges_only
 
     per_pair = PROMPT_TOKENS + COMPLETION_TOKENS
     assert run.status == "stopped" and "token budget reached" in run.stop_reason and run.run_id in run.stop_reason
-    # Pairs start until the budget is reached; those in flight (at most 4) finish and are kept.
-    assert 2_000 <= run.total_tokens <= 2_000 + 4 * per_pair
+    # Each call reserves its estimate first (more than these answers use), so the run never goes
+    # over; it stops at the call whose estimate no longer fits, which is not sent.
+    prompt, answer = map(_number, re.search(r"needs about ([\d,]+) tokens of prompt and up to ([\d,]+)",
+                                             run.stop_reason).groups())
+    assert 2_000 - prompt - answer < run.total_tokens <= 2_000
     assert run.pairs_done == run.total_tokens // per_pair < TRACES
     first = set(results_by_pair(db, run.run_id))
     assert len(missing_trace_ids(db, run.run_id, "quality")) == TRACES - run.pairs_done
@@ -130,11 +138,14 @@ async def test_a_budget_in_dollars_stops_the_run(db: Database, settings: Setting
     cost_per_pair = one.cost_usd
     assert cost_per_pair > 0
 
-    run = await evaluate(db, ["quality"], settings=settings, max_concurrency=1, max_cost_usd=cost_per_pair * 9.5)
+    budget = cost_per_pair * 100
+    run = await evaluate(db, ["quality"], settings=settings, max_concurrency=1, max_cost_usd=budget)
 
     assert run.status == "stopped" and "cost budget reached" in run.stop_reason
-    assert run.pairs_done == 10  # with one in flight, exactly the pairs that reach the budget
-    assert run.cost_usd == pytest.approx(cost_per_pair * 10)
+    # The next call's estimate (its prompt and a full answer, at litellm's prices) did not fit.
+    (estimate,) = map(float, re.search(r"would cost about \$([\d.]+)", run.stop_reason).groups())
+    assert budget - estimate - 0.00005 < run.cost_usd <= budget  # the message rounds to 4 decimals
+    assert run.cost_usd == pytest.approx(cost_per_pair * run.pairs_done) and 0 < run.pairs_done < 100
 
 
 async def test_progress_is_reported_at_start_after_each_pair_and_at_the_end(
@@ -324,3 +335,42 @@ async def test_trace_issues_passes_a_trace_with_no_issues(
     run = await evaluate(db, ["trace_issues"], settings=settings, trace_ids=ids)
 
     assert run.errors == 0 and run.metrics["trace_issues/pass_rate"] == pytest.approx(3 / 4)
+
+
+async def test_a_small_token_budget_stops_agent_judgments_within_one_call_per_worker_of_it(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    # An agent judge that never settles: each answer asks for another tool call, up to 30 a judgment.
+    ids = write_traces(db, 8)
+    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    per_call = 3_000 + 50
+    scripted_openai.respond_with(
+        lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=3_000, completion_tokens=50)
+    )
+
+    run = await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
+
+    calls = len(scripted_openai.chat_requests)
+    assert run.total_tokens == calls * per_call  # every call's spend is on record
+    assert run.total_tokens <= 20_000 + 4 * per_call
+    stored = get_run(db, run.run_id)
+    assert stored.status == "stopped" and stored.stop_reason.startswith("token budget reached")
+    assert "max_tokens=20,000" in stored.stop_reason and run.run_id in stored.stop_reason
+
+
+async def test_calls_that_spend_more_than_their_estimate_overshoot_by_at_most_one_call_per_worker_and_say_so(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    # Each answer reports far more prompt tokens than the request's size suggests.
+    ids = write_traces(db, 8)
+    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    per_call = 9_000 + 50
+    scripted_openai.respond_with(
+        lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=9_000, completion_tokens=50)
+    )
+
+    run = await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
+
+    assert 20_000 < run.total_tokens == len(scripted_openai.chat_requests) * per_call <= 20_000 + 4 * per_call
+    over = run.total_tokens - 20_000
+    assert f"took the run to {run.total_tokens:,} tokens, {over:,} past max_tokens" in run.stop_reason
