@@ -337,21 +337,27 @@ async def test_trace_issues_passes_a_trace_with_no_issues(
     assert run.errors == 0 and run.metrics["trace_issues/pass_rate"] == pytest.approx(3 / 4)
 
 
+async def never_settling_agent_run(
+    db: Database, settings: Settings, scripted: ScriptedOpenAI, *, prompt_tokens: int
+) -> EvaluationRun:
+    """8 traces judged 4 at a time within max_tokens=20,000 by an agent judge that never settles:
+    each answer asks for another tool call (up to 30 a judgment) and reports `prompt_tokens`."""
+    ids = write_traces(db, 8)
+    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    scripted.respond_with(
+        lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=prompt_tokens,
+                                   completion_tokens=50)
+    )
+    return await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
+
+
 async def test_a_small_token_budget_stops_agent_judgments_within_one_call_per_worker_of_it(
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
-    # An agent judge that never settles: each answer asks for another tool call, up to 30 a judgment.
-    ids = write_traces(db, 8)
-    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    run = await never_settling_agent_run(db, settings, scripted_openai, prompt_tokens=3_000)
+
     per_call = 3_000 + 50
-    scripted_openai.respond_with(
-        lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=3_000, completion_tokens=50)
-    )
-
-    run = await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
-
-    calls = len(scripted_openai.chat_requests)
-    assert run.total_tokens == calls * per_call  # every call's spend is on record
+    assert run.total_tokens == len(scripted_openai.chat_requests) * per_call  # every call's spend is on record
     assert run.total_tokens <= 20_000 + 4 * per_call
     stored = get_run(db, run.run_id)
     assert stored.status == "stopped" and stored.stop_reason.startswith("token budget reached")
@@ -362,15 +368,9 @@ async def test_calls_that_spend_more_than_their_estimate_overshoot_by_at_most_on
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
     # Each answer reports far more prompt tokens than the request's size suggests.
-    ids = write_traces(db, 8)
-    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    run = await never_settling_agent_run(db, settings, scripted_openai, prompt_tokens=9_000)
+
     per_call = 9_000 + 50
-    scripted_openai.respond_with(
-        lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=9_000, completion_tokens=50)
-    )
-
-    run = await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
-
     assert 20_000 < run.total_tokens == len(scripted_openai.chat_requests) * per_call <= 20_000 + 4 * per_call
     over = run.total_tokens - 20_000
     assert f"took the run to {run.total_tokens:,} tokens, {over:,} past max_tokens" in run.stop_reason
