@@ -68,7 +68,8 @@ judge, source LLM_JUDGE (or CODE for code judges), source_id 'name@version'. Ret
 (value, rationale, findings anchored to spans, metadata with tokens, cost and latency) and the
 assessment_id. A judge that cannot reach a verdict (the model failed or answered invalidly
 twice, the trace lacks the expectations the judge compares with) returns and logs an error
-instead of a value. Afterwards SearchTraces(filter_string="feedback.correctness = 'no'") finds
+instead of a value; one that cannot run at all (no judge model, a model the server does not
+allow) is a tool error saying what to set, and logs nothing. Afterwards SearchTraces(filter_string="feedback.correctness = 'no'") finds
 the traces it failed. judge: a stored judge's name or a built-in judge (ListJudges lists them).
 parameters: only for built-in judges, e.g. {"threshold_ms": 5000} for latency,
 {"max_total_tokens": 20000} for token_usage, {"guidelines": ["Answer in English"]} for guidelines.

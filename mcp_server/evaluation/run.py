@@ -82,6 +82,7 @@ MAX_JUDGES = 20
 MAX_TRACES = 10_000
 """Default cap on the traces one run covers; evaluate's max_traces raises it."""
 
+
 class EvaluationStopped(TraceJudgeError):
     """A run stopped by an error every pair would meet (no model, a model the server does not
     allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""
@@ -144,9 +145,10 @@ async def evaluate(
     started from: judges on model 'sampling' (or with no model configured) ask its model. Raises
     before anything runs for unknown judges or traces, a bad filter, or limits out of range; and
     EvaluationStopped, after storing the run as stopped, when an error every pair would meet (no
-    judge model, a model the settings do not allow ...) stopped it. `allowed_targets`, when given, lists the only import paths `target` may name (an MCP client's
-    call passes the server's list). A target taking more than `target_timeout_s` on a record is
-    abandoned and that record is an error.
+    judge model, a model the settings do not allow ...) stopped it. `allowed_targets`, when
+    given, lists the only import paths `target` may name (an MCP client's call passes the
+    server's list). A target taking more than `target_timeout_s` on a record is abandoned and
+    that record is an error.
     """
     _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
     if isinstance(target_timeout_s, bool) or not isinstance(target_timeout_s, int | float) or not target_timeout_s > 0:

@@ -4,9 +4,11 @@ The judge gets no private shortcut to the data: it connects to the same MCP serv
 clients use (in process) and is offered an explicit list of read-only tools that inspect the one
 trace it judges (JUDGE_TOOLS), each also annotated readOnlyHint=True, so nothing it does can write
 and nothing shows it another judge's verdict or the human labels it is scored against: its
-verdict is its own. GetTraceInfo answers it without the trace's assessment summary. The loop is bounded by
-AgentLimits (model calls, total tokens, cost, wall clock, context size); every limit and what it
-cost are reported in the verdict's metadata, with tokens and cost summed over every model call.
+verdict is its own. GetTraceInfo answers it without the trace's assessment summary. The loop is
+bounded by AgentLimits (model calls, total tokens, cost, wall clock, context size), and under
+Evaluate by the run's budget (each call reserves from it: mcp_server.models.budget); every limit
+and what it cost are reported in the verdict's metadata, with tokens and cost summed over every
+model call.
 
 How the verdict comes back: the model calls a `submit_verdict` tool whose parameters are the
 verdict's schema. With tool-calling models that is the natural way to finish (the model decides to

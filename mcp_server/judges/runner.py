@@ -3,11 +3,14 @@
 `run_judge` takes a JudgeDefinition, a CodeJudge, or a name: a built-in judge (LLM, agent or
 code), else a stored judge (latest version, or `version`), else (from Python only) a
 'module:function' import path. Built-ins come first, so a stored judge under a built-in's name (in
-a database from before those names were reserved) never changes what that name runs. It dispatches to the code, LLM or agent judge, and logs the
-verdict as feedback named after the judge (source LLM_JUDGE or CODE, source_id 'name@version').
+a database from before those names were reserved) never changes what that name runs. It
+dispatches to the code, LLM or agent judge, and logs the verdict as feedback named after the judge
+(source LLM_JUDGE or CODE, source_id 'name@version').
 
 A judge that fails (the model, the user's code, data the trace lacks) gives an error verdict,
-which is recorded too: a failing judgment is never lost and never raises. Unknown judges,
+which is recorded too: a failing judgment is never lost and never raises, except for an error
+every judgment would meet, raised before anything was spent or recorded (PersistentModelError:
+no model, a model not allowed, an exhausted budget ...). Unknown judges,
 unknown traces and invalid arguments do raise, before anything runs.
 """
 
