@@ -28,7 +28,7 @@ from mcp_server.judges import registry
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
 from mcp_server.judges.runner import run_judge
 from mcp_server.judges.trace_data import root_inputs_outputs
-from mcp_server.models import PersistentModelError, Sampler, check_model_allowed
+from mcp_server.models import Sampler, check_model_allowed
 from mcp_server.optimization.agreement import (
     AgreementScore,
     Label,
@@ -37,7 +37,7 @@ from mcp_server.optimization.agreement import (
     normalize_label,
     show_label,
 )
-from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text
+from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text, score_each
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import InvalidArgument, NotEnoughLabels, RootSpanNotFound
@@ -364,26 +364,13 @@ class _Judging:
         self.tokens = 0
 
     async def verdicts(self, judge: JudgeDefinition, items: list[LabeledTrace]) -> list[JudgeVerdict]:
-        results: list[JudgeVerdict | None] = [None] * len(items)
-        stopped: list[PersistentModelError] = []
+        async def verdict(item: LabeledTrace) -> JudgeVerdict:
+            return await run_judge(
+                self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
+                sampler=self.sampler, server=self.server,
+            )
 
-        async def one(n: int, item: LabeledTrace) -> None:
-            async with self.limiter:
-                try:
-                    results[n] = await run_judge(
-                        self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
-                        sampler=self.sampler, server=self.server,
-                    )
-                except PersistentModelError as exc:  # every judgment would meet it (no model ...): stop
-                    stopped.append(exc)
-                    group.cancel_scope.cancel()
-
-        async with anyio.create_task_group() as group:
-            for n, item in enumerate(items):
-                group.start_soon(one, n, item)
-        if stopped:
-            raise stopped[0]  # raised here, not in the group, which would wrap it in an ExceptionGroup
-        return [r for r in results if r is not None]
+        return await score_each(items, verdict, self.limiter)
 
     async def agreement(self, judge: JudgeDefinition, held: list[LabeledTrace]) -> HeldOutAgreement:
         verdicts = await self.verdicts(judge, held)
