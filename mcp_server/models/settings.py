@@ -1,5 +1,5 @@
-"""ModelSettings: the default judge model, where it is served, which models a client may have
-called, timeouts and retries.
+"""ModelSettings: the default judge model, where it is served, which models a client's judges
+may call, timeouts and retries.
 
 Built by the caller (from mcp_server.settings.Settings, or directly in tests) and passed to
 `complete`; nothing in this package reads the environment. Provider keys (OPENAI_API_KEY ...) are
