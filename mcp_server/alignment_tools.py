@@ -51,7 +51,8 @@ disagreements, and keeps those that agree with more labels. The best instruction
 registered only if they also agree with more held-out labels, which the search never saw.
 Needs at least min_labels labels (default {DEFAULT_MIN_LABELS}; the error says how many more to
 label); holdout_fraction: the held-out share (default {DEFAULT_HOLDOUT_FRACTION}).
-reflection_model: e.g. 'openai:/gpt-4o' (default: the default judge model). max_metric_calls:
+reflection_model: a model the server allows (TRACEJUDGE_ALLOWED_MODELS), e.g. 'openai:/gpt-4o'
+(default: the default judge model). max_metric_calls:
 judgments the search may make (default 4 x the training labels + 30). max_cost_usd: the
 search's budget (judging and reflection); judging the held-out labels before and after comes
 on top. No feedback is logged. Returns agreement (accuracy, kappa) on the held-out labels
@@ -76,7 +77,9 @@ def add_alignment_tools(server: MCPServer, db: Database, settings: Settings) -> 
         ctx: Context,
         judge: Annotated[str, Field(description="A stored judge's name (CreateJudge), with human labels of that name.")],
         reflection_model: Annotated[
-            str | None, Field(description="The model that rewrites the instructions; none for the default judge model.")
+            str | None,
+            Field(description="The model that rewrites the instructions, one the server allows; none for the "
+                  "default judge model."),
         ] = None,
         max_metric_calls: Annotated[
             int | None, Field(description="Judgments the search may make; none for 4 x the training labels + 30.")

@@ -78,6 +78,7 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
     from mcp_server.cli_format_runs import progress_bar
+    from mcp_server.cli_judges import operator_settings
     from mcp_server.optimization.align import align_judge
 
     with database(settings) as db:
@@ -90,7 +91,7 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
                 lambda: align_judge(
                     db,
                     args.name,
-                    settings=settings,
+                    settings=operator_settings(settings),
                     reflection_model=args.reflection_model,
                     min_labels=args.min_labels,
                     holdout_fraction=args.holdout_fraction,

@@ -16,6 +16,12 @@ from store.errors import InvalidArgument
 OUTPUT_KINDS = ("bool", "int", "float", "categorical", "text")
 
 
+def operator_settings(settings: Settings) -> Settings:
+    """The settings of a command the operator runs on their own machine: any model may be named,
+    as any target may run (an MCP client is held to allowed_models and the allowed targets)."""
+    return settings.model_copy(update={"models": settings.models.model_copy(update={"allowed_models": None})})
+
+
 def cmd_judge_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_judges
     from mcp_server.judges.tool_service import list_judges
@@ -53,7 +59,8 @@ def cmd_judge_create(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         info = create_judge(
-            db, args.name, args.instructions, output=_output(args), model=args.model, description=args.description
+            db, args.name, args.instructions, models=operator_settings(settings).models, output=_output(args),
+            model=args.model, description=args.description,
         )
     print_judge(info)
     return 0
@@ -81,7 +88,8 @@ def cmd_judge_run(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as db:
         result = anyio.run(
             lambda: run_judge_tool(
-                db, args.name, args.trace_id, settings=settings, version=args.version, parameters=parameters
+                db, args.name, args.trace_id, settings=operator_settings(settings), version=args.version,
+                parameters=parameters,
             )
         )
     print_verdict(result)
@@ -103,7 +111,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                 lambda: evaluate(
                     db,
                     args.judges or None,
-                    settings=settings,
+                    settings=operator_settings(settings),
                     filter_string=args.filter,
                     trace_ids=args.trace_ids,
                     dataset=args.dataset,
@@ -197,8 +205,10 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     evaluate.add_argument("--run-id", default=None, help="resume this run: judge only its pairs without a result")
     evaluate.add_argument("--name", default=None, help="a name for the run")
     evaluate.add_argument("--max-concurrency", type=int, default=8, help="judgments in flight at most (default 8)")
-    evaluate.add_argument("--max-tokens", type=int, default=None, help="stop starting judgments past this many tokens")
-    evaluate.add_argument("--max-cost-usd", type=float, default=None, help="stop starting judgments past this cost")
+    evaluate.add_argument("--max-tokens", type=int, default=None,
+                          help="the run's token budget: no model call is sent that would exceed it")
+    evaluate.add_argument("--max-cost-usd", type=float, default=None,
+                          help="the run's budget in USD: no model call is sent that would exceed it")
 
     runs = _group(sub, "runs", "List the evaluation runs, show one, or compare two.")
     listing = add(runs, "list", cmd_runs_list, "List the evaluation runs, newest first: judges, what they judged, counts.")

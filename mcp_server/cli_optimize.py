@@ -1,5 +1,6 @@
 """The `optimize` command: OptimizePrompt from the shell (mcp_server.optimization.prompt), with a
-progress bar; the target is the user's own agent on their machine, so any import path runs."""
+progress bar; the target is the user's own agent on their machine, so any import path runs, and
+any model may be named."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.cli_format import Column, output_console, print_table
     from mcp_server.cli_format_runs import progress_bar
+    from mcp_server.cli_judges import operator_settings
     from mcp_server.optimization.prompt import optimize_prompt
 
     with database(settings) as db, progress_bar("optimizing") as report:
@@ -25,7 +27,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
         result = anyio.run(
             lambda: optimize_prompt(
                 db, args.prompt, dataset=args.dataset, judges=args.judges, target=args.target,
-                settings=settings, dataset_version=args.dataset_version,
+                settings=operator_settings(settings), dataset_version=args.dataset_version,
                 reflection_model=args.reflection_model, max_metric_calls=args.max_metric_calls,
                 max_cost_usd=args.max_cost_usd, progress=progress,
             )

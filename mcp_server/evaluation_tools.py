@@ -39,15 +39,19 @@ path 'module:function' that this server allows (TRACEJUDGE_TARGETS; the demo age
 stored as a new trace that the judges then score against the record's expectations; the run
 lists the prompt versions the target loaded, and CompareEvaluationRuns matches two such runs
 record by record. A judge failing on a trace is recorded as an error for that
-trace and never stops the run. max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
+trace and never stops the run; an error every judgment would meet (no judge model, a model the
+server does not allow, refused credentials, a model server it cannot reach) stops the run at
+once, records nothing for it, and is Evaluate's answer (resume with run_id once it is fixed).
+max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
 (default 8; halved automatically when the provider rate-limits, grown back as answers come).
-max_tokens and max_cost_usd: a budget for the whole run; once reached no new judgment starts,
-those in flight finish, and the run is 'stopped' with the reason. To continue a stopped or
-interrupted run, call Evaluate(run_id=...) (with a larger budget if it stopped on one): only the
-pairs without a result are judged. Returns the run: status, totals (tokens, cost, duration,
+max_tokens and max_cost_usd: a budget for the whole run: every model call reserves its estimate
+first and one that would not fit is not sent, so the run is 'stopped' with the reason, past the
+budget at most by what calls in flight spent beyond their estimates (the reason says how much).
+To continue a stopped or interrupted run, call Evaluate(run_id=...) (with a larger budget if it
+stopped on one): only the pairs without a result are judged. Returns the run: status, totals (tokens, cost, duration,
 errors) and metrics named '<judge>/mean', '/min', '/max', '/p50', '/p90' (numbers; booleans as
-1/0), '/pass_rate' (true, 'yes' or 'pass' pass), '/count', '/error_count'. Progress is sent as
-MCP progress notifications. Look at results with GetEvaluationRun; compare with
+1/0), '/pass_rate' (true, 'yes', 'pass' or 'no issues' pass), '/count', '/error_count'. Progress
+is sent as MCP progress notifications. Look at results with GetEvaluationRun; compare with
 CompareEvaluationRuns.
 
 Example: Evaluate(judges=["correctness", "latency"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)

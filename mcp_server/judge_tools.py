@@ -35,8 +35,10 @@ only these: {{ inputs }} and {{ outputs }} (the trace's root span request and re
 agent judge that investigates the whole trace with the read-only trace tools). output_type sets
 the value: {"kind": "bool"}, {"kind": "categorical", "categories": ["yes", "no"]},
 {"kind": "int" or "float", "minimum": 1, "maximum": 5}, or {"kind": "text"}. model:
-'provider:/model' or 'provider/model'; none uses the server's default judge model. Returns the
-stored judge with its version; run it with RunJudge.
+'provider:/model' or 'provider/model', one the server allows (its default judge model,
+'sampling' for your own model through MCP sampling, and those the operator lists in
+TRACEJUDGE_ALLOWED_MODELS); none uses the server's default judge model. Returns the stored judge
+with its version; run it with RunJudge.
 
 Example: CreateJudge(name="routing_accuracy", instructions="Was the customer's request in
 {{ inputs }} sent to the right specialist, judging by {{ outputs }}? Answer yes or no.",
@@ -66,7 +68,8 @@ judge, source LLM_JUDGE (or CODE for code judges), source_id 'name@version'. Ret
 (value, rationale, findings anchored to spans, metadata with tokens, cost and latency) and the
 assessment_id. A judge that cannot reach a verdict (the model failed or answered invalidly
 twice, the trace lacks the expectations the judge compares with) returns and logs an error
-instead of a value. Afterwards SearchTraces(filter_string="feedback.correctness = 'no'") finds
+instead of a value; one that cannot run at all (no judge model, a model the server does not
+allow) is a tool error saying what to set, and logs nothing. Afterwards SearchTraces(filter_string="feedback.correctness = 'no'") finds
 the traces it failed. judge: a stored judge's name or a built-in judge (ListJudges lists them).
 parameters: only for built-in judges, e.g. {"threshold_ms": 5000} for latency,
 {"max_total_tokens": 20000} for token_usage, {"guidelines": ["Answer in English"]} for guidelines.
@@ -89,7 +92,8 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
         description: Annotated[str, Field(description="What the judge checks, in one sentence.")] = "",
     ) -> Annotated[CallToolResult, service.JudgeInfo]:
         return await answer(
-            service.create_judge, db, name, instructions, output=output_type, model=model, description=description
+            service.create_judge, db, name, instructions, models=settings.models, output=output_type, model=model,
+            description=description,
         )
 
     async def list_judges(

@@ -49,7 +49,9 @@ def add_optimization_tools(server: MCPServer, db: Database, settings: Settings) 
         target: Annotated[str, Field(description="The agent, 'module:function', allowed by the server.")],
         dataset_version: Annotated[int | None, Field(description="The dataset version; none for the latest.")] = None,
         reflection_model: Annotated[
-            str | None, Field(description="The model that proposes new text; none for the default judge model.")
+            str | None,
+            Field(description="The model that proposes new text, one the server allows; none for the default "
+                  "judge model."),
         ] = None,
         max_metric_calls: Annotated[int, Field(description="Records scored at most, all candidates together.")] = 60,
         max_cost_usd: Annotated[float | None, Field(description="Cost budget in USD; none for no limit.")] = None,

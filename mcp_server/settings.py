@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mcp_server.models.settings import (
+    ALLOWED_MODELS_ENV,
     JUDGE_API_BASE_ENV,
     JUDGE_API_KEY_ENV,
     JUDGE_MAX_ATTEMPTS_ENV,
@@ -175,6 +176,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         "api_key": JUDGE_API_KEY_ENV,
         "timeout_s": JUDGE_TIMEOUT_ENV,
         "max_attempts": JUDGE_MAX_ATTEMPTS_ENV,
+        "allowed_models": ALLOWED_MODELS_ENV,
     }
     values["models"] = ModelSettings(**{field: env[name] for field, name in model_env.items() if env.get(name)})
     return _with_flags(values, overrides)

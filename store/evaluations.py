@@ -5,8 +5,9 @@ A result holds the judge's value (JSON), or the error that kept it from one, wit
 cost and latency. Each value is also stored as a number (booleans as 1/0) and as pass/fail, so
 the per-judge aggregates are SQL over indexed rows rather than JSON decoded in Python.
 
-Pass/fail: a value passes when it is true, or a string equal to 'yes' or 'pass' (any case);
-false and any other string fail; numbers are neither (their metrics are mean, min, max, p50, p90).
+Pass/fail: a value passes when it is true, or a string equal to 'yes', 'pass' or 'no issues'
+(trace_issues' verdict on a clean trace; any case); false and any other string fail; numbers are
+neither (their metrics are mean, min, max, p50, p90).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from store.errors import EvaluationRunNotFound
 from store.json_text import dumps
 
 RUN_STATUSES = ("running", "completed", "stopped")
-PASSING_STRINGS = frozenset({"yes", "pass"})
+PASSING_STRINGS = frozenset({"yes", "pass", "no issues"})
 
 
 class EvaluationRunRecord(BaseModel):

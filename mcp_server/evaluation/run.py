@@ -2,17 +2,24 @@
 
 Every (trace, judge) pair of a run ends with one stored result: the judge's value (also logged as
 feedback on the trace by run_judge), or the error that kept it from one. A judge failing on a
-trace, for any reason, is that pair's error and never stops the run.
+trace is that pair's error and never stops the run; but an error every pair would meet (no judge
+model, a model the server does not allow, credentials refused, an api base it cannot reach: a
+PersistentModelError before anything was spent) stops it at once, records nothing for that pair,
+and evaluate raises EvaluationStopped with the stored stop reason.
 
 Concurrency: at most `max_concurrency` judgments in flight, through an AdaptiveLimiter that
-halves the limit when a judgment meets rate limiting (its verdict is a ModelRateLimited error:
-the model layer retried 429s with backoff and still got one) and grows it back by one after each
-round of clean answers.
+halves the limit when a judgment meets rate limiting (a 429 being retried, or a verdict whose
+metadata says rate_limited: the model layer retried 429s with backoff and still got one; never a
+guess from the error's wording) and grows it back by one after each round of clean answers.
 
-Budget: max_tokens and max_cost_usd cover the whole run, resumptions included. Once the run's
-results add up to either, no new pair starts; the pairs in flight finish and are kept (so a run
-may end a little past its budget, by at most what those pairs spent); the run is 'stopped' with
-a reason that says how to go on.
+Budget: max_tokens and max_cost_usd cover the whole run, resumptions included, and bound every
+model call in it, agent judges' included (mcp_server.models.budget): each call reserves its
+estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. A
+judgment stopped before it spent anything leaves its pair unjudged (a resume judges it); one
+stopped part way is recorded as an error with what it spent. Once the budget is reached no new pair
+starts, and the run is 'stopped' with a reason that says how to go on; it goes past its budget only
+by what calls in flight spent beyond their estimates (at most one call per worker), and the reason
+says by how much.
 
 Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
 is a result, so it is not retried. New limits replace the stored ones.
@@ -32,7 +39,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +50,9 @@ from anyio.abc import TaskGroup
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
 from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
-from mcp_server.judges.definition import JudgeVerdict
-from mcp_server.models import Sampler
+from mcp_server.judges.definition import RATE_LIMITED
+from mcp_server.models import BudgetExhausted, PersistentModelError, Sampler
+from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.models.retry import observe_retries
 from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import (
@@ -59,7 +67,7 @@ from store import Database
 from store import datasets, prompts
 from store import evaluations as store
 from store.datasets import DatasetRecordRow
-from store.errors import InvalidArgument, TraceNotFound
+from store.errors import InvalidArgument, TraceJudgeError, TraceNotFound
 from store.ids import normalize_trace_id
 from store.search import search_trace_ids
 from store.traces import get_trace, get_traces, trace_exists
@@ -73,6 +81,12 @@ MAX_CONCURRENCY = 64
 MAX_JUDGES = 20
 MAX_TRACES = 10_000
 """Default cap on the traces one run covers; evaluate's max_traces raises it."""
+
+
+class EvaluationStopped(TraceJudgeError):
+    """A run stopped by an error every pair would meet (no model, a model the server does not
+    allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""
+
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None] | None]
 """progress(done, total, message): done and total count (trace, judge) pairs."""
@@ -93,12 +107,6 @@ class _DatasetWork:
     records: dict[str, DatasetRecordRow]
     trace_records: dict[str, str]  # trace id -> record id, for the records the target has run on
     timeout_s: float = DEFAULT_TIMEOUT_S
-
-
-def _is_rate_limited(verdict: JudgeVerdict) -> bool:
-    # The model layer's ModelRateLimited message, carried into the verdict's error by the judge.
-    error = (verdict.error or "").lower()
-    return "429" in error or "rate limit" in error
 
 
 async def evaluate(
@@ -135,15 +143,18 @@ async def evaluate(
     traces, judging only the pairs without a result. `progress(done, total, message)` is called
     once at the start, after each pair, and at the end. `sampler` is the MCP client the run was
     started from: judges on model 'sampling' (or with no model configured) ask its model. Raises
-    before anything runs for unknown judges or traces, a bad filter, or limits out of range.
-    `allowed_targets`, when given, lists the only import paths `target` may name (an MCP client's
-    call passes the server's list). A target taking more than `target_timeout_s` on a record is
-    abandoned and that record is an error.
+    before anything runs for unknown judges or traces, a bad filter, or limits out of range; and
+    EvaluationStopped, after storing the run as stopped, when an error every pair would meet (no
+    judge model, a model the settings do not allow ...) stopped it. `allowed_targets`, when
+    given, lists the only import paths `target` may name (an MCP client's call passes the
+    server's list). A target taking more than `target_timeout_s` on a record is abandoned and
+    that record is an error.
     """
     _check_limits(max_concurrency, max_tokens, max_cost_usd, max_traces)
     if isinstance(target_timeout_s, bool) or not isinstance(target_timeout_s, int | float) or not target_timeout_s > 0:
         raise InvalidArgument(f"target_timeout_s must be a positive number of seconds; got {target_timeout_s!r}.")
     limits = {"max_concurrency": max_concurrency, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
+    resuming = run_id is not None
     if run_id is not None:
         if any(x is not None for x in (filter_string, trace_ids, dataset, dataset_version, target)):
             raise InvalidArgument(
@@ -166,7 +177,6 @@ async def evaluate(
                 _dataset_work, db, run_id, run.dataset, run.dataset_version,
                 resolve_target(run.target or "", allowed_targets)[0], target_timeout_s,
             )
-        await anyio.to_thread.run_sync(functools.partial(store.update_run, db, run_id, status="running", limits=limits))
     else:
         resolved = resolve_judges(db, judges, allow_import)
         described = [_describe(r, ref) for r, ref in zip(resolved, judges, strict=True)]  # type: ignore[arg-type]
@@ -207,7 +217,14 @@ async def evaluate(
         db, run_id, resolved, settings, server, max_concurrency, max_tokens, max_cost_usd, progress, sampler, work
     )
     with _claimed(db, run_id):
+        if resuming:
+            # Only once this call holds the run: a resume refused as a duplicate changes nothing.
+            await anyio.to_thread.run_sync(
+                functools.partial(store.update_run, db, run_id, status="running", limits=limits)
+            )
         await runner.run()
+    if runner.failure is not None:
+        raise EvaluationStopped(runner.stop_reason or str(runner.failure))
     return await anyio.to_thread.run_sync(functools.partial(summarize, db, run_id, concurrency=runner.report()))
 
 
@@ -340,13 +357,14 @@ class _Runner:
         self.db, self.run_id, self.judges, self.settings, self.server = db, run_id, judges, settings, server
         self.work = work
         self.stop_reason: str | None = None  # set by a task that stops starting pairs
+        self.failure: PersistentModelError | None = None  # what stopped the run, when an error did
         self.task_group: TaskGroup | None = None
         self.sampler = sampler  # the calling MCP client, for judges on MCP sampling
-        self.max_tokens, self.max_cost_usd, self.progress = max_tokens, max_cost_usd, progress
+        self.progress = progress
         self.limiter = AdaptiveLimiter(max_concurrency)
         self.progress_lock = anyio.Lock()
-        self.tokens = 0
-        self.cost = 0.0
+        self.budget = SpendBudget(max_tokens, max_cost_usd)
+        self.limited = max_tokens is not None or max_cost_usd is not None
         self.done = 0
         self.total = 0
 
@@ -362,9 +380,10 @@ class _Runner:
             pairs = await anyio.to_thread.run_sync(self._missing_pairs)
             pending = await anyio.to_thread.run_sync(store.pending_record_ids, self.db, self.run_id) if self.work else []
             totals = await anyio.to_thread.run_sync(store.run_totals, self.db, self.run_id)
-            self.tokens, self.cost, self.done = totals.total_tokens, totals.cost, totals.results
+            self.budget.add(totals.total_tokens, totals.cost)
+            self.done = totals.results
             if self.work is not None:
-                self.tokens += await anyio.to_thread.run_sync(self._target_tokens_and_cost)
+                self.budget.add(*await anyio.to_thread.run_sync(self._target_tokens_and_cost))
             self.total = totals.results + len(pairs) + len(pending) * len(self.judges)
             await self._report(
                 f"evaluating {len(pairs) + len(pending) * len(self.judges):,} pairs ({self.done:,} already have results)"
@@ -388,6 +407,8 @@ class _Runner:
                         break
                     tg.start_soon(self._judge, pair, slot)
             stop_reason = stop_reason or self.stop_reason
+            if stop_reason is not None and self.failure is None and (over := self._overshoot()):
+                stop_reason = f"{stop_reason} {over}"
             status = "stopped" if stop_reason is not None else "completed"
             await self._finish(status, stop_reason, started)
         except BaseException as exc:
@@ -418,17 +439,29 @@ class _Runner:
         record = self.work.records.get(record_id) if self.work and record_id else None
         return _Pair(trace_id, judge, record.expectations if record and record.expectations else NOT_GIVEN)
 
-    def _target_tokens_and_cost(self) -> int:  # on resume: what the targets already spent
+    def _target_tokens_and_cost(self) -> tuple[int, float]:  # on resume: what the targets already spent
         traces = get_traces(self.db, list(self.work.trace_records)) if self.work else []
-        self.cost += sum(t.cost or 0.0 for t in traces)
-        return sum(t.total_tokens or 0 for t in traces)
+        # Unknown usage spent nothing we can count.
+        return sum(t.total_tokens or 0 for t in traces), sum(t.cost or 0.0 for t in traces)
 
     def _over_budget(self, remaining: str) -> str | None:
-        how = f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
-        if self.max_tokens is not None and self.tokens >= self.max_tokens:
-            return f"token budget reached: {self.tokens:,} tokens used of max_tokens={self.max_tokens:,}; {how}"
-        if self.max_cost_usd is not None and self.cost >= self.max_cost_usd:
-            return f"cost budget reached: ${self.cost:.4f} spent of max_cost_usd={self.max_cost_usd:g}; {how}"
+        if self.stop_reason is not None:  # a pair met an error that stops the run, or the budget
+            return self.stop_reason
+        reached = self.budget.reached()
+        return None if reached is None else f"{reached}; {self._resume_hint(remaining)}"
+
+    def _resume_hint(self, remaining: str) -> str:
+        return f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
+
+    def _overshoot(self) -> str | None:
+        """How far past its limits the run went (calls in flight spend beyond their estimates)."""
+        budget = self.budget
+        if budget.max_tokens is not None and budget.spent_tokens > budget.max_tokens:
+            return (f"The calls in flight when it was reached took the run to {budget.spent_tokens:,} tokens, "
+                    f"{budget.spent_tokens - budget.max_tokens:,} past max_tokens.")
+        if budget.max_cost_usd is not None and budget.spent_cost_usd > budget.max_cost_usd:
+            return (f"The calls in flight when it was reached took the run to ${budget.spent_cost_usd:.4f}, "
+                    f"${budget.spent_cost_usd - budget.max_cost_usd:.4f} past max_cost_usd.")
         return None
 
     async def _run_target(self, record_id: str, slot: Slot) -> None:
@@ -453,8 +486,7 @@ class _Runner:
         finally:
             self.limiter.release(slot)
         self.work.trace_records[outcome.trace_id] = record_id
-        self.tokens += spent[0]
-        self.cost += spent[1]
+        self.budget.add(*spent)
         if outcome.error is not None:
             failed = [
                 store.EvaluationResult(
@@ -480,15 +512,18 @@ class _Runner:
 
     async def _judge(self, pair: _Pair, slot: Slot) -> None:
         try:
-            # A 429 retried deep inside the judge's model calls slows the run down at once.
-            with observe_retries(functools.partial(self.limiter.on_retry, slot)):
+            # A 429 retried deep inside the judge's model calls slows the run down at once; and
+            # each of those calls reserves its cost from the run's budget before it is sent.
+            with observe_retries(functools.partial(self.limiter.on_retry, slot)), (
+                spending_within(self.budget) if self.limited else nullcontext()
+            ):
                 result, rate_limited = await self._result(pair)
         except BaseException:
             self.limiter.release(slot)
             raise
-        # Counted before the slot is given back, so the next pair's budget check sees this spend.
-        self.tokens += result.input_tokens + result.output_tokens
-        self.cost += result.cost
+        if result is None:  # stopped before spending anything: the pair stays to judge on resume
+            self.limiter.release(slot)
+            return
         self.limiter.release(slot, rate_limited=rate_limited)
         await anyio.to_thread.run_sync(store.record_results, self.db, self.run_id, [result])
         async with self.progress_lock:
@@ -496,8 +531,9 @@ class _Runner:
             outcome = "error" if result.error is not None else f"{result.value!r}"[:80]
             await self._report(f"{pair.judge.name} on {pair.trace_id}: {outcome}")
 
-    async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult, bool]:
-        """The pair's result and whether it met rate limiting."""
+    async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult | None, bool]:
+        """The pair's result and whether it met rate limiting; no result when an error every pair
+        would meet stopped it before it spent anything (the run then stops)."""
         started = time.perf_counter()
         try:
             verdict = await run_judge(
@@ -509,6 +545,9 @@ class _Runner:
                 sampler=self.sampler,
                 expectations=pair.expectations,
             )
+        except PersistentModelError as exc:
+            self._halt(pair, exc)
+            return None, False
         except Exception as exc:
             # Whatever failed (the store, a bug in a judge path), it is this pair's error, on record.
             logger.warning("judge %s failed on trace %s", pair.judge.name, pair.trace_id, exc_info=True)
@@ -516,14 +555,28 @@ class _Runner:
                 judge=pair.judge.name, trace_id=pair.trace_id, source_id=pair.judge.source_id,
                 error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
             ), False
-        meta = verdict.metadata
+        # A code judge calls no model: figures in its metadata (token_usage's) describe the trace.
+        meta = verdict.metadata if pair.judge.code is None else {}
         return store.EvaluationResult(
             judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
             assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,
             error=verdict.error, input_tokens=int(meta.get("input_tokens") or 0),
             output_tokens=int(meta.get("output_tokens") or 0), cost=float(meta.get("cost_usd") or 0.0),
             latency_s=time.perf_counter() - started,
-        ), _is_rate_limited(verdict)
+        ), verdict.metadata.get(RATE_LIMITED) is True
+
+    def _halt(self, pair: _Pair, exc: PersistentModelError) -> None:
+        """Stop starting pairs: recording `exc` on each of them would only repeat it."""
+        if self.stop_reason is not None:
+            return
+        if isinstance(exc, BudgetExhausted):
+            self.stop_reason = f"{exc}; {self._resume_hint('judge the remaining pairs')}"
+        else:
+            self.failure = exc
+            self.stop_reason = (
+                f"stopped at {pair.judge.name} on trace {pair.trace_id}, which was not judged: {exc} Once that "
+                f"is fixed, resume with run_id={self.run_id!r}."
+            )
 
     async def _report(self, message: str) -> None:
         if self.progress is None:

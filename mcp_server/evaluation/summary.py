@@ -3,7 +3,8 @@ GetEvaluationRun return it.
 
 Metrics are named '<judge>/<metric>' after the judge's name (not its version, so two runs of
 different versions compare): mean, min, max, p50 and p90 over numeric values (booleans as 1/0),
-pass_rate over boolean and string values (true, 'yes' and 'pass' pass; see store.evaluations),
+pass_rate over boolean and string values (true, 'yes', 'pass' and 'no issues' pass; see
+store.evaluations),
 count (results with a value) and error_count.
 """
 

@@ -1,11 +1,14 @@
 """The built-in Agent-as-a-Judge: a model investigates one trace with the read-only MCP tools.
 
 The judge gets no private shortcut to the data: it connects to the same MCP server external
-clients use (in process), discovers the tools with tools/list and keeps only those annotated
-readOnlyHint=True, so nothing it does can write; of those, it does not get the tools that read
-other judges' verdicts (HIDDEN_FROM_JUDGES), so its verdict is its own. The loop is bounded by
-AgentLimits (model calls, total tokens, cost, wall clock, context size); every limit and what it
-cost are reported in the verdict's metadata, with tokens and cost summed over every model call.
+clients use (in process) and is offered an explicit list of read-only tools that inspect the one
+trace it judges (JUDGE_TOOLS), each also annotated readOnlyHint=True, so nothing it does can write
+and nothing shows it another judge's verdict or the human labels it is scored against: its
+verdict is its own. GetTraceInfo answers it without the trace's assessment summary. The loop is
+bounded by AgentLimits (model calls, total tokens, cost, wall clock, context size), and under
+Evaluate by the run's budget (each call reserves from it: mcp_server.models.budget); every limit
+and what it cost are reported in the verdict's metadata, with tokens and cost summed over every
+model call.
 
 How the verdict comes back: the model calls a `submit_verdict` tool whose parameters are the
 verdict's schema. With tool-calling models that is the natural way to finish (the model decides to
@@ -41,13 +44,17 @@ from pydantic import BaseModel, Field
 
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
-from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
+from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size
 from mcp_server.models import (
     SAMPLING,
+    BudgetExhausted,
     Completion,
     ContextLengthExceeded,
     ModelError,
+    ModelRateLimited,
     ModelSettings,
+    PersistentModelError,
     Sampler,
     StructuredOutputError,
     ToolCall,
@@ -59,12 +66,19 @@ from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.sampling import TOKENS_ESTIMATED
 from mcp_server.models.sampling_rounds import SamplingInputRequired
 from mcp_server.models.structured import extract_json_object
+from mcp_server.tools.paging import dumps
 from store.assessments import Finding
 from store.errors import InvalidArgument
 
-HIDDEN_FROM_JUDGES = frozenset({"ListAssessments", "GetAssessment"})
-"""Read-only, but they show other judges' and people's verdicts on the trace, which would bias an
-independent judgment (and let one judge copy another's mistakes)."""
+JUDGE_TOOLS = ("GetTraceInfo", "ListSpans", "GetSpan", "GetRootSpan", "SearchTraceRegex", "GetSpanTimingReport")
+"""The tools the judge is offered. Every other read-only tool shows verdicts or labels, which would
+bias an independent judgment (and let one judge copy another's mistakes): ListAssessments,
+GetAssessment, GetEvaluationRun, JudgeAgreement, the labeling tools; and SearchTraces and
+CountTraces, whose filters read feedback.*, expectation.* and assessment.*, so they answer yes or
+no about any verdict (and they look across traces, while a judgment is about one)."""
+HIDDEN_FIELDS = {"GetTraceInfo": "assessments"}
+"""The part of a tool's answer the judge is not shown: GetTraceInfo's names and counts of the
+feedback and expectations logged on the trace."""
 
 
 DEFAULT_CONTEXT_TOKENS = 100_000
@@ -176,7 +190,8 @@ async def run_agent_judge(
     'sampling' (or no model configured) the model calls go to it, never to the judge's own
     in-process session. Failures (a model error, a limit with no budget left for a final answer,
     an invalid verdict after one retry) come back as a verdict with `error` set, never as a
-    made-up value. Only bugs raise.
+    made-up value. A PersistentModelError before any model answer (no model, a model not
+    allowed, an exhausted budget ...) is raised, so a run stops at it; otherwise only bugs raise.
     """
     run = _AgentRun(server, judge, trace_id, settings, limits or AgentLimits(), expectations, sampler)
     return await run.run()
@@ -216,8 +231,10 @@ class _AgentRun:
         self.context_errors = 0
         self.invalid_verdicts = 0
         self.limit_hit: str | None = None
+        self.rate_limited = False
         self.model = judge.model or settings.judge_model or ""
         self.context_tokens = limits.context_tokens or DEFAULT_CONTEXT_TOKENS
+        self.task_message = ""
         self._last: Completion | None = None
         self._chars_at_last = 0
         self._dropped_at_last = 0
@@ -236,14 +253,20 @@ class _AgentRun:
                     self.actions = TextActions()
             else:
                 self.model = resolve_model(self.judge.model, self.settings).name.litellm_name
+        except PersistentModelError:
+            raise  # nothing spent, and every judgment would meet it: the caller stops
         except ModelError as exc:
+            return self._error(str(exc))
+        try:
+            self.task_message = self._task_message()
+        except PromptTooLarge as exc:  # a judge stored before its instructions were capped
             return self._error(str(exc))
         self.context_tokens = self.limits.context_tokens or (
             # The client's model and its window are unknown here (and litellm need not be loaded).
             DEFAULT_CONTEXT_TOKENS if self.model == SAMPLING else self._model_context_tokens()
         )
         stopped: _Stop | None = None
-        needed: SamplingInputRequired | None = None
+        raised: SamplingInputRequired | PersistentModelError | None = None
         with anyio.move_on_after(self.limits.timeout_s) as scope:
             async with Client(self.server) as client:
                 self.client = client
@@ -251,12 +274,13 @@ class _AgentRun:
                     verdict = await self._judge()
                 except _Stop as stop:  # caught here: the client's task group would wrap it in a group
                     stopped = stop
-                except SamplingInputRequired as exc:  # the next round's question (protocol 2026-07-28)
-                    needed = exc
+                # The next round's question (protocol 2026-07-28); or an error met before any answer.
+                except (SamplingInputRequired, PersistentModelError) as exc:
+                    raised = exc
                 finally:
                     self.client = None
-        if needed is not None:
-            raise needed
+        if raised is not None:
+            raise raised
         if stopped is not None:
             self.limit_hit = stopped.limit or self.limit_hit
             return self._error(str(stopped))
@@ -275,7 +299,7 @@ class _AgentRun:
         await self._discover_tools()
         self.conversation = _Conversation([
             {"role": "system", "content": self._system_prompt()},
-            {"role": "user", "content": self._task_message()},
+            {"role": "user", "content": self.task_message},
         ])
         while True:
             reason = self._limit_before_loop_call()
@@ -392,6 +416,11 @@ class _AgentRun:
                 )
                 continue
             except ModelError as exc:
+                if isinstance(exc, PersistentModelError) and self.iterations == 0:
+                    raise  # nothing spent, and every judgment would meet it: the caller stops
+                self.rate_limited = isinstance(exc, ModelRateLimited)
+                if isinstance(exc, BudgetExhausted):
+                    raise _Stop(f"the judgment stopped before its verdict: {exc}.", "run_budget") from exc
                 raise _Stop(f"the judge's model call failed: {exc}") from exc
             self._count(completion, messages)
             return completion
@@ -489,10 +518,10 @@ class _AgentRun:
         while True:
             page = await self._client().list_tools(cursor=cursor)
             for tool in page.tools:
+                if tool.name not in JUDGE_TOOLS:
+                    continue
                 if tool.annotations is None or tool.annotations.read_only_hint is not True:
                     continue  # the judge never gets a tool that may write
-                if tool.name in HIDDEN_FROM_JUDGES:
-                    continue
                 self.tool_names.add(tool.name)
                 self.tool_specs.append({
                     "type": "function",
@@ -523,7 +552,11 @@ class _AgentRun:
             known = ", ".join(sorted(self.tool_names | {prompt.VERDICT_TOOL}))
             return _tool_error(name, f"there is no tool named {name!r}; the tools are: {known}.")
         result = await self._client().call_tool(name, arguments)
-        return _untrusted(name, _text(result), error=bool(result.is_error))
+        text = _text(result)
+        hidden = HIDDEN_FIELDS.get(name)
+        if hidden is not None and not result.is_error and isinstance(result.structured_content, dict):
+            text = dumps(_without(result.structured_content, hidden))
+        return _untrusted(name, text, error=bool(result.is_error))
 
     # the verdict
 
@@ -627,6 +660,7 @@ class _AgentRun:
             # is the client's, never this server's.
             TOKENS_ESTIMATED: self.model == SAMPLING,
             "warnings": list(self.warnings),
+            **({RATE_LIMITED: True} if self.rate_limited else {}),
         }
 
     # prompt assembly
@@ -640,6 +674,8 @@ class _AgentRun:
         ) + self.actions.system_note(self.tool_specs)
 
     def _task_message(self) -> str:
+        check_prompt_size(self.judge.instructions, prompt.REFERENCE_CHARS)
+
         def reference(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "trace":
@@ -662,6 +698,15 @@ class _AgentRun:
 
 def _text(result: Any) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+def _without(answer: dict[str, Any], field: str) -> dict[str, Any]:
+    """`answer` without `field`, nor the notices that speak of it (e.g. how many were shown)."""
+    shown = {k: v for k, v in answer.items() if k != field}
+    if isinstance(shown.get("notices"), list):
+        word = field.rstrip("s")
+        shown["notices"] = [n for n in shown["notices"] if word not in str(n)]
+    return shown
 
 
 def _untrusted(tool: str, content: str, *, error: bool) -> str:

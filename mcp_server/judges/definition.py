@@ -162,6 +162,11 @@ class JudgeDefinition(BaseModel):
         return f"{self.name}@{self.version}"
 
 
+RATE_LIMITED = "rate_limited"
+"""Verdict metadata key, true when the judgment failed because its model kept answering HTTP 429
+(ModelRateLimited): Evaluate lowers its concurrency on it."""
+
+
 class JudgeVerdict(BaseModel):
     """What running a judge on one trace gives: a value or an error, never a made-up value."""
 
@@ -173,6 +178,7 @@ class JudgeVerdict(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(
         default_factory=dict,
-        description="iterations, tool_calls, input_tokens, output_tokens, cost_usd, latency_s, model, warnings",
+        description="iterations, tool_calls, input_tokens, output_tokens, cost_usd, latency_s, model, warnings, "
+        "rate_limited",
     )
     assessment_id: str | None = Field(None, description="The feedback that records this verdict, once logged.")

@@ -16,13 +16,15 @@ from typing import Any
 
 import anyio.to_thread
 
-from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
-from mcp_server.judges.rendering import DATA_FRAMING, render_instructions
+from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
+from mcp_server.judges.rendering import DATA_FRAMING, PromptTooLarge, render_instructions
 from mcp_server.judges.trace_data import root_inputs_outputs, trace_expectations
 from mcp_server.models import (
     Completion,
     ModelError,
+    ModelRateLimited,
     ModelSettings,
+    PersistentModelError,
     Sampler,
     StructuredOutputError,
     complete,
@@ -116,9 +118,10 @@ async def run_llm_judge(
     sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Judge one trace with an LLM judge, reading what is not given from the trace (in a worker
-    thread). Model failures, invalid answers and missing data come back as an error verdict;
-    an agent judge (which needs the MCP tools) is refused with InvalidArgument. `sampler`: the
-    MCP client to ask through sampling (see mcp_server.models.sampling)."""
+    thread). Model failures, invalid answers and missing data come back as an error verdict,
+    except a PersistentModelError before any answer (no model, a model not allowed, an exhausted
+    budget ...), which is raised; an agent judge (which needs the MCP tools) is refused with
+    InvalidArgument. `sampler`: the MCP client to ask through sampling (see mcp_server.models.sampling)."""
     if judge.is_agent_judge:
         raise InvalidArgument(f"judge {judge.name!r} uses {{{{ trace }}}}: run it as an agent judge.")
     try:
@@ -141,7 +144,10 @@ async def judge_values(
     sampler: Sampler | None = None,
 ) -> JudgeVerdict:
     """Ask the model for a verdict on `values` (one per template variable of the judge)."""
-    prompt, notes = render_instructions(judge.instructions, values)
+    try:
+        prompt, notes = render_instructions(judge.instructions, values)
+    except PromptTooLarge as exc:
+        return JudgeVerdict(judge=judge.source_id, trace_id=trace_id, error=str(exc))
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(judge, trace_id)},
         {"role": "user", "content": prompt},
@@ -163,7 +169,12 @@ async def judge_values(
             calls.append(exc.completion)
             completion, problem = exc.completion, "it did not contain a JSON object"
         except ModelError as exc:
-            return _verdict(judge, trace_id, calls, started, notes, error=f"the judge model failed: {exc}")
+            if isinstance(exc, PersistentModelError) and not calls:
+                raise  # nothing spent, and every judgment would meet it: the caller stops
+            return _verdict(
+                judge, trace_id, calls, started, notes, error=f"the judge model failed: {exc}",
+                rate_limited=isinstance(exc, ModelRateLimited),
+            )
         else:
             calls.append(completion)
             value, rationale, problem = _read(judge, completion.parsed)
@@ -213,6 +224,7 @@ def _verdict(
     rationale: str | None = None,
     error: str | None = None,
     last_answer: str | None = None,
+    rate_limited: bool = False,
 ) -> JudgeVerdict:
     metadata: dict[str, Any] = {
         "model": calls[-1].model if calls else judge.model,
@@ -231,6 +243,8 @@ def _verdict(
         metadata["warnings"] = notes
     if last_answer is not None:
         metadata["last_answer"] = last_answer
+    if rate_limited:
+        metadata[RATE_LIMITED] = True
     return JudgeVerdict(
         judge=judge.source_id, trace_id=trace_id, value=value, rationale=rationale, error=error, metadata=metadata
     )

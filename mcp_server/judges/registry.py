@@ -1,7 +1,10 @@
 """The judge registry: create, read and list stored judges as JudgeDefinition.
 
 Creating a judge with an existing name stores its next version; the definition is checked
-(name, template variables, output type, model name) before anything is written.
+(name, template variables, output type, model name, the largest prompt it can render) before
+anything is written. The built-in
+judges' names are reserved: a stored judge under one would change what every client's runs of
+that built-in do.
 """
 
 from __future__ import annotations
@@ -10,12 +13,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES, REFERENCE_CHARS
+from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
+from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, OutputType
+from mcp_server.judges.rendering import check_prompt_size, max_block_chars
 from mcp_server.models import parse_model_name
 from store import Database
 from store import judges as store
 from store.errors import InvalidArgument
 from store.judges import JudgeRecord
+
+
+def builtin_names() -> list[str]:
+    """The built-in judges' names: LLM, agent and code judges."""
+    return [*BUILTIN_LLM_JUDGES, *BUILTIN_AGENT_JUDGES, *BUILTIN_CODE_JUDGES]
 
 
 def definition(record: JudgeRecord) -> JudgeDefinition:
@@ -55,8 +67,16 @@ def check_definition(
         )
     except ValidationError as exc:
         raise InvalidArgument(f"the judge is not valid: {_problems(exc)}") from None
+    if judge.name in builtin_names():
+        raise InvalidArgument(
+            f"{judge.name!r} is a built-in judge, which every client runs by that name, so a stored judge "
+            f"cannot take it; choose another name for yours, e.g. 'my_{judge.name}'."
+        )
     if judge.model is not None:
         parse_model_name(judge.model)  # InvalidModelName lists the accepted forms
+    # An agent judge's variables become short references; an LLM judge's, data blocks up to their cap.
+    sizes = REFERENCE_CHARS if judge.is_agent_judge else {v: max_block_chars(v) for v in judge.variables}
+    check_prompt_size(judge.instructions, sizes, at_most=True)
     return judge
 
 

@@ -4,16 +4,27 @@ Each {{ var }} becomes a JSON rendering of the value between <untrusted_data nam
 A marker inside the data is defused by a JSON escape (so the JSON still decodes to the same
 value and the block cannot be closed early), and a rendering longer than its cap is cut with a
 note that says how much was left out.
+
+Every use of a variable repeats its data, so the whole prompt is capped too (MAX_PROMPT_CHARS):
+checked from the block sizes before anything is joined, so instructions made of thousands of
+{{ inputs }} never build a prompt of gigabytes.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
+
+from store.errors import InvalidArgument
 
 MAX_VARIABLE_CHARS = 30_000
 """Characters of one variable's JSON rendering in a prompt; the rest is cut with a note."""
+MAX_PROMPT_CHARS = 200_000
+"""Characters of a judge's instructions with every {{ var }} filled in (about 50,000 tokens):
+each of the four variables once, at its largest, fits with room to spare."""
 
 DATA_TAG = "untrusted_data"
 # The same variable syntax as mcp_server.judges.definition, whose check has already run.
@@ -39,6 +50,23 @@ def _defuse(text: str) -> str:
     return _MARKER.sub(lambda m: "\\u003c" + m.group(1) + m.group(2), text)
 
 
+class PromptTooLarge(InvalidArgument):
+    """A judge's instructions that would make a prompt longer than MAX_PROMPT_CHARS."""
+
+
+def _cut_note(left_out: int) -> str:
+    return f"\n[... truncated: {left_out:,} more characters not shown]"
+
+
+def _block(name: str, text: str) -> str:
+    return f'<{DATA_TAG} name="{name}">\n{text}\n</{DATA_TAG}>'
+
+
+def max_block_chars(name: str) -> int:
+    """The longest block render_value makes for variable `name`: its data cut to the cap, with the note."""
+    return len(_block(name, "x" * MAX_VARIABLE_CHARS + _cut_note(10**15)))
+
+
 def render_value(name: str, value: Any, *, max_chars: int = MAX_VARIABLE_CHARS) -> tuple[str, str | None]:
     """The delimited block for variable `name`, and a note when the value was cut (else None)."""
     text = _defuse(to_json_text(value))
@@ -47,8 +75,25 @@ def render_value(name: str, value: Any, *, max_chars: int = MAX_VARIABLE_CHARS) 
         note = (
             f"{{{{ {name} }}}} was cut: showing the first {max_chars:,} of {len(text):,} characters of its JSON"
         )
-        text = text[:max_chars] + f"\n[... truncated: {len(text) - max_chars:,} more characters not shown]"
-    return f'<{DATA_TAG} name="{name}">\n{text}\n</{DATA_TAG}>', note
+        text = text[:max_chars] + _cut_note(len(text) - max_chars)
+    return _block(name, text), note
+
+
+def check_prompt_size(instructions: str, sizes: Mapping[str, int], *, at_most: bool = False) -> None:
+    """PromptTooLarge unless `instructions`, each {{ var }} replaced by sizes[var] characters, fit
+    MAX_PROMPT_CHARS. `at_most`: the sizes are the largest a variable can render (a judge being
+    stored), not one trace's data."""
+    uses = Counter(m.group(1) for m in _VARIABLE.finditer(instructions))
+    chars = len(_VARIABLE.sub("", instructions)) + sum(sizes[name] * count for name, count in uses.items())
+    if chars <= MAX_PROMPT_CHARS:
+        return
+    listed = ", ".join(f"{{{{ {name} }}}} {count:,} times" for name, count in uses.most_common())
+    raise PromptTooLarge(
+        f"the judge's instructions use {listed}, and each use repeats that variable's data, so the prompt "
+        f"would be {'up to ' if at_most else ''}{chars:,} characters, more than the {MAX_PROMPT_CHARS:,} a "
+        "judge's prompt may have (MAX_PROMPT_CHARS); use each variable once (or twice) and refer back to it "
+        "in words, e.g. 'the response above', then store the judge again with CreateJudge."
+    )
 
 
 def render_instructions(
@@ -58,6 +103,7 @@ def render_instructions(
 
     `values` must hold every variable the instructions use (the caller decides what is missing).
     The replacement is one pass over the template, so text inside the data is never expanded.
+    PromptTooLarge when the result would exceed MAX_PROMPT_CHARS (checked before it is built).
     """
     blocks: dict[str, str] = {}
     notes: list[str] = []
@@ -65,4 +111,5 @@ def render_instructions(
         blocks[name], note = render_value(name, value, max_chars=max_chars)
         if note:
             notes.append(note)
+    check_prompt_size(instructions, {name: len(block) for name, block in blocks.items()})
     return _VARIABLE.sub(lambda m: blocks[m.group(1)], instructions), notes

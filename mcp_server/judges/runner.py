@@ -1,12 +1,16 @@
 """Running one judge on one trace and recording its verdict as feedback.
 
-`run_judge` takes a JudgeDefinition, a CodeJudge, or a name: a stored judge (latest version, or
-`version`), else a built-in LLM judge, else a built-in code judge, else (from Python only) a
-'module:function' import path. It dispatches to the code, LLM or agent judge, and logs the
-verdict as feedback named after the judge (source LLM_JUDGE or CODE, source_id 'name@version').
+`run_judge` takes a JudgeDefinition, a CodeJudge, or a name: a built-in judge (LLM, agent or
+code), else a stored judge (latest version, or `version`), else (from Python only) a
+'module:function' import path. Built-ins come first, so a stored judge under a built-in's name (in
+a database from before those names were reserved) never changes what that name runs. It
+dispatches to the code, LLM or agent judge, and logs the verdict as feedback named after the judge
+(source LLM_JUDGE or CODE, source_id 'name@version').
 
 A judge that fails (the model, the user's code, data the trace lacks) gives an error verdict,
-which is recorded too: a failing judgment is never lost and never raises. Unknown judges,
+which is recorded too: a failing judgment is never lost and never raises, except for an error
+every judgment would meet, raised before anything was spent or recorded (PersistentModelError:
+no model, a model not allowed, an exhausted budget ...). Unknown judges,
 unknown traces and invalid arguments do raise, before anything runs.
 """
 
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from mcp_server.judges import registry
-from mcp_server.judges.agent_prompt import TRACE_ISSUES
+from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES, BuiltinLLMJudge
 from mcp_server.judges.code_judges import (
     BUILTIN_CODE_JUDGES,
@@ -74,14 +78,6 @@ class ResolvedJudge:
         return self.code.source_id if self.code is not None else self.definition.source_id  # type: ignore[union-attr]
 
 
-BUILTIN_AGENT_JUDGES: dict[str, JudgeDefinition] = {TRACE_ISSUES.name: TRACE_ISSUES}
-"""Built-in judges that investigate the trace through the MCP tools ({{ trace }})."""
-
-
-def builtin_names() -> list[str]:
-    return [*BUILTIN_LLM_JUDGES, *BUILTIN_AGENT_JUDGES, *BUILTIN_CODE_JUDGES]
-
-
 def resolve_judge(
     db: Database,
     judge: JudgeDefinition | CodeJudge | str,
@@ -103,14 +99,8 @@ def resolve_judge(
     if not isinstance(judge, str) or not judge.strip():
         raise InvalidArgument(f"judge must be a judge name; got {judge!r}.")
     name = judge.strip()
-    try:
-        stored = registry.get_judge(db, name, version)
-    except JudgeNotFound:
-        if version is not None:
-            raise
-    else:
-        _no_parameters(name, parameters)
-        return ResolvedJudge(definition=stored)
+    if name in registry.builtin_names() and version is not None:
+        raise InvalidArgument(f"{name!r} is a built-in judge, which has no versions; run it without version.")
     if name in BUILTIN_LLM_JUDGES:
         builtin = BUILTIN_LLM_JUDGES[name]
         return ResolvedJudge(definition=builtin.definition, builtin=builtin, parameters=builtin.check_parameters(parameters))
@@ -119,6 +109,14 @@ def resolve_judge(
         return ResolvedJudge(definition=BUILTIN_AGENT_JUDGES[name])
     if name in BUILTIN_CODE_JUDGES:
         return ResolvedJudge(code=BUILTIN_CODE_JUDGES[name].judge(name, parameters))
+    try:
+        stored = registry.get_judge(db, name, version)
+    except JudgeNotFound:
+        if version is not None:
+            raise
+    else:
+        _no_parameters(name, parameters)
+        return ResolvedJudge(definition=stored)
     if allow_import and ":" in name:
         _no_parameters(name, parameters)
         return ResolvedJudge(code=code_judge(name))
@@ -128,7 +126,7 @@ def resolve_judge(
 def _no_parameters(name: str, parameters: dict[str, Any] | None) -> None:
     if parameters:
         raise InvalidArgument(
-            f"judge {name!r} takes no parameters (only built-in judges do: {', '.join(builtin_names())})."
+            f"judge {name!r} takes no parameters (only built-in judges do: {', '.join(registry.builtin_names())})."
         )
 
 

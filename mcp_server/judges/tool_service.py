@@ -12,10 +12,11 @@ from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
 from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, run_judge
+from mcp_server.models import ModelSettings, check_model_allowed
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token
 from store import Database
-from store.errors import InvalidPageToken, JudgeNotFound
+from store.errors import InvalidPageToken
 
 LIST_TOOL = "ListJudges"
 MAX_RESULTS = 100
@@ -94,26 +95,26 @@ def create_judge(
     name: str,
     instructions: str,
     *,
+    models: ModelSettings,
     output: OutputType | dict[str, Any] | None = None,
     model: str | None = None,
     description: str = "",
 ) -> JudgeInfo:
-    """Store a judge (the next version when the name exists) and show it."""
+    """Store a judge (the next version when the name exists) and show it. `models` say which
+    models it may name (a client's are held to allowed_models; ModelNotAllowed otherwise)."""
+    if model is not None and model.strip():
+        check_model_allowed(model, models)
     judge = registry.create_judge(db, name, instructions, output=output, model=model, description=description)
     return _info(judge, builtin=False)
 
 
 def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeInfo:
-    """A stored judge (latest or `version`), else a built-in judge of that name."""
-    try:
-        return _info(registry.get_judge(db, name, version), builtin=False)
-    except JudgeNotFound:
-        if version is not None:
-            raise
-    for info in _builtins(clip_instructions=False):
-        if info.name == name:
-            return info
-    raise JudgeNotFound(name)
+    """A built-in judge, else a stored judge (latest or `version`): the judge RunJudge runs by that name."""
+    if version is None:
+        for info in _builtins(clip_instructions=False):
+            if info.name == name:
+                return info
+    return _info(registry.get_judge(db, name, version), builtin=False)
 
 
 def list_judges(db: Database, *, max_results: int = 50, page_token: str | None = None) -> JudgeList:

@@ -6,14 +6,19 @@ Importing this package does not import litellm; the first `complete` call does.
 from mcp_server.models.completion import complete
 from mcp_server.models.errors import (
     ContextLengthExceeded,
+    BudgetExhausted,
     InvalidModelName,
     ModelAuthError,
+    ModelConfigurationError,
     ModelError,
+    ModelNotAllowed,
     ModelNotConfigured,
     ModelRateLimited,
     ModelRequestRejected,
     ModelTimeout,
     ModelUnavailable,
+    ModelUnreachable,
+    PersistentModelError,
     SamplingRejected,
     SamplingUnavailable,
     StructuredOutputError,
@@ -23,16 +28,19 @@ from mcp_server.models.results import Completion, ToolCall, Usage
 from mcp_server.models.retry import RetryNotice
 from mcp_server.models.sampling import Sampler, sampling_route
 from mcp_server.models.settings import ModelSettings
-from mcp_server.models.target import ModelTarget, resolve_model
+from mcp_server.models.target import ModelTarget, check_model_allowed, resolve_model
 
 __all__ = [
     "SAMPLING",
+    "BudgetExhausted",
     "Completion",
     "ContextLengthExceeded",
     "InvalidModelName",
     "ModelAuthError",
+    "ModelConfigurationError",
     "ModelError",
     "ModelName",
+    "ModelNotAllowed",
     "ModelNotConfigured",
     "ModelRateLimited",
     "ModelRequestRejected",
@@ -40,6 +48,8 @@ __all__ = [
     "ModelTarget",
     "ModelTimeout",
     "ModelUnavailable",
+    "ModelUnreachable",
+    "PersistentModelError",
     "RetryNotice",
     "Sampler",
     "SamplingRejected",
@@ -47,6 +57,7 @@ __all__ = [
     "StructuredOutputError",
     "ToolCall",
     "Usage",
+    "check_model_allowed",
     "complete",
     "normalize_model_name",
     "parse_model_name",

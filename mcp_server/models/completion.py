@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from mcp_server.models.budget import within_budget
 from mcp_server.models.errors import ModelUnavailable, StructuredOutputError
 from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.names import ModelName
@@ -68,14 +69,44 @@ async def complete(
     settings = settings or ModelSettings()
     client = sampling_route(model, settings, sampler)  # raises SamplingUnavailable for 'sampling' without one
     if client is not None:
-        return await sample(
-            client, messages, tools=tools, response_schema=response_schema, schema_name=schema_name,
+        ask = functools.partial(
+            sample, client, messages, tools=tools, response_schema=response_schema, schema_name=schema_name,
             temperature=temperature, max_tokens=max_tokens,
             timeout_s=timeout_s if timeout_s is not None else settings.timeout_s,
         )
+        # The client's model costs this server nothing; its tokens still count against a budget.
+        return await within_budget(ask, messages=messages, tools=tools, max_tokens=max_tokens, price=lambda p, a: 0.0)
     target = resolve_model(model, settings, api_base=api_base, api_key=api_key)
     litellm = load_litellm()
-    timeout = timeout_s if timeout_s is not None else settings.timeout_s
+    return await within_budget(
+        functools.partial(
+            _complete, litellm, target, messages, tools=tools, tool_choice=tool_choice,
+            response_schema=response_schema, schema_name=schema_name, structured_mode=structured_mode,
+            temperature=temperature, max_tokens=max_tokens,
+            timeout=timeout_s if timeout_s is not None else settings.timeout_s, on_retry=on_retry, settings=settings,
+        ),
+        messages=messages, tools=tools, max_tokens=max_tokens,
+        price=functools.partial(_price, litellm, target.name.litellm_name),
+    )
+
+
+async def _complete(
+    litellm: Any,
+    target: ModelTarget,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    tools: Sequence[Mapping[str, Any]] | None,
+    tool_choice: str | Mapping[str, Any] | None,
+    response_schema: Mapping[str, Any] | None,
+    schema_name: str,
+    structured_mode: StructuredMode,
+    temperature: float | None,
+    max_tokens: int | None,
+    timeout: float,
+    on_retry: Callable[[RetryNotice], None] | None,
+    settings: ModelSettings,
+) -> Completion:
+    """`complete` through litellm, to `target`."""
     mode = _structured_mode(litellm, target.name, structured_mode) if response_schema else None
     sent = [dict(m) for m in messages]
     request: dict[str, Any] = {}
@@ -125,6 +156,17 @@ async def complete(
             ) from exc
         completion = completion.model_copy(update={"parsed": parsed})
     return completion
+
+
+def _price(litellm: Any, model: str, prompt_tokens: int, answer_tokens: int) -> float:
+    """What litellm's price map says a call of this size costs; 0 for a model it cannot price."""
+    try:
+        prompt_cost, answer_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=answer_tokens
+        )
+    except Exception:  # litellm raises plain Exception for a model missing from its price map
+        return 0.0
+    return float(prompt_cost) + float(answer_cost)
 
 
 def _optional(**values: Any) -> dict[str, Any]:

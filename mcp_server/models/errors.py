@@ -23,11 +23,22 @@ class ModelError(TraceJudgeError):
         self.attempts = attempts
 
 
-class InvalidModelName(ModelError, ValueError):
-    """A model name that is neither `provider:/model` (MLflow) nor `provider/model` (litellm)."""
+class PersistentModelError(ModelError):
+    """Not about this call or this trace: every later call would meet it alike. A judgment that has
+    spent nothing raises it rather than giving an error verdict, so a run stops at once instead of
+    recording the same error on every pair."""
 
 
-class ModelNotConfigured(ModelError):
+class ModelConfigurationError(PersistentModelError):
+    """The model cannot be called as the server is configured: no model is set, the server does
+    not allow it, its name routes nowhere, its credentials are refused, or its server is unreachable."""
+
+
+class InvalidModelName(ModelConfigurationError, ValueError):
+    """A model name that is neither `provider:/model` (MLflow) nor `provider/model` (litellm), or that holds a URL."""
+
+
+class ModelNotConfigured(ModelConfigurationError):
     """No model was named and no default judge model is set."""
 
 
@@ -35,7 +46,11 @@ class SamplingUnavailable(ModelNotConfigured):
     """The model is `sampling`, but this call has no MCP client to sample from."""
 
 
-class ModelAuthError(ModelError):
+class ModelNotAllowed(ModelConfigurationError):
+    """A model the operator did not allow a client to call (ModelSettings.allowed_models)."""
+
+
+class ModelAuthError(ModelConfigurationError):
     """The provider refused the credentials, or none were found."""
 
 
@@ -57,6 +72,14 @@ class ModelUnavailable(ModelError):
 
 class ModelRateLimited(ModelUnavailable):
     """HTTP 429 on every attempt (or a quota that retrying cannot restore)."""
+
+
+class ModelUnreachable(ModelUnavailable, ModelConfigurationError):
+    """No connection to the model's server on any attempt (a wrong api_base, a server that is down)."""
+
+
+class BudgetExhausted(PersistentModelError):
+    """The call was not sent: the spending budget it runs under has no room left for it."""
 
 
 class ModelTimeout(ModelError):

@@ -13,7 +13,8 @@ from types import ModuleType
 from typing import Any
 
 # pydantic's message, as a warnings-filter regex (also the pytest filterwarnings entry).
-READONLY_TYPEDDICT_WARNING = r"Item '.*' on TypedDict class '.*' is using the `ReadOnly` qualifier"
+# One item ("Item 'x' ... is using") or several ("Items 'x', 'y' ... are using").
+READONLY_TYPEDDICT_WARNING = r"Items? '.*' on TypedDict class '.*' (is|are) using the `ReadOnly` qualifier"
 
 # litellm's loggers. Left unset they inherit the root logger's level, and the MCP SDK's server sets
 # the root to INFO with a rich handler: litellm then logs a line per model call ("LiteLLM

@@ -1,6 +1,7 @@
 """Model names: MLflow's `provider:/model` and litellm's `provider/model`, normalized to litellm's.
 
-`sampling` is reserved: it names the connected MCP client's own model (MCP sampling).
+`sampling` is reserved: it names the connected MCP client's own model (MCP sampling). A name
+never holds a URL.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from mcp_server.models.errors import InvalidModelName
 
 SAMPLING = "sampling"
+JUDGE_API_BASE_ENV = "TRACEJUDGE_JUDGE_API_BASE"  # here rather than in settings, which imports this module
 
 # MLflow provider names that litellm spells differently. MLflow's `endpoints:/name` is a
 # Databricks model-serving endpoint, which litellm calls `databricks/name`.
@@ -51,6 +53,13 @@ def parse_model_name(name: str) -> ModelName:
     text = name.strip()
     if text == SAMPLING:
         return ModelName(None, SAMPLING)
+    if "://" in text:
+        # litellm sends some providers' requests to a model name that is a URL (huggingface,
+        # oobabooga): where a model is served is the operator's setting, never part of its name.
+        raise InvalidModelName(
+            f"model name {name!r} holds a URL; a model name only names a model, e.g. {_EXAMPLES}. The "
+            f"server the default judge model is called at is the operator's setting, {JUDGE_API_BASE_ENV}."
+        )
     if any(c.isspace() for c in text):
         raise InvalidModelName(
             f"model name {name!r} contains whitespace; write it as 'provider:/model' or "

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mcp_server.models.errors import (
     ContextLengthExceeded,
@@ -22,10 +23,11 @@ from mcp_server.models.errors import (
     ModelRequestRejected,
     ModelTimeout,
     ModelUnavailable,
+    ModelUnreachable,
 )
 from mcp_server.models.keys import key_variables
 from mcp_server.models.litellm_import import load_litellm
-from mcp_server.models.names import ModelName
+from mcp_server.models.names import JUDGE_API_BASE_ENV, ModelName
 
 _QUOTA_MARKERS = ("insufficient_quota", "exceeded your current quota")
 # A missing key is detected on our side of the wire, and litellm reports it as anything from 401
@@ -121,10 +123,16 @@ def classify(exc: BaseException, *, name: ModelName, timeout_s: float) -> Failur
             f"litellm cannot tell which provider serves {model!r}; name it as 'provider:/model' "
             f"or 'provider/model', e.g. 'openai:/gpt-4o-mini' or 'ollama/llama3'.", model=model,
         ), retryable=False)
+    if _no_connection(exc, openai):
+        return Failure(ModelUnreachable(
+            f"model {model!r} cannot be reached ({said}); check that its server is up and that the "
+            f"address it is called at (api_base; {JUDGE_API_BASE_ENV} for the default judge model) is "
+            f"right, then run again.", model=model,
+        ), retryable=True)
     status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.APIConnectionError) or (
-        isinstance(status, int) and status >= 500
-    ) or isinstance(exc, litellm.ServiceUnavailableError | litellm.InternalServerError):
+    if (isinstance(status, int) and status >= 500) or isinstance(
+        exc, litellm.ServiceUnavailableError | litellm.InternalServerError
+    ):
         return Failure(ModelUnavailable(
             f"model {model!r} is unavailable ({said}); check that the provider (or api_base) "
             f"is up, then run again.", model=model,
@@ -140,6 +148,19 @@ def classify(exc: BaseException, *, name: ModelName, timeout_s: float) -> Failur
             f"change the request or the model.", model=model,
         ), retryable=False)
     return None
+
+
+def _no_connection(exc: BaseException, openai: Any) -> bool:
+    """Whether no connection to the server was made: litellm reports that as a 500
+    InternalServerError ("Connection error."), with the SDK's APIConnectionError among its causes."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, openai.APIConnectionError) and not isinstance(cause, openai.APITimeoutError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _headers(exc: BaseException) -> Mapping[str, str] | None:

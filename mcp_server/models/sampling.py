@@ -49,6 +49,7 @@ from mcp_server.models.sampling_rounds import (
     uses_input_required,
 )
 from mcp_server.models.settings import JUDGE_MODEL_ENV, JUDGE_TIMEOUT_ENV, ModelSettings
+from mcp_server.models.target import check_model_allowed
 from mcp_server.models.structured import extract_json_object, with_schema_instructions
 
 DEFAULT_MAX_TOKENS = 4_096
@@ -130,13 +131,18 @@ def sampling_route(model: str | None, settings: ModelSettings, sampler: Sampler 
 
     Sampling when the model (or the default judge model) is `sampling`, or when no model is
     configured at all and the client declared sampling. Raises SamplingUnavailable when the model
-    is `sampling` and there is no client, or the client does not support sampling.
+    is `sampling` and there is no client, or the client does not support sampling; ModelNotAllowed
+    when the settings do not allow `sampling`.
     """
     chosen = model if model is not None and model.strip() else settings.judge_model
     if chosen is None:
-        return sampler if sampler is not None and sampler.available else None
+        if sampler is None or not sampler.available:
+            return None
+        check_model_allowed(SAMPLING, settings)
+        return sampler
     if not parse_model_name(chosen).is_sampling:
         return None
+    check_model_allowed(SAMPLING, settings)
     if sampler is None:
         raise SamplingUnavailable(
             "model 'sampling' sends the judge's LLM calls to the connected MCP client "

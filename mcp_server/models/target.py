@@ -1,13 +1,14 @@
-"""Which model a call goes to, and where: the named model or the default, with its api base and key."""
+"""Which model a call goes to, and where: the named model or the default, with its api base and key;
+and whether the operator lets a client's call go there at all."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mcp_server.models.errors import ModelNotConfigured
+from mcp_server.models.errors import ModelNotAllowed, ModelNotConfigured
 from mcp_server.models.keys import COMMON_KEY_VARIABLES
-from mcp_server.models.names import ModelName, parse_model_name
-from mcp_server.models.settings import JUDGE_MODEL_ENV, ModelSettings
+from mcp_server.models.names import SAMPLING, ModelName, parse_model_name
+from mcp_server.models.settings import ALLOWED_MODELS_ENV, JUDGE_MODEL_ENV, ModelSettings
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,25 @@ def no_model_message() -> str:
     )
 
 
+def check_model_allowed(model: str, settings: ModelSettings) -> None:
+    """ModelNotAllowed unless `settings` let a call go to `model`: the default judge model always,
+    any other model only when allowed_models lists it (or is None: the operator's own commands)."""
+    if settings.allowed_models is None:
+        return
+    name = parse_model_name(model).litellm_name
+    default = parse_model_name(settings.judge_model).litellm_name if settings.judge_model else None
+    if name == default or name in settings.allowed_models:
+        return
+    allowed = ", ".join(repr(m) for m in dict.fromkeys([*([default] if default else []), *settings.allowed_models]))
+    raise ModelNotAllowed(
+        f"model {name!r} is not one this server calls for a client; it calls {allowed or 'none'} (the "
+        f"default judge model, {JUDGE_MODEL_ENV}, and the models listed in {ALLOWED_MODELS_ENV}, "
+        f"{SAMPLING!r} being the client's own). Name one of those, or have the server's operator add "
+        f"{name!r} to {ALLOWED_MODELS_ENV} (comma-separated) and restart it.",
+        model=name,
+    )
+
+
 def resolve_model(
     model: str | None,
     settings: ModelSettings,
@@ -38,7 +58,8 @@ def resolve_model(
     api_base: str | None = None,
     api_key: str | None = None,
 ) -> ModelTarget:
-    """The model to call: `model`, else the default judge model; raises ModelNotConfigured.
+    """The model to call: `model`, else the default judge model; raises ModelNotConfigured, and
+    ModelNotAllowed for a model the settings do not allow.
 
     The settings' api_base and api_key belong to the default judge model: they apply when the
     call is for that model (by default or by name), so a judge naming another provider's model
@@ -48,6 +69,7 @@ def resolve_model(
     if chosen is None:
         raise ModelNotConfigured(no_model_message())
     name = parse_model_name(chosen)
+    check_model_allowed(name.litellm_name, settings)
     is_default = settings.judge_model is not None and (
         parse_model_name(settings.judge_model).litellm_name == name.litellm_name
     )

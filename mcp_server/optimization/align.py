@@ -26,9 +26,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mcp_server.judges import registry
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
-from mcp_server.judges.runner import builtin_names, run_judge
+from mcp_server.judges.runner import run_judge
 from mcp_server.judges.trace_data import root_inputs_outputs
-from mcp_server.models import Sampler
+from mcp_server.models import Sampler, check_model_allowed
 from mcp_server.optimization.agreement import (
     AgreementScore,
     Label,
@@ -37,10 +37,10 @@ from mcp_server.optimization.agreement import (
     normalize_label,
     show_label,
 )
-from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text
+from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text, score_each
 from mcp_server.settings import Settings
 from store import Database
-from store.errors import InvalidArgument, JudgeNotFound, NotEnoughLabels, RootSpanNotFound
+from store.errors import InvalidArgument, NotEnoughLabels, RootSpanNotFound
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -199,6 +199,8 @@ async def align_judge(
     `progress(done, total, message)` hears each step; `sampler` is the calling MCP client;
     `server`, the MCP server an agent judge investigates through (one is made when None).
     """
+    if reflection_model is not None:
+        check_model_allowed(reflection_model, settings.models)
     judge = _stored_judge(db, judge_name)
     _check_options(min_labels, holdout_fraction)
     labels, _, _ = await anyio.to_thread.run_sync(labels_and_verdicts, db, judge.name)
@@ -293,16 +295,13 @@ def _stored_judge(db: Database, judge_name: object) -> JudgeDefinition:
     if not isinstance(judge_name, str) or not judge_name.strip():
         raise InvalidArgument(f"judge must be a stored judge's name, e.g. 'routing_accuracy'; got {judge_name!r}.")
     name = judge_name.strip()
-    try:
-        return registry.get_judge(db, name)
-    except JudgeNotFound:
-        if name in builtin_names():
-            raise InvalidArgument(
-                f"{name!r} is a built-in judge, and AlignJudge rewrites a stored judge's instructions. Store one "
-                f"with CreateJudge (GetJudge(name={name!r}) shows the built-in's instructions to start from), "
-                "label traces with feedback of its name, then align it."
-            ) from None
-        raise
+    if name in registry.builtin_names():
+        raise InvalidArgument(
+            f"{name!r} is a built-in judge, and AlignJudge rewrites a stored judge's instructions. Store one "
+            f"with CreateJudge under another name (GetJudge(name={name!r}) shows the built-in's instructions "
+            "to start from), label traces with feedback of its name, then align it."
+        )
+    return registry.get_judge(db, name)
 
 
 def _check_options(min_labels: object, holdout_fraction: object) -> None:
@@ -365,19 +364,13 @@ class _Judging:
         self.tokens = 0
 
     async def verdicts(self, judge: JudgeDefinition, items: list[LabeledTrace]) -> list[JudgeVerdict]:
-        results: list[JudgeVerdict | None] = [None] * len(items)
+        async def verdict(item: LabeledTrace) -> JudgeVerdict:
+            return await run_judge(
+                self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
+                sampler=self.sampler, server=self.server,
+            )
 
-        async def one(n: int, item: LabeledTrace) -> None:
-            async with self.limiter:
-                results[n] = await run_judge(
-                    self.db, judge, item.trace_id, settings=self.settings, record=False, allow_import=False,
-                    sampler=self.sampler, server=self.server,
-                )
-
-        async with anyio.create_task_group() as group:
-            for n, item in enumerate(items):
-                group.start_soon(one, n, item)
-        return [r for r in results if r is not None]
+        return await score_each(items, verdict, self.limiter)
 
     async def agreement(self, judge: JudgeDefinition, held: list[LabeledTrace]) -> HeldOutAgreement:
         verdicts = await self.verdicts(judge, held)

@@ -32,8 +32,8 @@ from mcp_server.evaluation.targets import run_target
 from mcp_server.judges.definition import JudgeVerdict
 from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import ResolvedJudge, run_judge
-from mcp_server.models import Sampler
-from mcp_server.optimization.search import DEFAULT_MINIBATCH_SIZE, Progress, Scored, optimize_text
+from mcp_server.models import PersistentModelError, Sampler, check_model_allowed
+from mcp_server.optimization.search import DEFAULT_MINIBATCH_SIZE, Progress, Scored, optimize_text, score_each
 from mcp_server.prompts import override_prompt, parse_prompt_ref, record_loaded_prompts, use_database
 from mcp_server.settings import Settings
 from store import Database, datasets
@@ -133,15 +133,7 @@ class _Scorer:
             prompt_store.check_template(candidate)
         except InvalidArgument as exc:  # a proposal the registry could not hold scores 0, and says why
             return [Scored(0.0, f"this candidate was rejected before running the agent: {exc}") for _ in batch]
-        results: list[Scored | None] = [None] * len(batch)
-
-        async def one(i: int, record: DatasetRecordRow) -> None:
-            async with self.limiter:
-                results[i] = await self._score(candidate, record)
-
-        async with anyio.create_task_group() as tg:
-            for i, record in enumerate(batch):
-                tg.start_soon(one, i, record)
+        results = await score_each(batch, lambda record: self._score(candidate, record), self.limiter)
         if not self.loaded and self.target_errors == len(batch):
             raise InvalidArgument(
                 f"the target failed on all {len(batch)} records it was tried on, so nothing can be optimized; "
@@ -153,7 +145,7 @@ class _Scorer:
                 f"the target never loaded prompt {self.prompt!r} on {len(batch)} records, so no candidate text "
                 f"could change what it does; the agent must read it with load_prompt('prompts:/{self.prompt}@...')."
             )
-        return [r for r in results if r is not None]
+        return results
 
     async def _score(self, candidate: str, record: DatasetRecordRow) -> Scored:
         example = _cut({"inputs": record.inputs, "expectations": record.expectations})
@@ -177,6 +169,8 @@ class _Scorer:
                     outcome.trace_id, settings=self.settings, server=self.server, sampler=self.sampler,
                     expectations=record.expectations or NOT_GIVEN, record=False,
                 )
+            except PersistentModelError:
+                raise  # every record would meet it (no model, a model not allowed ...): the search stops
             except Exception as exc:  # a judge failing is this record's 0, explained; the search goes on
                 scores.append(0.0)
                 notes.append(f"judge {judge.name} failed: {type(exc).__name__}: {_cut(str(exc))}")
@@ -217,6 +211,8 @@ async def optimize_prompt(
     """Search for a better version of the text prompt `prompt` (a name, 'prompts:/name/3' or
     'prompts:/name@alias'; a bare name starts from the latest version) that makes `target` score
     higher under `judges` on `dataset`, and register the candidates it accepts."""
+    if reflection_model is not None:
+        check_model_allowed(reflection_model, settings.models)
     ref = parse_prompt_ref(prompt)
     start = await anyio.to_thread.run_sync(_start_version, db, ref)
     if start.kind != "text":

@@ -31,13 +31,14 @@ import anyio.from_thread
 import anyio.to_thread
 from pydantic import BaseModel, Field
 
-from mcp_server.models import ModelError, ModelSettings, Sampler, complete
+from mcp_server.models import ModelError, ModelSettings, PersistentModelError, Sampler, complete
 from store.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from gepa.core.adapter import EvaluationBatch
 
 T = TypeVar("T")
+R = TypeVar("R")
 logger = logging.getLogger(__name__)
 
 PERFECT_SCORE = 1.0
@@ -316,6 +317,32 @@ class _Search(Generic[T]):
 
     # Not a custom proposer: GEPA's reflective mutation proposes through `reflect`.
     propose_new_texts = None
+
+
+async def score_each(
+    items: Sequence[T], score: Callable[[T], Awaitable[R]], limiter: anyio.CapacityLimiter
+) -> list[R]:
+    """`score(item)` for every item, as many at once as `limiter` allows, in the items' order. A
+    PersistentModelError (no model, a model the server does not allow ...) cancels the rest and is
+    raised as itself, not inside the task group's ExceptionGroup: every item would meet it, and the
+    tool that started the search answers it."""
+    results: dict[int, R] = {}
+    stopped: list[PersistentModelError] = []
+
+    async def one(n: int, item: T) -> None:
+        async with limiter:
+            try:
+                results[n] = await score(item)
+            except PersistentModelError as exc:
+                stopped.append(exc)
+                group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for n, item in enumerate(items):
+            group.start_soon(one, n, item)
+    if stopped:
+        raise stopped[0]
+    return [results[n] for n in range(len(items))]
 
 
 def _clamp(score: float) -> float:

@@ -70,3 +70,13 @@ async def test_errors_say_what_to_do(
     assert "'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee' is not in this store" in missing
     assert nothing["pairs"] == 0 and "Evaluate(judges=['other']" in nothing["message"]
     assert scripted_openai.chat_requests == []
+
+
+async def test_align_judge_with_no_judge_model_answers_one_error_saying_what_to_set(
+    db: Database, scripted_openai: ScriptedOpenAI, routing_judge: None
+) -> None:
+    label(db, 30)
+    async with session(db, Settings()) as s:
+        refused = await s.error("AlignJudge", judge=NAME)
+    assert "no judge model is configured: set TRACEJUDGE_JUDGE_MODEL" in refused
+    assert scripted_openai.chat_requests == []

@@ -138,3 +138,26 @@ def test_evaluate_without_judges_or_run_id_exits_2(demo_db: str, capsys: pytest.
 def test_runs_show_with_an_unknown_run_exits_2(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs", "show", "run-" + "0" * 32, "--db", demo_db]) == 2
     assert "is not in this store" in capsys.readouterr().err
+
+
+def test_code_judges_spend_no_tokens_so_a_token_budget_never_stops_them(
+    demo_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # token_usage reports the traces' own tokens (thousands on the demo traces): data, not spend.
+    assert main(["evaluate", "token_usage", "latency", "--filter", "trace.span_count > 0", "--max-tokens", "100",
+                 "--db", demo_db]) == 0
+    out = capsys.readouterr().out
+    assert "completed" in out and "20/20 judged, 0 errors, 0 tokens, cost 0.0000 USD" in out
+
+
+def test_evaluate_without_a_judge_model_stops_at_once_and_exits_non_zero(
+    demo_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACEJUDGE_JUDGE_MODEL", raising=False)
+    assert main(["evaluate", "safety", "--filter", "trace.span_count > 0", "--db", demo_db]) == 2
+    err = capsys.readouterr().err
+    assert "no judge model is configured: set TRACEJUDGE_JUDGE_MODEL" in err
+    (run_id,) = set(RUN_ID.findall(err))
+    assert main(["runs", "show", run_id, "--db", demo_db]) == 0
+    out = capsys.readouterr().out
+    assert "stopped" in out and "0/10 judged, 0 errors" in out and "no judge model is configured" in out

@@ -3,14 +3,18 @@ with 429s and a crashing code judge; budgets, resuming, progress."""
 
 from __future__ import annotations
 
+import re
 import statistics
+import threading
 
+import anyio
 import pytest
 
-from mcp_server.evaluation import evaluate
+from mcp_server.evaluation import EvaluationRun, evaluate
+from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from mcp_server.tools.assessments import get_assessment
-from store import Database
+from store import Database, SpanIn, write_spans
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
 from store.evaluations import get_run, list_results, missing_trace_ids
 from tests.mcp_server.evaluation.conftest import (
@@ -18,6 +22,7 @@ from tests.mcp_server.evaluation.conftest import (
     COMPLETION_TOKENS,
     JUDGES,
     PROMPT_TOKENS,
+    T0,
     TRACES,
     ScriptedJudges,
     always_rate_limited,
@@ -26,13 +31,19 @@ from tests.mcp_server.evaluation.conftest import (
     quality,
     rate_limited_once,
     trace_id,
+    write_traces,
 )
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_settings, tool_calls
 
 CODE_NAME = "answer_length"
 
 
 def results_by_pair(db: Database, run_id: str) -> dict[tuple[str, str], object]:
     return {(r.judge, r.trace_id): r for r in list_results(db, run_id, limit=10_000)}
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def p(values: list[float], q: int) -> float:
@@ -99,8 +110,11 @@ async def test_a_budget_in_tokens_stops_the_run_cleanly_and_a_resume_judges_only
 
     per_pair = PROMPT_TOKENS + COMPLETION_TOKENS
     assert run.status == "stopped" and "token budget reached" in run.stop_reason and run.run_id in run.stop_reason
-    # Pairs start until the budget is reached; those in flight (at most 4) finish and are kept.
-    assert 2_000 <= run.total_tokens <= 2_000 + 4 * per_pair
+    # Each call reserves its estimate first (more than these answers use), so the run never goes
+    # over; it stops at the call whose estimate no longer fits, which is not sent.
+    prompt, answer = map(_number, re.search(r"needs about ([\d,]+) tokens of prompt and up to ([\d,]+)",
+                                             run.stop_reason).groups())
+    assert 2_000 - prompt - answer < run.total_tokens <= 2_000
     assert run.pairs_done == run.total_tokens // per_pair < TRACES
     first = set(results_by_pair(db, run.run_id))
     assert len(missing_trace_ids(db, run.run_id, "quality")) == TRACES - run.pairs_done
@@ -124,11 +138,14 @@ async def test_a_budget_in_dollars_stops_the_run(db: Database, settings: Setting
     cost_per_pair = one.cost_usd
     assert cost_per_pair > 0
 
-    run = await evaluate(db, ["quality"], settings=settings, max_concurrency=1, max_cost_usd=cost_per_pair * 9.5)
+    budget = cost_per_pair * 100
+    run = await evaluate(db, ["quality"], settings=settings, max_concurrency=1, max_cost_usd=budget)
 
     assert run.status == "stopped" and "cost budget reached" in run.stop_reason
-    assert run.pairs_done == 10  # with one in flight, exactly the pairs that reach the budget
-    assert run.cost_usd == pytest.approx(cost_per_pair * 10)
+    # The next call's estimate (its prompt and a full answer, at litellm's prices) did not fit.
+    (estimate,) = map(float, re.search(r"would cost about \$([\d.]+)", run.stop_reason).groups())
+    assert budget - estimate - 0.00005 < run.cost_usd <= budget  # the message rounds to 4 decimals
+    assert run.cost_usd == pytest.approx(cost_per_pair * run.pairs_done) and 0 < run.pairs_done < 100
 
 
 async def test_progress_is_reported_at_start_after_each_pair_and_at_the_end(
@@ -239,3 +256,121 @@ async def test_a_judge_path_that_raises_is_that_pairs_error_and_the_run_goes_on(
     assert run.status == "completed" and run.errors == 1
     assert results[("latency", trace_id(2))].error == "RuntimeError: the store went away"
     assert results[("latency", trace_id(3))].value is True
+
+
+async def test_a_refused_resume_leaves_the_runs_stored_limits_as_they_were(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    write_traces(db, 2)
+    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
+    arrived, release = threading.Event(), threading.Event()
+
+    def held_answer(request: dict) -> Reply:
+        arrived.set()
+        release.wait(30)
+        return json_reply({"rationale": "scripted", "value": True})
+
+    scripted_openai.respond_with(held_answer)
+    finished: list[EvaluationRun] = []
+
+    async def first() -> None:
+        finished.append(await evaluate(db, ["helpful"], settings=settings, max_concurrency=1, max_tokens=50_000))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            assert await anyio.to_thread.run_sync(arrived.wait, 60)
+            (run_id,) = [r[0] for r in db.reader().execute("SELECT run_id FROM evaluation_runs")]
+            with pytest.raises(InvalidArgument, match="being evaluated by another call"):
+                await evaluate(db, None, settings=settings, run_id=run_id, max_concurrency=3, max_tokens=7)
+            stored = get_run(db, run_id)
+            assert stored.limits == {"max_concurrency": 1, "max_tokens": 50_000, "max_cost_usd": None}
+            release.set()
+    finally:
+        release.set()
+    assert finished[0].status == "completed" and get_run(db, run_id).limits["max_tokens"] == 50_000
+
+
+async def test_an_error_that_mentions_429_in_a_trace_id_does_not_slow_the_run(db: Database) -> None:
+    # 0.65% of random trace ids contain "429"; correctness says which trace lacks expectations.
+    ids = [f"{n:029x}429" for n in range(1, 9)]
+    write_spans(db, [
+        SpanIn(trace_id=t, span_id=f"{n + 1:016x}", name="agent", start_ns=T0 + n, end_ns=T0 + n + 1,
+               inputs_json='"q"', outputs_json='"a"')
+        for n, t in enumerate(ids)
+    ])
+
+    run = await evaluate(db, ["correctness"], settings=Settings(), trace_ids=ids, max_concurrency=8)
+
+    assert run.errors == len(ids) and all("429" in r.error for r in list_results(db, run.run_id, limit=10))
+    assert run.concurrency is not None
+    assert (run.concurrency.rate_limit_signals, run.concurrency.lowest) == (0, 8)
+
+
+async def test_a_429_on_the_only_attempt_still_halves_concurrency(
+    db: Database, scripted_openai: ScriptedOpenAI, judged: ScriptedJudges
+) -> None:
+    one_attempt = scripted_settings(scripted_openai)
+    one_attempt = one_attempt.model_copy(update={"models": one_attempt.models.model_copy(update={"max_attempts": 1})})
+    ids = [trace_id(n) for n in range(TRACES) if always_rate_limited(n)]
+
+    run = await evaluate(db, ["helpful"], settings=one_attempt, trace_ids=ids, max_concurrency=4)
+
+    assert run.errors == len(ids) and run.concurrency.rate_limit_signals >= 1 and run.concurrency.lowest < 4
+
+
+async def test_trace_issues_passes_a_trace_with_no_issues(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    ids = write_traces(db, 4)
+    clean = set(ids[:3])
+
+    def verdict(request: dict) -> Reply:
+        task = request["messages"][1]["content"]
+        value = "no issues" if any(t in task for t in clean) else "issues found"
+        return tool_calls(("submit_verdict", {"value": value, "rationale": "scripted", "findings": []}))
+
+    scripted_openai.respond_with(verdict)
+
+    run = await evaluate(db, ["trace_issues"], settings=settings, trace_ids=ids)
+
+    assert run.errors == 0 and run.metrics["trace_issues/pass_rate"] == pytest.approx(3 / 4)
+
+
+async def never_settling_agent_run(
+    db: Database, settings: Settings, scripted: ScriptedOpenAI, *, prompt_tokens: int
+) -> EvaluationRun:
+    """8 traces judged 4 at a time within max_tokens=20,000 by an agent judge that never settles:
+    each answer asks for another tool call (up to 30 a judgment) and reports `prompt_tokens`."""
+    ids = write_traces(db, 8)
+    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    scripted.respond_with(
+        lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=prompt_tokens,
+                                   completion_tokens=50)
+    )
+    return await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
+
+
+async def test_a_small_token_budget_stops_agent_judgments_within_one_call_per_worker_of_it(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    run = await never_settling_agent_run(db, settings, scripted_openai, prompt_tokens=3_000)
+
+    per_call = 3_000 + 50
+    assert run.total_tokens == len(scripted_openai.chat_requests) * per_call  # every call's spend is on record
+    assert run.total_tokens <= 20_000 + 4 * per_call
+    stored = get_run(db, run.run_id)
+    assert stored.status == "stopped" and stored.stop_reason.startswith("token budget reached")
+    assert "max_tokens=20,000" in stored.stop_reason and run.run_id in stored.stop_reason
+
+
+async def test_calls_that_spend_more_than_their_estimate_overshoot_by_at_most_one_call_per_worker_and_say_so(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    # Each answer reports far more prompt tokens than the request's size suggests.
+    run = await never_settling_agent_run(db, settings, scripted_openai, prompt_tokens=9_000)
+
+    per_call = 9_000 + 50
+    assert 20_000 < run.total_tokens == len(scripted_openai.chat_requests) * per_call <= 20_000 + 4 * per_call
+    over = run.total_tokens - 20_000
+    assert f"took the run to {run.total_tokens:,} tokens, {over:,} past max_tokens" in run.stop_reason

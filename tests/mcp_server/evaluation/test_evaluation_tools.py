@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from mcp_server.evaluation import evaluate
+from mcp_server.evaluation.run import EvaluationStopped
 from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from store import Database
+from store.evaluations import get_run, list_results
 from tests.mcp_server.evaluation.conftest import (
     CODE_JUDGE,
     ScriptedJudges,
@@ -19,7 +21,7 @@ from tests.mcp_server.evaluation.conftest import (
     trace_id,
 )
 from tests.support.mcp_session import Session, session
-from tests.support.scripted_openai import ScriptedOpenAI, json_reply
+from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
 
 
 async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
@@ -126,3 +128,37 @@ async def test_compare_evaluation_runs_gives_metric_deltas_and_the_traces_whose_
     assert (comparison["run_a"]["name"], comparison["run_b"]["name"]) == ("v1", "v2")
     assert [c["trace_id"] for c in paged["changed"] + rest["changed"]] == [trace_id(n) for n in (0, 1, 3, 4)]
     assert "of 6 in all" in paged["notice"]
+
+
+async def test_evaluate_with_a_judge_on_a_model_not_allowed_stops_at_once_and_answers_an_error(
+    db: Database, settings: Settings, judged: ScriptedJudges, scripted_openai: ScriptedOpenAI
+) -> None:
+    registry.create_judge(db, "local", "Polite? {{ outputs }}", model="ollama/llama3")  # stored by the operator
+    async with session(db, settings) as s:
+        refused = await s.error("Evaluate", judges=["local"], trace_ids=[trace_id(n) for n in range(20)])
+        assert "'ollama/llama3' is not one this server calls for a client" in refused
+        (run_id,) = [r[0] for r in db.reader().execute("SELECT run_id FROM evaluation_runs")]
+        assert run_id in refused
+        shown = (await s.call("GetEvaluationRun", run_id=run_id))["run"]
+    assert shown["status"] == "stopped" and "'ollama/llama3' is not one" in shown["stop_reason"]
+    assert shown["pairs_done"] == 0 and shown["errors"] == 0 and scripted_openai.requests == []
+
+
+async def test_evaluate_against_an_api_base_nobody_listens_on_stops_at_the_first_pairs(
+    db: Database, judged: ScriptedJudges, scripted_openai: ScriptedOpenAI
+) -> None:
+    import socket
+
+    with socket.socket() as free:  # a port that was free a moment ago: connections are refused
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    base = scripted_settings(scripted_openai)
+    nowhere = base.model_copy(update={"models": base.models.model_copy(update={"api_base": f"http://127.0.0.1:{port}/v1"})})
+
+    with pytest.raises(EvaluationStopped, match="cannot be reached") as caught:
+        await evaluate(db, ["helpful"], settings=nowhere, max_concurrency=2)
+
+    (run_id,) = [r[0] for r in db.reader().execute("SELECT run_id FROM evaluation_runs")]
+    stored = get_run(db, run_id)
+    assert stored.status == "stopped" and "cannot be reached" in stored.stop_reason and run_id in str(caught.value)
+    assert list_results(db, run_id, limit=10) == []

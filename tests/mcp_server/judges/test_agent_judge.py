@@ -16,12 +16,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp_server.judges.agent import AgentLimits, run_agent_judge
 from mcp_server.judges.agent_prompt import TRACE_ISSUES, TRAIL_CATEGORIES, VERDICT_TOOL
 from mcp_server.judges.definition import JudgeDefinition, OutputType
-from mcp_server.models import ModelSettings
+from mcp_server.models import ModelNotConfigured, ModelSettings
 from store import Database
-from store.assessments import Finding
+from store.assessments import Finding, log_assessment
 from tests.support.scripted_openai import (
     ScriptedOpenAI,
     context_length_exceeded,
+    error,
     json_reply,
     scripted_openai,
     text,
@@ -108,23 +109,46 @@ async def test_the_judge_investigates_the_misrouted_trace_through_mcp_and_anchor
     assert meta["dropped_exchanges"] == 0
 
 
-async def test_the_model_is_offered_only_the_read_only_trace_tools(
+JUDGE_TOOLS = {"GetTraceInfo", "ListSpans", "GetSpan", "GetRootSpan", "SearchTraceRegex", "GetSpanTimingReport"}
+"""What the judge may use, written out here rather than read from the code that builds its list."""
+
+
+async def test_the_model_is_offered_exactly_the_read_only_trace_inspection_tools(
     scripted_openai: ScriptedOpenAI, server: MCPServer, roaming: str
 ) -> None:
     scripted_openai.push(verdict_call("yes"))
 
     await run_agent_judge(server, ROUTING, roaming, settings=on(scripted_openai))
 
-    async with Client(server) as client:
-        listed = (await client.list_tools()).tools
-    read_only = {t.name for t in listed if t.annotations and t.annotations.read_only_hint is True}
-    writers = {t.name for t in listed} - read_only
-    assert {"LogFeedback", "LogExpectation", "OverrideAssessment"} <= writers
     sent = {t["function"]["name"] for t in scripted_openai.chat_requests[0].json["tools"]}
-    # read-only, but other judges' verdicts would bias this one
-    assert {"ListAssessments", "GetAssessment"} <= read_only
-    assert sent == (read_only - {"ListAssessments", "GetAssessment"}) | {VERDICT_TOOL}
-    assert {"ListSpans", "GetSpan", "SearchTraceRegex", "GetRootSpan"} <= sent
+    assert sent == JUDGE_TOOLS | {VERDICT_TOOL}
+    async with Client(server) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+    # Read-only, and each one shows other verdicts or the labels the judge is scored against.
+    for seeing in ("ListAssessments", "GetAssessment", "GetEvaluationRun", "JudgeAgreement", "ListLabelingItems",
+                   "SearchTraces", "CountTraces"):
+        assert listed[seeing].annotations.read_only_hint is True and seeing not in sent
+    assert all(listed[name].annotations.read_only_hint is True for name in JUDGE_TOOLS)
+
+
+async def test_the_judge_sees_no_verdict_or_label_logged_on_the_trace(
+    scripted_openai: ScriptedOpenAI, db: Database, server: MCPServer, roaming: str
+) -> None:
+    log_assessment(db, roaming, "routing_verdict_by_someone_else", "no", source_type="LLM_JUDGE", source_id="other@1")
+    log_assessment(db, roaming, "routing_label_by_an_expert", "no", source_type="HUMAN", source_id="expert")
+    scripted_openai.push(
+        tool_calls(("GetTraceInfo", {"trace_id": roaming}),
+                   ("SearchTraces", {"filter_string": "feedback.routing_verdict_by_someone_else = 'no'"}),
+                   ("ListAssessments", {"trace_id": roaming})),
+        verdict_call("no"),
+    )
+
+    await run_agent_judge(server, ROUTING, roaming, settings=on(scripted_openai))
+
+    info, search, listing = tool_messages(scripted_openai.chat_requests[1].messages)
+    assert '"span_count"' in info and roaming in info
+    assert "assessment" not in info and "routing_verdict" not in info and "routing_label" not in info
+    assert "no tool named 'SearchTraces'" in search and "no tool named 'ListAssessments'" in listing
 
 
 async def test_a_write_tool_unknown_tool_bad_arguments_and_unknown_span_come_back_as_errors_and_the_loop_goes_on(
@@ -358,12 +382,25 @@ async def test_an_unknown_trace_is_an_error_verdict_without_any_model_call(
     assert scripted_openai.chat_requests == []
 
 
-async def test_no_model_configured_is_an_error_verdict_that_says_what_to_set(
+async def test_no_model_configured_raises_saying_what_to_set_so_a_run_stops_at_once(
     server: MCPServer, roaming: str
 ) -> None:
-    verdict = await run_agent_judge(server, ROUTING, roaming, settings=ModelSettings())
+    with pytest.raises(ModelNotConfigured, match="TRACEJUDGE_JUDGE_MODEL"):
+        await run_agent_judge(server, ROUTING, roaming, settings=ModelSettings())
 
-    assert verdict.value is None and "TRACEJUDGE_JUDGE_MODEL" in (verdict.error or "")
+
+async def test_a_model_failing_for_good_after_the_judge_has_spent_is_an_error_verdict_with_the_spend(
+    scripted_openai: ScriptedOpenAI, server: MCPServer, roaming: str
+) -> None:
+    scripted_openai.push(
+        tool_calls(("ListSpans", {"trace_id": roaming}), prompt_tokens=900, completion_tokens=20),
+        error(401, "Incorrect API key provided", code="invalid_api_key", type="invalid_request_error"),
+    )
+
+    verdict = await run_agent_judge(server, ROUTING, roaming, settings=on(scripted_openai))
+
+    assert verdict.value is None and "could not authenticate" in verdict.error
+    assert (verdict.metadata["input_tokens"], verdict.metadata["output_tokens"]) == (900, 20)
 
 
 async def test_trace_issues_is_an_agent_judge_with_the_trail_categories_in_its_prompt(
@@ -386,3 +423,14 @@ async def test_trace_issues_is_an_agent_judge_with_the_trail_categories_in_its_p
                   if t["function"]["name"] == VERDICT_TOOL)["function"]["parameters"]
     assert schema["properties"]["value"]["enum"] == ["issues found", "no issues"]
     assert json.dumps(schema)  # a plain JSON schema
+
+
+async def test_instructions_whose_task_message_would_exceed_the_prompt_cap_give_an_error_and_no_model_call(
+    scripted_openai: ScriptedOpenAI, server: MCPServer, roaming: str
+) -> None:
+    repeats = JudgeDefinition(name="repeats", instructions="{{trace}}" * 4_999)
+
+    verdict = await run_agent_judge(server, repeats, roaming, settings=on(scripted_openai))
+
+    assert verdict.value is None and "{{ trace }} 4,999 times" in verdict.error
+    assert scripted_openai.chat_requests == []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mcp_server.settings import Settings
 from store import Database
+from store import judges as store_judges
 from tests.mcp_server.tools.builders import TRACE_ID, small_trace
 from tests.support.mcp_session import session
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
@@ -70,3 +73,54 @@ async def test_run_judge_records_feedback_that_search_traces_finds(
         assert "not in this store" in await s.error("RunJudge", judge="routing", trace_id="f" * 32)
         # A client may not run arbitrary functions on the server by import path.
         assert "ListJudges" in await s.error("RunJudge", judge="os:getcwd", trace_id=TRACE_ID)
+
+
+@pytest.mark.parametrize("name", ["latency", "correctness", "safety", "trace_issues", "error_spans"])
+async def test_a_client_cannot_take_a_built_in_judges_name(db: Database, name: str) -> None:
+    async with session(db, Settings()) as s:
+        refused = await s.error("CreateJudge", name=name, instructions="Is {{ outputs }} any good?")
+        assert f"{name!r} is a built-in judge" in refused and f"'my_{name}'" in refused
+        assert (await s.call("GetJudge", name=name))["builtin"] is True
+    assert store_judges.list_judges(db)[1] == 0
+
+
+async def test_a_stored_judge_with_a_built_in_name_never_shadows_the_built_in(db: Database) -> None:
+    # A database from before names were reserved may hold one.
+    small_trace(db)
+    store_judges.create_judge_version(db, "latency", "Is {{ outputs }} fast?", output={"kind": "bool"})
+    async with session(db, Settings()) as s:
+        ran = await s.call("RunJudge", judge="latency", trace_id=TRACE_ID)
+        assert ran["verdict"]["error"] is None and ran["verdict"]["value"] is True
+        feedback = await s.call("GetAssessment", assessment_id=ran["verdict"]["assessment_id"])
+        assert feedback["source_type"] == "CODE"
+        assert (await s.call("GetJudge", name="latency"))["kind"] == "code"
+        run = await s.call("Evaluate", judges=["latency"], trace_ids=[TRACE_ID])
+        assert run["judges"][0]["kind"] == "code" and run["errors"] == 0
+        refused = await s.error("RunJudge", judge="latency", trace_id=TRACE_ID, version=1)
+        assert "built-in judge" in refused and "version" in refused
+
+
+async def test_instructions_repeating_a_variable_thousands_of_times_are_refused_saying_what_to_change(
+    db: Database,
+) -> None:
+    # 4,999 uses fit the 50,000-character instructions; each would repeat up to 30,000 characters.
+    async with session(db, Settings()) as s:
+        refused = await s.error("CreateJudge", name="repeats", instructions="{{inputs}}" * 4_999)
+        assert "{{ inputs }} 4,999 times" in refused and "200,000" in refused and "once" in refused
+        agent = await s.error("CreateJudge", name="repeats", instructions="{{trace}}" * 4_999)
+        assert "{{ trace }} 4,999 times" in agent
+        fine = await s.call("CreateJudge", name="twice", instructions="Is {{ outputs }} right? Check {{ outputs }}.")
+        assert fine["version"] == 1
+
+
+async def test_a_stored_judge_whose_prompt_renders_too_large_is_an_error_and_no_model_is_called(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    small_trace(db)
+    # Stored directly, as a database from before the cap may hold it.
+    store_judges.create_judge_version(db, "repeats", "{{inputs}}" * 4_999, output={"kind": "bool"})
+    async with session(db, settings) as s:
+        ran = await s.call("RunJudge", judge="repeats", trace_id=TRACE_ID)
+    error = ran["verdict"]["error"]
+    assert "{{ inputs }} 4,999 times" in error and "more than the 200,000" in error
+    assert scripted_openai.chat_requests == []

@@ -117,8 +117,8 @@ async def test_a_configured_model_is_used_rather_than_the_clients_sampling(db: D
         judge_model="openai/gpt-4o-mini", api_base="http://127.0.0.1:9", api_key="sk-x", max_attempts=1, timeout_s=5
     ))
     async with client(db, settings, sampling_callback=sampling) as connected:
-        ran = await call(connected, "RunJudge", judge="relevance_to_query", trace_id=TRACE_ID)
-    assert ran["verdict"]["error"] and sampling.requests == []
+        result = await connected.call_tool("RunJudge", {"judge": "relevance_to_query", "trace_id": TRACE_ID})
+    assert result.is_error and "cannot be reached" in result.content[0].text and sampling.requests == []
 
 
 async def test_the_agent_judge_investigates_through_the_clients_sampling_with_tool_use(db: Database) -> None:
@@ -150,19 +150,22 @@ async def test_the_agent_judge_investigates_through_the_clients_sampling_with_to
     assert f"<{UNTRUSTED_TAG}" in block.content[0].text and "lookup_invoice" in block.content[0].text
 
 
-async def test_model_sampling_from_a_client_without_sampling_is_an_error_verdict_naming_what_to_configure(
+async def test_model_sampling_from_a_client_without_sampling_is_a_tool_error_naming_what_to_configure(
     db: Database,
 ) -> None:
+    # Nothing was judged, so nothing is recorded: the client is told what to change.
     small_trace(db)
     async with client(db, Settings()) as connected:
         await call(connected, "CreateJudge", name="helpful", instructions="Did {{ outputs }} help?", model="sampling")
-        ran = await call(connected, "RunJudge", judge="helpful", trace_id=TRACE_ID)
-        unconfigured = await call(connected, "RunJudge", judge="relevance_to_query", trace_id=TRACE_ID)
-    error = ran["verdict"]["error"]
+        ran = await connected.call_tool("RunJudge", {"judge": "helpful", "trace_id": TRACE_ID})
+        unconfigured = await connected.call_tool("RunJudge", {"judge": "relevance_to_query", "trace_id": TRACE_ID})
+        logged = await call(connected, "ListAssessments", trace_id=TRACE_ID)
+    assert ran.is_error and unconfigured.is_error and logged["assessments"] == []
+    error = ran.content[0].text
     assert "did not declare the sampling capability" in error and "TRACEJUDGE_JUDGE_MODEL" in error
     # No model and no sampling: the unconfigured-model message, which names both ways out.
-    assert "TRACEJUDGE_JUDGE_MODEL" in unconfigured["verdict"]["error"]
-    assert "sampling" in unconfigured["verdict"]["error"]
+    assert "TRACEJUDGE_JUDGE_MODEL" in unconfigured.content[0].text
+    assert "sampling" in unconfigured.content[0].text
 
 
 async def test_a_client_that_refuses_sampling_gives_an_error_verdict_saying_so(db: Database) -> None:

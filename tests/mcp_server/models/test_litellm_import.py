@@ -50,7 +50,7 @@ CALL_WITH_ROOT_AT_INFO = (
     "    with ScriptedOpenAI() as server:\n"
     "        server.push(text('ok'))\n"
     "        await complete([{'role': 'user', 'content': 'hi'}], model='openai/gpt-4o-mini',\n"
-    "                       api_base=server.url, api_key='sk-scripted', settings=ModelSettings())\n"
+    "                       api_base=server.url, api_key='sk-scripted', settings=ModelSettings(allowed_models=None))\n"
     "asyncio.run(main())\n"
 )
 

@@ -43,9 +43,15 @@ def test_sampling_is_reserved_and_nothing_else_is_sampling() -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "openai:/", ":/gpt-4o", "openai/", "/gpt-4o", "openai:/ gpt-4o",
-                                 "open ai/gpt-4o", "openai://gpt-4o"])
+                                 "open ai/gpt-4o"])
 def test_malformed_names_are_rejected_with_the_accepted_forms(bad: str) -> None:
     with pytest.raises(InvalidModelName) as caught:
         parse_model_name(bad)
     assert "provider" in str(caught.value) or "empty" in str(caught.value)
     assert "openai:/gpt-4o-mini" in str(caught.value)
+
+
+@pytest.mark.parametrize("with_url", ["openai://gpt-4o", "openai:/http://127.0.0.1:9/v1", "huggingface/https://x.example/m"])
+def test_a_name_holding_a_url_is_rejected_pointing_at_the_operators_api_base(with_url: str) -> None:
+    with pytest.raises(InvalidModelName, match="holds a URL.*TRACEJUDGE_JUDGE_API_BASE"):
+        parse_model_name(with_url)

@@ -14,6 +14,7 @@ from mcp_server.models import (
     ModelSettings,
     ModelTimeout,
     ModelUnavailable,
+    ModelUnreachable,
     RetryNotice,
     complete,
 )
@@ -32,7 +33,9 @@ ASK = [{"role": "user", "content": "Judge this trace."}]
 
 
 def on(server: ScriptedOpenAI, settings: ModelSettings) -> dict[str, object]:
-    return {"settings": settings, "api_base": server.url, "api_key": "sk-scripted"}
+    """The operator's direct call: any model may be named."""
+    return {"settings": settings.model_copy(update={"allowed_models": None}), "api_base": server.url,
+            "api_key": "sk-scripted"}
 
 
 async def test_429_is_retried_and_retry_after_is_honoured(scripted_openai: ScriptedOpenAI) -> None:
@@ -137,12 +140,12 @@ async def test_a_refused_connection_is_retried_then_reported(fast: ModelSettings
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    with pytest.raises(ModelUnavailable) as caught:
+    with pytest.raises(ModelUnreachable) as caught:
         await complete(ASK, model="openai/scripted-model", settings=fast,
                        api_base=f"http://127.0.0.1:{port}/v1", api_key="sk-scripted")
 
-    assert caught.value.attempts == 3
-    assert "check that the provider (or api_base) is up" in str(caught.value)
+    assert isinstance(caught.value, ModelUnavailable) and caught.value.attempts == 3
+    assert "cannot be reached" in str(caught.value) and "check that its server is up" in str(caught.value)
 
 
 async def test_context_length_error_is_its_own_type_and_is_not_retried(

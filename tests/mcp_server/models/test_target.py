@@ -5,12 +5,24 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from mcp_server.models import InvalidModelName, ModelNotConfigured, ModelSettings, resolve_model
+from mcp_server.models import InvalidModelName, ModelNotAllowed, ModelNotConfigured, ModelSettings, resolve_model
 
 
 def test_a_named_model_wins_over_the_default() -> None:
-    target = resolve_model("anthropic:/claude-sonnet-4-5", ModelSettings(judge_model="openai:/gpt-4o"))
+    settings = ModelSettings(judge_model="openai:/gpt-4o", allowed_models=None)
+    target = resolve_model("anthropic:/claude-sonnet-4-5", settings)
     assert target.name.litellm_name == "anthropic/claude-sonnet-4-5"
+
+
+def test_a_model_the_settings_do_not_allow_is_refused_naming_the_allowed_ones() -> None:
+    settings = ModelSettings(judge_model="openai:/gpt-4o", allowed_models="anthropic:/claude-sonnet-4-5")
+    assert resolve_model("anthropic/claude-sonnet-4-5", settings).name.litellm_name == "anthropic/claude-sonnet-4-5"
+    assert resolve_model("openai/gpt-4o", settings).name.litellm_name == "openai/gpt-4o"  # the default, always
+    with pytest.raises(ModelNotAllowed) as caught:
+        resolve_model("ollama/llama3", settings)
+    assert "'openai/gpt-4o', 'anthropic/claude-sonnet-4-5'" in str(caught.value)
+    with pytest.raises(ModelNotAllowed):
+        resolve_model("sampling", settings)
 
 
 def test_the_default_model_is_used_when_none_is_named() -> None:
@@ -21,7 +33,7 @@ def test_the_default_model_is_used_when_none_is_named() -> None:
 
 def test_the_defaults_api_base_and_key_follow_the_default_model_only() -> None:
     settings = ModelSettings(judge_model="openai/local-llama", api_base="http://127.0.0.1:8000/v1",
-                             api_key="sk-local")
+                             api_key="sk-local", allowed_models=None)
 
     same = resolve_model("openai:/local-llama", settings)  # named, in the other form
     other = resolve_model("anthropic/claude-sonnet-4-5", settings)

@@ -205,3 +205,16 @@ async def test_without_any_reflection_model_nothing_runs(db: Database) -> None:
             db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING], target=TARGET, settings=Settings(),
         )
     assert db.reader().execute("SELECT count(*) FROM traces").fetchone()[0] == 0
+
+
+async def test_a_judge_on_a_model_the_server_does_not_allow_stops_the_search_with_one_error(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(RouterModels())
+    registry.create_judge(db, "local", INSTRUCTIONS, model="ollama/llama3")  # stored by the operator's CLI
+    async with session(db, settings) as s:
+        refused = await s.error(
+            "OptimizePrompt", prompt=ROUTER_PROMPT, dataset="routing-cases", judges=["local"], target=TARGET,
+        )
+    assert "'ollama/llama3' is not one this server calls for a client" in refused
+    assert scripted_openai.chat_requests == []  # no reflection was paid for

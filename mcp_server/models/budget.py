@@ -1,0 +1,157 @@
+"""A spending budget shared by the model calls of one run (Evaluate's max_tokens and max_cost_usd).
+
+`complete` reserves each call's estimate before sending it: the prompt's tokens (characters / 4 of
+the messages and tools) plus the call's max_tokens, or OUTPUT_TOKENS_RESERVED when it sets none,
+priced with litellm's map. A call whose reservation does not fit beside those of the calls in
+flight waits for them to finish; once what was already spent leaves no room for it, it is refused
+with BudgetExhausted and never sent. A call that returns replaces its reservation with what it
+really spent. So a run goes over its budget only by what its calls spend beyond their estimates:
+at most one call per worker in flight.
+
+The budget reaches the calls through a context variable (`spending_within`), as retries reach
+Evaluate's limiter: judges call the model several layers down, and none has to pass it along.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from mcp_server.models.errors import BudgetExhausted, StructuredOutputError
+from mcp_server.models.results import Completion, Usage
+
+CHARS_PER_TOKEN = 4
+OUTPUT_TOKENS_RESERVED = 1_024
+"""The answer a call that sets no max_tokens is assumed to stay within (a verdict, a tool call);
+what a longer answer spends is part of the overshoot a run reports."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    tokens: int
+    cost_usd: float
+
+
+@dataclass
+class SpendBudget:
+    """What a run may spend in tokens and USD (None: no limit), and what it spent and holds."""
+
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    spent_tokens: int = 0
+    spent_cost_usd: float = 0.0
+    reserved_tokens: int = field(default=0, init=False)
+    reserved_cost_usd: float = field(default=0.0, init=False)
+    _settled: anyio.Event | None = field(default=None, init=False, repr=False)
+
+    def add(self, tokens: int, cost_usd: float) -> None:
+        """Count spend made outside the model calls (an agent run on a dataset record)."""
+        self.spent_tokens += tokens
+        self.spent_cost_usd += cost_usd
+        self._wake()
+
+    async def reserve(self, prompt_tokens: int, answer_tokens: int, cost_usd: float) -> Reservation:
+        """Hold room for one call, waiting while calls in flight hold it; BudgetExhausted when
+        what was spent already leaves too little."""
+        tokens = prompt_tokens + answer_tokens
+        while True:
+            refusal = self._refusal(tokens, cost_usd, prompt_tokens, answer_tokens)
+            if refusal is not None:
+                raise BudgetExhausted(refusal)
+            if self._fits(tokens, cost_usd):
+                self.reserved_tokens += tokens
+                self.reserved_cost_usd += cost_usd
+                return Reservation(tokens, cost_usd)
+            if self._settled is None:
+                self._settled = anyio.Event()
+            await self._settled.wait()
+
+    def settle(self, reservation: Reservation, spent: Usage) -> None:
+        """Replace a reservation with what its call spent."""
+        self.reserved_tokens -= reservation.tokens
+        self.reserved_cost_usd -= reservation.cost_usd
+        self.add(spent.total_tokens, spent.cost_usd)
+
+    def reached(self) -> str | None:
+        """Which limit the spend has reached, said with the figures; None while there is room."""
+        if self.max_tokens is not None and self.spent_tokens >= self.max_tokens:
+            return f"token budget reached: {self.spent_tokens:,} tokens used of max_tokens={self.max_tokens:,}"
+        if self.max_cost_usd is not None and self.spent_cost_usd >= self.max_cost_usd:
+            return f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}"
+        return None
+
+    def _fits(self, tokens: int, cost_usd: float) -> bool:
+        return (self.max_tokens is None or self.spent_tokens + self.reserved_tokens + tokens <= self.max_tokens) and (
+            self.max_cost_usd is None or self.spent_cost_usd + self.reserved_cost_usd + cost_usd <= self.max_cost_usd
+        )
+
+    def _refusal(self, tokens: int, cost_usd: float, prompt_tokens: int, answer_tokens: int) -> str | None:
+        call = f"about {prompt_tokens:,} tokens of prompt and up to {answer_tokens:,} of answer"
+        if self.max_tokens is not None and self.spent_tokens + tokens > self.max_tokens:
+            return (
+                f"token budget reached: {self.spent_tokens:,} tokens used of max_tokens={self.max_tokens:,}, and "
+                f"the next model call needs {call}; it was not sent"
+            )
+        if self.max_cost_usd is not None and self.spent_cost_usd + cost_usd > self.max_cost_usd:
+            return (
+                f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}, and "
+                f"the next model call ({call}) would cost about ${cost_usd:.4f}; it was not sent"
+            )
+        return None
+
+    def _wake(self) -> None:
+        if self._settled is not None:
+            self._settled.set()
+            self._settled = None
+
+
+_BUDGET: ContextVar[SpendBudget | None] = ContextVar("tracejudge_spend_budget", default=None)
+
+
+@contextmanager
+def spending_within(budget: SpendBudget) -> Iterator[None]:
+    """Make every model call in this block (in this task) reserve from `budget`."""
+    token = _BUDGET.set(budget)
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def estimate_tokens(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None) -> int:
+    """A prompt's tokens, estimated as characters / 4 of its JSON."""
+    return len(json.dumps([list(messages), list(tools or [])], ensure_ascii=False, default=str)) // CHARS_PER_TOKEN + 1
+
+
+async def within_budget(
+    call: Callable[[], Awaitable[Completion]],
+    *,
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]] | None,
+    max_tokens: int | None,
+    price: Callable[[int, int], float],
+) -> Completion:
+    """`call()`, with its estimate reserved first when a budget is in force (`price(prompt, answer)`
+    gives its cost in USD), and what it spent counted after; a refused call is never made."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return await call()
+    prompt_tokens, answer_tokens = estimate_tokens(messages, tools), max_tokens or OUTPUT_TOKENS_RESERVED
+    cost = price(prompt_tokens, answer_tokens) if budget.max_cost_usd is not None else 0.0
+    reservation = await budget.reserve(prompt_tokens, answer_tokens, cost)
+    spent = Usage()
+    try:
+        completion = await call()
+        spent = completion.usage
+        return completion
+    except StructuredOutputError as exc:  # an answer that could not be parsed was still paid for
+        spent = exc.completion.usage
+        raise
+    finally:
+        budget.settle(reservation, spent)
