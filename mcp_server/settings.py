@@ -37,7 +37,7 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", description="Address to bind; 127.0.0.1 keeps it off the network.")
     port: int = Field(8080, ge=0, le=65535)
     token: str | None = Field(
-        None, description="When set, /mcp and /v1/traces require 'Authorization: Bearer <token>'."
+        None, description="When set, /mcp, /v1/traces and /v1/logs require 'Authorization: Bearer <token>'."
     )
     token_file: Path | None = Field(
         None, description="The file the token was read from, if it came from one (kept to warn about its mode)."
