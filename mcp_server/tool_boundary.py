@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mcp_server.tools.paging import clip, dumps
@@ -132,16 +132,16 @@ class _KnownArguments(FuncMetadata):
 def refuse_unknown_arguments(server: MCPServer) -> None:
     """Make every tool registered on `server` refuse arguments it does not take, and say so in its
     input schema (additionalProperties: false). Called once, after all tools are registered."""
-    # The SDK has no public handle on a registered Tool; its argument model and schema are
-    # plain fields of it, rebuilt here the way Tool.from_function builds them.
+    # The SDK has no public handle on a registered Tool; its argument metadata and schema are
+    # plain fields of it. validate_arguments checks the names itself, so the argument model is
+    # kept (a stricter copy per tool would cost every server built ~100 ms of pydantic work).
     for tool in server._tool_manager.list_tools():
         loose = tool.fn_metadata
-        strict = create_model(loose.arg_model.__name__, __base__=loose.arg_model, __cls_kwargs__={"extra": "forbid"})
         tool.fn_metadata = _KnownArguments(
             tool_name=tool.name,
-            arg_model=strict,
+            arg_model=loose.arg_model,
             output_schema=loose.output_schema,
             output_model=loose.output_model,
             wrap_output=loose.wrap_output,
         )
-        tool.parameters = strict.model_json_schema(by_alias=True)
+        tool.parameters = {**tool.parameters, "additionalProperties": False}
