@@ -33,6 +33,10 @@ class SpanNotFound(TraceJudgeError, LookupError):
         self.span_id = span_id
 
 
+class SchemaTooNew(TraceJudgeError):
+    """The file was written by a newer tracejudge than this one."""
+
+
 class InvalidPageToken(TraceJudgeError, ValueError):
     """A page_token that this tool did not issue, or issued for other arguments."""
 

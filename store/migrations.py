@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from store.errors import SchemaTooNew
+
+
 def _m001_traces_and_spans(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
     db["traces"].create(
@@ -479,9 +482,9 @@ def migrate(conn: sqlite3.Connection) -> int:
             )
             current = _version(conn)
             if current > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise SchemaTooNew(
                     f"this database is at schema version {current}, newer than this tracejudge "
-                    f"({SCHEMA_VERSION}); upgrade tracejudge to open it."
+                    f"({SCHEMA_VERSION}); upgrade tracejudge (pip install -U tracejudge) to open it."
                 )
             if current < SCHEMA_VERSION:
                 name, step = MIGRATIONS[current]

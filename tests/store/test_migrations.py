@@ -63,3 +63,19 @@ def test_a_migrated_file_opens_while_another_process_holds_the_write_lock(tmp_pa
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_file_from_a_newer_tracejudge_is_refused_by_the_cli_saying_to_upgrade(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.processes import TRACEJUDGE
+
+    path = tmp_path / "newer.db"
+    Database(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, name, applied_ns) VALUES (999, 'future', 0)")
+    done = subprocess.run([TRACEJUDGE, "traces", "--db", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "schema version 999, newer than this tracejudge" in done.stderr
+    assert "upgrade tracejudge" in done.stderr
+    assert "Traceback" not in done.stderr
