@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -255,18 +256,20 @@ def print_import_report(report: ImportReport) -> int:
     """Print what each file gave; returns the exit code (1 when a file failed or spans were rejected)."""
     console = output_console()
     for file in report.files:
+        # Paths and rejection reasons may hold anything (a span's attribute names): never markup.
+        path = escape(str(file.path))
         if file.error:
-            console.print(f"[red]{file.path}: {file.error}[/]")
+            console.print(f"[red]{path}: {escape(file.error)}[/]")
             continue
-        line = f"{file.path}: {file.spans_written:,} spans ({file.format})"
+        line = f"{path}: {file.spans_written:,} spans ({file.format})"
         if file.rejected:
             line += f", [red]{file.spans_rejected:,} rejected[/]"
         console.print(line)
         for message in file.rejected[:MAX_REJECTIONS_SHOWN]:
-            console.print(f"  [red]rejected:[/] {message}")
+            console.print(f"  [red]rejected:[/] {escape(message)}")
         if file.spans_rejected > MAX_REJECTIONS_SHOWN:
             console.print(f"  ... and {file.spans_rejected - MAX_REJECTIONS_SHOWN} more")
         for note in file.notes:
-            console.print(f"  [dim]{note}[/]")
+            console.print(f"  [dim]{escape(note)}[/]")
     console.print(f"imported {report.spans_written:,} spans from {len(report.files) - len(report.failed_files)} file(s)")
     return 1 if report.failed_files or report.spans_rejected else 0

@@ -96,3 +96,13 @@ def test_a_database_path_that_is_a_folder_is_a_clear_error(tmp_path: Path, capsy
     assert main(["traces", "--db", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "could not be used" in err and "--db" in err
+
+
+def test_import_prints_paths_and_reasons_as_text_never_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "export[red].json"
+    bad.write_text("{not json")
+    assert main(["import", str(bad), "--db", str(tmp_path / "i.db")]) == 1
+    out = capsys.readouterr().out
+    assert "export[red].json" in out and "not valid JSON" in out
