@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from store import Database, SpanIn, write_spans
+from store.errors import SchemaTooNew
 from store.ingest import PREVIEW_CHARS
 from store import migrations
 from store.migrations import SCHEMA_VERSION, migrate
@@ -161,7 +162,7 @@ def test_a_database_from_a_newer_tracejudge_is_refused_with_the_fix(tmp_path: Pa
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("INSERT INTO schema_migrations VALUES (?, 'future', 0)", (SCHEMA_VERSION + 1,))
     conn.close()
-    with pytest.raises(RuntimeError, match="upgrade tracejudge"):
+    with pytest.raises(SchemaTooNew, match="upgrade tracejudge"):
         Database(path)
 
 
