@@ -2,16 +2,17 @@
 
 Instrumentations on the event-based GenAI conventions send a model call's messages as log records
 carrying the call's trace and span ids, and usually before the span (a span is exported when it
-ends, its logs as they happen). A record becomes an event of its span; the caller's `attach`
-(the semantic conventions, which the store cannot import) adds it and derives the span's inputs
-and outputs again, so the span and its trace read exactly as if the record had been a span event.
+ends, its logs as they happen). A record becomes an event of its span; the Database's
+`attach_events` (the semantic conventions, which the store cannot import) adds it and derives
+the span's inputs and outputs again, so the span and its trace read exactly as if the record had
+been a span event.
 
-- A record whose span is stored: the span is written again through write_spans with its new
-  events, so its row, its full-text entry and the trace's previews and totals all follow.
-- A record whose span is not stored yet waits in pending_logs; the write_spans that stores the
-  span (given this PendingLogs as `logs`) takes it, in the same transaction.
-- A span sent again keeps the events its logs gave it (the replaced row's are carried over), and
-  a record sent twice (an exporter's retry) is one event.
+- Every record waits in pending_logs first; the write_spans that stores its span takes it, in
+  the same transaction (store.log_events).
+- A record whose span is stored: the span is written again through write_spans, so its row, its
+  full-text entry and the trace's previews and totals all follow.
+- A span sent again, by any path, keeps the events its logs gave it (write_spans carries the
+  replaced row's over), and a record sent twice (an exporter's retry) is one event.
 
 Waiting is bounded, since a client could send logs for spans that never come: at most max_bytes
 of records wait (records past it are refused, and the caller reports them to the client), and a
@@ -29,19 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.connection import Database
-from store.ingest import SpanIn, encode_span, write_spans
+from store.ingest import SpanIn, write_spans
 from store.json_text import dumps
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 DEFAULT_PENDING_TTL_S = 3600.0
-LOG_MARKER = "log"
-"""The key that marks a span event made from a log record (its value: the record's own fields)."""
-
-Attach = Callable[[SpanIn, list[dict[str, Any]]], bool]
-"""Adds log events to a span (skipping those it has) and derives what depends on them again;
-returns whether the span changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +66,11 @@ class PendingLogs:
 
     def __init__(
         self,
-        attach: Attach,
         *,
         max_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         ttl_s: float = DEFAULT_PENDING_TTL_S,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        self._attach = attach
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self._clock = clock
@@ -117,26 +110,8 @@ class PendingLogs:
             # A second transaction, since write_spans opens its own. The spans were read in the
             # first; one sent again with other content in between would lose that content, which
             # OTel does not do (an ended span is exported once, retried as it was).
-            write_spans(db, [_span_of(row) for row in stored.values()], logs=self)
+            write_spans(db, [_span_of(row) for row in stored.values()])
         return result
-
-    def attach(
-        self,
-        conn: sqlite3.Connection,
-        spans: list[SpanIn],
-        encoded: list[tuple[tuple[Any, ...], str]],
-        replaced: list[sqlite3.Row],
-    ) -> None:
-        """write_spans' hook (store.ingest.SpanLogs): see the module docstring."""
-        events = _carried_over(replaced)
-        for key, waiting in _take_waiting(conn, spans).items():
-            events.setdefault(key, []).extend(waiting)
-        if not events:
-            return
-        for i, span in enumerate(spans):
-            found = events.get((span.trace_id, span.span_id))
-            if found and self._attach(span, found):
-                encoded[i] = encode_span(span)
 
     def _expire(self, conn: sqlite3.Connection, now: int) -> int:
         cutoff = now - int(self.ttl_s * 1e9)
@@ -174,41 +149,6 @@ def _stored_spans(conn: sqlite3.Connection, by_trace: dict[str, set[str]]) -> di
         ):
             stored[(row["trace_id"], row["span_id"])] = row
     return stored
-
-
-def _take_waiting(conn: sqlite3.Connection, spans: list[SpanIn]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Delete and return the records waiting for these spans, in the order they arrived."""
-    # One cheap statement settles the usual case: nobody sends logs, nothing waits.
-    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM pending_logs)").fetchone()[0]:
-        return {}
-    by_trace: dict[str, list[str]] = {}
-    for span in spans:
-        by_trace.setdefault(span.trace_id, []).append(span.span_id)
-    taken: list[tuple[int, str, str, str]] = []
-    for trace_id, span_ids in by_trace.items():
-        taken += conn.execute(
-            "DELETE FROM pending_logs WHERE trace_id = ? AND span_id IN (SELECT value FROM json_each(?)) "
-            "RETURNING id, trace_id, span_id, event",
-            (trace_id, dumps(span_ids)),
-        ).fetchall()
-    waiting: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for _, trace_id, span_id, event in sorted(tuple(row) for row in taken):
-        waiting.setdefault((trace_id, span_id), []).append(json.loads(event))
-    return waiting
-
-
-def _carried_over(replaced: list[sqlite3.Row]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """The log events of the rows a batch replaces, which the new copies must keep."""
-    carried: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    marker = f'"{LOG_MARKER}":'
-    for row in replaced:
-        # A substring test first: most rows have no log events, and parsing every replaced
-        # row's events would cost a re-sent batch more than the write.
-        if row["events"] and marker in row["events"]:
-            events = [e for e in json.loads(row["events"]) if isinstance(e, dict) and LOG_MARKER in e]
-            if events:
-                carried[(row["trace_id"], row["span_id"])] = events
-    return carried
 
 
 def _json(text: str | None, empty: Any) -> Any:

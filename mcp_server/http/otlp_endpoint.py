@@ -48,7 +48,6 @@ from mcp_server.otlp import InvalidOtlp, batches, parse_request
 from mcp_server.otlp.shapes import camel
 from mcp_server.settings import Settings
 from store import Database, write_spans
-from store.logs import PendingLogs
 
 Encoding = Literal["protobuf", "json"]
 
@@ -141,13 +140,10 @@ class OtlpEndpoint:
         db: Database,
         settings: Settings,
         *,
-        span_logs: PendingLogs | None = None,
         max_concurrent: int = 2,
         max_in_flight: int = 16,
     ) -> None:
         self.db = db
-        # Log records waiting for their spans (store.logs): every span is written with them.
-        self.span_logs = span_logs
         self.max_body_bytes = settings.max_body_bytes
         # Any body the size limit allows must fit in the budget, or it could never be taken.
         self.budget = BodyBudget(max(settings.max_buffered_body_bytes, settings.max_body_bytes))
@@ -214,7 +210,7 @@ class OtlpEndpoint:
         stored = 0
         try:
             for batch in batches(spans):
-                write_spans(self.db, batch.spans, logs=self.span_logs)
+                write_spans(self.db, batch.spans)
                 stored += len(batch.spans)
                 rejected += batch.rejected
         except InvalidOtlp as exc:

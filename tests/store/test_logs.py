@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,14 @@ def _span(span_id: str) -> SpanIn:
     return SpanIn(trace_id=TRACE, span_id=span_id, name="chat", start_ns=1_700_000_000_000_000_000, span_type="CHAT_MODEL")
 
 
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """The store as the servers open it: log events derive the span's payloads."""
+    database = Database(tmp_path / "traces.db", attach_events=attach_events)
+    yield database
+    database.close()
+
+
 def _waiting(db: Database) -> list[tuple[str, str]]:
     return [tuple(r) for r in db.reader().execute("SELECT trace_id, span_id FROM pending_logs ORDER BY id")]
 
@@ -32,7 +42,7 @@ def test_records_waiting_longer_than_the_ttl_are_deleted_and_the_warning_names_t
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     now = [1_000 * SECOND]
-    logs = PendingLogs(attach_events, ttl_s=60, clock=lambda: now[0])
+    logs = PendingLogs(ttl_s=60, clock=lambda: now[0])
     assert logs.write(db, [_message("00000000000000a1", "first")]).waiting == 1
     now[0] += 59 * SECOND
     assert logs.write(db, [_message("00000000000000a2", "second")]).expired == 0
@@ -48,31 +58,29 @@ def test_records_waiting_longer_than_the_ttl_are_deleted_and_the_warning_names_t
 
 
 def test_the_span_that_arrives_takes_its_waiting_records_and_only_those(db: Database) -> None:
-    logs = PendingLogs(attach_events)
+    logs = PendingLogs()
     logs.write(db, [_message("00000000000000a1", "for a1"), _message("00000000000000b2", "for b2")])
 
-    write_spans(db, [_span("00000000000000a1")], logs=logs)
+    write_spans(db, [_span("00000000000000a1")])
 
     assert _waiting(db) == [(TRACE, "00000000000000b2")]
     inputs = db.reader().execute("SELECT inputs FROM spans WHERE span_id = '00000000000000a1'").fetchone()[0]
     assert inputs == '[{"content":"for a1","role":"user"}]'
 
 
-def test_a_span_written_without_logs_leaves_its_records_waiting(db: Database) -> None:
-    logs = PendingLogs(attach_events)
-    logs.write(db, [_message("00000000000000a1", "later")])
+def test_a_span_sent_again_keeps_the_log_events_its_records_gave_it(db: Database) -> None:
+    PendingLogs().write(db, [_message("00000000000000a1", "from a log")])
+    write_spans(db, [_span("00000000000000a1")])
 
     write_spans(db, [_span("00000000000000a1")])
-    assert _waiting(db) == [(TRACE, "00000000000000a1")]
-    write_spans(db, [_span("00000000000000a1")], logs=logs)
 
-    assert _waiting(db) == []
-    assert "later" in db.reader().execute("SELECT inputs FROM spans").fetchone()[0]
+    events, inputs = db.reader().execute("SELECT events, inputs FROM spans").fetchone()
+    assert events.count("from a log") == 1 and "from a log" in inputs
 
 
 def test_the_byte_bound_counts_only_waiting_records_and_refuses_those_past_it(db: Database) -> None:
-    logs = PendingLogs(attach_events, max_bytes=600)
-    write_spans(db, [_span("00000000000000c3")], logs=logs)
+    logs = PendingLogs(max_bytes=600)
+    write_spans(db, [_span("00000000000000c3")])
     waiting = [_message("00000000000000a1", f"waiting {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(6)]
     stored = [_message("00000000000000c3", f"stored {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(6)]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -25,6 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
+from mcp_server.cli import main
 from mcp_server.settings import settings_from_env
 from tests.support.live_server import LiveServer
 from tests.support.mcp_session import session
@@ -189,6 +191,23 @@ async def test_json_logs_with_the_event_name_attribute_reach_their_span_and_a_re
     assert [e["name"] for e in span["events"]] == ["gen_ai.user.message", "gen_ai.choice"]
     assert trace["request_preview"] is not None and QUESTION in trace["request_preview"]
     assert trace["span_count"] == 1
+
+
+async def test_a_span_imported_again_keeps_the_content_its_logs_gave_it(live_server: LiveServer, tmp_path: Path) -> None:
+    """`tracejudge import` writes spans through the same write as OTLP: a span it replaces keeps
+    its log events and what they gave it (inputs, outputs, the trace's previews)."""
+    question = _record("gen_ai.user.message", {"content": QUESTION}, trace_id=TRACE, span_id=SPAN, time_ns=1_700_000_000_500_000_000)
+    assert _post(live_server, "/v1/logs", _logs_json(question)).json() == {}
+    assert _post(live_server, "/v1/traces", _span_json(TRACE, SPAN)).status_code == 200
+    export = tmp_path / "export.json"
+    export.write_bytes(_span_json(TRACE, SPAN))
+
+    assert main(["import", str(export), "--db", str(live_server.settings.db_path)]) == 0
+
+    span, trace = await _read(live_server, TRACE, SPAN)
+    assert span["inputs"] == [{"content": QUESTION, "role": "user"}]
+    assert [e["name"] for e in span["events"]] == ["gen_ai.user.message"]
+    assert trace["request_preview"] == QUESTION
 
 
 async def test_a_record_that_is_not_genai_is_kept_as_an_event_of_its_span(live_server: LiveServer) -> None:
