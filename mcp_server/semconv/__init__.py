@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_server.semconv import genai, mlflow, openinference, pydantic_ai, traceloop, vercel
-from mcp_server.semconv.payloads import EVENT_SOURCE_PREFIX, fill_payloads, unwrap_call_site
+from mcp_server.semconv.payloads import EVENT_SOURCE_PREFIX, fill_payloads, refill_empty, unwrap_call_site
 from mcp_server.semconv.previews import fill_texts
 from mcp_server.semconv.values import as_cost, as_text, as_tokens, decode_json_container, sum_of_costs
 from store.ingest import SpanIn
@@ -204,6 +204,10 @@ def attach_events(span: SpanIn, events: list[dict[str, Any]]) -> bool:
     if span.outputs_source is not None and span.outputs_source.startswith(EVENT_SOURCE_PREFIX):
         span.outputs_json = span.outputs_source = None
     fill_payloads(span, INPUTS, OUTPUTS)
+    # A payload without content was taken only because no source had any (payloads.py): the
+    # events may have brought some (litellm's empty gen_ai.*.messages beside its log records).
+    refill_empty(span, "inputs", genai.EVENT_INPUTS)
+    refill_empty(span, "outputs", genai.EVENT_OUTPUTS)
     # The question and answer are read from the payloads, which the events may just have given.
     span.request_text = span.response_text = None
     fill_texts(span, None, None)

@@ -210,6 +210,82 @@ async def test_a_span_imported_again_keeps_the_content_its_logs_gave_it(live_ser
     assert trace["request_preview"] == QUESTION
 
 
+def _chat_span_json(trace_id: str, span_id: str, inputs: list[Any], outputs: list[Any]) -> bytes:
+    """A chat span whose gen_ai.input.messages and gen_ai.output.messages are as given."""
+    span = json.loads(_span_json(trace_id, span_id))
+    attributes = span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    for key, value in (("gen_ai.input.messages", inputs), ("gen_ai.output.messages", outputs)):
+        attributes.append({"key": key, "value": {"stringValue": json.dumps(value)}})
+    return json.dumps(span).encode()
+
+
+EMPTY_INPUTS = [{"role": "user", "parts": []}]
+EMPTY_OUTPUTS = [{"role": "assistant", "parts": []}]
+
+
+def _content_logs(encoding: str, trace_id: str, span_id: str) -> tuple[bytes, str]:
+    """The question and the answer as log records, in OTLP/JSON or protobuf."""
+    if encoding == "json":
+        question = _record("gen_ai.user.message", {"content": QUESTION}, trace_id=trace_id, span_id=span_id, time_ns=1_700_000_000_500_000_000)
+        answer = _record("gen_ai.choice", {"index": 0, "finish_reason": "stop"}, trace_id=trace_id, span_id=span_id, time_ns=1_700_000_001_500_000_000)
+        answer["body"]["kvlistValue"]["values"].append(
+            {"key": "message", "value": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": ANSWER}}]}}}
+        )
+        return _logs_json(question, answer), "application/json"
+    request = ExportLogsServiceRequest()
+    records = request.resource_logs.add().scope_logs.add().log_records
+    ids = {"trace_id": bytes.fromhex(trace_id), "span_id": bytes.fromhex(span_id)}
+    question = records.add(event_name="gen_ai.user.message", time_unix_nano=1_700_000_000_500_000_000, **ids)
+    question.body.kvlist_value.values.add(key="content").value.string_value = QUESTION
+    answer = records.add(event_name="gen_ai.choice", time_unix_nano=1_700_000_001_500_000_000, **ids)
+    answer.body.kvlist_value.values.add(key="index").value.int_value = 0
+    answer.body.kvlist_value.values.add(key="finish_reason").value.string_value = "stop"
+    message = answer.body.kvlist_value.values.add(key="message").value.kvlist_value
+    message.values.add(key="content").value.string_value = ANSWER
+    return request.SerializeToString(), "application/x-protobuf"
+
+
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+@pytest.mark.parametrize("logs_first", [True, False], ids=["logs-before-span", "logs-after-span"])
+async def test_log_content_fills_a_span_whose_messages_attributes_are_empty(
+    live_server: LiveServer, encoding: str, logs_first: bool
+) -> None:
+    """litellm's and openai-v2's shape: the span carries gen_ai.*.messages without content, the
+    content comes as log records; the span and the trace's previews show the records' content."""
+    body, content_type = _content_logs(encoding, TRACE, SPAN)
+    span_body = _chat_span_json(TRACE, SPAN, EMPTY_INPUTS, EMPTY_OUTPUTS)
+    sends = [("/v1/logs", body, content_type), ("/v1/traces", span_body, "application/json")]
+    for path, data, media in sends if logs_first else reversed(sends):
+        assert _post(live_server, path, data, media).status_code == 200
+
+    span, trace = await _read(live_server, TRACE, SPAN)
+
+    assert span["inputs"] == [{"content": QUESTION, "role": "user"}]
+    assert span["outputs"] == [{"index": 0, "finish_reason": "stop", "message": {"content": ANSWER}}]
+    assert span["inputs_source"] == "event:gen_ai.user.message" and span["outputs_source"] == "event:gen_ai.choice"
+    # The empty attributes stay as they came.
+    assert span["attributes"]["gen_ai.input.messages"] == EMPTY_INPUTS
+    assert span["attributes"]["gen_ai.output.messages"] == EMPTY_OUTPUTS
+    assert trace["request_preview"] == QUESTION and trace["response_preview"] == ANSWER
+
+
+@pytest.mark.parametrize("logs_first", [True, False], ids=["logs-before-span", "logs-after-span"])
+async def test_log_content_does_not_replace_messages_the_span_has(live_server: LiveServer, logs_first: bool) -> None:
+    inputs = [{"role": "user", "parts": [{"type": "text", "content": "the span's own question"}]}]
+    outputs = [{"role": "assistant", "parts": [{"type": "text", "content": "the span's own answer"}]}]
+    body, content_type = _content_logs("json", TRACE, SPAN)
+    sends = [("/v1/logs", body, content_type), ("/v1/traces", _chat_span_json(TRACE, SPAN, inputs, outputs), "application/json")]
+    for path, data, media in sends if logs_first else reversed(sends):
+        assert _post(live_server, path, data, media).status_code == 200
+
+    span, trace = await _read(live_server, TRACE, SPAN)
+
+    assert (span["inputs"], span["outputs"]) == (inputs, outputs)
+    assert (span["inputs_source"], span["outputs_source"]) == ("gen_ai.input.messages", "gen_ai.output.messages")
+    assert [e["name"] for e in span["events"]] == ["gen_ai.user.message", "gen_ai.choice"]
+    assert trace["request_preview"] == "the span's own question" and trace["response_preview"] == "the span's own answer"
+
+
 async def test_a_record_that_is_not_genai_is_kept_as_an_event_of_its_span(live_server: LiveServer) -> None:
     record = {
         "timeUnixNano": "1700000000700000000", "traceId": TRACE, "spanId": SPAN, "severityNumber": "SEVERITY_NUMBER_WARN",
