@@ -49,7 +49,12 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    span_logs = PendingLogs(max_bytes=settings.pending_logs_max_bytes, ttl_s=settings.pending_logs_ttl_s)
+    span_logs = PendingLogs(
+        max_bytes=settings.pending_logs_max_bytes,
+        ttl_s=settings.pending_logs_ttl_s,
+        max_events_per_span=settings.max_log_events_per_span,
+        max_event_bytes_per_span=settings.max_log_event_bytes_per_span,
+    )
     otlp = OtlpEndpoint(db, settings)
     app.router.routes.extend(
         [

@@ -11,6 +11,7 @@ import pytest
 
 from mcp_server.semconv import attach_events
 from store import Database, SpanIn, write_spans
+from store.json_text import dumps
 from store.logs import LogIn, PendingLogs
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -78,16 +79,57 @@ def test_a_span_sent_again_keeps_the_log_events_its_records_gave_it(db: Database
     assert events.count("from a log") == 1 and "from a log" in inputs
 
 
-def test_the_byte_bound_counts_only_waiting_records_and_refuses_those_past_it(db: Database) -> None:
-    logs = PendingLogs(max_bytes=600)
+def test_the_byte_bound_counts_only_waiting_records_and_deletes_the_oldest_to_make_room(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    size = len(dumps(_message("00000000000000a1", "waiting 0").event).encode())
+    logs = PendingLogs(max_bytes=4 * size)
     write_spans(db, [_span("00000000000000c3")])
-    waiting = [_message("00000000000000a1", f"waiting {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(6)]
+    first = [_message("00000000000000a1", f"waiting {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(3)]
     stored = [_message("00000000000000c3", f"stored {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(6)]
+    assert logs.write(db, first + stored).waiting == 3
 
-    result = logs.write(db, waiting + stored)
+    later = [_message("00000000000000b2", f"waiting {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(3)]
+    with caplog.at_level(logging.WARNING, logger="store.logs"):
+        result = logs.write(db, later)
 
-    assert result.attached == 6
-    assert 0 < result.waiting < 6 and len(result.refused) == 6 - result.waiting
-    assert "for span 00000000000000a1" in result.refused[0] and "(600, TRACEJUDGE_PENDING_LOGS_MAX_BYTES)" in result.refused[0]
-    assert db.reader().execute("SELECT sum(size) FROM pending_logs").fetchone()[0] <= 600
+    assert (result.waiting, result.refused) == (3, [])
+    assert _waiting(db) == [(TRACE, "00000000000000a1")] + [(TRACE, "00000000000000b2")] * 3
+    assert "waiting 2" in db.reader().execute("SELECT event FROM pending_logs ORDER BY id").fetchone()[0]
+    assert len(result.evicted) == 1 and "deleted 2 older OTLP log records" in result.evicted[0]
+    assert "TRACEJUDGE_PENDING_LOGS_MAX_BYTES" in result.evicted[0] and result.evicted[0] in caplog.text
     assert db.reader().execute("SELECT inputs FROM spans").fetchone()[0].count("stored") == 6
+
+
+def test_a_request_larger_than_the_waiting_bound_keeps_its_newest_records(db: Database) -> None:
+    size = len(dumps(_message("00000000000000a1", "waiting 0").event).encode())
+    logs = PendingLogs(max_bytes=2 * size)
+    records = [_message("00000000000000a1", f"waiting {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(5)]
+
+    result = logs.write(db, records)
+
+    assert result.waiting == 2 and len(result.refused) == 3
+    assert "deleted to make room for this request's later records" in result.refused[0]
+    kept = [row[0] for row in db.reader().execute("SELECT event FROM pending_logs ORDER BY id")]
+    assert ["waiting 3" in kept[0], "waiting 4" in kept[1]] == [True, True]
+
+
+def test_one_span_keeps_at_most_the_bounded_number_and_bytes_of_log_events(db: Database) -> None:
+    write_spans(db, [_span("00000000000000c3")])
+    by_count = PendingLogs(max_events_per_span=3)
+    records = [_message("00000000000000c3", f"message {i}", time_ns=1_700_000_000_000_000_000 + i) for i in range(5)]
+
+    result = by_count.write(db, records[:2])
+    assert (result.attached, result.refused) == (2, [])
+    result = by_count.write(db, records)  # the first two again (a retry), and three new
+
+    assert result.attached == 3 and len(result.refused) == 2
+    assert "the span already has 3 log events, the most one span keeps (3, TRACEJUDGE_MAX_LOG_EVENTS_PER_SPAN)" in result.refused[0]
+    events = db.reader().execute("SELECT events FROM spans").fetchone()[0]
+    assert [f"message {i}" in events for i in range(5)] == [True, True, True, False, False]
+
+    size = len(dumps(records[0].event).encode())
+    by_bytes = PendingLogs(max_event_bytes_per_span=2 * size + 1)
+    result = by_bytes.write(db, [_message("00000000000000d4", f"message {i}") for i in range(3)])
+    assert result.waiting == 2 and len(result.refused) == 1
+    assert "TRACEJUDGE_MAX_LOG_EVENT_BYTES_PER_SPAN" in result.refused[0]

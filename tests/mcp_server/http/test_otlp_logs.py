@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
 from mcp_server.cli import main
-from mcp_server.settings import settings_from_env
+from mcp_server.settings import Settings, settings_from_env
 from tests.support.live_server import LiveServer
 from tests.support.mcp_session import session
 
@@ -369,7 +369,9 @@ def test_logs_need_the_token_and_an_allowed_host_like_traces(start_server) -> No
     assert response.status_code == 200
 
 
-def test_records_past_the_waiting_bound_are_refused_and_records_for_stored_spans_are_not(start_server) -> None:
+def test_past_the_waiting_bound_the_oldest_records_make_room_and_records_for_stored_spans_are_not_counted(
+    start_server,
+) -> None:
     server = start_server(pending_logs_max_bytes=1_000)
     other = "1" * 16
     records = [_record("gen_ai.user.message", {"content": f"question {i} " + "x" * 200}, trace_id=TRACE, span_id=SPAN, time_ns=i + 1) for i in range(8)]
@@ -377,14 +379,44 @@ def test_records_past_the_waiting_bound_are_refused_and_records_for_stored_spans
 
     waiting = _post(server, "/v1/logs", _logs_json(*records)).json()["partialSuccess"]
     attached = _post(server, "/v1/logs", _logs_json(*[{**r, "spanId": other} for r in records])).json()
+    later = _post(server, "/v1/logs", _logs_json(*[{**r, "spanId": "2" * 16} for r in records[:2]])).json()
 
+    # The request's first records make room for its last ones.
     assert 0 < int(waiting["rejectedLogRecords"]) < 8
-    assert "the most it keeps (1,000, TRACEJUDGE_PENDING_LOGS_MAX_BYTES)" in waiting["errorMessage"]
+    assert "deleted to make room for this request's later records" in waiting["errorMessage"]
+    assert "TRACEJUDGE_PENDING_LOGS_MAX_BYTES" in waiting["errorMessage"]
     assert attached == {}
     stored_events = server.db.reader().execute("SELECT events FROM spans WHERE span_id = ?", (other,)).fetchone()[0]
     assert len(json.loads(stored_events)) == 8
-    size = server.db.reader().execute("SELECT sum(size) FROM pending_logs").fetchone()[0]
-    assert size <= 1_000
+    # A later request's records are kept, the oldest waiting ones deleted, and the answer says so.
+    assert "rejectedLogRecords" not in later["partialSuccess"]
+    assert "deleted 2 older OTLP log records that waited" in later["partialSuccess"]["errorMessage"]
+    spans = [row[0] for row in server.db.reader().execute("SELECT span_id FROM pending_logs ORDER BY id")]
+    assert spans == ["2" * 16] * 2
+    assert server.db.reader().execute("SELECT sum(size) FROM pending_logs").fetchone()[0] <= 1_000
+
+
+@pytest.mark.parametrize("logs_first", [True, False], ids=["logs-before-span", "logs-after-span"])
+def test_records_past_the_per_span_bounds_are_refused_naming_the_setting(start_server, logs_first: bool) -> None:
+    server = start_server(max_log_events_per_span=3)
+    records = [_record("gen_ai.user.message", {"content": f"question {i}"}, trace_id=TRACE, span_id=SPAN, time_ns=i + 1) for i in range(5)]
+    if not logs_first:
+        assert _post(server, "/v1/traces", _span_json(TRACE, SPAN)).status_code == 200
+
+    answer = _post(server, "/v1/logs", _logs_json(*records)).json()["partialSuccess"]
+    assert _post(server, "/v1/logs", _logs_json(*records[:3])).json() == {}  # a retry of those kept
+    if logs_first:
+        assert _post(server, "/v1/traces", _span_json(TRACE, SPAN)).status_code == 200
+
+    assert int(answer["rejectedLogRecords"]) == 2
+    assert "the most one span keeps (3, TRACEJUDGE_MAX_LOG_EVENTS_PER_SPAN)" in answer["errorMessage"]
+    events = json.loads(server.db.reader().execute("SELECT events FROM spans").fetchone()[0])
+    assert [e["body"]["content"] for e in events] == ["question 0", "question 1", "question 2"]
+
+    by_bytes = start_server(max_log_event_bytes_per_span=500)
+    answer = _post(by_bytes, "/v1/logs", _logs_json(records[0], {**records[1], "body": {"stringValue": "x" * 500}})).json()
+    assert int(answer["partialSuccess"]["rejectedLogRecords"]) == 1
+    assert "(500, TRACEJUDGE_MAX_LOG_EVENT_BYTES_PER_SPAN)" in answer["partialSuccess"]["errorMessage"]
 
 
 def test_batched_sdk_exports_in_any_order_lose_nothing(live_server: LiveServer) -> None:
@@ -407,6 +439,13 @@ def test_batched_sdk_exports_in_any_order_lose_nothing(live_server: LiveServer) 
 
 
 def test_the_waiting_bounds_are_read_from_the_environment() -> None:
-    settings = settings_from_env({"TRACEJUDGE_PENDING_LOGS_MAX_BYTES": "1000", "TRACEJUDGE_PENDING_LOGS_TTL_S": "90"})
+    settings = settings_from_env(
+        {
+            "TRACEJUDGE_PENDING_LOGS_MAX_BYTES": "1000", "TRACEJUDGE_PENDING_LOGS_TTL_S": "90",
+            "TRACEJUDGE_MAX_LOG_EVENTS_PER_SPAN": "7", "TRACEJUDGE_MAX_LOG_EVENT_BYTES_PER_SPAN": "2048",
+        }
+    )  # fmt: skip
 
     assert (settings.pending_logs_max_bytes, settings.pending_logs_ttl_s) == (1000, 90.0)
+    assert (settings.max_log_events_per_span, settings.max_log_event_bytes_per_span) == (7, 2048)
+    assert (Settings().max_log_events_per_span, Settings().max_log_event_bytes_per_span) == (1_000, 4 * 1024 * 1024)
