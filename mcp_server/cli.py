@@ -217,8 +217,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
             "Stop that program (or remove the -wal file if none has it open), or name another file."
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with database(settings) as db:
-        done = backup(db, dest)
+    done = backup(source, dest)
     print(
         f"wrote {done.path}: {done.traces:,} traces, {done.spans:,} spans, {done.size_bytes:,} bytes, copied from "
         f"{source} as one SQLite file (open it with --db {done.path})."

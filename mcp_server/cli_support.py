@@ -20,13 +20,20 @@ Command = Callable[[argparse.Namespace, Settings], int]
 AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
 
 
-@contextmanager
-def database(settings: Settings, *, checkpoint: bool = False) -> Iterator[Database]:
-    """The store at settings.db_path, closed when the block ends (checkpointed first, for the
-    servers, so the .db file alone holds it all: Database.close)."""
+def open_database(settings: Settings) -> Database:
+    """The store at settings.db_path, as every command and server opens it: spans written to it
+    take their log events through the semantic conventions (store.log_events)."""
+    from mcp_server.semconv import attach_events
     from store import Database
 
-    db = Database(settings.db_path)
+    return Database(settings.db_path, attach_events=attach_events)
+
+
+@contextmanager
+def database(settings: Settings, *, checkpoint: bool = False) -> Iterator[Database]:
+    """open_database, closed when the block ends (checkpointed first, for the servers, so the
+    .db file alone holds it all: Database.close)."""
+    db = open_database(settings)
     try:
         yield db
     finally:

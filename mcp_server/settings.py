@@ -20,7 +20,12 @@ from mcp_server.models.settings import (
     ModelSettings,
 )
 from store.errors import InvalidArgument
-from store.logs import DEFAULT_MAX_PENDING_BYTES, DEFAULT_PENDING_TTL_S
+from store.logs import (
+    DEFAULT_MAX_EVENT_BYTES_PER_SPAN,
+    DEFAULT_MAX_EVENTS_PER_SPAN,
+    DEFAULT_MAX_PENDING_BYTES,
+    DEFAULT_PENDING_TTL_S,
+)
 
 DEFAULT_DB_PATH = Path.home() / ".tracejudge" / "tracejudge.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -56,12 +61,24 @@ class Settings(BaseModel):
         DEFAULT_MAX_PENDING_BYTES,
         gt=0,
         description="Most bytes of OTLP log records kept waiting for spans not received yet; "
-        "records past it are refused in partial_success.",
+        "past it the oldest waiting records are deleted to make room (with a warning).",
     )
     pending_logs_ttl_s: float = Field(
         DEFAULT_PENDING_TTL_S,
         gt=0,
         description="Seconds a log record waits for its span before it is deleted (with a warning).",
+    )
+    max_log_events_per_span: int = Field(
+        DEFAULT_MAX_EVENTS_PER_SPAN,
+        gt=0,
+        description="Most OTLP log records kept as events of one span; records past it are refused in "
+        "partial_success.",
+    )
+    max_log_event_bytes_per_span: int = Field(
+        DEFAULT_MAX_EVENT_BYTES_PER_SPAN,
+        gt=0,
+        description="Most bytes of OTLP log records kept as events of one span; records past it are refused "
+        "in partial_success.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -146,6 +163,7 @@ def read_token_file(path: Path) -> str:
 ENV_PREFIX = "TRACEJUDGE_"
 PLAIN_FIELDS = (
     "host", "port", "trusted_network", "max_body_bytes", "pending_logs_max_bytes", "pending_logs_ttl_s",
+    "max_log_events_per_span", "max_log_event_bytes_per_span",
     "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "max_buffered_body_bytes",
     "session_idle_timeout_s", "max_sessions", "max_sessions_per_client",
 )  # fmt: skip

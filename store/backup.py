@@ -1,5 +1,10 @@
 """Copying a store, while servers go on reading and writing it, into one self-contained file:
-SQLite's online backup API (copying the .db file alone would miss what sits in its WAL)."""
+SQLite's online backup API (copying the .db file alone would miss what sits in its WAL).
+
+The source is opened read-only and as it is, not as a Database: a backup never migrates the store
+it copies nor takes its write lock, so a store from an older tracejudge is copied at its own schema
+version (the copy is migrated when opened as a store) and one from a newer tracejudge can still be
+backed up."""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.connection import Database
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class BackupSummary:
     size_bytes: int
 
 
-def backup(db: Database, dest: Path) -> BackupSummary:
+def backup(source: Path, dest: Path) -> BackupSummary:
     """Copy the store into `dest` (replacing it if it exists) as one consistent snapshot.
 
     The copy runs in one step, inside one read transaction: writers (in this process or any
@@ -28,9 +32,12 @@ def backup(db: Database, dest: Path) -> BackupSummary:
     partial copy, and it is left in rollback-journal mode: one file, with no -wal beside it."""
     partial = dest.with_name(f".{dest.name}.partial")
     partial.unlink(missing_ok=True)
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     target = sqlite3.connect(partial, isolation_level=None)
     try:
-        db.reader().backup(target)
+        # A server's write holds the WAL only briefly; wait for it rather than fail.
+        reader.execute("PRAGMA busy_timeout=10000")
+        reader.backup(target)
         target.execute("PRAGMA journal_mode=DELETE")
         traces = target.execute("SELECT count(*) FROM traces").fetchone()[0]
         spans = target.execute("SELECT count(*) FROM spans").fetchone()[0]
@@ -38,6 +45,8 @@ def backup(db: Database, dest: Path) -> BackupSummary:
         target.close()
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        reader.close()
     target.close()
     os.replace(partial, dest)
     return BackupSummary(path=dest, traces=traces, spans=spans, size_bytes=dest.stat().st_size)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from store.log_events import Attach, add_events
 from store.migrations import migrate
 
 SqlTracer = Callable[[str], None]
@@ -72,10 +73,16 @@ def _connect(path: str, tracer: SqlTracer | None) -> sqlite3.Connection:
 
 
 class Database:
-    """A tracejudge SQLite file: migrated on open, one writer, a reader per live thread."""
+    """A tracejudge SQLite file: migrated on open, one writer, a reader per live thread.
 
-    def __init__(self, path: str | Path, *, tracer: SqlTracer | None = None) -> None:
+    `attach_events` is how a span written here takes log events (store.log_events): every path
+    that writes spans writes them through this object, so the hook travels with it. The servers
+    and the CLI open the store with the semantic conventions' (mcp_server.cli_support).
+    """
+
+    def __init__(self, path: str | Path, *, tracer: SqlTracer | None = None, attach_events: Attach = add_events) -> None:
         self.path = str(path)
+        self.attach_events = attach_events
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._tracer = tracer

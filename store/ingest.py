@@ -12,10 +12,11 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from store.connection import Database
 from store.json_text import dumps
+from store.log_events import give_log_events
 
 SPAN_TYPES = frozenset(
     {
@@ -80,20 +81,6 @@ class SpanIn:
 class WriteResult:
     spans_written: int
     traces_touched: int
-
-
-class SpanLogs(Protocol):
-    """Log records that belong to spans as events (store.logs.PendingLogs implements it)."""
-
-    def attach(
-        self,
-        conn: sqlite3.Connection,
-        spans: list[SpanIn],
-        encoded: list[tuple[tuple[Any, ...], str]],
-        replaced: list[sqlite3.Row],
-    ) -> None:
-        """Within write_spans' transaction, before the rows are written: give each span the log
-        records waiting for it and those the row it replaces had, re-encoding what changed."""
 
 
 _UPSERT_SPAN = """
@@ -177,15 +164,15 @@ def _usage(span_type: str, status_code: str, tokens: tuple[Any, Any, Any, Any]) 
     ]
 
 
-def write_spans(db: Database, spans: Sequence[SpanIn], *, logs: SpanLogs | None = None) -> WriteResult:
+def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
     """Store a batch of spans in one transaction; returns how many spans and traces it touched.
 
     Set-based: per batch, one read of the spans being replaced, one executemany for the rows, one
     statement to keep the full-text index in step, and one keyed UPDATE per trace for its
     totals, computed here from the batch (minus what replaced spans had contributed). The caller
     validates spans first (see mcp_server.otlp): a failure here rolls the whole batch back.
-    With `logs`, the OTLP log records that name a span become its events in the same
-    transaction (see store.logs).
+    Every span takes, in the same transaction, the OTLP log records waiting for it and keeps
+    the log events of the row it replaces (store.log_events), whichever path wrote it.
     """
     if not spans:
         return WriteResult(0, 0)
@@ -209,8 +196,8 @@ def write_spans(db: Database, spans: Sequence[SpanIn], *, logs: SpanLogs | None 
                 "WHERE trace_id = ? AND span_id IN (SELECT value FROM json_each(?))",
                 (trace_id, dumps([span.span_id for span in trace_spans])),
             ).fetchall()
-        if logs is not None:
-            logs.attach(conn, unique, encoded, replaced)
+        for i in give_log_events(conn, db.attach_events, unique, replaced):
+            encoded[i] = encode_span(unique[i])
         last_id = conn.execute("SELECT coalesce(max(id), 0) FROM spans").fetchone()[0]
         _forget_indexed_text(conn, replaced)
         conn.executemany(_UPSERT_SPAN, [row for row, _ in encoded])

@@ -14,7 +14,6 @@ from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
 from mcp_server.http.otlp_logs import logs_endpoint
 from mcp_server.http.sessions import SessionLimitMiddleware
-from mcp_server.semconv import attach_events
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
@@ -51,9 +50,12 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     span_logs = PendingLogs(
-        attach_events, max_bytes=settings.pending_logs_max_bytes, ttl_s=settings.pending_logs_ttl_s
+        max_bytes=settings.pending_logs_max_bytes,
+        ttl_s=settings.pending_logs_ttl_s,
+        max_events_per_span=settings.max_log_events_per_span,
+        max_event_bytes_per_span=settings.max_log_event_bytes_per_span,
     )
-    otlp = OtlpEndpoint(db, settings, span_logs=span_logs)
+    otlp = OtlpEndpoint(db, settings)
     app.router.routes.extend(
         [
             Route("/v1/traces", otlp.handle, methods=["POST"]),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio
@@ -48,7 +48,6 @@ from mcp_server.otlp import InvalidOtlp, batches, parse_request
 from mcp_server.otlp.shapes import camel
 from mcp_server.settings import Settings
 from store import Database, write_spans
-from store.logs import PendingLogs
 
 Encoding = Literal["protobuf", "json"]
 
@@ -111,26 +110,37 @@ class Signal:
 TRACES = Signal(ExportTraceServiceResponse, "rejected_spans", "spans")
 
 
-def _export_response(rejected: list[str], encoding: Encoding, signal: Signal) -> Response:
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing one body did: one message per item rejected (counted in partial_success),
+    and notes the sender should read that reject none of its items (OTLP's warning form:
+    partial_success with a count of 0 and an error_message)."""
+
+    rejected: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _export_response(stored: Stored, encoding: Encoding, signal: Signal) -> Response:
     """The 200 answer for a stored export, in the request's encoding, counting the rejections."""
-    message = "; ".join(rejected[:MAX_REJECTION_MESSAGES])
+    rejected = stored.rejected
+    message = "; ".join([*stored.notes, *rejected[:MAX_REJECTION_MESSAGES]])
     if len(rejected) > MAX_REJECTION_MESSAGES:
         message += f"; and {len(rejected) - MAX_REJECTION_MESSAGES} more rejected {signal.items}"
     if encoding == "json":
         body: dict[str, object] = {}
-        if rejected:
-            count = camel(signal.rejected_field)
-            body["partialSuccess"] = {count: str(len(rejected)), "errorMessage": message}
+        if message:
+            partial: dict[str, str] = {camel(signal.rejected_field): str(len(rejected))} if rejected else {}
+            body["partialSuccess"] = {**partial, "errorMessage": message}
         return Response(json.dumps(body), media_type=JSON)
     response = signal.response()
-    if rejected:
+    if message:
         setattr(response.partial_success, signal.rejected_field, len(rejected))
         response.partial_success.error_message = message
     return Response(response.SerializeToString(), media_type=PROTOBUF)
 
 
-StoreBody = Callable[[bytearray, Encoding], list[str]]
-"""Stores one read body (in a worker thread); returns one message per item it rejected."""
+StoreBody = Callable[[bytearray, Encoding], Stored]
+"""Stores one read body (in a worker thread); says what it rejected."""
 
 
 class OtlpEndpoint:
@@ -141,13 +151,10 @@ class OtlpEndpoint:
         db: Database,
         settings: Settings,
         *,
-        span_logs: PendingLogs | None = None,
         max_concurrent: int = 2,
         max_in_flight: int = 16,
     ) -> None:
         self.db = db
-        # Log records waiting for their spans (store.logs): every span is written with them.
-        self.span_logs = span_logs
         self.max_body_bytes = settings.max_body_bytes
         # Any body the size limit allows must fit in the budget, or it could never be taken.
         self.budget = BodyBudget(max(settings.max_buffered_body_bytes, settings.max_body_bytes))
@@ -191,7 +198,7 @@ class OtlpEndpoint:
                 return _retry_later("the server is busy storing other exports; retry shortly.", encoding)
             self._in_flight += 1
             try:
-                rejected = await anyio.to_thread.run_sync(store, body, encoding, limiter=self._limiter)
+                stored = await anyio.to_thread.run_sync(store, body, encoding, limiter=self._limiter)
             except InvalidOtlp as exc:
                 return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
             except sqlite3.OperationalError as exc:
@@ -204,9 +211,9 @@ class OtlpEndpoint:
                 )
             finally:
                 self._in_flight -= 1
-        return _export_response(rejected, encoding, signal)
+        return _export_response(stored, encoding, signal)
 
-    def _store_spans(self, body: bytearray, encoding: Encoding) -> list[str]:
+    def _store_spans(self, body: bytearray, encoding: Encoding) -> Stored:
         spans = parse_request(body, encoding)
         large = len(body) >= LARGE_BODY_BYTES
         body.clear()  # parsed: its bytes are not needed while the spans are stored, so free them now
@@ -214,7 +221,7 @@ class OtlpEndpoint:
         stored = 0
         try:
             for batch in batches(spans):
-                write_spans(self.db, batch.spans, logs=self.span_logs)
+                write_spans(self.db, batch.spans)
                 stored += len(batch.spans)
                 rejected += batch.rejected
         except InvalidOtlp as exc:
@@ -227,4 +234,4 @@ class OtlpEndpoint:
         finally:
             if large:
                 give_back_memory()
-        return rejected
+        return Stored(rejected)

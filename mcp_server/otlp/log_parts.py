@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_server.otlp.span_parts import MAX_TIME_NS, SpanRejected, span_id_of, too_late, trace_id_of
-from store.logs import LOG_MARKER, LogIn
+from store.log_events import LOG_MARKER
+from store.logs import LogIn
 
 _NAME_ATTRIBUTES = ("event.name", "event_name")
 """Where records name their event when LogRecord.event_name is empty: SDKs before it existed

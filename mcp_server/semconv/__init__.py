@@ -23,15 +23,15 @@ convention says the value is JSON; nothing is invented for spans that carry none
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from mcp_server.semconv import genai, mlflow, openinference, pydantic_ai, traceloop, vercel
-from mcp_server.semconv.payloads import EVENT_SOURCE_PREFIX, fill_payloads, unwrap_call_site
+from mcp_server.semconv.payloads import EVENT_SOURCE_PREFIX, fill_payloads, refill_empty, unwrap_call_site
 from mcp_server.semconv.previews import fill_texts
 from mcp_server.semconv.values import as_cost, as_text, as_tokens, decode_json_container, sum_of_costs
 from store.ingest import SpanIn
+from store.log_events import add_events
 
 SPAN_TYPE_RULES: tuple[tuple[str, Callable[[Any], str | None]], ...] = (
     (mlflow.SPAN_TYPE_KEY, mlflow.span_type),
@@ -197,28 +197,18 @@ def attach_events(span: SpanIn, events: list[dict[str, Any]]) -> bool:
     """Add to a normalized span the events it lacks (log records that name it: store.logs), in
     time order, and take its inputs and outputs again where events were (or, absent any other
     source, may now be) their source; returns whether the span changed."""
-    known = {_event_key(event) for event in span.events}
-    added = []
-    for event in events:
-        key = _event_key(event)
-        if key not in known:
-            known.add(key)
-            added.append(event)
-    if not added:
+    if not add_events(span, events):
         return False
-    # Stable: events of one instant keep the order they were recorded in.
-    span.events = sorted([*span.events, *added], key=lambda event: event.get("time_ns") or 0)
     if span.inputs_source is not None and span.inputs_source.startswith(EVENT_SOURCE_PREFIX):
         span.inputs_json = span.inputs_source = None
     if span.outputs_source is not None and span.outputs_source.startswith(EVENT_SOURCE_PREFIX):
         span.outputs_json = span.outputs_source = None
     fill_payloads(span, INPUTS, OUTPUTS)
+    # A payload without content was taken only because no source had any (payloads.py): the
+    # events may have brought some (litellm's empty gen_ai.*.messages beside its log records).
+    refill_empty(span, "inputs", genai.EVENT_INPUTS)
+    refill_empty(span, "outputs", genai.EVENT_OUTPUTS)
     # The question and answer are read from the payloads, which the events may just have given.
     span.request_text = span.response_text = None
     fill_texts(span, None, None)
     return True
-
-
-def _event_key(event: dict[str, Any]) -> str:
-    # Key order differs between a decoded record and one read back from the store.
-    return json.dumps(event, sort_keys=True, default=str)

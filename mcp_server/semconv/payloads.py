@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mcp_server.semconv.values import parse_json, to_json_text, unflatten
+from mcp_server.semconv.values import load_json, parse_json, to_json_text, unflatten
 from store.ingest import SpanIn
 
 Decode = Callable[[dict[str, Any], Any], Any]
@@ -193,6 +193,29 @@ def fill_payloads(span: SpanIn, inputs: Sequence[Source], outputs: Sequence[Sour
         span.outputs_json, span.outputs_source = _text(found[0]), found[1]
         taken_outputs = plain(found[0])
     return taken_inputs, taken_outputs
+
+
+def refill_empty(span: SpanIn, side: str, sources: Sequence[Source]) -> None:
+    """Where the span's inputs or outputs (`side`) hold no content, take them from the first of
+    `sources` that has some; the payload replaced goes back into the attributes under its source's
+    name, as it would have stayed there had that source had content at first. Content the span
+    has is never replaced."""
+    text, source = getattr(span, f"{side}_json"), getattr(span, f"{side}_source")
+    if text is None or source is None or source.startswith(EVENT_SOURCE_PREFIX):
+        return
+    try:
+        current = load_json(text)[0]
+    except ValueError:
+        return
+    if has_content(current):
+        return
+    for candidate in sources:
+        found = candidate.take(span)
+        if found is not None and has_content(plain(found[0])):
+            setattr(span, f"{side}_json", _text(found[0]))
+            setattr(span, f"{side}_source", found[1])
+            span.attributes.setdefault(source, current)
+            return
 
 
 _CALL_SITE = frozenset({"args", "kwargs"})

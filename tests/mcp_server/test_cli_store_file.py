@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from mcp_server.demo import demo_request, load_demo
 from store import Database
+from store.migrations import MIGRATIONS, SCHEMA_VERSION
 from tests.support.processes import TRACEJUDGE, serve_process
 
 pytestmark = pytest.mark.slow
@@ -221,3 +222,31 @@ def test_backup_refuses_to_overwrite_unless_forced_and_needs_an_existing_store(t
     missing = _backup(str(tmp_path / "other.db"), "--db", str(tmp_path / "nothing-here.db"))
     assert missing.returncode == 2 and "--db" in missing.stderr
     assert not (tmp_path / "nothing-here.db").exists()
+
+
+def _store_at_version(path: Path, version: int) -> None:
+    """A store as a tracejudge with `version` migrations left it (a later version: a newer one)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)")
+        for number, (name, step) in enumerate(MIGRATIONS[:version], start=1):
+            step(conn)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (number, name))
+        conn.execute("INSERT INTO traces (trace_id, created_ns) VALUES (?, 0)", ("4bf92f3577b34da6a3ce929d0e0e4736",))
+        for number in range(len(MIGRATIONS[:version]) + 1, version + 1):
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 'from a newer tracejudge', 0)", (number,))
+    conn.close()
+
+
+@pytest.mark.parametrize("version", [5, SCHEMA_VERSION + 3], ids=["older-schema", "newer-schema"])
+def test_backup_copies_a_store_of_another_schema_as_it_is_without_migrating_it(tmp_path: Path, version: int) -> None:
+    db, dest = tmp_path / "traces.db", tmp_path / "copy.db"
+    _store_at_version(db, version)
+    before = _query(db, "SELECT name FROM sqlite_master ORDER BY name")
+
+    done = _backup(str(dest), "--db", str(db))
+
+    assert done.returncode == 0, done.stderr
+    assert "1 traces" in done.stdout
+    for path in (db, dest):
+        assert _query(path, "SELECT max(version) FROM schema_migrations") == [(version,)]
+        assert _query(path, "SELECT name FROM sqlite_master ORDER BY name") == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -25,7 +26,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-from mcp_server.settings import settings_from_env
+from mcp_server.cli import main
+from mcp_server.settings import Settings, settings_from_env
 from tests.support.live_server import LiveServer
 from tests.support.mcp_session import session
 
@@ -191,6 +193,99 @@ async def test_json_logs_with_the_event_name_attribute_reach_their_span_and_a_re
     assert trace["span_count"] == 1
 
 
+async def test_a_span_imported_again_keeps_the_content_its_logs_gave_it(live_server: LiveServer, tmp_path: Path) -> None:
+    """`tracejudge import` writes spans through the same write as OTLP: a span it replaces keeps
+    its log events and what they gave it (inputs, outputs, the trace's previews)."""
+    question = _record("gen_ai.user.message", {"content": QUESTION}, trace_id=TRACE, span_id=SPAN, time_ns=1_700_000_000_500_000_000)
+    assert _post(live_server, "/v1/logs", _logs_json(question)).json() == {}
+    assert _post(live_server, "/v1/traces", _span_json(TRACE, SPAN)).status_code == 200
+    export = tmp_path / "export.json"
+    export.write_bytes(_span_json(TRACE, SPAN))
+
+    assert main(["import", str(export), "--db", str(live_server.settings.db_path)]) == 0
+
+    span, trace = await _read(live_server, TRACE, SPAN)
+    assert span["inputs"] == [{"content": QUESTION, "role": "user"}]
+    assert [e["name"] for e in span["events"]] == ["gen_ai.user.message"]
+    assert trace["request_preview"] == QUESTION
+
+
+def _chat_span_json(trace_id: str, span_id: str, inputs: list[Any], outputs: list[Any]) -> bytes:
+    """A chat span whose gen_ai.input.messages and gen_ai.output.messages are as given."""
+    span = json.loads(_span_json(trace_id, span_id))
+    attributes = span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    for key, value in (("gen_ai.input.messages", inputs), ("gen_ai.output.messages", outputs)):
+        attributes.append({"key": key, "value": {"stringValue": json.dumps(value)}})
+    return json.dumps(span).encode()
+
+
+EMPTY_INPUTS = [{"role": "user", "parts": []}]
+EMPTY_OUTPUTS = [{"role": "assistant", "parts": []}]
+
+
+def _content_logs(encoding: str, trace_id: str, span_id: str) -> tuple[bytes, str]:
+    """The question and the answer as log records, in OTLP/JSON or protobuf."""
+    if encoding == "json":
+        question = _record("gen_ai.user.message", {"content": QUESTION}, trace_id=trace_id, span_id=span_id, time_ns=1_700_000_000_500_000_000)
+        answer = _record("gen_ai.choice", {"index": 0, "finish_reason": "stop"}, trace_id=trace_id, span_id=span_id, time_ns=1_700_000_001_500_000_000)
+        answer["body"]["kvlistValue"]["values"].append(
+            {"key": "message", "value": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": ANSWER}}]}}}
+        )
+        return _logs_json(question, answer), "application/json"
+    request = ExportLogsServiceRequest()
+    records = request.resource_logs.add().scope_logs.add().log_records
+    ids = {"trace_id": bytes.fromhex(trace_id), "span_id": bytes.fromhex(span_id)}
+    question = records.add(event_name="gen_ai.user.message", time_unix_nano=1_700_000_000_500_000_000, **ids)
+    question.body.kvlist_value.values.add(key="content").value.string_value = QUESTION
+    answer = records.add(event_name="gen_ai.choice", time_unix_nano=1_700_000_001_500_000_000, **ids)
+    answer.body.kvlist_value.values.add(key="index").value.int_value = 0
+    answer.body.kvlist_value.values.add(key="finish_reason").value.string_value = "stop"
+    message = answer.body.kvlist_value.values.add(key="message").value.kvlist_value
+    message.values.add(key="content").value.string_value = ANSWER
+    return request.SerializeToString(), "application/x-protobuf"
+
+
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+@pytest.mark.parametrize("logs_first", [True, False], ids=["logs-before-span", "logs-after-span"])
+async def test_log_content_fills_a_span_whose_messages_attributes_are_empty(
+    live_server: LiveServer, encoding: str, logs_first: bool
+) -> None:
+    """litellm's and openai-v2's shape: the span carries gen_ai.*.messages without content, the
+    content comes as log records; the span and the trace's previews show the records' content."""
+    body, content_type = _content_logs(encoding, TRACE, SPAN)
+    span_body = _chat_span_json(TRACE, SPAN, EMPTY_INPUTS, EMPTY_OUTPUTS)
+    sends = [("/v1/logs", body, content_type), ("/v1/traces", span_body, "application/json")]
+    for path, data, media in sends if logs_first else reversed(sends):
+        assert _post(live_server, path, data, media).status_code == 200
+
+    span, trace = await _read(live_server, TRACE, SPAN)
+
+    assert span["inputs"] == [{"content": QUESTION, "role": "user"}]
+    assert span["outputs"] == [{"index": 0, "finish_reason": "stop", "message": {"content": ANSWER}}]
+    assert span["inputs_source"] == "event:gen_ai.user.message" and span["outputs_source"] == "event:gen_ai.choice"
+    # The empty attributes stay as they came.
+    assert span["attributes"]["gen_ai.input.messages"] == EMPTY_INPUTS
+    assert span["attributes"]["gen_ai.output.messages"] == EMPTY_OUTPUTS
+    assert trace["request_preview"] == QUESTION and trace["response_preview"] == ANSWER
+
+
+@pytest.mark.parametrize("logs_first", [True, False], ids=["logs-before-span", "logs-after-span"])
+async def test_log_content_does_not_replace_messages_the_span_has(live_server: LiveServer, logs_first: bool) -> None:
+    inputs = [{"role": "user", "parts": [{"type": "text", "content": "the span's own question"}]}]
+    outputs = [{"role": "assistant", "parts": [{"type": "text", "content": "the span's own answer"}]}]
+    body, content_type = _content_logs("json", TRACE, SPAN)
+    sends = [("/v1/logs", body, content_type), ("/v1/traces", _chat_span_json(TRACE, SPAN, inputs, outputs), "application/json")]
+    for path, data, media in sends if logs_first else reversed(sends):
+        assert _post(live_server, path, data, media).status_code == 200
+
+    span, trace = await _read(live_server, TRACE, SPAN)
+
+    assert (span["inputs"], span["outputs"]) == (inputs, outputs)
+    assert (span["inputs_source"], span["outputs_source"]) == ("gen_ai.input.messages", "gen_ai.output.messages")
+    assert [e["name"] for e in span["events"]] == ["gen_ai.user.message", "gen_ai.choice"]
+    assert trace["request_preview"] == "the span's own question" and trace["response_preview"] == "the span's own answer"
+
+
 async def test_a_record_that_is_not_genai_is_kept_as_an_event_of_its_span(live_server: LiveServer) -> None:
     record = {
         "timeUnixNano": "1700000000700000000", "traceId": TRACE, "spanId": SPAN, "severityNumber": "SEVERITY_NUMBER_WARN",
@@ -274,7 +369,9 @@ def test_logs_need_the_token_and_an_allowed_host_like_traces(start_server) -> No
     assert response.status_code == 200
 
 
-def test_records_past_the_waiting_bound_are_refused_and_records_for_stored_spans_are_not(start_server) -> None:
+def test_past_the_waiting_bound_the_oldest_records_make_room_and_records_for_stored_spans_are_not_counted(
+    start_server,
+) -> None:
     server = start_server(pending_logs_max_bytes=1_000)
     other = "1" * 16
     records = [_record("gen_ai.user.message", {"content": f"question {i} " + "x" * 200}, trace_id=TRACE, span_id=SPAN, time_ns=i + 1) for i in range(8)]
@@ -282,14 +379,44 @@ def test_records_past_the_waiting_bound_are_refused_and_records_for_stored_spans
 
     waiting = _post(server, "/v1/logs", _logs_json(*records)).json()["partialSuccess"]
     attached = _post(server, "/v1/logs", _logs_json(*[{**r, "spanId": other} for r in records])).json()
+    later = _post(server, "/v1/logs", _logs_json(*[{**r, "spanId": "2" * 16} for r in records[:2]])).json()
 
+    # The request's first records make room for its last ones.
     assert 0 < int(waiting["rejectedLogRecords"]) < 8
-    assert "the most it keeps (1,000, TRACEJUDGE_PENDING_LOGS_MAX_BYTES)" in waiting["errorMessage"]
+    assert "deleted to make room for this request's later records" in waiting["errorMessage"]
+    assert "TRACEJUDGE_PENDING_LOGS_MAX_BYTES" in waiting["errorMessage"]
     assert attached == {}
     stored_events = server.db.reader().execute("SELECT events FROM spans WHERE span_id = ?", (other,)).fetchone()[0]
     assert len(json.loads(stored_events)) == 8
-    size = server.db.reader().execute("SELECT sum(size) FROM pending_logs").fetchone()[0]
-    assert size <= 1_000
+    # A later request's records are kept, the oldest waiting ones deleted, and the answer says so.
+    assert "rejectedLogRecords" not in later["partialSuccess"]
+    assert "deleted 2 older OTLP log records that waited" in later["partialSuccess"]["errorMessage"]
+    spans = [row[0] for row in server.db.reader().execute("SELECT span_id FROM pending_logs ORDER BY id")]
+    assert spans == ["2" * 16] * 2
+    assert server.db.reader().execute("SELECT sum(size) FROM pending_logs").fetchone()[0] <= 1_000
+
+
+@pytest.mark.parametrize("logs_first", [True, False], ids=["logs-before-span", "logs-after-span"])
+def test_records_past_the_per_span_bounds_are_refused_naming_the_setting(start_server, logs_first: bool) -> None:
+    server = start_server(max_log_events_per_span=3)
+    records = [_record("gen_ai.user.message", {"content": f"question {i}"}, trace_id=TRACE, span_id=SPAN, time_ns=i + 1) for i in range(5)]
+    if not logs_first:
+        assert _post(server, "/v1/traces", _span_json(TRACE, SPAN)).status_code == 200
+
+    answer = _post(server, "/v1/logs", _logs_json(*records)).json()["partialSuccess"]
+    assert _post(server, "/v1/logs", _logs_json(*records[:3])).json() == {}  # a retry of those kept
+    if logs_first:
+        assert _post(server, "/v1/traces", _span_json(TRACE, SPAN)).status_code == 200
+
+    assert int(answer["rejectedLogRecords"]) == 2
+    assert "the most one span keeps (3, TRACEJUDGE_MAX_LOG_EVENTS_PER_SPAN)" in answer["errorMessage"]
+    events = json.loads(server.db.reader().execute("SELECT events FROM spans").fetchone()[0])
+    assert [e["body"]["content"] for e in events] == ["question 0", "question 1", "question 2"]
+
+    by_bytes = start_server(max_log_event_bytes_per_span=500)
+    answer = _post(by_bytes, "/v1/logs", _logs_json(records[0], {**records[1], "body": {"stringValue": "x" * 500}})).json()
+    assert int(answer["partialSuccess"]["rejectedLogRecords"]) == 1
+    assert "(500, TRACEJUDGE_MAX_LOG_EVENT_BYTES_PER_SPAN)" in answer["partialSuccess"]["errorMessage"]
 
 
 def test_batched_sdk_exports_in_any_order_lose_nothing(live_server: LiveServer) -> None:
@@ -312,6 +439,13 @@ def test_batched_sdk_exports_in_any_order_lose_nothing(live_server: LiveServer) 
 
 
 def test_the_waiting_bounds_are_read_from_the_environment() -> None:
-    settings = settings_from_env({"TRACEJUDGE_PENDING_LOGS_MAX_BYTES": "1000", "TRACEJUDGE_PENDING_LOGS_TTL_S": "90"})
+    settings = settings_from_env(
+        {
+            "TRACEJUDGE_PENDING_LOGS_MAX_BYTES": "1000", "TRACEJUDGE_PENDING_LOGS_TTL_S": "90",
+            "TRACEJUDGE_MAX_LOG_EVENTS_PER_SPAN": "7", "TRACEJUDGE_MAX_LOG_EVENT_BYTES_PER_SPAN": "2048",
+        }
+    )  # fmt: skip
 
     assert (settings.pending_logs_max_bytes, settings.pending_logs_ttl_s) == (1000, 90.0)
+    assert (settings.max_log_events_per_span, settings.max_log_event_bytes_per_span) == (7, 2048)
+    assert (Settings().max_log_events_per_span, Settings().max_log_event_bytes_per_span) == (1_000, 4 * 1024 * 1024)
