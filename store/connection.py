@@ -17,10 +17,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from store.errors import SqliteTooOld
 from store.log_events import Attach, add_events
 from store.migrations import migrate
 
 SqlTracer = Callable[[str], None]
+
+MIN_SQLITE = (3, 38, 0)
+"""The oldest SQLite the store's SQL runs on: `->>` (store/search.py, store/labeling.py) came in
+3.38; RETURNING and DROP COLUMN (3.35), window functions and upsert are older."""
+
+
+def check_sqlite_version() -> None:
+    """SqliteTooOld when the SQLite library Python links against is older than MIN_SQLITE: said at
+    open, not as a syntax error in the middle of a search."""
+    found = sqlite3.sqlite_version_info
+    if found < MIN_SQLITE:
+        raise SqliteTooOld(
+            f"this Python uses SQLite {'.'.join(map(str, found))}, and tracejudge needs "
+            f"{'.'.join(map(str, MIN_SQLITE))} or newer; use a Python built against a newer SQLite "
+            "(python.org's builds and current Linux distributions' have one)."
+        )
 """Called with each SQL statement's text as it runs; bench/ and tests count statements with it."""
 
 PRAGMAS: tuple[tuple[str, str], ...] = (
@@ -81,6 +98,7 @@ class Database:
     """
 
     def __init__(self, path: str | Path, *, tracer: SqlTracer | None = None, attach_events: Attach = add_events) -> None:
+        check_sqlite_version()
         self.path = str(path)
         self.attach_events = attach_events
         if self.path != ":memory:":

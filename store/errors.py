@@ -37,6 +37,10 @@ class SchemaTooNew(TraceJudgeError):
     """The file was written by a newer tracejudge than this one."""
 
 
+class SqliteTooOld(TraceJudgeError):
+    """The SQLite library Python links against lacks what the store's SQL uses."""
+
+
 class InvalidPageToken(TraceJudgeError, ValueError):
     """A page_token that this tool did not issue, or issued for other arguments."""
 

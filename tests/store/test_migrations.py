@@ -8,6 +8,8 @@ import traceback
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+import pytest
+
 from store import Database
 from store.migrations import MIGRATIONS
 
@@ -79,3 +81,16 @@ def test_a_file_from_a_newer_tracejudge_is_refused_by_the_cli_saying_to_upgrade(
     assert "schema version 999, newer than this tracejudge" in done.stderr
     assert "upgrade tracejudge" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_sqlite_older_than_the_store_needs_is_refused_at_open_saying_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No SQLite older than 3.38 can be had here; the version Python reports is the one input.
+    from mcp_server.cli import main
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 37, 2))
+    assert main(["traces", "--db", str(tmp_path / "t.db")]) == 2
+    err = capsys.readouterr().err
+    assert "SQLite 3.37.2" in err and "3.38.0 or newer" in err
+    assert not (tmp_path / "t.db").exists()
