@@ -3,8 +3,8 @@
 Every (trace, judge) pair of a run ends with one stored result: the judge's value (also logged as
 feedback on the trace by run_judge), or the error that kept it from one. A judge failing on a
 trace is that pair's error and never stops the run; but an error every pair would meet (no judge
-model, a model the server does not allow, credentials refused, an api base it cannot reach: a
-PersistentModelError before anything was spent) stops it at once, records nothing for that pair,
+model, a model the server does not allow or its provider does not know, credentials refused, an
+account out of quota, an api base it cannot reach: a PersistentModelError before anything was spent) stops it at once, records nothing for that pair,
 and evaluate raises EvaluationStopped with the stored stop reason.
 
 Concurrency: at most `max_concurrency` judgments in flight, through an AdaptiveLimiter that
