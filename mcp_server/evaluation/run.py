@@ -58,6 +58,7 @@ from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import (
     BUILTIN_AGENT_JUDGES,
     ResolvedJudge,
+    judgment_spend,
     resolve_judge,
     run_judge,
 )
@@ -555,14 +556,12 @@ class _Runner:
                 judge=pair.judge.name, trace_id=pair.trace_id, source_id=pair.judge.source_id,
                 error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
             ), False
-        # A code judge calls no model: figures in its metadata (token_usage's) describe the trace.
-        meta = verdict.metadata if pair.judge.code is None else {}
+        spent = judgment_spend(pair.judge, verdict)
         return store.EvaluationResult(
             judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
             assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,
-            error=verdict.error, input_tokens=int(meta.get("input_tokens") or 0),
-            output_tokens=int(meta.get("output_tokens") or 0), cost=float(meta.get("cost_usd") or 0.0),
-            latency_s=time.perf_counter() - started,
+            error=verdict.error, input_tokens=spent.input_tokens, output_tokens=spent.output_tokens,
+            cost=spent.cost_usd, latency_s=time.perf_counter() - started,
         ), verdict.metadata.get(RATE_LIMITED) is True
 
     def _halt(self, pair: _Pair, exc: PersistentModelError) -> None:

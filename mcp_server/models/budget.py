@@ -137,6 +137,14 @@ def spending_within(budget: SpendBudget) -> Iterator[None]:
         _BUDGET.reset(token)
 
 
+def count_spent(tokens: int, cost_usd: float) -> None:
+    """Count spend made outside `complete` (a target agent's trace) against the budget in force
+    in this task, if any, so later calls see it."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.add(tokens, cost_usd)
+
+
 def estimate_tokens(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None) -> int:
     """A prompt's tokens, estimated as characters / 4 of its JSON."""
     return len(json.dumps([list(messages), list(tools or [])], ensure_ascii=False, default=str)) // CHARS_PER_TOKEN + 1
