@@ -93,14 +93,6 @@ class SpendBudget:
             return f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}"
         return None
 
-    def overshoot(self) -> str | None:
-        """How far past its limits the spend went (calls spend beyond their estimates), or None."""
-        if self.max_tokens is not None and self.spent_tokens > self.max_tokens:
-            return f"{self.spent_tokens:,} tokens, {self.spent_tokens - self.max_tokens:,} past max_tokens"
-        if self.max_cost_usd is not None and self.spent_cost_usd > self.max_cost_usd:
-            return f"${self.spent_cost_usd:.4f}, ${self.spent_cost_usd - self.max_cost_usd:.4f} past max_cost_usd"
-        return None
-
     def _fits(self, tokens: int, cost_usd: float, held_tokens: int, held_cost_usd: float) -> bool:
         return (self.max_tokens is None or self.spent_tokens + held_tokens + tokens <= self.max_tokens) and (
             self.max_cost_usd is None or self.spent_cost_usd + held_cost_usd + cost_usd <= self.max_cost_usd
