@@ -3,8 +3,8 @@
 Every (trace, judge) pair of a run ends with one stored result: the judge's value (also logged as
 feedback on the trace by run_judge), or the error that kept it from one. A judge failing on a
 trace is that pair's error and never stops the run; but an error every pair would meet (no judge
-model, a model the server does not allow, credentials refused, an api base it cannot reach: a
-PersistentModelError before anything was spent) stops it at once, records nothing for that pair,
+model, a model the server does not allow or its provider does not know, credentials refused, an
+account out of quota, an api base it cannot reach: a PersistentModelError before anything was spent) stops it at once, records nothing for that pair,
 and evaluate raises EvaluationStopped with the stored stop reason.
 
 Concurrency: at most `max_concurrency` judgments in flight, through an AdaptiveLimiter that
@@ -58,6 +58,7 @@ from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.runner import (
     BUILTIN_AGENT_JUDGES,
     ResolvedJudge,
+    judgment_spend,
     resolve_judge,
     run_judge,
 )
@@ -555,14 +556,12 @@ class _Runner:
                 judge=pair.judge.name, trace_id=pair.trace_id, source_id=pair.judge.source_id,
                 error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
             ), False
-        # A code judge calls no model: figures in its metadata (token_usage's) describe the trace.
-        meta = verdict.metadata if pair.judge.code is None else {}
+        spent = judgment_spend(pair.judge, verdict)
         return store.EvaluationResult(
             judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
             assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,
-            error=verdict.error, input_tokens=int(meta.get("input_tokens") or 0),
-            output_tokens=int(meta.get("output_tokens") or 0), cost=float(meta.get("cost_usd") or 0.0),
-            latency_s=time.perf_counter() - started,
+            error=verdict.error, input_tokens=spent.input_tokens, output_tokens=spent.output_tokens,
+            cost=spent.cost_usd, latency_s=time.perf_counter() - started,
         ), verdict.metadata.get(RATE_LIMITED) is True
 
     def _halt(self, pair: _Pair, exc: PersistentModelError) -> None:

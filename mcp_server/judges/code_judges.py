@@ -290,10 +290,15 @@ def token_usage(trace: TraceView, max_total_tokens: int = 100_000) -> dict[str, 
     ok = total <= max_total_tokens
     return {
         "value": ok,
-        "rationale": f"The trace used {total:,} tokens ({summary['input_tokens']:,} in, {summary['output_tokens']:,} "
-        f"out); the limit is {max_total_tokens:,}" + ("." if ok else ", exceeded."),
+        "rationale": f"The trace used {total:,} tokens ({_count(summary['input_tokens'])} in, "
+        f"{_count(summary['output_tokens'])} out); the limit is {max_total_tokens:,}" + ("." if ok else ", exceeded."),
         "metadata": {"total_tokens": total, "input_tokens": summary["input_tokens"], "output_tokens": summary["output_tokens"]},
     }
+
+
+def _count(tokens: int | None) -> str:
+    # A model span may report its total alone: a part no span reported is unknown, not 0.
+    return "unknown" if tokens is None else f"{tokens:,}"
 
 
 def tool_call_count(trace: TraceView) -> dict[str, Any]:

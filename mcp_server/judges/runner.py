@@ -39,6 +39,7 @@ from mcp_server.judges.llm_judge import (
     run_llm_judge,
 )
 from mcp_server.judges.trace_data import trace_expectations
+from mcp_server.models.results import Usage
 from mcp_server.settings import Settings
 from store import Database
 from store import assessments as assessment_store
@@ -193,6 +194,19 @@ async def judge_trace(
         return await _run_builtin(db, resolved, trace_id, settings, given, sampler)
     return await run_llm_judge(
         db, resolved.definition, trace_id, settings=settings.models, sampler=sampler, **given  # type: ignore[arg-type]
+    )
+
+
+def judgment_spend(resolved: ResolvedJudge, verdict: JudgeVerdict) -> Usage:
+    """What one judgment spent on model calls, from its verdict's metadata: nothing for a code
+    judge, which calls no model (token_usage's figures there are the trace's, not spend)."""
+    if resolved.code is not None:
+        return Usage()
+    meta = verdict.metadata
+    return Usage(
+        input_tokens=int(meta.get("input_tokens") or 0),
+        output_tokens=int(meta.get("output_tokens") or 0),
+        cost_usd=float(meta.get("cost_usd") or 0.0),
     )
 
 

@@ -3,9 +3,9 @@
 `complete` reserves each call's estimate before sending it: the prompt's tokens (characters / 4 of
 the messages and tools) plus the call's max_tokens, or OUTPUT_TOKENS_RESERVED when it sets none,
 priced with litellm's map. A call whose reservation does not fit beside those of the calls in
-flight waits for them to finish; once what was already spent leaves no room for it, it is refused
-with BudgetExhausted and never sent. A call that returns replaces its reservation with what it
-really spent. So a run goes over its budget only by what its calls spend beyond their estimates:
+flight waits for them to finish; once what was already spent leaves no room for it, or nothing
+else is in flight to free some, it is refused with BudgetExhausted and never sent. A call that
+returns replaces its reservation with what it really spent. So a run goes over its budget only by what its calls spend beyond their estimates:
 at most one call per worker in flight.
 
 The budget reaches the calls through a context variable (`spending_within`), as retries reach
@@ -48,6 +48,9 @@ class SpendBudget:
     spent_cost_usd: float = 0.0
     reserved_tokens: int = field(default=0, init=False)
     reserved_cost_usd: float = field(default=0.0, init=False)
+    in_flight: int = field(default=0, init=False)
+    """Reservations not yet settled: whether waiting can ever free room is decided by this count,
+    never by the float sum of reserved costs returning exactly to 0.0 (it need not)."""
     _settled: anyio.Event | None = field(default=None, init=False, repr=False)
 
     def add(self, tokens: int, cost_usd: float) -> None:
@@ -58,24 +61,28 @@ class SpendBudget:
 
     async def reserve(self, prompt_tokens: int, answer_tokens: int, cost_usd: float) -> Reservation:
         """Hold room for one call, waiting while calls in flight hold it; BudgetExhausted when
-        what was spent already leaves too little."""
+        what was spent leaves too little, or when nothing else is in flight to free room."""
         tokens = prompt_tokens + answer_tokens
         while True:
-            refusal = self._refusal(tokens, cost_usd, prompt_tokens, answer_tokens)
-            if refusal is not None:
-                raise BudgetExhausted(refusal)
-            if self._fits(tokens, cost_usd):
+            if self._fits(tokens, cost_usd, self.reserved_tokens, self.reserved_cost_usd):
                 self.reserved_tokens += tokens
                 self.reserved_cost_usd += cost_usd
+                self.in_flight += 1
                 return Reservation(tokens, cost_usd)
+            if self.in_flight == 0 or not self._fits(tokens, cost_usd, 0, 0.0):
+                raise BudgetExhausted(self._refusal(tokens, cost_usd, prompt_tokens, answer_tokens))
             if self._settled is None:
                 self._settled = anyio.Event()
             await self._settled.wait()
 
     def settle(self, reservation: Reservation, spent: Usage) -> None:
         """Replace a reservation with what its call spent."""
-        self.reserved_tokens -= reservation.tokens
-        self.reserved_cost_usd -= reservation.cost_usd
+        self.in_flight -= 1
+        if self.in_flight == 0:  # exactly nothing held, whatever rounding the sums picked up
+            self.reserved_tokens, self.reserved_cost_usd = 0, 0.0
+        else:
+            self.reserved_tokens -= reservation.tokens
+            self.reserved_cost_usd -= reservation.cost_usd
         self.add(spent.total_tokens, spent.cost_usd)
 
     def reached(self) -> str | None:
@@ -86,24 +93,22 @@ class SpendBudget:
             return f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}"
         return None
 
-    def _fits(self, tokens: int, cost_usd: float) -> bool:
-        return (self.max_tokens is None or self.spent_tokens + self.reserved_tokens + tokens <= self.max_tokens) and (
-            self.max_cost_usd is None or self.spent_cost_usd + self.reserved_cost_usd + cost_usd <= self.max_cost_usd
+    def _fits(self, tokens: int, cost_usd: float, held_tokens: int, held_cost_usd: float) -> bool:
+        return (self.max_tokens is None or self.spent_tokens + held_tokens + tokens <= self.max_tokens) and (
+            self.max_cost_usd is None or self.spent_cost_usd + held_cost_usd + cost_usd <= self.max_cost_usd
         )
 
-    def _refusal(self, tokens: int, cost_usd: float, prompt_tokens: int, answer_tokens: int) -> str | None:
+    def _refusal(self, tokens: int, cost_usd: float, prompt_tokens: int, answer_tokens: int) -> str:
         call = f"about {prompt_tokens:,} tokens of prompt and up to {answer_tokens:,} of answer"
         if self.max_tokens is not None and self.spent_tokens + tokens > self.max_tokens:
             return (
                 f"token budget reached: {self.spent_tokens:,} tokens used of max_tokens={self.max_tokens:,}, and "
                 f"the next model call needs {call}; it was not sent"
             )
-        if self.max_cost_usd is not None and self.spent_cost_usd + cost_usd > self.max_cost_usd:
-            return (
-                f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}, and "
-                f"the next model call ({call}) would cost about ${cost_usd:.4f}; it was not sent"
-            )
-        return None
+        return (
+            f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}, and "
+            f"the next model call ({call}) would cost about ${cost_usd:.4f}; it was not sent"
+        )
 
     def _wake(self) -> None:
         if self._settled is not None:
@@ -122,6 +127,14 @@ def spending_within(budget: SpendBudget) -> Iterator[None]:
         yield
     finally:
         _BUDGET.reset(token)
+
+
+def count_spent(tokens: int, cost_usd: float) -> None:
+    """Count spend made outside `complete` (a target agent's trace) against the budget in force
+    in this task, if any, so later calls see it."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.add(tokens, cost_usd)
 
 
 def estimate_tokens(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None) -> int:

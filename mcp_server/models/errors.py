@@ -31,7 +31,8 @@ class PersistentModelError(ModelError):
 
 class ModelConfigurationError(PersistentModelError):
     """The model cannot be called as the server is configured: no model is set, the server does
-    not allow it, its name routes nowhere, its credentials are refused, or its server is unreachable."""
+    not allow it, its name routes nowhere, its provider does not know it (404), its credentials are
+    refused, or its server is unreachable."""
 
 
 class InvalidModelName(ModelConfigurationError, ValueError):
@@ -58,6 +59,10 @@ class ModelRequestRejected(ModelError):
     """The provider answered 4xx: the request itself is wrong and sending it again will not help."""
 
 
+class ModelNotFound(ModelRequestRejected, ModelConfigurationError):
+    """The provider answered 404: it serves no such model (or api_base points at the wrong server)."""
+
+
 class SamplingRejected(ModelRequestRejected):
     """The MCP client refused the sampling request or failed to answer it (the user declined, its model failed)."""
 
@@ -71,7 +76,12 @@ class ModelUnavailable(ModelError):
 
 
 class ModelRateLimited(ModelUnavailable):
-    """HTTP 429 on every attempt (or a quota that retrying cannot restore)."""
+    """HTTP 429 on every attempt."""
+
+
+class QuotaExhausted(PersistentModelError):
+    """HTTP 429 with the provider's `insufficient_quota`: the account is out of credit, which no
+    retry and no lower concurrency restores."""
 
 
 class ModelUnreachable(ModelUnavailable, ModelConfigurationError):

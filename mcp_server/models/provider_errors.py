@@ -2,7 +2,9 @@
 
 Retried: 429 (unless the quota is exhausted), 5xx, connection failures. Not retried: every other
 4xx (the context-length error among them), authentication, and timeouts (the timeout is the
-caller's budget for one call; a slow model stays slow).
+caller's budget for one call; a slow model stays slow). An exhausted quota (QuotaExhausted) and a
+404 for the model (ModelNotFound) are persistent: every later call would meet them, so a run stops
+at the first instead of recording them on every pair.
 """
 
 from __future__ import annotations
@@ -19,17 +21,21 @@ from mcp_server.models.errors import (
     InvalidModelName,
     ModelAuthError,
     ModelError,
+    ModelNotFound,
     ModelRateLimited,
     ModelRequestRejected,
     ModelTimeout,
     ModelUnavailable,
     ModelUnreachable,
+    QuotaExhausted,
 )
 from mcp_server.models.keys import key_variables
 from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.names import JUDGE_API_BASE_ENV, ModelName
 
-_QUOTA_MARKERS = ("insufficient_quota", "exceeded your current quota")
+QUOTA_CODE = "insufficient_quota"
+"""OpenAI's error code and type for an account out of credit (others, e.g. Azure's, only say it)."""
+_QUOTA_MARKERS = (QUOTA_CODE, "exceeded your current quota")
 # A missing key is detected on our side of the wire, and litellm reports it as anything from 401
 # to 500 depending on the provider; only the wording is reliable.
 _MISSING_KEY = re.compile(
@@ -100,10 +106,10 @@ def classify(exc: BaseException, *, name: ModelName, timeout_s: float) -> Failur
             f"context window.", model=model,
         ), retryable=False)
     if isinstance(exc, openai.RateLimitError):
-        if any(m in said.lower() for m in _QUOTA_MARKERS):
-            return Failure(ModelRateLimited(
-                f"model {model!r}: the account's quota is exhausted ({said}); add credit or use "
-                f"another key or model; retrying will not help.", model=model,
+        if QUOTA_CODE in _error_codes(exc) or any(m in said.lower() for m in _QUOTA_MARKERS):
+            return Failure(QuotaExhausted(
+                f"model {model!r}: the provider account is out of quota ({said}); add credit to the "
+                f"account, or use another key or model; retrying will not help.", model=model,
             ), retryable=False)
         return Failure(ModelRateLimited(
             f"model {model!r} kept answering 429 (rate limited: {said}); lower the concurrency, "
@@ -138,9 +144,9 @@ def classify(exc: BaseException, *, name: ModelName, timeout_s: float) -> Failur
             f"is up, then run again.", model=model,
         ), retryable=True, retry_after_s=retry_after_seconds(_headers(exc)))
     if isinstance(exc, openai.NotFoundError):
-        return Failure(ModelRequestRejected(
+        return Failure(ModelNotFound(
             f"model {model!r} was not found by its provider ({said}); check the model name "
-            f"(and api_base).", model=model,
+            f"(and api_base; {JUDGE_API_BASE_ENV} for the default judge model), then run again.", model=model,
         ), retryable=False)
     if isinstance(exc, openai.APIError):
         return Failure(ModelRequestRejected(
@@ -148,6 +154,17 @@ def classify(exc: BaseException, *, name: ModelName, timeout_s: float) -> Failur
             f"change the request or the model.", model=model,
         ), retryable=False)
     return None
+
+
+def _error_codes(exc: BaseException) -> set[str]:
+    """The `code` and `type` of the provider's error body. litellm overwrites the exception's own
+    `code` and `type` (a 429 becomes 'throttling_error') but keeps the body it was given."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        body = body["error"]
+    if not isinstance(body, Mapping):
+        return set()
+    return {str(body[key]) for key in ("code", "type") if body.get(key) is not None}
 
 
 def _no_connection(exc: BaseException, openai: Any) -> bool:

@@ -26,9 +26,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mcp_server.judges import registry
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
-from mcp_server.judges.runner import run_judge
+from mcp_server.judges.runner import ResolvedJudge, judgment_spend, run_judge
 from mcp_server.judges.trace_data import root_inputs_outputs
-from mcp_server.models import Sampler, check_model_allowed
+from mcp_server.models import BudgetExhausted, Sampler, check_model_allowed
+from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.optimization.agreement import (
     AgreementScore,
     Label,
@@ -194,8 +195,10 @@ async def align_judge(
     holdout_fraction (default 0.3): the share of labels kept out of the search to compare the
     judge before and after. reflection_model: the model that rewrites the instructions (None: the
     default judge model). max_metric_calls: judgments the search may make (default 4 x the
-    training labels + 30); max_cost_usd caps the search's spend (judging and reflection); the
-    held-out judgments (twice the held-out labels) come on top and are in cost_usd.
+    training labels + 30); max_cost_usd caps what the whole call spends: every model call (the
+    held-out judgments before and after, the search's judging and reflection) draws from one
+    budget, and one that no longer fits is not sent (the search stops; held-out judging it cuts
+    short registers nothing).
     `progress(done, total, message)` hears each step; `sampler` is the calling MCP client;
     `server`, the MCP server an agent judge investigates through (one is made when None).
     """
@@ -234,7 +237,9 @@ async def align_judge(
 
     if progress is not None:
         await progress(0, total, f"judging the {len(held)} held-out labels with the current instructions")
-    before = await judged.agreement(judge, held)
+    budget = SpendBudget(max_cost_usd=max_cost_usd)
+    with spending_within(budget):
+        before = await judged.agreement(judge, held)
     result = await optimize_text(
         judge.instructions,
         component="instructions",
@@ -244,21 +249,25 @@ async def align_judge(
         reflection_model=reflection_model,
         settings=settings.models,
         max_metric_calls=max_metric_calls,
-        max_cost_usd=max_cost_usd,
+        budget=budget,
         progress=search_progress,
         seed_rng=seed,
         reflection_prompt=REFLECTION_PROMPT,
         sampler=sampler,
     )
     best = result.best_candidate
-    if result.best == 0:
-        after = before
-    else:
+    refused: BudgetExhausted | None = None
+    after = before
+    if result.best != 0:
         if progress is not None:
             await progress(len(held) + max_metric_calls, total, "judging the held-out labels with the best instructions")
-        after = await judged.agreement(_with_instructions(judge, best.text), held)
+        try:
+            with spending_within(budget):
+                after = await judged.agreement(_with_instructions(judge, best.text), held)
+        except BudgetExhausted as exc:  # no comparison on the held-out labels: nothing to register on
+            refused = exc
     new: JudgeDefinition | None = None
-    if result.best != 0 and (after.accuracy or 0) > (before.accuracy or 0):
+    if result.best != 0 and refused is None and (after.accuracy or 0) > (before.accuracy or 0):
         new = await anyio.to_thread.run_sync(
             functools.partial(
                 registry.create_judge, db, judge.name, best.text, output=judge.output, model=judge.model,
@@ -270,7 +279,10 @@ async def align_judge(
         version_before=judge.version,
         new_version=new.version if new else None,
         registered=new is not None,
-        message=_outcome(judge, result, before, after, new),
+        message=_outcome(judge, result, before, after, new) if refused is None else (
+            f"nothing registered: max_cost_usd ran out before the best instructions were judged on the held-out "
+            f"labels ({refused}); run again with a larger max_cost_usd."
+        ),
         labels=len(labeled),
         train_labels=len(train),
         held_out_labels=len(held),
@@ -282,8 +294,8 @@ async def align_judge(
         metric_calls=result.metric_calls,
         stopped_by=result.stopped_by,
         stop_message=result.stop_message,
-        cost_usd=result.cost_usd + judged.cost_usd,
-        tokens=result.tokens + judged.tokens,
+        cost_usd=budget.spent_cost_usd,
+        tokens=budget.spent_tokens,
         instructions=new.instructions if new else None,
     )
     if progress is not None:
@@ -360,8 +372,6 @@ class _Judging:
         self.sampler = sampler
         self.server = server
         self.limiter = anyio.CapacityLimiter(MAX_CONCURRENCY)
-        self.cost_usd = 0.0
-        self.tokens = 0
 
     async def verdicts(self, judge: JudgeDefinition, items: list[LabeledTrace]) -> list[JudgeVerdict]:
         async def verdict(item: LabeledTrace) -> JudgeVerdict:
@@ -374,9 +384,6 @@ class _Judging:
 
     async def agreement(self, judge: JudgeDefinition, held: list[LabeledTrace]) -> HeldOutAgreement:
         verdicts = await self.verdicts(judge, held)
-        for verdict in verdicts:
-            self.cost_usd += _cost(verdict)
-            self.tokens += _tokens(verdict)
         pairs = [(item.label, _label(v)) for item, v in zip(held, verdicts, strict=True)]
         score = agreement_score(pairs)
         return HeldOutAgreement(**score.model_dump(), errors=sum(v.value is None for v in verdicts))
@@ -393,23 +400,16 @@ class _Judging:
             return [Scored(score=0.0, feedback=feedback, example=item.example) for item in batch]
         verdicts = await self.verdicts(candidate, batch)
         return [
-            Scored(score=float(_label(v) == item.label), feedback=_feedback(item, v), cost_usd=_cost(v),
-                   tokens=_tokens(v), example=item.example)
+            Scored(score=float(_label(v) == item.label), feedback=_feedback(item, v), cost_usd=spent.cost_usd,
+                   tokens=spent.total_tokens, example=item.example)
             for item, v in zip(batch, verdicts, strict=True)
+            for spent in [judgment_spend(ResolvedJudge(definition=candidate), v)]
         ]
 
 
 def _label(verdict: JudgeVerdict) -> Label:
     label = normalize_label(verdict.value) if verdict.value is not None else None
     return NO_VERDICT if label is None else label
-
-
-def _cost(verdict: JudgeVerdict) -> float:
-    return float(verdict.metadata.get("cost_usd") or 0.0)
-
-
-def _tokens(verdict: JudgeVerdict) -> int:
-    return int(verdict.metadata.get("input_tokens") or 0) + int(verdict.metadata.get("output_tokens") or 0)
 
 
 def _feedback(item: LabeledTrace, verdict: JudgeVerdict) -> str:

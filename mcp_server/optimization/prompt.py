@@ -31,8 +31,9 @@ from mcp_server.evaluation.run import resolve_judges, resolve_target
 from mcp_server.evaluation.targets import run_target
 from mcp_server.judges.definition import JudgeVerdict
 from mcp_server.judges.llm_judge import NOT_GIVEN
-from mcp_server.judges.runner import ResolvedJudge, run_judge
+from mcp_server.judges.runner import ResolvedJudge, judgment_spend, run_judge
 from mcp_server.models import PersistentModelError, Sampler, check_model_allowed
+from mcp_server.models.budget import SpendBudget, count_spent
 from mcp_server.optimization.search import DEFAULT_MINIBATCH_SIZE, Progress, Scored, optimize_text, score_each
 from mcp_server.prompts import override_prompt, parse_prompt_ref, record_loaded_prompts, use_database
 from mcp_server.settings import Settings
@@ -72,7 +73,7 @@ class PromptOptimization(BaseModel):
     judges: list[str]
     metric_calls: int = Field(description="Records scored (target + judges), all candidates together.")
     reflection_calls: int
-    cost_usd: float = Field(description="Judges, target traces and reflection together.")
+    cost_usd: float = Field(description="Judges, target traces and reflection together (batches the budget cut short included).")
     tokens: int
     stopped_by: str
     stop_message: str
@@ -156,7 +157,8 @@ class _Scorer:
             )
         self.loaded = self.loaded or (self.prompt, None) in loaded
         trace = await anyio.to_thread.run_sync(get_trace, self.db, outcome.trace_id)
-        cost, tokens = trace.cost or 0.0, trace.total_tokens or 0
+        cost, tokens = trace.cost or 0.0, trace.total_tokens or 0  # unknown usage spent nothing we can count
+        count_spent(tokens, cost)  # the agent's own model calls: not ours to reserve, but they spend the budget
         if outcome.error is not None:
             self.target_errors += 1
             self.first_error = self.first_error or _cut(outcome.error)
@@ -175,8 +177,9 @@ class _Scorer:
                 scores.append(0.0)
                 notes.append(f"judge {judge.name} failed: {type(exc).__name__}: {_cut(str(exc))}")
                 continue
-            cost += float(verdict.metadata.get("cost_usd") or 0.0)
-            tokens += int(verdict.metadata.get("input_tokens") or 0) + int(verdict.metadata.get("output_tokens") or 0)
+            spent = judgment_spend(judge, verdict)
+            cost += spent.cost_usd
+            tokens += spent.total_tokens
             if verdict.error is not None:
                 scores.append(0.0)
                 notes.append(f"judge {judge.name} could not judge: {_cut(verdict.error)}")
@@ -237,6 +240,7 @@ async def optimize_prompt(
         raise InvalidArgument(f"dataset {dataset!r} version {version} has no records; add some first.")
     train, val, notice = split_records(records, val_fraction, seed)
     scorer = _Scorer(db, ref.name, target_fn, resolved, settings, server, sampler, max_concurrency)
+    budget = SpendBudget(max_cost_usd=max_cost_usd)  # every model call of this optimization draws from it
     result = await optimize_text(
         str(start.template),
         component=f"prompt {ref.name!r}",
@@ -247,6 +251,7 @@ async def optimize_prompt(
         settings=settings.models,
         max_metric_calls=max_metric_calls,
         max_cost_usd=max_cost_usd,
+        budget=budget,
         progress=progress,
         seed_rng=seed,
         minibatch_size=minibatch_size,
@@ -292,8 +297,8 @@ async def optimize_prompt(
         judges=[j.name for j in resolved],
         metric_calls=result.metric_calls,
         reflection_calls=result.reflection_calls,
-        cost_usd=result.cost_usd,
-        tokens=result.tokens,
+        cost_usd=budget.spent_cost_usd,
+        tokens=budget.spent_tokens,
         stopped_by=result.stopped_by,
         stop_message=result.stop_message,
         notice=notice,

@@ -12,9 +12,12 @@ inside one batch would lose the caller's loop.
 
 Budgets: a metric call is one item scored. No batch starts that would take the metric calls
 past `max_metric_calls`, and no step starts that could not finish (score a minibatch before and
-after a proposal, then the validation set); no batch or reflection starts once `max_cost_usd`
-is spent (scoring and reflection together), so the cost overshoots by at most one batch or one
-reflection call. The search also stops once a candidate scores perfectly on the validation set.
+after a proposal, then the validation set). Money is a SpendBudget (mcp_server.models.budget),
+one per tool call, shared with whatever else the caller spends on (AlignJudge's held-out
+judgments): every scoring and reflection model call reserves its estimate from it before it is
+sent, a call that no longer fits is refused (BudgetExhausted) and ends the search with what was
+accepted, so max_cost_usd holds over the whole search to within what calls spend beyond their
+estimates. The search also stops once a candidate scores perfectly on the validation set.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import anyio.from_thread
 import anyio.to_thread
 from pydantic import BaseModel, Field
 
-from mcp_server.models import ModelError, ModelSettings, PersistentModelError, Sampler, complete
+from mcp_server.models import BudgetExhausted, ModelError, ModelSettings, PersistentModelError, Sampler, complete
+from mcp_server.models.budget import SpendBudget, spending_within
 from store.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -131,7 +135,7 @@ class _Search(Generic[T]):
         settings: ModelSettings,
         sampler: Sampler | None,
         max_metric_calls: int,
-        max_cost_usd: float | None,
+        budget: SpendBudget,
         minibatch_size: int,
         progress: Progress | None,
     ) -> None:
@@ -142,7 +146,7 @@ class _Search(Generic[T]):
         self.settings = settings
         self.sampler = sampler
         self.max_metric_calls = max_metric_calls
-        self.max_cost_usd = max_cost_usd
+        self.budget = budget
         self.minibatch_size = minibatch_size
         self.progress = progress
         self.metric_calls = 0
@@ -171,9 +175,24 @@ class _Search(Generic[T]):
             self.stopped_by, self.stop_message = reason, message
 
     def _cost_spent(self) -> bool:
-        if self.max_cost_usd is not None and self.cost_usd >= self.max_cost_usd:
-            self._stop("max_cost_usd", f"stopped after spending ${self.cost_usd:.4f} of the ${self.max_cost_usd:g} budget.")
+        reached = self.budget.reached()
+        if reached is not None:
+            self._stop("max_cost_usd", f"stopped: {reached}.")
         return self.stopped_by is not None
+
+    def _on_loop(self, fn: Callable[..., Awaitable[R]], *args: Any) -> R:
+        """`fn(*args)` on the caller's event loop, its model calls drawing from the budget; a call
+        the budget refuses ends the search."""
+
+        async def within_budget() -> R:
+            with spending_within(self.budget):
+                return await fn(*args)
+
+        try:
+            return anyio.from_thread.run(within_budget)
+        except BudgetExhausted as exc:
+            self._stop("max_cost_usd", f"stopped: {exc}.")
+            raise _Stopped(self.stop_message) from exc
 
     def _check(self, upcoming_calls: int = 0) -> None:
         if self.cancelled:
@@ -214,7 +233,7 @@ class _Search(Generic[T]):
         from gepa.core.adapter import EvaluationBatch
 
         self._check(len(batch))
-        scored = anyio.from_thread.run(self.score, candidate[self.component], list(batch))
+        scored = self._on_loop(self.score, candidate[self.component], list(batch))
         if len(scored) != len(batch):
             raise RuntimeError(f"the score function returned {len(scored)} results for {len(batch)} items")
         self.metric_calls += len(batch)
@@ -246,7 +265,7 @@ class _Search(Generic[T]):
         self._check()
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         try:
-            completion = anyio.from_thread.run(
+            completion = self._on_loop(
                 functools.partial(
                     complete, messages, model=self.reflection_model, settings=self.settings, sampler=self.sampler
                 )
@@ -368,6 +387,7 @@ async def optimize_text(
     settings: ModelSettings,
     max_metric_calls: int,
     max_cost_usd: float | None = None,
+    budget: SpendBudget | None = None,
     progress: Progress | None = None,
     seed_rng: int = 0,
     minibatch_size: int = DEFAULT_MINIBATCH_SIZE,
@@ -383,7 +403,9 @@ async def optimize_text(
     `component` names the text for the reflection model (e.g. 'instructions').
     `reflection_prompt`: GEPA's reflection template, with <curr_param> (the text) and
     <side_info> (the scored examples); None for GEPA's default. `sampler`: the MCP client, for
-    a reflection model reached through sampling. Budgets as the module docstring says.
+    a reflection model reached through sampling. Budgets as the module docstring says: `budget`
+    is a SpendBudget the caller shares with its own spending (then its limit replaces
+    max_cost_usd); without one the search gets its own, of max_cost_usd.
     Returns every accepted candidate and the best; a score function that raises ends the search
     with that exception.
     """
@@ -414,7 +436,7 @@ async def optimize_text(
         settings=settings,
         sampler=sampler,
         max_metric_calls=max_metric_calls,
-        max_cost_usd=max_cost_usd,
+        budget=budget if budget is not None else SpendBudget(max_cost_usd=max_cost_usd),
         minibatch_size=minibatch_size,
         progress=progress,
     )
@@ -427,8 +449,13 @@ async def optimize_text(
         )
     finally:
         search.cancelled = True
-    # The start is always scored: validation above makes room for it in max_metric_calls, and
-    # nothing has been spent before it.
+    # Validation above makes room for scoring the start in max_metric_calls; only the budget can
+    # leave it unscored.
+    if 0 not in search.candidates:
+        raise BudgetExhausted(
+            f"the budget ran out before the starting text was scored on the {len(val)} validation items "
+            f"({search.stop_message}); raise max_cost_usd."
+        )
     candidates = [search.candidates[i] for i in sorted(search.candidates)]
     best = max(range(len(candidates)), key=lambda i: (candidates[i].val_score, -i))
     return SearchResult(

@@ -21,7 +21,7 @@ from tests.mcp_server.evaluation.conftest import (
     trace_id,
 )
 from tests.support.mcp_session import Session, session
-from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, error, json_reply, scripted_settings
 
 
 async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
@@ -162,3 +162,29 @@ async def test_evaluate_against_an_api_base_nobody_listens_on_stops_at_the_first
     stored = get_run(db, run_id)
     assert stored.status == "stopped" and "cannot be reached" in stored.stop_reason and run_id in str(caught.value)
     assert list_results(db, run_id, limit=10) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (error(404, "The model `gpt-4o-mini` does not exist or you do not have access to it.",
+               code="model_not_found", type="invalid_request_error"), "was not found by its provider"),
+        (error(429, "You exceeded your current quota, please check your plan and billing details.",
+               code="insufficient_quota", type="insufficient_quota"), "the provider account is out of quota"),
+    ],
+    ids=["model-not-found", "out-of-quota"],
+)
+async def test_evaluate_stops_at_the_first_pairs_when_the_provider_knows_no_such_model_or_the_account_has_no_quota(
+    db: Database, settings: Settings, judged: ScriptedJudges, scripted_openai: ScriptedOpenAI, answer: Reply, said: str
+) -> None:
+    scripted_openai.respond_with(lambda request: answer)
+
+    with pytest.raises(EvaluationStopped, match=said) as caught:
+        await evaluate(db, ["helpful"], settings=settings, max_concurrency=2)
+
+    (run_id,) = [r[0] for r in db.reader().execute("SELECT run_id FROM evaluation_runs")]
+    stored = get_run(db, run_id)
+    assert stored.status == "stopped" and said in stored.stop_reason and run_id in str(caught.value)
+    assert list_results(db, run_id, limit=10) == []  # the pairs stay to judge once it is fixed
+    # Neither retried nor taken for rate limiting: one request per judgment that had started.
+    assert len(scripted_openai.chat_requests) <= 2

@@ -95,6 +95,21 @@ async def test_builtin_latency_token_usage_and_tool_call_count_on_demo_traces(de
     assert count.value == 2 and count.metadata["by_tool"] == {"execute_tool lookup_invoice": 1, "execute_tool explain_charge": 1}
 
 
+async def test_token_usage_says_unknown_for_the_parts_of_the_usage_no_span_reported(db: Database) -> None:
+    from store import write_spans
+    from tests.mcp_server.tools.builders import make_span
+
+    # The model span reports its total and its output, never its input.
+    write_spans(db, [make_span(1, name="agent", span_type="AGENT"),
+                     make_span(2, 1, name="chat", span_type="LLM", total_tokens=1_500, output_tokens=300)])
+
+    verdict = await run_judge(db, "token_usage", TRACE_ID, settings=Settings(), parameters={"max_total_tokens": 2000})
+
+    assert verdict.error is None and verdict.value is True
+    assert verdict.rationale == "The trace used 1,500 tokens (unknown in, 300 out); the limit is 2,000."
+    assert verdict.metadata["input_tokens"] is None and verdict.metadata["output_tokens"] == 300
+
+
 async def test_repeated_identical_tool_calls_are_found_with_a_finding_on_the_repeat(db: Database) -> None:
     import json
 

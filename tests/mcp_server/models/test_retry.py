@@ -10,11 +10,15 @@ import pytest
 
 from mcp_server.models import (
     ContextLengthExceeded,
+    ModelConfigurationError,
+    ModelNotFound,
     ModelRateLimited,
     ModelSettings,
     ModelTimeout,
     ModelUnavailable,
     ModelUnreachable,
+    PersistentModelError,
+    QuotaExhausted,
     RetryNotice,
     complete,
 )
@@ -85,16 +89,33 @@ async def test_429_on_every_attempt_gives_up_with_a_rate_limit_error(
     assert len(scripted_openai.chat_requests) == 3
 
 
-async def test_exhausted_quota_is_not_retried(
+async def test_exhausted_quota_is_a_persistent_error_not_rate_limiting_and_is_not_retried(
     scripted_openai: ScriptedOpenAI, fast: ModelSettings
 ) -> None:
-    scripted_openai.push(error(429, "You exceeded your current quota, please check your plan.",
-                               code="insufficient_quota", type="insufficient_quota"))
+    # The code says it, the wording need not (OpenAI's own wording varies by endpoint).
+    scripted_openai.push(error(429, "Billing hard limit reached.", code="insufficient_quota", type="insufficient_quota"))
 
-    with pytest.raises(ModelRateLimited) as caught:
+    with pytest.raises(QuotaExhausted) as caught:
         await complete(ASK, model="openai/scripted-model", **on(scripted_openai, fast))
 
-    assert "quota is exhausted" in str(caught.value)
+    assert isinstance(caught.value, PersistentModelError) and not isinstance(caught.value, ModelRateLimited)
+    assert "the provider account is out of quota (Billing hard limit reached.)" in str(caught.value)
+    assert "add credit to the account" in str(caught.value)
+    assert len(scripted_openai.chat_requests) == 1
+
+
+async def test_a_model_the_provider_does_not_know_is_a_configuration_error_and_is_not_retried(
+    scripted_openai: ScriptedOpenAI, fast: ModelSettings
+) -> None:
+    scripted_openai.push(error(404, "The model `gpt-nope` does not exist or you do not have access to it.",
+                               code="model_not_found", type="invalid_request_error"))
+
+    with pytest.raises(ModelNotFound) as caught:
+        await complete(ASK, model="openai/gpt-nope", **on(scripted_openai, fast))
+
+    assert isinstance(caught.value, ModelConfigurationError)
+    assert "model 'openai/gpt-nope' was not found by its provider" in str(caught.value)
+    assert "check the model name" in str(caught.value)
     assert len(scripted_openai.chat_requests) == 1
 
 

@@ -133,3 +133,17 @@ def test_the_split_depends_on_what_was_labeled_not_on_the_trace_ids() -> None:
         return sorted(i.example.partition("\n")[2] for i in items)
 
     assert [questions(part) for part in first] == [questions(part) for part in again]
+
+
+async def test_max_cost_usd_holds_over_the_held_out_judgments_and_the_search_together(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, routing_judge: None
+) -> None:
+    label(db, 30)
+    models = ScriptedModels(proposal=f"{INSTRUCTIONS} Be strict.")  # never better: the search goes on
+    scripted_openai.respond_with(models)
+
+    report = await align_judge(db, NAME, settings=settings, max_cost_usd=0.003)
+
+    judgment = 200 * 0.15e-6 + 20 * 0.6e-6  # gpt-4o-mini's prices for one scripted verdict
+    assert report.stopped_by == "max_cost_usd" and "cost budget reached" in report.stop_message
+    assert models.judgments * judgment <= report.cost_usd <= 0.003 + judgment

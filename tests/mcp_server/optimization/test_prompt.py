@@ -18,6 +18,7 @@ from mcp_server.judges import registry
 from mcp_server.optimization.prompt import optimize_prompt
 from mcp_server.settings import Settings
 from store import Database, datasets, prompts
+from mcp_server.models import BudgetExhausted
 from store.errors import InvalidArgument
 from tests.support.mcp_session import session
 from tests.support.northwind import BILLING_FIRST
@@ -116,16 +117,50 @@ async def test_a_metric_call_budget_too_small_for_one_step_is_refused(db: Databa
         )
 
 
-async def test_a_cost_budget_stops_the_search(
+# One routing judgment at gpt-4o-mini's prices: 300 prompt and 20 answer tokens.
+JUDGMENT_USD = 300 * 0.15e-6 + 20 * 0.6e-6
+
+
+async def test_a_cost_budget_holds_over_the_whole_search_within_one_call(
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
-    scripted_openai.respond_with(RouterModels(proposal=ROUTER_SYSTEM_PROMPT + "\nBe brief."))
+    models = RouterModels(proposal=ROUTER_SYSTEM_PROMPT + "\nBe brief.")
+    scripted_openai.respond_with(models)
     report = await optimize_prompt(
         db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING], target=TARGET, settings=settings,
-        max_metric_calls=200, max_cost_usd=0.0005,
+        max_metric_calls=200, max_cost_usd=0.004,
     )
-    assert report.stopped_by == "max_cost_usd" and report.metric_calls < 200
+    assert report.stopped_by == "max_cost_usd" and "cost budget reached" in report.stop_message
+    assert report.metric_calls < 200
+    # Every call reserved its estimate before it was sent; what it spent beyond that is the overshoot.
+    assert models.judgments * JUDGMENT_USD <= report.cost_usd <= 0.004 + JUDGMENT_USD
     assert report.best_version == 1 or report.best_val_score >= report.start_val_score
+
+
+async def test_a_cost_budget_too_small_to_score_the_start_says_so(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(RouterModels())
+    with pytest.raises(BudgetExhausted, match="before the starting text was scored on the 4 validation items"):
+        await optimize_prompt(
+            db, ROUTER_PROMPT, dataset="routing-cases", judges=[ROUTING], target=TARGET, settings=settings,
+            max_metric_calls=200, max_cost_usd=0.0005,
+        )
+
+
+async def test_a_code_judges_figures_are_never_counted_as_spend(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(lambda request: text("```\nRoute with care.\n```", prompt_tokens=100, completion_tokens=10))
+    report = await optimize_prompt(
+        db, ROUTER_PROMPT, dataset="routing-cases", judges=["token_usage"], target=TARGET, settings=settings,
+        max_metric_calls=20,
+    )
+    # token_usage reports each target trace's tokens: data about the agent, not a model call of
+    # ours. What was spent is the agent's traces and the reflection calls, each once.
+    (traced,) = db.reader().execute("SELECT sum(total_tokens) FROM traces").fetchone()
+    assert traced > 0
+    assert report.tokens == traced + report.reflection_calls * 110
 
 
 async def test_optimize_prompt_over_mcp_reports_progress_and_names_the_best_version(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mcp_server.models.budget import count_spent
 from mcp_server.optimization.search import Scored, minimum_metric_calls, optimize_text
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
@@ -20,7 +21,8 @@ VAL = list(range(100, 106))
 
 
 def scorer(cost_per_item: float = 0.0):
-    """Scores 1 for every item when the text has RULE; without it, odd items fail."""
+    """Scores 1 for every item when the text has RULE; without it, odd items fail. Each item
+    spends `cost_per_item` (as a target agent's trace would) against the search's budget."""
     calls: list[tuple[str, list[int]]] = []
 
     async def score(candidate: str, batch: list[int]) -> list[Scored]:
@@ -28,6 +30,7 @@ def scorer(cost_per_item: float = 0.0):
         results = []
         for item in batch:
             good = RULE in candidate or item % 2 == 0
+            count_spent(10, cost_per_item)
             feedback = "correct" if good else f"item {item}: the order number was not cited"
             results.append(Scored(score=1.0 if good else 0.0, feedback=feedback, cost_usd=cost_per_item,
                                   tokens=10, example=f"question {item}"))
@@ -107,7 +110,8 @@ async def test_the_usd_budget_counts_scoring_cost_and_stops_before_the_next_batc
         settings=settings.models, max_metric_calls=1000, max_cost_usd=0.1,
     )
 
-    assert result.stopped_by == "max_cost_usd" and "of the $0.1 budget" in result.stop_message
+    assert result.stopped_by == "max_cost_usd"
+    assert re.match(r"stopped: cost budget reached: \$0\.12\d\d spent of max_cost_usd=0\.1", result.stop_message)
     # The start (6 items) and one step (3 + 3) reach $0.12; no batch starts after that.
     assert result.metric_calls == 12 and result.scoring_cost_usd == pytest.approx(0.12)
     assert result.cost_usd == pytest.approx(0.12 + result.reflection_cost_usd)
