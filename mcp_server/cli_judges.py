@@ -8,18 +8,12 @@ import json
 from typing import Any
 
 from mcp_server.cli_alignment import register_alignment_commands
-from mcp_server.cli_support import AddCommand, database, json_option, page_token_option, print_answer
+from mcp_server.cli_support import AddCommand, database, json_option, operator_settings, page_token_option, print_answer
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
 
 OUTPUT_KINDS = ("bool", "int", "float", "categorical", "text")
-
-
-def operator_settings(settings: Settings) -> Settings:
-    """The settings of a command the operator runs on their own machine: any model may be named,
-    as any target may run (an MCP client is held to allowed_models and the allowed targets)."""
-    return settings.model_copy(update={"models": settings.models.model_copy(update={"allowed_models": None})})
 
 
 def cmd_judge_list(args: argparse.Namespace, settings: Settings) -> int:

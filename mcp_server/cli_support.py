@@ -20,6 +20,12 @@ Command = Callable[[argparse.Namespace, Settings], int]
 AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
 
 
+def operator_settings(settings: Settings) -> Settings:
+    """The settings of a command the operator runs on their own machine: any model may be named,
+    as any target may run (an MCP client is held to allowed_models and the allowed targets)."""
+    return settings.model_copy(update={"models": settings.models.model_copy(update={"allowed_models": None})})
+
+
 @contextmanager
 def database(settings: Settings, *, checkpoint: bool = False) -> Iterator[Database]:
     """The store at settings.db_path, closed when the block ends (checkpointed first, for the
