@@ -19,7 +19,7 @@ from mcp_server.cli_judges import register_judge_commands
 from mcp_server.cli_labeling import register_labeling_commands
 from mcp_server.cli_optimize import register_optimize_commands
 from mcp_server.cli_prompts import register_prompt_commands
-from mcp_server.cli_support import Command, database, json_option, print_json
+from mcp_server.cli_support import Command, database, json_option, page_token_option, print_json
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env
 from store.errors import TraceJudgeError
 
@@ -172,7 +172,9 @@ def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.tools.traces import search_traces
 
     with database(settings) as db:
-        page = search_traces(db, filter_string=args.filter, order_by=args.order_by, max_results=args.limit)
+        page = search_traces(
+            db, filter_string=args.filter, order_by=args.order_by, max_results=args.limit, page_token=args.page_token
+        )
     if args.json:
         print_json(page)
     else:
@@ -187,7 +189,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
     with database(settings) as db:
         info = get_trace_info(db, args.trace_id)
-        spans = list_spans(db, args.trace_id, max_results=args.max_spans)
+        spans = list_spans(db, args.trace_id, max_results=args.max_spans, page_token=args.page_token)
     if args.json:
         print_json({"trace": info, "spans": spans})
     else:
@@ -295,10 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     traces.add_argument("filter", nargs="?", default=None, help="e.g. \"trace.status = 'ERROR'\"")
     traces.add_argument("--order-by", action="append", default=None, help="e.g. 'timestamp_ms DESC' (repeatable)")
     traces.add_argument("--limit", type=int, default=20, help="how many traces to show (default 20)")
+    page_token_option(traces, "SearchTraces")
     json_option(traces, "SearchTraces")
     show = add("show", cmd_show, "Show one trace: its summary and span tree.")
     show.add_argument("trace_id")
     show.add_argument("--max-spans", type=int, default=200, help="spans of the tree to show (default 200)")
+    page_token_option(show, "ListSpans")
     show.add_argument(
         "--json", action="store_true",
         help='print {"trace": what GetTraceInfo answers, "spans": what ListSpans answers}, for scripts and coding agents',

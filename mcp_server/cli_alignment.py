@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.cli_support import AddCommand, database, json_option, print_answer
+from mcp_server.cli_support import AddCommand, database, json_option, operator_settings, print_answer
 from mcp_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,7 +78,6 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
     from mcp_server.cli_format_runs import progress_bar
-    from mcp_server.cli_judges import operator_settings
     from mcp_server.optimization.align import align_judge
 
     with database(settings) as db:

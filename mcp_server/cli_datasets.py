@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcp_server.cli_support import AddCommand, database, json_option, print_json
+from mcp_server.cli_support import AddCommand, database, json_option, page_token_option, print_json
 from mcp_server.settings import Settings
 
 PREVIEW_CHARS = 80
@@ -36,11 +36,11 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, output_console, print_table
+    from mcp_server.cli_format import Column, output_console, print_next_page, print_table
     from mcp_server.datasets.tool_service import list_datasets
 
     with database(settings) as db:
-        page = list_datasets(db, max_results=args.limit)
+        page = list_datasets(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(page)
         return 0
@@ -52,8 +52,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                Column("updated", drop=2), Column("description", fit="wrap", drop=1))  # fmt: skip
     rows = [(d.name, str(d.version), str(d.record_count), d.updated_time or "-", d.description) for d in page.datasets]
     print_table(console, columns, rows)
-    if page.next_page_token:
-        console.print(f"[dim]{page.total} datasets in all; raise --limit to see more.[/]")
+    print_next_page(console, page.next_page_token, f"datasets ({page.total} in all)")
     return 0
 
 
@@ -122,11 +121,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, output_console, print_table
+    from mcp_server.cli_format import Column, output_console, print_next_page, print_table
     from mcp_server.datasets.tool_service import list_dataset_records
 
     with database(settings) as db:
-        page = list_dataset_records(db, args.name, version=args.version, max_results=args.limit)
+        page = list_dataset_records(
+            db, args.name, version=args.version, max_results=args.limit, page_token=args.page_token
+        )
     if args.json:
         print_json(page)
         return 0
@@ -141,8 +142,8 @@ def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
     rows = [(r.record_id, str(r.added_version), _preview(r.inputs), _preview(r.expectations), _preview(r.tags),
              r.source_trace_id or "-") for r in page.records]  # fmt: skip
     print_table(console, columns, rows)
-    if page.next_page_token:
-        console.print(f"[dim]showing {len(page.records)} of {page.total}; raise --limit, or export the dataset.[/]")
+    print_next_page(console, page.next_page_token, f"records (showing {len(page.records)} of {page.total}; "
+                    "'tracejudge datasets export' writes them all)")  # fmt: skip
     return 0
 
 
@@ -168,6 +169,7 @@ def register_dataset_commands(sub: Any, add: AddCommand) -> None:
     create.add_argument("--description", default="", help="what the dataset holds")
     listing = add(group, "list", cmd_list, "List the datasets with their latest version and record count.")
     listing.add_argument("--limit", type=int, default=50, help="datasets to show (default 50, at most 100)")
+    page_token_option(listing, "ListDatasets")
     json_option(listing, "ListDatasets")
     show = add(group, "show", cmd_show, "Show a dataset and its versions.")
     show.add_argument("name")
@@ -191,6 +193,7 @@ def register_dataset_commands(sub: Any, add: AddCommand) -> None:
     records.add_argument("name")
     records.add_argument("--version", type=int, default=None, help="the version to list (default: the latest)")
     records.add_argument("--limit", type=int, default=50, help="records to show (default 50, at most 200)")
+    page_token_option(records, "ListDatasetRecords")
     json_option(records, "ListDatasetRecords")
     delete = add(group, "delete", cmd_delete,
                  "Remove records by id (one new version); exits 1 when none was in the dataset.")

@@ -190,6 +190,15 @@ _TRACE_COLUMNS = (
 )
 
 
+def print_next_page(console: Console, token: str | None, what: str) -> None:
+    """The last line of a page that has a next one: how to get it (--json gives the token as
+    next_page_token). The token is bound to the command's other options, so they are repeated."""
+    if token:
+        console.print(
+            Text.assemble((f"more {what}: run this command again, same options, with ", "dim"), f"--page-token {token}")
+        )
+
+
 def to_the_second(iso: str | None) -> str:
     """An ISO instant to the second, e.g. '2025-06-02 09:08:53'."""
     return "-" if iso is None else iso[:19].replace("T", " ")
@@ -215,8 +224,7 @@ def print_traces(result: TraceSearchResult) -> None:
         for trace in result.traces
     ]
     print_table(console, _TRACE_COLUMNS, rows)
-    if result.next_page_token:
-        console.print("[dim]more traces match; raise --limit to see them.[/]")
+    print_next_page(console, result.next_page_token, "traces match")
 
 
 def print_trace(info: TraceInfo, spans: SpanList) -> None:
@@ -248,8 +256,7 @@ def print_trace(info: TraceInfo, spans: SpanList) -> None:
         node = parents[min(span.depth, len(parents) - 1)].add(label)
         parents.append(node)
     console.print(tree, soft_wrap=False)  # a long label wraps in the tree instead of being cropped
-    if spans.next_page_token:
-        console.print(f"[dim]showing {len(spans.spans)} of {spans.total_matching} spans; raise --max-spans to see more.[/]")
+    print_next_page(console, spans.next_page_token, f"spans (showing {len(spans.spans)} of {spans.total_matching})")
 
 
 def print_import_report(report: ImportReport) -> int:

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from mcp_server.cli_format import Column, output_console, print_table, to_the_second
+from mcp_server.cli_format import Column, output_console, print_next_page, print_table, to_the_second
 from mcp_server.evaluation.listing import EvaluationRunList, RunSummary
 from mcp_server.evaluation.reports import EvaluationRunReport, RunComparison
 from mcp_server.evaluation.summary import EvaluationRun
@@ -69,8 +69,7 @@ def print_judges(judges: JudgeList) -> None:
     ]  # fmt: skip
     print_table(console, _JUDGE_COLUMNS, rows, title="judges")
     console.print(f"{judges.total} stored judge(s), {len(judges.builtin_judges)} built-in")
-    if judges.next_page_token:
-        console.print("[dim]more stored judges; raise --limit to see them.[/]")
+    print_next_page(console, judges.next_page_token, "stored judges")
 
 
 def print_judge(info: JudgeInfo) -> None:
@@ -192,8 +191,7 @@ def print_run_report(report: EvaluationRunReport) -> None:
         for r in report.results
     ]  # fmt: skip
     print_table(console, _RESULT_COLUMNS, rows, title="results")
-    if report.next_page_token:
-        console.print("[dim]more results; raise --limit to see them.[/]")
+    print_next_page(console, report.next_page_token, "results")
 
 
 def print_comparison(comparison: RunComparison) -> None:
@@ -219,8 +217,7 @@ def print_comparison(comparison: RunComparison) -> None:
     rows = [(c.judge, getattr(c, key) or c.trace_id, c.error_a or _value(c.a), c.error_b or _value(c.b))
             for c in comparison.changed]  # fmt: skip
     print_table(console, columns, rows, title=f"changed verdicts ({changed})")
-    if comparison.next_page_token:
-        console.print("[dim]more changed verdicts; raise --limit to see them.[/]")
+    print_next_page(console, comparison.next_page_token, "changed verdicts")
 
 
 _RUN_COLUMNS = (
@@ -247,5 +244,4 @@ def print_runs(runs: EvaluationRunList) -> None:
         for r in runs.runs
     ]  # fmt: skip
     print_table(console, _RUN_COLUMNS, rows)
-    if runs.next_page_token:
-        console.print(f"[dim]{runs.total} runs in all; raise --limit to see more.[/]")
+    print_next_page(console, runs.next_page_token, f"runs ({runs.total} in all)")

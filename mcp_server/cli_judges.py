@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from mcp_server.cli_alignment import register_alignment_commands
-from mcp_server.cli_support import AddCommand, database, json_option, print_answer
+from mcp_server.cli_support import AddCommand, database, json_option, operator_settings, page_token_option, print_answer
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
@@ -16,18 +16,12 @@ from store.errors import InvalidArgument
 OUTPUT_KINDS = ("bool", "int", "float", "categorical", "text")
 
 
-def operator_settings(settings: Settings) -> Settings:
-    """The settings of a command the operator runs on their own machine: any model may be named,
-    as any target may run (an MCP client is held to allowed_models and the allowed targets)."""
-    return settings.model_copy(update={"models": settings.models.model_copy(update={"allowed_models": None})})
-
-
 def cmd_judge_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.cli_format_runs import print_judges
     from mcp_server.judges.tool_service import list_judges
 
     with database(settings) as db:
-        judges = list_judges(db, max_results=args.limit)
+        judges = list_judges(db, max_results=args.limit, page_token=args.page_token)
     print_answer(args, judges, print_judges)
     return 0
 
@@ -135,7 +129,9 @@ def cmd_runs_show(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.evaluation.reports import get_evaluation_run
 
     with database(settings) as db:
-        report = get_evaluation_run(db, args.run_id, max_results=args.limit, errors_only=args.errors)
+        report = get_evaluation_run(
+            db, args.run_id, max_results=args.limit, errors_only=args.errors, page_token=args.page_token
+        )
     print_answer(args, report, print_run_report)
     return 0
 
@@ -145,7 +141,7 @@ def cmd_runs_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.evaluation.listing import list_evaluation_runs
 
     with database(settings) as db:
-        runs = list_evaluation_runs(db, max_results=args.limit)
+        runs = list_evaluation_runs(db, max_results=args.limit, page_token=args.page_token)
     print_answer(args, runs, print_runs)
     return 0
 
@@ -155,7 +151,9 @@ def cmd_runs_compare(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.evaluation.reports import compare_evaluation_runs
 
     with database(settings) as db:
-        comparison = compare_evaluation_runs(db, args.run_a, args.run_b, max_results=args.limit)
+        comparison = compare_evaluation_runs(
+            db, args.run_a, args.run_b, max_results=args.limit, page_token=args.page_token
+        )
     print_answer(args, comparison, print_comparison)
     return 0
 
@@ -170,6 +168,7 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     judge = _group(sub, "judge", "List, show, create and run judges; their agreement with human labels, and alignment.")
     listing = add(judge, "list", cmd_judge_list, "List the stored judges (latest versions) and the built-in judges.")
     listing.add_argument("--limit", type=int, default=50, help="stored judges to show (default 50, at most 100)")
+    page_token_option(listing, "ListJudges")
     json_option(listing, "ListJudges")
     show = add(judge, "show", cmd_judge_show, "Show one judge: instructions, output type, model.")
     show.add_argument("name")
@@ -213,14 +212,17 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     runs = _group(sub, "runs", "List the evaluation runs, show one, or compare two.")
     listing = add(runs, "list", cmd_runs_list, "List the evaluation runs, newest first: judges, what they judged, counts.")
     listing.add_argument("--limit", type=int, default=20, help="runs to show (default 20, at most 100)")
+    page_token_option(listing, "ListEvaluationRuns")
     json_option(listing, "ListEvaluationRuns")
     show_run = add(runs, "show", cmd_runs_show, "Show a run's summary, metrics, errors and results.")
     show_run.add_argument("run_id")
     show_run.add_argument("--errors", action="store_true", help="list only results with an error")
     show_run.add_argument("--limit", type=int, default=50, help="results to show (default 50, at most 200)")
+    page_token_option(show_run, "GetEvaluationRun")
     json_option(show_run, "GetEvaluationRun")
     compare = add(runs, "compare", cmd_runs_compare, "Compare two runs: metric deltas and changed verdicts.")
     compare.add_argument("run_a")
     compare.add_argument("run_b")
     compare.add_argument("--limit", type=int, default=50, help="changed verdicts to show (default 50, at most 200)")
+    page_token_option(compare, "CompareEvaluationRuns")
     json_option(compare, "CompareEvaluationRuns")

@@ -8,16 +8,16 @@ import argparse
 import json
 from typing import Any
 
-from mcp_server.cli_support import AddCommand, database, json_option, print_json
+from mcp_server.cli_support import AddCommand, database, json_option, page_token_option, print_json
 from mcp_server.settings import Settings
 
 
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, output_console, print_table
+    from mcp_server.cli_format import Column, output_console, print_next_page, print_table
     from mcp_server.labeling.definitions import list_schemas
 
     with database(settings) as db:
-        result = list_schemas(db, max_results=args.limit)
+        result = list_schemas(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(result)
         return 0
@@ -30,17 +30,16 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     rows = [(schema.name, schema.type, schema.expects, "yes" if schema.enable_comment else "no", schema.instructions)
             for schema in result.schemas]  # fmt: skip
     print_table(console, columns, rows)
-    if result.notice:
-        console.print(f"{len(result.schemas)} of {result.total} schemas shown; raise --limit for more.")
+    print_next_page(console, result.next_page_token, f"schemas ({result.total} in all)")
     return 0
 
 
 def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, output_console, print_table
+    from mcp_server.cli_format import Column, output_console, print_next_page, print_table
     from mcp_server.labeling.definitions import list_sessions
 
     with database(settings) as db:
-        result = list_sessions(db, max_results=args.limit)
+        result = list_sessions(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(result)
         return 0
@@ -55,8 +54,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
              str(s.status_counts["pending"]), str(s.status_counts["completed"]), str(s.status_counts["skipped"]))
             for s in result.sessions]  # fmt: skip
     print_table(console, columns, rows)
-    if result.notice:
-        console.print(f"{len(result.sessions)} of {result.total} sessions shown; raise --limit for more.")
+    print_next_page(console, result.next_page_token, f"sessions ({result.total} in all)")
     return 0
 
 
@@ -65,11 +63,11 @@ def _value(value: Any) -> str:
 
 
 def cmd_items(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, output_console, preview_text, print_table
+    from mcp_server.cli_format import Column, output_console, preview_text, print_next_page, print_table
     from mcp_server.labeling.queue import list_items
 
     with database(settings) as db:
-        result = list_items(db, args.session, status=args.status, max_results=args.limit)
+        result = list_items(db, args.session, status=args.status, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(result)
         return 0
@@ -88,8 +86,7 @@ def cmd_items(args: argparse.Namespace, settings: Settings) -> int:
         for item in result.items
     ]  # fmt: skip
     print_table(console, columns, rows)
-    if result.notice:
-        console.print(f"{len(result.items)} of {result.total_matching} items shown; raise --limit for more.")
+    print_next_page(console, result.next_page_token, f"items ({result.total_matching} match)")
     return 0
 
 
@@ -100,12 +97,15 @@ def register_labeling_commands(sub: Any, add: AddCommand) -> None:
     group = labeling.add_subparsers(dest="labeling_command", required=True, metavar="SUBCOMMAND")
     schemas = add(group, "schemas", cmd_schemas, "List the labeling schemas: type, what a label may be, instructions.")
     schemas.add_argument("--limit", type=int, default=50, help="schemas to show (default 50, at most 100)")
+    page_token_option(schemas, "ListLabelingSchemas")
     json_option(schemas, "ListLabelingSchemas")
     sessions = add(group, "sessions", cmd_sessions, "List the labeling sessions with their pending/completed counts.")
     sessions.add_argument("--limit", type=int, default=50, help="sessions to show (default 50, at most 100)")
+    page_token_option(sessions, "ListLabelingSessions")
     json_option(sessions, "ListLabelingSessions")
     items = add(group, "items", cmd_items, "Show a labeling session's queue: traces, their labels and what is missing.")
     items.add_argument("session", help="the session's name or session_id")
     items.add_argument("--status", choices=("pending", "completed", "skipped"), default=None, help="only these items")
     items.add_argument("--limit", type=int, default=20, help="items to show (default 20, at most 100)")
+    page_token_option(items, "ListLabelingItems")
     json_option(items, "ListLabelingItems")

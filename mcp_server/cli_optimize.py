@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mcp_server.cli_support import AddCommand, database
+from mcp_server.cli_support import AddCommand, database, operator_settings
 from mcp_server.settings import Settings
 
 
@@ -16,7 +16,6 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.cli_format import Column, output_console, print_table
     from mcp_server.cli_format_runs import progress_bar
-    from mcp_server.cli_judges import operator_settings
     from mcp_server.optimization.prompt import optimize_prompt
 
     with database(settings) as db, progress_bar("optimizing") as report:

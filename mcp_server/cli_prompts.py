@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mcp_server.cli_support import AddCommand, database, json_option, print_json
+from mcp_server.cli_support import AddCommand, database, json_option, page_token_option, print_json
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
@@ -100,11 +100,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, print_table
+    from mcp_server.cli_format import Column, print_next_page, print_table
     from mcp_server.prompts.tool_service import list_prompts
 
     with database(settings) as db:
-        page = list_prompts(db, max_results=args.limit)
+        page = list_prompts(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(page)
         return 0
@@ -112,16 +112,18 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                Column("description", fit="wrap", drop=1))  # fmt: skip
     rows = [(p.name, str(p.latest_version), ", ".join(f"{a}={v}" for a, v in p.aliases.items()) or "-",
              p.description or "-") for p in page.prompts]  # fmt: skip
-    print_table(_console(), columns, rows, title=f"prompts ({len(page.prompts)} of {page.total})")
+    console = _console()
+    print_table(console, columns, rows, title=f"prompts ({len(page.prompts)} of {page.total})")
+    print_next_page(console, page.next_page_token, "prompts")
     return 0
 
 
 def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import Column, print_table
+    from mcp_server.cli_format import Column, print_next_page, print_table
     from mcp_server.prompts.tool_service import list_prompt_versions
 
     with database(settings) as db:
-        page = list_prompt_versions(db, args.name, max_results=args.limit)
+        page = list_prompt_versions(db, args.name, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(page)
         return 0
@@ -130,8 +132,10 @@ def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
                Column("commit message", fit="wrap"), Column("template", fit="line", drop=1))  # fmt: skip
     rows = [(str(v.version), v.kind, ", ".join(v.aliases) or "-", str(v.run_count), _when(v.created_ns),
              v.commit_message or "-", v.template_preview) for v in page.versions]  # fmt: skip
-    print_table(_console(), columns, rows,
+    console = _console()
+    print_table(console, columns, rows,
                 title=f"versions of {page.name} ({len(page.versions)} of {page.total}, newest first)")  # fmt: skip
+    print_next_page(console, page.next_page_token, "versions")
     return 0
 
 
@@ -198,10 +202,12 @@ def register_prompt_commands(sub: Any, add: AddCommand) -> None:
     json_option(show, "GetPrompt")
     listing = add(group, "list", cmd_list, "List the registered prompts.")
     listing.add_argument("--limit", type=int, default=50, help="prompts to show (default 50, at most 100)")
+    page_token_option(listing, "ListPrompts")
     json_option(listing, "ListPrompts")
     versions = add(group, "versions", cmd_versions, "List a prompt's versions, newest first.")
     versions.add_argument("name")
     versions.add_argument("--limit", type=int, default=50, help="versions to show (default 50, at most 100)")
+    page_token_option(versions, "ListPromptVersions")
     json_option(versions, "ListPromptVersions")
     alias = add(group, "alias", cmd_alias, "Point an alias (e.g. production) at a version, or remove it.")
     alias.add_argument("name")

@@ -1,6 +1,6 @@
 """What every CLI command module shares: the command types, the database a command opens
-(imported lazily, so `--help` never loads the store) and always closes, and --json, which prints
-what the matching MCP tool answers."""
+(imported lazily, so `--help` never loads the store) and always closes, --json, which prints
+what the matching MCP tool answers, and --page-token, which continues where its page ended."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 Command = Callable[[argparse.Namespace, Settings], int]
 AddCommand = Callable[[Any, str, Command, str], argparse.ArgumentParser]
+
+
+def operator_settings(settings: Settings) -> Settings:
+    """The settings of a command the operator runs on their own machine: any model may be named,
+    as any target may run (an MCP client is held to allowed_models and the allowed targets)."""
+    return settings.model_copy(update={"models": settings.models.model_copy(update={"allowed_models": None})})
 
 
 def open_database(settings: Settings) -> Database:
@@ -45,6 +51,16 @@ def json_option(parser: argparse.ArgumentParser, tool: str) -> None:
     parser.add_argument(
         "--json", action="store_true", help=f"print the JSON the {tool} tool answers, for scripts and coding agents"
     )
+
+
+def page_token_option(parser: argparse.ArgumentParser, tool: str) -> None:
+    """--page-token on a command that shows one page of what `tool` pages: the next page starts
+    where the token the previous one printed (as its last line, or as next_page_token with --json)."""
+    parser.add_argument(
+        "--page-token", default=None, metavar="TOKEN",
+        help=f"show the next page: the token the previous page printed (next_page_token of {tool} with --json); "
+        "repeat its other options as they were",
+    )  # fmt: skip
 
 
 def print_json(answer: BaseModel | dict[str, BaseModel]) -> None:

@@ -118,6 +118,11 @@ class EvaluationRunNotFound(TraceJudgeError, LookupError):
         self.run_id = run_id
 
 
+class EvaluationStopped(TraceJudgeError):
+    """A run stopped by an error every pair would meet (no model, a model the server does not
+    allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""
+
+
 class LabelingSchemaNotFound(TraceJudgeError, LookupError):
     def __init__(self, name: str) -> None:
         super().__init__(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -84,15 +85,19 @@ def get_judge(db: Database, name: str, version: int | None = None) -> JudgeRecor
     return _record(row)
 
 
-def list_judges(db: Database, *, limit: int = 50, after: str | None = None) -> tuple[list[JudgeRecord], int]:
+def list_judges(
+    db: Database, *, limit: int = 50, after: str | None = None, exclude: Sequence[str] = ()
+) -> tuple[list[JudgeRecord], int]:
     """The latest version of each judge, by name, at most `limit` of them starting after the name
-    `after`; and how many judges there are in all."""
+    `after`, leaving out the names in `exclude`; and how many judges there are in all, less those."""
     conn = db.reader()
-    total = conn.execute("SELECT count(DISTINCT name) FROM judges").fetchone()[0]
+    excluded = {f"x{n}": name for n, name in enumerate(exclude)}
+    not_in = f" AND name NOT IN ({', '.join(':' + key for key in excluded)})" if excluded else ""
+    total = conn.execute(f"SELECT count(DISTINCT name) FROM judges WHERE 1{not_in}", excluded).fetchone()[0]
     # The primary key (name, version) gives each name's latest version by one index seek.
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM judges j WHERE name > :after AND version = "
+        f"SELECT {_COLUMNS} FROM judges j WHERE name > :after{not_in} AND version = "
         "(SELECT max(version) FROM judges WHERE name = j.name) ORDER BY name LIMIT :limit",
-        {"after": after if after is not None else "", "limit": limit},
+        {"after": after if after is not None else "", "limit": limit, **excluded},
     ).fetchall()
     return [_record(row) for row in rows], total

@@ -55,8 +55,8 @@ from mcp_server.models import BudgetExhausted, PersistentModelError, Sampler
 from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.models.retry import observe_retries
 from mcp_server.judges.llm_judge import NOT_GIVEN
+from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
 from mcp_server.judges.runner import (
-    BUILTIN_AGENT_JUDGES,
     ResolvedJudge,
     judgment_spend,
     resolve_judge,
@@ -68,7 +68,7 @@ from store import Database
 from store import datasets, prompts
 from store import evaluations as store
 from store.datasets import DatasetRecordRow
-from store.errors import InvalidArgument, TraceJudgeError, TraceNotFound
+from store.errors import EvaluationStopped, InvalidArgument, TraceNotFound
 from store.ids import normalize_trace_id
 from store.search import search_trace_ids
 from store.traces import get_trace, get_traces, trace_exists
@@ -82,11 +82,6 @@ MAX_CONCURRENCY = 64
 MAX_JUDGES = 20
 MAX_TRACES = 10_000
 """Default cap on the traces one run covers; evaluate's max_traces raises it."""
-
-
-class EvaluationStopped(TraceJudgeError):
-    """A run stopped by an error every pair would meet (no model, a model the server does not
-    allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""
 
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None] | None]

@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
 from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
-from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size
+from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size, render_value
 from mcp_server.models import (
     SAMPLING,
     BudgetExhausted,
@@ -259,7 +259,7 @@ class _AgentRun:
             return self._error(str(exc))
         try:
             self.task_message = self._task_message()
-        except PromptTooLarge as exc:  # a judge stored before its instructions were capped
+        except PromptTooLarge as exc:  # long instructions stored before the cap, and the expectations
             return self._error(str(exc))
         self.context_tokens = self.limits.context_tokens or (
             # The client's model and its window are unknown here (and litellm need not be loaded).
@@ -674,7 +674,15 @@ class _AgentRun:
         ) + self.actions.system_note(self.tool_specs)
 
     def _task_message(self) -> str:
-        check_prompt_size(self.judge.instructions, prompt.REFERENCE_CHARS)
+        expectations = ""
+        if self.expectations is not None:
+            # Logged on the trace or copied from a dataset record: framed and capped like any trace data.
+            block, note = render_value("expectations", self.expectations)
+            expectations = prompt.EXPECTATIONS_BLOCK.format(block=block)
+            if note is not None:
+                self.warnings.append(note)
+        added = {"expectations": len(expectations)} if expectations else None
+        check_prompt_size(self.judge.instructions, prompt.REFERENCE_CHARS, added=added)
 
         def reference(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -682,11 +690,6 @@ class _AgentRun:
                 return prompt.TRACE_REFERENCE.format(trace_id=self.trace_id)
             return prompt.VARIABLE_REFERENCES.get(name, match.group(0))
 
-        expectations = ""
-        if self.expectations is not None:
-            expectations = prompt.EXPECTATIONS_BLOCK.format(
-                expectations=json.dumps(self.expectations, ensure_ascii=False, default=str)
-            )
         return prompt.TASK_MESSAGE.format(
             trace_id=self.trace_id,
             instructions=_VARIABLE.sub(reference, self.judge.instructions),

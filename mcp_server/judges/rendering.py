@@ -79,20 +79,27 @@ def render_value(name: str, value: Any, *, max_chars: int = MAX_VARIABLE_CHARS) 
     return _block(name, text), note
 
 
-def check_prompt_size(instructions: str, sizes: Mapping[str, int], *, at_most: bool = False) -> None:
-    """PromptTooLarge unless `instructions`, each {{ var }} replaced by sizes[var] characters, fit
+def check_prompt_size(
+    instructions: str, sizes: Mapping[str, int], *, at_most: bool = False, added: Mapping[str, int] | None = None
+) -> None:
+    """PromptTooLarge unless `instructions`, each {{ var }} replaced by sizes[var] characters, and
+    the blocks `added` beside them (name -> characters, e.g. an agent judge's expectations) fit
     MAX_PROMPT_CHARS. `at_most`: the sizes are the largest a variable can render (a judge being
     stored), not one trace's data."""
     uses = Counter(m.group(1) for m in _VARIABLE.finditer(instructions))
-    chars = len(_VARIABLE.sub("", instructions)) + sum(sizes[name] * count for name, count in uses.items())
+    text = len(_VARIABLE.sub("", instructions))
+    added = dict(added or {})
+    chars = text + sum(sizes[name] * count for name, count in uses.items()) + sum(added.values())
     if chars <= MAX_PROMPT_CHARS:
         return
-    listed = ", ".join(f"{{{{ {name} }}}} {count:,} times" for name, count in uses.most_common())
+    parts = [f"{text:,} characters of instructions"]
+    parts += [f"{{{{ {name} }}}} {count:,} times" for name, count in uses.most_common()]
+    parts += [f"the {name} ({size:,} characters)" for name, size in added.items()]
     raise PromptTooLarge(
-        f"the judge's instructions use {listed}, and each use repeats that variable's data, so the prompt "
-        f"would be {'up to ' if at_most else ''}{chars:,} characters, more than the {MAX_PROMPT_CHARS:,} a "
-        "judge's prompt may have (MAX_PROMPT_CHARS); use each variable once (or twice) and refer back to it "
-        "in words, e.g. 'the response above', then store the judge again with CreateJudge."
+        f"the judge's prompt would be {'up to ' if at_most else ''}{chars:,} characters, more than the "
+        f"{MAX_PROMPT_CHARS:,} a judge's prompt may have (MAX_PROMPT_CHARS): {', '.join(parts)}, and each use of a "
+        "variable repeats its data. Use each variable once (or twice) and refer back to it in words, e.g. 'the "
+        "response above', and keep the instructions short, then store the judge again with CreateJudge."
     )
 
 

@@ -3,7 +3,8 @@
 `run_judge` takes a JudgeDefinition, a CodeJudge, or a name: a built-in judge (LLM, agent or
 code), else a stored judge (latest version, or `version`), else (from Python only) a
 'module:function' import path. Built-ins come first, so a stored judge under a built-in's name (in
-a database from before those names were reserved) never changes what that name runs. It
+a database from before those names were reserved) never changes what that name runs, and a
+version of that name is refused (mcp_server.judges.registry.get_judge, as for GetJudge). It
 dispatches to the code, LLM or agent judge, and logs the verdict as feedback named after the judge
 (source LLM_JUDGE or CODE, source_id 'name@version').
 
@@ -100,15 +101,14 @@ def resolve_judge(
     if not isinstance(judge, str) or not judge.strip():
         raise InvalidArgument(f"judge must be a judge name; got {judge!r}.")
     name = judge.strip()
-    if name in registry.builtin_names() and version is not None:
-        raise InvalidArgument(f"{name!r} is a built-in judge, which has no versions; run it without version.")
-    if name in BUILTIN_LLM_JUDGES:
+    # With a version, only a stored judge is meant: registry.get_judge refuses a built-in's name.
+    if version is None and name in BUILTIN_LLM_JUDGES:
         builtin = BUILTIN_LLM_JUDGES[name]
         return ResolvedJudge(definition=builtin.definition, builtin=builtin, parameters=builtin.check_parameters(parameters))
-    if name in BUILTIN_AGENT_JUDGES:
+    if version is None and name in BUILTIN_AGENT_JUDGES:
         _no_parameters(name, parameters)
         return ResolvedJudge(definition=BUILTIN_AGENT_JUDGES[name])
-    if name in BUILTIN_CODE_JUDGES:
+    if version is None and name in BUILTIN_CODE_JUDGES:
         return ResolvedJudge(code=BUILTIN_CODE_JUDGES[name].judge(name, parameters))
     try:
         stored = registry.get_judge(db, name, version)

@@ -8,10 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from mcp_server.judges import registry
+from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
-from mcp_server.judges.runner import BUILTIN_AGENT_JUDGES, run_judge
+from mcp_server.judges.runner import run_judge
 from mcp_server.models import ModelSettings, check_model_allowed
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import main
+from store import Database, judges
 
 RUN_ID = re.compile(r"\brun-[0-9a-f]{32}\b")
 
@@ -37,6 +38,24 @@ def test_judge_list_shows_the_builtin_judges(demo_db: str, capsys: pytest.Captur
     assert main(["judge", "list", "--db", demo_db]) == 0
     out = capsys.readouterr().out
     assert "error_spans" in out and "trace_issues" in out and "built-in" in out
+
+
+def test_a_judge_stored_under_a_built_in_name_is_never_listed_or_shown(
+    demo_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A database from before built-in names were reserved may hold one.
+    db = Database(Path(demo_db))
+    judges.create_judge_version(db, "safety", "Is {{ outputs }} SHADOW-safe?", output={"kind": "bool"})
+    db.close()
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["judge", "list", "--db", demo_db]) == 0
+    out = capsys.readouterr().out
+    assert "0 stored judge(s)" in out and "SHADOW" not in out
+    assert main(["judge", "show", "safety", "--db", demo_db]) == 0
+    assert "SHADOW" not in capsys.readouterr().out
+    assert main(["judge", "show", "safety", "--version", "1", "--db", demo_db]) == 2
+    error = capsys.readouterr().err
+    assert "'safety' is a built-in judge, which has no versions" in error and "'my_safety'" in error
 
 
 def test_judge_run_error_spans_on_a_failed_trace_shows_the_finding(

@@ -34,19 +34,26 @@ async def _fill(db: Database) -> dict[str, Any]:
         traces = (await s.call("SearchTraces", max_results=100))["traces"]
         ids = [t["trace_id"] for t in traces]
         first = await s.call("Evaluate", judges=["latency", "error_spans"], name="first look")
-        # A late error span on a trace that had none: the second run's error_spans verdict changes.
-        ok = next(t for t in traces if not t["error_count"])
-        root = (await s.call("GetRootSpan", trace_id=ok["trace_id"], attributes_to_fetch=[]))["span_id"]
-        write_spans(db, [SpanIn(trace_id=ok["trace_id"], span_id="00000000000000ee", parent_span_id=root,
-                                name="late", start_ns=1, end_ns=2, status_code="ERROR")])  # fmt: skip
+        # Late error spans on two traces that had none: the second run's error_spans verdicts change.
+        for ok in [t for t in traces[:5] if not t["error_count"]][:2]:
+            root = (await s.call("GetRootSpan", trace_id=ok["trace_id"], attributes_to_fetch=[]))["span_id"]
+            write_spans(db, [SpanIn(trace_id=ok["trace_id"], span_id="00000000000000ee", parent_span_id=root,
+                                    name="late", start_ns=1, end_ns=2, status_code="ERROR")])  # fmt: skip
         second = await s.call("Evaluate", judges=["error_spans"], trace_ids=ids[:5], name="again")
         await s.call("CreateDataset", name="cases", description="the demo's questions")
         await s.call("AddTracesToDataset", dataset="cases", trace_ids=ids[:4])
+        await s.call("CreateDataset", name="more_cases")
         await s.call("RegisterPrompt", name="greeting", template="Hello {{ name }}.", commit_message="first")
         await s.call("RegisterPrompt", name="greeting", template="Hi {{ name }}!", commit_message="shorter")
+        await s.call("RegisterPrompt", name="farewell", template="Bye {{ name }}.")
+        for judge in ("polite", "routed"):
+            await s.call("CreateJudge", name=judge, instructions=f"Is {{{{ outputs }}}} {judge}?")
         await s.call("CreateLabelingSchema", name="error_spans", type="feedback", input={"kind": "pass_fail"},
                      instructions="Did every span succeed?")  # fmt: skip
+        await s.call("CreateLabelingSchema", name="tone", type="feedback", input={"kind": "pass_fail"},
+                     instructions="Is the answer polite?")  # fmt: skip
         await s.call("CreateLabelingSession", name="review", schemas=["error_spans"])
+        await s.call("CreateLabelingSession", name="tone_check", schemas=["tone"])
         await s.call("AddTracesToLabelingSession", session="review", trace_ids=ids)
         for trace in traces[:3]:
             verdict = "pass" if trace["error_count"] else "fail"  # an expert who disagrees with the judge
@@ -95,6 +102,30 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
     ]  # fmt: skip
 
 
+def _paged_cases(made: dict[str, Any]) -> dict[str, tuple[list[str], str, dict[str, Any], str]]:
+    """command -> (its arguments, the tool whose pages it shows, that tool's other arguments, the
+    answer's list), for every command that shows one page of a paged tool."""
+    trace, run_a, run_b = made["trace_ids"][0], made["run_a"], made["run_b"]
+    return {
+        "traces": ([], "SearchTraces", {}, "traces"),
+        "show": ([trace], "ListSpans", {"trace_id": trace}, "spans"),
+        "judge list": ([], "ListJudges", {}, "judges"),
+        "runs list": ([], "ListEvaluationRuns", {}, "runs"),
+        "runs show": ([run_a], "GetEvaluationRun", {"run_id": run_a}, "results"),
+        "runs compare": ([run_a, run_b], "CompareEvaluationRuns", {"run_a": run_a, "run_b": run_b}, "changed"),
+        "datasets list": ([], "ListDatasets", {}, "datasets"),
+        "datasets records": (["cases"], "ListDatasetRecords", {"dataset": "cases"}, "records"),
+        "prompts list": ([], "ListPrompts", {}, "prompts"),
+        "prompts versions": (["greeting"], "ListPromptVersions", {"name": "greeting"}, "versions"),
+        "labeling schemas": ([], "ListLabelingSchemas", {}, "schemas"),
+        "labeling sessions": ([], "ListLabelingSessions", {}, "sessions"),
+        "labeling items": (["review"], "ListLabelingItems", {"session": "review"}, "items"),
+    }  # fmt: skip
+
+
+PAGED_COMMANDS = list(_paged_cases({"trace_ids": [""], "run_a": "", "run_b": ""}))
+
+
 def _run(argv: list[str], path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
     code = main([*argv, "--db", str(path)])
@@ -110,12 +141,12 @@ def _table_width(out: str) -> int:
     return max(widths)
 
 
-def _commands_with_json() -> set[str]:
+def _commands_with(option: str) -> set[str]:
     found: set[str] = set()
 
     def walk(parser: argparse.ArgumentParser, command: list[str]) -> None:
         for action in parser._actions:
-            if action.option_strings == ["--json"]:
+            if action.option_strings == [option]:
                 found.add(" ".join(command))
             if isinstance(action, argparse._SubParsersAction):
                 for name, child in action.choices.items():
@@ -131,7 +162,7 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
     path, made = store
     cases = _cases(made)
     # Every command that lists or shows something has --json, and is a case here.
-    assert _commands_with_json() == {command for command, _, _ in cases}
+    assert _commands_with("--json") == {command for command, _, _ in cases}
     db = Database(path)
     try:
         async with session(db) as s:
@@ -144,6 +175,63 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
                 assert printed == answer, command
     finally:
         db.close()
+
+
+async def test_every_command_showing_a_page_of_a_paged_tool_takes_its_page_token(
+    store: tuple[Path, dict[str, Any]],
+) -> None:
+    path, made = store
+    db = Database(path)
+    try:
+        async with session(db) as s:
+            schemas = {t.name: t.input_schema for t in (await s.client.list_tools()).tools}
+    finally:
+        db.close()
+    tools = {command: expected for command, _, expected in _cases(made)}
+    takes_token = set()
+    for command, expected in tools.items():
+        calls = expected.values() if isinstance(expected, dict) else [expected]
+        if any("page_token" in schemas[tool]["properties"] for tool, _ in calls):
+            takes_token.add(command)
+    assert takes_token == set(PAGED_COMMANDS) == _commands_with("--page-token")
+
+
+@pytest.mark.parametrize("command", PAGED_COMMANDS)
+async def test_the_last_line_of_a_page_gives_the_token_that_shows_the_next_page(
+    command: str, store: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    path, made = store
+    arguments, tool, tool_arguments, items = _paged_cases(made)[command]
+    one = [*command.split(), *arguments, "--max-spans" if command == "show" else "--limit", "1"]
+
+    def page(answer: dict[str, Any]) -> dict[str, Any]:
+        return answer["spans"] if command == "show" else answer
+
+    first = page(json.loads(_run([*one, "--json"], path, capsys)))
+    token = first["next_page_token"]
+    assert token and len(first[items]) == 1
+    monkeypatch.setenv("COLUMNS", "80")  # the line is whole at any width, for the token to be pasted back
+    last = _run(one, path, capsys).splitlines()[-1]
+    assert last.startswith("more ") and last.endswith(f"--page-token {token}"), last
+    second = page(json.loads(_run([*one, "--page-token", token, "--json"], path, capsys)))
+    db = Database(path)
+    try:
+        async with session(db) as s:
+            assert second == await s.call(tool, **tool_arguments, max_results=1, page_token=token)
+    finally:
+        db.close()
+    assert len(second[items]) == 1 and second[items] != first[items]
+
+
+def test_a_page_token_from_another_command_is_refused_saying_how_to_start_again(
+    store: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = store
+    token = json.loads(_run(["runs", "list", "--limit", "1", "--json"], path, capsys))["next_page_token"]
+    assert main(["prompts", "list", "--page-token", token, "--db", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "issued by ListEvaluationRuns, not by ListPrompts" in error and "without page_token" in error
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from mcp_server.evaluation import evaluate
-from mcp_server.evaluation.run import EvaluationStopped
 from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from store import Database
+from store.errors import EvaluationStopped
 from store.evaluations import get_run, list_results
 from tests.mcp_server.evaluation.conftest import (
     CODE_JUDGE,

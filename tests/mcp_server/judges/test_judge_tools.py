@@ -6,6 +6,7 @@ import pytest
 
 from mcp_server.settings import Settings
 from store import Database
+from store import evaluations as store_evaluations
 from store import judges as store_judges
 from tests.mcp_server.tools.builders import TRACE_ID, small_trace
 from tests.support.mcp_session import session
@@ -98,6 +99,28 @@ async def test_a_stored_judge_with_a_built_in_name_never_shadows_the_built_in(db
         assert run["judges"][0]["kind"] == "code" and run["errors"] == 0
         refused = await s.error("RunJudge", judge="latency", trace_id=TRACE_ID, version=1)
         assert "built-in judge" in refused and "version" in refused
+        # GetJudge means what RunJudge runs, with or without a version; ListJudges lists only that.
+        shown = await s.error("GetJudge", name="latency", version=1)
+        assert shown.split(": ", 1)[1] == refused.split(": ", 1)[1]
+        listed = await s.call("ListJudges")
+        assert listed["judges"] == [] and listed["total"] == 0
+        assert [j["kind"] for j in listed["builtin_judges"] if j["name"] == "latency"] == ["code"]
+
+
+async def test_a_run_started_with_a_stored_judge_under_a_built_in_name_is_not_resumed_with_the_built_in(
+    db: Database,
+) -> None:
+    # An older tracejudge resolved stored judges first, so its run may hold the stored 'latency'.
+    small_trace(db)
+    store_judges.create_judge_version(db, "latency", "Is {{ outputs }} fast?", output={"kind": "bool"})
+    run = store_evaluations.create_run(
+        db, trace_ids=[TRACE_ID],
+        judges=[{"name": "latency", "ref": "latency", "version": 1, "source_id": "latency@1", "kind": "llm"}],
+    )  # fmt: skip
+    async with session(db, Settings()) as s:
+        refused = await s.error("Evaluate", run_id=run.run_id)
+    assert "'latency' is a built-in judge" in refused and "cannot be resumed" in refused
+    assert store_evaluations.run_totals(db, run.run_id).results == 0
 
 
 async def test_instructions_repeating_a_variable_thousands_of_times_are_refused_saying_what_to_change(
