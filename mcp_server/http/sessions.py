@@ -8,21 +8,30 @@ sessions per client and in all and, at a bound, closes the session idle the long
 flight: no call being served, no open GET stream) to make room, so stale sessions give way to new
 ones. A session is closed the way a client ends its own, by a DELETE with its id, so the SDK
 forgets it at once. Only when every session in the way is busy is the newcomer refused (503).
+Only a POST of an initialize request without mcp-session-id can take a place: anything else
+without a session is answered 400 here, and a request naming its session or protocol version twice
+is refused (400) so that this count and the SDK's always read the same headers.
 
 Clients are told apart by address: behind a reverse proxy they share one, and its bound.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import anyio
+from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.http.answers import send_json
 
 SESSION_HEADER = b"mcp-session-id"
+VERSION_HEADER = b"mcp-protocol-version"
+MAX_OPENING_BYTES = 65_536
+"""The most an initialize request's body may hold here (a real one is a few hundred bytes): it is
+read to tell an opening from any other request without a session."""
 
 
 @dataclass
@@ -49,16 +58,36 @@ class SessionLimitMiddleware:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        session_id = headers.get(SESSION_HEADER)
-        if session_id is not None:
-            await self._serve_session(session_id.decode("latin-1"), scope, receive, send)
+        session_ids = [value for name, value in scope["headers"] if name == SESSION_HEADER]
+        versions = [value for name, value in scope["headers"] if name == VERSION_HEADER]
+        # This middleware and the SDK must read the same value: with two copies each could take a
+        # different one, and a request counted here as per-request traffic open a session there.
+        for name, values in ((SESSION_HEADER, session_ids), (VERSION_HEADER, versions)):
+            if len(values) > 1:
+                await _error(
+                    send, 400, INVALID_REQUEST, f"the {name.decode()} header is sent {len(values)} times; send it once."
+                )
+                return
+        if session_ids:
+            await self._serve_session(session_ids[0].decode("latin-1"), scope, receive, send)
             return
-        version = headers.get(b"mcp-protocol-version")
-        if version is not None and version.decode("latin-1") not in HANDSHAKE_PROTOCOL_VERSIONS:
+        if versions and versions[0].decode("latin-1") not in HANDSHAKE_PROTOCOL_VERSIONS:
             await self.app(scope, receive, send)  # the per-request protocol: no session to open
             return
-        await self._open_session(scope, headers.get(b"host", b""), receive, send)
+        # Only an initialize may open a session, so only it may take a place (and close another
+        # session to make one). The SDK would admit anything else for as long as it takes to refuse
+        # it; answering here keeps its count and ours the same.
+        opening = await _initialize_request(scope, receive)
+        if opening is None:
+            await _error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "a request without an mcp-session-id header must be a POST of an initialize request, which "
+                "opens a session; send every other request with the mcp-session-id its answer gave you.",
+            )
+            return
+        await self._open_session(scope, dict(scope["headers"]).get(b"host", b""), opening, send)
 
     async def _serve_session(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         session = self._sessions.get(session_id)
@@ -83,6 +112,7 @@ class SessionLimitMiddleware:
                 self._sessions.pop(session_id, None)
 
     async def _open_session(self, scope: Scope, host: bytes, receive: Receive, send: Send) -> None:
+        """Serve an initialize request, making room for the session it opens."""
         client = scope["client"][0] if scope.get("client") else ""
         # Deciding and reserving happen with no await between them, so concurrent openings
         # cannot both take the last place.
@@ -127,11 +157,15 @@ class SessionLimitMiddleware:
     def _make_room(self, client: str) -> list[tuple[str, _Session]] | None:
         """Take the sessions to close so one more fits, out of the registry; None if all are busy."""
         now = anyio.current_time()
-        # The SDK has already ended sessions idle past the timeout; forget them too.
-        for session_id, session in list(self._sessions.items()):
-            if not session.in_flight and now - session.last_active > self.idle_timeout_s:
-                del self._sessions[session_id]
-        victims: list[tuple[str, _Session]] = []
+        # Sessions idle past the timeout are the SDK's to end, and it may not have got round to one
+        # yet: they are closed with the others (a DELETE of an ended one is answered 404), so the SDK,
+        # whose own bound is max_sessions too, never holds more than are counted here.
+        victims = [
+            (session_id, self._sessions.pop(session_id))
+            for session_id, session in list(self._sessions.items())
+            if not session.in_flight and now - session.last_active > self.idle_timeout_s
+        ]
+        expired = len(victims)
         mine = sum(1 for s in self._sessions.values() if s.client == client) + self._opening.get(client, 0)
         while mine >= self.max_per_client:
             victim = self._longest_idle(client)
@@ -145,7 +179,7 @@ class SessionLimitMiddleware:
                 break
             victims.append(victim)
         if mine >= self.max_per_client or len(self._sessions) + sum(self._opening.values()) >= self.max_sessions:
-            for session_id, session in victims:  # not enough room after all: keep them
+            for session_id, session in victims[expired:]:  # not enough room after all: keep them
                 self._sessions[session_id] = session
             return None
         return victims
@@ -184,11 +218,49 @@ class SessionLimitMiddleware:
         await self.app(delete, receive, discard)
 
 
+async def _initialize_request(scope: Scope, receive: Receive) -> Receive | None:
+    """If the request is a POST of an initialize request, a receive that replays its body for the
+    SDK; None for anything else. Reads at most MAX_OPENING_BYTES (under the body deadline, which
+    wraps this middleware)."""
+    if scope["method"] != "POST":
+        return None
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return None
+        size += len(message.get("body", b""))
+        if size > MAX_OPENING_BYTES:
+            return None
+        if not message.get("more_body", False):
+            break
+    body = b"".join(m.get("body", b"") for m in messages)
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(request, dict) or request.get("method") != "initialize":
+        return None
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
 async def _refuse(send: Send, open_sessions: int, max_sessions: int, max_per_client: int) -> None:
     message = (
         f"no MCP session can be opened now: every session in the way is busy with a request ({open_sessions} "
         f"open; at most {max_sessions} in all and {max_per_client} per client, TRACEJUDGE_MAX_SESSIONS / "
         "TRACEJUDGE_MAX_SESSIONS_PER_CLIENT); retry shortly, and end sessions you no longer use with DELETE."
     )
-    error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": message}}
-    await send_json(send, 503, error, ((b"retry-after", b"1"),))
+    await _error(send, 503, INTERNAL_ERROR, message, ((b"retry-after", b"1"),))
+
+
+async def _error(
+    send: Send, status: int, code: int, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """A JSON-RPC error without an id, as the SDK answers at /mcp."""
+    await send_json(send, status, {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}, headers)

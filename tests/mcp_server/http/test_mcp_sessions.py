@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import httpx2
+import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -93,3 +94,38 @@ def test_a_busy_session_is_never_closed_and_when_all_are_busy_a_new_one_is_refus
             assert refused.headers["retry-after"]
             assert "TRACEJUDGE_MAX_SESSIONS" in refused.json()["error"]["message"]
         assert _alive(http, server, busy)
+
+
+def test_only_an_initialize_without_a_session_may_close_an_idle_session_to_make_room(start_server) -> None:
+    """A GET or any other request without mcp-session-id opens nothing: it is answered 400 and
+    takes no one's place, so it cannot be used to close other clients' sessions."""
+    server = start_server(max_sessions=1)
+    with _client() as http:
+        session = _open(http, server)
+        stream = http.get(f"{server.url}/mcp", headers={"accept": "text/event-stream"})
+        ping = http.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "ping"}, headers=ACCEPT)
+        assert _alive(http, server, session)
+        for refused in (stream, ping):
+            assert refused.status_code == 400, refused.text
+            assert "mcp-session-id" in refused.json()["error"]["message"]
+            assert "initialize" in refused.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("header", ["mcp-session-id", "mcp-protocol-version"])
+def test_a_request_repeating_a_session_header_is_refused_with_400_naming_it(start_server, header: str) -> None:
+    """Two copies could be read differently by the session bound and by the SDK: with the version
+    twice, an initialize counted as per-request traffic would open a session past the bound."""
+    server = start_server(max_sessions=1)
+    with _client() as http:
+        session = _open(http, server)
+        if header == "mcp-session-id":
+            body = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            headers = [("mcp-session-id", session), ("mcp-session-id", session), ("mcp-protocol-version", VERSION)]
+        else:
+            body = INITIALIZE
+            headers = [("mcp-protocol-version", VERSION), ("mcp-protocol-version", "2099-01-01")]
+        response = http.post(f"{server.url}/mcp", json=body, headers=[*ACCEPT.items(), *headers])
+        assert response.status_code == 400, response.text
+        message = response.json()["error"]["message"]
+        assert header in message and "once" in message
+        assert _alive(http, server, session)
