@@ -88,7 +88,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.http.app import create_app
     from mcp_server.http.hosts import accepted_hosts
-    from mcp_server.http.serving import prepare_process, uvicorn_config
+    from mcp_server.http.serving import fit_to_connections, prepare_process, uvicorn_config
 
     # create_app makes the same check; making it first refuses an unsafe bind before the database
     # is opened or the demo loaded.
@@ -96,6 +96,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for warning in _token_warnings(args, settings):
         _err(f"warning: {warning}")
     limits = prepare_process(settings)
+    settings = fit_to_connections(settings, limits)
     with database(settings, checkpoint=True) as db:
         if args.demo:
             from mcp_server.demo import load_demo

@@ -102,13 +102,28 @@ class Settings(BaseModel):
         300.0, gt=0, description="Seconds an MCP session may go without a request before it is closed."
     )
     max_sessions: int = Field(
-        1000, gt=0, description="Most MCP sessions open at once; beyond it the longest-idle session is closed."
+        300,
+        gt=0,
+        description="Most MCP sessions open at once; beyond it the longest-idle session is closed. "
+        "`serve` lowers it to half the connection cap.",
     )
     max_sessions_per_client: int = Field(
         100,
         gt=0,
         description="Most MCP sessions open at once from one client address; beyond it that client's "
         "longest-idle session is closed.",
+    )
+    max_streams: int = Field(
+        150,
+        gt=0,
+        description="Most MCP GET streams (server-to-client messages of a session) open at once; beyond it "
+        "the stream open the longest is closed. `serve` lowers it to a quarter of the connection cap.",
+    )
+    max_streams_per_client: int = Field(
+        20,
+        gt=0,
+        description="Most MCP GET streams open at once from one client address; beyond it that client's "
+        "stream open the longest is closed.",
     )
 
     @field_validator("token")
@@ -147,7 +162,7 @@ ENV_PREFIX = "TRACEJUDGE_"
 PLAIN_FIELDS = (
     "host", "port", "trusted_network", "max_body_bytes", "pending_logs_max_bytes", "pending_logs_ttl_s",
     "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "max_buffered_body_bytes",
-    "session_idle_timeout_s", "max_sessions", "max_sessions_per_client",
+    "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
 

@@ -68,6 +68,8 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         max_sessions=settings.max_sessions,
         max_per_client=settings.max_sessions_per_client,
         idle_timeout_s=settings.session_idle_timeout_s,
+        max_streams=settings.max_streams,
+        max_streams_per_client=settings.max_streams_per_client,
     )
     # add_middleware puts each new one outermost: the Host check runs first, then the token, then
     # the body deadline, which so also bounds the initialize body the session bound reads.

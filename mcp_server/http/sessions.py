@@ -12,13 +12,17 @@ Only a POST of an initialize request without mcp-session-id can take a place: an
 without a session is answered 400 here, and a request naming its session or protocol version twice
 is refused (400) so that this count and the SDK's always read the same headers.
 
+A session's GET stream (the server's messages to its client) holds a connection for as long as it
+is open, which has no limit of its own: at most max_streams are open at once, max_streams_per_client
+from one address, and past a bound the stream open the longest is ended (see _hold for why).
+
 Clients are told apart by address: behind a reverse proxy they share one, and its bound.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
@@ -42,17 +46,57 @@ class _Session:
     last_active: float
 
 
+@dataclass(eq=False)
+class _Stream:
+    """A session's open GET stream (the server's messages to its client), which has no end of its own."""
+
+    client: str
+    closing: anyio.Event = field(default_factory=anyio.Event)
+
+    def receive(self, receive: Receive) -> Receive:
+        """`receive`, which also reports the client gone once this stream is closed to make room."""
+
+        async def receive_or_closing() -> Message:
+            message: Message = {"type": "http.disconnect"}
+            if self.closing.is_set():
+                return message
+            async with anyio.create_task_group() as group:
+
+                async def take() -> None:
+                    nonlocal message
+                    message = await receive()
+                    group.cancel_scope.cancel()
+
+                group.start_soon(take)
+                await self.closing.wait()
+                group.cancel_scope.cancel()
+            return message
+
+        return receive_or_closing
+
+
 class SessionLimitMiddleware:
     def __init__(
-        self, app: ASGIApp, *, path: str, max_sessions: int, max_per_client: int, idle_timeout_s: float
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        max_sessions: int,
+        max_per_client: int,
+        idle_timeout_s: float,
+        max_streams: int,
+        max_streams_per_client: int,
     ) -> None:
         self.app = app
         self.path = path
         self.max_sessions = max_sessions
         self.max_per_client = max_per_client
         self.idle_timeout_s = idle_timeout_s
+        self.max_streams = max_streams
+        self.max_streams_per_client = max_streams_per_client
         self._sessions: dict[str, _Session] = {}
         self._opening: dict[str, int] = {}  # per client: opening requests admitted, not yet answered
+        self._streams: dict[_Stream, None] = {}  # open GET streams, the longest-open first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -94,18 +138,30 @@ class SessionLimitMiddleware:
         if session is None:
             await self.app(scope, receive, send)  # unknown, expired or closed: the SDK answers 404
             return
+        stream = _Stream(session.client) if scope["method"] == "GET" else None
         status = 0
+        finished = False
 
         async def watch(message: Message) -> None:
-            nonlocal status
+            nonlocal status, finished
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if stream is not None and status == 200:
+                    self._hold(stream)
+            elif message["type"] == "http.response.body":
+                finished = not message.get("more_body", False)
             await send(message)
 
         session.in_flight += 1
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, receive if stream is None else stream.receive(receive), watch)
+            if stream is not None and stream.closing.is_set() and status and not finished:
+                # The SDK leaves unfinished the response of a client it takes to be gone; this one is
+                # still there, and sees its stream end as when the server closes it.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            if stream is not None:
+                self._streams.pop(stream, None)
             session.in_flight -= 1
             session.last_active = anyio.current_time()
             if status == 404 or (scope["method"] == "DELETE" and status < 400):
@@ -183,6 +239,23 @@ class SessionLimitMiddleware:
                 self._sessions[session_id] = session
             return None
         return victims
+
+    def _hold(self, stream: _Stream) -> None:
+        """Count a GET stream that has opened; past a bound, close the longest-open stream in the way.
+
+        Closing rather than refusing the newcomer: a stream has no end of its own, so refusing would
+        let whoever opened streams first (a client that left them open, or one that opens many) keep
+        them for ever, and every later client would go without. Closing is safe: the SDK is told the
+        client has gone (the path a client that disconnects takes), forgets that session's stream
+        and keeps the session, whose client may open another; messages for it meanwhile are dropped,
+        as whenever a client has no stream open.
+        """
+        self._streams[stream] = None
+        for client, bound in ((stream.client, self.max_streams_per_client), (None, self.max_streams)):
+            in_the_way = [s for s in self._streams if client is None or s.client == client]
+            for oldest in in_the_way[: max(0, len(in_the_way) - bound)]:
+                del self._streams[oldest]
+                oldest.closing.set()
 
     def _longest_idle(self, client: str | None) -> tuple[str, _Session] | None:
         idle = [
