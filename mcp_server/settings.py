@@ -65,7 +65,7 @@ class Settings(BaseModel):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Host header values (NAME, NAME:PORT, NAME:*) accepted by /mcp and /v1/traces "
+        description="Host header values (NAME, NAME:PORT, NAME:*) accepted by /mcp, /v1/traces and /v1/logs "
         "(DNS-rebinding protection): besides the loopback names on a loopback bind, alone beyond it.",
     )
     models: ModelSettings = Field(default_factory=ModelSettings, description="How judges reach their model.")

@@ -21,6 +21,10 @@ from store import Database
 from store.logs import PendingLogs
 
 
+OPEN_PATHS = frozenset({"/health"})
+"""The routes answered without the Host check and the token: what a load balancer probes."""
+
+
 def transport_security() -> TransportSecuritySettings:
     """The SDK's own Host/Origin check on /mcp is off, because HostCheckMiddleware, which wraps the
     whole app, has already passed every request that reaches /mcp through one exact matcher.
@@ -75,6 +79,6 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     # the body deadline, which so also bounds the initialize body the session bound reads.
     app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
     if settings.token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.token)
-    app.add_middleware(HostCheckMiddleware, hosts=hosts)
+        app.add_middleware(BearerTokenMiddleware, token=settings.token, open_paths=OPEN_PATHS)
+    app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
     return app
