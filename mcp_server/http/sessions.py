@@ -3,8 +3,9 @@
 The SDK's StreamableHTTPSessionManager offers an idle timeout (session_idle_timeout, 30 minutes by
 default, which we pass from session_idle_timeout_s) and a total (max_sessions, 10,000), over which
 it refuses every new session with 503: 10,000 `initialize` calls without DELETE locked every
-handshake-protocol client out until they expired. This middleware, in front of the SDK, bounds
-sessions per client and in all and, at a bound, closes the session idle the longest (no request in
+handshake-protocol client out until they expired. Its total is set to max_sessions too, as a
+backstop that this middleware's count keeps it from reaching. This middleware, in front of the
+SDK, bounds sessions per client and in all and, at a bound, closes the session idle the longest (no request in
 flight: no call being served, no open GET stream) to make room, so stale sessions give way to new
 ones. A session is closed the way a client ends its own, by a DELETE with its id, so the SDK
 forgets it at once. Only when every session in the way is busy is the newcomer refused (503).
@@ -221,7 +222,6 @@ class SessionLimitMiddleware:
             for session_id, session in list(self._sessions.items())
             if not session.in_flight and now - session.last_active > self.idle_timeout_s
         ]
-        expired = len(victims)
         mine = sum(1 for s in self._sessions.values() if s.client == client) + self._opening.get(client, 0)
         while mine >= self.max_per_client:
             victim = self._longest_idle(client)
@@ -235,7 +235,9 @@ class SessionLimitMiddleware:
                 break
             victims.append(victim)
         if mine >= self.max_per_client or len(self._sessions) + sum(self._opening.values()) >= self.max_sessions:
-            for session_id, session in victims[expired:]:  # not enough room after all: keep them
+            # Not enough room after all: keep them all, the expired ones too, which the SDK may
+            # still hold until an opening that fits closes them.
+            for session_id, session in victims:
                 self._sessions[session_id] = session
             return None
         return victims
