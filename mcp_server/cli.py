@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -56,24 +56,37 @@ def _token_warnings(args: argparse.Namespace, settings: Settings) -> list[str]:
     return warnings
 
 
-def _close_and_die(db: Database, signum: int) -> None:
+def _close_and_die(db: Database, signum: int, *, close: bool = True) -> None:
     """Close the store, which moves its WAL into the database file (so the .db alone is the
     whole store), then end the process by `signum`, as its sender expects. Ending by the signal
-    also ends a worker thread that is blocked reading an open stdin, which no exit would."""
-    db.close(checkpoint=True)
+    also ends a worker thread that is blocked reading an open stdin, which no exit would.
+
+    The stop signals get their default action back first: closing can wait (the checkpoint up to
+    busy_timeout for another program's reader, the writer's lock for a write in progress), and
+    a second Ctrl-C meanwhile must end the process at once, even while it waits inside SQLite,
+    rather than run this again. Without `close` (the user already asked to quit at once) nothing
+    is waited for: what the store committed is safe in its -wal file, which its next opening
+    moves in."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_DFL)
+    if close:
+        _err("stopping: moving the store's WAL into its file (Ctrl-C again to quit at once)")
+        db.close(checkpoint=True)
+    else:
+        _err("quitting at once; the store's committed writes wait in its -wal file for its next opening")
     sys.stdout.flush()
     sys.stderr.flush()
-    signal.signal(signum, signal.SIG_DFL)
     signal.raise_signal(signum)
 
 
 @contextmanager
-def _closing_on_stop_signals(db: Database) -> Iterator[None]:
-    """While uvicorn serves, it takes SIGTERM and SIGINT itself, drains its connections, puts
-    back the handlers it found and raises the signal again: then these close the store."""
+def _closing_on_stop_signals(db: Database, forced: Callable[[], bool]) -> Iterator[None]:
+    """While uvicorn serves, it takes SIGTERM and SIGINT itself, drains its connections (a second
+    Ctrl-C stops the draining: `forced`), puts back the handlers it found and raises the signals
+    again: then these close the store, or, when forced, quit without waiting for it."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        _close_and_die(db, signum)
+        _close_and_die(db, signum, close=not forced())
 
     previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
@@ -88,7 +101,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.http.app import create_app
     from mcp_server.http.hosts import accepted_hosts
-    from mcp_server.http.serving import prepare_process, uvicorn_config
+    from mcp_server.http.serving import fit_to_connections, prepare_process, uvicorn_config
 
     # create_app makes the same check; making it first refuses an unsafe bind before the database
     # is opened or the demo loaded.
@@ -96,6 +109,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for warning in _token_warnings(args, settings):
         _err(f"warning: {warning}")
     limits = prepare_process(settings)
+    settings = fit_to_connections(settings, limits)
     with database(settings, checkpoint=True) as db:
         if args.demo:
             from mcp_server.demo import load_demo
@@ -117,8 +131,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
         app = create_app(settings, db)
-        with _closing_on_stop_signals(db):
-            uvicorn.Server(uvicorn_config(app, settings, limits)).run()
+        server = uvicorn.Server(uvicorn_config(app, settings, limits))
+        with _closing_on_stop_signals(db, forced=lambda: server.force_exit):
+            server.run()
     return 0
 
 

@@ -82,7 +82,7 @@ class Settings(BaseModel):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Host header values (NAME, NAME:PORT, NAME:*) accepted by /mcp and /v1/traces "
+        description="Host header values (NAME, NAME:PORT, NAME:*) accepted by /mcp, /v1/traces and /v1/logs "
         "(DNS-rebinding protection): besides the loopback names on a loopback bind, alone beyond it.",
     )
     models: ModelSettings = Field(default_factory=ModelSettings, description="How judges reach their model.")
@@ -119,13 +119,28 @@ class Settings(BaseModel):
         300.0, gt=0, description="Seconds an MCP session may go without a request before it is closed."
     )
     max_sessions: int = Field(
-        1000, gt=0, description="Most MCP sessions open at once; beyond it the longest-idle session is closed."
+        300,
+        gt=0,
+        description="Most MCP sessions open at once; beyond it the longest-idle session is closed. "
+        "`serve` lowers it to half the connection cap.",
     )
     max_sessions_per_client: int = Field(
         100,
         gt=0,
         description="Most MCP sessions open at once from one client address; beyond it that client's "
         "longest-idle session is closed.",
+    )
+    max_streams: int = Field(
+        150,
+        gt=0,
+        description="Most MCP GET streams (server-to-client messages of a session) open at once; beyond it "
+        "the stream open the longest is closed. `serve` lowers it to a quarter of the connection cap.",
+    )
+    max_streams_per_client: int = Field(
+        20,
+        gt=0,
+        description="Most MCP GET streams open at once from one client address; beyond it that client's "
+        "stream open the longest is closed.",
     )
 
     @field_validator("token")
@@ -165,7 +180,7 @@ PLAIN_FIELDS = (
     "host", "port", "trusted_network", "max_body_bytes", "pending_logs_max_bytes", "pending_logs_ttl_s",
     "max_log_events_per_span", "max_log_event_bytes_per_span",
     "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "max_buffered_body_bytes",
-    "session_idle_timeout_s", "max_sessions", "max_sessions_per_client",
+    "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
 

@@ -20,6 +20,10 @@ from store import Database
 from store.logs import PendingLogs
 
 
+OPEN_PATHS = frozenset({"/health"})
+"""The routes answered without the Host check and the token: what a load balancer probes."""
+
+
 def transport_security() -> TransportSecuritySettings:
     """The SDK's own Host/Origin check on /mcp is off, because HostCheckMiddleware, which wraps the
     whole app, has already passed every request that reaches /mcp through one exact matcher.
@@ -36,14 +40,15 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     hosts = accepted_hosts(settings)
     server = create_server(settings, db)
     security = transport_security()
-    # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one at a
-    # bound; the SDK's own bound would refuse every new session instead.
+    # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one to
+    # make room at a bound. The SDK's own bound, which refuses every new session once reached, is
+    # the same number: a backstop that SessionLimitMiddleware's count keeps it from ever reaching.
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security,
         host=settings.host,
         session_idle_timeout=settings.session_idle_timeout_s,
-        max_sessions=None,
+        max_sessions=settings.max_sessions,
     )
 
     async def health(request: Request) -> JSONResponse:
@@ -63,16 +68,19 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             Route("/health", health, methods=["GET"]),
         ]
     )
-    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
     app.add_middleware(
         SessionLimitMiddleware,
         path="/mcp",
         max_sessions=settings.max_sessions,
         max_per_client=settings.max_sessions_per_client,
         idle_timeout_s=settings.session_idle_timeout_s,
+        max_streams=settings.max_streams,
+        max_streams_per_client=settings.max_streams_per_client,
     )
-    # add_middleware puts each new one outermost: the Host check runs first, then the token.
+    # add_middleware puts each new one outermost: the Host check runs first, then the token, then
+    # the body deadline, which so also bounds the initialize body the session bound reads.
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
     if settings.token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.token)
-    app.add_middleware(HostCheckMiddleware, hosts=hosts)
+        app.add_middleware(BearerTokenMiddleware, token=settings.token, open_paths=OPEN_PATHS)
+    app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
     return app

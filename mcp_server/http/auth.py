@@ -1,4 +1,5 @@
-"""Bearer-token check for /mcp and /v1/traces, as a plain ASGI middleware.
+"""Bearer-token check for /mcp, /v1/traces and /v1/logs (every route but the open ones, app.OPEN_PATHS),
+as a plain ASGI middleware.
 
 The token is compared in constant time. /health stays open so a load balancer or a test can
 probe it without the secret.
@@ -7,11 +8,11 @@ probe it without the secret.
 from __future__ import annotations
 
 import hmac
-import json
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPEN_PATHS = frozenset({"/health"})
+from mcp_server.http.answers import send_json
 
 
 def bearer_credentials(header: bytes) -> bytes | None:
@@ -27,12 +28,13 @@ def bearer_credentials(header: bytes) -> bytes | None:
 
 
 class BearerTokenMiddleware:
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, open_paths: Collection[str]) -> None:
         self.app = app
         self._expected = token.encode()
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")
@@ -41,23 +43,9 @@ class BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         reason = "missing" if not given else "wrong"
-        body = json.dumps(
-            {
-                "error": "unauthorized",
-                "message": f"the Authorization header is {reason}; send 'Authorization: Bearer <token>' "
-                "with the token the server was started with (TRACEJUDGE_TOKEN_FILE or --token-file, "
-                "TRACEJUDGE_TOKEN, or --token).",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer realm="tracejudge"'),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        message = (
+            f"the Authorization header is {reason}; send 'Authorization: Bearer <token>' with the token the "
+            "server was started with (TRACEJUDGE_TOKEN_FILE or --token-file, TRACEJUDGE_TOKEN, or --token)."
         )
-        await send({"type": "http.response.body", "body": body})
+        challenge = ((b"www-authenticate", b'Bearer realm="tracejudge"'),)
+        await send_json(send, 401, {"error": "unauthorized", "message": message}, challenge)

@@ -1,10 +1,11 @@
-"""DNS-rebinding protection for every route, /mcp and /v1/traces alike, with one exact matcher.
+"""DNS-rebinding protection for /mcp, /v1/traces and /v1/logs alike (every route but the open ones,
+app.OPEN_PATHS), with one exact matcher.
 
-Without the check on /v1/traces, a web page that rebinds its own name to 127.0.0.1 could write
-prompt-injected traces that a judge later reads. Host and Origin are parsed into a name and a port
-and compared exactly: names case-insensitively, IP literals as addresses, ports as numbers (an
-Origin without one has its scheme's default). Comparing prefixes, as the MCP SDK's matcher does,
-lets `127.0.0.1:8080.evil.example` through.
+Without the check on /v1/traces and /v1/logs, a web page that rebinds its own name to 127.0.0.1
+could write prompt-injected traces that a judge later reads. Host and Origin are parsed into a name
+and a port and compared exactly: names case-insensitively, IP literals as addresses, ports as
+numbers (an Origin without one has its scheme's default). Comparing prefixes, as the MCP SDK's
+matcher does, lets `127.0.0.1:8080.evil.example` through.
 
 Beyond loopback the Host check is no authentication (any non-browser client sends whatever Host it
 likes): the token is. So a bind beyond loopback needs a token or the operator's word that the
@@ -14,17 +15,16 @@ network is trusted, and then accepts only the names the operator lists.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.http.answers import send_json
 from mcp_server.settings import Settings
 from store.errors import InvalidArgument
 
-OPEN_PATHS = frozenset({"/health"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # RFC 3986 reg-name without percent-encoding or sub-delimiters, which no real host name uses.
 _REG_NAME = re.compile(r"[a-z0-9._~-]+")
@@ -147,14 +147,15 @@ def accepted_hosts(settings: Settings) -> list[HostPattern]:
 
 class HostCheckMiddleware:
     """Refuses (421) a Host and (403) an Origin that no accepted pattern matches, on every route
-    but /health."""
+    but the open ones."""
 
-    def __init__(self, app: ASGIApp, hosts: Sequence[HostPattern]) -> None:
+    def __init__(self, app: ASGIApp, hosts: Sequence[HostPattern], open_paths: Collection[str]) -> None:
         self.app = app
         self.hosts = tuple(hosts)
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
         hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
@@ -186,12 +187,4 @@ class HostCheckMiddleware:
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"error": "forbidden", "message": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, {"error": "forbidden", "message": message})

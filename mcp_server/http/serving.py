@@ -1,5 +1,5 @@
 """How `tracejudge serve` runs uvicorn: the process's open-file limit and logging, the event loop,
-and the connection guard.
+the connection guard, and the session and stream bounds that must stay below it.
 
 Logging is set up before the MCP server is built, because MCPServer otherwise installs rich's log
 handler, which imports a module (opens a file) the first time it formats a traceback: when the
@@ -45,6 +45,33 @@ def prepare_process(settings: Settings) -> ProcessLimits:
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     cap = connection_cap(settings.max_connections, now)
     return ProcessLimits(before, now, cap, accept_backlog(cap, now))
+
+
+SHARE_OF_CONNECTIONS = {"max_sessions": 2, "max_streams": 4}
+"""The settings bounded by the connection cap, and the fraction of it (one in N) each may take.
+Every open GET stream holds a connection for as long as it is open, and every session with a
+request in progress at least one: bounded below the cap, they always leave connections for OTLP
+exports, new sessions and /health, and the session bound idle sessions to close."""
+
+
+def fit_to_connections(settings: Settings, limits: ProcessLimits) -> Settings:
+    """`settings` with max_sessions and max_streams lowered to their share of the connection cap,
+    each lowering logged."""
+    lowered: dict[str, int] = {}
+    for name, share in SHARE_OF_CONNECTIONS.items():
+        most = max(1, limits.max_connections // share)
+        if getattr(settings, name) > most:
+            logging.getLogger("tracejudge.serve").warning(
+                "TRACEJUDGE_%s %s lowered to %s, 1/%s of the connection cap (%s): lower it, or raise the "
+                "open-file limit (ulimit -n) and TRACEJUDGE_MAX_CONNECTIONS.",
+                name.upper(),
+                getattr(settings, name),
+                most,
+                share,
+                limits.max_connections,
+            )
+            lowered[name] = most
+    return settings.model_copy(update=lowered)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -17,7 +17,7 @@ INITIALIZE = json.dumps(
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
     }
 ).encode()
-BODIES = {"/v1/traces": b'{"resourceSpans": []}', "/mcp": INITIALIZE}
+BODIES = {"/v1/traces": b'{"resourceSpans": []}', "/v1/logs": b'{"resourceLogs": []}', "/mcp": INITIALIZE}
 """A request each guarded route answers with 200 once it is let through."""
 
 

@@ -17,6 +17,14 @@ from tests.support.processes import serve
 
 pytestmark = pytest.mark.slow
 
+VERSION = "2025-06-18"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": VERSION, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+
 
 def _export_one_span(url: str, name: str) -> None:
     provider = TracerProvider()
@@ -130,3 +138,27 @@ def test_the_event_loop_survives_running_out_of_descriptors_on_accept_and_says_s
         _, errors = process.communicate(timeout=30)
     assert errors.count("socket.accept() out of system resource") == 1, errors
     assert "Raise the open-file limit" in errors and "Traceback" not in errors
+
+
+def test_serve_keeps_sessions_and_streams_below_the_connection_cap_and_says_so(tmp_path: Path) -> None:
+    """With 8 connections, at most 4 sessions (half) and 2 GET streams (a quarter): a fifth session
+    closes the longest-idle one although TRACEJUDGE_MAX_SESSIONS asks for 1,000."""
+    output: list[str] = []
+    env = {"TRACEJUDGE_MAX_CONNECTIONS": "8", "TRACEJUDGE_MAX_SESSIONS": "1000", "TRACEJUDGE_MAX_STREAMS": "1000"}
+    with serve(tmp_path / "t.db", env=env, output=output) as url, httpx2.Client(timeout=30) as http:
+        headers = {"accept": "application/json, text/event-stream"}
+        opened = []
+        for _ in range(5):
+            response = http.post(f"{url}/mcp", json=INITIALIZE, headers=headers)
+            assert response.status_code == 200, response.text
+            opened.append(response.headers["mcp-session-id"])
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        alive = [
+            http.post(
+                f"{url}/mcp", json=ping, headers={**headers, "mcp-session-id": s, "mcp-protocol-version": VERSION}
+            ).status_code
+            for s in opened
+        ]
+        assert alive == [404, 200, 200, 200, 200]
+    assert "TRACEJUDGE_MAX_SESSIONS 1000 lowered to 4" in output[0]
+    assert "TRACEJUDGE_MAX_STREAMS 1000 lowered to 2" in output[0]

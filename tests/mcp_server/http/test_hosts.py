@@ -1,4 +1,4 @@
-"""Host and Origin are parsed and compared exactly, on /mcp and /v1/traces alike, with raw HTTP
+"""Host and Origin are parsed and compared exactly, on /mcp, /v1/traces and /v1/logs alike, with raw HTTP
 requests that set the headers a non-browser client (or a rebinding page) would send."""
 
 from __future__ import annotations
