@@ -61,7 +61,12 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             Route("/health", health, methods=["GET"]),
         ]
     )
-    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
+    app.add_middleware(
+        BodyDeadlineMiddleware,
+        timeout_s=settings.body_timeout_s,
+        min_rate=settings.body_min_rate,
+        idle_timeout_s=settings.body_idle_timeout_s,
+    )
     app.add_middleware(
         SessionLimitMiddleware,
         path="/mcp",

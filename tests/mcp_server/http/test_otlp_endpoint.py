@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.support.live_server import LiveServer
+from tests.support.raw_http import stalled_body
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 ROOT_ID = "eee19b7ec3c1b174"
@@ -235,33 +236,18 @@ def test_the_same_span_sent_twice_is_one_row(live_server: LiveServer) -> None:
     assert _count(live_server, "SELECT span_count FROM traces") == 1
 
 
-def _stalled_upload(port: int, first_chunk: bytes):
-    """A raw socket that sends headers and a first chunk of a chunked body, then waits: nothing
-    on the client side has to run for the server to keep holding what it sent."""
-    import socket
-
-    head = (
-        f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-    ).encode()
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(head + f"{len(first_chunk):x}\r\n".encode() + first_chunk + b"\r\n")
-    return sock
-
-
 def test_stalled_uploads_hold_only_what_they_sent_and_past_the_budget_exports_get_503(start_server) -> None:
     """Six stalled uploads used to hold every slot; now a slot is bytes, and they sent few."""
     import time
 
     server = start_server(max_body_bytes=40_000, max_buffered_body_bytes=50_000)
-    port = int(server.url.rsplit(":", 1)[1])
     body = _request_json(_span_json(ROOT_ID))
     headers = {"content-type": "application/json"}
-    stalled = [_stalled_upload(port, body[:10]) for _ in range(6)]
+    stalled = [stalled_body(server, "/v1/traces", body[:10]) for _ in range(6)]
     try:
         response = httpx2.post(f"{server.url}/v1/traces", content=body, headers=headers)
         assert response.status_code == 200, response.text
-        stalled.append(_stalled_upload(port, b" " * 30_000))
+        stalled.append(stalled_body(server, "/v1/traces", b" " * 30_000))
         big = _request_json(_span_json(CHILD_ID, ROOT_ID)).ljust(30_000)
         deadline = time.monotonic() + 20
         while True:  # bounded poll until the server holds the 30,000 stalled bytes
