@@ -101,8 +101,10 @@ class Settings(BaseModel):
     max_buffered_body_bytes: int = Field(
         DEFAULT_MAX_BUFFERED_BODY_BYTES,
         gt=0,
-        description="OTLP body bytes held in memory at once, over all exports being read or stored; "
-        "an export that would go past it gets 503 with Retry-After. Never below max_body_bytes.",
+        description="Memory for OTLP exports at once, over all being read or stored: the bytes each "
+        "body has sent, and once read, what decoding it takes (mcp_server.otlp.DECODE_MEMORY_FACTOR "
+        "times its bytes); an export that would go past it gets 503 with Retry-After. Never below "
+        "max_body_bytes.",
     )
     max_buffered_body_bytes_per_client: int | None = Field(
         None,

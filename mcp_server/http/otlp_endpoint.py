@@ -6,8 +6,9 @@ oversized ones 413, unsupported media types or encodings 415, each with a google
 body whose message says what to send instead. When the server cannot take an export now it
 answers 503 with Retry-After (an exporter retries), rather than queueing without bound: the
 bodies held in memory at once are bounded in bytes, in all and per client address (a slow client
-holds only what it has sent, and mcp_server.http.deadlines ends it), at most max_in_flight read
-bodies wait to be stored, and a store busy with another process's write is 503 as well.
+holds only what it has sent, and mcp_server.http.deadlines ends it), a body once read is charged
+what decoding it takes (DECODE_MEMORY_FACTOR times its bytes) until it is stored, at most
+max_in_flight read bodies wait to be stored, and a store busy with another process's write is 503 as well.
 
 A large export is stored in batches (mcp_server.otlp.batches), each its own transaction, so its
 working set stays small; it is answered once every batch is committed. A failure after some
@@ -44,7 +45,7 @@ from mcp_server.http.body import (
     read_body,
 )
 from mcp_server.http.heap import give_back_memory
-from mcp_server.otlp import InvalidOtlp, batches, parse_request
+from mcp_server.otlp import DECODE_MEMORY_FACTOR, InvalidOtlp, batches, parse_request
 from mcp_server.otlp.shapes import camel
 from mcp_server.settings import Settings
 from store import Database, write_spans
@@ -180,6 +181,8 @@ class OtlpEndpoint:
         with self.budget.hold(client) as holding:
             try:
                 body = await read_body(request, self.max_body_bytes, holding)
+                # Parsed, a body takes many times its bytes (as Python objects) until it is stored.
+                holding.ensure(len(body) * DECODE_MEMORY_FACTOR)
             except ClientDisconnect:
                 # The exporter went away mid-body: nothing was stored, and nobody reads an answer.
                 return Response(status_code=499)

@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from mcp_server.otlp import DECODE_MEMORY_FACTOR
 from tests.support.live_server import LiveServer
 from tests.support.raw_http import stalled_body
 
@@ -269,6 +270,33 @@ def test_stalled_uploads_hold_only_what_they_sent_and_past_the_budget_exports_ge
         time.sleep(0.02)
     assert ok.status_code == 200, ok.text
     assert _count(server) == 2
+
+
+def test_a_body_is_charged_what_decoding_it_takes_so_one_that_fits_in_bytes_can_still_get_503(start_server) -> None:
+    """Parsed, a body takes DECODE_MEMORY_FACTOR times its bytes: an export whose bytes fit beside a
+    stalled upload's, but whose decoding does not, waits (503) until the upload is gone."""
+    import time
+
+    server = start_server(
+        max_body_bytes=600_000, max_buffered_body_bytes=1_000_000, max_buffered_body_bytes_per_client=1_000_000
+    )
+    headers = {"content-type": "application/json"}
+    export = _request_json(_span_json(ROOT_ID)).ljust(1_000_000 // DECODE_MEMORY_FACTOR)
+    with stalled_body(server, "/v1/traces", b" " * 500_000, content_length=600_000):
+        deadline = time.monotonic() + 20
+        while True:  # bounded poll until the server holds the 500,000 stalled bytes
+            response = httpx2.post(f"{server.url}/v1/traces", content=export, headers=headers)
+            if response.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert response.status_code == 503, response.text
+        assert "decoding it" in response.json()["message"] and "1,000,000" in response.json()["message"]
+    deadline = time.monotonic() + 20
+    while (response := httpx2.post(f"{server.url}/v1/traces", content=export, headers=headers)).status_code == 503:
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.02)
+    assert response.status_code == 200, response.text
+    assert _count(server) == 1
 
 
 def _protobuf_request(n_spans: int, first_id: int = 1) -> bytes:
