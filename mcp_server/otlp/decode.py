@@ -87,8 +87,8 @@ DECODE_MEMORY_FACTOR = 32
 """Memory an export body may take while it is parsed and stored, as a multiple of its bytes (the
 parsed request and its spans as Python objects); the HTTP endpoint charges its body budget this
 much per body byte. The worst shape bench/export_memory.py measures: a 16 MiB export of kvlists
-nested 32 deep raised the server's peak RSS by 31.9x its size (arrays of empty values 29.4x, JSON
-of many empty objects 31.4x, 2,000 tiny attributes per span 20.6x; realistic GenAI spans 2.6x).
+nested 32 deep raised the server's peak RSS by 31.8x its size (arrays of empty values 29.4x, JSON
+of many empty objects 31.4x, 2,000 tiny attributes per span 20.5x; realistic GenAI spans 2.6x).
 Clients are untrusted, so the budget assumes the worst; see BENCHMARKS.md."""
 
 BATCH_SPANS = 512
