@@ -109,11 +109,26 @@ class Settings(BaseModel):
         description="Bytes per second a request body must keep up, on average, after its first 5 seconds; "
         "slower ones get 408.",
     )
+    body_idle_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a request body may go without sending a byte; then it gets 408 and the "
+        "bytes it sent are let go.",
+    )
     max_buffered_body_bytes: int = Field(
         DEFAULT_MAX_BUFFERED_BODY_BYTES,
         gt=0,
-        description="OTLP body bytes held in memory at once, over all exports being read or stored; "
-        "an export that would go past it gets 503 with Retry-After. Never below max_body_bytes.",
+        description="Memory for OTLP exports at once, over all being read or stored: the bytes each "
+        "body has sent, and once read, what decoding it takes (mcp_server.otlp.DECODE_MEMORY_FACTOR "
+        "times its bytes); an export that would go past it gets 503 with Retry-After. Never below "
+        "max_body_bytes.",
+    )
+    max_buffered_body_bytes_per_client: int | None = Field(
+        None,
+        gt=0,
+        description="OTLP body bytes one client address may hold at once, its share of "
+        "max_buffered_body_bytes (by default half of it), so no client takes the whole budget; past it "
+        "that client's export gets 503 with Retry-After. Never below max_body_bytes.",
     )
     session_idle_timeout_s: float = Field(
         300.0, gt=0, description="Seconds an MCP session may go without a request before it is closed."
@@ -179,7 +194,8 @@ ENV_PREFIX = "TRACEJUDGE_"
 PLAIN_FIELDS = (
     "host", "port", "trusted_network", "max_body_bytes", "pending_logs_max_bytes", "pending_logs_ttl_s",
     "max_log_events_per_span", "max_log_event_bytes_per_span",
-    "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "max_buffered_body_bytes",
+    "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "body_idle_timeout_s",
+    "max_buffered_body_bytes", "max_buffered_body_bytes_per_client",
     "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""

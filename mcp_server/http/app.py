@@ -79,7 +79,12 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     )
     # add_middleware puts each new one outermost: the Host check runs first, then the token, then
     # the body deadline, which so also bounds the initialize body the session bound reads.
-    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
+    app.add_middleware(
+        BodyDeadlineMiddleware,
+        timeout_s=settings.body_timeout_s,
+        min_rate=settings.body_min_rate,
+        idle_timeout_s=settings.body_idle_timeout_s,
+    )
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token, open_paths=OPEN_PATHS)
     app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)

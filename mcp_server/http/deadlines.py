@@ -1,9 +1,11 @@
 """A read deadline on every request body, as a plain ASGI middleware.
 
 A body gets RATE_GRACE_S seconds, plus one second for every body_min_rate bytes it has sent, and
-never more than body_timeout_s in all, counted from its headers. A client that falls behind (one
-byte a second, or nothing) is answered 408 and its connection closed, so it cannot hold a
-connection, a task or an export's place for long. Once the body is complete the deadline is off:
+never more than body_timeout_s in all, counted from its headers; and it may never go
+body_idle_timeout_s without sending a byte (a client that sent most of a large body fast would
+otherwise have earned a long allowance to sit on it). A client that falls behind (one byte a
+second, or nothing) is answered 408 and its connection closed, so it cannot hold a connection, a
+task or the bytes it sent (mcp_server.http.body) for long. Once the body is complete the deadline is off:
 a response may stream for as long as it needs.
 """
 
@@ -20,10 +22,11 @@ builds its body while sending need a moment, and an exporter sends its batch at 
 
 
 class BodyDeadlineMiddleware:
-    def __init__(self, app: ASGIApp, *, timeout_s: float, min_rate: int) -> None:
+    def __init__(self, app: ASGIApp, *, timeout_s: float, min_rate: int, idle_timeout_s: float) -> None:
         self.app = app
         self.timeout_s = timeout_s
         self.min_rate = min_rate
+        self.idle_timeout_s = idle_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,6 +41,7 @@ class _GuardedRequest:
         self._receive = receive
         self._send = send
         self.started = anyio.current_time()
+        self.last_byte = self.started
         self.received = 0
         self.body_done = False
         self.timed_out = False
@@ -51,14 +55,19 @@ class _GuardedRequest:
             return {"type": "http.disconnect"}
         if self.body_done:
             return await self._receive()
-        allowance = min(self.limits.timeout_s, RATE_GRACE_S + self.received / self.limits.min_rate)
-        with anyio.move_on_after(self.started + allowance - anyio.current_time()):
+        limits = self.limits
+        allowance = min(limits.timeout_s, RATE_GRACE_S + self.received / limits.min_rate)
+        idle_at = self.last_byte + limits.idle_timeout_s
+        deadline = min(self.started + allowance, idle_at)
+        with anyio.move_on_after(deadline - anyio.current_time()):
             message = await self._receive()
             if message["type"] == "http.request":
-                self.received += len(message.get("body", b""))
+                if sent := len(message.get("body", b"")):
+                    self.received += sent
+                    self.last_byte = anyio.current_time()
                 self.body_done = not message.get("more_body", False)
             return message
-        await self._time_out()
+        await self._time_out(idle=deadline == idle_at)
         # The app sees the client gone: it stores nothing and its answer is dropped (see send).
         return {"type": "http.disconnect"}
 
@@ -69,16 +78,23 @@ class _GuardedRequest:
             self.response_started = True
         await self._send(message)
 
-    async def _time_out(self) -> None:
+    async def _time_out(self, *, idle: bool) -> None:
         self.timed_out = True
         if self.response_started:
             return  # the app answered before reading its body; leaving it unfinished closes the connection
         elapsed = anyio.current_time() - self.started
         limits = self.limits
-        message = (
-            f"the request body arrived too slowly ({self.received:,} bytes in {elapsed:.1f} s); a body must "
-            f"arrive within {limits.timeout_s:g} s, and at {limits.min_rate:,} bytes/s or more after its "
-            f"first {RATE_GRACE_S:g} s. Send the whole body at once, or ask the operator to raise "
-            "TRACEJUDGE_BODY_TIMEOUT_S / TRACEJUDGE_BODY_MIN_RATE."
-        )
+        if idle:
+            message = (
+                f"the request body sent no byte for {limits.idle_timeout_s:g} s ({self.received:,} bytes in "
+                f"{elapsed:.1f} s); send the whole body without pausing, or ask the operator to raise "
+                "TRACEJUDGE_BODY_IDLE_TIMEOUT_S."
+            )
+        else:
+            message = (
+                f"the request body arrived too slowly ({self.received:,} bytes in {elapsed:.1f} s); a body "
+                f"must arrive within {limits.timeout_s:g} s, and at {limits.min_rate:,} bytes/s or more after "
+                f"its first {RATE_GRACE_S:g} s. Send the whole body at once, or ask the operator to raise "
+                "TRACEJUDGE_BODY_TIMEOUT_S / TRACEJUDGE_BODY_MIN_RATE."
+            )
         await send_json(self._send, 408, {"error": "request timeout", "message": message}, ((b"connection", b"close"),))

@@ -5,9 +5,10 @@ stored are counted in partial_success with the reasons. Bodies that cannot be re
 oversized ones 413, unsupported media types or encodings 415, each with a google.rpc.Status
 body whose message says what to send instead. When the server cannot take an export now it
 answers 503 with Retry-After (an exporter retries), rather than queueing without bound: the
-bodies held in memory at once are bounded in bytes (a slow client holds only what it has sent,
-and body_timeout_s/body_min_rate in mcp_server.http.deadlines end it), at most max_in_flight
-read bodies wait to be stored, and a store busy with another process's write is 503 as well.
+bodies held in memory at once are bounded in bytes, in all and per client address (a slow client
+holds only what it has sent, and mcp_server.http.deadlines ends it), a body once read is charged
+what decoding it takes (DECODE_MEMORY_FACTOR times its bytes) until it is stored, at most
+max_in_flight read bodies wait to be stored, and a store busy with another process's write is 503 as well.
 
 A large export is stored in batches (mcp_server.otlp.batches), each its own transaction, so its
 working set stays small; it is answered once every batch is committed. A failure after some
@@ -44,7 +45,7 @@ from mcp_server.http.body import (
     read_body,
 )
 from mcp_server.http.heap import give_back_memory
-from mcp_server.otlp import InvalidOtlp, batches, parse_request
+from mcp_server.otlp import DECODE_MEMORY_FACTOR, InvalidOtlp, batches, parse_request
 from mcp_server.otlp.shapes import camel
 from mcp_server.settings import Settings
 from store import Database, write_spans
@@ -156,8 +157,11 @@ class OtlpEndpoint:
     ) -> None:
         self.db = db
         self.max_body_bytes = settings.max_body_bytes
-        # Any body the size limit allows must fit in the budget, or it could never be taken.
-        self.budget = BodyBudget(max(settings.max_buffered_body_bytes, settings.max_body_bytes))
+        # Any body the size limit allows must fit in the budget and in a client's share, or it could
+        # never be taken.
+        limit = max(settings.max_buffered_body_bytes, settings.max_body_bytes)
+        per_client = settings.max_buffered_body_bytes_per_client or limit // 2
+        self.budget = BodyBudget(limit, max(per_client, settings.max_body_bytes))
         self.max_in_flight = max_in_flight
         self._in_flight = 0  # touched only on the event loop
         # Decoding and writing run in worker threads; sqlite3 releases the GIL while SQLite works,
@@ -180,9 +184,12 @@ class OtlpEndpoint:
                 "json",
                 415,
             )
-        with self.budget.hold() as holding:
+        client = request.client.host if request.client else ""
+        with self.budget.hold(client) as holding:
             try:
                 body = await read_body(request, self.max_body_bytes, holding)
+                # Parsed, a body takes many times its bytes (as Python objects) until it is stored.
+                holding.ensure(len(body) * DECODE_MEMORY_FACTOR)
             except ClientDisconnect:
                 # The exporter went away mid-body: nothing was stored, and nobody reads an answer.
                 return Response(status_code=499)

@@ -7,6 +7,7 @@ as spans all at once; the importer uses the iterators underneath the same way fo
 """
 
 from mcp_server.otlp.decode import (
+    DECODE_MEMORY_FACTOR,
     DecodedBatch,
     DecodedLogs,
     batches,
@@ -21,6 +22,7 @@ from mcp_server.otlp.from_protobuf import iter_protobuf_request
 from store.errors import InvalidOtlp
 
 __all__ = [
+    "DECODE_MEMORY_FACTOR",
     "DecodedBatch",
     "DecodedLogs",
     "InvalidOtlp",

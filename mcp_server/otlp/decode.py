@@ -83,6 +83,14 @@ def parse_request(
     raise InvalidOtlp(f"encoding {encoding!r} is not supported; use 'protobuf' or 'json'.")
 
 
+DECODE_MEMORY_FACTOR = 32
+"""Memory an export body may take while it is parsed and stored, as a multiple of its bytes (the
+parsed request and its spans as Python objects); the HTTP endpoint charges its body budget this
+much per body byte. The worst shape bench/export_memory.py measures: a 16 MiB export of kvlists
+nested 32 deep raised the server's peak RSS by 31.8x its size (arrays of empty values 29.4x, JSON
+of many empty objects 31.4x, 2,000 tiny attributes per span 20.5x; realistic GenAI spans 2.6x).
+Clients are untrusted, so the budget assumes the worst; see BENCHMARKS.md."""
+
 BATCH_SPANS = 512
 """Spans per stored batch: a BatchSpanProcessor's default export is one batch, as before."""
 BATCH_CHARS = 8_000_000

@@ -28,8 +28,10 @@ def test_soak_prints_what_got_through_and_the_server_survives():
 
 
 @pytest.mark.slow
-def test_export_memory_prints_peak_and_after_for_both_cases():
+def test_export_memory_prints_peak_and_after_for_every_case():
     out = run_bench("bench.export_memory")
 
-    for case in ("one 6 MiB export", "six 4 MiB exports at once"):
-        assert re.search(rf"^{case}\s+[\d.]+\s+\d+ MiB\s+\d+ MiB\s+\d+ MiB \([\d.]+x\)\s+\d+ MiB$", out, re.M), out
+    cases = ("one 6 MiB export", "six 4 MiB exports at once", "tiny attributes", "kvlists 32 deep",
+             "arrays of empty values", "JSON, many small objects")  # fmt: skip
+    for case in cases:
+        assert re.search(rf"^{case}\s+[\d.]+\s+\d+ MiB\s+\d+ MiB\s+\d+ MiB \([\d.]+x\)\s+\d+ MiB\s+\d+$", out, re.M), out

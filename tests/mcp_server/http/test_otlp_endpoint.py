@@ -20,7 +20,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from mcp_server.otlp import DECODE_MEMORY_FACTOR
 from tests.support.live_server import LiveServer
+from tests.support.raw_http import stalled_body
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 ROOT_ID = "eee19b7ec3c1b174"
@@ -235,33 +237,18 @@ def test_the_same_span_sent_twice_is_one_row(live_server: LiveServer) -> None:
     assert _count(live_server, "SELECT span_count FROM traces") == 1
 
 
-def _stalled_upload(port: int, first_chunk: bytes):
-    """A raw socket that sends headers and a first chunk of a chunked body, then waits: nothing
-    on the client side has to run for the server to keep holding what it sent."""
-    import socket
-
-    head = (
-        f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-    ).encode()
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(head + f"{len(first_chunk):x}\r\n".encode() + first_chunk + b"\r\n")
-    return sock
-
-
 def test_stalled_uploads_hold_only_what_they_sent_and_past_the_budget_exports_get_503(start_server) -> None:
     """Six stalled uploads used to hold every slot; now a slot is bytes, and they sent few."""
     import time
 
     server = start_server(max_body_bytes=40_000, max_buffered_body_bytes=50_000)
-    port = int(server.url.rsplit(":", 1)[1])
     body = _request_json(_span_json(ROOT_ID))
     headers = {"content-type": "application/json"}
-    stalled = [_stalled_upload(port, body[:10]) for _ in range(6)]
+    stalled = [stalled_body(server, "/v1/traces", body[:10]) for _ in range(6)]
     try:
         response = httpx2.post(f"{server.url}/v1/traces", content=body, headers=headers)
         assert response.status_code == 200, response.text
-        stalled.append(_stalled_upload(port, b" " * 30_000))
+        stalled.append(stalled_body(server, "/v1/traces", b" " * 30_000))
         big = _request_json(_span_json(CHILD_ID, ROOT_ID)).ljust(30_000)
         deadline = time.monotonic() + 20
         while True:  # bounded poll until the server holds the 30,000 stalled bytes
@@ -283,6 +270,33 @@ def test_stalled_uploads_hold_only_what_they_sent_and_past_the_budget_exports_ge
         time.sleep(0.02)
     assert ok.status_code == 200, ok.text
     assert _count(server) == 2
+
+
+def test_a_body_is_charged_what_decoding_it_takes_so_one_that_fits_in_bytes_can_still_get_503(start_server) -> None:
+    """Parsed, a body takes DECODE_MEMORY_FACTOR times its bytes: an export whose bytes fit beside a
+    stalled upload's, but whose decoding does not, waits (503) until the upload is gone."""
+    import time
+
+    server = start_server(
+        max_body_bytes=600_000, max_buffered_body_bytes=1_000_000, max_buffered_body_bytes_per_client=1_000_000
+    )
+    headers = {"content-type": "application/json"}
+    export = _request_json(_span_json(ROOT_ID)).ljust(1_000_000 // DECODE_MEMORY_FACTOR)
+    with stalled_body(server, "/v1/traces", b" " * 500_000, content_length=600_000):
+        deadline = time.monotonic() + 20
+        while True:  # bounded poll until the server holds the 500,000 stalled bytes
+            response = httpx2.post(f"{server.url}/v1/traces", content=export, headers=headers)
+            if response.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert response.status_code == 503, response.text
+        assert "decoding it" in response.json()["message"] and "1,000,000" in response.json()["message"]
+    deadline = time.monotonic() + 20
+    while (response := httpx2.post(f"{server.url}/v1/traces", content=export, headers=headers)).status_code == 503:
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.02)
+    assert response.status_code == 200, response.text
+    assert _count(server) == 1
 
 
 def _protobuf_request(n_spans: int, first_id: int = 1) -> bytes:
