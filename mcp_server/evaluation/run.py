@@ -280,10 +280,7 @@ def _dataset_work(
 def _check_limits(max_concurrency: int, max_tokens: int | None, max_cost_usd: float | None, max_traces: int) -> None:
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= MAX_CONCURRENCY:
         raise InvalidArgument(f"max_concurrency must be an integer from 1 to {MAX_CONCURRENCY}; got {max_concurrency!r}.")
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise InvalidArgument(f"max_tokens must be a positive integer (or none for no limit); got {max_tokens!r}.")
-    if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not max_cost_usd > 0):
-        raise InvalidArgument(f"max_cost_usd must be a positive number of dollars (or none for no limit); got {max_cost_usd!r}.")
+    SpendBudget.limiting(max_tokens, max_cost_usd)  # checks both limits
     if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
         raise InvalidArgument(f"max_traces must be a positive integer; got {max_traces!r}.")
 

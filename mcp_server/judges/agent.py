@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
-from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED, STOPPED_BY_BUDGET, JudgeDefinition, JudgeVerdict
 from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size, render_value
 from mcp_server.models import (
     SAMPLING,
@@ -232,6 +232,7 @@ class _AgentRun:
         self.invalid_verdicts = 0
         self.limit_hit: str | None = None
         self.rate_limited = False
+        self.budget_stop: str | None = None  # the budget's refusal, when it ended the judgment
         self.model = judge.model or settings.judge_model or ""
         self.context_tokens = limits.context_tokens or DEFAULT_CONTEXT_TOKENS
         self.task_message = ""
@@ -420,6 +421,7 @@ class _AgentRun:
                     raise  # nothing spent, and every judgment would meet it: the caller stops
                 self.rate_limited = isinstance(exc, ModelRateLimited)
                 if isinstance(exc, BudgetExhausted):
+                    self.budget_stop = str(exc)
                     raise _Stop(f"the judgment stopped before its verdict: {exc}.", "run_budget") from exc
                 raise _Stop(f"the judge's model call failed: {exc}") from exc
             self._count(completion, messages)
@@ -661,6 +663,7 @@ class _AgentRun:
             TOKENS_ESTIMATED: self.model == SAMPLING,
             "warnings": list(self.warnings),
             **({RATE_LIMITED: True} if self.rate_limited else {}),
+            **({STOPPED_BY_BUDGET: self.budget_stop} if self.budget_stop is not None else {}),
         }
 
     # prompt assembly

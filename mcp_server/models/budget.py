@@ -25,6 +25,7 @@ import anyio
 
 from mcp_server.models.errors import BudgetExhausted, StructuredOutputError
 from mcp_server.models.results import Completion, Usage
+from store.errors import InvalidArgument
 
 CHARS_PER_TOKEN = 4
 OUTPUT_TOKENS_RESERVED = 1_024
@@ -52,6 +53,20 @@ class SpendBudget:
     """Reservations not yet settled: whether waiting can ever free room is decided by this count,
     never by the float sum of reserved costs returning exactly to 0.0 (it need not)."""
     _settled: anyio.Event | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def limiting(cls, max_tokens: int | None, max_cost_usd: float | None) -> SpendBudget | None:
+        """The budget a caller's max_tokens and max_cost_usd set, None when neither is given;
+        InvalidArgument (naming the limit) for a limit that is not a positive number."""
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+            raise InvalidArgument(f"max_tokens must be a positive integer (or none for no limit); got {max_tokens!r}.")
+        if max_cost_usd is not None and (
+            isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, int | float) or not max_cost_usd > 0
+        ):
+            raise InvalidArgument(
+                f"max_cost_usd must be a positive number of dollars (or none for no limit); got {max_cost_usd!r}."
+            )
+        return None if max_tokens is None and max_cost_usd is None else cls(max_tokens, max_cost_usd)
 
     def add(self, tokens: int, cost_usd: float) -> None:
         """Count spend made outside the model calls (an agent run on a dataset record)."""
