@@ -170,6 +170,8 @@ def _run_summary(console: Console, run: EvaluationRun) -> None:
         ))  # fmt: skip
     if run.stop_reason:
         console.print(Text.assemble(("stopped: ", "yellow"), run.stop_reason))
+    if run.over_budget:
+        console.print(Text.assemble(("over budget: ", "yellow"), run.over_budget))
 
 
 def print_evaluation_run(run: EvaluationRun) -> None:

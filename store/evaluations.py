@@ -48,6 +48,9 @@ class EvaluationRunRecord(BaseModel):
     target: str | None = Field(default=None, description="The agent run on each dataset record, 'module:function'.")
     record_count: int = Field(default=0, description="Dataset records the run covers (0 for a run over traces).")
     prompts: list[str] = Field(default_factory=list, description="Prompt versions its target loaded, 'name/version'.")
+    over_budget: str | None = Field(
+        default=None, description="How far past max_tokens / max_cost_usd the run's spend went, if it did."
+    )
 
 
 class EvaluationResult(BaseModel):
@@ -130,7 +133,7 @@ def value_number(value: Any) -> float | None:
 
 _RUN_COLUMNS = (
     "run_id, name, created_ns, updated_ns, status, stop_reason, judges, filter_string, limits, duration_s, "
-    "dataset, dataset_version, target"
+    "dataset, dataset_version, target, over_budget"
 )
 
 
@@ -164,12 +167,13 @@ def create_run(
         "dataset": dataset,
         "dataset_version": dataset_version,
         "target": target,
+        "over_budget": None,
     }
     with db.transaction() as conn:
         conn.execute(
             f"INSERT INTO evaluation_runs ({_RUN_COLUMNS}) VALUES (:run_id, :name, :created_ns, :updated_ns, "
             ":status, :stop_reason, :judges, :filter_string, :limits, :duration_s, :dataset, :dataset_version, "
-            ":target)",
+            ":target, :over_budget)",
             row,
         )
         conn.executemany(
@@ -296,15 +300,18 @@ def update_run(
     stop_reason: str | None = None,
     add_duration_s: float = 0.0,
     limits: dict[str, Any] | None = None,
+    over_budget: str | None = None,
 ) -> None:
-    """Set the run's status (and stop reason), add to its duration, and replace its limits if given."""
+    """Set the run's status (and stop reason, and how far it went past its budget), add to its
+    duration, and replace its limits if given."""
     if status not in RUN_STATUSES:
         raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
     with db.transaction() as conn:
         conn.execute(
-            "UPDATE evaluation_runs SET status = ?, stop_reason = ?, duration_s = duration_s + ?, "
+            "UPDATE evaluation_runs SET status = ?, stop_reason = ?, over_budget = ?, duration_s = duration_s + ?, "
             "limits = coalesce(?, limits), updated_ns = ? WHERE run_id = ?",
-            (status, stop_reason, add_duration_s, dumps(limits) if limits is not None else None, time.time_ns(), run_id),
+            (status, stop_reason, over_budget, add_duration_s, dumps(limits) if limits is not None else None,
+             time.time_ns(), run_id),
         )
 
 

@@ -17,9 +17,9 @@ model call in it, agent judges' included (mcp_server.models.budget): each call r
 estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. A
 judgment stopped before it spent anything leaves its pair unjudged (a resume judges it); one
 stopped part way is recorded as an error with what it spent. Once the budget is reached no new pair
-starts, and the run is 'stopped' with a reason that says how to go on; it goes past its budget only
-by what calls in flight spent beyond their estimates (at most one call per worker), and the reason
-says by how much.
+starts, and the run is 'stopped' with a reason that says how to go on. It goes past its budget only
+by what calls in flight spent beyond their estimates (at most one call per worker), and its
+over_budget says by how much, whether it stopped or those calls completed it.
 
 Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
 is a result, so it is not retried. New limits replace the stored ones.
@@ -400,8 +400,6 @@ class _Runner:
                         break
                     tg.start_soon(self._judge, pair, slot)
             stop_reason = stop_reason or self.stop_reason
-            if stop_reason is not None and self.failure is None and (over := self._overshoot()):
-                stop_reason = f"{stop_reason} {over}"
             status = "stopped" if stop_reason is not None else "completed"
             await self._finish(status, stop_reason, started)
         except BaseException as exc:
@@ -413,10 +411,14 @@ class _Runner:
         await self._report(stop_reason or "completed")
 
     async def _finish(self, status: str, stop_reason: str | None, started: float) -> None:
+        # Said whether or not the run stopped: the last calls in flight can overshoot the budget
+        # of a run they complete as much as of one they stop.
+        over = self.budget.overshoot()
         await anyio.to_thread.run_sync(
             functools.partial(
                 store.update_run, self.db, self.run_id, status=status, stop_reason=stop_reason,
                 add_duration_s=time.perf_counter() - started,
+                over_budget=f"The calls in flight when the budget ran out took the run to {over}." if over else None,
             )
         )
 
@@ -445,17 +447,6 @@ class _Runner:
 
     def _resume_hint(self, remaining: str) -> str:
         return f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
-
-    def _overshoot(self) -> str | None:
-        """How far past its limits the run went (calls in flight spend beyond their estimates)."""
-        budget = self.budget
-        if budget.max_tokens is not None and budget.spent_tokens > budget.max_tokens:
-            return (f"The calls in flight when it was reached took the run to {budget.spent_tokens:,} tokens, "
-                    f"{budget.spent_tokens - budget.max_tokens:,} past max_tokens.")
-        if budget.max_cost_usd is not None and budget.spent_cost_usd > budget.max_cost_usd:
-            return (f"The calls in flight when it was reached took the run to ${budget.spent_cost_usd:.4f}, "
-                    f"${budget.spent_cost_usd - budget.max_cost_usd:.4f} past max_cost_usd.")
-        return None
 
     async def _run_target(self, record_id: str, slot: Slot) -> None:
         assert self.work is not None

@@ -64,6 +64,9 @@ class BudgetSpent(BaseModel):
         None, description="Set when the budget stopped the judgment before its verdict: which limit, with the figures. "
         "Nothing was logged; run it again with a larger budget."
     )
+    over_budget: str | None = Field(
+        None, description="How far past the budget the last call went (calls spend beyond their estimates), if it did."
+    )
 
 
 class RunResult(BaseModel):
@@ -189,6 +192,6 @@ async def run_judge_tool(
     if budget is not None:
         spent = BudgetSpent(
             max_tokens=max_tokens, max_cost_usd=max_cost_usd, spent_tokens=budget.spent_tokens,
-            spent_cost_usd=budget.spent_cost_usd, stopped=stopped_by_budget(verdict),
+            spent_cost_usd=budget.spent_cost_usd, stopped=stopped_by_budget(verdict), over_budget=budget.overshoot(),
         )
     return RunResult(verdict=verdict, feedback_name=judge.strip(), budget=spent)

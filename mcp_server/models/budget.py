@@ -108,6 +108,19 @@ class SpendBudget:
             return f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}"
         return None
 
+    def overshoot(self) -> str | None:
+        """How far the spend went past the limits, said with the figures; None while within them.
+        Calls in flight when the budget ran out (at most one per worker) spend what they really
+        spend, which may be more than their estimates, whether or not anything was left to do."""
+        over = []
+        if self.max_tokens is not None and self.spent_tokens > self.max_tokens:
+            over.append(f"{self.spent_tokens:,} tokens, {self.spent_tokens - self.max_tokens:,} past "
+                        f"max_tokens={self.max_tokens:,}")
+        if self.max_cost_usd is not None and self.spent_cost_usd > self.max_cost_usd:
+            over.append(f"${self.spent_cost_usd:.4f}, ${self.spent_cost_usd - self.max_cost_usd:.4f} past "
+                        f"max_cost_usd={self.max_cost_usd:g}")
+        return " and ".join(over) or None
+
     def _fits(self, tokens: int, cost_usd: float, held_tokens: int, held_cost_usd: float) -> bool:
         return (self.max_tokens is None or self.spent_tokens + held_tokens + tokens <= self.max_tokens) and (
             self.max_cost_usd is None or self.spent_cost_usd + held_cost_usd + cost_usd <= self.max_cost_usd

@@ -3,6 +3,7 @@ progress notifications, bounded pages, metric deltas and changed verdicts."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.mcp_server.evaluation.conftest import (
     helpful,
     quality,
     trace_id,
+    write_traces,
 )
 from tests.support.mcp_session import Session, session
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, error, json_reply, scripted_settings
@@ -188,3 +190,29 @@ async def test_evaluate_stops_at_the_first_pairs_when_the_provider_knows_no_such
     assert list_results(db, run_id, limit=10) == []  # the pairs stay to judge once it is fixed
     # Neither retried nor taken for rate limiting: one request per judgment that had started.
     assert len(scripted_openai.chat_requests) <= 2
+
+
+async def test_a_run_its_last_calls_in_flight_take_past_its_budget_completes_and_says_by_how_much(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    # Two judgments at once, each reserving well under half of max_tokens=6,000, each answered
+    # only once both are in flight and reporting 5,010 tokens: both fit, and nothing is left to stop.
+    write_traces(db, 2)
+    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
+    both_sent = threading.Barrier(2, timeout=10)
+
+    def answer(request: dict[str, Any]) -> Reply:
+        both_sent.wait()
+        return json_reply({"rationale": "scripted", "value": True}, prompt_tokens=5_000, completion_tokens=10)
+
+    scripted_openai.respond_with(answer)
+    async with session(db, settings) as s:
+        run = await s.call("Evaluate", judges=["helpful"], max_concurrency=2, max_tokens=6_000)
+        shown = await s.call("GetEvaluationRun", run_id=run["run_id"])
+
+    assert run["status"] == "completed" and run["pairs_done"] == 2 and run["stop_reason"] is None
+    assert run["total_tokens"] == 10_020
+    assert run["over_budget"] == (
+        "The calls in flight when the budget ran out took the run to 10,020 tokens, 4,020 past max_tokens=6,000."
+    )
+    assert shown["run"]["over_budget"] == run["over_budget"]
