@@ -440,6 +440,11 @@ def _m011_evaluation_run_spend(conn: sqlite3.Connection) -> None:
     # How far past its budget a run's spend went (calls in flight spend beyond their estimates),
     # said by the run when it finishes, completed or stopped; NULL while within it.
     conn.execute("ALTER TABLE evaluation_runs ADD COLUMN over_budget TEXT")
+    # What judgments the budget stopped part way spent: they leave no result (their pair is judged
+    # on resume), but the run's totals and its budget count what they spent.
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_input_tokens INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_output_tokens INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_cost REAL NOT NULL DEFAULT 0.0")
 
 
 Migration = Callable[[sqlite3.Connection], None]

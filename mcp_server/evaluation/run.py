@@ -14,9 +14,10 @@ guess from the error's wording) and grows it back by one after each round of cle
 
 Budget: max_tokens and max_cost_usd cover the whole run, resumptions included, and bound every
 model call in it, agent judges' included (mcp_server.models.budget): each call reserves its
-estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. A
-judgment stopped before it spent anything leaves its pair unjudged (a resume judges it); one
-stopped part way is recorded as an error with what it spent. Once the budget is reached no new pair
+estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. Such a
+judgment leaves its pair unjudged (a resume judges it), whether it stopped before it spent anything
+or part way (an agent judge between its calls); what it spent stays in the run's totals
+(store.evaluations.add_unjudged_spend), and so in the budget of a resume. Once the budget is reached no new pair
 starts, and the run is 'stopped' with a reason that says how to go on. It goes past its budget only
 by what calls in flight spent beyond their estimates (at most one call per worker), and its
 over_budget says by how much, whether it stopped or those calls completed it.
@@ -61,6 +62,7 @@ from mcp_server.judges.runner import (
     judgment_spend,
     resolve_judge,
     run_judge,
+    stopped_by_budget,
 )
 from mcp_server.settings import Settings
 from mcp_server.prompts import record_loaded_prompts, use_database
@@ -505,7 +507,7 @@ class _Runner:
         except BaseException:
             self.limiter.release(slot)
             raise
-        if result is None:  # stopped before spending anything: the pair stays to judge on resume
+        if result is None:  # stopped (by an error every pair meets, or the budget): judged on resume
             self.limiter.release(slot)
             return
         self.limiter.release(slot, rate_limited=rate_limited)
@@ -517,7 +519,7 @@ class _Runner:
 
     async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult | None, bool]:
         """The pair's result and whether it met rate limiting; no result when an error every pair
-        would meet stopped it before it spent anything (the run then stops)."""
+        would meet stopped it before it spent anything, or the budget stopped it (the run then stops)."""
         started = time.perf_counter()
         try:
             verdict = await run_judge(
@@ -540,6 +542,13 @@ class _Runner:
                 error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
             ), False
         spent = judgment_spend(pair.judge, verdict)
+        if (budget_stop := stopped_by_budget(verdict)) is not None:
+            # No verdict, only spend: the pair stays to judge on resume, the spend stays the run's.
+            await anyio.to_thread.run_sync(
+                store.add_unjudged_spend, self.db, self.run_id, spent.input_tokens, spent.output_tokens, spent.cost_usd
+            )
+            self._halt(pair, BudgetExhausted(budget_stop))
+            return None, verdict.metadata.get(RATE_LIMITED) is True
         return store.EvaluationResult(
             judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
             assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,
