@@ -1,7 +1,7 @@
 """A spending budget shared by the model calls of one run (Evaluate's max_tokens and max_cost_usd).
 
-`complete` reserves each call's estimate before sending it: the prompt's tokens (characters / 4 of
-the messages and tools) plus the call's max_tokens, or OUTPUT_TOKENS_RESERVED when it sets none,
+`complete` reserves each call's estimate before sending it: the prompt's tokens (estimated from the
+characters of the messages and tools: mcp_server.models.token_estimate) plus the call's max_tokens, or OUTPUT_TOKENS_RESERVED when it sets none,
 priced with litellm's map. A call whose reservation does not fit beside those of the calls in
 flight waits for them to finish; once what was already spent leaves no room for it, or nothing
 else is in flight to free some, it is refused with BudgetExhausted and never sent. A call that
@@ -14,7 +14,6 @@ Evaluate's limiter: judges call the model several layers down, and none has to p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,9 +24,9 @@ import anyio
 
 from mcp_server.models.errors import BudgetExhausted, StructuredOutputError
 from mcp_server.models.results import Completion, Usage
+from mcp_server.models.token_estimate import estimate_tokens
 from store.errors import InvalidArgument
 
-CHARS_PER_TOKEN = 4
 OUTPUT_TOKENS_RESERVED = 1_024
 """The answer a call that sets no max_tokens is assumed to stay within (a verdict, a tool call);
 what a longer answer spends is part of the overshoot a run reports."""
@@ -165,11 +164,6 @@ def count_spent(tokens: int, cost_usd: float) -> None:
         budget.add(tokens, cost_usd)
 
 
-def estimate_tokens(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None) -> int:
-    """A prompt's tokens, estimated as characters / 4 of its JSON."""
-    return len(json.dumps([list(messages), list(tools or [])], ensure_ascii=False, default=str)) // CHARS_PER_TOKEN + 1
-
-
 async def within_budget(
     call: Callable[[], Awaitable[Completion]],
     *,
@@ -183,7 +177,8 @@ async def within_budget(
     budget = _BUDGET.get()
     if budget is None:
         return await call()
-    prompt_tokens, answer_tokens = estimate_tokens(messages, tools), max_tokens or OUTPUT_TOKENS_RESERVED
+    prompt_tokens = estimate_tokens([list(messages), list(tools or [])])
+    answer_tokens = max_tokens or OUTPUT_TOKENS_RESERVED
     cost = price(prompt_tokens, answer_tokens) if budget.max_cost_usd is not None else 0.0
     reservation = await budget.reserve(prompt_tokens, answer_tokens, cost)
     spent = Usage()
