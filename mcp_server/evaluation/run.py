@@ -17,10 +17,10 @@ model call in it, agent judges' included (mcp_server.models.budget): each call r
 estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. Such a
 judgment leaves its pair unjudged (a resume judges it), whether it stopped before it spent anything
 or part way (an agent judge between its calls); what it spent stays in the run's totals
-(store.evaluations.add_unjudged_spend), and so in the budget of a resume. Once the budget is reached no new pair
-starts, and the run is 'stopped' with a reason that says how to go on. It goes past its budget only
-by what calls in flight spent beyond their estimates (at most one call per worker), and its
-over_budget says by how much, whether it stopped or those calls completed it.
+(store.evaluations.add_unjudged_spend), and so in the budget of a resume. Once the budget is
+reached no new pair starts, and the run is 'stopped' with a reason that says how to go on. It goes
+past its budget only by what calls in flight spent beyond their estimates (at most one call per
+worker), and its over_budget says by how much, whether it stopped or those calls completed it.
 
 Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
 is a result, so it is not retried. New limits replace the stored ones.
