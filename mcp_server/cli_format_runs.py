@@ -102,6 +102,16 @@ def print_verdict(result: RunResult) -> None:
         print_table(console, columns, rows, title="findings")
     if verdict.assessment_id:
         console.print(Text(f"logged as feedback '{result.feedback_name}' ({verdict.assessment_id})", style="dim"))
+    if result.budget is not None:
+        spent = result.budget
+        limits = ", ".join(
+            f"{name}={limit:g}" for name, limit in (("max_tokens", spent.max_tokens), ("max_cost_usd", spent.max_cost_usd))
+            if limit is not None
+        )
+        console.print(Text.assemble(
+            ("budget: ", "dim"), f"{spent.spent_tokens:,} tokens and {spent.spent_cost_usd:.4f} USD spent of {limits}",
+            ("; stopped before its verdict, nothing logged" if spent.stopped else "", "yellow"),
+        ))  # fmt: skip
 
 
 @contextmanager
@@ -160,6 +170,8 @@ def _run_summary(console: Console, run: EvaluationRun) -> None:
         ))  # fmt: skip
     if run.stop_reason:
         console.print(Text.assemble(("stopped: ", "yellow"), run.stop_reason))
+    if run.over_budget:
+        console.print(Text.assemble(("over budget: ", "yellow"), run.over_budget))
 
 
 def print_evaluation_run(run: EvaluationRun) -> None:

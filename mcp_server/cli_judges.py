@@ -83,7 +83,7 @@ def cmd_judge_run(args: argparse.Namespace, settings: Settings) -> int:
         result = anyio.run(
             lambda: run_judge_tool(
                 db, args.name, args.trace_id, settings=operator_settings(settings), version=args.version,
-                parameters=parameters,
+                parameters=parameters, max_tokens=args.max_tokens, max_cost_usd=args.max_cost_usd,
             )
         )
     print_verdict(result)
@@ -190,6 +190,10 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     run.add_argument("trace_id")
     run.add_argument("--version", type=int, default=None, help="a stored version (default: the latest)")
     run.add_argument("--parameters", default=None, help="built-in judge parameters as JSON, e.g. '{\"threshold_ms\": 5000}'")
+    run.add_argument("--max-tokens", type=int, default=None,
+                     help="the judgment's token budget: no model call is sent that would exceed it")
+    run.add_argument("--max-cost-usd", type=float, default=None,
+                     help="the judgment's budget in USD: no model call is sent that would exceed it")
     register_alignment_commands(judge, add)
 
     evaluate = add(sub, "evaluate", cmd_evaluate,

@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from mcp_server import demo_backend as backend
+from mcp_server.models.token_estimate import estimate_tokens
 
 MODEL = "gpt-4o-mini"
 RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
@@ -303,8 +304,8 @@ def _message_text(message: dict[str, Any]) -> str:
 
 
 def _tokens(value: Any) -> int:
-    """A deterministic stand-in for a tokenizer: about four characters per token."""
-    return max(1, len(json.dumps(value, ensure_ascii=False)) // 4)
+    """A deterministic stand-in for a tokenizer: the estimate tracejudge makes where none reports."""
+    return estimate_tokens(value)
 
 
 def parse_routing_rules(prompt: str) -> tuple[list[tuple[list[str], str]], str | None]:

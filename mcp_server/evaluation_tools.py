@@ -45,8 +45,9 @@ once, records nothing for it, and is Evaluate's answer (resume with run_id once 
 max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
 (default 8; halved automatically when the provider rate-limits, grown back as answers come).
 max_tokens and max_cost_usd: a budget for the whole run: every model call reserves its estimate
-first and one that would not fit is not sent, so the run is 'stopped' with the reason, past the
-budget at most by what calls in flight spent beyond their estimates (the reason says how much).
+first and one that would not fit is not sent, so the run is 'stopped' with the reason; a judgment
+stopped part way leaves its trace unjudged (its spend is counted). A run goes past the budget at
+most by what calls in flight spent beyond their estimates, and its over_budget says how much.
 To continue a stopped or interrupted run, call Evaluate(run_id=...) (with a larger budget if it
 stopped on one): only the pairs without a result are judged. Returns the run: status, totals (tokens, cost, duration,
 errors) and metrics named '<judge>/mean', '/min', '/max', '/p50', '/p90' (numbers; booleans as

@@ -73,6 +73,10 @@ allow) is a tool error saying what to set, and logs nothing. Afterwards SearchTr
 the traces it failed. judge: a stored judge's name or a built-in judge (ListJudges lists them).
 parameters: only for built-in judges, e.g. {"threshold_ms": 5000} for latency,
 {"max_total_tokens": 20000} for token_usage, {"guidelines": ["Answer in English"]} for guidelines.
+max_tokens and max_cost_usd: a budget for this judgment's model calls (an agent judge makes
+many): each call reserves its estimate first and one that would exceed the budget is not sent;
+a judgment it stops before its verdict returns an error, budget.stopped and what it spent, and
+logs nothing. The answer's budget says what was spent of it.
 
 Example: RunJudge(judge="correctness", trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
 
@@ -112,6 +116,12 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
         parameters: Annotated[
             dict[str, Any] | None, Field(description="Parameters of a built-in judge (GetJudge lists them).")
         ] = None,
+        max_tokens: Annotated[
+            int | None, Field(description="Token budget of this judgment's model calls; none for no limit.")
+        ] = None,
+        max_cost_usd: Annotated[
+            float | None, Field(description="Cost budget in USD of this judgment's model calls; none for no limit.")
+        ] = None,
         ctx: Context | None = None,
     ) -> Annotated[CallToolResult, service.RunResult] | InputRequiredResult:
         # The calling client: with model 'sampling' (or none configured) its own model judges, on
@@ -119,7 +129,8 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
         async def run(sampler: Sampler | None) -> CallToolResult:
             return await answer(
                 service.run_judge_tool, db, judge, trace_id, settings=settings, server=server,
-                version=version, parameters=parameters, sampler=sampler,
+                version=version, parameters=parameters, sampler=sampler, max_tokens=max_tokens,
+                max_cost_usd=max_cost_usd,
             )
 
         return await with_sampling(ctx, run) if ctx is not None else await run(None)

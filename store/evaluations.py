@@ -48,6 +48,9 @@ class EvaluationRunRecord(BaseModel):
     target: str | None = Field(default=None, description="The agent run on each dataset record, 'module:function'.")
     record_count: int = Field(default=0, description="Dataset records the run covers (0 for a run over traces).")
     prompts: list[str] = Field(default_factory=list, description="Prompt versions its target loaded, 'name/version'.")
+    over_budget: str | None = Field(
+        default=None, description="How far past max_tokens / max_cost_usd the run's spend went, if it did."
+    )
 
 
 class EvaluationResult(BaseModel):
@@ -67,7 +70,8 @@ class EvaluationResult(BaseModel):
 
 
 class RunTotals(BaseModel):
-    """What a run's results add up to."""
+    """What a run's results add up to; its tokens and cost also count what judgments that left no
+    result spent (stopped part way by the budget: add_unjudged_spend)."""
 
     results: int
     errors: int
@@ -130,7 +134,7 @@ def value_number(value: Any) -> float | None:
 
 _RUN_COLUMNS = (
     "run_id, name, created_ns, updated_ns, status, stop_reason, judges, filter_string, limits, duration_s, "
-    "dataset, dataset_version, target"
+    "dataset, dataset_version, target, over_budget"
 )
 
 
@@ -164,12 +168,13 @@ def create_run(
         "dataset": dataset,
         "dataset_version": dataset_version,
         "target": target,
+        "over_budget": None,
     }
     with db.transaction() as conn:
         conn.execute(
             f"INSERT INTO evaluation_runs ({_RUN_COLUMNS}) VALUES (:run_id, :name, :created_ns, :updated_ns, "
             ":status, :stop_reason, :judges, :filter_string, :limits, :duration_s, :dataset, :dataset_version, "
-            ":target)",
+            ":target, :over_budget)",
             row,
         )
         conn.executemany(
@@ -209,7 +214,8 @@ def _run_record(row: sqlite3.Row, **counts: Any) -> EvaluationRunRecord:
 
 _LIST_RUNS = (
     # One page of runs, newest first, then each page run's counts: a results scan per run, not per row.
-    f"WITH page AS (SELECT {_RUN_COLUMNS} FROM evaluation_runs WHERE (created_ns, run_id) < (:before_ns, :before_id) "
+    f"WITH page AS (SELECT {_RUN_COLUMNS}, unjudged_input_tokens, unjudged_output_tokens, unjudged_cost "
+    "FROM evaluation_runs WHERE (created_ns, run_id) < (:before_ns, :before_id) "
     "ORDER BY created_ns DESC, run_id DESC LIMIT :limit), "
     "totals AS (SELECT run_id, count(*) AS results, count(error) AS errors, sum(input_tokens) AS input_tokens, "
     "sum(output_tokens) AS output_tokens, sum(cost) AS cost FROM evaluation_results "
@@ -220,9 +226,11 @@ _LIST_RUNS = (
     "(SELECT json_group_array(prompt || '/' || version) FROM (SELECT prompt, version FROM evaluation_run_prompts p "
     "WHERE p.run_id = page.run_id ORDER BY prompt, version)) AS prompts, "
     "coalesce(totals.results, 0) AS results, coalesce(totals.errors, 0) AS errors, "
-    "coalesce(totals.input_tokens, 0) AS input_tokens, coalesce(totals.output_tokens, 0) AS output_tokens, "
-    "coalesce(totals.cost, 0.0) AS cost "
-    "FROM page LEFT JOIN totals USING (run_id) ORDER BY page.created_ns DESC, page.run_id DESC"
+    "coalesce(totals.input_tokens, 0) + unjudged_input_tokens AS input_tokens, "
+    "coalesce(totals.output_tokens, 0) + unjudged_output_tokens AS output_tokens, "
+    "coalesce(totals.cost, 0.0) + unjudged_cost AS cost "
+    "FROM page LEFT JOIN totals USING (run_id) "
+    "ORDER BY page.created_ns DESC, page.run_id DESC"
 )
 
 
@@ -296,15 +304,18 @@ def update_run(
     stop_reason: str | None = None,
     add_duration_s: float = 0.0,
     limits: dict[str, Any] | None = None,
+    over_budget: str | None = None,
 ) -> None:
-    """Set the run's status (and stop reason), add to its duration, and replace its limits if given."""
+    """Set the run's status (and stop reason, and how far it went past its budget), add to its
+    duration, and replace its limits if given."""
     if status not in RUN_STATUSES:
         raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
     with db.transaction() as conn:
         conn.execute(
-            "UPDATE evaluation_runs SET status = ?, stop_reason = ?, duration_s = duration_s + ?, "
+            "UPDATE evaluation_runs SET status = ?, stop_reason = ?, over_budget = ?, duration_s = duration_s + ?, "
             "limits = coalesce(?, limits), updated_ns = ? WHERE run_id = ?",
-            (status, stop_reason, add_duration_s, dumps(limits) if limits is not None else None, time.time_ns(), run_id),
+            (status, stop_reason, over_budget, add_duration_s, dumps(limits) if limits is not None else None,
+             time.time_ns(), run_id),
         )
 
 
@@ -352,13 +363,30 @@ def record_results(db: Database, run_id: str, results: Iterable[EvaluationResult
         return conn.total_changes - before
 
 
+def add_unjudged_spend(db: Database, run_id: str, input_tokens: int, output_tokens: int, cost: float) -> None:
+    """Count what a judgment that leaves no result spent (the budget stopped it part way) in the
+    run's totals; its pair stays missing, so a resume judges it."""
+    with db.transaction() as conn:
+        conn.execute(
+            "UPDATE evaluation_runs SET unjudged_input_tokens = unjudged_input_tokens + ?, "
+            "unjudged_output_tokens = unjudged_output_tokens + ?, unjudged_cost = unjudged_cost + ? WHERE run_id = ?",
+            (input_tokens, output_tokens, cost, run_id),
+        )
+
+
 def run_totals(db: Database, run_id: str) -> RunTotals:
-    """Results, errors, tokens and cost summed over the run's results."""
+    """Results and errors counted over the run's results; tokens and cost summed over them and
+    what judgments that left no result spent."""
     row = db.reader().execute(
-        "SELECT count(*), count(error), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "
-        "coalesce(sum(cost), 0.0) FROM evaluation_results WHERE run_id = ?",
+        "SELECT count(r.run_id), count(r.error), coalesce(sum(r.input_tokens), 0) + run.unjudged_input_tokens, "
+        "coalesce(sum(r.output_tokens), 0) + run.unjudged_output_tokens, "
+        "coalesce(sum(r.cost), 0.0) + run.unjudged_cost "
+        "FROM evaluation_runs run LEFT JOIN evaluation_results r ON r.run_id = run.run_id WHERE run.run_id = ? "
+        "GROUP BY run.run_id",
         (run_id,),
     ).fetchone()
+    if row is None:  # no such run: nothing to add up
+        return RunTotals(results=0, errors=0, input_tokens=0, output_tokens=0, total_tokens=0, cost=0.0)
     return RunTotals(
         results=row[0], errors=row[1], input_tokens=row[2], output_tokens=row[3],
         total_tokens=row[2] + row[3], cost=row[4],

@@ -436,6 +436,17 @@ def _m010_pending_logs(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_pending_logs_received ON pending_logs(received_ns, size)")
 
 
+def _m011_evaluation_run_spend(conn: sqlite3.Connection) -> None:
+    # How far past its budget a run's spend went (calls in flight spend beyond their estimates),
+    # said by the run when it finishes, completed or stopped; NULL while within it.
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN over_budget TEXT")
+    # What judgments the budget stopped part way spent: they leave no result (their pair is judged
+    # on resume), but the run's totals and its budget count what they spent.
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_input_tokens INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_output_tokens INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_cost REAL NOT NULL DEFAULT 0.0")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -449,6 +460,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("008_evaluation_targets", _m008_evaluation_targets),
     ("009_known_usage_previews_span_metadata", _m009_known_usage_previews_span_metadata),
     ("010_pending_logs", _m010_pending_logs),
+    ("011_evaluation_run_spend", _m011_evaluation_run_spend),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

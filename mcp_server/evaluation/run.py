@@ -14,12 +14,13 @@ guess from the error's wording) and grows it back by one after each round of cle
 
 Budget: max_tokens and max_cost_usd cover the whole run, resumptions included, and bound every
 model call in it, agent judges' included (mcp_server.models.budget): each call reserves its
-estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. A
-judgment stopped before it spent anything leaves its pair unjudged (a resume judges it); one
-stopped part way is recorded as an error with what it spent. Once the budget is reached no new pair
-starts, and the run is 'stopped' with a reason that says how to go on; it goes past its budget only
-by what calls in flight spent beyond their estimates (at most one call per worker), and the reason
-says by how much.
+estimate before it is sent, a call that no longer fits is not sent, and its judgment stops. Such a
+judgment leaves its pair unjudged (a resume judges it), whether it stopped before it spent anything
+or part way (an agent judge between its calls); what it spent stays in the run's totals
+(store.evaluations.add_unjudged_spend), and so in the budget of a resume. Once the budget is
+reached no new pair starts, and the run is 'stopped' with a reason that says how to go on. It goes
+past its budget only by what calls in flight spent beyond their estimates (at most one call per
+worker), and its over_budget says by how much, whether it stopped or those calls completed it.
 
 Resuming: evaluate(..., run_id=...) judges only the run's pairs that have no result yet; an error
 is a result, so it is not retried. New limits replace the stored ones.
@@ -61,6 +62,7 @@ from mcp_server.judges.runner import (
     judgment_spend,
     resolve_judge,
     run_judge,
+    stopped_by_budget,
 )
 from mcp_server.settings import Settings
 from mcp_server.prompts import record_loaded_prompts, use_database
@@ -280,10 +282,7 @@ def _dataset_work(
 def _check_limits(max_concurrency: int, max_tokens: int | None, max_cost_usd: float | None, max_traces: int) -> None:
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= MAX_CONCURRENCY:
         raise InvalidArgument(f"max_concurrency must be an integer from 1 to {MAX_CONCURRENCY}; got {max_concurrency!r}.")
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise InvalidArgument(f"max_tokens must be a positive integer (or none for no limit); got {max_tokens!r}.")
-    if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not max_cost_usd > 0):
-        raise InvalidArgument(f"max_cost_usd must be a positive number of dollars (or none for no limit); got {max_cost_usd!r}.")
+    SpendBudget.limiting(max_tokens, max_cost_usd)  # checks both limits
     if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
         raise InvalidArgument(f"max_traces must be a positive integer; got {max_traces!r}.")
 
@@ -403,8 +402,6 @@ class _Runner:
                         break
                     tg.start_soon(self._judge, pair, slot)
             stop_reason = stop_reason or self.stop_reason
-            if stop_reason is not None and self.failure is None and (over := self._overshoot()):
-                stop_reason = f"{stop_reason} {over}"
             status = "stopped" if stop_reason is not None else "completed"
             await self._finish(status, stop_reason, started)
         except BaseException as exc:
@@ -416,10 +413,14 @@ class _Runner:
         await self._report(stop_reason or "completed")
 
     async def _finish(self, status: str, stop_reason: str | None, started: float) -> None:
+        # Said whether or not the run stopped: the last calls in flight can overshoot the budget
+        # of a run they complete as much as of one they stop.
+        over = self.budget.overshoot()
         await anyio.to_thread.run_sync(
             functools.partial(
                 store.update_run, self.db, self.run_id, status=status, stop_reason=stop_reason,
                 add_duration_s=time.perf_counter() - started,
+                over_budget=f"The calls in flight when the budget ran out took the run to {over}." if over else None,
             )
         )
 
@@ -448,17 +449,6 @@ class _Runner:
 
     def _resume_hint(self, remaining: str) -> str:
         return f"resume with run_id={self.run_id!r} and a larger limit to {remaining}."
-
-    def _overshoot(self) -> str | None:
-        """How far past its limits the run went (calls in flight spend beyond their estimates)."""
-        budget = self.budget
-        if budget.max_tokens is not None and budget.spent_tokens > budget.max_tokens:
-            return (f"The calls in flight when it was reached took the run to {budget.spent_tokens:,} tokens, "
-                    f"{budget.spent_tokens - budget.max_tokens:,} past max_tokens.")
-        if budget.max_cost_usd is not None and budget.spent_cost_usd > budget.max_cost_usd:
-            return (f"The calls in flight when it was reached took the run to ${budget.spent_cost_usd:.4f}, "
-                    f"${budget.spent_cost_usd - budget.max_cost_usd:.4f} past max_cost_usd.")
-        return None
 
     async def _run_target(self, record_id: str, slot: Slot) -> None:
         assert self.work is not None
@@ -517,7 +507,7 @@ class _Runner:
         except BaseException:
             self.limiter.release(slot)
             raise
-        if result is None:  # stopped before spending anything: the pair stays to judge on resume
+        if result is None:  # stopped (by an error every pair meets, or the budget): judged on resume
             self.limiter.release(slot)
             return
         self.limiter.release(slot, rate_limited=rate_limited)
@@ -529,7 +519,7 @@ class _Runner:
 
     async def _result(self, pair: _Pair) -> tuple[store.EvaluationResult | None, bool]:
         """The pair's result and whether it met rate limiting; no result when an error every pair
-        would meet stopped it before it spent anything (the run then stops)."""
+        would meet stopped it before it spent anything, or the budget stopped it (the run then stops)."""
         started = time.perf_counter()
         try:
             verdict = await run_judge(
@@ -552,6 +542,13 @@ class _Runner:
                 error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started,
             ), False
         spent = judgment_spend(pair.judge, verdict)
+        if (budget_stop := stopped_by_budget(verdict)) is not None:
+            # No verdict, only spend: the pair stays to judge on resume, the spend stays the run's.
+            await anyio.to_thread.run_sync(
+                store.add_unjudged_spend, self.db, self.run_id, spent.input_tokens, spent.output_tokens, spent.cost_usd
+            )
+            self._halt(pair, BudgetExhausted(budget_stop))
+            return None, verdict.metadata.get(RATE_LIMITED) is True
         return store.EvaluationResult(
             judge=pair.judge.name, trace_id=pair.trace_id, source_id=verdict.judge,
             assessment_id=verdict.assessment_id, value=verdict.value if verdict.error is None else None,

@@ -43,6 +43,10 @@ class EvaluationRun(BaseModel):
     name: str | None
     status: str = Field(description="running, completed or stopped")
     stop_reason: str | None = Field(None, description="Why a stopped run stopped, and how to go on.")
+    over_budget: str | None = Field(
+        None, description="How far past max_tokens / max_cost_usd the calls in flight took the run, stopped or "
+        "completed; none when it stayed within them."
+    )
     judges: list[dict[str, Any]] = Field(description="Each judge's name, ref (what names it), version (stored judges), source_id and kind.")
     filter_string: str | None
     dataset: str | None = Field(None, description="The dataset a target ran on, for a run on a dataset.")
@@ -96,6 +100,7 @@ def summarize(db: Database, run_id: str, *, concurrency: ConcurrencyReport | Non
         name=run.name,
         status=run.status,
         stop_reason=run.stop_reason,
+        over_budget=run.over_budget,
         judges=run.judges,
         filter_string=run.filter_string,
         dataset=run.dataset,

@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.judges import agent_prompt as prompt
 from mcp_server.judges.agent_actions import NativeTools, TextActions, ToolProtocol
-from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED, STOPPED_BY_BUDGET, JudgeDefinition, JudgeVerdict
 from mcp_server.judges.rendering import PromptTooLarge, check_prompt_size, render_value
 from mcp_server.models import (
     SAMPLING,
@@ -66,6 +66,7 @@ from mcp_server.models.litellm_import import load_litellm
 from mcp_server.models.sampling import TOKENS_ESTIMATED
 from mcp_server.models.sampling_rounds import SamplingInputRequired
 from mcp_server.models.structured import extract_json_object
+from mcp_server.models.token_estimate import estimate_tokens, tokens_in_chars
 from mcp_server.tools.paging import dumps
 from store.assessments import Finding
 from store.errors import InvalidArgument
@@ -83,7 +84,6 @@ feedback and expectations logged on the trace."""
 
 DEFAULT_CONTEXT_TOKENS = 100_000
 CONTEXT_WINDOW_SHARE = 0.8  # of the model's input window; the rest is left for its answer
-CHARS_PER_TOKEN = 4
 _VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _MARKER = re.compile(r"<(/?)\s*(untrusted_tool_result)", re.IGNORECASE)
 
@@ -143,11 +143,6 @@ class _Conversation:
         self.exchanges.pop(0)
         self.dropped += 1
         return True
-
-
-def estimate_tokens(value: Any) -> int:
-    """Tokens of a message list or tool list, estimated as characters / 4 of its JSON."""
-    return len(json.dumps(value, ensure_ascii=False)) // CHARS_PER_TOKEN + 1
 
 
 def verdict_schema(judge: JudgeDefinition) -> dict[str, Any]:
@@ -232,6 +227,7 @@ class _AgentRun:
         self.invalid_verdicts = 0
         self.limit_hit: str | None = None
         self.rate_limited = False
+        self.budget_stop: str | None = None  # the budget's refusal, when it ended the judgment
         self.model = judge.model or settings.judge_model or ""
         self.context_tokens = limits.context_tokens or DEFAULT_CONTEXT_TOKENS
         self.task_message = ""
@@ -420,6 +416,7 @@ class _AgentRun:
                     raise  # nothing spent, and every judgment would meet it: the caller stops
                 self.rate_limited = isinstance(exc, ModelRateLimited)
                 if isinstance(exc, BudgetExhausted):
+                    self.budget_stop = str(exc)
                     raise _Stop(f"the judgment stopped before its verdict: {exc}.", "run_budget") from exc
                 raise _Stop(f"the judge's model call failed: {exc}") from exc
             self._count(completion, messages)
@@ -456,7 +453,7 @@ class _AgentRun:
         chars = len(json.dumps(self.conversation.messages(), ensure_ascii=False))
         if self._last is None or self.conversation.dropped != self._dropped_at_last:
             return estimate_tokens([self.conversation.messages(), self.tool_specs])
-        added = max(0, chars - self._chars_at_last) // CHARS_PER_TOKEN
+        added = tokens_in_chars(chars - self._chars_at_last)
         return self._last.input_tokens + added + self._last.output_tokens
 
     def _next_cost(self, tokens: int) -> float:
@@ -661,6 +658,7 @@ class _AgentRun:
             TOKENS_ESTIMATED: self.model == SAMPLING,
             "warnings": list(self.warnings),
             **({RATE_LIMITED: True} if self.rate_limited else {}),
+            **({STOPPED_BY_BUDGET: self.budget_stop} if self.budget_stop is not None else {}),
         }
 
     # prompt assembly

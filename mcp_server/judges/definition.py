@@ -165,6 +165,10 @@ class JudgeDefinition(BaseModel):
 RATE_LIMITED = "rate_limited"
 """Verdict metadata key, true when the judgment failed because its model kept answering HTTP 429
 (ModelRateLimited): Evaluate lowers its concurrency on it."""
+STOPPED_BY_BUDGET = "stopped_by_budget"
+"""Verdict metadata key: the budget's message when the spending budget the judgment ran under
+refused a model call after others were made (BudgetExhausted part way), so there is no verdict.
+Such a judgment is not logged as feedback, and Evaluate leaves its pair to judge on resume."""
 
 
 class JudgeVerdict(BaseModel):

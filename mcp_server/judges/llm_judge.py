@@ -16,10 +16,11 @@ from typing import Any
 
 import anyio.to_thread
 
-from mcp_server.judges.definition import RATE_LIMITED, JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import RATE_LIMITED, STOPPED_BY_BUDGET, JudgeDefinition, JudgeVerdict
 from mcp_server.judges.rendering import DATA_FRAMING, PromptTooLarge, render_instructions
 from mcp_server.judges.trace_data import root_inputs_outputs, trace_expectations
 from mcp_server.models import (
+    BudgetExhausted,
     Completion,
     ModelError,
     ModelRateLimited,
@@ -174,6 +175,7 @@ async def judge_values(
             return _verdict(
                 judge, trace_id, calls, started, notes, error=f"the judge model failed: {exc}",
                 rate_limited=isinstance(exc, ModelRateLimited),
+                budget_stop=str(exc) if isinstance(exc, BudgetExhausted) else None,
             )
         else:
             calls.append(completion)
@@ -225,6 +227,7 @@ def _verdict(
     error: str | None = None,
     last_answer: str | None = None,
     rate_limited: bool = False,
+    budget_stop: str | None = None,
 ) -> JudgeVerdict:
     metadata: dict[str, Any] = {
         "model": calls[-1].model if calls else judge.model,
@@ -245,6 +248,8 @@ def _verdict(
         metadata["last_answer"] = last_answer
     if rate_limited:
         metadata[RATE_LIMITED] = True
+    if budget_stop is not None:
+        metadata[STOPPED_BY_BUDGET] = budget_stop
     return JudgeVerdict(
         judge=judge.source_id, trace_id=trace_id, value=value, rationale=rationale, error=error, metadata=metadata
     )

@@ -11,7 +11,9 @@ dispatches to the code, LLM or agent judge, and logs the verdict as feedback nam
 A judge that fails (the model, the user's code, data the trace lacks) gives an error verdict,
 which is recorded too: a failing judgment is never lost and never raises, except for an error
 every judgment would meet, raised before anything was spent or recorded (PersistentModelError:
-no model, a model not allowed, an exhausted budget ...). Unknown judges,
+no model, a model not allowed, an exhausted budget ...). A judgment the spending budget stopped
+part way (metadata STOPPED_BY_BUDGET) is no verdict at all: it is returned, with what it spent,
+but not logged, as the same judgment under a larger budget may well reach one. Unknown judges,
 unknown traces and invalid arguments do raise, before anything runs.
 """
 
@@ -32,7 +34,7 @@ from mcp_server.judges.code_judges import (
     code_judge,
     run_code_judge,
 )
-from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
+from mcp_server.judges.definition import STOPPED_BY_BUDGET, JudgeDefinition, JudgeVerdict
 from mcp_server.judges.llm_judge import (
     NOT_GIVEN,
     MissingJudgeData,
@@ -163,7 +165,7 @@ async def run_judge(
         db, resolved, trace_id, settings=settings, server=server, sampler=sampler,
         inputs=inputs, outputs=outputs, expectations=expectations,
     )
-    if record:
+    if record and not stopped_by_budget(verdict):
         verdict = await anyio.to_thread.run_sync(
             functools.partial(record_verdict, db, verdict, name=resolved.name, source_type=feedback_source_type(resolved))
         )
@@ -208,6 +210,12 @@ def judgment_spend(resolved: ResolvedJudge, verdict: JudgeVerdict) -> Usage:
         output_tokens=int(meta.get("output_tokens") or 0),
         cost_usd=float(meta.get("cost_usd") or 0.0),
     )
+
+
+def stopped_by_budget(verdict: JudgeVerdict) -> str | None:
+    """The budget's message when the spending budget stopped the judgment part way, else None."""
+    stop = verdict.metadata.get(STOPPED_BY_BUDGET)
+    return stop if isinstance(stop, str) else None
 
 
 def feedback_source_type(resolved: ResolvedJudge) -> str:

@@ -3,6 +3,7 @@ MCP tools in mcp_server.judge_tools are thin wrappers over them."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -12,8 +13,9 @@ from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
-from mcp_server.judges.runner import run_judge
-from mcp_server.models import ModelSettings, check_model_allowed
+from mcp_server.judges.runner import run_judge, stopped_by_budget
+from mcp_server.models import BudgetExhausted, ModelSettings, check_model_allowed
+from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.settings import Settings
 from mcp_server.tools.paging import check_range, issue_token, read_token
 from store import Database
@@ -51,9 +53,26 @@ class JudgeList(BaseModel):
     next_page_token: str | None = None
 
 
+class BudgetSpent(BaseModel):
+    """What a RunJudge call with max_tokens or max_cost_usd spent of them."""
+
+    max_tokens: int | None
+    max_cost_usd: float | None
+    spent_tokens: int
+    spent_cost_usd: float
+    stopped: str | None = Field(
+        None, description="Set when the budget stopped the judgment before its verdict: which limit, with the figures. "
+        "Nothing was logged; run it again with a larger budget."
+    )
+    over_budget: str | None = Field(
+        None, description="How far past the budget the last call went (calls spend beyond their estimates), if it did."
+    )
+
+
 class RunResult(BaseModel):
     verdict: JudgeVerdict
     feedback_name: str = Field(description="The feedback name the verdict was logged under (the judge's name).")
+    budget: BudgetSpent | None = Field(None, description="What the call spent of max_tokens / max_cost_usd, when given.")
 
 
 def _info(judge: JudgeDefinition, *, builtin: bool, parameters: dict[str, Any] | None = None,
@@ -150,11 +169,29 @@ async def run_judge_tool(
     version: int | None = None,
     parameters: dict[str, Any] | None = None,
     sampler: Any = None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
 ) -> RunResult:
     """RunJudge: a stored or built-in judge by name, never an import path (that would let a
-    client run any function on this server). `sampler`: the calling client, for MCP sampling."""
-    verdict = await run_judge(
-        db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters,
-        allow_import=False, sampler=sampler,
-    )
-    return RunResult(verdict=verdict, feedback_name=judge.strip())
+    client run any function on this server). `sampler`: the calling client, for MCP sampling.
+
+    max_tokens and max_cost_usd bound the judgment's model calls as Evaluate's bound a run's
+    (mcp_server.models.budget): each call reserves its estimate first and one that would go past
+    them is not sent. BudgetExhausted when the first call does not fit; a judgment stopped part
+    way returns its error and spend and logs nothing (mcp_server.judges.runner)."""
+    budget = SpendBudget.limiting(max_tokens, max_cost_usd)
+    try:
+        with spending_within(budget) if budget is not None else nullcontext():
+            verdict = await run_judge(
+                db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters,
+                allow_import=False, sampler=sampler,
+            )
+    except BudgetExhausted as exc:
+        raise BudgetExhausted(f"{exc}; nothing was spent or logged. Raise max_tokens or max_cost_usd.") from None
+    spent = None
+    if budget is not None:
+        spent = BudgetSpent(
+            max_tokens=max_tokens, max_cost_usd=max_cost_usd, spent_tokens=budget.spent_tokens,
+            spent_cost_usd=budget.spent_cost_usd, stopped=stopped_by_budget(verdict), over_budget=budget.overshoot(),
+        )
+    return RunResult(verdict=verdict, feedback_name=judge.strip(), budget=spent)

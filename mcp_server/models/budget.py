@@ -1,7 +1,7 @@
 """A spending budget shared by the model calls of one run (Evaluate's max_tokens and max_cost_usd).
 
-`complete` reserves each call's estimate before sending it: the prompt's tokens (characters / 4 of
-the messages and tools) plus the call's max_tokens, or OUTPUT_TOKENS_RESERVED when it sets none,
+`complete` reserves each call's estimate before sending it: the prompt's tokens (estimated from the
+characters of the messages and tools: mcp_server.models.token_estimate) plus the call's max_tokens, or OUTPUT_TOKENS_RESERVED when it sets none,
 priced with litellm's map. A call whose reservation does not fit beside those of the calls in
 flight waits for them to finish; once what was already spent leaves no room for it, or nothing
 else is in flight to free some, it is refused with BudgetExhausted and never sent. A call that
@@ -14,7 +14,6 @@ Evaluate's limiter: judges call the model several layers down, and none has to p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,8 +24,9 @@ import anyio
 
 from mcp_server.models.errors import BudgetExhausted, StructuredOutputError
 from mcp_server.models.results import Completion, Usage
+from mcp_server.models.token_estimate import estimate_tokens
+from store.errors import InvalidArgument
 
-CHARS_PER_TOKEN = 4
 OUTPUT_TOKENS_RESERVED = 1_024
 """The answer a call that sets no max_tokens is assumed to stay within (a verdict, a tool call);
 what a longer answer spends is part of the overshoot a run reports."""
@@ -52,6 +52,20 @@ class SpendBudget:
     """Reservations not yet settled: whether waiting can ever free room is decided by this count,
     never by the float sum of reserved costs returning exactly to 0.0 (it need not)."""
     _settled: anyio.Event | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def limiting(cls, max_tokens: int | None, max_cost_usd: float | None) -> SpendBudget | None:
+        """The budget a caller's max_tokens and max_cost_usd set, None when neither is given;
+        InvalidArgument (naming the limit) for a limit that is not a positive number."""
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+            raise InvalidArgument(f"max_tokens must be a positive integer (or none for no limit); got {max_tokens!r}.")
+        if max_cost_usd is not None and (
+            isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, int | float) or not max_cost_usd > 0
+        ):
+            raise InvalidArgument(
+                f"max_cost_usd must be a positive number of dollars (or none for no limit); got {max_cost_usd!r}."
+            )
+        return None if max_tokens is None and max_cost_usd is None else cls(max_tokens, max_cost_usd)
 
     def add(self, tokens: int, cost_usd: float) -> None:
         """Count spend made outside the model calls (an agent run on a dataset record)."""
@@ -92,6 +106,19 @@ class SpendBudget:
         if self.max_cost_usd is not None and self.spent_cost_usd >= self.max_cost_usd:
             return f"cost budget reached: ${self.spent_cost_usd:.4f} spent of max_cost_usd={self.max_cost_usd:g}"
         return None
+
+    def overshoot(self) -> str | None:
+        """How far the spend went past the limits, said with the figures; None while within them.
+        Calls in flight when the budget ran out (at most one per worker) spend what they really
+        spend, which may be more than their estimates, whether or not anything was left to do."""
+        over = []
+        if self.max_tokens is not None and self.spent_tokens > self.max_tokens:
+            over.append(f"{self.spent_tokens:,} tokens, {self.spent_tokens - self.max_tokens:,} past "
+                        f"max_tokens={self.max_tokens:,}")
+        if self.max_cost_usd is not None and self.spent_cost_usd > self.max_cost_usd:
+            over.append(f"${self.spent_cost_usd:.4f}, ${self.spent_cost_usd - self.max_cost_usd:.4f} past "
+                        f"max_cost_usd={self.max_cost_usd:g}")
+        return " and ".join(over) or None
 
     def _fits(self, tokens: int, cost_usd: float, held_tokens: int, held_cost_usd: float) -> bool:
         return (self.max_tokens is None or self.spent_tokens + held_tokens + tokens <= self.max_tokens) and (
@@ -137,11 +164,6 @@ def count_spent(tokens: int, cost_usd: float) -> None:
         budget.add(tokens, cost_usd)
 
 
-def estimate_tokens(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None) -> int:
-    """A prompt's tokens, estimated as characters / 4 of its JSON."""
-    return len(json.dumps([list(messages), list(tools or [])], ensure_ascii=False, default=str)) // CHARS_PER_TOKEN + 1
-
-
 async def within_budget(
     call: Callable[[], Awaitable[Completion]],
     *,
@@ -155,7 +177,8 @@ async def within_budget(
     budget = _BUDGET.get()
     if budget is None:
         return await call()
-    prompt_tokens, answer_tokens = estimate_tokens(messages, tools), max_tokens or OUTPUT_TOKENS_RESERVED
+    prompt_tokens = estimate_tokens([list(messages), list(tools or [])])
+    answer_tokens = max_tokens or OUTPUT_TOKENS_RESERVED
     cost = price(prompt_tokens, answer_tokens) if budget.max_cost_usd is not None else 0.0
     reservation = await budget.reserve(prompt_tokens, answer_tokens, cost)
     spent = Usage()

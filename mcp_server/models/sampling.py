@@ -51,12 +51,10 @@ from mcp_server.models.sampling_rounds import (
 from mcp_server.models.settings import JUDGE_MODEL_ENV, JUDGE_TIMEOUT_ENV, ModelSettings
 from mcp_server.models.target import check_model_allowed
 from mcp_server.models.structured import extract_json_object, with_schema_instructions
+from mcp_server.models.token_estimate import CHARS_PER_TOKEN, tokens_in_chars
 
 DEFAULT_MAX_TOKENS = 4_096
 """sampling/createMessage requires maxTokens; used when the caller names none."""
-CHARS_PER_TOKEN = 4
-"""Sampled calls report no usage; their tokens are estimated as characters / 4 of what was sent
-and what came back (close enough for budgets, and needs no tokenizer for an unknown model)."""
 TOKENS_ESTIMATED = "tokens_estimated"
 """Metadata key a judge sets to true when its token counts are such estimates."""
 T = TypeVar("T")
@@ -340,12 +338,13 @@ def to_completion(
 
 
 def _estimate(value: Any) -> int:
-    """Tokens of a sampling request or answer, estimated from the characters of its JSON."""
+    """Tokens of a sampling request or answer, estimated from the characters of its JSON: sampled
+    calls report no usage."""
     if isinstance(value, list):
         chars = sum(len(v.model_dump_json(by_alias=True, exclude_none=True)) for v in value)
     else:
         chars = len(value.model_dump_json(by_alias=True, exclude_none=True))
-    return chars // CHARS_PER_TOKEN + 1
+    return tokens_in_chars(chars)
 
 
 def _text(content: Any) -> str:

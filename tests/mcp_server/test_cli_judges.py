@@ -10,6 +10,9 @@ import pytest
 
 from mcp_server.cli import main
 from store import Database, judges
+from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai, tool_calls
+
+__all__ = ["scripted_openai"]
 
 RUN_ID = re.compile(r"\brun-[0-9a-f]{32}\b")
 
@@ -180,3 +183,44 @@ def test_evaluate_without_a_judge_model_stops_at_once_and_exits_non_zero(
     assert main(["runs", "show", run_id, "--db", demo_db]) == 0
     out = capsys.readouterr().out
     assert "stopped" in out and "0/10 judged, 0 errors" in out and "no judge model is configured" in out
+
+
+@pytest.fixture
+def digger(demo_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+           scripted_openai: ScriptedOpenAI) -> str:
+    """An agent judge 'digger' served by the scripted model, which never settles: every answer asks
+    for another tool call and reports 3,050 tokens. Returns the id of the trace to judge."""
+    monkeypatch.setenv("TRACEJUDGE_JUDGE_MODEL", "openai:/gpt-4o-mini")
+    monkeypatch.setenv("TRACEJUDGE_JUDGE_API_BASE", scripted_openai.url)
+    monkeypatch.setenv("TRACEJUDGE_JUDGE_API_KEY", "sk-scripted")
+    trace_id = _error_trace(demo_db, capsys)
+    scripted_openai.respond_with(
+        lambda request: tool_calls(("ListSpans", {"trace_id": trace_id}), prompt_tokens=3_000, completion_tokens=50)
+    )
+    assert main(["judge", "create", "digger", "--instructions", "Look into {{ trace }}.", "--db", demo_db]) == 0
+    capsys.readouterr()
+    return trace_id
+
+
+def test_judge_run_within_max_tokens_stops_an_agent_judge_and_says_what_it_spent(
+    demo_db: str, digger: str, capsys: pytest.CaptureFixture[str], scripted_openai: ScriptedOpenAI
+) -> None:
+    trace_id = digger
+    assert main(["judge", "run", "digger", trace_id, "--max-tokens", "10000", "--db", demo_db]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    spent = len(scripted_openai.chat_requests) * 3_050
+    assert "stopped before its verdict: token budget reached" in out
+    assert re.search(rf"budget: {spent:,} tokens and 0\.\d{{4}} USD spent of max_tokens=10000; stopped before its "
+                     "verdict, nothing logged", out)
+    assert "logged as feedback" not in out
+
+
+def test_runs_show_counts_what_a_judgment_the_budget_stopped_spent_and_leaves_its_pair_unjudged(
+    demo_db: str, digger: str, capsys: pytest.CaptureFixture[str], scripted_openai: ScriptedOpenAI
+) -> None:
+    assert main(["evaluate", "digger", "--trace-id", digger, "--max-tokens", "10000", "--db", demo_db]) == 1
+    (run_id,) = set(RUN_ID.findall(capsys.readouterr().out))
+    assert main(["runs", "show", run_id, "--db", demo_db]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    spent = len(scripted_openai.chat_requests) * 3_050
+    assert f"0/1 judged, 0 errors, {spent:,} tokens" in out and "stopped: token budget reached" in out

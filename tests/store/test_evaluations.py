@@ -12,6 +12,7 @@ from store import Database, migrations
 from store.errors import EvaluationRunNotFound
 from store.evaluations import (
     EvaluationResult,
+    add_unjudged_spend,
     changed_verdicts,
     count_changed_verdicts,
     create_run,
@@ -19,6 +20,7 @@ from store.evaluations import (
     judge_errors,
     judge_stats,
     list_results,
+    list_runs,
     missing_trace_ids,
     passed,
     percentile,
@@ -148,3 +150,42 @@ def test_migration_004_adds_evaluations_to_a_schema_3_file_and_keeps_its_data(
     finally:
         db.close()
 
+
+
+def test_migration_011_gives_runs_stored_before_it_no_unjudged_spend_and_no_overshoot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "v10.db"
+    before = [name for name, _ in migrations.MIGRATIONS].index("011_evaluation_run_spend")
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
+        patch.setattr(migrations, "SCHEMA_VERSION", before)
+        db = Database(path)
+        try:
+            conn = db.reader()
+            assert "over_budget" not in [c[1] for c in conn.execute("PRAGMA table_info(evaluation_runs)")]
+        finally:
+            db.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "INSERT INTO evaluation_runs (run_id, created_ns, updated_ns, status, judges, limits, duration_s) "
+        "VALUES ('run-old', 1, 1, 'completed', '[]', '{}', 0.0)"
+    )
+    conn.execute(
+        "INSERT INTO evaluation_results (run_id, judge, trace_id, source_id, input_tokens, output_tokens, cost, "
+        "created_ns) VALUES ('run-old', 'tone', ?, 'tone@1', 100, 10, 0.5, 1)",
+        (TRACES[0],),
+    )
+    conn.close()
+
+    db = Database(path)
+    try:
+        assert get_run(db, "run-old").over_budget is None
+        assert run_totals(db, "run-old").total_tokens == 110
+        add_unjudged_spend(db, "run-old", 40, 2, 0.25)
+        totals = run_totals(db, "run-old")
+        assert (totals.results, totals.input_tokens, totals.output_tokens, totals.cost) == (1, 140, 12, 0.75)
+        ((_, listed),), _ = list_runs(db, limit=10)
+        assert listed == totals
+    finally:
+        db.close()

@@ -373,4 +373,5 @@ async def test_calls_that_spend_more_than_their_estimate_overshoot_by_at_most_on
     per_call = 9_000 + 50
     assert 20_000 < run.total_tokens == len(scripted_openai.chat_requests) * per_call <= 20_000 + 4 * per_call
     over = run.total_tokens - 20_000
-    assert f"took the run to {run.total_tokens:,} tokens, {over:,} past max_tokens" in run.stop_reason
+    assert f"took the run to {run.total_tokens:,} tokens, {over:,} past max_tokens=20,000." in run.over_budget
+    assert run.stop_reason.startswith("token budget reached") and "past" not in run.stop_reason

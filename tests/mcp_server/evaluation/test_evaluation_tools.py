@@ -3,12 +3,14 @@ progress notifications, bounded pages, metric deltas and changed verdicts."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from mcp_server.evaluation import evaluate
 from mcp_server.judges import registry
+from mcp_server.judges.agent_prompt import VERDICT_TOOL
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import EvaluationStopped
@@ -19,9 +21,17 @@ from tests.mcp_server.evaluation.conftest import (
     helpful,
     quality,
     trace_id,
+    write_traces,
 )
 from tests.support.mcp_session import Session, session
-from tests.support.scripted_openai import Reply, ScriptedOpenAI, error, json_reply, scripted_settings
+from tests.support.scripted_openai import (
+    Reply,
+    ScriptedOpenAI,
+    error,
+    json_reply,
+    scripted_settings,
+    tool_calls,
+)
 
 
 async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
@@ -188,3 +198,60 @@ async def test_evaluate_stops_at_the_first_pairs_when_the_provider_knows_no_such
     assert list_results(db, run_id, limit=10) == []  # the pairs stay to judge once it is fixed
     # Neither retried nor taken for rate limiting: one request per judgment that had started.
     assert len(scripted_openai.chat_requests) <= 2
+
+
+async def test_a_run_its_last_calls_in_flight_take_past_its_budget_completes_and_says_by_how_much(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    # Two judgments at once, each reserving well under half of max_tokens=6,000, each answered
+    # only once both are in flight and reporting 5,010 tokens: both fit, and nothing is left to stop.
+    write_traces(db, 2)
+    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
+    both_sent = threading.Barrier(2, timeout=10)
+
+    def answer(request: dict[str, Any]) -> Reply:
+        both_sent.wait()
+        return json_reply({"rationale": "scripted", "value": True}, prompt_tokens=5_000, completion_tokens=10)
+
+    scripted_openai.respond_with(answer)
+    async with session(db, settings) as s:
+        run = await s.call("Evaluate", judges=["helpful"], max_concurrency=2, max_tokens=6_000)
+        shown = await s.call("GetEvaluationRun", run_id=run["run_id"])
+
+    assert run["status"] == "completed" and run["pairs_done"] == 2 and run["stop_reason"] is None
+    assert run["total_tokens"] == 10_020
+    assert run["over_budget"] == (
+        "The calls in flight when the budget ran out took the run to 10,020 tokens, 4,020 past max_tokens=6,000."
+    )
+    assert shown["run"]["over_budget"] == run["over_budget"]
+
+
+async def test_a_judgment_the_budget_stops_part_way_leaves_its_pair_to_the_resume_and_its_spend_in_the_totals(
+    db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    (trace,) = write_traces(db, 1)
+    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    settled = threading.Event()  # until set, the agent judge asks for one more tool call every time
+
+    def answer(request: dict[str, Any]) -> Reply:
+        if settled.is_set():
+            return tool_calls((VERDICT_TOOL, {"value": True, "rationale": "sure now", "findings": []}),
+                              prompt_tokens=3_000, completion_tokens=50)
+        return tool_calls(("ListSpans", {"trace_id": trace}), prompt_tokens=3_000, completion_tokens=50)
+
+    scripted_openai.respond_with(answer)
+    async with session(db, settings) as s:
+        stopped = await s.call("Evaluate", judges=["digger"], trace_ids=[trace], max_tokens=10_000)
+        shown = await s.call("GetEvaluationRun", run_id=stopped["run_id"])
+        first_calls = len(scripted_openai.chat_requests)
+        settled.set()
+        resumed = await s.call("Evaluate", run_id=stopped["run_id"], max_tokens=100_000)
+
+    assert 1 < first_calls < 30  # the budget stopped the judgment part way, far before max_iterations
+    assert stopped["status"] == "stopped" and stopped["stop_reason"].startswith("token budget reached")
+    assert shown["run"]["pairs_done"] == 0 and shown["results"] == [] and shown["run"]["errors"] == 0
+    assert shown["run"]["total_tokens"] == first_calls * 3_050 and shown["run"]["cost_usd"] > 0
+    assert resumed["status"] == "completed" and resumed["pairs_done"] == 1 and resumed["metrics"]["digger/pass_rate"] == 1
+    assert resumed["total_tokens"] == (first_calls + 1) * 3_050
+    feedback = db.reader().execute("SELECT count(*) FROM assessments WHERE name = 'digger'").fetchone()[0]
+    assert feedback == 1  # the stopped judgment logged nothing; the resumed one its verdict

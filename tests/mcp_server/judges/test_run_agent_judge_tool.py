@@ -7,6 +7,7 @@ from __future__ import annotations
 from mcp import Client
 
 from mcp_server.demo import load_demo
+from mcp_server.judges import registry
 from mcp_server.judges.agent_prompt import VERDICT_TOOL
 from mcp_server.models import ModelSettings
 from mcp_server.server import create_server
@@ -57,3 +58,38 @@ async def test_run_judge_tool_runs_the_trace_issues_agent_through_the_same_serve
     assert any(m["role"] == "tool" and MISROUTED.split()[0] in str(m["content"]) for m in second)
     assert "issues found" in str(verdict)
     assert [t["trace_id"] for t in found.structured_content["traces"]] == [trace_id]
+
+
+async def test_run_judge_within_max_tokens_stops_an_agent_judge_that_never_settles_and_logs_nothing(
+    db: Database, settings: Settings, roaming: str, scripted_openai: ScriptedOpenAI
+) -> None:
+    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    scripted_openai.respond_with(
+        lambda request: tool_calls(("ListSpans", {"trace_id": roaming}), prompt_tokens=3_000, completion_tokens=50)
+    )
+    async with Client(create_server(settings, db)) as client:
+        result = await client.call_tool("RunJudge", {"judge": "digger", "trace_id": roaming, "max_tokens": 10_000})
+        assert not result.is_error, result.content
+        logged = await client.call_tool("SearchTraces", {"filter_string": "feedback.digger IS NOT NULL"})
+
+    answer = result.structured_content
+    calls = len(scripted_openai.chat_requests)
+    assert 1 < calls < 30  # stopped by the budget, far before max_iterations
+    assert answer["budget"]["spent_tokens"] == calls * 3_050 == answer["verdict"]["metadata"]["input_tokens"] + \
+        answer["verdict"]["metadata"]["output_tokens"]
+    assert answer["budget"]["stopped"].startswith("token budget reached") and "max_tokens=10,000" in answer["budget"]["stopped"]
+    assert "stopped before its verdict" in answer["verdict"]["error"] and answer["verdict"]["assessment_id"] is None
+    assert logged.structured_content["traces"] == []
+
+
+async def test_run_judge_with_a_budget_too_small_for_one_call_sends_nothing_and_says_what_to_raise(
+    db: Database, settings: Settings, roaming: str, scripted_openai: ScriptedOpenAI
+) -> None:
+    async with Client(create_server(settings, db)) as client:
+        result = await client.call_tool("RunJudge", {"judge": "trace_issues", "trace_id": roaming, "max_tokens": 50})
+        refused = await client.call_tool("RunJudge", {"judge": "trace_issues", "trace_id": roaming, "max_cost_usd": -1})
+
+    assert result.is_error and "token budget reached" in result.content[0].text
+    assert "Raise max_tokens or max_cost_usd" in result.content[0].text
+    assert refused.is_error and "max_cost_usd must be a positive number" in refused.content[0].text
+    assert scripted_openai.chat_requests == []
