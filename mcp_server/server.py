@@ -36,6 +36,7 @@ from mcp_server.tool_boundary import (
 )
 from mcp_server.tools import regex_search, span_content, spans, timing_report
 from mcp_server.tools import traces as trace_tools
+from mcp_server.toolsets import select_tools
 from store import Database
 
 INSTRUCTIONS = """\
@@ -63,19 +64,21 @@ def _version() -> str:
 
 
 def create_server(settings: Settings, db: Database) -> MCPServer:
-    """An MCP server named 'tracejudge' exposing the trace, feedback, judge and evaluation tools over `db`."""
+    """An MCP server named 'tracejudge' over `db` with the tools of `settings.toolsets` (all by
+    default; with `settings.read_only` only those that neither write nor spend)."""
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
     _add_trace_tools(server, db)
     add_assessment_tools(server, db)
     add_judge_tools(server, db, settings)
+    add_alignment_tools(server, db, settings)
     add_evaluation_tools(server, db, settings)
     add_run_listing_tool(server, db)
-    add_alignment_tools(server, db, settings)
     add_dataset_tools(server, db, settings)
-    add_labeling_tools(server, db, settings)
     add_prompt_tools(server, db, settings)
+    add_labeling_tools(server, db, settings)
     add_optimization_tools(server, db, settings)
     refuse_unknown_arguments(server)
+    select_tools(server, settings.toolsets, read_only=settings.read_only)
     return server
 
 
