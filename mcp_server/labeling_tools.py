@@ -59,7 +59,7 @@ Example: ListLabelingItems(session="week 12", status="pending")"""
 
 SUBMIT_LABEL_DESCRIPTION = """\
 Record a person's label for one schema on one queued trace (checked against the schema), stored
-as a HUMAN assessment; relabeling overrides. Propose values, but submit as the person only once
+as a HUMAN assessment; relabeling overrides. You may pre-fill a value, but submit as the person once
 they agree.
 Example: SubmitLabel(session="week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736", schema="routing", value="fail", labeler="alice")"""
 

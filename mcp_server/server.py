@@ -168,7 +168,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
     async def search_traces(
         filter_string: FilterString = None,
         order_by: Annotated[
-            list[str] | None, Field(description="e.g. ['timestamp_ms DESC'].")
+            list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC'].")
         ] = None,
         max_results: Annotated[int, Field(description="Traces per page, 1 to 500.")] = 100,
         page_token: PageToken = None,

@@ -70,7 +70,7 @@ trace.execution_time_ms, trace.span_count, trace.error_count, trace.total_tokens
 trace.text (LIKE/ILIKE over span content, word-based), tag.<key>, metadata.<key>, span.name,
 span.type, span.status, span.attributes.<key>, feedback.<name>, expectation.<name>; `backquote`
 keys with dots. Ops: = != < <= > >= LIKE ILIKE IN ('a','b') IS [NOT] NULL. A bad filter's error
-shows the full grammar. order_by: ["execution_time_ms DESC"].
+shows the full grammar. order_by=["execution_time_ms DESC"].
 Example: SearchTraces(filter_string="trace.status = 'ERROR' AND tag.env = 'prod'", max_results=20)"""
 
 COUNT_TRACES_DESCRIPTION = """\
