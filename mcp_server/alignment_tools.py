@@ -27,39 +27,17 @@ from store import Database
 ALIGNS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
 """AlignJudge calls model providers (open world) and may add a judge version; it changes nothing else."""
 
-JUDGE_AGREEMENT_DESCRIPTION = f"""\
-How well a judge agrees with people. Human feedback named after the judge (source HUMAN, from a
-labeling session or LogFeedback) is the label set; on each labeled trace the latest label is
-compared with the judge's latest verdict (its feedback of the same name). Values are compared
-after normalizing (true/'yes'/'pass' and false/'no'/'fail' are equal; numbers by value; text
-without case). Returns: pairs compared, accuracy, Cohen's kappa (agreement beyond chance; none
-with the reason when undefined), the confusion matrix (human value -> judge value -> traces),
-the disagreeing traces (first {MAX_DISAGREEMENTS}: human value, judge value, the judge's rationale
-cut short), which judge versions gave the verdicts, and the labeled traces the judge has not
-judged yet (run Evaluate on them). trace_ids: compare on these traces only (up to
-{MAX_TRACE_IDS:,}). Improve the agreement with AlignJudge.
+JUDGE_AGREEMENT_DESCRIPTION = """\
+How well a judge agrees with the human labels of its name (HUMAN feedback, e.g. from labeling):
+accuracy, Cohen's kappa, confusion matrix, disagreeing traces, labeled traces not judged yet.
+Improve it with AlignJudge.
+Example: JudgeAgreement(judge="routing")"""
 
-Example: JudgeAgreement(judge="routing_accuracy")"""
-
-ALIGN_JUDGE_DESCRIPTION = f"""\
-Rewrite a stored judge's instructions so its verdicts agree with the human labels of its name,
-and register the result as the judge's next version. The labels are split the same way every
-time into training labels ({1 - DEFAULT_HOLDOUT_FRACTION:.0%}) and held-out labels
-({DEFAULT_HOLDOUT_FRACTION:.0%}); a GEPA search (reflective evolution) runs the judge with
-candidate instructions on the training labels, has reflection_model rewrite them from the
-disagreements, and keeps those that agree with more labels. The best instructions are
-registered only if they also agree with more held-out labels, which the search never saw.
-Needs at least min_labels labels (default {DEFAULT_MIN_LABELS}; the error says how many more to
-label); holdout_fraction: the held-out share (default {DEFAULT_HOLDOUT_FRACTION}).
-reflection_model: a model the server allows (TRACEJUDGE_ALLOWED_MODELS), e.g. 'openai:/gpt-4o'
-(default: the default judge model). max_metric_calls:
-judgments the search may make (default 4 x the training labels + 30). max_cost_usd: the
-search's budget (judging and reflection); judging the held-out labels before and after comes
-on top. No feedback is logged. Returns agreement (accuracy, kappa) on the held-out labels
-before and after, the new version (or why none was registered), the search's judgments, stop
-reason and cost. Progress is sent as MCP progress notifications.
-
-Example: AlignJudge(judge="routing_accuracy", max_cost_usd=2.0)"""
+ALIGN_JUDGE_DESCRIPTION = """\
+Rewrite a stored judge's instructions (GEPA search on 70% of its human labels) and register them
+as its next version only if they agree better on the held-out 30%. Needs min_labels labels.
+Spends on judging and reflection (max_cost_usd); progress as MCP notifications.
+Example: AlignJudge(judge="routing", max_cost_usd=2.0)"""
 
 
 def add_alignment_tools(server: MCPServer, db: Database, settings: Settings) -> None:

@@ -20,7 +20,8 @@ from mcp_server.cli_labeling import register_labeling_commands
 from mcp_server.cli_optimize import register_optimize_commands
 from mcp_server.cli_prompts import register_prompt_commands
 from mcp_server.cli_support import Command, database, json_option, page_token_option, print_json
-from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env
+from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env, split_list
+from mcp_server.toolsets import TOOLSET_NAMES
 from store.errors import TraceJudgeError
 
 if TYPE_CHECKING:
@@ -255,6 +256,23 @@ def add_command(sub: argparse._SubParsersAction, name: str, func: Command, help:
     return p
 
 
+def _tool_selection_options(parser: argparse.ArgumentParser) -> None:
+    """--toolsets and --read-only, for the commands that serve MCP."""
+    parser.add_argument(
+        "--toolsets",
+        default=None,
+        metavar="NAME,...",
+        help=f"serve only these MCP toolsets, comma-separated: {','.join(TOOLSET_NAMES)} "
+        "(default all, or $TRACEJUDGE_TOOLSETS)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="serve no MCP tool that writes or spends (or TRACEJUDGE_READ_ONLY=1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tracejudge",
@@ -303,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
         "beyond loopback only these are",
     )
     serve.add_argument("--demo", action="store_true", help="load the demo traces before serving")
+    _tool_selection_options(serve)
 
-    add("stdio", cmd_stdio, "Serve the same MCP tools over stdio, for clients that launch the server.")
+    stdio = add("stdio", cmd_stdio, "Serve the same MCP tools over stdio, for clients that launch the server.")
+    _tool_selection_options(stdio)
     add("demo", cmd_demo, "Load the telecom-support demo traces into the database.")
     imp = add("import", cmd_import, "Import OTLP JSON/protobuf files or MLflow trace JSON.")
     imp.add_argument("files", nargs="+", help="files to import (.json, .jsonl, .pb, ...)")
@@ -341,8 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {
         key: getattr(args, key, None)
-        for key in ("host", "port", "token", "token_file", "trusted_network", "max_body_bytes", "allowed_hosts")
+        for key in ("host", "port", "token", "token_file", "trusted_network", "max_body_bytes", "allowed_hosts",
+                    "read_only")
     }
+    if getattr(args, "toolsets", None) is not None:
+        overrides["toolsets"] = split_list(args.toolsets)
     if args.db is not None:
         overrides["db_path"] = args.db.expanduser()
     try:

@@ -44,64 +44,35 @@ class RecordInput(BaseModel):
 
 
 CREATE_DATASET_DESCRIPTION = """\
-Create an empty evaluation dataset (version 0). A dataset is a named, versioned set of records:
-inputs (what the agent receives), expectations (ground truth, name -> value), tags, and the trace a
-record came from. Fill it with AddTracesToDataset (from traces) or UpsertDatasetRecords; every
-change makes a new version, and earlier versions stay readable, so an evaluation can name the exact
-version it ran on. name: a letter, then letters, digits, '_', '.' or '-'.
-
-Example: CreateDataset(name="misrouted_requests", description="Support requests the router sent to the wrong specialist")"""
+Create an empty evaluation dataset: versioned records of inputs, expectations and tags. Fill it
+with AddTracesToDataset or UpsertDatasetRecords; every change is a new version.
+Example: CreateDataset(name="misrouted", description="Requests routed wrong")"""
 
 LIST_DATASETS_DESCRIPTION = """\
-List the datasets by name, each with its description, latest version and record count.
-max_results: 1 to 100 (default 50); page_token: next_page_token of the previous page.
-
+The datasets with description, latest version and record count.
 Example: ListDatasets()"""
 
 GET_DATASET_DESCRIPTION = """\
-One dataset: its description, latest version, record count, and its versions newest first (at
-most 50), each with what changed and how many records it holds. Read the records with
-ListDatasetRecords.
+One dataset and its versions, newest first.
+Example: GetDataset(name="misrouted")"""
 
-Example: GetDataset(name="misrouted_requests")"""
+ADD_TRACES_DESCRIPTION = """\
+Add traces (filter_string or trace_ids) to a dataset as records: the root span's inputs and the
+trace's expectations. Same inputs merge; one new version.
+Example: AddTracesToDataset(dataset="misrouted", filter_string="feedback.routing = 'no'")"""
 
-ADD_TRACES_DESCRIPTION = f"""\
-Add traces to a dataset: for each trace, a record whose inputs are the trace's root span inputs
-(an object as it is; anything else, such as a list of messages, as {{"request": ...}}), whose
-expectations are the trace's expectations (LogExpectation), and whose source_trace_id is the
-trace. Pass either filter_string (SearchTraces syntax) or trace_ids, at most {MAX_TRACES:,} traces.
-A trace whose inputs are already a record merges into it (expectations combined, new values
-winning); traces without root inputs are skipped and listed with the reason. All changes make one
-new version; when nothing changes, no version is made.
+UPSERT_RECORDS_DESCRIPTION = """\
+Add records, or merge into records with the same inputs; all checked first; one new version.
+Example: UpsertDatasetRecords(dataset="misrouted", records=[{"inputs": {"question": "..."},
+"expectations": {"route": "billing"}}])"""
 
-Example: AddTracesToDataset(dataset="misrouted_requests", filter_string="feedback.routing_accuracy = 'no'")"""
-
-UPSERT_RECORDS_DESCRIPTION = f"""\
-Add records to a dataset, or merge them into records with the same inputs (expectations and tags
-are combined, the new values winning per key). All records are checked first: a bad one is named
-by its index and field and nothing is stored. One call (at most {service.MAX_UPSERT:,} records)
-makes one new version, or none when nothing changes. Returns each record's record_id (stable for
-the same inputs).
-
-Example: UpsertDatasetRecords(dataset="misrouted_requests", records=[{{"inputs": {{"question": "Why
-was I charged twice?"}}, "expectations": {{"expected_route": "billing"}}, "tags": {{"source": "manual"}}}}])"""
-
-LIST_RECORDS_DESCRIPTION = f"""\
-List a dataset's records by record_id: inputs, expectations, tags, source_trace_id, and the
-version each record's current form arrived in. version: an earlier version to read it as it was
-(default: the latest); the pages of one listing stay on the version the first page read.
-max_results: 1 to {service.MAX_RECORDS} (default 50); page_token: next_page_token of the previous
-page (same other arguments). Parts longer than {service.FIELD_CHARS:,} characters are shown as
-cut JSON text.
-
-Example: ListDatasetRecords(dataset="misrouted_requests", version=2, max_results=20)"""
+LIST_RECORDS_DESCRIPTION = """\
+A dataset's records (inputs, expectations, tags, source trace), at the latest or a given version.
+Example: ListDatasetRecords(dataset="misrouted", version=2)"""
 
 DELETE_RECORDS_DESCRIPTION = """\
-Remove records from a dataset by record_id (ListDatasetRecords shows them). Makes one new version
-without them; earlier versions still hold them. Ids not in the latest version are listed in
-not_found; when none is found, no version is made.
-
-Example: DeleteDatasetRecords(dataset="misrouted_requests", record_ids=["r-3f2b8c1d9e0a4b5c"])"""
+Remove records by record_id; one new version (earlier versions keep them).
+Example: DeleteDatasetRecords(dataset="misrouted", record_ids=["r-3f2b8c1d9e0a4b5c"])"""
 
 
 def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> None:

@@ -27,55 +27,23 @@ EVALUATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempoten
 RunId = Annotated[str, Field(description="An evaluation run's id, 'run-' and 32 hex characters, as Evaluate returns it.")]
 MaxResults = Annotated[int, Field(description=f"Rows per page, 1 to {reports.MAX_RESULTS}.")]
 
-EVALUATE_DESCRIPTION = f"""\
-Run judges over many traces concurrently and store the run: each judge's verdict on each trace is
-logged as feedback on the trace (as RunJudge does), and the run keeps every result and its
-metrics. judges: up to {MAX_JUDGES} stored or built-in judge names (ListJudges lists them).
-Traces: those filter_string matches (SearchTraces syntax; none for all traces) or the given
-trace_ids; at most {MAX_TRACES:,}. Or evaluate an agent on a dataset: pass dataset (and
-dataset_version; default the latest, and the run is pinned to it) and target, an agent's import
-path 'module:function' that this server allows (TRACEJUDGE_TARGETS; the demo agent
-'mcp_server.demo_target:answer' by default): the target runs on each record's inputs, each call
-stored as a new trace that the judges then score against the record's expectations; the run
-lists the prompt versions the target loaded, and CompareEvaluationRuns matches two such runs
-record by record. A judge failing on a trace is recorded as an error for that
-trace and never stops the run; an error every judgment would meet (no judge model, a model the
-server does not allow, refused credentials, a model server it cannot reach) stops the run at
-once, records nothing for it, and is Evaluate's answer (resume with run_id once it is fixed).
-max_concurrency: judgments in flight, 1 to {MAX_CONCURRENCY}
-(default 8; halved automatically when the provider rate-limits, grown back as answers come).
-max_tokens and max_cost_usd: a budget for the whole run: every model call reserves its estimate
-first and one that would not fit is not sent, so the run is 'stopped' with the reason; a judgment
-stopped part way leaves its trace unjudged (its spend is counted). A run goes past the budget at
-most by what calls in flight spent beyond their estimates, and its over_budget says how much.
-To continue a stopped or interrupted run, call Evaluate(run_id=...) (with a larger budget if it
-stopped on one): only the pairs without a result are judged. Returns the run: status, totals (tokens, cost, duration,
-errors) and metrics named '<judge>/mean', '/min', '/max', '/p50', '/p90' (numbers; booleans as
-1/0), '/pass_rate' (true, 'yes', 'pass' or 'no issues' pass), '/count', '/error_count'. Progress
-is sent as MCP progress notifications. Look at results with GetEvaluationRun; compare with
-CompareEvaluationRuns.
-
-Example: Evaluate(judges=["correctness", "latency"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)
+EVALUATE_DESCRIPTION = """\
+Run judges over traces (filter_string or trace_ids), or an agent (target) over a dataset's
+records and judge its answers; logs each verdict as feedback and stores the run with metrics
+('<judge>/mean', '/pass_rate', ...). A judge failing on a trace is recorded, never stops the run.
+max_tokens, max_cost_usd: the run's budget; resume a stopped run with run_id. Progress as MCP
+notifications; read it with GetEvaluationRun.
+Example: Evaluate(judges=["correctness"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)
 Example: Evaluate(judges=["routing"], dataset="misrouted", target="mcp_server.demo_target:answer")"""
 
-GET_EVALUATION_RUN_DESCRIPTION = f"""\
-One evaluation run: its status (running, completed, stopped and why), judges and versions,
-totals (pairs done, errors, tokens, cost, duration), metrics per judge, up to
-{reports.ERRORS_PER_JUDGE} errors per judge, and a page of results ((judge, trace_id) order:
-value, error, assessment_id of the feedback, tokens, cost, latency; values and errors cut to
-{reports.VALUE_CHARS} characters). errors_only=true lists only the results with errors.
-max_results: 1 to {reports.MAX_RESULTS} (default 50); page_token: next_page_token of the previous
-answer.
-
+GET_EVALUATION_RUN_DESCRIPTION = """\
+One evaluation run: status, judges, totals, metrics, and a page of results (errors_only=true
+for failures).
 Example: GetEvaluationRun(run_id="run-0f3c...", errors_only=true)"""
 
-COMPARE_EVALUATION_RUNS_DESCRIPTION = f"""\
-Compare two evaluation runs (run_a before, run_b after): every metric of either run with its
-value in each and the delta b - a; how many traces changed verdict per judge; and a page of
-those traces (judged by the same judge name in both runs, with a different value, or an error in
-one run and a value in the other), with both verdicts. max_results: 1 to {reports.MAX_RESULTS}
-(default 50); page_token: next_page_token of the previous answer.
-
+COMPARE_EVALUATION_RUNS_DESCRIPTION = """\
+Compare two evaluation runs (run_a before, run_b after): metric deltas and the traces (or
+dataset records) whose verdict changed.
 Example: CompareEvaluationRuns(run_a="run-0f3c...", run_b="run-9ad1...")"""
 
 
@@ -157,16 +125,8 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
         server.add_tool(fn, name=tool_name, description=description, annotations=annotations, structured_output=True)
 
 
-LIST_EVALUATION_RUNS_DESCRIPTION = f"""\
-List the stored evaluation runs, newest first, to find a run again (its run_id for
-GetEvaluationRun, CompareEvaluationRuns, or Evaluate(run_id=...) to resume a stopped one). Each
-run: run_id, name, status (running, completed, stopped and why), the judges' names, when it
-started and ended, seconds spent, what it judged (filter_string for a run over stored traces, or
-dataset, dataset_version, target and the prompt versions it loaded for a run on a dataset), how
-many traces or records it covers, pairs done of pairs total, errors, tokens and cost. Names,
-filters and stop reasons are cut to {listing.TEXT_CHARS} characters. max_results: 1 to
-{listing.MAX_RUNS} (default 20); page_token: next_page_token of the previous page, for older runs.
-
+LIST_EVALUATION_RUNS_DESCRIPTION = """\
+The stored evaluation runs, newest first, with status, judges, what they judged and totals.
 Example: ListEvaluationRuns(max_results=5)"""
 
 

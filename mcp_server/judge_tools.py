@@ -28,56 +28,29 @@ JudgeName = Annotated[str, Field(description="The judge's name, e.g. 'routing_ac
 Version = Annotated[int | None, Field(description="A stored judge's version; none for the latest.")]
 
 CREATE_JUDGE_DESCRIPTION = """\
-Create an LLM judge (or a new version of one: an existing name gets version n+1; old versions are
-kept). The instructions are the judge's prompt and must use at least one template variable, and
-only these: {{ inputs }} and {{ outputs }} (the trace's root span request and response),
-{{ expectations }} (the trace's logged expectations, name -> value), {{ trace }} (makes it an
-agent judge that investigates the whole trace with the read-only trace tools). output_type sets
-the value: {"kind": "bool"}, {"kind": "categorical", "categories": ["yes", "no"]},
-{"kind": "int" or "float", "minimum": 1, "maximum": 5}, or {"kind": "text"}. model:
-'provider:/model' or 'provider/model', one the server allows (its default judge model,
-'sampling' for your own model through MCP sampling, and those the operator lists in
-TRACEJUDGE_ALLOWED_MODELS); none uses the server's default judge model. Returns the stored judge
-with its version; run it with RunJudge.
-
-Example: CreateJudge(name="routing_accuracy", instructions="Was the customer's request in
-{{ inputs }} sent to the right specialist, judging by {{ outputs }}? Answer yes or no.",
-output_type={"kind": "categorical", "categories": ["yes", "no"]})"""
+Create an LLM judge, or the next version of one. instructions use template variables
+{{ inputs }}, {{ outputs }} (the root span's request and response), {{ expectations }}, or
+{{ trace }} (an agent judge that investigates the trace with the trace tools). output_type:
+{"kind": "bool"|"text"}, {"kind": "categorical", "categories": [...]}, {"kind": "int"|"float",
+"minimum": 1, "maximum": 5}. model: one the server allows, 'sampling' for yours; default the
+server's. Run it with RunJudge.
+Example: CreateJudge(name="routing", instructions="Was {{ inputs }} routed right, judging by
+{{ outputs }}?", output_type={"kind": "bool"})"""
 
 LIST_JUDGES_DESCRIPTION = """\
-List the stored judges (latest version of each, by name, instructions cut to 300 characters) and,
-on the first page, the built-in judges anyone can run by name: LLM judges (correctness,
-relevance_to_query, safety, guidelines, expectations_guidelines, retrieval_groundedness,
-retrieval_relevance, tool_call_correctness, tool_call_efficiency) and code judges that need no
-model (latency, error_spans, token_usage, tool_call_count, repeated_tool_calls), with the
-parameters each takes. max_results: 1 to 100 (default 50); page_token: next_page_token of the
-previous page.
-
+The stored judges (latest versions) and, on the first page, the built-in LLM and code judges
+with the parameters each takes.
 Example: ListJudges()"""
 
 GET_JUDGE_DESCRIPTION = """\
-One judge in full: its instructions, output type, model, kind (llm, agent or code), and the
-parameters a built-in judge takes. A stored judge by name (latest version, or version=n); a
-built-in judge by its name.
-
-Example: GetJudge(name="routing_accuracy", version=2)"""
+One judge in full: instructions, output type, model, kind, parameters.
+Example: GetJudge(name="routing", version=2)"""
 
 RUN_JUDGE_DESCRIPTION = """\
-Run a judge on one trace and log its verdict as feedback on the trace: feedback named after the
-judge, source LLM_JUDGE (or CODE for code judges), source_id 'name@version'. Returns the verdict
-(value, rationale, findings anchored to spans, metadata with tokens, cost and latency) and the
-assessment_id. A judge that cannot reach a verdict (the model failed or answered invalidly
-twice, the trace lacks the expectations the judge compares with) returns and logs an error
-instead of a value; one that cannot run at all (no judge model, a model the server does not
-allow) is a tool error saying what to set, and logs nothing. Afterwards SearchTraces(filter_string="feedback.correctness = 'no'") finds
-the traces it failed. judge: a stored judge's name or a built-in judge (ListJudges lists them).
-parameters: only for built-in judges, e.g. {"threshold_ms": 5000} for latency,
-{"max_total_tokens": 20000} for token_usage, {"guidelines": ["Answer in English"]} for guidelines.
-max_tokens and max_cost_usd: a budget for this judgment's model calls (an agent judge makes
-many): each call reserves its estimate first and one that would exceed the budget is not sent;
-a judgment it stops before its verdict returns an error, budget.stopped and what it spent, and
-logs nothing. The answer's budget says what was spent of it.
-
+Run a stored or built-in judge on one trace and log its verdict as feedback named after it
+(find failures with feedback.<judge> in SearchTraces). A verdict the judge cannot reach is
+logged as an error. parameters: built-in judges only, e.g. {"threshold_ms": 5000} for latency.
+max_tokens, max_cost_usd: a budget; a judgment it stops logs nothing.
 Example: RunJudge(judge="correctness", trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
 
 

@@ -29,84 +29,43 @@ SchemaName = Annotated[str, Field(description="A labeling schema's name, e.g. 'r
 Labeler = Annotated[str, Field(description="Who gives the label: the person's name or id, e.g. 'alice'.")]
 
 CREATE_SCHEMA_DESCRIPTION = """\
-Define a question to ask people about traces: a labeling schema. Its labels are stored as HUMAN
-assessments named after the schema, so a schema named after a judge (e.g. 'routing_accuracy')
-collects the human labels that JudgeAgreement and AlignJudge compare that judge with.
-type: 'feedback' (a verdict on the agent's run, e.g. was it routed right) or 'expectation' (the
-ground truth, e.g. the right department). input: what a label holds, picked by kind:
-{"kind": "pass_fail"} (stored as true/false; 'pass'/'fail' and 'yes'/'no' are accepted),
-{"kind": "categorical", "options": ["billing", "technical"], "multiple": false},
-{"kind": "numeric", "minimum": 1, "maximum": 5}, {"kind": "text", "max_length": 2000}.
-instructions: what the labeler should look at (at most 5,000 characters). enable_comment: whether
-a label may carry a comment (stored as its rationale). A name that exists is an error unless
-overwrite=true, which replaces the definition (labels already given are kept).
-
-Example: CreateLabelingSchema(name="routing_correct", type="feedback", input={"kind": "pass_fail"},
-instructions="Was the customer sent to the right specialist?", enable_comment=true)"""
+Define a question people answer about traces; labels are HUMAN assessments named after it (name
+it after a judge to align that judge). type: 'feedback' or 'expectation'. input:
+{"kind": "pass_fail"}, {"kind": "categorical", "options": [...], "multiple": false},
+{"kind": "numeric", "minimum": 1, "maximum": 5} or {"kind": "text"}.
+Example: CreateLabelingSchema(name="routing", type="feedback", input={"kind": "pass_fail"})"""
 
 LIST_SCHEMAS_DESCRIPTION = """\
-List the labeling schemas by name, each in full: type, input kind with its options or range,
-what a label's value may be (expects), instructions and whether comments are taken.
-max_results: 1 to 100 (default 50); page_token: next_page_token of the previous page.
-
+The labeling schemas in full.
 Example: ListLabelingSchemas()"""
 
 CREATE_SESSION_DESCRIPTION = """\
-Create a labeling session: a named queue of traces, each to be labeled with every schema the
-session names. assignees: who may label in it (SubmitLabel refuses other labelers); none or an
-empty list lets anyone label. Returns its session_id; tools accept the name or the id. Add traces
-with AddTracesToLabelingSession.
-
-Example: CreateLabelingSession(name="routing review week 12", schemas=["routing_correct",
-"right_department"], assignees=["alice", "bob"])"""
+Create a labeling session: a queue of traces to label with its schemas, by its assignees (none:
+anyone). Fill it with AddTracesToLabelingSession.
+Example: CreateLabelingSession(name="week 12", schemas=["routing"], assignees=["alice"])"""
 
 LIST_SESSIONS_DESCRIPTION = """\
-List the labeling sessions by name: session_id, schemas, assignees and how many items are pending,
-completed and skipped. max_results: 1 to 100 (default 50); page_token: next_page_token of the
-previous page.
-
+The labeling sessions with schemas, assignees and item counts.
 Example: ListLabelingSessions()"""
 
 ADD_TRACES_DESCRIPTION = """\
-Queue traces in a labeling session, either trace_ids (in that order) or all traces matching a
-SearchTraces filter_string (newest first), at most max_traces (default 1,000, up to 10,000) per
-call. Traces already in the session, and repeated ids, are ignored; an id the store does not hold
-is an error listing those ids, and then nothing is added. New items are 'pending'.
-
-Example: AddTracesToLabelingSession(session="routing review week 12",
-filter_string="feedback.routing_accuracy = 'no'")"""
+Queue traces (trace_ids, or a filter_string) in a labeling session; ones already there are
+ignored.
+Example: AddTracesToLabelingSession(session="week 12", filter_string="feedback.routing = 'no'")"""
 
 LIST_ITEMS_DESCRIPTION = """\
-The queue of a labeling session, in the order traces were added: each item's trace id, status
-(pending, completed when every schema has a label, or skipped), the trace's request and response
-previews (500 characters; GetRootSpan has them in full), the labels given in this session so far
-(schema, labeler, value, comment) and the schemas still missing. The answer also lists the
-session's schemas and what each expects. status: only 'pending', 'completed' or 'skipped' items.
-max_results: 1 to 100 (default 20); page_token: next_page_token of the previous page.
-
-Example: ListLabelingItems(session="routing review week 12", status="pending")"""
+A labeling session's queue: each trace's status, previews, labels so far, schemas missing.
+Example: ListLabelingItems(session="week 12", status="pending")"""
 
 SUBMIT_LABEL_DESCRIPTION = """\
-Record one label: the labeler's answer to one schema of a labeling session about one queued
-trace. The value is checked against the schema's input (the error names the allowed options or
-range) and normalized (pass_fail becomes true/false), then stored as a HUMAN assessment named
-after the schema (feedback or expectation, by the schema's type), source_id = labeler, rationale
-= comment. Labeling the same trace and schema again in the session as the same labeler overrides
-the earlier label (kept, marked invalid); other labelers' labels stand beside it. The item becomes
-'completed' once every schema of the session has a label on the trace. Labels show in
-ListAssessments and match SearchTraces filters, e.g. feedback.routing_correct = 'false'.
-An assistant may pre-fill labels for a person to confirm: propose the value and comment, and call
-SubmitLabel with that person as labeler once they agree.
-
-Example: SubmitLabel(session="routing review week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-schema="routing_correct", value="fail", labeler="alice", comment="A billing question went to tech support.")"""
+Record a person's label for one schema on one queued trace (checked against the schema), stored
+as a HUMAN assessment; relabeling overrides. You may pre-fill a value, but submit as the person once
+they agree.
+Example: SubmitLabel(session="week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736", schema="routing", value="fail", labeler="alice")"""
 
 SKIP_ITEM_DESCRIPTION = """\
-Mark a queued trace 'skipped' in a labeling session, e.g. when it cannot be judged; labels it
-already has are kept, and labeling it later puts it back to pending or completed.
-
-Example: SkipLabelingItem(session="routing review week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-labeler="alice")"""
+Mark a queued trace skipped in a labeling session.
+Example: SkipLabelingItem(session="week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736", labeler="alice")"""
 
 
 def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> None:

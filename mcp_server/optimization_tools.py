@@ -18,24 +18,11 @@ OPTIMIZES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempoten
 """OptimizePrompt calls model providers, runs an agent, and adds prompt versions; it changes nothing else."""
 
 OPTIMIZE_PROMPT_DESCRIPTION = """\
-Improve a registered text prompt so that an agent using it scores better under judges on a
-dataset (GEPA: a reflection model reads scored examples and proposes better text; candidates
-compete on a held-out validation split). prompt: a name (latest version), 'prompts:/name/3' or
-'prompts:/name@production'. target: the agent, an import path this server allows
-(TRACEJUDGE_TARGETS; 'mcp_server.demo_target:answer' by default), which must read the prompt with
-load_prompt: while a candidate is tried, load_prompt of that name returns the candidate. Each
-record's inputs go to the target, each run is stored as a trace, and the judges score it against
-the record's expectations (no feedback is logged for trials). The dataset is split into train
-and validation (a dataset under 4 records is used whole for both, with a notice). The starting
-version is scored first; the search stops at max_metric_calls (records scored; it says the
-minimum when too small), at max_cost_usd (judges, agent and reflection together), or at a
-perfect validation score. Every accepted candidate becomes a new prompt version with its parent
-and scores; aliases are not moved. Returns the best version, its validation score against the
-starting one, the gain and the cost. Progress comes as MCP progress notifications. Next step:
-Evaluate the dataset with the target after SetPromptAlias, and CompareEvaluationRuns.
-
-Example: OptimizePrompt(prompt="prompts:/northwind-router@production", dataset="misrouted",
-judges=["routing"], target="mcp_server.demo_target:answer", max_metric_calls=60, max_cost_usd=1.0)"""
+Improve a registered prompt so that an agent (target, which loads it with load_prompt) scores
+better under judges on a dataset (GEPA, train/validation split). Each accepted candidate becomes
+a new prompt version; aliases are not moved. Spends up to max_cost_usd.
+Example: OptimizePrompt(prompt="router", dataset="misrouted", judges=["routing"],
+target="mcp_server.demo_target:answer", max_cost_usd=1.0)"""
 
 
 def add_optimization_tools(server: MCPServer, db: Database, settings: Settings) -> None:

@@ -32,48 +32,29 @@ class ChatMessage(BaseModel):
 
 
 REGISTER_DESCRIPTION = """\
-Register a prompt version: a new name gets version 1, an existing one version n+1; versions never
-change once stored. template: the prompt text, or a list of chat messages ({role, content}),
-with variables written {{ name }} that an agent fills with format(name=...). Returns the stored
-version with its variables and uri; an agent loads it with load_prompt('prompts:/name/3'), and
-SetPromptAlias points an alias such as 'production' at it.
-
-Example: RegisterPrompt(name="router", template="Route this telecom support request to billing,
-technical or sales: {{ request }}", commit_message="first version")"""
+Register a prompt version (text, or chat messages {role, content}) with {{ name }} variables;
+versions never change. Agents load it with load_prompt('prompts:/name/3').
+Example: RegisterPrompt(name="router", template="Route: {{ request }}")"""
 
 GET_DESCRIPTION = """\
-One prompt version in full (template, variables, commit message, tags, aliases) with the prompt's
-aliases and the evaluation runs that used this version. name_or_uri: 'router' (the latest
-version, or pass version or alias), 'prompts:/router/3', 'prompts:/router@production' or
-'prompts:/router' (the latest).
-
+One prompt version in full, its aliases and the runs that used it. name_or_uri: 'router',
+'prompts:/router/3' or 'prompts:/router@production'.
 Example: GetPrompt(name_or_uri="prompts:/router@production")"""
 
 LIST_DESCRIPTION = """\
-List the registered prompts by name: description, tags, latest version and aliases. max_results:
-1 to 100 (default 50); page_token: next_page_token of the previous page.
-
+The registered prompts with latest version and aliases.
 Example: ListPrompts()"""
 
 LIST_VERSIONS_DESCRIPTION = """\
-List a prompt's versions, newest first: the start of each template, its variables, commit
-message, aliases, parent version, and how many evaluation runs used it. GetPrompt shows one
-version whole; DiffPromptVersions compares two.
-
+A prompt's versions, newest first, with commit messages and aliases.
 Example: ListPromptVersions(name="router")"""
 
 SET_ALIAS_DESCRIPTION = """\
-Point an alias of a prompt (e.g. 'production', 'staging') at one of its versions, creating the
-alias or moving it; agents loading 'prompts:/name@alias' get that version from then on. Returns
-the version it pointed at before. 'latest' is reserved: it always means the newest version.
-
+Point an alias (e.g. 'production') at a prompt version; 'latest' is reserved.
 Example: SetPromptAlias(name="router", alias="production", version=3)"""
 
 DIFF_DESCRIPTION = """\
-Compare two versions of a prompt: a unified diff of their templates (chat messages shown as
-'role:' blocks), variables added and removed, a change of kind, and both commit messages. The
-diff is cut at max_content_length characters (1,000 to 200,000) with a notice.
-
+A unified diff of two prompt versions' templates, and their variables and commit messages.
 Example: DiffPromptVersions(name="router", from_version=1, to_version=2)"""
 
 

@@ -32,28 +32,31 @@ from mcp_server.tool_boundary import (
     SpanId,
     TraceId,
     answer,
+    compact_schemas,
     refuse_unknown_arguments,
 )
 from mcp_server.tools import regex_search, span_content, spans, timing_report
 from mcp_server.tools import traces as trace_tools
+from mcp_server.toolsets import select_tools
 from store import Database
 
 INSTRUCTIONS = """\
 tracejudge holds OpenTelemetry traces of AI agents (one trace = one agent run, made of spans: LLM
-calls, tool calls, retrievals ...) and lets you inspect traces of any size with bounded answers.
+calls, tool calls, retrievals ...) and lets you inspect traces of any size with bounded answers,
+judge them, build datasets, evaluate and optimize prompts.
 
-Investigating a trace:
-1. SearchTraces (or CountTraces) to find trace ids, e.g. filter_string="trace.status = 'ERROR'".
-2. GetTraceInfo(trace_id): status, duration, counts, tokens, request/response previews, tags.
-3. ListSpans(trace_id): the span tree without content; filter with span_type or name_pattern.
-4. SearchTraceRegex(trace_id, pattern): where a text occurs (span and field) in a large trace.
-5. GetSpan(trace_id, span_id) or GetRootSpan(trace_id): a span's full inputs, outputs,
-   attributes and events. GetSpanTimingReport(trace_id) answers latency questions.
+Investigating a trace: SearchTraces (or CountTraces) to find trace ids; GetTraceInfo for the
+overview; ListSpans for the tree; SearchTraceRegex to find where a text occurs (span and field);
+GetSpan or GetRootSpan to read a span; GetSpanTimingReport for latency. SearchTraceRegex searches
+inputs, outputs, attributes and events as their JSON text (a newline is the two characters \\n);
+`field` is the decoded path holding the match, e.g. "inputs.messages[0].content". filter_string
+is MLflow's grammar (summary in SearchTraces; a bad filter's error shows it all).
 
 Every answer has a size cap. When an answer is cut it says what was cut and returns
 next_page_token: call the same tool again with the same arguments and page_token=<that token> to
-continue. Tokens belong to the tool and arguments that issued them. Ids: trace ids are 32 hex
-characters, span ids 16; use them as the tools return them."""
+continue. Tokens belong to the tool and arguments that issued them. A span field too long for a
+page comes in `slices` (pieces of its JSON text with start and end); joined in order they give
+the field. Ids: trace ids are 32 hex characters, span ids 16; use them as the tools return them."""
 
 def _version() -> str:
     try:
@@ -63,19 +66,22 @@ def _version() -> str:
 
 
 def create_server(settings: Settings, db: Database) -> MCPServer:
-    """An MCP server named 'tracejudge' exposing the trace, feedback, judge and evaluation tools over `db`."""
+    """An MCP server named 'tracejudge' over `db` with the tools of `settings.toolsets` (all by
+    default; with `settings.read_only` only those that neither write nor spend)."""
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
     _add_trace_tools(server, db)
     add_assessment_tools(server, db)
     add_judge_tools(server, db, settings)
+    add_alignment_tools(server, db, settings)
     add_evaluation_tools(server, db, settings)
     add_run_listing_tool(server, db)
-    add_alignment_tools(server, db, settings)
     add_dataset_tools(server, db, settings)
-    add_labeling_tools(server, db, settings)
     add_prompt_tools(server, db, settings)
+    add_labeling_tools(server, db, settings)
     add_optimization_tools(server, db, settings)
     refuse_unknown_arguments(server)
+    compact_schemas(server)
+    select_tools(server, settings.toolsets, read_only=settings.read_only)
     return server
 
 
@@ -89,7 +95,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         page_token: PageToken = None,
         span_type: Annotated[str | None, Field(description="Only spans of this type, e.g. 'TOOL'.")] = None,
         name_pattern: Annotated[
-            str | None, Field(description="Only spans whose name matches this RE2 regex (searched anywhere in the name).")
+            str | None, Field(description="Only spans whose name matches this RE2 regex.")
         ] = None,
     ) -> Annotated[CallToolResult, tools.SpanList]:
         return await answer(
@@ -136,10 +142,10 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
 
     async def search_trace_regex(
         trace_id: TraceId,
-        pattern: Annotated[str, Field(description="RE2 regular expression, at most 1,000 characters; (?i) for case-insensitive.")],
+        pattern: Annotated[str, Field(description="RE2 regex, at most 1,000 characters.")],
         max_matches: Annotated[int, Field(description="Matches per page, 1 to 500.")] = 50,
         surrounding_content_length: Annotated[
-            int, Field(description="Characters of context before and after each match, 0 to 1,000.")
+            int, Field(description="Context characters each side, 0 to 1,000.")
         ] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.RegexSearchResult]:
@@ -162,7 +168,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
     async def search_traces(
         filter_string: FilterString = None,
         order_by: Annotated[
-            list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC']; default newest first.")
+            list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC'].")
         ] = None,
         max_results: Annotated[int, Field(description="Traces per page, 1 to 500.")] = 100,
         page_token: PageToken = None,

@@ -19,6 +19,7 @@ from mcp_server.models.settings import (
     JUDGE_TIMEOUT_ENV,
     ModelSettings,
 )
+from mcp_server.toolsets import TOOLSET_NAMES, check_toolsets
 from store.errors import InvalidArgument
 from store.logs import (
     DEFAULT_MAX_EVENT_BYTES_PER_SPAN,
@@ -157,6 +158,19 @@ class Settings(BaseModel):
         description="Most MCP GET streams open at once from one client address; beyond it that client's "
         "stream open the longest is closed.",
     )
+    toolsets: list[str] = Field(
+        default_factory=lambda: list(TOOLSET_NAMES),
+        description="The MCP toolsets served (" + ",".join(TOOLSET_NAMES) + "); a client that only "
+        "investigates traces needs only 'traces'.",
+    )
+    read_only: bool = Field(
+        False, description="Serve only the MCP tools that neither write nor spend (no judge runs, no logging)."
+    )
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, toolsets: list[str]) -> list[str]:
+        return check_toolsets(toolsets)
 
     @field_validator("token")
     @classmethod
@@ -197,8 +211,14 @@ PLAIN_FIELDS = (
     "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "body_idle_timeout_s",
     "max_buffered_body_bytes", "max_buffered_body_bytes_per_client",
     "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
+    "read_only",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting's items, stripped, empty ones dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -216,9 +236,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         if value := env.get(f"{ENV_PREFIX}{field.upper()}"):
             values[field] = value
     if hosts := env.get(f"{ENV_PREFIX}ALLOWED_HOSTS"):
-        values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
+        values["allowed_hosts"] = split_list(hosts)
     if targets := env.get(f"{ENV_PREFIX}TARGETS"):
-        values["targets"] = [t.strip() for t in targets.split(",") if t.strip()]
+        values["targets"] = split_list(targets)
+    if toolsets := env.get(f"{ENV_PREFIX}TOOLSETS"):
+        values["toolsets"] = split_list(toolsets)
     model_env = {
         "judge_model": JUDGE_MODEL_ENV,
         "api_base": JUDGE_API_BASE_ENV,

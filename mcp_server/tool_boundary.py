@@ -27,26 +27,24 @@ logger = logging.getLogger(__name__)
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
-TraceId = Annotated[
-    str, Field(description="The trace's id: 32 hex characters (either case), base64, or MLflow's 'tr-<hex>'.")
-]
-SpanId = Annotated[str, Field(description="The span's id: 16 hex characters (or base64), as ListSpans returns it.")]
+TraceId = Annotated[str, Field(description="32 hex characters (base64 and 'tr-<hex>' accepted).")]
+SpanId = Annotated[str, Field(description="16 hex characters, as ListSpans returns it.")]
 PageToken = Annotated[
     str | None,
-    Field(description="next_page_token from the previous answer of this tool, with the same other arguments."),
+    Field(description="next_page_token of the previous answer (same other arguments)."),
 ]
 AttributeKeys = Annotated[
     list[str] | None,
-    Field(description="Only these attribute keys (default: all attributes)."),
+    Field(description="Only these attribute keys (default all)."),
 ]
 MaxContentLength = Annotated[
     int,
-    Field(description="Characters of span content per page, 1,000 to 200,000."),
+    Field(description="Content characters per page, 1,000 to 200,000."),
 ]
 FilterString = Annotated[
     str | None,
     Field(
-        description="MLflow-style filter, e.g. filter_string=\"trace.status = 'ERROR' AND tags.env = 'prod'\"; none for all."
+        description="Trace filter (grammar: see SearchTraces), e.g. \"trace.status = 'ERROR'\"; none for all."
     ),
 ]
 
@@ -145,3 +143,37 @@ def refuse_unknown_arguments(server: MCPServer) -> None:
             wrap_output=loose.wrap_output,
         )
         tool.parameters = {**tool.parameters, "additionalProperties": False}
+
+
+def compact_schemas(server: MCPServer) -> None:
+    """Cut from every tool's schemas what costs a client's context and tells its model nothing:
+    pydantic's titles ("Trace Id" beside trace_id), and in input schemas the null alternative of
+    an optional argument whose default is null (leaving it out says the same; null is still
+    accepted). Output schemas keep their null alternatives: an answer's field may be null."""
+    for tool in server._tool_manager.list_tools():
+        tool.parameters = _compact(tool.parameters, optional_nulls=True)
+        if tool.output_schema is not None:
+            tool.output_schema = _compact(tool.output_schema, optional_nulls=False)
+
+
+def _compact(schema: Any, *, optional_nulls: bool) -> Any:
+    if isinstance(schema, list):
+        return [_compact(item, optional_nulls=optional_nulls) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            # Keys here are names (a property may be called "title"), each naming a schema.
+            out[key] = {name: _compact(sub, optional_nulls=optional_nulls) for name, sub in value.items()}
+        else:
+            out[key] = _compact(value, optional_nulls=optional_nulls)
+    alternatives = out.get("anyOf")
+    if optional_nulls and "default" in out and out["default"] is None and isinstance(alternatives, list):
+        rest = [alt for alt in alternatives if alt != {"type": "null"}]
+        if len(rest) == 1 and len(rest) < len(alternatives):
+            del out["anyOf"], out["default"]
+            out = {**rest[0], **out}
+    return out

@@ -253,12 +253,14 @@ async def _run_agent(
     sampler: Sampler | None,
 ) -> JudgeVerdict:
     # Imported here: the agent judge pulls in the MCP client, which LLM and code judges never need.
-    from mcp_server.judges.agent import run_agent_judge
+    from mcp_server.judges.agent import JUDGE_TOOLS, run_agent_judge
 
-    if server is None:
+    if server is None or not set(JUDGE_TOOLS) <= {tool.name for tool in await server.list_tools()}:
+        # A server started with --toolsets without 'traces' lacks the tools the judge investigates
+        # with; it gets a server of its own with those alone (also the cheapest to build).
         from mcp_server.server import create_server
 
-        server = create_server(settings, db)
+        server = create_server(settings.model_copy(update={"toolsets": ["traces"], "read_only": True}), db)
     if expectations is NOT_GIVEN:
         expectations = await anyio.to_thread.run_sync(trace_expectations, db, trace_id) or None
     return await run_agent_judge(

@@ -41,62 +41,29 @@ SUMMARY_TEXT_CHARS = 1_000
 
 
 LOG_FEEDBACK_DESCRIPTION = """\
-Record feedback on a trace, or on one span of it: a named verdict (value) with an optional
-rationale, who gave it (source_type HUMAN, LLM_JUDGE or CODE, and a source_id such as a user or
-judge name), metadata, and findings anchored to spans. Use it to store your judgment of an agent
-run after investigating it, or a person's label. Returns the new assessment_id. Nothing is ever
-replaced: to correct feedback, use OverrideAssessment.
-
-value: a bool, a number, a string, a list or an object (e.g. 'yes', 0.25, true). Logged feedback
-shows in GetTraceInfo and can be searched: SearchTraces(filter_string="feedback.correctness = 'no'").
-rationale: at most 20,000 characters. findings: at most 100 items of {span_id, category, evidence,
-impact}, each span_id a span of this trace (ListSpans shows them).
-
-Example: LogFeedback(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="routing_accuracy",
-value=0.0, rationale="The billing question was routed to the tech-support agent.",
-source_type="LLM_JUDGE", source_id="routing-judge")"""
+Record feedback (a named verdict) on a trace or one of its spans, with rationale, source
+(HUMAN, LLM_JUDGE, CODE; source_id), metadata and span-anchored findings. Never replaces: correct
+with OverrideAssessment. Searchable as feedback.<name> in SearchTraces. Returns the assessment_id.
+Example: LogFeedback(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="correctness", value="no", rationale="...")"""
 
 LOG_EXPECTATION_DESCRIPTION = """\
-Record an expectation on a trace (or one span): the ground truth a judge compares the agent's
-output with, such as the expected answer, the expected facts, or the tool that should have been
-called. Use it when building evaluation data from traces. Returns the new assessment_id.
-Expectations show in GetTraceInfo and can be searched with expectation.<name> in SearchTraces.
-
-value: a bool, a number, a string, a list or an object.
-
-Example: LogExpectation(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="expected_facts",
-value=["refund issued", "within 5 days"])"""
+Record an expectation (ground truth a judge compares with, e.g. the expected answer) on a trace
+or span. Searchable as expectation.<name>. Returns the assessment_id.
+Example: LogExpectation(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="expected_facts", value=["refund issued"])"""
 
 LIST_ASSESSMENTS_DESCRIPTION = """\
-List the feedback and expectations logged on one trace (on the trace itself and on its spans), in
-the order they were logged: id, name, kind, span_id, source, value, rationale (cut to 1,000
-characters; GetAssessment has it in full), number of findings, and whether it was overridden.
-Use it to see what has been judged about a trace before judging it again, or to find an
-assessment_id for GetAssessment or OverrideAssessment.
-
-name: only assessments with this name. kind: 'feedback' or 'expectation'. include_invalid: also
-list overridden assessments (valid=false), to see the history. max_results: 1 to 200 (default 50).
-page_token: next_page_token of the previous page (same other arguments).
-
+The feedback and expectations on one trace and its spans, oldest first (rationales cut to 1,000
+characters; GetAssessment has them whole). include_invalid=true also lists overridden ones.
 Example: ListAssessments(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="correctness")"""
 
 GET_ASSESSMENT_DESCRIPTION = """\
-One assessment in full: value, rationale, error, metadata (a judge's iterations, tokens and cost,
-for instance), findings anchored to spans, its source, the span it is on, whether it is valid, and
-which assessment it overrides or is overridden by. Use it after ListAssessments to read a verdict's
-reasoning and findings.
-
+One assessment in full: value, rationale, error, metadata, findings, source, validity, overrides.
 Example: GetAssessment(assessment_id="a-3f2b8c1d9e0a4b5c8d7e6f5a4b3c2d1e")"""
 
 OVERRIDE_ASSESSMENT_DESCRIPTION = """\
-Correct an assessment: logs a new assessment with the same trace, span, name and kind and the new
-value, linked to the old one (overrides), and marks the old one invalid. The old assessment is
-kept (ListAssessments with include_invalid=true shows it) but no longer counts in GetTraceInfo or
-matches SearchTraces filters. Use it when a judge's verdict is wrong, e.g. a person reviewing an
-LLM judge. Only a valid assessment can be overridden; to correct an override, override the new one.
-
-Example: OverrideAssessment(assessment_id="a-3f2b8c1d9e0a4b5c8d7e6f5a4b3c2d1e", value="yes",
-rationale="The refund was in fact issued (span 00f067aa0ba902b7).", source_id="alice")"""
+Correct a valid assessment: logs a new one (same trace, span, name, kind) with the new value and
+marks the old one invalid (kept, no longer counted or matched by filters).
+Example: OverrideAssessment(assessment_id="a-3f2b...", value="yes", source_id="alice")"""
 
 
 class AssessmentSummary(BaseModel):

@@ -62,25 +62,10 @@ SEARCH_SECONDS = 20.0
 _JSON_FIELDS = frozenset({"inputs", "outputs", "attributes", "events"})
 
 DESCRIPTION = """\
-Find every match of a regular expression inside ONE trace's span text, and say in which span and
-which field each match is. Use it to locate evidence (an error message, a tool argument, a user
-request, a URL) in a large trace before reading whole spans with GetSpan. To find traces rather
-than text inside one trace, use SearchTraces.
-
-Searched, per span: name, status_message, inputs, outputs, attributes and events. inputs, outputs,
-attributes and events are searched as their JSON text, so a newline inside a string is the two
-characters \\n and a quote is \\"; `field` gives the decoded path of the value holding the match,
-e.g. "outputs", "inputs.messages[0].content", "attributes.http.url",
-"events[2].attributes.exception.message". `position` is the match's character offset in that
-field's JSON text.
-
-pattern: RE2 syntax (like Python re, but no backreferences or look-around; linear time, so any
-pattern is safe). Case-insensitive: prefix (?i). At most 1,000 characters, and it must not match
-the empty string.
-max_matches: matches per page, 1 to 500 (default 50). surrounding_content_length: characters of
-context before and after each match, 0 to 1,000 (default 100). total_matches counts ALL matches in
-the trace (exactly, up to 1,000,000); pass next_page_token as page_token to get the next matches.
-
+Find a regular expression in ONE trace's span text (name, status message, inputs, outputs,
+attributes, events as JSON text: a newline is \\n): each match with its span_id, field path and
+context. Use it to locate evidence in a large trace before GetSpan. RE2 syntax, (?i) for
+case-insensitive.
 Example: SearchTraceRegex(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", pattern="(?i)rate.?limit|429")"""
 
 

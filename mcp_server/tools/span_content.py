@@ -52,36 +52,17 @@ CONTENT_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 _PARAMETERS_TEXT = """\
-attributes_to_fetch: only these attribute keys (e.g. ["http.url", "gen_ai.request.model"]);
-a key whose value became the span's inputs or outputs (see inputs_source/outputs_source) still
-answers with that value. Default: all attributes.
-max_content_length: characters of content per page, 1,000 to 200,000 (default 20,000).
-page_token: next_page_token from the previous page, with the same other arguments.
-
-Paging: fields that fit whole come decoded (inputs, outputs, attributes ... as JSON values). A field
-too long for the page comes in `slices` as a piece of its JSON text with its start and end
-character; the next page continues it. Joining a field's pieces in order gives its full JSON text.
-`fields_on_earlier_pages` lists fields already delivered whole, so a null there is not missing."""
+A field too long for the page comes in `slices` (pieces of its JSON text); the next page
+continues it."""
 
 GET_SPAN_DESCRIPTION = f"""\
-Read one span in full: name, type, status and message, times, inputs, outputs, model, token
-usage, tool name, attributes, events (exceptions included), links, resource and scope. Use it
-after ListSpans or SearchTraceRegex told you which span_id matters. For the trace's top-level
-request and answer use GetRootSpan; for an overview use GetTraceInfo.
-
-{_PARAMETERS_TEXT}
-
-Example: GetSpan(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id="00f067aa0ba902b7",
-attributes_to_fetch=["http.url"], max_content_length=20000)"""
+Read one span in full: inputs, outputs, attributes, events (exceptions), model, tokens, status.
+Use it once ListSpans or SearchTraceRegex named the span_id. {_PARAMETERS_TEXT}
+Example: GetSpan(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id="00f067aa0ba902b7")"""
 
 GET_ROOT_SPAN_DESCRIPTION = f"""\
-Read the trace's root span (the one without a parent: usually the agent's whole request and final
-answer) in full, exactly as GetSpan would, without knowing its span_id. Fails with a clear message
-while the root span has not arrived yet (spans can arrive in any order); ListSpans then shows what
-has.
-
-{_PARAMETERS_TEXT}
-
+Read the trace's root span (usually the whole request and final answer) as GetSpan does, without
+its span_id. {_PARAMETERS_TEXT}
 Example: GetRootSpan(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
 
 

@@ -37,24 +37,10 @@ NAME_CHARS = 200
 """Span names are cut to this many characters in the listing (GetSpan has the full name)."""
 
 DESCRIPTION = """\
-List the spans of one trace as a compact tree: span_id, parent_span_id, name, span_type, status,
-start_offset_ms (from the trace's start), duration_ms, depth, child_count and content_chars (how
-much text GetSpan would return), without any span content. Use it right after GetTraceInfo to see
-the structure of a trace and pick span_ids for GetSpan; use SearchTraceRegex instead to find spans
-by what their content says.
-
-Order: depth first from the root, children by start time. A span whose parent has not arrived
-(yet) is shown as a root with orphan=true.
-
-max_results: spans per page, 1 to 1,000 (default 100). page_token: next_page_token of the
-previous page (same other arguments). span_type: only spans of this type (AGENT, LLM, CHAT_MODEL,
-TOOL, RETRIEVER, CHAIN, EMBEDDING, RERANKER, ...). name_pattern: only spans whose name matches
-this RE2 regular expression anywhere in the name (e.g. "^tool_" or "(?i)search"). Filtered spans
-keep tree order and their real depth; total_matching counts all spans that pass the filters.
-Pages list the trace as it was at the first page; spans that arrive meanwhile are not listed
-twice or skipped on later pages: the notice says how many arrived, and a new call lists them.
-
-Example: ListSpans(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_type="TOOL", max_results=50)"""
+The span tree of one trace, without content: span_id, parent, name, span_type, status, offsets,
+duration, depth, content_chars. Use it after GetTraceInfo to pick span_ids for GetSpan. Depth
+first from the root; a span whose parent is missing shows as a root with orphan=true.
+Example: ListSpans(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_type="TOOL")"""
 
 
 class SpanSummary(BaseModel):

@@ -26,16 +26,8 @@ ANSWER_CHARS = 40_000
 NAME_CHARS = 80
 
 DESCRIPTION = """\
-Explain where the time of one trace went: total duration; the critical path (from the root, the
-chain of spans that finished last and so decided when the trace ended); the slowest spans by self
-time (their own time, excluding time covered by their children); time by span type (self time
-summed per type, so it adds up to the wall time without double counting); and concurrent siblings
-(parents whose children overlapped in time: parallel tool calls, fan-out). Use it for latency
-questions instead of reading spans one by one; then GetSpan on a span it names.
-
-max_results: entries per list, 1 to 100 (default 20). A long critical path shows its first and
-last spans and says how many were left out.
-
+Where one trace's time went: critical path, slowest spans by self time, time by span type,
+concurrent siblings. Use it for latency questions instead of reading spans.
 Example: GetSpanTimingReport(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", max_results=10)"""
 
 

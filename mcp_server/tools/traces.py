@@ -57,36 +57,24 @@ SEARCH_ANSWER_CHARS = 40_000
 """Size cap of a SearchTraces answer; a page holds fewer traces rather than exceed it."""
 
 GET_TRACE_INFO_DESCRIPTION = """\
-Overview of one trace: name, status, start/end time and duration_ms, span and error counts, token
-totals and cost, previews of the request and the response, tags, metadata, a summary of its
-assessments (feedback and expectations by name), session and user ids, and the root span id.
-Start every investigation of a trace here; then ListSpans for its structure, SearchTraceRegex to
-find text in it, GetSpan to read a span. The request preview is the user's question and the
-response preview the final answer, as text, from the root span or else from the first and the
-last model call, cut to 1,000 characters (GetRootSpan has the root's full request and response);
-token totals and cost are null when no span reports them; tag and metadata values are cut to 500.
-
+Overview of one trace: status, times, span and error counts, tokens, cost, request/response
+previews (1,000 characters), tags, metadata, assessments by name, root span id. Start every
+investigation here.
 Example: GetTraceInfo(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
 
 SEARCH_TRACES_DESCRIPTION = """\
-Find traces in the store: compact summaries (trace_id, name, status, start_time, duration_ms, span
-and error counts, total tokens, 200-character request/response previews, up to 10 tags), newest
-first unless order_by says otherwise. Use it to pick traces to investigate; use CountTraces for
-just the number, SearchTraceRegex to search text inside one trace.
-
-filter_string: an MLflow-style filter, e.g. filter_string="trace.status = 'ERROR'" or
-filter_string="tags.env = 'prod' AND trace.execution_time_ms > 1000" (the error message for a bad
-filter shows the grammar). order_by: e.g. order_by=["execution_time_ms DESC"] (ties, and the
-default, newest first: timestamp_ms DESC). max_results: traces per page, 1 to 500 (default 100).
-page_token: next_page_token of the previous page (same other arguments).
-
-Example: SearchTraces(filter_string="trace.status = 'ERROR'", max_results=20)"""
+Find traces: compact summaries, newest first. Use it to pick traces; CountTraces for a number.
+filter_string: <field> <op> <value> joined with AND/OR, parentheses. Fields: trace.status
+(OK|ERROR|IN_PROGRESS), trace.name, trace.session_id, trace.user_id, trace.timestamp_ms,
+trace.execution_time_ms, trace.span_count, trace.error_count, trace.total_tokens, trace.cost,
+trace.text (LIKE/ILIKE over span content, word-based), tag.<key>, metadata.<key>, span.name,
+span.type, span.status, span.attributes.<key>, feedback.<name>, expectation.<name>; `backquote`
+keys with dots. Ops: = != < <= > >= LIKE ILIKE IN ('a','b') IS [NOT] NULL. A bad filter's error
+shows the full grammar. order_by=["execution_time_ms DESC"].
+Example: SearchTraces(filter_string="trace.status = 'ERROR' AND tag.env = 'prod'", max_results=20)"""
 
 COUNT_TRACES_DESCRIPTION = """\
-Count the traces matching a filter (all traces without one), without listing them. Use it to size
-a question ("how many failed today?") before paging through SearchTraces. filter_string has the
-same grammar as in SearchTraces.
-
+Count the traces matching filter_string (grammar: see SearchTraces), without listing them.
 Example: CountTraces(filter_string="trace.status = 'ERROR'")"""
 
 

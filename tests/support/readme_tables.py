@@ -18,6 +18,7 @@ from pathlib import Path
 from mcp_server.cli import build_parser
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
+from mcp_server.toolsets import TOOLSETS
 from store import Database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -51,11 +52,13 @@ def command_rows() -> list[tuple[str, str]]:
 def tables() -> dict[str, str]:
     tools = ["| tool | parameters | what it does |", "|---|---|---|"]
     tools += [f"| `{name}` | {params} | {text} |" for name, params, text in tool_rows()]
+    toolsets = ["| toolset | for | tools |", "|---|---|---|"]
+    toolsets += [f"| `{name}` | {what} | {', '.join(names)} |" for name, (what, names) in TOOLSETS.items()]
     commands = ["| command | what it does |", "|---|---|"]
     commands += [f"| `tracejudge {name}` | {text} |" for name, text in command_rows()]
     commands.append("")
     commands.append("`tracejudge COMMAND --help` shows each command's options.")
-    return {"tools": "\n".join(tools), "cli": "\n".join(commands)}
+    return {"tools": "\n".join(tools), "toolsets": "\n".join(toolsets), "cli": "\n".join(commands)}
 
 
 def render(readme: str) -> str:
