@@ -12,7 +12,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.models import Sampler
-from mcp_server.optimization.agreement import MAX_DISAGREEMENTS, MAX_TRACE_IDS, AgreementReport, judge_agreement
+from mcp_server.optimization.agreement import AgreementReport, judge_agreement
 from mcp_server.optimization.align import (
     DEFAULT_HOLDOUT_FRACTION,
     DEFAULT_MIN_LABELS,

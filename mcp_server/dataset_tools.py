@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_server.datasets import tool_service as service
-from mcp_server.datasets.from_traces import MAX_TRACES, AddTracesReport, add_traces_to_dataset
+from mcp_server.datasets.from_traces import AddTracesReport, add_traces_to_dataset
 from mcp_server.settings import Settings
 from mcp_server.tool_boundary import READ_ONLY, FilterString, PageToken, answer
 from store import Database

@@ -14,7 +14,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.evaluation import listing, reports
-from mcp_server.evaluation.run import MAX_CONCURRENCY, MAX_JUDGES, MAX_TRACES, evaluate
+from mcp_server.evaluation.run import MAX_CONCURRENCY, evaluate
 from mcp_server.evaluation.summary import EvaluationRun
 from mcp_server.models import Sampler
 from mcp_server.settings import Settings

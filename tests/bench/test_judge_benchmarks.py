@@ -35,7 +35,9 @@ def test_judge_throughput_prints_the_ratio_to_the_limit_and_the_overhead_per_jud
     )
     assert row, out
     assert float(row["limit"]) == pytest.approx(200 * 0.2 / 32, abs=0.01)
-    assert float(row["ratio"]) == pytest.approx(float(row["limit"]) / float(row["wall"]), abs=0.002)
+    # The bench divides unrounded figures; wall is printed to 0.01 s, which alone moves limit/wall by
+    # up to ~0.4% at a wall near 1.3 s.
+    assert float(row["ratio"]) == pytest.approx(float(row["limit"]) / float(row["wall"]), rel=0.01)
     assert row["errors"] == "0"
     # the model server saw the judgments overlap: concurrency is real, never above the limit
     assert 2 <= int(row["in_flight"]) <= 32
