@@ -25,7 +25,7 @@ def cmd_skills_install(args: argparse.Namespace, settings: Settings) -> int:
     written = install_skills(args.dir.expanduser(), force=args.force)
     for path in written:
         print(f"wrote {path}")
-    print(f"{len(written)} skills installed in {args.dir}; a coding agent started in this project loads them.")
+    print(f"{len(written)} skills installed in {args.dir}; an agent that reads skills from there loads them at its next start.")
     return 0
 
 
