@@ -15,7 +15,15 @@ def _content_json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def _next_page(token: str | None, what: str) -> None:
+    """The last line of a page with a next one, as every paged command ends (print_next_page)."""
+    from mcp_server.cli_format import output_console, print_next_page
+
+    print_next_page(output_console(), token, what)
+
+
 def cmd_span(args: argparse.Namespace, settings: Settings) -> int:
+    from mcp_server.cli_format import terminal_text
     from mcp_server.tools.span_content import get_root_span, get_span
     from store.errors import InvalidArgument
 
@@ -30,21 +38,21 @@ def cmd_span(args: argparse.Namespace, settings: Settings) -> int:
             span = get_span(db, args.trace_id, args.span_id, **options)
 
     def show(span) -> None:  # a SpanDetail
-        print(f"{span.name}  {span.span_type}  {span.span_id}  {span.status}  {span.duration_ms} ms")
+        print(terminal_text(f"{span.name}  {span.span_type}  {span.span_id}  {span.status}  {span.duration_ms} ms"))
         if span.status_message:
-            print(f"status message: {span.status_message}")
+            print(terminal_text(f"status message: {span.status_message}"))
         for field in ("inputs", "outputs", "attributes", "events"):
             value = getattr(span, field)
             if value not in (None, {}, []):
-                print(f"{field}:\n{_content_json(value)}")
-        if span.notice:  # it says how to get the rest (the CLI takes the token as --page-token)
-            print(span.notice)
+                print(f"{field}:\n{terminal_text(_content_json(value))}")
+        _next_page(span.next_page_token, "of this span's content")
 
     print_answer(args, span, show)
     return 0
 
 
 def cmd_grep(args: argparse.Namespace, settings: Settings) -> int:
+    from mcp_server.cli_format import terminal_text
     from mcp_server.tools.regex_search import search_trace_regex
 
     with database(settings) as db:
@@ -54,15 +62,15 @@ def cmd_grep(args: argparse.Namespace, settings: Settings) -> int:
     def show(result) -> None:  # a RegexSearchResult
         print(f"{result.total_matches} match(es) in {result.spans_with_matches} span(s)")
         for m in result.matches:
-            print(f"{m.span_id} {m.span_name} {m.field}: …{m.before}[{m.match}]{m.after}…")
-        if result.notice:
-            print(result.notice)
+            print(terminal_text(f"{m.span_id} {m.span_name} {m.field}: …{m.before}[{m.match}]{m.after}…"))
+        _next_page(result.next_page_token, "matches")
 
     print_answer(args, result, show)
     return 0
 
 
 def cmd_timing(args: argparse.Namespace, settings: Settings) -> int:
+    from mcp_server.cli_format import terminal_text
     from mcp_server.tools.timing_report import get_span_timing_report
 
     with database(settings) as db:
@@ -71,12 +79,13 @@ def cmd_timing(args: argparse.Namespace, settings: Settings) -> int:
     def show(report) -> None:  # a SpanTimingReport
         print(f"{report.trace_duration_ms:,.0f} ms, {report.span_count} spans; critical path:")
         for s in report.critical_path:
-            print(f"  +{s.start_offset_ms:,.0f} ms  {s.duration_ms:,.0f} ms (self {s.self_time_ms:,.0f})  {s.name}  {s.span_id}")
+            print(terminal_text(f"  +{s.start_offset_ms:,.0f} ms  {s.duration_ms:,.0f} ms (self {s.self_time_ms:,.0f})  "
+                                f"{s.name}  {s.span_id}"))
         print("slowest by self time:")
         for s in report.slowest_by_self_time:
-            print(f"  {s.self_time_ms:,.0f} ms  {s.name}  {s.span_type}  {s.span_id}")
+            print(terminal_text(f"  {s.self_time_ms:,.0f} ms  {s.name}  {s.span_type}  {s.span_id}"))
         for notice in report.notices:
-            print(notice)
+            print(terminal_text(notice))
 
     print_answer(args, report, show)
     return 0

@@ -1,44 +1,45 @@
-"""Every read command of the CLI takes --json, for scripts and coding agents: on success it prints
-one JSON document on stdout (the matching MCP tool's answer, with the same ids); on a bad argument
-stdout stays empty, the message goes to stderr and the exit status is non-zero. Every command is
-classified here, so a new read command without --json fails the first test."""
+"""Every read command of the CLI takes --json, for scripts and coding agents, and fails the way a
+script can rely on: stdout empty, the reason on stderr, a non-zero exit. Every command is classified
+here, so a new read command without --json fails the first test. That --json prints the matching
+MCP tool's answer is tests/mcp_server/test_cli_tables.py's; `judge run`, which writes its verdict
+before it shows it, and `skills list`, which has no tool, are checked here."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from mcp_server.cli import build_parser, main
 
+ABSENT_RUN = "run-" + "0" * 32
 READ = {
-    # command: (arguments that succeed on the demo store, arguments that name something absent)
-    "traces": (["trace.error_count > 0"], ["no_such_field = 1"]),
-    "show": (["{trace}"], ["0" * 32]),
-    "span": (["{trace}", "--root"], ["{trace}", "0" * 16]),
-    "grep": (["{trace}", "(?i)timeout"], ["{trace}", "(unclosed"]),
-    "timing": (["{trace}"], ["0" * 32]),
-    "judge list": ([], None),
-    "judge show": (["error_spans"], ["no_such_judge"]),
-    "judge agreement": (["error_spans"], ["error_spans", "--trace-id", "zz"]),
-    "runs list": ([], None),
-    "runs show": (["{run}"], ["run-" + "0" * 32]),
-    "runs compare": (["{run}", "{run}"], ["{run}", "run-" + "0" * 32]),
-    "datasets list": ([], None),
-    "datasets show": (["cases"], ["no_such_dataset"]),
-    "datasets records": (["cases"], ["no_such_dataset"]),
-    "prompts list": ([], None),
-    "prompts show": (["northwind-router"], ["no_such_prompt"]),
-    "prompts versions": (["northwind-router"], ["no_such_prompt"]),
-    "prompts diff": (["northwind-router", "1", "1"], ["northwind-router", "1", "9"]),
-    "labeling schemas": ([], None),
-    "labeling sessions": ([], None),
-    "labeling items": None,  # needs a session, which only MCP creates: tests/mcp_server/test_cli_labeling.py
-    "skills list": ([], None),
-    "judge run": (["error_spans", "{trace}"], ["no_such_judge", "{trace}"]),  # writes its verdict, reads it back
+    # command: arguments naming something the store lacks (None: no argument can be absent)
+    "traces": ["no_such_field = 1"],
+    "show": ["0" * 32],
+    "span": ["{trace}", "0" * 16],
+    "grep": ["{trace}", "(unclosed"],
+    "timing": ["0" * 32],
+    "judge list": None,
+    "judge show": ["no_such_judge"],
+    "judge agreement": ["error_spans", "--trace-id", "zz"],
+    "judge run": ["no_such_judge", "{trace}"],
+    "runs list": None,
+    "runs show": [ABSENT_RUN],
+    "runs compare": ["{run}", ABSENT_RUN],
+    "datasets list": None,
+    "datasets show": ["no_such_dataset"],
+    "datasets records": ["no_such_dataset"],
+    "prompts list": None,
+    "prompts show": ["no_such_prompt"],
+    "prompts versions": ["no_such_prompt"],
+    "prompts diff": ["northwind-router", "1", "9"],
+    "labeling schemas": None,
+    "labeling sessions": None,
+    "labeling items": ["no_such_session"],
+    "skills list": None,
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
@@ -67,36 +68,46 @@ def test_every_command_is_classified_and_every_read_command_takes_json() -> None
 
 @pytest.fixture
 def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
-    """The demo store with a dataset and an evaluation run: what the placeholders of READ stand for."""
+    """The demo store, a trace with an error span and an evaluation run of it: what READ's
+    placeholders stand for."""
     db = str(tmp_path / "json.db")
     assert main(["demo", "--db", db]) == 0
     capsys.readouterr()
     assert main(["traces", "trace.error_count > 0", "--json", "--db", db]) == 0
     trace = json.loads(capsys.readouterr().out)["traces"][0]["trace_id"]
-    assert main(["datasets", "create", "cases", "--db", db]) == 0
-    assert main(["datasets", "add-traces", "cases", "--trace-id", trace, "--db", db]) == 0
-    capsys.readouterr()
     assert main(["evaluate", "error_spans", "--trace-id", trace, "--db", db]) == 0
-    (run,) = set(re.findall(r"\brun-[0-9a-f]{32}\b", capsys.readouterr().out))
     capsys.readouterr()
+    assert main(["runs", "list", "--json", "--db", db]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]["run_id"]
     return {"db": db, "trace": trace, "run": run}
 
 
-@pytest.mark.parametrize("command", sorted(name for name, cases in READ.items() if cases))
-def test_a_read_command_prints_json_or_a_message_on_stderr_with_a_non_zero_exit(
+@pytest.mark.parametrize("command", sorted(name for name, absent in READ.items() if absent))
+def test_a_read_command_given_what_is_absent_prints_nothing_on_stdout_and_why_on_stderr(
     command: str, store: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good, bad = READ[command]
-    store_option = [] if command.startswith("skills") else ["--db", store["db"]]  # skills open no store
-    args = [*command.split(), "--json", *store_option]
-    assert main([*args, *(a.format(**store) for a in good)]) == 0
+    arguments = [a.format(**store) for a in READ[command]]
+    assert main([*command.split(), *arguments, "--json", "--db", store["db"]]) != 0
     out, err = capsys.readouterr()
+    assert out == "" and err.startswith("tracejudge: ") and len(err) > 40, err
+
+
+def test_judge_run_json_is_the_verdict_it_logged_with_its_findings(
+    store: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", store["trace"], "--json", "--db", store["db"]]) == 0
+    [error_span] = [s["span_id"] for s in json.loads(capsys.readouterr().out)["spans"]["spans"] if s["status"] == "ERROR"]
+    assert main(["judge", "run", "error_spans", store["trace"], "--json", "--db", store["db"]]) == 0
+    out = capsys.readouterr().out
     answer = json.loads(out)
-    assert isinstance(answer, dict) and out.count("\n") == 1 and err == ""
-    if store["trace"] in " ".join(good).format(**store):
-        assert store["trace"] in out  # the same id it was given, as MCP writes it
-    if bad is None:
-        return
-    assert main([*args, *(a.format(**store) for a in bad)]) != 0
-    out, err = capsys.readouterr()
-    assert out == "" and err.startswith("tracejudge: ") and len(err) > 40
+    assert out.count("\n") == 1 and answer["feedback_name"] == "error_spans"
+    verdict = answer["verdict"]
+    assert verdict["trace_id"] == store["trace"] and verdict["value"] is False
+    assert [f["span_id"] for f in verdict["findings"]] == [error_span]
+    assert verdict["assessment_id"].startswith("a-")
+
+
+def test_skills_list_takes_json_without_a_store(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["skills", "list", "--json"]) == 0
+    names = [skill["name"] for skill in json.loads(capsys.readouterr().out)["skills"]]
+    assert names and all(name.startswith("tracejudge-") for name in names)

@@ -4,11 +4,13 @@ and timing print what matters in the trace with its span ids; --json is tests/mc
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from mcp_server.cli import main
+from store import Database, SpanIn, write_spans
 
 
 @pytest.fixture
@@ -56,6 +58,7 @@ def test_grep_names_the_span_and_field_of_each_match_and_pages_by_token(
     assert f"{span} execute_tool check_coverage status_message: " in out and "[did not answer]" in out
     assert main(["grep", trace, "did not answer", "--max-matches", "1", "--json", "--db", db]) == 0
     token = json.loads(capsys.readouterr().out)["next_page_token"]
+    assert out.rstrip().endswith(f"with --page-token {token}")  # the last line, as every paged command's
     assert token and main(["grep", trace, "did not answer", "--max-matches", "1", "--page-token", token, "--db", db]) == 0
     assert "[did not answer]" in capsys.readouterr().out
 
@@ -69,3 +72,18 @@ def test_timing_puts_the_timed_out_tool_call_first_by_self_time(
     assert "critical path:" in out
     slowest = out.split("slowest by self time:\n")[1].splitlines()[0]
     assert "execute_tool check_coverage  TOOL" in slowest and slowest.endswith(span)
+
+
+def test_trace_content_cannot_drive_the_terminal_it_is_printed_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An agent's span can carry anything its users typed, terminal escape sequences included.
+    db = Database(tmp_path / "escapes.db")
+    trace = "ab" * 16
+    write_spans(db, [SpanIn(trace_id=trace, span_id="cd" * 8, name="tool\x1b[2J", start_ns=1, end_ns=2,
+                            status_code="ERROR", status_message="failed\x1b]0;pwned\x07\rok",
+                            outputs_json=json.dumps("bye\x9b31m"))])  # fmt: skip
+    db.close()
+    for args in (["span", trace, "cd" * 8], ["grep", trace, "pwned|bye"], ["timing", trace]):
+        assert main([*args, "--db", str(tmp_path / "escapes.db")]) == 0
+        out = capsys.readouterr().out
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out), (args, out)
+        assert "\\x1b" in out or "\\u001b" in out
