@@ -19,9 +19,11 @@ from mcp_server.cli_judges import register_judge_commands
 from mcp_server.cli_labeling import register_labeling_commands
 from mcp_server.cli_optimize import register_optimize_commands
 from mcp_server.cli_prompts import register_prompt_commands
+from mcp_server.cli_spans import register_span_commands
 from mcp_server.cli_support import Command, database, json_option, page_token_option, print_json
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env, split_list
 from mcp_server.toolsets import TOOLSET_NAMES
+from mcp_server.skills.cli import register_skills_commands
 from store.errors import TraceJudgeError
 
 if TYPE_CHECKING:
@@ -349,11 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("dest", type=Path, help="the file to write, e.g. backups/traces-2025-06-01.db")
     backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    register_span_commands(sub, add_command)
     register_judge_commands(sub, add_command)
     register_dataset_commands(sub, add_command)
     register_prompt_commands(sub, add_command)
     register_labeling_commands(sub, add_command)
     register_optimize_commands(sub, add_command)
+    register_skills_commands(sub)
     return parser
 
 

@@ -122,6 +122,15 @@ def print_table(
 _CONTENT_STRING = re.compile(r'"(?:content|text)"\s*:\s*"((?:[^"\\]|\\.)*)')
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(value: object) -> str:
+    """Trace content made safe to print: control characters (an ESC starting a terminal sequence,
+    a carriage return that hides a line) are shown escaped, as \\x1b, instead of acting."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(value))
+
+
 def preview_text(preview: str | None) -> str:
     """A request or response preview as one line of text: a JSON list of chat messages (or
     {"messages": [...]}) shows the last user message, or else the messages' text; any other

@@ -86,7 +86,7 @@ def cmd_judge_run(args: argparse.Namespace, settings: Settings) -> int:
                 parameters=parameters, max_tokens=args.max_tokens, max_cost_usd=args.max_cost_usd,
             )
         )
-    print_verdict(result)
+    print_answer(args, result, print_verdict)
     return 1 if result.verdict.error else 0
 
 
@@ -194,6 +194,7 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
                      help="the judgment's token budget: no model call is sent that would exceed it")
     run.add_argument("--max-cost-usd", type=float, default=None,
                      help="the judgment's budget in USD: no model call is sent that would exceed it")
+    json_option(run, "RunJudge")
     register_alignment_commands(judge, add)
 
     evaluate = add(sub, "evaluate", cmd_evaluate,

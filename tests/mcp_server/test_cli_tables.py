@@ -33,6 +33,7 @@ async def _fill(db: Database) -> dict[str, Any]:
     async with session(db) as s:
         traces = (await s.call("SearchTraces", max_results=100))["traces"]
         ids = [t["trace_id"] for t in traces]
+        roots = [(await s.call("GetTraceInfo", trace_id=ids[0]))["root_span_id"]]
         first = await s.call("Evaluate", judges=["latency", "error_spans"], name="first look")
         # Late error spans on two traces that had none: the second run's error_spans verdicts change.
         for ok in [t for t in traces[:5] if not t["error_count"]][:2]:
@@ -59,7 +60,7 @@ async def _fill(db: Database) -> dict[str, Any]:
             verdict = "pass" if trace["error_count"] else "fail"  # an expert who disagrees with the judge
             await s.call("SubmitLabel", session="review", trace_id=trace["trace_id"], schema="error_spans",
                          value=verdict, labeler="ana")  # fmt: skip
-    return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"]}
+    return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"], "root_span_ids": roots}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,12 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
          ("SearchTraces", {"filter_string": "trace.status = 'ERROR'", "max_results": 5})),
         ("show", [trace], {"trace": ("GetTraceInfo", {"trace_id": trace}),
                            "spans": ("ListSpans", {"trace_id": trace, "max_results": 200})}),
+        ("span", [trace, "--root"], ("GetRootSpan", {"trace_id": trace})),
+        ("span", [trace, made["root_span_ids"][0], "--max-content-length", "1000"],
+         ("GetSpan", {"trace_id": trace, "span_id": made["root_span_ids"][0], "max_content_length": 1000})),
+        ("grep", [trace, "(?i)bill", "--max-matches", "3"],
+         ("SearchTraceRegex", {"trace_id": trace, "pattern": "(?i)bill", "max_matches": 3})),
+        ("timing", [trace], ("GetSpanTimingReport", {"trace_id": trace, "max_results": 20})),
         ("judge list", [], ("ListJudges", {"max_results": 50})),
         ("judge show", ["latency"], ("GetJudge", {"name": "latency"})),
         ("judge agreement", ["error_spans"], ("JudgeAgreement", {"judge": "error_spans"})),
@@ -161,8 +168,9 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
 ) -> None:
     path, made = store
     cases = _cases(made)
-    # Every command that lists or shows something has --json, and is a case here.
-    assert _commands_with("--json") == {command for command, _, _ in cases}
+    # Every command that lists or shows something has --json, and is a case here; `judge run` (it
+    # writes its verdict) and `skills list` (no tool) are tests/mcp_server/test_cli_json.py's.
+    assert _commands_with("--json") == {command for command, _, _ in cases} | {"judge run", "skills list"}
     db = Database(path)
     try:
         async with session(db) as s:
@@ -193,7 +201,8 @@ async def test_every_command_showing_a_page_of_a_paged_tool_takes_its_page_token
         calls = expected.values() if isinstance(expected, dict) else [expected]
         if any("page_token" in schemas[tool]["properties"] for tool, _ in calls):
             takes_token.add(command)
-    assert takes_token == set(PAGED_COMMANDS) == _commands_with("--page-token")
+    # span and grep page a span's content and a trace's matches: tests/mcp_server/test_cli_spans.py
+    assert takes_token == set(PAGED_COMMANDS) | {"span", "grep"} == _commands_with("--page-token")
 
 
 @pytest.mark.parametrize("command", PAGED_COMMANDS)
