@@ -40,7 +40,8 @@ from tests.support.scripted_openai import scripted_openai_server, tool_calls
 
 
 def _chars(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False))
+    # Compact JSON, as tools/list carries it on the wire (and as issue 9 measured it).
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 async def listed_tools(db: Database) -> tuple[list[dict[str, Any]], int]:

@@ -28,15 +28,13 @@ ALIGNS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 """AlignJudge calls model providers (open world) and may add a judge version; it changes nothing else."""
 
 JUDGE_AGREEMENT_DESCRIPTION = """\
-How well a judge agrees with the human labels of its name (HUMAN feedback, e.g. from labeling):
-accuracy, Cohen's kappa, confusion matrix, disagreeing traces, labeled traces not judged yet.
-Improve it with AlignJudge.
+How well a judge agrees with the HUMAN feedback of its name: accuracy, Cohen's kappa, confusion
+matrix, disagreeing traces. Improve it with AlignJudge.
 Example: JudgeAgreement(judge="routing")"""
 
 ALIGN_JUDGE_DESCRIPTION = """\
-Rewrite a stored judge's instructions (GEPA search on 70% of its human labels) and register them
-as its next version only if they agree better on the held-out 30%. Needs min_labels labels.
-Spends on judging and reflection (max_cost_usd); progress as MCP notifications.
+Rewrite a stored judge's instructions (GEPA on 70% of its human labels); registers them as its
+next version only if they agree better on the held-out rest. Spends up to max_cost_usd.
 Example: AlignJudge(judge="routing", max_cost_usd=2.0)"""
 
 
@@ -44,30 +42,26 @@ def add_alignment_tools(server: MCPServer, db: Database, settings: Settings) -> 
     """Register JudgeAgreement and AlignJudge on `server`, over `db`, with `settings` for the models."""
 
     async def judge_agreement_tool(
-        judge: Annotated[str, Field(description="The judge's name, which is also its human labels' name.")],
+        judge: Annotated[str, Field(description="Also its human labels' name.")],
         trace_ids: Annotated[
-            list[str] | None, Field(description="Compare on these traces only; none for every labeled trace.")
+            list[str] | None, Field(description="Only these traces.")
         ] = None,
     ) -> Annotated[CallToolResult, AgreementReport]:
         return await answer(judge_agreement, db, judge, trace_ids=trace_ids)
 
     async def align_judge_tool(
         ctx: Context,
-        judge: Annotated[str, Field(description="A stored judge's name (CreateJudge), with human labels of that name.")],
-        reflection_model: Annotated[
-            str | None,
-            Field(description="The model that rewrites the instructions, one the server allows; none for the "
-                  "default judge model."),
-        ] = None,
+        judge: Annotated[str, Field(description="A stored judge with human labels of its name.")],
+        reflection_model: Annotated[str | None, Field(description="One the server allows.")] = None,
         max_metric_calls: Annotated[
-            int | None, Field(description="Judgments the search may make; none for 4 x the training labels + 30.")
+            int | None, Field(description="Judgments allowed; default 4 x training labels + 30.")
         ] = None,
-        max_cost_usd: Annotated[float | None, Field(description="The search's budget in USD; none for no limit.")] = None,
+        max_cost_usd: Annotated[float | None, Field(description="Budget in USD.")] = None,
         min_labels: Annotated[
-            int, Field(description=f"Labels needed at least, {MIN_LABELS_FLOOR} or more; fewer make a noisy comparison.")
+            int, Field(description=f"Labels needed, {MIN_LABELS_FLOOR} or more.")
         ] = DEFAULT_MIN_LABELS,
         holdout_fraction: Annotated[
-            float, Field(description="The share of labels held out to compare before and after, 0.05 to 0.8.")
+            float, Field(description="Share held out to compare, 0.05 to 0.8.")
         ] = DEFAULT_HOLDOUT_FRACTION,
     ) -> Annotated[CallToolResult, AlignmentReport]:
         async def progress(done: int, total: int, message: str) -> None:

@@ -20,29 +20,29 @@ WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 """The log tools add rows and never change or remove one; calling one twice logs twice."""
 
 AssessmentName = Annotated[
-    str, Field(description="What is assessed, e.g. 'correctness' or 'routing_accuracy' (at most 200 characters).")
+    str, Field(description="e.g. 'correctness', at most 200 characters.")
 ]
 Value = Annotated[
     bool | int | float | str | list[Any] | dict[str, Any],
-    Field(description="The verdict or ground truth: a bool, number, string, list or object, e.g. 'yes', 0.8, true."),
+    Field(description="e.g. 'yes', 0.8, true."),
 ]
 OptionalSpanId = Annotated[
     str | None,
-    Field(description="A span of the trace (16 hex characters, as ListSpans returns it); none for the whole trace."),
+    Field(description="None for the whole trace."),
 ]
-Rationale = Annotated[str | None, Field(description="Why: the reasoning and evidence, at most 20,000 characters.")]
+Rationale = Annotated[str | None, Field(description="At most 20,000 characters.")]
 SourceType = Annotated[
     Literal["HUMAN", "LLM_JUDGE", "CODE"],
-    Field(description="Who assessed: HUMAN (a person), LLM_JUDGE (a model) or CODE (a program)."),
+    Field(description="A person, a model or a program."),
 ]
-SourceId = Annotated[str | None, Field(description="Which one, e.g. a user name or a judge name.")]
+SourceId = Annotated[str | None, Field(description="e.g. a user or judge name.")]
 Metadata = Annotated[
     dict[str, Any] | None,
-    Field(description='Extra facts as a JSON object (at most 10,000 characters), e.g. {"model": "gpt-4o"}.'),
+    Field(description='Extra facts, at most 10,000 characters.'),
 ]
 AssessmentId = Annotated[
     str,
-    Field(description="The assessment's id, 'a-' and 32 hex characters, as LogFeedback or ListAssessments returned it."),
+    Field(description="'a-' and 32 hex characters."),
 ]
 
 
@@ -61,8 +61,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
         findings: Annotated[
             list[Finding] | None,
             Field(
-                description="Problems found, each {span_id, category, evidence, impact} on a span of this trace; "
-                "at most 100."
+                description="Problems found on spans of this trace, at most 100."
             ),
         ] = None,
     ) -> Annotated[CallToolResult, service.LoggedAssessment]:
@@ -103,11 +102,11 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
 
     async def list_assessments(
         trace_id: TraceId,
-        name: Annotated[str | None, Field(description="Only assessments with this name.")] = None,
+        name: Annotated[str | None, Field(description="Only this name.")] = None,
         kind: Annotated[
             Literal["feedback", "expectation"] | None, Field(description="Only feedback, or only expectations.")
         ] = None,
-        include_invalid: Annotated[bool, Field(description="Also list overridden assessments (valid=false).")] = False,
+        include_invalid: Annotated[bool, Field(description="Also overridden ones (valid=false).")] = False,
         max_results: Annotated[int, Field(description="Assessments per page, 1 to 200.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.AssessmentList]:

@@ -24,9 +24,9 @@ CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentH
 REMOVES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 """Deleting takes records out of the latest version; earlier versions keep them."""
 
-DatasetName = Annotated[str, Field(description="The dataset's name, e.g. 'misrouted_requests'.")]
+DatasetName = Annotated[str, Field(description="e.g. 'misrouted'.")]
 DatasetVersion = Annotated[
-    int | None, Field(description="A version of the dataset (GetDataset lists them); none for the latest.")
+    int | None, Field(description="GetDataset lists them.")
 ]
 
 
@@ -35,17 +35,17 @@ class RecordInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    inputs: dict[str, Any] = Field(description="What the agent receives; a non-empty object. Records are keyed by it.")
+    inputs: dict[str, Any] = Field(description="What the agent receives (the record's key).")
     expectations: dict[str, Any] | None = Field(
-        None, description="Ground truth by name, e.g. {\"expected_route\": \"billing\"}."
+        None, description="Ground truth by name."
     )
-    tags: dict[str, str] | None = Field(None, description="String labels, e.g. {\"difficulty\": \"hard\"}.")
-    source_trace_id: str | None = Field(None, description="The trace the record came from, if any.")
+    tags: dict[str, str] | None = Field(None, description="String labels.")
+    source_trace_id: str | None = Field(None, description="Where it came from.")
 
 
 CREATE_DATASET_DESCRIPTION = """\
-Create an empty evaluation dataset: versioned records of inputs, expectations and tags. Fill it
-with AddTracesToDataset or UpsertDatasetRecords; every change is a new version.
+Create an empty evaluation dataset (versioned records of inputs, expectations, tags); fill it
+with AddTracesToDataset or UpsertDatasetRecords.
 Example: CreateDataset(name="misrouted", description="Requests routed wrong")"""
 
 LIST_DATASETS_DESCRIPTION = """\
@@ -57,21 +57,20 @@ One dataset and its versions, newest first.
 Example: GetDataset(name="misrouted")"""
 
 ADD_TRACES_DESCRIPTION = """\
-Add traces (filter_string or trace_ids) to a dataset as records: the root span's inputs and the
-trace's expectations. Same inputs merge; one new version.
+Add traces as records (root span inputs, trace expectations); same inputs merge; one new
+version.
 Example: AddTracesToDataset(dataset="misrouted", filter_string="feedback.routing = 'no'")"""
 
 UPSERT_RECORDS_DESCRIPTION = """\
-Add records, or merge into records with the same inputs; all checked first; one new version.
-Example: UpsertDatasetRecords(dataset="misrouted", records=[{"inputs": {"question": "..."},
-"expectations": {"route": "billing"}}])"""
+Add records, or merge into those with the same inputs; one new version.
+Example: UpsertDatasetRecords(dataset="misrouted", records=[{"inputs": {"question": "..."}}])"""
 
 LIST_RECORDS_DESCRIPTION = """\
-A dataset's records (inputs, expectations, tags, source trace), at the latest or a given version.
+A dataset's records (inputs, expectations, tags, source trace), latest or given version.
 Example: ListDatasetRecords(dataset="misrouted", version=2)"""
 
 DELETE_RECORDS_DESCRIPTION = """\
-Remove records by record_id; one new version (earlier versions keep them).
+Remove records; one new version (earlier versions keep them).
 Example: DeleteDatasetRecords(dataset="misrouted", record_ids=["r-3f2b8c1d9e0a4b5c"])"""
 
 
@@ -80,12 +79,12 @@ def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> No
 
     async def create_dataset(
         name: DatasetName,
-        description: Annotated[str, Field(description="What the dataset holds, in a sentence.")] = "",
+        description: Annotated[str, Field(description="One sentence.")] = "",
     ) -> Annotated[CallToolResult, service.DatasetSummary]:
         return await answer(service.create_dataset, db, name, description)
 
     async def list_datasets(
-        max_results: Annotated[int, Field(description="Datasets per page, 1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.DatasetList]:
         return await answer(service.list_datasets, db, max_results=max_results, page_token=page_token)
@@ -96,13 +95,13 @@ def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> No
     async def add_traces(
         dataset: DatasetName,
         filter_string: FilterString = None,
-        trace_ids: Annotated[list[str] | None, Field(description="Trace ids, instead of filter_string.")] = None,
+        trace_ids: Annotated[list[str] | None, Field(description="Instead of filter_string.")] = None,
     ) -> Annotated[CallToolResult, AddTracesReport]:
         return await answer(add_traces_to_dataset, db, dataset, filter_string=filter_string, trace_ids=trace_ids)
 
     async def upsert_records(
         dataset: DatasetName,
-        records: Annotated[list[RecordInput], Field(description="The records to add or merge.")],
+        records: Annotated[list[RecordInput], Field(description="To add or merge.")],
     ) -> Annotated[CallToolResult, service.UpsertAnswer]:
         raw = [record.model_dump(exclude_none=True) for record in records]
         return await answer(service.upsert_dataset_records, db, dataset, raw)
@@ -110,7 +109,7 @@ def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> No
     async def list_records(
         dataset: DatasetName,
         version: DatasetVersion = None,
-        max_results: Annotated[int, Field(description=f"Records per page, 1 to {service.MAX_RECORDS}.")] = 50,
+        max_results: Annotated[int, Field(description=f"1 to {service.MAX_RECORDS}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.RecordPage]:
         return await answer(
@@ -119,7 +118,7 @@ def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> No
 
     async def delete_records(
         dataset: DatasetName,
-        record_ids: Annotated[list[str], Field(description="Ids of the records to remove, e.g. ['r-3f2b8c1d9e0a4b5c'].")],
+        record_ids: Annotated[list[str], Field(description="From ListDatasetRecords.")],
     ) -> Annotated[CallToolResult, service.DeleteAnswer]:
         return await answer(service.delete_dataset_records, db, dataset, record_ids)
 

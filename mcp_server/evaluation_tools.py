@@ -24,26 +24,23 @@ from store import Database
 EVALUATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
 """Evaluate calls model providers (open world) and logs feedback and a run; it changes nothing else."""
 
-RunId = Annotated[str, Field(description="An evaluation run's id, 'run-' and 32 hex characters, as Evaluate returns it.")]
-MaxResults = Annotated[int, Field(description=f"Rows per page, 1 to {reports.MAX_RESULTS}.")]
+RunId = Annotated[str, Field(description="'run-' and 32 hex characters.")]
+MaxResults = Annotated[int, Field(description=f"1 to {reports.MAX_RESULTS}.")]
 
 EVALUATE_DESCRIPTION = """\
 Run judges over traces (filter_string or trace_ids), or an agent (target) over a dataset's
-records and judge its answers; logs each verdict as feedback and stores the run with metrics
-('<judge>/mean', '/pass_rate', ...). A judge failing on a trace is recorded, never stops the run.
-max_tokens, max_cost_usd: the run's budget; resume a stopped run with run_id. Progress as MCP
-notifications; read it with GetEvaluationRun.
-Example: Evaluate(judges=["correctness"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)
-Example: Evaluate(judges=["routing"], dataset="misrouted", target="mcp_server.demo_target:answer")"""
+records and judge its answers; logs each verdict as feedback and stores the run with metrics.
+A failing judgment never stops the run; resume a stopped run with run_id. Read it with
+GetEvaluationRun.
+Example: Evaluate(judges=["correctness"], filter_string="trace.status = 'OK'", max_cost_usd=2.0)"""
 
 GET_EVALUATION_RUN_DESCRIPTION = """\
-One evaluation run: status, judges, totals, metrics, and a page of results (errors_only=true
-for failures).
+One evaluation run: status, judges, totals, metrics and a page of results.
 Example: GetEvaluationRun(run_id="run-0f3c...", errors_only=true)"""
 
 COMPARE_EVALUATION_RUNS_DESCRIPTION = """\
-Compare two evaluation runs (run_a before, run_b after): metric deltas and the traces (or
-dataset records) whose verdict changed.
+Compare run_a (before) with run_b (after): metric deltas and the traces or records whose
+verdict changed.
 Example: CompareEvaluationRuns(run_a="run-0f3c...", run_b="run-9ad1...")"""
 
 
@@ -54,22 +51,22 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
         ctx: Context,
         judges: Annotated[
             list[str] | None,
-            Field(description="Judge names, e.g. ['correctness', 'latency']; none when resuming with run_id."),
+            Field(description="e.g. ['correctness']; none with run_id."),
         ] = None,
         filter_string: FilterString = None,
-        trace_ids: Annotated[list[str] | None, Field(description="Judge these traces instead of a filter.")] = None,
-        dataset: Annotated[str | None, Field(description="Run the target on this dataset's records.")] = None,
-        dataset_version: Annotated[int | None, Field(description="The dataset version; none for the latest.")] = None,
+        trace_ids: Annotated[list[str] | None, Field(description="Instead of filter_string.")] = None,
+        dataset: Annotated[str | None, Field(description="Records for the target.")] = None,
+        dataset_version: Annotated[int | None, Field(description="Of the dataset.")] = None,
         target: Annotated[
-            str | None, Field(description="The agent to run on each record, 'module:function' (allowed by the server).")
+            str | None, Field(description="'module:function', allowed by the server.")
         ] = None,
         run_id: Annotated[
-            str | None, Field(description="Resume this run: judge only its pairs without a result.")
+            str | None, Field(description="Resume this run.")
         ] = None,
-        name: Annotated[str | None, Field(description="A name for the run, e.g. 'prompt v2'.")] = None,
+        name: Annotated[str | None, Field(description="e.g. 'prompt v2'.")] = None,
         max_concurrency: Annotated[int, Field(description=f"Judgments in flight, 1 to {MAX_CONCURRENCY}.")] = 8,
-        max_tokens: Annotated[int | None, Field(description="Token budget of the whole run; none for no limit.")] = None,
-        max_cost_usd: Annotated[float | None, Field(description="Cost budget in USD; none for no limit.")] = None,
+        max_tokens: Annotated[int | None, Field(description="Token budget.")] = None,
+        max_cost_usd: Annotated[float | None, Field(description="Budget in USD.")] = None,
     ) -> Annotated[CallToolResult, EvaluationRun]:
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message)
@@ -108,7 +105,7 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
         )
 
     async def compare_evaluation_runs(
-        run_a: Annotated[str, Field(description="The baseline run's id.")],
+        run_a: Annotated[str, Field(description="The baseline.")],
         run_b: Annotated[str, Field(description="The run compared with it.")],
         max_results: MaxResults = 50,
         page_token: PageToken = None,
@@ -126,7 +123,7 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings) ->
 
 
 LIST_EVALUATION_RUNS_DESCRIPTION = """\
-The stored evaluation runs, newest first, with status, judges, what they judged and totals.
+The evaluation runs, newest first, with status, judges and totals.
 Example: ListEvaluationRuns(max_results=5)"""
 
 
@@ -134,7 +131,7 @@ def add_run_listing_tool(server: MCPServer, db: Database) -> None:
     """Register ListEvaluationRuns on `server`, over `db`."""
 
     async def list_evaluation_runs(
-        max_results: Annotated[int, Field(description=f"Runs per page, 1 to {listing.MAX_RUNS}.")] = 20,
+        max_results: Annotated[int, Field(description=f"1 to {listing.MAX_RUNS}.")] = 20,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, listing.EvaluationRunList]:
         return await answer(listing.list_evaluation_runs, db, max_results=max_results, page_token=page_token)

@@ -24,22 +24,18 @@ CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentH
 RUNS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
 """RunJudge may call a model provider (open world) and logs feedback."""
 
-JudgeName = Annotated[str, Field(description="The judge's name, e.g. 'routing_accuracy' or a built-in such as 'correctness'.")]
-Version = Annotated[int | None, Field(description="A stored judge's version; none for the latest.")]
+JudgeName = Annotated[str, Field(description="e.g. 'routing', or a built-in such as 'correctness'.")]
+Version = Annotated[int | None, Field(description="A stored judge's version.")]
 
 CREATE_JUDGE_DESCRIPTION = """\
-Create an LLM judge, or the next version of one. instructions use template variables
-{{ inputs }}, {{ outputs }} (the root span's request and response), {{ expectations }}, or
-{{ trace }} (an agent judge that investigates the trace with the trace tools). output_type:
-{"kind": "bool"|"text"}, {"kind": "categorical", "categories": [...]}, {"kind": "int"|"float",
-"minimum": 1, "maximum": 5}. model: one the server allows, 'sampling' for yours; default the
-server's. Run it with RunJudge.
-Example: CreateJudge(name="routing", instructions="Was {{ inputs }} routed right, judging by
-{{ outputs }}?", output_type={"kind": "bool"})"""
+Create an LLM judge, or its next version. instructions use {{ inputs }}, {{ outputs }} (the root
+span's request and response), {{ expectations }}, or {{ trace }} (an agent judge with the trace
+tools). output_type kinds: bool, text, categorical (categories), int or float (minimum, maximum).
+model: one the server allows, or 'sampling'.
+Example: CreateJudge(name="routing", instructions="Was {{ inputs }} routed right?")"""
 
 LIST_JUDGES_DESCRIPTION = """\
-The stored judges (latest versions) and, on the first page, the built-in LLM and code judges
-with the parameters each takes.
+The stored judges and, on the first page, the built-in ones with their parameters.
 Example: ListJudges()"""
 
 GET_JUDGE_DESCRIPTION = """\
@@ -47,11 +43,9 @@ One judge in full: instructions, output type, model, kind, parameters.
 Example: GetJudge(name="routing", version=2)"""
 
 RUN_JUDGE_DESCRIPTION = """\
-Run a stored or built-in judge on one trace and log its verdict as feedback named after it
-(find failures with feedback.<judge> in SearchTraces). A verdict the judge cannot reach is
-logged as an error. parameters: built-in judges only, e.g. {"threshold_ms": 5000} for latency.
-max_tokens, max_cost_usd: a budget; a judgment it stops logs nothing.
-Example: RunJudge(judge="correctness", trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
+Run a judge on one trace and log its verdict as feedback named after the judge (an unreachable
+verdict is logged as an error). parameters: built-in judges only, e.g. {"threshold_ms": 5000}.
+Example: RunJudge(judge="correctness", trace_id="4bf92f35...")"""
 
 
 def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None:
@@ -60,13 +54,13 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
     async def create_judge(
         name: JudgeName,
         instructions: Annotated[
-            str, Field(description="The prompt, using {{ inputs }}, {{ outputs }}, {{ expectations }} or {{ trace }}.")
+            str, Field(description="The prompt, with the template variables above.")
         ],
         output_type: Annotated[
-            OutputType | None, Field(description='The value\'s type; default {"kind": "bool"}.')
+            OutputType | None, Field(description='Default {"kind": "bool"}.')
         ] = None,
-        model: Annotated[str | None, Field(description="e.g. 'openai:/gpt-4o-mini'; none for the default.")] = None,
-        description: Annotated[str, Field(description="What the judge checks, in one sentence.")] = "",
+        model: Annotated[str | None, Field(description="e.g. 'openai:/gpt-4o-mini'.")] = None,
+        description: Annotated[str, Field(description="What it checks, one sentence.")] = "",
     ) -> Annotated[CallToolResult, service.JudgeInfo]:
         return await answer(
             service.create_judge, db, name, instructions, models=settings.models, output=output_type, model=model,
@@ -74,7 +68,7 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
         )
 
     async def list_judges(
-        max_results: Annotated[int, Field(description="Stored judges per page, 1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.JudgeList]:
         return await answer(service.list_judges, db, max_results=max_results, page_token=page_token)
@@ -83,17 +77,17 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings) -> None
         return await answer(service.get_judge, db, name, version=version)
 
     async def run_judge(
-        judge: Annotated[str, Field(description="A stored judge's name or a built-in judge's name.")],
+        judge: Annotated[str, Field(description="A stored or built-in judge's name.")],
         trace_id: TraceId,
         version: Version = None,
         parameters: Annotated[
-            dict[str, Any] | None, Field(description="Parameters of a built-in judge (GetJudge lists them).")
+            dict[str, Any] | None, Field(description="A built-in judge's (GetJudge lists them).")
         ] = None,
         max_tokens: Annotated[
-            int | None, Field(description="Token budget of this judgment's model calls; none for no limit.")
+            int | None, Field(description="Token budget.")
         ] = None,
         max_cost_usd: Annotated[
-            float | None, Field(description="Cost budget in USD of this judgment's model calls; none for no limit.")
+            float | None, Field(description="Budget in USD.")
         ] = None,
         ctx: Context | None = None,
     ) -> Annotated[CallToolResult, service.RunResult] | InputRequiredResult:

@@ -24,15 +24,14 @@ WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 REPLACES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 """CreateLabelingSchema with overwrite=true replaces a schema's definition."""
 
-Session = Annotated[str, Field(description="The labeling session's name or its session_id ('ls-' and 32 hex).")]
-SchemaName = Annotated[str, Field(description="A labeling schema's name, e.g. 'routing_correct'.")]
-Labeler = Annotated[str, Field(description="Who gives the label: the person's name or id, e.g. 'alice'.")]
+Session = Annotated[str, Field(description="Its name or session_id.")]
+SchemaName = Annotated[str, Field(description="A labeling schema's name.")]
+Labeler = Annotated[str, Field(description="The person, e.g. 'alice'.")]
 
 CREATE_SCHEMA_DESCRIPTION = """\
-Define a question people answer about traces; labels are HUMAN assessments named after it (name
-it after a judge to align that judge). type: 'feedback' or 'expectation'. input:
-{"kind": "pass_fail"}, {"kind": "categorical", "options": [...], "multiple": false},
-{"kind": "numeric", "minimum": 1, "maximum": 5} or {"kind": "text"}.
+Define a question people answer about traces; labels are HUMAN assessments of its name (name
+it after a judge to align that judge). input: {"kind": "pass_fail"}, {"kind": "categorical",
+"options": [...]}, {"kind": "numeric", "minimum": 1, "maximum": 5} or {"kind": "text"}.
 Example: CreateLabelingSchema(name="routing", type="feedback", input={"kind": "pass_fail"})"""
 
 LIST_SCHEMAS_DESCRIPTION = """\
@@ -40,8 +39,8 @@ The labeling schemas in full.
 Example: ListLabelingSchemas()"""
 
 CREATE_SESSION_DESCRIPTION = """\
-Create a labeling session: a queue of traces to label with its schemas, by its assignees (none:
-anyone). Fill it with AddTracesToLabelingSession.
+Create a labeling session: a queue of traces to label with its schemas; fill it with
+AddTracesToLabelingSession.
 Example: CreateLabelingSession(name="week 12", schemas=["routing"], assignees=["alice"])"""
 
 LIST_SESSIONS_DESCRIPTION = """\
@@ -49,8 +48,7 @@ The labeling sessions with schemas, assignees and item counts.
 Example: ListLabelingSessions()"""
 
 ADD_TRACES_DESCRIPTION = """\
-Queue traces (trace_ids, or a filter_string) in a labeling session; ones already there are
-ignored.
+Queue traces in a labeling session (ones already there are ignored).
 Example: AddTracesToLabelingSession(session="week 12", filter_string="feedback.routing = 'no'")"""
 
 LIST_ITEMS_DESCRIPTION = """\
@@ -58,14 +56,13 @@ A labeling session's queue: each trace's status, previews, labels so far, schema
 Example: ListLabelingItems(session="week 12", status="pending")"""
 
 SUBMIT_LABEL_DESCRIPTION = """\
-Record a person's label for one schema on one queued trace (checked against the schema), stored
-as a HUMAN assessment; relabeling overrides. You may pre-fill a value, but submit as the person once
-they agree.
-Example: SubmitLabel(session="week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736", schema="routing", value="fail", labeler="alice")"""
+Record a person's label for one schema on one queued trace, as a HUMAN assessment; relabeling
+overrides. You may pre-fill a value, but submit as the person once they agree.
+Example: SubmitLabel(session="week 12", trace_id="4bf92f35...", schema="routing", value="fail", labeler="alice")"""
 
 SKIP_ITEM_DESCRIPTION = """\
-Mark a queued trace skipped in a labeling session.
-Example: SkipLabelingItem(session="week 12", trace_id="4bf92f3577b34da6a3ce929d0e0e4736", labeler="alice")"""
+Mark a queued trace skipped.
+Example: SkipLabelingItem(session="week 12", trace_id="4bf92f35...", labeler="alice")"""
 
 
 def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> None:
@@ -73,12 +70,12 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
     del settings  # labeling calls no model
 
     async def create_labeling_schema(
-        name: Annotated[str, Field(description="Letters, digits, _ . - ; also the name its labels are stored as.")],
-        type: Annotated[Literal["feedback", "expectation"], Field(description="feedback (a verdict) or expectation (ground truth).")],
-        input: Annotated[LabelInput, Field(description="What a label holds, picked by kind.")],
-        instructions: Annotated[str, Field(description="What the labeler should look at.")] = "",
+        name: Annotated[str, Field(description="Letters, digits, _ . -; also its labels' name.")],
+        type: Annotated[Literal["feedback", "expectation"], Field(description="A verdict or ground truth.")],
+        input: Annotated[LabelInput, Field(description="What a label holds (above).")],
+        instructions: Annotated[str, Field(description="For the labeler.")] = "",
         enable_comment: Annotated[bool, Field(description="Whether a label may carry a comment.")] = False,
-        overwrite: Annotated[bool, Field(description="Replace the schema of this name if it exists.")] = False,
+        overwrite: Annotated[bool, Field(description="Replace one of this name.")] = False,
     ) -> Annotated[CallToolResult, definitions.SchemaInfo]:
         return await answer(
             definitions.create_schema, db, name, type, input,
@@ -86,29 +83,29 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         )
 
     async def list_labeling_schemas(
-        max_results: Annotated[int, Field(description="Schemas per page, 1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, definitions.SchemaList]:
         return await answer(definitions.list_schemas, db, max_results=max_results, page_token=page_token)
 
     async def create_labeling_session(
-        name: Annotated[str, Field(description="A name for the session, e.g. 'routing review week 12'.")],
-        schemas: Annotated[list[str], Field(description="The labeling schemas to fill for each trace (at most 20).")],
+        name: Annotated[str, Field(description="e.g. 'week 12'.")],
+        schemas: Annotated[list[str], Field(description="Schema names, at most 20.")],
         assignees: Annotated[list[str] | None, Field(description="Who may label; none for anyone.")] = None,
     ) -> Annotated[CallToolResult, definitions.SessionInfo]:
         return await answer(definitions.create_session, db, name, schemas, assignees=assignees)
 
     async def list_labeling_sessions(
-        max_results: Annotated[int, Field(description="Sessions per page, 1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, definitions.SessionList]:
         return await answer(definitions.list_sessions, db, max_results=max_results, page_token=page_token)
 
     async def add_traces_to_labeling_session(
         session: Session,
-        trace_ids: Annotated[list[str] | None, Field(description="The traces to queue, in order.")] = None,
+        trace_ids: Annotated[list[str] | None, Field(description="In queue order.")] = None,
         filter_string: FilterString = None,
-        max_traces: Annotated[int, Field(description="Most traces to queue in this call, 1 to 10,000.")] = 1_000,
+        max_traces: Annotated[int, Field(description="1 to 10,000.")] = 1_000,
     ) -> Annotated[CallToolResult, queue.AddTracesResult]:
         return await answer(
             queue.add_traces, db, session, trace_ids=trace_ids, filter_string=filter_string, max_traces=max_traces
@@ -119,7 +116,7 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         status: Annotated[
             Literal["pending", "completed", "skipped"] | None, Field(description="Only items of this status.")
         ] = None,
-        max_results: Annotated[int, Field(description="Items per page, 1 to 100.")] = 20,
+        max_results: Annotated[int, Field(description="1 to 100.")] = 20,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, queue.ItemList]:
         return await answer(
@@ -132,10 +129,10 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         schema: SchemaName,
         value: Annotated[
             bool | int | float | str | list[str],
-            Field(description="The label, as the schema's input expects (ListLabelingItems shows 'expects')."),
+            Field(description="As ListLabelingItems' 'expects' says."),
         ],
         labeler: Labeler,
-        comment: Annotated[str | None, Field(description="Why; only for schemas with enable_comment.")] = None,
+        comment: Annotated[str | None, Field(description="With enable_comment only.")] = None,
     ) -> Annotated[CallToolResult, queue.SubmitResult]:
         return await answer(queue.submit_label, db, session, trace_id, schema, value, labeler=labeler, comment=comment)
 

@@ -18,9 +18,8 @@ OPTIMIZES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempoten
 """OptimizePrompt calls model providers, runs an agent, and adds prompt versions; it changes nothing else."""
 
 OPTIMIZE_PROMPT_DESCRIPTION = """\
-Improve a registered prompt so that an agent (target, which loads it with load_prompt) scores
-better under judges on a dataset (GEPA, train/validation split). Each accepted candidate becomes
-a new prompt version; aliases are not moved. Spends up to max_cost_usd.
+Improve a registered prompt so that an agent (target, loading it with load_prompt) scores better
+under judges on a dataset (GEPA); each accepted candidate becomes a new prompt version.
 Example: OptimizePrompt(prompt="router", dataset="misrouted", judges=["routing"],
 target="mcp_server.demo_target:answer", max_cost_usd=1.0)"""
 
@@ -31,18 +30,14 @@ def add_optimization_tools(server: MCPServer, db: Database, settings: Settings) 
     async def optimize_prompt_tool(
         ctx: Context,
         prompt: Annotated[str, Field(description="'name', 'prompts:/name/3' or 'prompts:/name@alias'.")],
-        dataset: Annotated[str, Field(description="The dataset whose records the target runs on.")],
-        judges: Annotated[list[str], Field(description="Judge names that score the target's answers.")],
-        target: Annotated[str, Field(description="The agent, 'module:function', allowed by the server.")],
-        dataset_version: Annotated[int | None, Field(description="The dataset version; none for the latest.")] = None,
-        reflection_model: Annotated[
-            str | None,
-            Field(description="The model that proposes new text, one the server allows; none for the default "
-                  "judge model."),
-        ] = None,
-        max_metric_calls: Annotated[int, Field(description="Records scored at most, all candidates together.")] = 60,
-        max_cost_usd: Annotated[float | None, Field(description="Cost budget in USD; none for no limit.")] = None,
-        val_fraction: Annotated[float, Field(description="Share of records held out for validation.")] = 0.5,
+        dataset: Annotated[str, Field(description="Records the target runs on.")],
+        judges: Annotated[list[str], Field(description="Judge names that score it.")],
+        target: Annotated[str, Field(description="'module:function', allowed by the server.")],
+        dataset_version: Annotated[int | None, Field(description="Of the dataset.")] = None,
+        reflection_model: Annotated[str | None, Field(description="One the server allows.")] = None,
+        max_metric_calls: Annotated[int, Field(description="Records scored, all candidates.")] = 60,
+        max_cost_usd: Annotated[float | None, Field(description="Budget in USD.")] = None,
+        val_fraction: Annotated[float, Field(description="Share held out for validation.")] = 0.5,
         max_concurrency: Annotated[int, Field(description="Records scored at once, 1 to 64.")] = 8,
     ) -> Annotated[CallToolResult, PromptOptimization]:
         async def progress(done: int, total: int, message: str) -> None:

@@ -22,18 +22,18 @@ CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentH
 MOVES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 """SetPromptAlias repoints an alias: agents loading 'prompts:/name@production' get another text."""
 
-PromptName = Annotated[str, Field(description="The prompt's name, e.g. 'router': letters, digits, _ . -")]
-MaxResults = Annotated[int, Field(description="Items per page, 1 to 100.")]
+PromptName = Annotated[str, Field(description="Letters, digits, _ . -")]
+MaxResults = Annotated[int, Field(description="1 to 100.")]
 
 
 class ChatMessage(BaseModel):
     role: str = Field(description="system, developer, user, assistant or tool")
-    content: str = Field(description="The message text, with {{ name }} variables.")
+    content: str = Field(description="With {{ name }} variables.")
 
 
 REGISTER_DESCRIPTION = """\
 Register a prompt version (text, or chat messages {role, content}) with {{ name }} variables;
-versions never change. Agents load it with load_prompt('prompts:/name/3').
+agents load it with load_prompt('prompts:/name/3').
 Example: RegisterPrompt(name="router", template="Route: {{ request }}")"""
 
 GET_DESCRIPTION = """\
@@ -50,11 +50,11 @@ A prompt's versions, newest first, with commit messages and aliases.
 Example: ListPromptVersions(name="router")"""
 
 SET_ALIAS_DESCRIPTION = """\
-Point an alias (e.g. 'production') at a prompt version; 'latest' is reserved.
+Point an alias (e.g. 'production') at a prompt version.
 Example: SetPromptAlias(name="router", alias="production", version=3)"""
 
 DIFF_DESCRIPTION = """\
-A unified diff of two prompt versions' templates, and their variables and commit messages.
+A unified diff of two prompt versions, with their variables and commit messages.
 Example: DiffPromptVersions(name="router", from_version=1, to_version=2)"""
 
 
@@ -66,12 +66,12 @@ def add_prompt_tools(server: MCPServer, db: Database, settings: Settings) -> Non
         name: PromptName,
         template: Annotated[
             str | list[ChatMessage],
-            Field(description="The prompt text, or chat messages [{role, content}]; variables as {{ name }}."),
+            Field(description="Text or chat messages; variables as {{ name }}."),
         ],
-        commit_message: Annotated[str, Field(description="What changed in this version and why.")] = "",
-        tags: Annotated[dict[str, str] | None, Field(description="Labels on this version, e.g. {\"author\": \"ana\"}.")] = None,
+        commit_message: Annotated[str, Field(description="What changed and why.")] = "",
+        tags: Annotated[dict[str, str] | None, Field(description="Labels on this version.")] = None,
         description: Annotated[
-            str | None, Field(description="What the prompt is for; replaces the prompt's description when given.")
+            str | None, Field(description="What the prompt is for (replaces the old one).")
         ] = None,
     ) -> Annotated[CallToolResult, service.PromptVersionInfo]:
         text_or_messages = template if isinstance(template, str) else [m.model_dump() for m in template]
@@ -82,7 +82,7 @@ def add_prompt_tools(server: MCPServer, db: Database, settings: Settings) -> Non
 
     async def get_prompt(
         name_or_uri: Annotated[
-            str, Field(description="'router', 'prompts:/router/3', 'prompts:/router@production' or 'prompts:/router'.")
+            str, Field(description="A name or a prompts:/ URI, as above.")
         ],
         version: Annotated[int | None, Field(description="A version, with a bare name.")] = None,
         alias: Annotated[str | None, Field(description="An alias, with a bare name.")] = None,
@@ -101,17 +101,17 @@ def add_prompt_tools(server: MCPServer, db: Database, settings: Settings) -> Non
 
     async def set_prompt_alias(
         name: PromptName,
-        alias: Annotated[str, Field(description="e.g. 'production': letters, digits, _ or -; not 'latest'.")],
-        version: Annotated[int, Field(description="The version the alias should point at.")],
+        alias: Annotated[str, Field(description="e.g. 'production'; not 'latest'.")],
+        version: Annotated[int, Field(description="The version it points at.")],
     ) -> Annotated[CallToolResult, service.AliasChange]:
         return await answer(service.set_prompt_alias, db, name, alias, version)
 
     async def diff_prompt_versions(
         name: PromptName,
-        from_version: Annotated[int, Field(description="The older version (the diff's '-' side).")],
-        to_version: Annotated[int, Field(description="The newer version (the diff's '+' side).")],
+        from_version: Annotated[int, Field(description="The '-' side.")],
+        to_version: Annotated[int, Field(description="The '+' side.")],
         max_content_length: Annotated[
-            int, Field(description="Characters of diff to show, 1,000 to 200,000.")
+            int, Field(description="1,000 to 200,000.")
         ] = service.DEFAULT_DIFF_LENGTH,
     ) -> Annotated[CallToolResult, service.PromptDiffAnswer]:
         return await answer(

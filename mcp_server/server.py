@@ -56,7 +56,9 @@ Every answer has a size cap. When an answer is cut it says what was cut and retu
 next_page_token: call the same tool again with the same arguments and page_token=<that token> to
 continue. Tokens belong to the tool and arguments that issued them. A span field too long for a
 page comes in `slices` (pieces of its JSON text with start and end); joined in order they give
-the field. Ids: trace ids are 32 hex characters, span ids 16; use them as the tools return them."""
+the field. Ids: trace ids are 32 hex characters (base64 and 'tr-<hex>' are accepted too), span
+ids 16; use them as the tools return them. An optional argument left out means: no filter (all),
+no budget limit, the latest version, the server's default model."""
 
 def _version() -> str:
     try:
@@ -91,11 +93,11 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
 
     async def list_spans(
         trace_id: TraceId,
-        max_results: Annotated[int, Field(description="Spans per page, 1 to 1,000.")] = 100,
+        max_results: Annotated[int, Field(description="1 to 1,000.")] = 100,
         page_token: PageToken = None,
-        span_type: Annotated[str | None, Field(description="Only spans of this type, e.g. 'TOOL'.")] = None,
+        span_type: Annotated[str | None, Field(description="e.g. 'TOOL'.")] = None,
         name_pattern: Annotated[
-            str | None, Field(description="Only spans whose name matches this RE2 regex.")
+            str | None, Field(description="RE2 regex on the name.")
         ] = None,
     ) -> Annotated[CallToolResult, tools.SpanList]:
         return await answer(
@@ -142,10 +144,10 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
 
     async def search_trace_regex(
         trace_id: TraceId,
-        pattern: Annotated[str, Field(description="RE2 regex, at most 1,000 characters.")],
-        max_matches: Annotated[int, Field(description="Matches per page, 1 to 500.")] = 50,
+        pattern: Annotated[str, Field(description="RE2, at most 1,000 characters.")],
+        max_matches: Annotated[int, Field(description="1 to 500.")] = 50,
         surrounding_content_length: Annotated[
-            int, Field(description="Context characters each side, 0 to 1,000.")
+            int, Field(description="Characters each side, 0 to 1,000.")
         ] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.RegexSearchResult]:
@@ -170,7 +172,7 @@ def _add_trace_tools(server: MCPServer, db: Database) -> None:
         order_by: Annotated[
             list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC'].")
         ] = None,
-        max_results: Annotated[int, Field(description="Traces per page, 1 to 500.")] = 100,
+        max_results: Annotated[int, Field(description="1 to 500.")] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, tools.TraceSearchResult]:
         return await answer(

@@ -27,26 +27,15 @@ logger = logging.getLogger(__name__)
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
-TraceId = Annotated[str, Field(description="32 hex characters (base64 and 'tr-<hex>' accepted).")]
-SpanId = Annotated[str, Field(description="16 hex characters, as ListSpans returns it.")]
-PageToken = Annotated[
-    str | None,
-    Field(description="next_page_token of the previous answer (same other arguments)."),
-]
-AttributeKeys = Annotated[
-    list[str] | None,
-    Field(description="Only these attribute keys (default all)."),
-]
-MaxContentLength = Annotated[
-    int,
-    Field(description="Content characters per page, 1,000 to 200,000."),
-]
-FilterString = Annotated[
-    str | None,
-    Field(
-        description="Trace filter (grammar: see SearchTraces), e.g. \"trace.status = 'ERROR'\"; none for all."
-    ),
-]
+# The parameters many tools share. Their descriptions are a few words: paging, ids and the filter
+# grammar are explained once, in the server's instructions and in SearchTraces, not in each tool.
+TraceId = Annotated[str, Field(description="32 hex characters.")]
+SpanId = Annotated[str, Field(description="16 hex characters.")]
+# page_token has no description: its name says it, and the server's instructions say how paging works.
+PageToken = str | None
+AttributeKeys = Annotated[list[str] | None, Field(description="Only these attribute keys.")]
+MaxContentLength = Annotated[int, Field(description="Characters per page, 1,000 to 200,000.")]
+FilterString = Annotated[str | None, Field(description="Trace filter (see SearchTraces); none for all.")]
 
 
 async def answer(service: Callable[..., Any], /, *args: Any, **kwargs: Any) -> CallToolResult:
@@ -146,14 +135,33 @@ def refuse_unknown_arguments(server: MCPServer) -> None:
 
 
 def compact_schemas(server: MCPServer) -> None:
-    """Cut from every tool's schemas what costs a client's context and tells its model nothing:
-    pydantic's titles ("Trace Id" beside trace_id), and in input schemas the null alternative of
-    an optional argument whose default is null (leaving it out says the same; null is still
-    accepted). Output schemas keep their null alternatives: an answer's field may be null."""
+    """Cut from every tool's schemas what costs a client's context and tells its model nothing,
+    leaving what each schema accepts as it was:
+    - pydantic's titles ("Trace Id" beside trace_id);
+    - in input schemas, the null alternative of an optional argument whose default is null
+      (leaving it out says the same; null is still accepted). Output schemas keep theirs: an
+      answer's field may be null;
+    - keywords that constrain nothing: `additionalProperties: true`, `items: {}`, `type: string`
+      beside a string `const`, and the OpenAPI `discriminator` beside a `oneOf` whose
+      alternatives' `const` already tell them apart;
+    - an `anyOf` of plain types, written as one list of types ({"type": ["string", "integer"]});
+    - in input schemas, the docstring of an argument's model (a `$defs` entry's description,
+      written for the code's reader): the argument's own description says what a client needs;
+    - a `$defs` entry used once, written where it is used instead of behind a `$ref`.
+    The `additionalProperties: false` that refuse_unknown_arguments sets stays."""
     for tool in server._tool_manager.list_tools():
-        tool.parameters = _compact(tool.parameters, optional_nulls=True)
+        tool.parameters = _inline_single_defs(_without_model_docstrings(_compact(tool.parameters, optional_nulls=True)))
         if tool.output_schema is not None:
-            tool.output_schema = _compact(tool.output_schema, optional_nulls=False)
+            tool.output_schema = _inline_single_defs(_compact(tool.output_schema, optional_nulls=False))
+
+
+# The keywords that apply to one JSON type only: an alternative of that type may keep them when
+# the alternatives of an anyOf merge into a type list, since they constrain no other type.
+_TYPE_ONLY_KEYWORDS = {
+    "array": {"items", "minItems", "maxItems", "uniqueItems"},
+    "object": {"properties", "required", "additionalProperties"},
+    "string": {"minLength", "maxLength", "pattern", "format"},
+}
 
 
 def _compact(schema: Any, *, optional_nulls: bool) -> Any:
@@ -168,12 +176,91 @@ def _compact(schema: Any, *, optional_nulls: bool) -> Any:
         if key in ("properties", "$defs") and isinstance(value, dict):
             # Keys here are names (a property may be called "title"), each naming a schema.
             out[key] = {name: _compact(sub, optional_nulls=optional_nulls) for name, sub in value.items()}
-        else:
+        elif not _constrains_nothing(key, value, schema):
             out[key] = _compact(value, optional_nulls=optional_nulls)
+    return _finish(out, optional_nulls=optional_nulls)
+
+
+def _constrains_nothing(key: str, value: Any, schema: dict[str, Any]) -> bool:
+    """Whether `key: value` in `schema` can be left out without changing what the schema accepts."""
+    if key == "additionalProperties":
+        return value is True
+    if key == "items":
+        return value == {}
+    return key == "discriminator" and "oneOf" in schema
+
+
+def _finish(out: dict[str, Any], *, optional_nulls: bool) -> dict[str, Any]:
+    """The rewrites of one compacted schema that look at its keys together."""
+    if isinstance(out.get("const"), str) and out.get("type") == "string":
+        del out["type"]  # the constant says it
     alternatives = out.get("anyOf")
     if optional_nulls and "default" in out and out["default"] is None and isinstance(alternatives, list):
         rest = [alt for alt in alternatives if alt != {"type": "null"}]
         if len(rest) == 1 and len(rest) < len(alternatives):
             del out["anyOf"], out["default"]
             out = {**rest[0], **out}
-    return out
+    return _merge_type_alternatives(out)
+
+
+def _merge_type_alternatives(schema: dict[str, Any]) -> dict[str, Any]:
+    """{"anyOf": [{"type": "string"}, {"type": "array", "items": X}]} as {"type": ["string",
+    "array"], "items": X}: the same values are valid, since `items` constrains arrays only."""
+    alternatives = schema.get("anyOf")
+    if not isinstance(alternatives, list) or "type" in schema or len(alternatives) < 2:
+        return schema
+    merged: dict[str, Any] = {}
+    types: list[str] = []
+    for alternative in alternatives:
+        kind = alternative.get("type") if isinstance(alternative, dict) else None
+        if not isinstance(kind, str) or kind in types:
+            return schema
+        rest = {key: value for key, value in alternative.items() if key != "type"}
+        if not set(rest) <= _TYPE_ONLY_KEYWORDS.get(kind, set()) or set(rest) & set(merged):
+            return schema
+        types.append(kind)
+        merged.update(rest)
+    out = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {"type": types, **merged, **out}
+
+
+def _without_model_docstrings(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its `$defs` entries' own descriptions (the models' docstrings) left out."""
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict):
+        return schema
+    bare = {name: {key: value for key, value in sub.items() if key != "description"} for name, sub in defs.items()}
+    return {**schema, "$defs": bare}
+
+
+def _inline_single_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Write each `$defs` entry that one `$ref` uses in that place (its siblings, such as the
+    property's own description, win over the entry's). An entry used twice or more, or one that
+    refers to itself, stays behind its `$ref`."""
+    defs = dict(schema.get("$defs", {}))
+    while True:
+        text = dumps(schema)
+        once = [
+            name
+            for name in defs
+            if text.count(dumps(f"#/$defs/{name}")) == 1 and dumps(f"#/$defs/{name}") not in dumps(defs[name])
+        ]
+        if not once:
+            return schema
+        name = once[0]
+        body = defs.pop(name)
+        ref = f"#/$defs/{name}"
+
+        def put(node: Any, ref: str = ref, body: dict[str, Any] = body) -> Any:
+            if isinstance(node, list):
+                return [put(item) for item in node]
+            if not isinstance(node, dict):
+                return node
+            if node.get("$ref") == ref:
+                return {**body, **{key: value for key, value in node.items() if key != "$ref"}}
+            return {key: put(value) for key, value in node.items()}
+
+        schema = put({key: value for key, value in schema.items() if key != "$defs"})
+        defs = put(defs)  # an entry may use the one just written in place
+        if defs:
+            schema = {**schema, "$defs": defs}

@@ -54,10 +54,10 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    span_id: str = Field(description="The span the finding is about: 16 hex characters, a span of this trace.")
-    category: str = Field(description="What kind of problem, e.g. 'tool_selection_error' (TRAIL taxonomy).")
-    evidence: str = Field(description="What in the span shows it: a quote or a short description.")
-    impact: str | None = Field(None, description="How much it matters, e.g. 'HIGH', or what it caused.")
+    span_id: str = Field(description="The span it is about.")
+    category: str = Field(description="e.g. 'tool_selection_error' (TRAIL taxonomy).")
+    evidence: str = Field(description="A quote or short description.")
+    impact: str | None = Field(None, description="e.g. 'HIGH', or what it caused.")
 
 
 class AssessmentRecord(BaseModel):

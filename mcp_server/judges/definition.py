@@ -49,9 +49,9 @@ class OutputType(BaseModel):
     """The type of a judge's value. `kind` picks it; the other fields constrain it."""
 
     kind: Literal["bool", "int", "float", "categorical", "text"] = "bool"
-    minimum: float | None = Field(None, description="Lowest allowed value (int and float).")
-    maximum: float | None = Field(None, description="Highest allowed value (int and float).")
-    categories: list[str] | None = Field(None, description="The allowed strings (categorical).")
+    minimum: float | None = Field(None, description="For int and float.")
+    maximum: float | None = Field(None, description="For int and float.")
+    categories: list[str] | None = Field(None, description="For categorical.")
 
     @model_validator(mode="after")
     def _consistent(self) -> OutputType:

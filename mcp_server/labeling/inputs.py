@@ -52,8 +52,8 @@ class CategoricalInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["categorical"]
-    options: list[str] = Field(description=f"The allowed values: 1 to {MAX_OPTIONS} distinct strings.")
-    multiple: bool = Field(False, description="Whether a label may pick several options (a list).")
+    options: list[str] = Field(description=f"1 to {MAX_OPTIONS} distinct strings.")
+    multiple: bool = Field(False, description="A label may pick several (a list).")
 
     @model_validator(mode="after")
     def _options(self) -> CategoricalInput:
@@ -93,8 +93,8 @@ class NumericInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["numeric"]
-    minimum: float | None = Field(None, description="Lowest allowed value; none for no bound.")
-    maximum: float | None = Field(None, description="Highest allowed value; none for no bound.")
+    minimum: float | None = Field(None, description="Lowest allowed.")
+    maximum: float | None = Field(None, description="Highest allowed.")
 
     @model_validator(mode="after")
     def _range(self) -> NumericInput:
@@ -139,7 +139,7 @@ class TextInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["text"]
     max_length: int | None = Field(
-        None, ge=1, le=MAX_TEXT_LENGTH, description=f"Most characters a label may hold; none for {MAX_TEXT_LENGTH:,}."
+        None, ge=1, le=MAX_TEXT_LENGTH, description=f"Default {MAX_TEXT_LENGTH:,}."
     )
 
     def describe(self) -> str:

@@ -41,28 +41,27 @@ SUMMARY_TEXT_CHARS = 1_000
 
 
 LOG_FEEDBACK_DESCRIPTION = """\
-Record feedback (a named verdict) on a trace or one of its spans, with rationale, source
-(HUMAN, LLM_JUDGE, CODE; source_id), metadata and span-anchored findings. Never replaces: correct
-with OverrideAssessment. Searchable as feedback.<name> in SearchTraces. Returns the assessment_id.
-Example: LogFeedback(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="correctness", value="no", rationale="...")"""
+Record feedback (a named verdict) on a trace or span, with rationale, source, metadata and
+span-anchored findings; never replaces (correct with OverrideAssessment). Filter as feedback.<name>.
+Example: LogFeedback(trace_id="4bf92f35...", name="correctness", value="no", rationale="...")"""
 
 LOG_EXPECTATION_DESCRIPTION = """\
-Record an expectation (ground truth a judge compares with, e.g. the expected answer) on a trace
-or span. Searchable as expectation.<name>. Returns the assessment_id.
-Example: LogExpectation(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="expected_facts", value=["refund issued"])"""
+Record an expectation (ground truth a judge compares with) on a trace or span. Filter as
+expectation.<name>.
+Example: LogExpectation(trace_id="4bf92f35...", name="expected_facts", value=["refund issued"])"""
 
 LIST_ASSESSMENTS_DESCRIPTION = """\
-The feedback and expectations on one trace and its spans, oldest first (rationales cut to 1,000
-characters; GetAssessment has them whole). include_invalid=true also lists overridden ones.
-Example: ListAssessments(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", name="correctness")"""
+The feedback and expectations on one trace, oldest first (rationales cut to 1,000 characters;
+GetAssessment has them whole).
+Example: ListAssessments(trace_id="4bf92f35...", name="correctness")"""
 
 GET_ASSESSMENT_DESCRIPTION = """\
-One assessment in full: value, rationale, error, metadata, findings, source, validity, overrides.
+One assessment in full: value, rationale, metadata, findings, source, validity, overrides.
 Example: GetAssessment(assessment_id="a-3f2b8c1d9e0a4b5c8d7e6f5a4b3c2d1e")"""
 
 OVERRIDE_ASSESSMENT_DESCRIPTION = """\
-Correct a valid assessment: logs a new one (same trace, span, name, kind) with the new value and
-marks the old one invalid (kept, no longer counted or matched by filters).
+Correct an assessment: logs a new one (same trace, span, name, kind) and marks the old one
+invalid (kept, no longer counted or filtered on).
 Example: OverrideAssessment(assessment_id="a-3f2b...", value="yes", source_id="alice")"""
 
 

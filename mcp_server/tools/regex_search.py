@@ -62,11 +62,9 @@ SEARCH_SECONDS = 20.0
 _JSON_FIELDS = frozenset({"inputs", "outputs", "attributes", "events"})
 
 DESCRIPTION = """\
-Find a regular expression in ONE trace's span text (name, status message, inputs, outputs,
-attributes, events as JSON text: a newline is \\n): each match with its span_id, field path and
-context. Use it to locate evidence in a large trace before GetSpan. RE2 syntax, (?i) for
-case-insensitive.
-Example: SearchTraceRegex(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", pattern="(?i)rate.?limit|429")"""
+Find a regex (RE2, (?i) for any case) in ONE trace's span text (inputs, outputs, attributes,
+events as JSON text): each match's span_id, field and context. Locates evidence before GetSpan.
+Example: SearchTraceRegex(trace_id="4bf92f35...", pattern="(?i)rate.?limit|429")"""
 
 
 class RegexMatch(BaseModel):

@@ -52,18 +52,17 @@ CONTENT_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 _PARAMETERS_TEXT = """\
-A field too long for the page comes in `slices` (pieces of its JSON text); the next page
-continues it."""
+A field too long for the page comes in `slices`, continued on the next page."""
 
 GET_SPAN_DESCRIPTION = f"""\
 Read one span in full: inputs, outputs, attributes, events (exceptions), model, tokens, status.
-Use it once ListSpans or SearchTraceRegex named the span_id. {_PARAMETERS_TEXT}
-Example: GetSpan(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id="00f067aa0ba902b7")"""
+{_PARAMETERS_TEXT}
+Example: GetSpan(trace_id="4bf92f35...", span_id="00f067aa0ba902b7")"""
 
 GET_ROOT_SPAN_DESCRIPTION = f"""\
 Read the trace's root span (usually the whole request and final answer) as GetSpan does, without
 its span_id. {_PARAMETERS_TEXT}
-Example: GetRootSpan(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
+Example: GetRootSpan(trace_id="4bf92f35...")"""
 
 
 class ContentSlice(BaseModel):

@@ -37,10 +37,9 @@ NAME_CHARS = 200
 """Span names are cut to this many characters in the listing (GetSpan has the full name)."""
 
 DESCRIPTION = """\
-The span tree of one trace, without content: span_id, parent, name, span_type, status, offsets,
-duration, depth, content_chars. Use it after GetTraceInfo to pick span_ids for GetSpan. Depth
-first from the root; a span whose parent is missing shows as a root with orphan=true.
-Example: ListSpans(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_type="TOOL")"""
+The span tree of one trace without content (span_id, parent, name, type, status, timing, depth,
+content_chars), depth first; pick span_ids for GetSpan here.
+Example: ListSpans(trace_id="4bf92f35...", span_type="TOOL")"""
 
 
 class SpanSummary(BaseModel):

@@ -27,8 +27,8 @@ NAME_CHARS = 80
 
 DESCRIPTION = """\
 Where one trace's time went: critical path, slowest spans by self time, time by span type,
-concurrent siblings. Use it for latency questions instead of reading spans.
-Example: GetSpanTimingReport(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", max_results=10)"""
+concurrent siblings. For latency questions.
+Example: GetSpanTimingReport(trace_id="4bf92f35...", max_results=10)"""
 
 
 class TimedSpan(BaseModel):

@@ -57,9 +57,8 @@ SEARCH_ANSWER_CHARS = 40_000
 """Size cap of a SearchTraces answer; a page holds fewer traces rather than exceed it."""
 
 GET_TRACE_INFO_DESCRIPTION = """\
-Overview of one trace: status, times, span and error counts, tokens, cost, request/response
-previews (1,000 characters), tags, metadata, assessments by name, root span id. Start every
-investigation here.
+Overview of one trace: status, times, span/error counts, tokens, cost, request and response
+previews, tags, metadata, assessments, root span id. Start every investigation here.
 Example: GetTraceInfo(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")"""
 
 SEARCH_TRACES_DESCRIPTION = """\
@@ -74,7 +73,7 @@ shows the full grammar. order_by=["execution_time_ms DESC"].
 Example: SearchTraces(filter_string="trace.status = 'ERROR' AND tag.env = 'prod'", max_results=20)"""
 
 COUNT_TRACES_DESCRIPTION = """\
-Count the traces matching filter_string (grammar: see SearchTraces), without listing them.
+Count the traces matching filter_string, without listing them.
 Example: CountTraces(filter_string="trace.status = 'ERROR'")"""
 
 

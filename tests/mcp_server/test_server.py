@@ -41,7 +41,8 @@ async def test_tools_list_shows_every_tool_read_only_with_a_description_and_an_o
         assert tool.annotations.open_world_hint is False
         assert "Example:" in (tool.description or "") and tool.output_schema is not None
         for name, schema in tool.input_schema["properties"].items():
-            assert schema.get("description"), f"{tool.name}.{name} has no description"
+            # page_token alone goes undescribed: the server instructions explain paging once.
+            assert schema.get("description") or name == "page_token", f"{tool.name}.{name} has no description"
 
 
 def _big_trace(db: Database, n_spans: int = 5000) -> None:

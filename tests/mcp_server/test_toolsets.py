@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -86,7 +88,7 @@ def test_tracejudge_toolsets_from_the_environment(tmp_path: Path) -> None:
 
 def _context_chars(tool: dict) -> int:
     return len(json.dumps({"name": tool["name"], "description": tool.get("description", ""),
-                           "inputSchema": tool["inputSchema"]}, ensure_ascii=False))  # fmt: skip
+                           "inputSchema": tool["inputSchema"]}, ensure_ascii=False, separators=(",", ":")))  # fmt: skip
 
 
 async def test_every_tool_has_a_toolset_and_all_are_listed_in_the_table_order(tmp_path: Path) -> None:
@@ -102,8 +104,28 @@ async def test_trace_tools_fit_their_context_size(tmp_path: Path) -> None:
     assert sum(map(_context_chars, trace)) <= TRACE_TOOLS_LIMIT
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: all tools are ~43,000 characters; parameter descriptions still to cut")
 async def test_all_tools_fit_their_context_size(tmp_path: Path) -> None:
     async with session(Database(tmp_path / "t.db")) as s:
         listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     assert sum(map(_context_chars, listed["tools"])) <= CONTEXT_LIMIT
+
+
+async def test_compacted_input_schemas_are_valid_resolve_every_ref_and_still_refuse_unknown_arguments(
+    tmp_path: Path,
+) -> None:
+    async with session(Database(tmp_path / "t.db")) as s:
+        listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
+    for tool in listed["tools"]:
+        schema = tool["inputSchema"]
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["additionalProperties"] is False, tool["name"]
+        for ref in set(re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema))):
+            assert ref in schema.get("$defs", {}), (tool["name"], ref)
+    log_feedback = next(t["inputSchema"] for t in listed["tools"] if t["name"] == "LogFeedback")
+    check = jsonschema.Draft202012Validator(log_feedback)
+    trace = {"trace_id": "ab" * 16, "name": "correctness"}
+    assert all(check.is_valid({**trace, "value": value}) for value in (True, 1, 0.5, "yes", ["a"], {"a": 1}))
+    assert not check.is_valid({**trace, "value": None})
+    finding = {"span_id": "cd" * 8, "category": "x", "evidence": "y"}
+    assert check.is_valid({**trace, "value": "no", "findings": [finding]})
+    assert not check.is_valid({**trace, "value": "no", "findings": [{**finding, "bogus": 1}]})
