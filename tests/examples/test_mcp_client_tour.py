@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.demo import load_demo
 from store import Database
 from tests.support.processes import TRACEJUDGE, free_port, serve
 
@@ -27,15 +26,6 @@ def run_tour(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         env=env,
     )
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tour") / "demo.db"
-    db = Database(path)
-    load_demo(db)
-    db.close()
-    return path
 
 
 def assert_found_the_misroute(result: subprocess.CompletedProcess[str]) -> None:

@@ -14,7 +14,6 @@ import jsonschema
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_server.demo import load_demo
 from mcp_server.toolsets import TOOL_ORDER, TOOLSET_NAMES, TOOLSETS
 from store import Database
 from tests.support.mcp_session import session
@@ -23,15 +22,6 @@ from tests.support.processes import TRACEJUDGE, serve
 CONTEXT_LIMIT = 32_000
 TRACE_TOOLS_LIMIT = 8_000
 WRITING_TOOLS = {"LogFeedback", "RunJudge", "Evaluate", "CreateDataset", "SubmitLabel", "OptimizePrompt", "AlignJudge"}
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    db = Database(path)
-    load_demo(db)
-    db.close()
-    return path
 
 
 def _stdio(db: Path, *args: str) -> Client:

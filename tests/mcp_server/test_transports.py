@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_server.demo import load_demo
-from store import Database
 from tests.support.processes import TRACEJUDGE, serve
 
 INSPECTOR_VERSION = "2.12.0"
@@ -23,15 +21,6 @@ TRACE_TOOLS = {
 }  # fmt: skip
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    db = Database(path)
-    load_demo(db)
-    db.close()
-    return path
 
 
 async def _walk_first_trace(client: Client) -> None:
