@@ -39,13 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.judge_throughput import store_traces
-from mcp_server.judges.agent_prompt import VERDICT_TOOL
+from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.judges.runner import run_judge
 from mcp_server.models import ModelSettings
 from mcp_server.models.litellm_import import load_litellm
+from mcp_server.server import investigation_server
 from mcp_server.settings import Settings
-from mcp_server.tools import get_span, list_spans
-from mcp_server.tools.span_content import MAX_CONTENT_LENGTH
+from mcp_server.traces import get_span, list_spans
+from mcp_server.traces.span_content import MAX_CONTENT_LENGTH
 from store import Database
 from store.json_text import dumps
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, scripted_openai_server, tool_calls
@@ -151,7 +152,7 @@ async def judge(db: Database, server: ScriptedOpenAI, trace_id: str) -> Any:
         models=ModelSettings(judge_model="openai/scripted-model", api_base=server.url, api_key="sk-scripted",
                              max_attempts=1, timeout_s=30),
     )
-    return await run_judge(db, "trace_issues", trace_id, settings=settings)
+    return await run_judge(db, "trace_issues", trace_id, settings=settings, server=investigation_server(settings, db))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ Each case runs against a fresh `tracejudge serve` subprocess; every export must 
 with an empty ExportTraceServiceResponse (stored and committed, nothing rejected). Printed per
 case: the server's RSS before, its peak RSS while storing (VmHWM) and the peak's increase over the
 idle RSS as a multiple of the bytes sent, and its RSS once every export was answered. The largest
-multiple is what mcp_server.otlp.DECODE_MEMORY_FACTOR charges the body budget per body byte.
+multiple is what mcp_server.ingest.otlp.DECODE_MEMORY_FACTOR charges the body budget per body byte.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from bench.server_process import ServerProcess
 from bench.workload import agent_traces, request
-from mcp_server.otlp.span_parts import MAX_VALUE_DEPTH
+from mcp_server.ingest.otlp.span_parts import MAX_VALUE_DEPTH
 
 MIB = 1024 * 1024
 PROTOBUF = "application/x-protobuf"

@@ -24,7 +24,7 @@ import httpx2
 
 from bench.server_process import ServerProcess
 from bench.workload import agent_traces, batches, request
-from mcp_server.otlp import decode_request
+from mcp_server.ingest.otlp import decode_request
 from store import Database
 from store.ingest import _UPSERT_SPAN, encode_span
 

@@ -48,9 +48,9 @@ import anyio
 
 from bench.workload import agent_traces, batches, request
 from mcp_server.evaluation.run import evaluate
+from mcp_server.ingest.otlp import decode_request
 from mcp_server.judges import registry
 from mcp_server.models import ModelSettings
-from mcp_server.otlp import decode_request
 from mcp_server.settings import Settings
 from store import Database, write_spans
 from store.evaluations import list_results

@@ -4,7 +4,7 @@ per toolset and in all, and of the tool offer the agent judge sends its model.
     .venv/bin/python -m bench.tool_surface
 
 A real MCP client (`mcp.Client`, in process) on create_server's server over the demo store calls
-tools/list. Per toolset (mcp_server.toolsets) and in total it prints the characters of what a
+tools/list. Per toolset (mcp_server.tooling.toolsets) and in total it prints the characters of what a
 client puts into its model's context on every turn (each tool's name, description and input
 schema, as JSON), of the output schemas, and of the whole tools/list answer as JSON; tokens are
 mcp_server.models.token_estimate's estimate (4 characters a token), the project's one rule.
@@ -26,15 +26,15 @@ from typing import Any
 
 from mcp import Client
 
-from mcp_server.demo import load_demo
-from mcp_server.judges.agent_prompt import VERDICT_TOOL
+from mcp_server.demo.load import load_demo
+from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.judges.runner import run_judge
 from mcp_server.models import ModelSettings
 from mcp_server.models.token_estimate import tokens_in_chars
-from mcp_server.server import create_server
+from mcp_server.server import create_server, investigation_server
 from mcp_server.settings import Settings
-from mcp_server.tools.traces import search_traces
-from mcp_server.toolsets import TOOLSET_OF, TOOLSETS
+from mcp_server.tooling.toolsets import TOOLSET_OF, TOOLSETS
+from mcp_server.traces.search import search_traces
 from store import Database
 from tests.support.scripted_openai import scripted_openai_server, tool_calls
 
@@ -68,7 +68,8 @@ def judge_offer(db: Database) -> list[dict[str, Any]]:
             models=ModelSettings(judge_model="openai/scripted-model", api_base=model.url, api_key="sk-scripted",
                                  max_attempts=1, timeout_s=30),
         )  # fmt: skip
-        verdict = asyncio.run(run_judge(db, "trace_issues", trace_id, settings=settings))
+        verdict = asyncio.run(run_judge(db, "trace_issues", trace_id, settings=settings,
+                                        server=investigation_server(settings, db)))
         requests = model.chat_requests
     if verdict.error or not requests:
         raise SystemExit(f"the judgment failed: {verdict.error or 'no model request'}")

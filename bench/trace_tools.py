@@ -37,17 +37,11 @@ from mcp import Client
 from pydantic import BaseModel
 
 from bench.workload import agent_traces, batches, request
-from mcp_server.otlp import decode_request
+from mcp_server.ingest.otlp import decode_request
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
-from mcp_server.tools import (
-    get_span,
-    get_span_timing_report,
-    get_trace_info,
-    list_spans,
-    search_trace_regex,
-)
-from mcp_server.tools.paging import answer_chars
+from mcp_server.tooling.paging import answer_chars
+from mcp_server.traces import get_span, get_span_timing_report, get_trace_info, list_spans, search_trace_regex
 from store import Database, write_spans
 
 N_SPANS = 5_000

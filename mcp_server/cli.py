@@ -4,6 +4,7 @@ the MCP tools call."""
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sqlite3
 import stat
@@ -14,19 +15,25 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from mcp_server.cli_datasets import register_dataset_commands
-from mcp_server.cli_judges import register_judge_commands
-from mcp_server.cli_labeling import register_labeling_commands
-from mcp_server.cli_optimize import register_optimize_commands
-from mcp_server.cli_prompts import register_prompt_commands
-from mcp_server.cli_spans import register_span_commands
-from mcp_server.cli_support import Command, database, json_option, page_token_option, print_json
+from mcp_server.datasets.cli import register_dataset_commands
+from mcp_server.demo.cli import register_demo_commands
+from mcp_server.evaluation.cli import register_evaluation_commands
+from mcp_server.ingest.cli import register_import_commands
+from mcp_server.judges.cli import register_judge_commands
+from mcp_server.labeling.cli import register_labeling_commands
+from mcp_server.optimization.cli import register_optimize_commands
+from mcp_server.prompts.cli import register_prompt_commands
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env, split_list
-from mcp_server.toolsets import TOOLSET_NAMES
 from mcp_server.skills.cli import register_skills_commands
+from mcp_server.terminal.commands import Command, database
+from mcp_server.tooling.toolsets import TOOLSET_NAMES
+from mcp_server.traces.cli import register_trace_commands
 from store.errors import TraceJudgeError
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from mcp_server.judges.runner import JudgeServer
     from store import Database
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -105,6 +112,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.http.app import create_app
     from mcp_server.http.hosts import accepted_hosts
     from mcp_server.http.serving import fit_to_connections, prepare_process, uvicorn_config
+    from mcp_server.server import create_server
 
     # create_app makes the same check; making it first refuses an unsafe bind before the database
     # is opened or the demo loaded.
@@ -115,7 +123,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = fit_to_connections(settings, limits)
     with database(settings, checkpoint=True) as db:
         if args.demo:
-            from mcp_server.demo import load_demo
+            from mcp_server.demo.load import load_demo
 
             load_demo(db)
         from store.search import count_traces
@@ -133,7 +141,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
-        app = create_app(settings, db)
+        app = create_app(settings, db, create_server(settings, db))
         server = uvicorn.Server(uvicorn_config(app, settings, limits))
         with _closing_on_stop_signals(db, forced=lambda: server.force_exit):
             server.run()
@@ -166,53 +174,12 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.demo import load_demo
-
-    with database(settings) as db:
-        loaded = load_demo(db)
-        print(f"loaded {loaded} demo traces into {settings.db_path}")
-    return 0
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.importer import import_files
-
-    with database(settings) as db:
-        report = import_files(db, [Path(p) for p in args.files])
-    from mcp_server.cli_format import print_import_report
-
-    return print_import_report(report)
 
 
-def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import print_traces
-    from mcp_server.tools.traces import search_traces
-
-    with database(settings) as db:
-        page = search_traces(
-            db, filter_string=args.filter, order_by=args.order_by, max_results=args.limit, page_token=args.page_token
-        )
-    if args.json:
-        print_json(page)
-    else:
-        print_traces(page)
-    return 0
 
 
-def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_server.cli_format import print_trace
-    from mcp_server.tools.spans import list_spans
-    from mcp_server.tools.traces import get_trace_info
-
-    with database(settings) as db:
-        info = get_trace_info(db, args.trace_id)
-        spans = list_spans(db, args.trace_id, max_results=args.max_spans, page_token=args.page_token)
-    if args.json:
-        print_json({"trace": info, "spans": spans})
-    else:
-        print_trace(info, spans)
-    return 0
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
@@ -243,6 +210,20 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
         f"{source} as one SQLite file (open it with --db {done.path})."
     )
     return 0
+
+
+def _judge_server(settings: Settings, db: Database) -> JudgeServer:
+    """The server the agent judges of one command investigate through (`judge run`, `evaluate`,
+    `judge align`, `optimize`): made on first use, so a command that runs only LLM and code judges
+    never builds one, and shared by every judgment of the command. The commands are given it here,
+    by the program's entry, as the MCP tools are given theirs by mcp_server.server."""
+
+    def make() -> MCPServer:
+        from mcp_server.server import investigation_server
+
+        return investigation_server(settings, db)
+
+    return functools.cache(make)
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, func: Command, help: str) -> argparse.ArgumentParser:
@@ -281,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="An MCP server for evaluating AI agents: OpenTelemetry traces in one SQLite "
         "file, inspected and judged over MCP.",
     )
+    parser.set_defaults(judge_server=_judge_server)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
@@ -327,23 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     stdio = add("stdio", cmd_stdio, "Serve the same MCP tools over stdio, for clients that launch the server.")
     _tool_selection_options(stdio)
-    add("demo", cmd_demo, "Load the telecom-support demo traces into the database.")
-    imp = add("import", cmd_import, "Import OTLP JSON/protobuf files or MLflow trace JSON.")
-    imp.add_argument("files", nargs="+", help="files to import (.json, .jsonl, .pb, ...)")
-    traces = add("traces", cmd_traces, "List and search traces (MLflow filter syntax).")
-    traces.add_argument("filter", nargs="?", default=None, help="e.g. \"trace.status = 'ERROR'\"")
-    traces.add_argument("--order-by", action="append", default=None, help="e.g. 'timestamp_ms DESC' (repeatable)")
-    traces.add_argument("--limit", type=int, default=20, help="how many traces to show (default 20)")
-    page_token_option(traces, "SearchTraces")
-    json_option(traces, "SearchTraces")
-    show = add("show", cmd_show, "Show one trace: its summary and span tree.")
-    show.add_argument("trace_id")
-    show.add_argument("--max-spans", type=int, default=200, help="spans of the tree to show (default 200)")
-    page_token_option(show, "ListSpans")
-    show.add_argument(
-        "--json", action="store_true",
-        help='print {"trace": what GetTraceInfo answers, "spans": what ListSpans answers}, for scripts and coding agents',
-    )  # fmt: skip
+    register_demo_commands(sub, add_command)
+    register_import_commands(sub, add_command)
+    register_trace_commands(sub, add_command)
     backup = add(
         "backup",
         cmd_backup,
@@ -351,8 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("dest", type=Path, help="the file to write, e.g. backups/traces-2025-06-01.db")
     backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
-    register_span_commands(sub, add_command)
     register_judge_commands(sub, add_command)
+    register_evaluation_commands(sub, add_command)
     register_dataset_commands(sub, add_command)
     register_prompt_commands(sub, add_command)
     register_labeling_commands(sub, add_command)

@@ -1,44 +1,32 @@
-"""The MCP server: `create_server(settings, db)` registers the tools over one store.
+"""The composition root: `create_server(settings, db)` builds the MCP server from each feature's
+tool registration over one store; nothing else builds one, and no feature imports this module.
 
-Each tool is a thin wrapper: its signature is the tool's input schema, and its body calls the
-typed function in mcp_server.tools through tool_boundary.answer, which runs it in a worker thread
-(a tool may read megabytes of a large trace, and the event loop must stay free for other clients)
-and turns its result, or its expected error, into what the client reads.
+The tools themselves live with their features (mcp_server.traces.tools, mcp_server.judges.tools,
+...); here they are put together, given the one server an agent judge investigates through, and
+then cut to the toolsets and read-only mode the operator chose (mcp_server.tooling.toolsets).
 """
 
+import functools
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult
-from pydantic import Field
 
-from mcp_server import tools
-from mcp_server.alignment_tools import add_alignment_tools
-from mcp_server.assessment_tools import add_assessment_tools
-from mcp_server.dataset_tools import add_dataset_tools
-from mcp_server.evaluation_tools import add_evaluation_tools, add_run_listing_tool
-from mcp_server.judge_tools import add_judge_tools
-from mcp_server.labeling_tools import add_labeling_tools
-from mcp_server.optimization_tools import add_optimization_tools
-from mcp_server.prompt_tools import add_prompt_tools
+from mcp_server.assessments.tools import add_assessment_tools
+from mcp_server.datasets.tools import add_dataset_tools
+from mcp_server.evaluation.tools import add_evaluation_tools, add_run_listing_tool
+from mcp_server.judges.tools import add_judge_tools
+from mcp_server.labeling.tools import add_labeling_tools
+from mcp_server.optimization.tools import add_alignment_tools, add_optimization_tools
+from mcp_server.prompts.tools import add_prompt_tools
 from mcp_server.settings import Settings
-from mcp_server.tool_boundary import (
-    READ_ONLY,
-    AttributeKeys,
-    FilterString,
-    MaxContentLength,
-    PageToken,
-    SpanId,
-    TraceId,
-    answer,
-    compact_schemas,
-    refuse_unknown_arguments,
-)
-from mcp_server.tools import regex_search, span_content, spans, timing_report
-from mcp_server.tools import traces as trace_tools
-from mcp_server.toolsets import select_tools
+from mcp_server.tooling.boundary import compact_schemas, refuse_unknown_arguments
+from mcp_server.tooling.toolsets import select_tools
+from mcp_server.traces.tools import add_trace_tools
 from store import Database
+
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
 
 INSTRUCTIONS = """\
 tracejudge holds OpenTelemetry traces of AI agents (one trace = one agent run, made of spans: LLM
@@ -69,132 +57,34 @@ def _version() -> str:
 
 def create_server(settings: Settings, db: Database) -> MCPServer:
     """An MCP server named 'tracejudge' over `db` with the tools of `settings.toolsets` (all by
-    default; with `settings.read_only` only those that neither write nor spend)."""
+    default; with `settings.read_only` only those that neither write nor spend).
+
+    An agent judge started from this server (RunJudge, Evaluate, AlignJudge, OptimizePrompt)
+    investigates through this same server's trace tools; where the operator left the 'traces'
+    toolset out, through one server with those tools alone, made on first use and shared by
+    every judgment after it."""
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
-    _add_trace_tools(server, db)
+    judge_server: JudgeServer = server if "traces" in settings.toolsets else functools.cache(
+        functools.partial(investigation_server, settings, db)
+    )
+    add_trace_tools(server, db)
     add_assessment_tools(server, db)
-    add_judge_tools(server, db, settings)
-    add_alignment_tools(server, db, settings)
-    add_evaluation_tools(server, db, settings)
+    add_judge_tools(server, db, settings, judge_server)
+    add_alignment_tools(server, db, settings, judge_server)
+    add_evaluation_tools(server, db, settings, judge_server)
     add_run_listing_tool(server, db)
     add_dataset_tools(server, db, settings)
     add_prompt_tools(server, db, settings)
     add_labeling_tools(server, db, settings)
-    add_optimization_tools(server, db, settings)
+    add_optimization_tools(server, db, settings, judge_server)
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)
     return server
 
 
-def _add_trace_tools(server: MCPServer, db: Database) -> None:
-    async def get_trace_info(trace_id: TraceId) -> Annotated[CallToolResult, tools.TraceInfo]:
-        return await answer(tools.get_trace_info, db, trace_id)
-
-    async def list_spans(
-        trace_id: TraceId,
-        max_results: Annotated[int, Field(description="1 to 1,000.")] = 100,
-        page_token: PageToken = None,
-        span_type: Annotated[str | None, Field(description="e.g. 'TOOL'.")] = None,
-        name_pattern: Annotated[
-            str | None, Field(description="RE2 regex on the name.")
-        ] = None,
-    ) -> Annotated[CallToolResult, tools.SpanList]:
-        return await answer(
-            tools.list_spans,
-            db,
-            trace_id,
-            max_results=max_results,
-            page_token=page_token,
-            span_type=span_type,
-            name_pattern=name_pattern,
-        )
-
-    async def get_span(
-        trace_id: TraceId,
-        span_id: SpanId,
-        attributes_to_fetch: AttributeKeys = None,
-        max_content_length: MaxContentLength = span_content.DEFAULT_CONTENT_LENGTH,
-        page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, tools.SpanDetail]:
-        return await answer(
-            tools.get_span,
-            db,
-            trace_id,
-            span_id,
-            attributes_to_fetch=attributes_to_fetch,
-            max_content_length=max_content_length,
-            page_token=page_token,
-        )
-
-    async def get_root_span(
-        trace_id: TraceId,
-        attributes_to_fetch: AttributeKeys = None,
-        max_content_length: MaxContentLength = span_content.DEFAULT_CONTENT_LENGTH,
-        page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, tools.SpanDetail]:
-        return await answer(
-            tools.get_root_span,
-            db,
-            trace_id,
-            attributes_to_fetch=attributes_to_fetch,
-            max_content_length=max_content_length,
-            page_token=page_token,
-        )
-
-    async def search_trace_regex(
-        trace_id: TraceId,
-        pattern: Annotated[str, Field(description="RE2, at most 1,000 characters.")],
-        max_matches: Annotated[int, Field(description="1 to 500.")] = 50,
-        surrounding_content_length: Annotated[
-            int, Field(description="Characters each side, 0 to 1,000.")
-        ] = 100,
-        page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, tools.RegexSearchResult]:
-        return await answer(
-            tools.search_trace_regex,
-            db,
-            trace_id,
-            pattern,
-            max_matches=max_matches,
-            surrounding_content_length=surrounding_content_length,
-            page_token=page_token,
-        )
-
-    async def get_span_timing_report(
-        trace_id: TraceId,
-        max_results: Annotated[int, Field(description="Entries per list, 1 to 100.")] = 20,
-    ) -> Annotated[CallToolResult, tools.SpanTimingReport]:
-        return await answer(tools.get_span_timing_report, db, trace_id, max_results=max_results)
-
-    async def search_traces(
-        filter_string: FilterString = None,
-        order_by: Annotated[
-            list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC'].")
-        ] = None,
-        max_results: Annotated[int, Field(description="1 to 500.")] = 100,
-        page_token: PageToken = None,
-    ) -> Annotated[CallToolResult, tools.TraceSearchResult]:
-        return await answer(
-            tools.search_traces,
-            db,
-            filter_string=filter_string,
-            order_by=order_by,
-            max_results=max_results,
-            page_token=page_token,
-        )
-
-    async def count_traces(filter_string: FilterString = None) -> Annotated[CallToolResult, tools.TraceCount]:
-        return await answer(tools.count_traces, db, filter_string=filter_string)
-
-    for name, fn, description in (
-        ("GetTraceInfo", get_trace_info, trace_tools.GET_TRACE_INFO_DESCRIPTION),
-        ("ListSpans", list_spans, spans.DESCRIPTION),
-        ("GetSpan", get_span, span_content.GET_SPAN_DESCRIPTION),
-        ("GetRootSpan", get_root_span, span_content.GET_ROOT_SPAN_DESCRIPTION),
-        ("SearchTraceRegex", search_trace_regex, regex_search.DESCRIPTION),
-        ("GetSpanTimingReport", get_span_timing_report, timing_report.DESCRIPTION),
-        ("SearchTraces", search_traces, trace_tools.SEARCH_TRACES_DESCRIPTION),
-        ("CountTraces", count_traces, trace_tools.COUNT_TRACES_DESCRIPTION),
-    ):
-        server.add_tool(fn, name=name, description=description, annotations=READ_ONLY, structured_output=True)
+def investigation_server(settings: Settings, db: Database) -> MCPServer:
+    """The server an agent judge investigates through when no full server is at hand (the CLI's
+    judge, evaluate, align and optimize commands make one per command): the read-only trace tools
+    alone, the cheapest server to build and the smallest tool offer."""
+    return create_server(settings.model_copy(update={"toolsets": ["traces"], "read_only": True}), db)

@@ -19,7 +19,7 @@ from mcp_server.models.settings import (
     JUDGE_TIMEOUT_ENV,
     ModelSettings,
 )
-from mcp_server.toolsets import TOOLSET_NAMES, check_toolsets
+from mcp_server.tooling.toolsets import TOOLSET_NAMES, check_toolsets
 from store.errors import InvalidArgument
 from store.logs import (
     DEFAULT_MAX_EVENT_BYTES_PER_SPAN,
@@ -120,7 +120,7 @@ class Settings(BaseModel):
         DEFAULT_MAX_BUFFERED_BODY_BYTES,
         gt=0,
         description="Memory for OTLP exports at once, over all being read or stored: the bytes each "
-        "body has sent, and once read, what decoding it takes (mcp_server.otlp.DECODE_MEMORY_FACTOR "
+        "body has sent, and once read, what decoding it takes (mcp_server.ingest.otlp.DECODE_MEMORY_FACTOR "
         "times its bytes); an export that would go past it gets 503 with Retry-After. Never below "
         "max_body_bytes.",
     )

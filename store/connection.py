@@ -94,7 +94,7 @@ class Database:
 
     `attach_events` is how a span written here takes log events (store.log_events): every path
     that writes spans writes them through this object, so the hook travels with it. The servers
-    and the CLI open the store with the semantic conventions' (mcp_server.cli_support).
+    and the CLI open the store with the semantic conventions' (mcp_server.terminal.commands).
     """
 
     def __init__(self, path: str | Path, *, tracer: SqlTracer | None = None, attach_events: Attach = add_events) -> None:

@@ -170,7 +170,7 @@ def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
     Set-based: per batch, one read of the spans being replaced, one executemany for the rows, one
     statement to keep the full-text index in step, and one keyed UPDATE per trace for its
     totals, computed here from the batch (minus what replaced spans had contributed). The caller
-    validates spans first (see mcp_server.otlp): a failure here rolls the whole batch back.
+    validates spans first (see mcp_server.ingest.otlp): a failure here rolls the whole batch back.
     Every span takes, in the same transaction, the OTLP log records waiting for it and keeps
     the log events of the row it replaces (store.log_events), whichever path wrote it.
     """

@@ -22,7 +22,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store file holding the demo data, shared by one module's tests that only read it (a module
     that needs another form, e.g. a fresh copy per test, defines its own demo_db)."""
-    from mcp_server.demo import load_demo
+    from mcp_server.demo.load import load_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     database = Database(path)

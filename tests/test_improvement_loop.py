@@ -19,25 +19,14 @@ import json
 
 import pytest
 
-from mcp_server.demo import load_demo
-from mcp_server.demo_target import ROUTER_PROMPT
+from mcp_server.demo.load import load_demo
+from mcp_server.demo.target import ROUTER_PROMPT
 from mcp_server.judges.trace_data import root_inputs_outputs
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.mcp_session import Session, session
-from tests.support.northwind import (
-    EXTRA_CASES,
-    INSTRUCTIONS,
-    PLAN_RULE,
-    ScriptedModels,
-    question_of,
-    truth,
-)
-from tests.support.scripted_openai import (
-    ScriptedOpenAI,
-    scripted_openai,
-    scripted_settings,
-)
+from tests.support.northwind import EXTRA_CASES, INSTRUCTIONS, PLAN_RULE, ScriptedModels, question_of, truth
+from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai, scripted_settings
 
 __all__ = ["scripted_openai"]
 

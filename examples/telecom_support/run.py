@@ -4,7 +4,7 @@
     python examples/telecom_support/run.py    # terminal 2: ten customer messages, ten traces
 
 The agent itself (a router, three specialists, nine tools and a scripted model: no LLM is
-called) lives in mcp_server/demo_agent.py. This file is the part you copy into your own agent:
+called) lives in mcp_server/demo/agent.py. This file is the part you copy into your own agent:
 a TracerProvider that names the service, a BatchSpanProcessor around the OTLP/HTTP exporter
 pointed at tracejudge, and a flush before the process exits.
 
@@ -26,7 +26,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from mcp_server.demo_agent import build_conversations, demo_resource
+from mcp_server.demo.agent import build_conversations, demo_resource
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080/v1/traces"
 

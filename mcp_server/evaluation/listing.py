@@ -8,8 +8,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.paging import ENVELOPE_RESERVE, Page, check_range, clip, issue_token, next_page_notice, read_token
-from mcp_server.tools.timestamps import iso_time
+from mcp_server.tooling.paging import (
+    ENVELOPE_RESERVE,
+    Page,
+    check_range,
+    clip,
+    issue_token,
+    next_page_notice,
+    read_token,
+)
+from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import evaluations as store
 from store.errors import InvalidPageToken

@@ -11,15 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mcp_server.evaluation.summary import EvaluationRun, summarize
-from mcp_server.tools.paging import (
-    ENVELOPE_RESERVE,
-    Page,
-    answer_chars,
-    check_range,
-    clip,
-    issue_token,
-    read_token,
-)
+from mcp_server.tooling.paging import ENVELOPE_RESERVE, Page, answer_chars, check_range, clip, issue_token, read_token
 from store import Database
 from store import evaluations as store
 from store.errors import InvalidPageToken

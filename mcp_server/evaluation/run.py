@@ -49,25 +49,18 @@ import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from mcp_server.evaluation.limiter import AdaptiveLimiter, Slot
-from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
 from mcp_server.evaluation.summary import ConcurrencyReport, EvaluationRun, summarize
+from mcp_server.evaluation.targets import DEFAULT_TIMEOUT_S, check_allowed, import_target, run_target
+from mcp_server.judges.agent.prompt import BUILTIN_AGENT_JUDGES
 from mcp_server.judges.definition import RATE_LIMITED
+from mcp_server.judges.llm_judge import NOT_GIVEN
+from mcp_server.judges.runner import ResolvedJudge, judgment_spend, resolve_judge, run_judge, stopped_by_budget
 from mcp_server.models import BudgetExhausted, PersistentModelError, Sampler
 from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.models.retry import observe_retries
-from mcp_server.judges.llm_judge import NOT_GIVEN
-from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
-from mcp_server.judges.runner import (
-    ResolvedJudge,
-    judgment_spend,
-    resolve_judge,
-    run_judge,
-    stopped_by_budget,
-)
-from mcp_server.settings import Settings
 from mcp_server.prompts import record_loaded_prompts, use_database
-from store import Database
-from store import datasets, prompts
+from mcp_server.settings import Settings
+from store import Database, datasets, prompts
 from store import evaluations as store
 from store.datasets import DatasetRecordRow
 from store.errors import EvaluationStopped, InvalidArgument, TraceNotFound
@@ -76,7 +69,7 @@ from store.search import search_trace_ids
 from store.traces import get_trace, get_traces, trace_exists
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
+    from mcp_server.judges.runner import JudgeServer
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +118,7 @@ async def evaluate(
     max_traces: int = MAX_TRACES,
     target_timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: ProgressCallback | None = None,
-    server: MCPServer | None = None,
+    server: JudgeServer | None = None,
     allow_import: bool = True,
     allowed_targets: Sequence[str] | None = None,
     sampler: Sampler | None = None,
@@ -341,7 +334,7 @@ class _Runner:
         run_id: str,
         judges: list[ResolvedJudge],
         settings: Settings,
-        server: MCPServer | None,
+        server: JudgeServer | None,
         max_concurrency: int,
         max_tokens: int | None,
         max_cost_usd: float | None,

@@ -15,14 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from store import Database
-from store.evaluations import (
-    EvaluationRunRecord,
-    JudgeStats,
-    get_run,
-    judge_stats,
-    run_totals,
-    target_errors,
-)
+from store.evaluations import EvaluationRunRecord, JudgeStats, get_run, judge_stats, run_totals, target_errors
 
 NUMERIC_METRICS = ("mean", "min", "max", "p50", "p90")
 

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Status, StatusCode
 
-from mcp_server.otlp import decode_request
+from mcp_server.ingest.otlp import decode_request
 from store import Database, write_spans
 from store.errors import InvalidArgument
 from store.json_text import dumps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,11 +15,9 @@ from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
 from mcp_server.http.otlp_logs import logs_endpoint
 from mcp_server.http.sessions import SessionLimitMiddleware
-from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
 from store.logs import PendingLogs
-
 
 OPEN_PATHS = frozenset({"/health"})
 """The routes answered without the Host check and the token: what a load balancer probes."""
@@ -35,10 +34,10 @@ def transport_security() -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-def create_app(settings: Settings, db: Database) -> Starlette:
-    """MCP (streamable HTTP), OTLP ingest and health on one Starlette app over one store."""
+def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette:
+    """MCP (streamable HTTP) for `server`, OTLP ingest and health on one Starlette app over one store
+    (`server` is the one mcp_server.server.create_server built over `db`)."""
     hosts = accepted_hosts(settings)
-    server = create_server(settings, db)
     security = transport_security()
     # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one to
     # make room at a bound. The SDK's own bound, which refuses every new session once reached, is

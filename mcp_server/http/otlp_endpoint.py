@@ -10,7 +10,7 @@ holds only what it has sent, and mcp_server.http.deadlines ends it), a body once
 what decoding it takes (DECODE_MEMORY_FACTOR times its bytes) until it is stored, at most
 max_in_flight read bodies wait to be stored, and a store busy with another process's write is 503 as well.
 
-A large export is stored in batches (mcp_server.otlp.batches), each its own transaction, so its
+A large export is stored in batches (mcp_server.ingest.otlp.batches), each its own transaction, so its
 working set stays small; it is answered once every batch is committed. A failure after some
 batches were committed is never a 200: a busy store is 503 (resending is safe, a span sent twice
 is one row), and a body found malformed half way is 400 saying how many spans were stored.
@@ -30,23 +30,14 @@ from typing import Literal
 import anyio
 from google.protobuf.message import Message
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from mcp_server.http.body import (
-    BodyBudget,
-    BodyTooLarge,
-    BudgetExhausted,
-    CorruptBody,
-    UnsupportedEncoding,
-    read_body,
-)
+from mcp_server.http.body import BodyBudget, BodyTooLarge, BudgetExhausted, CorruptBody, UnsupportedEncoding, read_body
 from mcp_server.http.heap import give_back_memory
-from mcp_server.otlp import DECODE_MEMORY_FACTOR, InvalidOtlp, batches, parse_request
-from mcp_server.otlp.shapes import camel
+from mcp_server.ingest.otlp import DECODE_MEMORY_FACTOR, InvalidOtlp, batches, parse_request
+from mcp_server.ingest.otlp.shapes import camel
 from mcp_server.settings import Settings
 from store import Database, write_spans
 

@@ -1,7 +1,7 @@
 """POST /v1/logs: OTLP/HTTP logs export, kept as events of the spans the records name.
 
 Served by OtlpEndpoint.receive (the same content types, compression, body bounds, in-flight
-limits and answers as /v1/traces): the body decodes to log records (mcp_server.otlp), which
+limits and answers as /v1/traces): the body decodes to log records (mcp_server.ingest.otlp), which
 store.logs attaches to their spans or keeps until their span arrives. The answer is an
 ExportLogsServiceResponse whose partial_success counts the records not kept, with the reasons:
 those without a span to belong to, and those past a bound (store.logs: per span, or waiting for
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mcp_server.http.otlp_endpoint import Encoding, OtlpEndpoint, Signal, Stored
-from mcp_server.otlp import decode_logs_request
+from mcp_server.ingest.otlp import decode_logs_request
 from store.logs import PendingLogs
 
 LOGS = Signal(ExportLogsServiceResponse, "rejected_log_records", "log records")

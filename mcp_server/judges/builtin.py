@@ -17,11 +17,7 @@ from typing import Any
 
 from mcp_server.judges.definition import JudgeDefinition, OutputType
 from mcp_server.judges.llm_judge import MissingJudgeData
-from mcp_server.judges.trace_data import (
-    root_inputs_outputs,
-    spans_of_type,
-    trace_expectations,
-)
+from mcp_server.judges.trace_data import root_inputs_outputs, spans_of_type, trace_expectations
 from store import Database
 from store.errors import InvalidArgument
 

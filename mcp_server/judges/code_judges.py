@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from mcp_server.judges.definition import OutputType, JudgeVerdict
+from mcp_server.judges.definition import JudgeVerdict, OutputType
 from mcp_server.judges.llm_judge import NOT_GIVEN
 from mcp_server.judges.trace_data import SpanCall, decode, root_inputs_outputs, spans_of_type, trace_expectations
 from store import Database

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES, REFERENCE_CHARS
+from mcp_server.judges.agent.prompt import BUILTIN_AGENT_JUDGES, REFERENCE_CHARS
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, OutputType

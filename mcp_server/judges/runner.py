@@ -26,21 +26,11 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from mcp_server.judges import registry
-from mcp_server.judges.agent_prompt import BUILTIN_AGENT_JUDGES
+from mcp_server.judges.agent.prompt import BUILTIN_AGENT_JUDGES
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES, BuiltinLLMJudge
-from mcp_server.judges.code_judges import (
-    BUILTIN_CODE_JUDGES,
-    CodeJudge,
-    code_judge,
-    run_code_judge,
-)
+from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES, CodeJudge, code_judge, run_code_judge
 from mcp_server.judges.definition import STOPPED_BY_BUDGET, JudgeDefinition, JudgeVerdict
-from mcp_server.judges.llm_judge import (
-    NOT_GIVEN,
-    MissingJudgeData,
-    judge_values,
-    run_llm_judge,
-)
+from mcp_server.judges.llm_judge import NOT_GIVEN, MissingJudgeData, judge_values, run_llm_judge
 from mcp_server.judges.trace_data import trace_expectations
 from mcp_server.models.results import Usage
 from mcp_server.settings import Settings
@@ -51,9 +41,16 @@ from store.ids import normalize_trace_id
 from store.traces import trace_exists
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mcp.server.mcpserver import MCPServer
 
     from mcp_server.models import Sampler
+
+    JudgeServer = MCPServer | Callable[[], MCPServer]
+    """The MCP server an agent judge investigates through, as its caller gives it: the server itself,
+    or a function that makes it on first use (so that a CLI command that runs only LLM and code
+    judges never builds one). The caller makes one for a whole run: every judgment shares it."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +136,7 @@ async def run_judge(
     trace_id: str,
     *,
     settings: Settings,
-    server: MCPServer | None = None,
+    server: JudgeServer | None = None,
     version: int | None = None,
     parameters: dict[str, Any] | None = None,
     inputs: Any = NOT_GIVEN,
@@ -152,7 +149,7 @@ async def run_judge(
     """Run `judge` on one trace and (unless record=False) log its verdict as feedback.
 
     inputs, outputs and expectations replace what would be read from the trace. `server` is the
-    MCP server an agent judge investigates through (one over `db` is made when none is given).
+    MCP server an agent judge investigates through (JudgeServer); only agent judges need one.
     `sampler` is the MCP client the judge was started from: its model answers through sampling
     when the judge's model is 'sampling', or when no model is configured and it supports sampling.
     Returns the verdict with `assessment_id` set once recorded.
@@ -178,7 +175,7 @@ async def judge_trace(
     trace_id: str,
     *,
     settings: Settings,
-    server: MCPServer | None = None,
+    server: JudgeServer | None = None,
     sampler: Sampler | None = None,
     inputs: Any = NOT_GIVEN,
     outputs: Any = NOT_GIVEN,
@@ -248,19 +245,19 @@ async def _run_agent(
     judge: JudgeDefinition,
     trace_id: str,
     settings: Settings,
-    server: MCPServer | None,
+    server: JudgeServer | None,
     expectations: Any,
     sampler: Sampler | None,
 ) -> JudgeVerdict:
     # Imported here: the agent judge pulls in the MCP client, which LLM and code judges never need.
-    from mcp_server.judges.agent import JUDGE_TOOLS, run_agent_judge
+    from mcp.server.mcpserver import MCPServer
 
-    if server is None or not set(JUDGE_TOOLS) <= {tool.name for tool in await server.list_tools()}:
-        # A server started with --toolsets without 'traces' lacks the tools the judge investigates
-        # with; it gets a server of its own with those alone (also the cheapest to build).
-        from mcp_server.server import create_server
+    from mcp_server.judges.agent.judge import run_agent_judge
 
-        server = create_server(settings.model_copy(update={"toolsets": ["traces"], "read_only": True}), db)
+    if server is None:
+        raise ValueError(f"the agent judge {judge.name!r} investigates through an MCP server: pass server=")
+    if not isinstance(server, MCPServer):
+        server = server()
     if expectations is NOT_GIVEN:
         expectations = await anyio.to_thread.run_sync(trace_expectations, db, trace_id) or None
     return await run_agent_judge(

@@ -1,7 +1,7 @@
 """Labeling schemas and sessions as typed functions with bounded answers: CreateLabelingSchema,
 ListLabelingSchemas, CreateLabelingSession and ListLabelingSessions. A session's queue and its
-labels are in mcp_server.labeling.queue. The MCP tools (mcp_server.labeling_tools) and the CLI
-(mcp_server.cli_labeling) are thin wrappers over both.
+labels are in mcp_server.labeling.queue. The MCP tools (mcp_server.labeling.tools) and the CLI
+(mcp_server.labeling.cli) are thin wrappers over both.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from mcp_server.labeling.inputs import CategoricalInput, NumericInput, PassFailInput, TextInput, parse_input
-from mcp_server.tools.paging import (
+from mcp_server.tooling.paging import (
     ENVELOPE_RESERVE,
     Page,
     check_range,
@@ -23,7 +23,7 @@ from mcp_server.tools.paging import (
     read_token,
     state_int,
 )
-from mcp_server.tools.timestamps import iso_time
+from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import labeling as store
 from store.errors import InvalidArgument, InvalidPageToken

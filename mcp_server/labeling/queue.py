@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.labeling.definitions import ANSWER_CHARS, MAX_RESULTS, check_name
 from mcp_server.labeling.inputs import parse_input
-from mcp_server.tools.paging import (
+from mcp_server.tooling.paging import (
     ENVELOPE_RESERVE,
     Page,
     check_range,
@@ -23,7 +23,7 @@ from mcp_server.tools.paging import (
     read_token,
     state_int,
 )
-from mcp_server.tools.timestamps import iso_time
+from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import labeling as store
 from store.errors import InvalidArgument

@@ -5,8 +5,8 @@ Importing this package does not import litellm; the first `complete` call does.
 
 from mcp_server.models.completion import complete
 from mcp_server.models.errors import (
-    ContextLengthExceeded,
     BudgetExhausted,
+    ContextLengthExceeded,
     InvalidModelName,
     ModelAuthError,
     ModelConfigurationError,

@@ -19,12 +19,7 @@ from mcp_server.models.results import Completion, ToolCall
 from mcp_server.models.retry import RetryNotice, call_with_retries
 from mcp_server.models.sampling import Sampler, sample, sampling_route
 from mcp_server.models.settings import ModelSettings
-from mcp_server.models.structured import (
-    StructuredMode,
-    extract_json_object,
-    response_format,
-    with_schema_instructions,
-)
+from mcp_server.models.structured import StructuredMode, extract_json_object, response_format, with_schema_instructions
 from mcp_server.models.target import ModelTarget, resolve_model
 
 # litellm enforces timeout_s on the HTTP exchange; this backstop, a little later, also covers

@@ -34,23 +34,13 @@ from mcp import types
 from mcp.server.validation import validate_tool_use_result_messages
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError, NoBackChannelError
 
-from mcp_server.models.errors import (
-    ModelTimeout,
-    SamplingRejected,
-    SamplingUnavailable,
-    StructuredOutputError,
-)
+from mcp_server.models.errors import ModelTimeout, SamplingRejected, SamplingUnavailable, StructuredOutputError
 from mcp_server.models.names import SAMPLING, parse_model_name
 from mcp_server.models.results import Completion, ToolCall
-from mcp_server.models.sampling_rounds import (
-    INPUT_REQUIRED_VERSION,
-    SamplingRounds,
-    run_rounds,
-    uses_input_required,
-)
+from mcp_server.models.sampling_rounds import INPUT_REQUIRED_VERSION, SamplingRounds, run_rounds, uses_input_required
 from mcp_server.models.settings import JUDGE_MODEL_ENV, JUDGE_TIMEOUT_ENV, ModelSettings
-from mcp_server.models.target import check_model_allowed
 from mcp_server.models.structured import extract_json_object, with_schema_instructions
+from mcp_server.models.target import check_model_allowed
 from mcp_server.models.token_estimate import CHARS_PER_TOKEN, tokens_in_chars
 
 DEFAULT_MAX_TOKENS = 4_096

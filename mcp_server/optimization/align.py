@@ -44,7 +44,7 @@ from store import Database
 from store.errors import InvalidArgument, NotEnoughLabels, RootSpanNotFound
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
+    from mcp_server.judges.runner import JudgeServer
 
 DEFAULT_MIN_LABELS = 20
 """Fewer labels leave a held-out set too small to tell a better judge from luck."""
@@ -186,7 +186,7 @@ async def align_judge(
     max_cost_usd: float | None = None,
     progress: Progress | None = None,
     sampler: Sampler | None = None,
-    server: MCPServer | None = None,
+    server: JudgeServer | None = None,
     seed: int = 0,
 ) -> AlignmentReport:
     """AlignJudge: optimize the stored judge `judge_name`'s instructions against its human labels.
@@ -364,7 +364,7 @@ class _Judging:
 
     def __init__(
         self, db: Database, judge: JudgeDefinition, settings: Settings, sampler: Sampler | None,
-        server: MCPServer | None,
+        server: JudgeServer | None,
     ) -> None:
         self.db = db
         self.judge = judge

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -43,6 +43,9 @@ from store.datasets import DatasetRecordRow
 from store.errors import InvalidArgument
 from store.evaluations import passed
 from store.traces import get_trace
+
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
 
 SMALL_DATASET = 4
 """Below this many records the whole dataset is both the train and the validation set."""
@@ -120,7 +123,7 @@ class _Scorer:
 
     def __init__(
         self, db: Database, prompt: str, target: Callable[..., Any], judges: list[ResolvedJudge],
-        settings: Settings, server: Any, sampler: Sampler | None, max_concurrency: int,
+        settings: Settings, server: JudgeServer | None, sampler: Sampler | None, max_concurrency: int,
     ) -> None:
         self.db, self.prompt, self.target, self.judges = db, prompt, target, judges
         self.settings, self.server, self.sampler = settings, server, sampler
@@ -206,7 +209,7 @@ async def optimize_prompt(
     max_concurrency: int = 8,
     minibatch_size: int = DEFAULT_MINIBATCH_SIZE,
     progress: Progress | None = None,
-    server: Any = None,
+    server: JudgeServer | None = None,
     sampler: Sampler | None = None,
     allow_import: bool = True,
     allowed_targets: Sequence[str] | None = None,

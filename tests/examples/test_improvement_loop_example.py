@@ -19,15 +19,8 @@ from typing import Any
 
 import pytest
 
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
-from tests.support.northwind import (
-    DEMO_ROUTES,
-    EXTRA_CASES,
-    INSTRUCTIONS,
-    PLAN_RULE,
-    ScriptedModels,
-    truth,
-)
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT
+from tests.support.northwind import DEMO_ROUTES, EXTRA_CASES, INSTRUCTIONS, PLAN_RULE, ScriptedModels, truth
 from tests.support.processes import free_port, serve
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, scripted_openai, text
 

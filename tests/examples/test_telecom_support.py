@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT
 from store import Database
 from tests.examples.otlp_receiver import otlp_receiver
 from tests.support.processes import serve

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from mcp_server.demo import demo_request
+from mcp_server.demo.load import demo_request
 from tests.support.processes import serve_process
 
 pytestmark = pytest.mark.slow

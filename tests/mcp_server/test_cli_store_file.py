@@ -21,7 +21,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from mcp_server.demo import demo_request, load_demo
+from mcp_server.demo.load import demo_request, load_demo
 from store import Database
 from store.migrations import MIGRATIONS, SCHEMA_VERSION
 from tests.support.processes import TRACEJUDGE, serve_process

@@ -17,8 +17,8 @@ import anyio
 import pytest
 
 from mcp_server.cli import build_parser, main
-from mcp_server.cli_format import preview_text
-from mcp_server.demo import load_demo
+from mcp_server.demo.load import load_demo
+from mcp_server.terminal.tables import preview_text
 from store import Database, SpanIn, write_spans
 from tests.support.mcp_session import session
 from tests.support.processes import TRACEJUDGE

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_server import tools
+from mcp_server import traces
 from mcp_server.server import create_server
-from mcp_server.tools.span_content import ANSWER_OVERHEAD
 from mcp_server.settings import Settings
+from mcp_server.traces.span_content import ANSWER_OVERHEAD
 from store import Database, SpanIn, write_spans
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -124,7 +124,7 @@ async def test_a_5000_span_trace_is_read_end_to_end_with_every_answer_under_its_
 
 @pytest.mark.slow
 def test_get_span_on_a_big_trace_reads_one_span_in_a_bounded_number_of_statements(db: Database) -> None:
-    from mcp_server.tools import get_span
+    from mcp_server.traces import get_span
 
     _big_trace(db)
     statements: list[str] = []
@@ -178,7 +178,7 @@ async def test_a_bug_in_a_tool_is_logged_with_its_traceback_and_not_shown_raw(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("internal detail")
 
-    monkeypatch.setattr(tools, "get_trace_info", broken)
+    monkeypatch.setattr(traces, "get_trace_info", broken)
     async with Client(create_server(Settings(), db)) as client:
         result = await client.call_tool("GetTraceInfo", {"trace_id": TRACE})
     assert result.is_error and "internal detail" not in result.content[0].text

@@ -8,15 +8,8 @@ from typing import Any
 
 import pytest
 
-from store import Database, SpanIn, write_spans
-from store import migrations
-from store.assessments import (
-    MAX_TEXT_CHARS,
-    get_assessment,
-    list_assessments,
-    log_assessment,
-    override_assessment,
-)
+from store import Database, SpanIn, migrations, write_spans
+from store.assessments import MAX_TEXT_CHARS, get_assessment, list_assessments, log_assessment, override_assessment
 from store.errors import AssessmentNotFound, InvalidArgument, SpanNotFound, TraceNotFound
 from store.search import count_traces, search_trace_ids
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from store import Database, SpanIn, write_spans
+from store import Database, SpanIn, migrations, write_spans
 from store.errors import SchemaTooNew
 from store.ingest import PREVIEW_CHARS
-from store import migrations
 from store.migrations import SCHEMA_VERSION, migrate
 from store.traces import get_trace
 

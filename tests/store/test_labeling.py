@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_server.demo import load_demo
-from store import Database
-from store import labeling
+from mcp_server.demo.load import load_demo
+from store import Database, labeling
 from store.assessments import get_assessment, log_assessment
 from store.errors import InvalidArgument, LabelingSchemaNotFound, LabelingSessionNotFound
 from store.search import search_trace_ids

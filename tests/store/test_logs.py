@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.semconv import attach_events
+from mcp_server.ingest.semconv import attach_events
 from store import Database, SpanIn, write_spans
 from store.json_text import dumps
 from store.logs import LogIn, PendingLogs

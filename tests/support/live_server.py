@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import httpx2
 import uvicorn
 
-from mcp_server.cli_support import open_database
 from mcp_server.http.app import create_app
+from mcp_server.server import create_server
 from mcp_server.settings import Settings
+from mcp_server.terminal.commands import open_database
 from store import Database
 
 
@@ -32,7 +33,7 @@ class LiveServer:
 def start_live_server(settings: Settings) -> LiveServer:
     """Start the app on 127.0.0.1 with an OS-chosen port; returns once /health answers."""
     db = open_database(settings)
-    config = uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(create_app(settings, db, create_server(settings, db)), host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

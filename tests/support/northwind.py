@@ -18,11 +18,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from mcp_server.demo_agent import (
-    ROUTER_SYSTEM_PROMPT,
-    build_conversations,
-    parse_routing_rules,
-)
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT, build_conversations, parse_routing_rules
 from tests.support.scripted_openai import Reply, json_reply, text
 
 MISROUTED = "Why was I charged for roaming in Spain?"

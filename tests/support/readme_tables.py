@@ -18,7 +18,7 @@ from pathlib import Path
 from mcp_server.cli import build_parser
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
-from mcp_server.toolsets import TOOLSETS
+from mcp_server.tooling.toolsets import TOOLSETS
 from store import Database
 
 README = Path(__file__).resolve().parents[2] / "README.md"

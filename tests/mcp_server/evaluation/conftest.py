@@ -16,12 +16,12 @@ from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from tests.support.scripted_openai import (
-    scripted_settings,
     Reply,
     ScriptedOpenAI,
     json_reply,
     rate_limited,
     scripted_openai,
+    scripted_settings,
 )
 
 __all__ = ["scripted_openai"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from mcp_server.cli import main
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
-from mcp_server.demo import load_demo
-from mcp_server.demo_target import ROUTER_PROMPT
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT
+from mcp_server.demo.load import load_demo
+from mcp_server.demo.target import ROUTER_PROMPT
 from mcp_server.evaluation.reports import compare_evaluation_runs, get_evaluation_run
 from mcp_server.evaluation.run import evaluate
 from mcp_server.settings import Settings
@@ -124,7 +124,7 @@ async def test_a_budget_stops_between_records_and_a_resume_finishes(db):
         ({"dataset": "support"}, "pass both dataset"),
         ({"dataset": "support", "target": TARGET, "filter_string": "trace.status = 'OK'"}, "not both"),
         ({"dataset": "support", "target": "no_such_module_xyz:answer"}, "cannot import module"),
-        ({"dataset": "support", "target": "mcp_server.demo_target"}, "module:function"),
+        ({"dataset": "support", "target": "mcp_server.demo.target"}, "module:function"),
         ({"dataset": "nope", "target": TARGET}, "nope"),
     ],
 )

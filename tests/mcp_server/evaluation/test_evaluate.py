@@ -10,10 +10,10 @@ import threading
 import anyio
 import pytest
 
+from mcp_server.assessments.service import get_assessment
 from mcp_server.evaluation import EvaluationRun, evaluate
 from mcp_server.judges import registry
 from mcp_server.settings import Settings
-from mcp_server.tools.assessments import get_assessment
 from store import Database, SpanIn, write_spans
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
 from store.evaluations import get_run, list_results, missing_trace_ids

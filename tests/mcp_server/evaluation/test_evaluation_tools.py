@@ -10,28 +10,14 @@ import pytest
 
 from mcp_server.evaluation import evaluate
 from mcp_server.judges import registry
-from mcp_server.judges.agent_prompt import VERDICT_TOOL
+from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import EvaluationStopped
 from store.evaluations import get_run, list_results
-from tests.mcp_server.evaluation.conftest import (
-    CODE_JUDGE,
-    ScriptedJudges,
-    helpful,
-    quality,
-    trace_id,
-    write_traces,
-)
+from tests.mcp_server.evaluation.conftest import CODE_JUDGE, ScriptedJudges, helpful, quality, trace_id, write_traces
 from tests.support.mcp_session import Session, session
-from tests.support.scripted_openai import (
-    Reply,
-    ScriptedOpenAI,
-    error,
-    json_reply,
-    scripted_settings,
-    tool_calls,
-)
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, error, json_reply, scripted_settings, tool_calls
 
 
 async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
@@ -93,7 +79,7 @@ async def test_get_evaluation_run_pages_results_and_lists_errors_per_judge(
 
 def page_token_of(s: Session, run_id: str) -> str:
     from mcp_server.evaluation.reports import GET_TOOL
-    from mcp_server.tools.paging import issue_token
+    from mcp_server.tooling.paging import issue_token
 
     return issue_token(GET_TOOL, {"run_id": run_id, "max_results": 7, "errors_only": False}, {"after": ["a", "b"]})
 

@@ -7,8 +7,8 @@ import base64
 import json
 from datetime import datetime
 
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
-from mcp_server.demo_target import ROUTER_PROMPT
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT
+from mcp_server.demo.target import ROUTER_PROMPT
 from store import Database, datasets, prompts
 from tests.mcp_server.evaluation.conftest import trace_id, write_traces
 from tests.support.mcp_session import session

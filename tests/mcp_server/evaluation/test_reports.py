@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_server.evaluation.reports import (
-    ANSWER_CHARS,
-    ERROR_CHARS,
-    compare_evaluation_runs,
-    get_evaluation_run,
-)
-from mcp_server.tools.paging import answer_chars
+from mcp_server.evaluation.reports import ANSWER_CHARS, ERROR_CHARS, compare_evaluation_runs, get_evaluation_run
+from mcp_server.tooling.paging import answer_chars
 from store import Database
 from store.errors import InvalidArgument, InvalidPageToken
 from store.evaluations import EvaluationResult, create_run, record_results

@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from mcp_server.otlp import DECODE_MEMORY_FACTOR
+from mcp_server.ingest.otlp import DECODE_MEMORY_FACTOR
 from tests.support.live_server import LiveServer
 from tests.support.raw_http import stalled_body
 

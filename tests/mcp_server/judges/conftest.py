@@ -6,16 +6,12 @@ from __future__ import annotations
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.demo import load_demo
+from mcp_server.demo.load import load_demo
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.northwind import MISROUTED
-from tests.support.scripted_openai import (
-    ScriptedOpenAI,
-    scripted_openai,
-    scripted_settings,
-)
+from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai, scripted_settings
 
 __all__ = ["scripted_openai"]
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from mcp.server.mcpserver import MCPServer
+from tests.mcp_server.traces.builders import T0, TRACE_ID, make_span, span_id
 
-from mcp_server.judges.agent import run_agent_judge
-from mcp_server.judges.agent_prompt import VERDICT_TOOL
+from mcp_server.judges.agent.judge import run_agent_judge
+from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.judges.definition import JudgeDefinition, OutputType
 from mcp_server.judges.rendering import MAX_VARIABLE_CHARS
 from mcp_server.models import ModelSettings
@@ -23,15 +24,8 @@ from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database, write_spans
 from store import judges as store_judges
-from tests.mcp_server.tools.builders import T0, TRACE_ID, make_span, span_id
 from tests.support.mcp_session import session
-from tests.support.scripted_openai import (
-    Reply,
-    ScriptedOpenAI,
-    scripted_openai,
-    scripted_settings,
-    tool_calls,
-)
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, scripted_openai, scripted_settings, tool_calls
 
 __all__ = ["scripted_openai"]
 

@@ -13,8 +13,8 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.judges.agent import AgentLimits, run_agent_judge
-from mcp_server.judges.agent_prompt import TRACE_ISSUES, TRAIL_CATEGORIES, VERDICT_TOOL
+from mcp_server.judges.agent.judge import AgentLimits, run_agent_judge
+from mcp_server.judges.agent.prompt import TRACE_ISSUES, TRAIL_CATEGORIES, VERDICT_TOOL
 from mcp_server.judges.definition import JudgeDefinition, OutputType
 from mcp_server.models import ModelNotConfigured, ModelSettings
 from store import Database

@@ -16,9 +16,9 @@ import pytest
 from mcp import Client, StdioServerParameters, types
 from mcp.server.mcpserver import Context, MCPServer
 
-from mcp_server.demo import load_demo
-from mcp_server.judges.agent import AgentLimits, run_agent_judge
-from mcp_server.judges.agent_prompt import UNTRUSTED_TAG, VERDICT_TOOL
+from mcp_server.demo.load import load_demo
+from mcp_server.judges.agent.judge import AgentLimits, run_agent_judge
+from mcp_server.judges.agent.prompt import UNTRUSTED_TAG, VERDICT_TOOL
 from mcp_server.judges.definition import JudgeDefinition, OutputType
 from mcp_server.models import ModelSettings
 from mcp_server.models.sampling import with_sampling

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from mcp import Client
 
-from mcp_server.demo import load_demo
+from mcp_server.demo.load import load_demo
 from mcp_server.judges import registry
-from mcp_server.judges.agent_prompt import VERDICT_TOOL
+from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.models import ModelSettings
 from mcp_server.server import create_server
 from mcp_server.settings import Settings

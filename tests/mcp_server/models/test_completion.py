@@ -20,13 +20,7 @@ from mcp_server.models import (
     complete,
 )
 from mcp_server.models.litellm_import import load_litellm
-from tests.support.scripted_openai import (
-    ScriptedOpenAI,
-    error,
-    json_reply,
-    text,
-    tool_calls,
-)
+from tests.support.scripted_openai import ScriptedOpenAI, error, json_reply, text, tool_calls
 
 ASK = [{"role": "user", "content": "Was the customer routed to the right team?"}]
 VERDICT_SCHEMA = {

@@ -14,14 +14,7 @@ from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from store.assessments import log_assessment
-from tests.support.scripted_openai import (
-    Reply,
-    ScriptedOpenAI,
-    json_reply,
-    scripted_openai,
-    scripted_settings,
-    text,
-)
+from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings, text
 
 __all__ = ["scripted_openai"]
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from mcp_server.cli import main
-from mcp_server.demo_agent import ROUTER_SYSTEM_PROMPT
-from mcp_server.demo_target import ROUTER_PROMPT
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT
+from mcp_server.demo.target import ROUTER_PROMPT
 from mcp_server.judges import registry
+from mcp_server.models import BudgetExhausted
 from mcp_server.optimization.prompt import optimize_prompt
 from mcp_server.settings import Settings
 from store import Database, datasets, prompts
-from mcp_server.models import BudgetExhausted
 from store.errors import InvalidArgument
 from tests.support.mcp_session import session
 from tests.support.northwind import BILLING_FIRST

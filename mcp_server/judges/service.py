@@ -1,0 +1,200 @@
+"""CreateJudge, GetJudge, ListJudges and RunJudge as typed functions with bounded answers; the
+MCP tools in mcp_server.judges.tools are thin wrappers over them."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mcp_server.judges import registry
+from mcp_server.judges.agent.prompt import BUILTIN_AGENT_JUDGES
+from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
+from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
+from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
+from mcp_server.judges.runner import run_judge, stopped_by_budget
+from mcp_server.models import BudgetExhausted, ModelSettings, check_model_allowed
+from mcp_server.models.budget import SpendBudget, spending_within
+from mcp_server.settings import Settings
+from mcp_server.tooling.paging import check_range, issue_token, read_token
+from store import Database
+from store.errors import InvalidPageToken
+
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
+
+LIST_TOOL = "ListJudges"
+MAX_RESULTS = 100
+LIST_INSTRUCTIONS_CHARS = 300
+"""ListJudges shows the start of each judge's instructions; GetJudge shows them whole."""
+
+
+class JudgeInfo(BaseModel):
+    """A judge as the tools show it."""
+
+    name: str
+    version: int | None = Field(description="The stored version; None for a built-in judge.")
+    kind: Literal["llm", "agent", "code"] = Field(
+        description="llm: reads inputs/outputs/expectations in one model call; agent: investigates the trace with "
+        "the read-only tools ({{ trace }}); code: a program, no model."
+    )
+    builtin: bool
+    description: str
+    instructions: str | None = Field(None, description="The prompt with its template variables (LLM and agent judges).")
+    output: OutputType
+    model: str | None = Field(None, description="None: the default judge model.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="What RunJudge's parameters may set (built-ins).")
+
+
+class JudgeList(BaseModel):
+    judges: list[JudgeInfo] = Field(description="Stored judges, latest version of each, by name.")
+    total: int = Field(description="How many stored judges there are.")
+    builtin_judges: list[JudgeInfo] = Field(
+        default_factory=list, description="The built-in judges (first page only), runnable by name with RunJudge."
+    )
+    next_page_token: str | None = None
+
+
+class BudgetSpent(BaseModel):
+    """What a RunJudge call with max_tokens or max_cost_usd spent of them."""
+
+    max_tokens: int | None
+    max_cost_usd: float | None
+    spent_tokens: int
+    spent_cost_usd: float
+    stopped: str | None = Field(
+        None, description="Set when the budget stopped the judgment before its verdict: which limit, with the figures. "
+        "Nothing was logged; run it again with a larger budget."
+    )
+    over_budget: str | None = Field(
+        None, description="How far past the budget the last call went (calls spend beyond their estimates), if it did."
+    )
+
+
+class RunResult(BaseModel):
+    verdict: JudgeVerdict
+    feedback_name: str = Field(description="The feedback name the verdict was logged under (the judge's name).")
+    budget: BudgetSpent | None = Field(None, description="What the call spent of max_tokens / max_cost_usd, when given.")
+
+
+def _info(judge: JudgeDefinition, *, builtin: bool, parameters: dict[str, Any] | None = None,
+          clip_instructions: bool = False) -> JudgeInfo:
+    instructions = judge.instructions
+    if clip_instructions and len(instructions) > LIST_INSTRUCTIONS_CHARS:
+        instructions = instructions[:LIST_INSTRUCTIONS_CHARS] + " [... cut; GetJudge shows it whole]"
+    return JudgeInfo(
+        name=judge.name,
+        version=None if builtin else judge.version,
+        kind="agent" if judge.is_agent_judge else "llm",
+        builtin=builtin,
+        description=judge.description,
+        instructions=instructions,
+        output=judge.output,
+        model=judge.model,
+        parameters=parameters or {},
+    )
+
+
+def _builtins(*, clip_instructions: bool) -> list[JudgeInfo]:
+    out = [
+        _info(b.definition, builtin=True, parameters=dict(b.parameters), clip_instructions=clip_instructions)
+        for b in BUILTIN_LLM_JUDGES.values()
+    ]
+    out += [
+        _info(definition, builtin=True, parameters={}, clip_instructions=clip_instructions)
+        for definition in BUILTIN_AGENT_JUDGES.values()
+    ]
+    out += [
+        JudgeInfo(name=name, version=None, kind="code", builtin=True, description=b.description,
+                  output=b.output, parameters=b.parameters)
+        for name, b in BUILTIN_CODE_JUDGES.items()
+    ]
+    return out
+
+
+def create_judge(
+    db: Database,
+    name: str,
+    instructions: str,
+    *,
+    models: ModelSettings,
+    output: OutputType | dict[str, Any] | None = None,
+    model: str | None = None,
+    description: str = "",
+) -> JudgeInfo:
+    """Store a judge (the next version when the name exists) and show it. `models` say which
+    models it may name (a client's are held to allowed_models; ModelNotAllowed otherwise)."""
+    if model is not None and model.strip():
+        check_model_allowed(model, models)
+    judge = registry.create_judge(db, name, instructions, output=output, model=model, description=description)
+    return _info(judge, builtin=False)
+
+
+def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeInfo:
+    """A built-in judge, else a stored judge (latest or `version`): the judge RunJudge runs by that name."""
+    if version is None:
+        for info in _builtins(clip_instructions=False):
+            if info.name == name:
+                return info
+    return _info(registry.get_judge(db, name, version), builtin=False)
+
+
+def list_judges(db: Database, *, max_results: int = 50, page_token: str | None = None) -> JudgeList:
+    """A page of stored judges by name, and the built-in judges on the first page."""
+    check_range("max_results", max_results, 1, MAX_RESULTS)
+    state = read_token(page_token, LIST_TOOL, {"max_results": max_results})
+    after = None
+    if state is not None:
+        after = state.get("after")
+        if not isinstance(after, str) or len(after) > 200:
+            raise InvalidPageToken(f"page_token is damaged; call {LIST_TOOL} without page_token to start again.")
+    judges, total = registry.list_judges(db, limit=max_results + 1, after=after)
+    token = None
+    if len(judges) > max_results:
+        judges = judges[:max_results]
+        token = issue_token(LIST_TOOL, {"max_results": max_results}, {"after": judges[-1].name})
+    return JudgeList(
+        judges=[_info(j, builtin=False, clip_instructions=True) for j in judges],
+        total=total,
+        builtin_judges=_builtins(clip_instructions=True) if state is None else [],
+        next_page_token=token,
+    )
+
+
+async def run_judge_tool(
+    db: Database,
+    judge: str,
+    trace_id: str,
+    *,
+    settings: Settings,
+    server: JudgeServer | None = None,
+    version: int | None = None,
+    parameters: dict[str, Any] | None = None,
+    sampler: Any = None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
+) -> RunResult:
+    """RunJudge: a stored or built-in judge by name, never an import path (that would let a
+    client run any function on this server). `sampler`: the calling client, for MCP sampling.
+
+    max_tokens and max_cost_usd bound the judgment's model calls as Evaluate's bound a run's
+    (mcp_server.models.budget): each call reserves its estimate first and one that would go past
+    them is not sent. BudgetExhausted when the first call does not fit; a judgment stopped part
+    way returns its error and spend and logs nothing (mcp_server.judges.runner)."""
+    budget = SpendBudget.limiting(max_tokens, max_cost_usd)
+    try:
+        with spending_within(budget) if budget is not None else nullcontext():
+            verdict = await run_judge(
+                db, judge, trace_id, settings=settings, server=server, version=version, parameters=parameters,
+                allow_import=False, sampler=sampler,
+            )
+    except BudgetExhausted as exc:
+        raise BudgetExhausted(f"{exc}; nothing was spent or logged. Raise max_tokens or max_cost_usd.") from None
+    spent = None
+    if budget is not None:
+        spent = BudgetSpent(
+            max_tokens=max_tokens, max_cost_usd=max_cost_usd, spent_tokens=budget.spent_tokens,
+            spent_cost_usd=budget.spent_cost_usd, stopped=stopped_by_budget(verdict), over_budget=budget.overshoot(),
+        )
+    return RunResult(verdict=verdict, feedback_name=judge.strip(), budget=spent)

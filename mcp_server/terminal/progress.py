@@ -1,0 +1,28 @@
+"""The progress bar that long commands (evaluate, optimize, judge align) draw on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+PROGRESS_MESSAGE_CHARS = 60
+
+
+@contextmanager
+def progress_bar(label: str = "evaluating") -> Iterator[Any]:
+    """A transient bar on stderr; yields a progress(done, total, message) callback."""
+    columns = (
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("[dim]{task.fields[message]}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=None, message="")
+
+        def report(done: int, total: int, message: str) -> None:
+            progress.update(task, completed=done, total=total, message=message[:PROGRESS_MESSAGE_CHARS])
+
+        yield report

@@ -1,0 +1,121 @@
+"""Toolsets and --read-only through the real `tracejudge` command and the MCP client: what a
+client lists is what it asked for, in the table's order, and a tool left out cannot be called;
+the names, descriptions and input schemas stay within the size a client's context can afford."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+from mcp import Client, StdioServerParameters
+
+from mcp_server.tooling.toolsets import TOOL_ORDER, TOOLSET_NAMES, TOOLSETS
+from store import Database
+from tests.support.mcp_session import session
+from tests.support.processes import TRACEJUDGE, serve
+
+CONTEXT_LIMIT = 32_000
+TRACE_TOOLS_LIMIT = 8_000
+WRITING_TOOLS = {"LogFeedback", "RunJudge", "Evaluate", "CreateDataset", "SubmitLabel", "OptimizePrompt", "AlignJudge"}
+
+
+def _stdio(db: Path, *args: str) -> Client:
+    # The SDK passes a server only a few variables of its own; PYTHONPATH (this checkout) is kept.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    return Client(StdioServerParameters(command=TRACEJUDGE, args=["stdio", "--db", str(db), *args], env=env))
+
+
+@pytest.mark.slow
+async def test_stdio_with_toolsets_traces_lists_only_the_trace_tools_in_order(demo_db: Path) -> None:
+    async with _stdio(demo_db, "--toolsets", "traces") as client:
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        assert names == list(TOOLSETS["traces"][1])
+        refused = await client.call_tool("LogFeedback", {"trace_id": "0" * 32, "name": "x", "value": 1})
+        assert refused.is_error and "LogFeedback" in refused.content[0].text
+
+
+@pytest.mark.slow
+async def test_http_read_only_lists_no_writing_tool_and_refuses_a_call_to_one(tmp_path: Path) -> None:
+    with serve(tmp_path / "fresh.db", "--demo", "--read-only", "--toolsets", "traces,feedback,judges") as url:
+        async with Client(f"{url}/mcp") as client:
+            tools = (await client.list_tools()).tools
+            names = [tool.name for tool in tools]
+            assert all(tool.annotations.read_only_hint is True for tool in tools)
+            assert not WRITING_TOOLS & set(names)
+            assert names == [name for name in TOOL_ORDER if name in names]  # the table's order
+            assert {"SearchTraces", "ListAssessments", "ListJudges"} <= set(names)
+            refused = await client.call_tool("RunJudge", {"judge": "latency", "trace_id": "0" * 32})
+            assert refused.is_error and "Unknown tool" in refused.content[0].text
+
+
+@pytest.mark.slow
+def test_an_unknown_toolset_is_refused_with_the_valid_names(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    done = subprocess.run(
+        [TRACEJUDGE, "stdio", "--db", str(tmp_path / "x.db"), "--toolsets", "traces,trace"],
+        capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "unknown toolset 'trace'" in done.stderr
+    assert ",".join(TOOLSET_NAMES) in done.stderr
+
+
+@pytest.mark.slow
+def test_tracejudge_toolsets_from_the_environment(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    env["TRACEJUDGE_TOOLSETS"] = "bogus"
+    done = subprocess.run(
+        [TRACEJUDGE, "stdio", "--db", str(tmp_path / "x.db")],
+        capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2 and "unknown toolset 'bogus'" in done.stderr
+
+
+def _context_chars(tool: dict) -> int:
+    return len(json.dumps({"name": tool["name"], "description": tool.get("description", ""),
+                           "inputSchema": tool["inputSchema"]}, ensure_ascii=False, separators=(",", ":")))  # fmt: skip
+
+
+async def test_every_tool_has_a_toolset_and_all_are_listed_in_the_table_order(tmp_path: Path) -> None:
+    async with session(Database(tmp_path / "t.db")) as s:
+        names = [tool.name for tool in (await s.client.list_tools()).tools]
+    assert names == list(TOOL_ORDER)
+
+
+async def test_trace_tools_fit_their_context_size(tmp_path: Path) -> None:
+    async with session(Database(tmp_path / "t.db")) as s:
+        listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
+    trace = [t for t in listed["tools"] if t["name"] in TOOLSETS["traces"][1]]
+    assert sum(map(_context_chars, trace)) <= TRACE_TOOLS_LIMIT
+
+
+async def test_all_tools_fit_their_context_size(tmp_path: Path) -> None:
+    async with session(Database(tmp_path / "t.db")) as s:
+        listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert sum(map(_context_chars, listed["tools"])) <= CONTEXT_LIMIT
+
+
+async def test_compacted_input_schemas_are_valid_resolve_every_ref_and_still_refuse_unknown_arguments(
+    tmp_path: Path,
+) -> None:
+    async with session(Database(tmp_path / "t.db")) as s:
+        listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
+    for tool in listed["tools"]:
+        schema = tool["inputSchema"]
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["additionalProperties"] is False, tool["name"]
+        for ref in set(re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema))):
+            assert ref in schema.get("$defs", {}), (tool["name"], ref)
+    log_feedback = next(t["inputSchema"] for t in listed["tools"] if t["name"] == "LogFeedback")
+    check = jsonschema.Draft202012Validator(log_feedback)
+    trace = {"trace_id": "ab" * 16, "name": "correctness"}
+    assert all(check.is_valid({**trace, "value": value}) for value in (True, 1, 0.5, "yes", ["a"], {"a": 1}))
+    assert not check.is_valid({**trace, "value": None})
+    finding = {"span_id": "cd" * 8, "category": "x", "evidence": "y"}
+    assert check.is_valid({**trace, "value": "no", "findings": [finding]})
+    assert not check.is_valid({**trace, "value": "no", "findings": [{**finding, "bogus": 1}]})
