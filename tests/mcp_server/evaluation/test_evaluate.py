@@ -13,6 +13,7 @@ import pytest
 from mcp_server.assessments.service import get_assessment
 from mcp_server.evaluation import EvaluationRun, evaluate
 from mcp_server.judges import registry
+from mcp_server.server import investigation_server
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
@@ -332,7 +333,7 @@ async def test_trace_issues_passes_a_trace_with_no_issues(
 
     scripted_openai.respond_with(verdict)
 
-    run = await evaluate(db, ["trace_issues"], settings=settings, trace_ids=ids)
+    run = await evaluate(db, ["trace_issues"], settings=settings, trace_ids=ids, server=investigation_server(settings, db))
 
     assert run.errors == 0 and run.metrics["trace_issues/pass_rate"] == pytest.approx(3 / 4)
 
@@ -348,7 +349,8 @@ async def never_settling_agent_run(
         lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=prompt_tokens,
                                    completion_tokens=50)
     )
-    return await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000)
+    return await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000,
+                          server=investigation_server(settings, db))
 
 
 async def test_a_small_token_budget_stops_agent_judgments_within_one_call_per_worker_of_it(
