@@ -96,13 +96,7 @@ class UpsertAnswer(BaseModel):
     message: str
 
 
-class DeleteAnswer(BaseModel):
-    dataset: str
-    version: int
-    changed: bool
-    deleted: list[str]
-    not_found: list[str] = Field(description="Ids not in the latest version (never there, or deleted before).")
-    record_count: int
+class DeleteAnswer(store.DeleteReport):
     message: str
 
 
