@@ -60,9 +60,10 @@ class Finding(BaseModel):
     impact: str | None = Field(None, description="e.g. 'HIGH', or what it caused.")
 
 
-class AssessmentRecord(BaseModel):
-    """One row of `assessments`, its JSON columns decoded, with the id of the assessment that
-    overrides it (if any)."""
+class AssessmentBase(BaseModel):
+    """An assessment as the store reads it and GetAssessment shows it, less its time: the record
+    below adds `created_ns`, the tool model (mcp_server.assessments.service.Assessment) adds
+    `created_time`, so each field is declared here once."""
 
     assessment_id: str
     trace_id: str
@@ -79,6 +80,12 @@ class AssessmentRecord(BaseModel):
     valid: bool
     overrides: str | None
     overridden_by: str | None
+
+
+class AssessmentRecord(AssessmentBase):
+    """One row of `assessments`, its JSON columns decoded, with the id of the assessment that
+    overrides it (if any)."""
+
     created_ns: int
 
 

@@ -34,21 +34,33 @@ READ_CHUNK = 1_000
 """Rows all_records reads per query."""
 
 
-class DatasetRecord(BaseModel):
-    """A dataset as stored, at its latest version."""
+class DatasetBase(BaseModel):
+    """A dataset at its latest version, less its times: DatasetRecord adds `created_ns` and
+    `updated_ns`, the tool model (mcp_server.datasets.service.DatasetSummary) `created_time` and
+    `updated_time`, so each field is declared here once."""
 
     name: str
     description: str
-    version: int = Field(description="The latest version (0: just created, no records).")
+    version: int = Field(description="The latest version; 0 is the empty dataset as created.")
     record_count: int = Field(description="Records in the latest version.")
+
+
+class DatasetRecord(DatasetBase):
+    """A dataset as stored, at its latest version."""
+
     created_ns: int
     updated_ns: int
 
 
-class DatasetVersion(BaseModel):
+class DatasetVersionBase(BaseModel):
+    """One version of a dataset, less its time (as DatasetBase)."""
+
     version: int
-    change: str = Field(description="What made this version, in words.")
+    change: str = Field(description="What made this version.")
     record_count: int
+
+
+class DatasetVersion(DatasetVersionBase):
     created_ns: int
 
 

@@ -30,6 +30,8 @@ VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 """Prompt names: no '/' or '@', which separate version and alias in prompts:/ URIs."""
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+SCHEME = "prompts:/"
+"""Prompt URIs: prompts:/name/3 (a version), prompts:/name@alias, prompts:/name (the latest)."""
 LATEST = "latest"
 """The reserved alias: always the newest version, never stored."""
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -52,19 +54,20 @@ class PromptRecord(BaseModel):
 
 
 class PromptVersionRecord(BaseModel):
-    """One immutable version of a prompt."""
+    """One prompt version whole, as RegisterPrompt and GetPrompt show it."""
 
     name: str
     version: int
-    kind: PromptKind
+    uri: str = Field(description="Load it with load_prompt(uri), e.g. 'prompts:/router/3'.")
+    kind: PromptKind = Field(description="text: one template string; chat: a list of {role, content} messages.")
     template: Template
-    variables: list[str] = Field(description="The template's variable names, in order of first use.")
+    variables: list[str] = Field(description="The {{ name }} variables format() fills.")  # in order of first use
     commit_message: str
     tags: dict[str, str]
-    parent_version: int | None = Field(description="The version this one was derived from (optimization).")
+    parent_version: int | None  # the version this one was derived from (by optimization)
     metadata: dict[str, Any]
+    aliases: list[str] = Field(description="The aliases pointing at this version.")
     created_ns: int
-    aliases: list[str] = Field(default_factory=list, description="The aliases pointing at this version.")
 
 
 class RunUse(BaseModel):
@@ -164,7 +167,9 @@ def _version_record(row: sqlite3.Row | dict[str, Any], aliases: list[str]) -> Pr
     data = dict(row)
     for column in ("template", "variables", "tags", "metadata"):
         data[column] = json.loads(data[column])
-    return PromptVersionRecord.model_validate({**data, "aliases": aliases})
+    return PromptVersionRecord.model_validate(
+        {**data, "uri": f"{SCHEME}{data['name']}/{data['version']}", "aliases": aliases}
+    )
 
 
 def _aliases_of(conn: sqlite3.Connection, name: str) -> dict[str, int]:

@@ -22,10 +22,10 @@ from mcp_server.tooling.paging import (
     read_token,
     state_int,
 )
-from mcp_server.tooling.timestamps import iso_time
+from mcp_server.tooling.timestamps import with_iso_times
 from store import Database
 from store import assessments as store
-from store.assessments import AssessmentRecord, Finding
+from store.assessments import AssessmentBase, AssessmentRecord, Finding
 from store.errors import InvalidArgument, InvalidPageToken
 from store.ids import normalize_span_id, normalize_trace_id
 
@@ -65,6 +65,8 @@ invalid (kept, no longer counted or filtered on).
 Example: OverrideAssessment(assessment_id="a-3f2b...", value="yes", source_id="alice")"""
 
 
+# Not an AssessmentBase: a listing shows a count for the findings and no metadata, and its fields
+# carry the descriptions a client reads; summarize fills the shared ones from the record.
 class AssessmentSummary(BaseModel):
     """An assessment as lists show it: long parts cut short."""
 
@@ -87,24 +89,10 @@ class AssessmentSummary(BaseModel):
     cut: list[str] = Field(default_factory=list, description="Fields cut short here; GetAssessment has them in full.")
 
 
-class Assessment(BaseModel):
+class Assessment(AssessmentBase):
     """One assessment in full."""
 
-    assessment_id: str
-    trace_id: str
-    span_id: str | None
-    name: str
-    kind: str
-    source_type: str
-    source_id: str | None
-    value: Any
-    rationale: str | None
-    error: str | None
-    metadata: dict[str, Any]
-    findings: list[Finding]
-    valid: bool
-    overrides: str | None
-    overridden_by: str | None
+    kind: str  # the schema says string, as AssessmentSummary's does, not the store's enum of KINDS
     created_time: str | None
 
 
@@ -147,25 +135,14 @@ def summarize(record: AssessmentRecord) -> AssessmentSummary:
         texts[field] = None if text is None else clip(text, SUMMARY_TEXT_CHARS)
         if texts[field] != text:
             cut.append(field)
-    return AssessmentSummary(
-        assessment_id=record.assessment_id,
-        trace_id=record.trace_id,
-        span_id=record.span_id,
-        name=record.name,
-        kind=record.kind,
-        source_type=record.source_type,
-        source_id=record.source_id,
-        value=value,
-        value_preview=preview,
-        rationale=texts["rationale"],
-        error=texts["error"],
-        finding_count=len(record.findings),
-        valid=record.valid,
-        overrides=record.overrides,
-        overridden_by=record.overridden_by,
-        created_time=iso_time(record.created_ns),
-        cut=cut,
-    )
+    return AssessmentSummary.model_validate({
+        **with_iso_times(record),
+        "value": value,
+        "value_preview": preview,
+        **texts,
+        "finding_count": len(record.findings),
+        "cut": cut,
+    })
 
 
 def _span(span_id: str | None) -> str | None:
@@ -234,8 +211,7 @@ def log_expectation(
 def get_assessment(db: Database, assessment_id: str) -> Assessment:
     """One assessment in full, valid or not."""
     record = store.get_assessment(db, store.normalize_assessment_id(assessment_id))
-    data = record.model_dump(exclude={"created_ns"})
-    return Assessment(**data, created_time=iso_time(record.created_ns))
+    return Assessment.model_validate(with_iso_times(record))
 
 
 def override_assessment(

@@ -22,7 +22,7 @@ from mcp_server.tooling.paging import (
     read_token,
     state_int,
 )
-from mcp_server.tooling.timestamps import iso_time
+from mcp_server.tooling.timestamps import with_iso_times
 from store import Database
 from store import datasets as store
 from store.errors import InvalidArgument, InvalidPageToken
@@ -42,19 +42,12 @@ VERSIONS_SHOWN = 50
 IDS_SHOWN = 100
 
 
-class DatasetSummary(BaseModel):
-    name: str
-    description: str
-    version: int = Field(description="The latest version; 0 is the empty dataset as created.")
-    record_count: int = Field(description="Records in the latest version.")
+class DatasetSummary(store.DatasetBase):
     created_time: str | None
     updated_time: str | None
 
 
-class DatasetVersionInfo(BaseModel):
-    version: int
-    change: str = Field(description="What made this version.")
-    record_count: int
+class DatasetVersionInfo(store.DatasetVersionBase):
     created_time: str | None
 
 
@@ -103,25 +96,12 @@ class UpsertAnswer(BaseModel):
     message: str
 
 
-class DeleteAnswer(BaseModel):
-    dataset: str
-    version: int
-    changed: bool
-    deleted: list[str]
-    not_found: list[str] = Field(description="Ids not in the latest version (never there, or deleted before).")
-    record_count: int
+class DeleteAnswer(store.DeleteReport):
     message: str
 
 
 def _summary(record: store.DatasetRecord) -> DatasetSummary:
-    return DatasetSummary(
-        name=record.name,
-        description=record.description,
-        version=record.version,
-        record_count=record.record_count,
-        created_time=iso_time(record.created_ns),
-        updated_time=iso_time(record.updated_ns),
-    )
+    return DatasetSummary.model_validate(with_iso_times(record))
 
 
 def create_dataset(db: Database, name: str, description: str = "") -> DatasetSummary:
@@ -132,15 +112,8 @@ def create_dataset(db: Database, name: str, description: str = "") -> DatasetSum
 def get_dataset(db: Database, name: str) -> DatasetDetail:
     """The dataset at its latest version with its newest versions."""
     info = store.get_dataset(db, name, max_versions=VERSIONS_SHOWN)
-    return DatasetDetail(
-        **_summary(info).model_dump(),
-        versions=[
-            DatasetVersionInfo(
-                version=v.version, change=v.change, record_count=v.record_count, created_time=iso_time(v.created_ns)
-            )
-            for v in info.versions
-        ],
-        version_count=info.version_count,
+    return DatasetDetail.model_validate(
+        {**with_iso_times(info), "versions": [with_iso_times(version) for version in info.versions]}
     )
 
 

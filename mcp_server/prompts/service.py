@@ -4,8 +4,6 @@ mcp_server.prompts.tools and the `prompts` CLI commands are thin wrappers over t
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from mcp_server.prompts.diff import PromptDiff, diff_prompt_versions
@@ -40,27 +38,10 @@ LIST_PROMPTS = "ListPrompts"
 LIST_VERSIONS = "ListPromptVersions"
 
 
-class PromptVersionInfo(BaseModel):
-    """One prompt version whole, as RegisterPrompt and GetPrompt show it."""
-
-    name: str
-    version: int
-    uri: str = Field(description="Load it with load_prompt(uri), e.g. 'prompts:/router/3'.")
-    kind: PromptKind = Field(description="text: one template string; chat: a list of {role, content} messages.")
-    template: Template
-    variables: list[str] = Field(description="The {{ name }} variables format() fills.")
-    commit_message: str
-    tags: dict[str, str]
-    parent_version: int | None
-    metadata: dict[str, Any]
-    aliases: list[str] = Field(description="The aliases pointing at this version.")
-    created_ns: int
-
-
 class PromptDetail(BaseModel):
     """GetPrompt: the version asked for, the prompt around it, and the evaluation runs that used it."""
 
-    prompt_version: PromptVersionInfo
+    prompt_version: PromptVersionRecord
     description: str
     latest_version: int
     aliases: dict[str, int] = Field(description="Every alias of the prompt -> its version.")
@@ -108,10 +89,6 @@ class PromptDiffAnswer(PromptDiff):
     notices: list[str] = Field(default_factory=list, description="What was cut, and how to see it whole.")
 
 
-def _version_info(record: PromptVersionRecord) -> PromptVersionInfo:
-    return PromptVersionInfo(**record.model_dump(), uri=f"{SCHEME}{record.name}/{record.version}")
-
-
 def register_prompt(
     db: Database,
     name: str,
@@ -120,12 +97,11 @@ def register_prompt(
     commit_message: str = "",
     tags: dict[str, str] | None = None,
     description: str | None = None,
-) -> PromptVersionInfo:
+) -> PromptVersionRecord:
     """Store the next version of prompt `name` (version 1 creates it) and show it."""
-    record = store.register_prompt_version(
+    return store.register_prompt_version(
         db, name, template, commit_message=commit_message, tags=tags, description=description
     )
-    return _version_info(record)
 
 
 def get_prompt(
@@ -142,7 +118,7 @@ def get_prompt(
     prompt = store.get_prompt(db, ref.name)
     runs, run_count = store.runs_using(db, ref.name, record.version, limit=RUNS_SHOWN)
     return PromptDetail(
-        prompt_version=_version_info(record),
+        prompt_version=record,
         description=prompt.description,
         latest_version=prompt.latest_version,
         aliases=prompt.aliases,
@@ -185,20 +161,14 @@ def list_prompt_versions(
     page: Page[PromptVersionSummary] = Page(ANSWER_CHARS - ENVELOPE_RESERVE - answer_chars(answer), max_results)
     for record in records:
         runs, run_count = store.runs_using(db, name, record.version, limit=LIST_RUNS_SHOWN)
-        summary = PromptVersionSummary(
-            version=record.version,
-            uri=f"{SCHEME}{name}/{record.version}",
-            kind=record.kind,
-            template_preview=clip(template_text(record.template), PREVIEW_CHARS),
-            variables=record.variables,
-            commit_message=clip(record.commit_message, PREVIEW_CHARS),
-            tags=record.tags,
-            parent_version=record.parent_version,
-            aliases=record.aliases,
-            run_count=run_count,
-            recent_run_ids=[run.run_id for run in runs],
-            created_ns=record.created_ns,
-        )
+        # The record's fields the listing shows (name, template and metadata are left out).
+        summary = PromptVersionSummary.model_validate({
+            **dict(record),
+            "template_preview": clip(template_text(record.template), PREVIEW_CHARS),
+            "commit_message": clip(record.commit_message, PREVIEW_CHARS),
+            "run_count": run_count,
+            "recent_run_ids": [run.run_id for run in runs],
+        })
         if not page.offer(summary):
             break
     answer.versions = page.items

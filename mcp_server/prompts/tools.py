@@ -16,6 +16,7 @@ from mcp_server.prompts import service
 from mcp_server.settings import Settings
 from mcp_server.tooling.boundary import READ_ONLY, PageToken, answer
 from store import Database
+from store.prompts import PromptVersionRecord
 
 CREATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 """RegisterPrompt adds a version; it never changes one."""
@@ -73,7 +74,7 @@ def add_prompt_tools(server: MCPServer, db: Database, settings: Settings) -> Non
         description: Annotated[
             str | None, Field(description="What the prompt is for (replaces the old one).")
         ] = None,
-    ) -> Annotated[CallToolResult, service.PromptVersionInfo]:
+    ) -> Annotated[CallToolResult, PromptVersionRecord]:
         text_or_messages = template if isinstance(template, str) else [m.model_dump() for m in template]
         return await answer(
             service.register_prompt, db, name, text_or_messages,

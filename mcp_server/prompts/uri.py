@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from store.errors import InvalidArgument
-from store.prompts import LATEST, check_name
+from store.prompts import LATEST, SCHEME, check_name
 
-SCHEME = "prompts:/"
 FORMS = "'prompts:/name/3' (a version), 'prompts:/name@production' (an alias), 'prompts:/name' (the latest) or 'name'"
 
 

@@ -1,8 +1,12 @@
-"""Nanosecond times as answers show them: ISO 8601 UTC instants and millisecond durations."""
+"""Nanosecond times as answers show them: ISO 8601 UTC instants and millisecond durations, and a
+store record's fields with its instants in that form (`with_iso_times`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -17,3 +21,17 @@ def iso_time(ns: int | None) -> str | None:
 def ms(ns: int | None) -> float | None:
     """Nanoseconds as milliseconds, to the microsecond."""
     return None if ns is None else round(ns / 1e6, 3)
+
+
+def with_iso_times(record: BaseModel) -> dict[str, Any]:
+    """`record`'s fields by name, each `<x>_ns` (an instant in nanoseconds, as the store keeps
+    times) as `<x>_time` (iso_time): what a tool model that extends the record's base class is
+    validated from, e.g. Assessment.model_validate(with_iso_times(record)). Nested records are
+    left as they are. Only for records whose `_ns` fields are instants, not durations."""
+    fields: dict[str, Any] = {}
+    for name, value in record:
+        if name.endswith("_ns"):
+            fields[name.removesuffix("_ns") + "_time"] = iso_time(value)
+        else:
+            fields[name] = value
+    return fields
