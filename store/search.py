@@ -412,16 +412,22 @@ def compile_filter(filter_string: str | None, is_common: IsCommon = _never_commo
     return _compile(sql, node), sql.params
 
 
-def compile_order_by(order_by: list[str] | None) -> str:
-    """The ORDER BY clause (without the keywords) for order_by: newest first by default, and
-    always ending in trace_id so equal keys page in a stable order."""
+def _sort_keys(order_by: list[str] | None) -> list[tuple[str, bool]]:
+    """(order field, ascending) per sort key: order_by's, then timestamp_ms descending (newest first)
+    and trace_id ascending where order_by does not name them, so the order is total."""
     keys = parse_order_by(order_by)
     names = {name for name, _ in keys}
     if "timestamp_ms" not in names:
         keys.append(("timestamp_ms", False))
     if "trace_id" not in names:
         keys.append(("trace_id", True))
-    return ", ".join(f"{ORDER_FIELDS[name]} {'ASC' if asc else 'DESC'}" for name, asc in keys)
+    return keys
+
+
+def compile_order_by(order_by: list[str] | None) -> str:
+    """The ORDER BY clause (without the keywords) for order_by: newest first by default, and
+    always ending in trace_id so equal keys page in a stable order."""
+    return ", ".join(f"{ORDER_FIELDS[name]} {'ASC' if asc else 'DESC'}" for name, asc in _sort_keys(order_by))
 
 
 COMMON_CANDIDATES = 2_000
@@ -499,17 +505,11 @@ _TEXT_ORDER_KEYS = frozenset({"name", "status", "session_id", "user_id"})
 
 
 def _keyset_order(order_by: list[str] | None) -> list[tuple[str, bool]]:
-    """(SQL expression, ascending) per sort key: order_by, then newest first, then trace_id (as in
-    compile_order_by), so the order is total and a position names one place in it."""
-    keys = parse_order_by(order_by)
-    names = {name for name, _ in keys}
-    if "timestamp_ms" not in names:
-        keys.append(("timestamp_ms", False))
-    if "trace_id" not in names:
-        keys.append(("trace_id", True))
+    """(SQL expression, ascending) per sort key of _sort_keys (the order compile_order_by gives), so
+    the order is total and a position names one place in it."""
     return [
         (f"substr({ORDER_FIELDS[name]}, 1, {KEYSET_TEXT_CHARS})" if name in _TEXT_ORDER_KEYS else ORDER_FIELDS[name], asc)
-        for name, asc in keys
+        for name, asc in _sort_keys(order_by)
     ]
 
 
