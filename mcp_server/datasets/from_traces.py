@@ -85,7 +85,7 @@ def _matching(db: Database, filter_string: str) -> list[str]:
             f"filter_string matches {matching:,} traces, more than the {MAX_TRACES:,} one call adds; narrow it "
             "(e.g. add \"AND trace.timestamp_ms > ...\") and add the rest in further calls."
         )
-    return search_trace_ids(db, filter_string, ["timestamp_ms ASC"], MAX_TRACES, 0)
+    return search_trace_ids(db, filter_string, ["timestamp_ms ASC"], MAX_TRACES)
 
 
 def _trace_ids(db: Database, filter_string: str | None, trace_ids: list[str] | None) -> list[str]:

@@ -315,7 +315,7 @@ def _select_traces(
             if not trace_exists(db, trace_id):
                 raise TraceNotFound(trace_id)
         return ids
-    ids = search_trace_ids(db, filter_string, None, max_traces + 1, 0)
+    ids = search_trace_ids(db, filter_string, None, max_traces + 1)
     if len(ids) > max_traces:
         raise InvalidArgument(
             f"the filter matches more than max_traces={max_traces:,} traces; narrow filter_string or raise max_traces."

@@ -174,8 +174,8 @@ def test_filters_and_the_trace_summary_see_only_valid_assessments(store: Databas
     log_assessment(store, OTHER, "correctness", "yes")
     log_assessment(store, TRACE, "routing_accuracy", 0.25)
     log_assessment(store, OTHER, "routing_accuracy", 1.0)
-    assert search_trace_ids(store, "feedback.correctness = 'no'", None, 10, 0) == [TRACE]
-    assert search_trace_ids(store, "feedback.routing_accuracy < 0.5", None, 10, 0) == [TRACE]
+    assert search_trace_ids(store, "feedback.correctness = 'no'", None, 10) == [TRACE]
+    assert search_trace_ids(store, "feedback.routing_accuracy < 0.5", None, 10) == [TRACE]
     override_assessment(store, first, "yes")
     assert count_traces(store, "feedback.correctness = 'no'") == 0
     assert count_traces(store, "feedback.correctness = 'yes'") == 2

@@ -16,7 +16,7 @@ PASS_FAIL = {"kind": "pass_fail"}
 @pytest.fixture
 def trace_ids(db: Database) -> list[str]:
     load_demo(db)
-    return search_trace_ids(db, None, ["timestamp_ms"], 100, 0)
+    return search_trace_ids(db, None, ["timestamp_ms"], 100)
 
 
 def _session(db: Database, *schemas: str) -> labeling.LabelingSessionRecord:

@@ -46,7 +46,7 @@ def test_a_dataset_from_demo_traces_with_expectations(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     db = Database(demo_db)
-    traces = search_trace_ids(db, None, None, 3, 0)
+    traces = search_trace_ids(db, None, None, 3)
     log_assessment(db, traces[0], "expected_route", "billing", kind="expectation")
     db.close()
     out = _run(capsys, "datasets", "create", "routing", "--description", "routing cases", "--db", demo_db)
