@@ -1,4 +1,4 @@
-"""Reading traces: one summary by id, or many at once for a page of search results."""
+"""Reading traces: whether the store holds them, one summary by id, or many at once for a page of search results."""
 
 from __future__ import annotations
 
