@@ -202,7 +202,7 @@ def run(store: Store, db: Database, explain: bool) -> None:
         if max(statistics.median(page_times), statistics.median(count_times)) > TARGET_MS:
             slow.append(label)
         if explain:
-            sql, params = build_search_query(fs, None, 101, 0, common_terms_probe(db))
+            sql, params = build_search_query(fs, None, 101, common_terms_probe(db))
             for row in db.reader().execute("EXPLAIN QUERY PLAN " + sql, params):
                 print(f"{'':26}plan: {row[3]}")
     print(f"over the {TARGET_MS:.0f} ms target (median): {', '.join(slow) if slow else 'none'}")

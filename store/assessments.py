@@ -287,7 +287,8 @@ def new_assessment(
     findings: list[Finding] | list[dict[str, Any]] | None = None,
 ) -> NewAssessment:
     """A new valid assessment, checked (InvalidArgument for anything invalid) but not stored;
-    `insert_assessment` stores it. Reads nothing: the trace and spans are checked on insert."""
+    `log_assessment` or `insert_assessment` stores it. `trace_id` and `span_id` must be normalized
+    ids. Reads nothing: the trace and spans are checked on insert."""
     if kind not in KINDS:
         raise InvalidArgument(f"kind {kind!r} is not one of {', '.join(KINDS)}.")
     if kind == "expectation" and (error is not None or findings):
@@ -332,28 +333,10 @@ def insert_assessment(conn: sqlite3.Connection, new: NewAssessment, *, overrides
         _insert_override(conn, new.row, overrides)
 
 
-def log_assessment(
-    db: Database,
-    trace_id: str,
-    name: str,
-    value: object,
-    *,
-    kind: Kind = "feedback",
-    span_id: str | None = None,
-    source_type: str = "HUMAN",
-    source_id: str | None = None,
-    rationale: str | None = None,
-    error: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    findings: list[Finding] | list[dict[str, Any]] | None = None,
-) -> str:
-    """Store a new valid assessment and return its id. `trace_id` and `span_id` must be normalized
-    ids; the trace (TraceNotFound), the span (SpanNotFound) and every finding's span
-    (InvalidArgument) must exist. Anything invalid raises before a row is written."""
-    new = new_assessment(
-        trace_id, name, value, kind=kind, span_id=span_id, source_type=source_type, source_id=source_id,
-        rationale=rationale, error=error, metadata=metadata, findings=findings,
-    )
+def log_assessment(db: Database, new: NewAssessment) -> str:
+    """Store `new` (from new_assessment) in a transaction of its own and return its id; the trace
+    (TraceNotFound), the span (SpanNotFound) and every finding's span (InvalidArgument) must exist,
+    or nothing is written."""
     with db.transaction() as conn:
         insert_assessment(conn, new)
     return new.assessment_id

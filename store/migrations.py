@@ -11,12 +11,13 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-import sqlite_utils
-
 from store.errors import SchemaTooNew
 
 
 def _m001_traces_and_spans(conn: sqlite3.Connection) -> None:
+    # Imported here, not at the top: only a new file needs it, and every open imports this module.
+    import sqlite_utils
+
     db = sqlite_utils.Database(conn)
     db["traces"].create(
         {

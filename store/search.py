@@ -412,16 +412,22 @@ def compile_filter(filter_string: str | None, is_common: IsCommon = _never_commo
     return _compile(sql, node), sql.params
 
 
-def compile_order_by(order_by: list[str] | None) -> str:
-    """The ORDER BY clause (without the keywords) for order_by: newest first by default, and
-    always ending in trace_id so equal keys page in a stable order."""
+def _sort_keys(order_by: list[str] | None) -> list[tuple[str, bool]]:
+    """(order field, ascending) per sort key: order_by's, then timestamp_ms descending (newest first)
+    and trace_id ascending where order_by does not name them, so the order is total."""
     keys = parse_order_by(order_by)
     names = {name for name, _ in keys}
     if "timestamp_ms" not in names:
         keys.append(("timestamp_ms", False))
     if "trace_id" not in names:
         keys.append(("trace_id", True))
-    return ", ".join(f"{ORDER_FIELDS[name]} {'ASC' if asc else 'DESC'}" for name, asc in keys)
+    return keys
+
+
+def compile_order_by(order_by: list[str] | None) -> str:
+    """The ORDER BY clause (without the keywords) for order_by: newest first by default, and
+    always ending in trace_id so equal keys page in a stable order."""
+    return ", ".join(f"{ORDER_FIELDS[name]} {'ASC' if asc else 'DESC'}" for name, asc in _sort_keys(order_by))
 
 
 COMMON_CANDIDATES = 2_000
@@ -446,19 +452,16 @@ def build_search_query(
     filter_string: str | None,
     order_by: list[str] | None,
     max_results: int,
-    offset: int,
     is_common: IsCommon = _never_common,
 ) -> tuple[str, dict[str, Any]]:
-    """The SELECT of trace ids for one page of a search, and its named parameters."""
+    """The SELECT of the first max_results trace ids of a search, and its named parameters."""
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
         raise InvalidArgument(f"max_results must be a whole number >= 0, got {max_results!r}.")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidArgument(f"offset must be a whole number >= 0, got {offset!r}; start at 0.")
     where, params = compile_filter(filter_string, is_common)
     order = compile_order_by(order_by)
-    # SQLite integers are 64-bit; a larger page or offset means "all of them" anyway.
-    params.update(limit=min(max_results, 2**62), offset=min(offset, 2**62))
-    sql = f"SELECT t.trace_id FROM traces t WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+    # SQLite integers are 64-bit; a larger page means "all of them" anyway.
+    params["limit"] = min(max_results, 2**62)
+    sql = f"SELECT t.trace_id FROM traces t WHERE {where} ORDER BY {order} LIMIT :limit"
     return sql, params
 
 
@@ -471,13 +474,13 @@ def build_count_query(
 
 
 def search_trace_ids(
-    db: Database, filter_string: str | None, order_by: list[str] | None, max_results: int, offset: int
+    db: Database, filter_string: str | None, order_by: list[str] | None, max_results: int
 ) -> list[str]:
     """Ids of the traces matching filter_string (MLflow search_traces syntax; see
     store.filters.GRAMMAR), sorted by order_by (newest first by default, ties by trace_id), the
-    page of at most max_results starting after `offset` matches. Raises InvalidFilter for a filter
-    or order_by that does not parse, InvalidArgument for a negative max_results or offset."""
-    sql, params = build_search_query(filter_string, order_by, max_results, offset, common_terms_probe(db))
+    first max_results of them (search_trace_page pages further). Raises InvalidFilter for a filter
+    or order_by that does not parse, InvalidArgument for a negative max_results."""
+    sql, params = build_search_query(filter_string, order_by, max_results, common_terms_probe(db))
     if max_results == 0:
         return []
     return [row[0] for row in db.reader().execute(sql, params)]
@@ -499,17 +502,11 @@ _TEXT_ORDER_KEYS = frozenset({"name", "status", "session_id", "user_id"})
 
 
 def _keyset_order(order_by: list[str] | None) -> list[tuple[str, bool]]:
-    """(SQL expression, ascending) per sort key: order_by, then newest first, then trace_id (as in
-    compile_order_by), so the order is total and a position names one place in it."""
-    keys = parse_order_by(order_by)
-    names = {name for name, _ in keys}
-    if "timestamp_ms" not in names:
-        keys.append(("timestamp_ms", False))
-    if "trace_id" not in names:
-        keys.append(("trace_id", True))
+    """(SQL expression, ascending) per sort key of _sort_keys (the order compile_order_by gives), so
+    the order is total and a position names one place in it."""
     return [
         (f"substr({ORDER_FIELDS[name]}, 1, {KEYSET_TEXT_CHARS})" if name in _TEXT_ORDER_KEYS else ORDER_FIELDS[name], asc)
-        for name, asc in keys
+        for name, asc in _sort_keys(order_by)
     ]
 
 
@@ -542,8 +539,8 @@ def search_trace_page(
     max_results: int,
     after: tuple[Any, ...] | None,
 ) -> list[tuple[str, tuple[Any, ...]]]:
-    """Like search_trace_ids, but a page continues strictly after a position rather than an offset:
-    (trace_id, position) for at most max_results traces; pass the last one's position as `after`
+    """Like search_trace_ids, but in pages, each continuing strictly after a position (not at an
+    offset): (trace_id, position) for at most max_results traces; pass the last one's position as `after`
     for the next page. Traces written between pages then never shift a page (none is listed twice
     or skipped unless its own sort keys change). Text keys sort by their first KEYSET_TEXT_CHARS
     characters. Raises InvalidFilter; InvalidArgument for a bad max_results or `after`."""

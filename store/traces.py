@@ -1,13 +1,14 @@
-"""Reading traces: one summary by id, or many at once for a page of search results."""
+"""Reading traces: whether the store holds them, one summary by id, or many at once for a page of search results."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from store.connection import Database
-from store.errors import TraceNotFound
+from store.errors import InvalidArgument, TraceNotFound
+from store.ids import normalize_trace_id
 from store.records import AssessmentCount, TraceRecord
 
 _TRACE_COLUMNS = (
@@ -21,6 +22,31 @@ def trace_exists(db: Database, trace_id: str) -> bool:
     """Whether the store holds a trace with this (normalized) id."""
     row = db.reader().execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
     return row is not None
+
+
+def known_trace_ids(
+    db: Database,
+    trace_ids: Iterable[object],
+    *,
+    limit: int | None = None,
+    too_many: Callable[[int], str] | None = None,
+) -> list[str]:
+    """`trace_ids` as the store holds them: normalized (InvalidId for a malformed one), each once in
+    the order first given. More than `limit` of them raise InvalidArgument with `too_many(count)`
+    before the store is read; then TraceNotFound for the first the store does not hold."""
+    ids = list(dict.fromkeys(normalize_trace_id(t) for t in trace_ids))
+    if limit is not None and len(ids) > limit:
+        raise InvalidArgument(too_many(len(ids)) if too_many else f"{len(ids):,} trace_ids; the limit is {limit:,}.")
+    if ids:
+        # One statement for the whole list rather than one per id: a list may hold 10,000.
+        rows = db.reader().execute(
+            "SELECT trace_id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+        )
+        found = {row[0] for row in rows}
+        for trace_id in ids:
+            if trace_id not in found:
+                raise TraceNotFound(trace_id)
+    return ids
 
 
 def get_trace(db: Database, trace_id: str) -> TraceRecord:

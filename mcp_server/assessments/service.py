@@ -165,8 +165,7 @@ def log_feedback(
 ) -> LoggedAssessment:
     """Log feedback on a trace or one of its spans. `value` may be None only with an `error`
     (a judge that could not reach a verdict)."""
-    assessment_id = store.log_assessment(
-        db,
+    feedback = store.new_assessment(
         normalize_trace_id(trace_id),
         name,
         value,
@@ -179,6 +178,7 @@ def log_feedback(
         metadata=metadata,
         findings=findings,
     )
+    assessment_id = store.log_assessment(db, feedback)
     return LoggedAssessment(assessment_id=assessment_id, assessment=summarize(store.get_assessment(db, assessment_id)))
 
 
@@ -194,8 +194,7 @@ def log_expectation(
     metadata: dict[str, Any] | None = None,
 ) -> LoggedAssessment:
     """Log an expectation (ground truth) on a trace or one of its spans."""
-    assessment_id = store.log_assessment(
-        db,
+    expectation = store.new_assessment(
         normalize_trace_id(trace_id),
         name,
         value,
@@ -205,6 +204,7 @@ def log_expectation(
         source_id=source_id,
         metadata=metadata,
     )
+    assessment_id = store.log_assessment(db, expectation)
     return LoggedAssessment(assessment_id=assessment_id, assessment=summarize(store.get_assessment(db, assessment_id)))
 
 

@@ -17,10 +17,9 @@ from mcp_server.judges.trace_data import root_inputs_outputs, trace_expectations
 from store import Database
 from store.dataset_inputs import NewRecord, parse_record
 from store.datasets import resolve_version, upsert_parsed
-from store.errors import InvalidArgument, RootSpanNotFound, TraceNotFound
-from store.ids import normalize_trace_id
+from store.errors import InvalidArgument, RootSpanNotFound
 from store.search import count_traces, search_trace_ids
-from store.traces import trace_exists
+from store.traces import known_trace_ids
 
 MAX_TRACES = 10_000
 """Most traces one call adds; a dataset grows by several calls rather than one unbounded one."""
@@ -66,16 +65,15 @@ def record_from_trace(db: Database, trace_id: str) -> dict[str, Any] | str:
 def _listed(db: Database, trace_ids: list[str]) -> list[str]:
     if isinstance(trace_ids, str):
         raise InvalidArgument("trace_ids must be a list of trace ids, e.g. ['4bf92f3577b34da6a3ce929d0e0e4736'].")
-    ids = list(dict.fromkeys(normalize_trace_id(t) for t in trace_ids))
-    if not ids:
+    if not trace_ids:
         raise InvalidArgument("trace_ids is empty; pass at least one id (SearchTraces lists them).")
-    if len(ids) > MAX_TRACES:
-        raise InvalidArgument(f"{len(ids):,} trace_ids is more than {MAX_TRACES:,}; add them in several calls.")
     # Unknown ids fail the call before anything is stored: a wrong id is a mistake to fix, not skip.
-    for trace_id in ids:
-        if not trace_exists(db, trace_id):
-            raise TraceNotFound(trace_id)
-    return ids
+    return known_trace_ids(
+        db,
+        trace_ids,
+        limit=MAX_TRACES,
+        too_many=lambda n: f"{n:,} trace_ids is more than {MAX_TRACES:,}; add them in several calls.",
+    )
 
 
 def _matching(db: Database, filter_string: str) -> list[str]:
@@ -85,7 +83,7 @@ def _matching(db: Database, filter_string: str) -> list[str]:
             f"filter_string matches {matching:,} traces, more than the {MAX_TRACES:,} one call adds; narrow it "
             "(e.g. add \"AND trace.timestamp_ms > ...\") and add the rest in further calls."
         )
-    return search_trace_ids(db, filter_string, ["timestamp_ms ASC"], MAX_TRACES, 0)
+    return search_trace_ids(db, filter_string, ["timestamp_ms ASC"], MAX_TRACES)
 
 
 def _trace_ids(db: Database, filter_string: str | None, trace_ids: list[str] | None) -> list[str]:

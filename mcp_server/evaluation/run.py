@@ -64,9 +64,8 @@ from store import Database, datasets, prompts
 from store import evaluations as store
 from store.datasets import DatasetRecordRow
 from store.errors import EvaluationStopped, InvalidArgument, TraceNotFound
-from store.ids import normalize_trace_id
 from store.search import search_trace_ids
-from store.traces import get_trace, get_traces, trace_exists
+from store.traces import get_trace, get_traces, known_trace_ids
 
 if TYPE_CHECKING:
     from mcp_server.judges.runner import JudgeServer
@@ -308,14 +307,13 @@ def _select_traces(
             raise InvalidArgument("pass filter_string or trace_ids, not both.")
         if not trace_ids:
             raise InvalidArgument("trace_ids is empty; pass the ids of the traces to judge, or a filter_string.")
-        ids = list(dict.fromkeys(normalize_trace_id(t) for t in trace_ids))
-        if len(ids) > max_traces:
-            raise InvalidArgument(f"{len(ids):,} trace_ids is more than max_traces={max_traces:,}; raise max_traces or split the run.")
-        for trace_id in ids:
-            if not trace_exists(db, trace_id):
-                raise TraceNotFound(trace_id)
-        return ids
-    ids = search_trace_ids(db, filter_string, None, max_traces + 1, 0)
+        return known_trace_ids(
+            db,
+            trace_ids,
+            limit=max_traces,
+            too_many=lambda n: f"{n:,} trace_ids is more than max_traces={max_traces:,}; raise max_traces or split the run.",
+        )
+    ids = search_trace_ids(db, filter_string, None, max_traces + 1)
     if len(ids) > max_traces:
         raise InvalidArgument(
             f"the filter matches more than max_traces={max_traces:,} traces; narrow filter_string or raise max_traces."

@@ -133,7 +133,7 @@ def add_traces(
             )
         ids = [normalize_trace_id(t) for t in trace_ids]
     else:
-        ids = search_trace_ids(db, filter_string, None, max_traces + 1, 0)
+        ids = search_trace_ids(db, filter_string, None, max_traces + 1)
         if len(ids) > max_traces:
             ids = ids[:max_traces]
             notice = (

@@ -17,9 +17,8 @@ from pydantic import BaseModel, Field
 
 from store import Database
 from store.assessments import AssessmentRecord, feedback_named
-from store.errors import InvalidArgument, TraceNotFound
-from store.ids import normalize_trace_id
-from store.traces import trace_exists
+from store.errors import InvalidArgument
+from store.traces import known_trace_ids
 
 Label = bool | float | str
 MAX_TRACE_IDS = 10_000
@@ -143,11 +142,7 @@ def _check_trace_ids(db: Database, trace_ids: Sequence[str] | None) -> list[str]
         return None
     if len(trace_ids) > MAX_TRACE_IDS:
         raise InvalidArgument(f"{len(trace_ids):,} trace_ids; the limit is {MAX_TRACE_IDS:,}; pass fewer.")
-    ids = list(dict.fromkeys(normalize_trace_id(t) for t in trace_ids))
-    for trace_id in ids:
-        if not trace_exists(db, trace_id):
-            raise TraceNotFound(trace_id)
-    return ids
+    return known_trace_ids(db, trace_ids)
 
 
 def labels_and_verdicts(

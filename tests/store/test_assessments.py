@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from store import Database, SpanIn, migrations, write_spans
-from store.assessments import MAX_TEXT_CHARS, get_assessment, list_assessments, log_assessment, override_assessment
+from store.assessments import (
+    MAX_TEXT_CHARS,
+    get_assessment,
+    list_assessments,
+    log_assessment,
+    new_assessment,
+    override_assessment,
+)
 from store.errors import AssessmentNotFound, InvalidArgument, SpanNotFound, TraceNotFound
 from store.search import count_traces, search_trace_ids
 
@@ -42,16 +49,17 @@ def _rows(db: Database) -> int:
 
 @pytest.mark.parametrize("value", [True, False, 0, 7, 0.5, 1.0, "yes", "", ["a", 1, None], {"score": 0.25, "tags": ["x"]}])
 def test_a_logged_value_reads_back_with_its_type(store: Database, value: Any) -> None:
-    record = get_assessment(store, log_assessment(store, TRACE, "v", value))
+    record = get_assessment(store, log_assessment(store, new_assessment(TRACE, "v", value)))
     assert record.value == value and type(record.value) is type(value)
 
 
 def test_a_logged_assessment_keeps_every_part(store: Database) -> None:
     findings = [{"span_id": TOOL.upper(), "category": "tool_selection_error", "evidence": "routed to tech", "impact": "HIGH"}]
-    assessment_id = log_assessment(
-        store, TRACE, " routing_accuracy ", 0.0, span_id=TOOL, source_type="llm_judge", source_id="router-judge",
+    new = new_assessment(
+        TRACE, " routing_accuracy ", 0.0, span_id=TOOL, source_type="llm_judge", source_id="router-judge",
         rationale="wrong agent", metadata={"iterations": 3, "cost": 0.01}, findings=findings,
     )  # fmt: skip
+    assessment_id = log_assessment(store, new)
     assert assessment_id.startswith("a-") and len(assessment_id) == 34
     record = get_assessment(store, assessment_id)
     assert (record.trace_id, record.span_id, record.name, record.kind) == (TRACE, TOOL, "routing_accuracy", "feedback")
@@ -63,16 +71,17 @@ def test_a_logged_assessment_keeps_every_part(store: Database) -> None:
 
 def test_feedback_without_a_value_needs_an_error(store: Database) -> None:
     with pytest.raises(InvalidArgument, match="value is missing"):
-        log_assessment(store, TRACE, "correctness", None)
-    record = get_assessment(store, log_assessment(store, TRACE, "correctness", None, error="model answered 'maybe' twice"))
+        log_assessment(store, new_assessment(TRACE, "correctness", None))
+    logged = log_assessment(store, new_assessment(TRACE, "correctness", None, error="model answered 'maybe' twice"))
+    record = get_assessment(store, logged)
     assert record.value is None and record.error == "model answered 'maybe' twice"
 
 
 def test_unknown_trace_and_span_are_refused_naming_the_fix(store: Database) -> None:
     with pytest.raises(TraceNotFound, match="SearchTraces"):
-        log_assessment(store, OTHER, "correctness", "yes")
+        log_assessment(store, new_assessment(OTHER, "correctness", "yes"))
     with pytest.raises(SpanNotFound, match="ListSpans"):
-        log_assessment(store, TRACE, "correctness", "yes", span_id="00000000000000ff")
+        log_assessment(store, new_assessment(TRACE, "correctness", "yes", span_id="00000000000000ff"))
     with pytest.raises(TraceNotFound):
         list_assessments(store, OTHER)
     with pytest.raises(AssessmentNotFound, match="ListAssessments"):
@@ -88,10 +97,11 @@ def test_findings_on_spans_of_another_trace_are_refused_and_nothing_is_stored(st
         {"span_id": "00000000000000aa", "category": "c", "evidence": "e"},
     ]
     with pytest.raises(InvalidArgument, match="'00000000000000aa'.*ListSpans") as caught:
-        log_assessment(store, TRACE, "trace_issues", "fail", findings=findings)
+        log_assessment(store, new_assessment(TRACE, "trace_issues", "fail", findings=findings))
     assert repr(ROOT) not in str(caught.value)
+    no_evidence = [{"span_id": ROOT, "category": "c"}]
     with pytest.raises(InvalidArgument, match=r"findings\[0\].*evidence"):
-        log_assessment(store, TRACE, "trace_issues", "fail", findings=[{"span_id": ROOT, "category": "c"}])
+        log_assessment(store, new_assessment(TRACE, "trace_issues", "fail", findings=no_evidence))
     assert _rows(store) == 0
 
 
@@ -115,7 +125,7 @@ def test_findings_on_spans_of_another_trace_are_refused_and_nothing_is_stored(st
 def test_invalid_parts_are_errors_and_store_nothing(store: Database, arguments: dict[str, Any], message: str) -> None:
     call: dict[str, Any] = {"name": "correctness", "value": "yes", **arguments}
     with pytest.raises(InvalidArgument, match=message):
-        log_assessment(store, TRACE, call.pop("name"), call.pop("value"), **call)
+        log_assessment(store, new_assessment(TRACE, call.pop("name"), call.pop("value"), **call))
     assert _rows(store) == 0
 
 
@@ -124,11 +134,13 @@ def test_a_value_nested_too_deep_is_refused(store: Database) -> None:
     for _ in range(40):
         value = [value]
     with pytest.raises(InvalidArgument, match="nested more than 32"):
-        log_assessment(store, TRACE, "deep", value)
+        log_assessment(store, new_assessment(TRACE, "deep", value))
 
 
 def test_override_keeps_the_old_assessment_invalid_and_links_both(store: Database) -> None:
-    old = log_assessment(store, TRACE, "correctness", "no", span_id=TOOL, source_type="LLM_JUDGE", source_id="j")
+    old = log_assessment(
+        store, new_assessment(TRACE, "correctness", "no", span_id=TOOL, source_type="LLM_JUDGE", source_id="j")
+    )
     new = override_assessment(store, old, "yes", rationale="checked by hand", source_id="alice")
     old_record, new_record = get_assessment(store, old), get_assessment(store, new)
     assert not old_record.valid and old_record.value == "no" and old_record.overridden_by == new
@@ -140,7 +152,7 @@ def test_override_keeps_the_old_assessment_invalid_and_links_both(store: Databas
 
 
 def test_an_overridden_assessment_cannot_be_overridden_again(store: Database) -> None:
-    old = log_assessment(store, TRACE, "correctness", "no")
+    old = log_assessment(store, new_assessment(TRACE, "correctness", "no"))
     new = override_assessment(store, old, "yes")
     with pytest.raises(InvalidArgument, match=f"already overridden by '{new}'; override that one instead"):
         override_assessment(store, old, "maybe")
@@ -151,14 +163,15 @@ def test_an_overridden_assessment_cannot_be_overridden_again(store: Database) ->
 
 
 def test_an_invalid_override_value_changes_nothing(store: Database) -> None:
-    old = log_assessment(store, TRACE, "correctness", "no")
+    old = log_assessment(store, new_assessment(TRACE, "correctness", "no"))
     with pytest.raises(InvalidArgument, match="rationale"):
         override_assessment(store, old, "yes", rationale="x" * (MAX_TEXT_CHARS + 1))
     assert get_assessment(store, old).valid and _rows(store) == 1
 
 
 def test_listing_filters_by_name_and_kind_and_pages_in_logged_order(store: Database) -> None:
-    ids = [log_assessment(store, TRACE, f"n{i % 3}", i, kind="expectation" if i % 2 else "feedback") for i in range(10)]
+    kinds = ["expectation" if i % 2 else "feedback" for i in range(10)]
+    ids = [log_assessment(store, new_assessment(TRACE, f"n{i % 3}", i, kind=kinds[i])) for i in range(10)]
     records, total = list_assessments(store, TRACE, limit=4)
     assert total == 10 and [r.assessment_id for r in records] == ids[:4]
     last = records[-1]
@@ -170,12 +183,12 @@ def test_listing_filters_by_name_and_kind_and_pages_in_logged_order(store: Datab
 
 def test_filters_and_the_trace_summary_see_only_valid_assessments(store: Database) -> None:
     _trace(store, OTHER)
-    first = log_assessment(store, TRACE, "correctness", "no")
-    log_assessment(store, OTHER, "correctness", "yes")
-    log_assessment(store, TRACE, "routing_accuracy", 0.25)
-    log_assessment(store, OTHER, "routing_accuracy", 1.0)
-    assert search_trace_ids(store, "feedback.correctness = 'no'", None, 10, 0) == [TRACE]
-    assert search_trace_ids(store, "feedback.routing_accuracy < 0.5", None, 10, 0) == [TRACE]
+    first = log_assessment(store, new_assessment(TRACE, "correctness", "no"))
+    log_assessment(store, new_assessment(OTHER, "correctness", "yes"))
+    log_assessment(store, new_assessment(TRACE, "routing_accuracy", 0.25))
+    log_assessment(store, new_assessment(OTHER, "routing_accuracy", 1.0))
+    assert search_trace_ids(store, "feedback.correctness = 'no'", None, 10) == [TRACE]
+    assert search_trace_ids(store, "feedback.routing_accuracy < 0.5", None, 10) == [TRACE]
     override_assessment(store, first, "yes")
     assert count_traces(store, "feedback.correctness = 'no'") == 0
     assert count_traces(store, "feedback.correctness = 'yes'") == 2
@@ -220,7 +233,7 @@ def test_migration_002_keeps_schema_1_assessments_and_indexes_their_history(tmp_
 
 
 def test_listing_a_trace_seeks_its_assessments_in_order_and_their_overrides_by_index(store: Database) -> None:
-    log_assessment(store, TRACE, "correctness", "no")
+    log_assessment(store, new_assessment(TRACE, "correctness", "no"))
     statements: list[str] = []
     store.set_tracer(statements.append)
     try:

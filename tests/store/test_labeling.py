@@ -6,7 +6,7 @@ import pytest
 
 from mcp_server.demo.load import load_demo
 from store import Database, labeling
-from store.assessments import get_assessment, log_assessment
+from store.assessments import get_assessment, log_assessment, new_assessment
 from store.errors import InvalidArgument, LabelingSchemaNotFound, LabelingSessionNotFound
 from store.search import search_trace_ids
 
@@ -16,7 +16,7 @@ PASS_FAIL = {"kind": "pass_fail"}
 @pytest.fixture
 def trace_ids(db: Database) -> list[str]:
     load_demo(db)
-    return search_trace_ids(db, None, ["timestamp_ms"], 100, 0)
+    return search_trace_ids(db, None, ["timestamp_ms"], 100)
 
 
 def _session(db: Database, *schemas: str) -> labeling.LabelingSessionRecord:
@@ -98,7 +98,7 @@ def test_an_item_completes_when_every_schema_has_a_label_given_in_that_session(
         labeling.add_items(db, s.session_id, [trace])
     # Labels given elsewhere (another session, or outside any) do not complete this session's item.
     _put(db, other, trace, "tone", True, "bob")
-    log_assessment(db, trace, "tone", True, source_id="carol")
+    log_assessment(db, new_assessment(trace, "tone", True, source_id="carol"))
     _, _, item = _put(db, session, trace, "routing", False, "alice")
     assert (item.status, item.assignee) == ("pending", "alice")
     _, _, item = _put(db, session, trace, "tone", True, "bob")

@@ -94,3 +94,22 @@ def test_an_sqlite_older_than_the_store_needs_is_refused_at_open_saying_what_to_
     err = capsys.readouterr().err
     assert "SQLite 3.37.2" in err and "3.38.0 or newer" in err
     assert not (tmp_path / "t.db").exists()
+
+
+def test_opening_a_migrated_file_does_not_import_sqlite_utils(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "traces.db"
+    Database(path).close()
+    code = (
+        "import sys\n"
+        "from store import Database\n"
+        f"Database({str(path)!r}).close()\n"
+        "assert 'sqlite_utils' not in sys.modules, 'imported sqlite_utils'\n"
+        f"Database({str(tmp_path / 'new.db')!r}).close()\n"
+        "assert 'sqlite_utils' in sys.modules, 'a new file was migrated without sqlite_utils'\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

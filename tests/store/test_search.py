@@ -53,7 +53,7 @@ def store(db: Database) -> Database:
 
 
 def found(db: Database, filter_string: str | None) -> set[str]:
-    ids = search_trace_ids(db, filter_string, None, 100, 0)
+    ids = search_trace_ids(db, filter_string, None, 100)
     assert count_traces(db, filter_string) == len(ids)
     return {NAMES[i] for i in ids}
 
@@ -264,40 +264,36 @@ def test_and_or_and_parentheses_combine_conditions(store: Database, filter_strin
 
 
 def test_default_order_is_newest_first_with_trace_id_breaking_ties(store: Database) -> None:
-    assert search_trace_ids(store, None, None, 10, 0) == [C, B, D, A]
+    assert search_trace_ids(store, None, None, 10) == [C, B, D, A]
 
 
 def test_order_by_fields_and_directions(store: Database) -> None:
-    assert search_trace_ids(store, None, ["timestamp_ms ASC"], 10, 0) == [A, D, B, C]
-    assert search_trace_ids(store, "trace.execution_time_ms > 0", ["trace.execution_time_ms DESC"], 10, 0) == [B, D, A]
+    assert search_trace_ids(store, None, ["timestamp_ms ASC"], 10) == [A, D, B, C]
+    assert search_trace_ids(store, "trace.execution_time_ms > 0", ["trace.execution_time_ms DESC"], 10) == [B, D, A]
     # equal names: the default newest-first and then trace_id decide
-    assert search_trace_ids(store, "trace.name IS NOT NULL", ["trace.name"], 10, 0) == [B, D, A]
-    assert search_trace_ids(store, None, ["span_count DESC", "trace_id DESC"], 10, 0) == [A, B, D, C]
+    assert search_trace_ids(store, "trace.name IS NOT NULL", ["trace.name"], 10) == [B, D, A]
+    assert search_trace_ids(store, None, ["span_count DESC", "trace_id DESC"], 10) == [A, B, D, C]
 
 
-def test_pages_with_offset_are_stable_and_cover_every_match_once(db: Database) -> None:
+def test_max_results_takes_the_first_matches_with_ties_ordered_by_trace_id(db: Database) -> None:
     # 30 traces sharing three timestamps: only the trace_id tiebreak orders them.
     write_spans(db, [SpanIn(trace_id=f"{i:032x}", span_id="1" * 16, name="t", start_ns=(i % 3) * MS) for i in range(30)])
-    pages = [search_trace_ids(db, "trace.name = 't'", None, 7, offset) for offset in range(0, 35, 7)]
-    flat = [trace_id for page in pages for trace_id in page]
-    assert flat == search_trace_ids(db, "trace.name = 't'", None, 100, 0)
-    assert len(flat) == len(set(flat)) == 30
-    assert [len(page) for page in pages] == [7, 7, 7, 7, 2]
-    assert search_trace_ids(db, None, None, 0, 0) == []
+    every = search_trace_ids(db, "trace.name = 't'", None, 100)
+    assert every == sorted((f"{i:032x}" for i in range(30)), key=lambda t: (-(int(t, 16) % 3), t))
+    assert search_trace_ids(db, "trace.name = 't'", None, 7) == every[:7]
+    assert search_trace_ids(db, None, None, 0) == []
 
 
-def test_negative_max_results_or_offset_is_an_invalid_argument(store: Database) -> None:
+def test_negative_max_results_is_an_invalid_argument(store: Database) -> None:
     with pytest.raises(InvalidArgument, match="max_results"):
-        search_trace_ids(store, None, None, -1, 0)
-    with pytest.raises(InvalidArgument, match="offset"):
-        search_trace_ids(store, None, None, 10, -5)
+        search_trace_ids(store, None, None, -1)
 
 
 def test_invalid_filter_or_order_by_raises_invalid_filter(store: Database) -> None:
     with pytest.raises(InvalidFilter, match="did you mean 'trace.status'"):
-        search_trace_ids(store, "trace.stats = 'OK'", None, 10, 0)
+        search_trace_ids(store, "trace.stats = 'OK'", None, 10)
     with pytest.raises(InvalidFilter, match="did you mean 'timestamp_ms'"):
-        search_trace_ids(store, None, ["timestmp"], 10, 0)
+        search_trace_ids(store, None, ["timestmp"], 10)
     with pytest.raises(InvalidFilter):
         count_traces(store, "trace.status =")
 
@@ -315,7 +311,7 @@ def test_user_values_are_bound_parameters_never_sql_text() -> None:
 
 
 def plan(db: Database, filter_string: str) -> list[str]:
-    sql, params = build_search_query(filter_string, None, 10, 0)
+    sql, params = build_search_query(filter_string, None, 10)
     return [row[3] for row in db.reader().execute("EXPLAIN QUERY PLAN " + sql, params)]
 
 
@@ -371,7 +367,7 @@ def test_a_condition_without_an_indexable_word_is_refused_rather_than_scanning_e
     store: Database, filter_string: str
 ) -> None:
     with pytest.raises(InvalidFilter, match="no word of 2 or more letters or digits"):
-        search_trace_ids(store, filter_string, None, 10, 0)
+        search_trace_ids(store, filter_string, None, 10)
 
 
 def test_a_common_term_is_planned_per_trace_and_finds_the_same_traces(store: Database) -> None:
@@ -381,8 +377,8 @@ def test_a_common_term_is_planned_per_trace_and_finds_the_same_traces(store: Dat
         "span.attributes.retries > 1", "span.attributes.`tool.name` IN ('payments', 'orders_db')",
     ]  # fmt: skip
     for filter_string in filters:
-        rare, rare_params = build_search_query(filter_string, None, 100, 0)
-        common, common_params = build_search_query(filter_string, None, 100, 0, lambda query: True)
+        rare, rare_params = build_search_query(filter_string, None, 100)
+        common, common_params = build_search_query(filter_string, None, 100, lambda query: True)
         assert rare.count("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id") == 0
         assert common.count("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id") == 1
         conn = store.reader()
@@ -431,7 +427,7 @@ def test_any_text_either_searches_or_raises_invalid_filter_and_changes_nothing(
 ) -> None:
     before = fingerprint(store)
     try:
-        ids = search_trace_ids(store, filter_string, order or None, 10, 0)
+        ids = search_trace_ids(store, filter_string, order or None, 10)
         assert set(ids) <= set(NAMES)
         count_traces(store, filter_string)
     except InvalidFilter as exc:

@@ -62,7 +62,7 @@ def test_pages_joined_are_the_whole_result_in_the_same_order(traces: list[tuple]
     db = Database(":memory:")
     try:
         write_spans(db, [_trace(n, name=name, start=start, session=session, tokens=tokens) for n, (name, start, session, tokens) in enumerate(traces, 1)])
-        whole = search_trace_ids(db, None, order_by, 1000, 0)
+        whole = search_trace_ids(db, None, order_by, 1000)
         assert len(whole) == len(traces)
         assert _page_through(db, order_by, size) == whole
     finally:

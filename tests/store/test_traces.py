@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from store import Database, SpanIn, write_spans
-from store.errors import TraceNotFound
-from store.traces import get_trace, get_traces, trace_exists
+from store.errors import InvalidArgument, InvalidId, TraceNotFound
+from store.traces import get_trace, get_traces, known_trace_ids, trace_exists
 
 A = "a" * 32
 B = "b" * 32
@@ -68,3 +68,27 @@ def test_get_traces_runs_a_fixed_number_of_statements_for_many_traces(db: Databa
     assert len(get_traces(db, ids)) == 200
     db.set_tracer(None)
     assert len([s for s in statements if s.startswith("SELECT")]) <= 4
+
+
+def test_known_trace_ids_normalizes_drops_repeats_and_checks_all_in_one_statement(db: Database) -> None:
+    ids = [f"{n:032x}" for n in range(1, 201)]
+    write_spans(db, [_root(t) for t in ids])
+    statements: list[str] = []
+    db.set_tracer(statements.append)
+    assert known_trace_ids(db, [ids[1].upper(), "tr-" + ids[0], *ids, ids[1]]) == [ids[1], ids[0], *ids[2:]]
+    db.set_tracer(None)
+    assert len([s for s in statements if s.startswith("SELECT")]) == 1
+    assert known_trace_ids(db, []) == []
+
+
+def test_known_trace_ids_refuses_a_malformed_id_then_too_many_then_the_first_unknown(db: Database) -> None:
+    write_spans(db, [_root(A)])
+    with pytest.raises(InvalidId, match="'nope'"):
+        known_trace_ids(db, ["c" * 32, "nope"])
+    with pytest.raises(InvalidArgument, match="^3 is too many$"):
+        known_trace_ids(db, [A, "c" * 32, "d" * 32, A], limit=2, too_many=lambda n: f"{n} is too many")
+    with pytest.raises(InvalidArgument, match="3 trace_ids; the limit is 2"):
+        known_trace_ids(db, [A, "c" * 32, "d" * 32], limit=2)
+    assert known_trace_ids(db, [A, A, A], limit=1) == [A]
+    with pytest.raises(TraceNotFound, match="'c{32}'.*SearchTraces"):
+        known_trace_ids(db, [A, "c" * 32, "d" * 32])

@@ -10,7 +10,7 @@ import pytest
 
 from mcp_server.cli import main
 from store import Database
-from store.assessments import log_assessment
+from store.assessments import log_assessment, new_assessment
 from store.search import search_trace_ids
 
 RECORD_ID = re.compile(r"\br-[0-9a-f]{16}\b")
@@ -46,8 +46,8 @@ def test_a_dataset_from_demo_traces_with_expectations(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # every column shown (test_cli_tables: 80 and 130 columns)
     db = Database(demo_db)
-    traces = search_trace_ids(db, None, None, 3, 0)
-    log_assessment(db, traces[0], "expected_route", "billing", kind="expectation")
+    traces = search_trace_ids(db, None, None, 3)
+    log_assessment(db, new_assessment(traces[0], "expected_route", "billing", kind="expectation"))
     db.close()
     out = _run(capsys, "datasets", "create", "routing", "--description", "routing cases", "--db", demo_db)
     assert "created dataset 'routing'" in out

@@ -27,7 +27,7 @@ T0 = 1_700_000_000_000_000_000
 def demo(db: Database) -> list[str]:
     """The ten demo traces, oldest first."""
     load_demo(db)
-    return search_trace_ids(db, None, ["timestamp_ms ASC"], 100, 0)
+    return search_trace_ids(db, None, ["timestamp_ms ASC"], 100)
 
 
 def _write_odd_traces(db: Database) -> None:

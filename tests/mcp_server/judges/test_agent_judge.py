@@ -18,7 +18,7 @@ from mcp_server.judges.agent.prompt import TRACE_ISSUES, TRAIL_CATEGORIES, VERDI
 from mcp_server.judges.definition import JudgeDefinition, OutputType
 from mcp_server.models import ModelNotConfigured, ModelSettings
 from store import Database
-from store.assessments import Finding, log_assessment
+from store.assessments import Finding, log_assessment, new_assessment
 from tests.support.scripted_openai import (
     ScriptedOpenAI,
     context_length_exceeded,
@@ -134,8 +134,12 @@ async def test_the_model_is_offered_exactly_the_read_only_trace_inspection_tools
 async def test_the_judge_sees_no_verdict_or_label_logged_on_the_trace(
     scripted_openai: ScriptedOpenAI, db: Database, server: MCPServer, roaming: str
 ) -> None:
-    log_assessment(db, roaming, "routing_verdict_by_someone_else", "no", source_type="LLM_JUDGE", source_id="other@1")
-    log_assessment(db, roaming, "routing_label_by_an_expert", "no", source_type="HUMAN", source_id="expert")
+    verdict = new_assessment(
+        roaming, "routing_verdict_by_someone_else", "no", source_type="LLM_JUDGE", source_id="other@1"
+    )
+    label = new_assessment(roaming, "routing_label_by_an_expert", "no", source_type="HUMAN", source_id="expert")
+    log_assessment(db, verdict)
+    log_assessment(db, label)
     scripted_openai.push(
         tool_calls(("GetTraceInfo", {"trace_id": roaming}),
                    ("SearchTraces", {"filter_string": "feedback.routing_verdict_by_someone_else = 'no'"}),

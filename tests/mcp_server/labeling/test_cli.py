@@ -20,7 +20,7 @@ def labeled_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str,
     capsys.readouterr()
     db = Database(path)
     try:
-        trace_ids = search_trace_ids(db, None, ["timestamp_ms"], 3, 0)
+        trace_ids = search_trace_ids(db, None, ["timestamp_ms"], 3)
         definitions.create_schema(db, "routing_correct", "feedback", {"kind": "pass_fail"}, instructions="Right specialist?")
         definitions.create_schema(db, "department", "expectation", {"kind": "categorical", "options": ["billing", "technical"]})
         definitions.create_session(db, "review", ["routing_correct", "department"], assignees=["alice"])

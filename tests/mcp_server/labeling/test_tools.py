@@ -27,7 +27,7 @@ LABELING_TOOLS = (
 def trace_ids(db: Database) -> list[str]:
     """The demo's ten traces, oldest first."""
     load_demo(db)
-    return search_trace_ids(db, None, ["timestamp_ms"], 100, 0)
+    return search_trace_ids(db, None, ["timestamp_ms"], 100)
 
 
 async def _review(s: Session, trace_ids: list[str], **session_args: Any) -> dict[str, Any]:
@@ -150,7 +150,7 @@ async def test_the_queue_keeps_the_order_traces_were_added_and_pages_through_it(
         by_filter = await s.call("AddTracesToLabelingSession", session="review", filter_string="trace.status != 'IN_PROGRESS'")
         assert (by_filter["added"], by_filter["already_queued"]) == (7, 3)
         assert by_filter["status_counts"]["pending"] == 10
-        newest_first = search_trace_ids(db, None, None, 100, 0)
+        newest_first = search_trace_ids(db, None, None, 100)
         expected = trace_ids[:3] + [t for t in newest_first if t not in trace_ids[:3]]
 
         seen: list[dict[str, Any]] = []

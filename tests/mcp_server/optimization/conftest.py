@@ -13,7 +13,7 @@ import pytest
 from mcp_server.judges import registry
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
-from store.assessments import log_assessment
+from store.assessments import log_assessment, new_assessment
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings, text
 
 __all__ = ["scripted_openai"]
@@ -90,7 +90,7 @@ def label(db: Database, count: int) -> None:
         value: object = routed_right(n)
         if n % 4 == 1:
             value = "pass" if value else "fail"
-        log_assessment(db, trace_id(n), NAME, value, source_type="HUMAN", source_id="expert")
+        log_assessment(db, new_assessment(trace_id(n), NAME, value, source_type="HUMAN", source_id="expert"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from mcp_server.optimization.agreement import agreement_score, judge_agreement, normalize_label
 from store import Database
-from store.assessments import log_assessment, override_assessment
+from store.assessments import log_assessment, new_assessment, override_assessment
 from store.errors import InvalidArgument, TraceNotFound
 from tests.mcp_server.optimization.conftest import trace_id, write_traces
 
@@ -20,12 +20,14 @@ KAPPA = 0.46 / 0.66
 
 
 def verdict(db: Database, n: int, value: object, *, version: int = 1, **fields: object) -> str:
-    return log_assessment(db, trace_id(n), "route", value, source_type="LLM_JUDGE", source_id=f"route@{version}",
-                          rationale=fields.pop("rationale", f"verdict on {n}"), **fields)  # type: ignore[arg-type]
+    new = new_assessment(trace_id(n), "route", value, source_type="LLM_JUDGE", source_id=f"route@{version}",
+                         rationale=fields.pop("rationale", f"verdict on {n}"), **fields)  # type: ignore[arg-type]
+    return log_assessment(db, new)
 
 
 def label(db: Database, n: int, value: object) -> str:
-    return log_assessment(db, trace_id(n), "route", value, source_type="HUMAN", source_id="expert@example.com")
+    new = new_assessment(trace_id(n), "route", value, source_type="HUMAN", source_id="expert@example.com")
+    return log_assessment(db, new)
 
 
 def test_agreement_pairs_the_latest_label_and_verdict_per_trace_and_computes_kappa(db: Database) -> None:

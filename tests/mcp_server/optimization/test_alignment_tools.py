@@ -6,7 +6,7 @@ from __future__ import annotations
 from mcp_server.evaluation import evaluate
 from mcp_server.settings import Settings
 from store import Database
-from store.assessments import log_assessment
+from store.assessments import log_assessment, new_assessment
 from tests.mcp_server.optimization.conftest import (
     NAME,
     RULE,
@@ -58,7 +58,7 @@ async def test_errors_say_what_to_do(
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI, routing_judge: None
 ) -> None:
     label(db, 5)
-    log_assessment(db, trace_id(0), "other", True, source_type="HUMAN")
+    log_assessment(db, new_assessment(trace_id(0), "other", True, source_type="HUMAN"))
     async with session(db, settings) as s:
         too_few = await s.error("AlignJudge", judge=NAME)
         unknown = await s.error("AlignJudge", judge="nobody")

@@ -27,7 +27,7 @@ from mcp_server.judges import registry
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database, datasets, labeling, prompts, write_spans
-from store.assessments import log_assessment
+from store.assessments import log_assessment, new_assessment
 from store.evaluations import EvaluationResult, create_run, record_results
 
 BIG_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -40,7 +40,7 @@ def _fill(db: Database) -> dict[str, dict[str, Any]]:
     small_trace(db)
     write_spans(db, [make_span(1, trace_id=BIG_TRACE, name="big", inputs_json=json.dumps("aaaa " * 2_000))])
     for n in range(2):
-        log_assessment(db, TRACE_ID, f"check{n}", True)
+        log_assessment(db, new_assessment(TRACE_ID, f"check{n}", True))
         datasets.create_dataset(db, f"set{n}")
         prompts.register_prompt_version(db, f"prompt{n}", "Answer {{ question }}")
         registry.create_judge(db, f"judge{n}", "Is {{ outputs }} polite?")
