@@ -34,10 +34,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from bench import timing
 from bench.workload import agent_traces, batches, request
 from mcp_server.ingest.otlp import decode_request
 from mcp_server.traces.regex_search import search_trace_regex
@@ -143,25 +144,8 @@ class Store:
 # --- Timing ---------------------------------------------------------------------------------------
 
 
-def _timed(fn: Callable[[], object]) -> tuple[list[float], object]:
-    """One warm-up run, then up to MAX_RUNS timed runs (ms), fewer when a run is slow."""
-    result = fn()
-    times: list[float] = []
-    budget_end = time.perf_counter() + RUN_SECONDS
-    while len(times) < MAX_RUNS and (len(times) < 3 or time.perf_counter() < budget_end):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return times, result
-
-
-def _p90(times: list[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-
-
 def _ms(times: list[float]) -> str:
-    return f"{statistics.median(times):>9,.1f} {_p90(times):>9,.1f}"
+    return f"{statistics.median(times):>9,.1f} {timing.p90(times):>9,.1f}"
 
 
 def filters(store: Store) -> list[tuple[str, str]]:
@@ -192,11 +176,17 @@ def run(store: Store, db: Database, explain: bool) -> None:
     for label, filter_string in filters(store):
         _log(f"  timing {label}")
         fs = filter_string or None
-        page_times, page = _timed(lambda fs=fs: search_traces(db, filter_string=fs, max_results=100))
-        count_times, count = _timed(lambda fs=fs: count_traces(db, filter_string=fs))
+        page_times, page = timing.timed(
+            lambda fs=fs: search_traces(db, filter_string=fs, max_results=100),
+            max_runs=MAX_RUNS,
+            run_seconds=RUN_SECONDS,
+        )
+        count_times, count = timing.timed(
+            lambda fs=fs: count_traces(db, filter_string=fs), max_runs=MAX_RUNS, run_seconds=RUN_SECONDS
+        )
         runs = min(len(page_times), len(count_times))
-        n_page = len(page.traces)  # type: ignore[attr-defined]
-        n_all = count.count  # type: ignore[attr-defined]
+        n_page = len(page.traces)
+        n_all = count.count
         shown = filter_string if len(filter_string) <= 58 else filter_string[:55] + "..."
         print(f"{label:24} {shown:58} {_ms(page_times)} {_ms(count_times)} {runs:>5} {n_page:>5} {n_all:>8,}")
         if max(statistics.median(page_times), statistics.median(count_times)) > TARGET_MS:

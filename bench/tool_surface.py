@@ -52,8 +52,10 @@ async def listed_tools(db: Database) -> tuple[list[dict[str, Any]], int]:
     return answer["tools"], _chars(answer)
 
 
-def context_part(tool: dict[str, Any]) -> int:
-    """What a client puts in its model's context for the tool: name, description, input schema."""
+def context_chars(tool: dict[str, Any]) -> int:
+    """The characters a client puts in its model's context for `tool` (as tools/list sends it, by
+    alias): its name, description and input schema as compact JSON. The measure the toolset tests
+    hold the tools to (tests/mcp_server/tooling/test_toolsets.py) and this benchmark prints."""
     return _chars({"name": tool["name"], "description": tool.get("description", ""),
                    "inputSchema": tool["inputSchema"]})  # fmt: skip
 
@@ -93,10 +95,10 @@ def main() -> None:
     print("  context: characters of names, descriptions and input schemas (JSON); outputs: of output schemas")
     for toolset in TOOLSETS:
         mine = [t for t in tools if TOOLSET_OF[t["name"]] == toolset]
-        print(_row(toolset, len(mine), sum(map(context_part, mine)),
+        print(_row(toolset, len(mine), sum(map(context_chars, mine)),
                    sum(_chars(t.get("outputSchema")) for t in mine if "outputSchema" in t),
                    _chars({"tools": mine})))  # fmt: skip
-    print(_row("all", len(tools), sum(map(context_part, tools)),
+    print(_row("all", len(tools), sum(map(context_chars, tools)),
                sum(_chars(t.get("outputSchema")) for t in tools if "outputSchema" in t), whole))  # fmt: skip
     offered = [spec["function"]["name"] for spec in offer]
     chars = _chars(offer)

@@ -36,6 +36,7 @@ from typing import Any
 from mcp import Client
 from pydantic import BaseModel
 
+from bench import timing
 from bench.workload import agent_traces, batches, request
 from mcp_server.ingest.otlp import decode_request
 from mcp_server.server import create_server
@@ -56,34 +57,6 @@ TARGET_MS = {"SearchTraceRegex": 100.0, "GetSpanTimingReport": 300.0}
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _p90(times: list[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-
-
-def _timed(fn: Callable[[], Any]) -> tuple[list[float], Any]:
-    """One warm-up run, then up to MAX_RUNS timed runs in ms (at least 3; fewer past RUN_SECONDS)."""
-    result = fn()
-    times: list[float] = []
-    budget_end = time.perf_counter() + RUN_SECONDS
-    while len(times) < MAX_RUNS and (len(times) < 3 or time.perf_counter() < budget_end):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return times, result
-
-
-async def _timed_async(fn: Callable[[], Awaitable[Any]]) -> tuple[list[float], Any]:
-    result = await fn()
-    times: list[float] = []
-    budget_end = time.perf_counter() + RUN_SECONDS
-    while len(times) < MAX_RUNS and (len(times) < 3 or time.perf_counter() < budget_end):
-        started = time.perf_counter()
-        result = await fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return times, result
 
 
 def build(path: Path) -> tuple[Database, str, str, float, float]:
@@ -169,7 +142,9 @@ async def run(db: Database, trace_id: str, rare: str) -> None:
     async with Client(create_server(Settings(db_path=str(db.path)), db)) as client:
         for tool, what, service, arguments in calls(trace_id, rare, span_id):
             _log(f"  timing {tool} {what}")
-            service_times, answer = _timed(lambda service=service: service(db))
+            service_times, answer = timing.timed(
+                lambda service=service: service(db), max_runs=MAX_RUNS, run_seconds=RUN_SECONDS
+            )
 
             async def over_mcp(tool: str = tool, arguments: dict[str, Any] = arguments) -> Any:
                 result = await client.call_tool(tool, arguments)
@@ -177,12 +152,12 @@ async def run(db: Database, trace_id: str, rare: str) -> None:
                     raise RuntimeError(f"{tool} failed: {result.content}")
                 return result
 
-            mcp_times, result = await _timed_async(over_mcp)
+            mcp_times, result = await timing.timed_async(over_mcp, max_runs=MAX_RUNS, run_seconds=RUN_SECONDS)
             chars = _text_chars(result)
             assert chars == answer_chars(answer), (chars, answer_chars(answer))
             note = _describe(tool, answer)
-            med, p90 = statistics.median(service_times), _p90(service_times)
-            mmed, mp90 = statistics.median(mcp_times), _p90(mcp_times)
+            med, p90 = statistics.median(service_times), timing.p90(service_times)
+            mmed, mp90 = statistics.median(mcp_times), timing.p90(mcp_times)
             runs = min(len(service_times), len(mcp_times))
             print(f"{tool:20} {what[:44]:44} {med:>9,.1f} {p90:>7,.1f} {mmed:>9,.1f} {mp90:>7,.1f} {runs:>4} {chars:>12,}  {note}")
             target = TARGET_MS.get(tool)

@@ -50,8 +50,8 @@ Record an expectation (ground truth a judge compares with) on a trace or span. F
 expectation.<name>.
 Example: LogExpectation(trace_id="4bf92f35...", name="expected_facts", value=["refund issued"])"""
 
-LIST_ASSESSMENTS_DESCRIPTION = """\
-The feedback and expectations on one trace, oldest first (rationales cut to 1,000 characters;
+LIST_ASSESSMENTS_DESCRIPTION = f"""\
+The feedback and expectations on one trace, oldest first (rationales cut to {SUMMARY_TEXT_CHARS:,} characters;
 GetAssessment has them whole).
 Example: ListAssessments(trace_id="4bf92f35...", name="correctness")"""
 

@@ -14,13 +14,15 @@ from pydantic import Field
 from mcp_server.assessments import service
 from mcp_server.tooling.boundary import READ_ONLY, PageToken, TraceId, answer
 from store import Database
+from store import assessments as limits
 from store.assessments import Finding
 
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 """The log tools add rows and never change or remove one; calling one twice logs twice."""
 
+# The limits the descriptions state are the constants the store checks, so the two cannot drift apart.
 AssessmentName = Annotated[
-    str, Field(description="e.g. 'correctness', at most 200 characters.")
+    str, Field(description=f"e.g. 'correctness', at most {limits.MAX_NAME_CHARS:,} characters.")
 ]
 Value = Annotated[
     bool | int | float | str | list[Any] | dict[str, Any],
@@ -30,7 +32,7 @@ OptionalSpanId = Annotated[
     str | None,
     Field(description="None for the whole trace."),
 ]
-Rationale = Annotated[str | None, Field(description="At most 20,000 characters.")]
+Rationale = Annotated[str | None, Field(description=f"At most {limits.MAX_TEXT_CHARS:,} characters.")]
 SourceType = Annotated[
     Literal["HUMAN", "LLM_JUDGE", "CODE"],
     Field(description="A person, a model or a program."),
@@ -38,7 +40,7 @@ SourceType = Annotated[
 SourceId = Annotated[str | None, Field(description="e.g. a user or judge name.")]
 Metadata = Annotated[
     dict[str, Any] | None,
-    Field(description='Extra facts, at most 10,000 characters.'),
+    Field(description=f"Extra facts, at most {limits.MAX_METADATA_CHARS:,} characters."),
 ]
 AssessmentId = Annotated[
     str,
@@ -61,7 +63,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
         findings: Annotated[
             list[Finding] | None,
             Field(
-                description="Problems found on spans of this trace, at most 100."
+                description=f"Problems found on spans of this trace, at most {limits.MAX_FINDINGS:,}."
             ),
         ] = None,
     ) -> Annotated[CallToolResult, service.LoggedAssessment]:
@@ -107,7 +109,7 @@ def add_assessment_tools(server: MCPServer, db: Database) -> None:
             Literal["feedback", "expectation"] | None, Field(description="Only feedback, or only expectations.")
         ] = None,
         include_invalid: Annotated[bool, Field(description="Also overridden ones (valid=false).")] = False,
-        max_results: Annotated[int, Field(description="Assessments per page, 1 to 200.")] = 50,
+        max_results: Annotated[int, Field(description=f"Assessments per page, 1 to {service.MAX_RESULTS:,}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.AssessmentList]:
         return await answer(

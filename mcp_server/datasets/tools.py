@@ -84,7 +84,7 @@ def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> No
         return await answer(service.create_dataset, db, name, description)
 
     async def list_datasets(
-        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description=f"1 to {service.MAX_DATASETS:,}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.DatasetList]:
         return await answer(service.list_datasets, db, max_results=max_results, page_token=page_token)
@@ -109,7 +109,7 @@ def add_dataset_tools(server: MCPServer, db: Database, settings: Settings) -> No
     async def list_records(
         dataset: DatasetName,
         version: DatasetVersion = None,
-        max_results: Annotated[int, Field(description=f"1 to {service.MAX_RECORDS}.")] = 50,
+        max_results: Annotated[int, Field(description=f"1 to {service.MAX_RECORDS:,}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.RecordPage]:
         return await answer(

@@ -28,7 +28,7 @@ EVALUATES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempoten
 """Evaluate calls model providers (open world) and logs feedback and a run; it changes nothing else."""
 
 RunId = Annotated[str, Field(description="'run-' and 32 hex characters.")]
-MaxResults = Annotated[int, Field(description=f"1 to {reports.MAX_RESULTS}.")]
+MaxResults = Annotated[int, Field(description=f"1 to {reports.MAX_RESULTS:,}.")]
 
 EVALUATE_DESCRIPTION = """\
 Run judges over traces (filter_string or trace_ids), or an agent (target) over a dataset's
@@ -67,7 +67,7 @@ def add_evaluation_tools(server: MCPServer, db: Database, settings: Settings, ju
             str | None, Field(description="Resume this run.")
         ] = None,
         name: Annotated[str | None, Field(description="e.g. 'prompt v2'.")] = None,
-        max_concurrency: Annotated[int, Field(description=f"Judgments in flight, 1 to {MAX_CONCURRENCY}.")] = 8,
+        max_concurrency: Annotated[int, Field(description=f"Judgments in flight, 1 to {MAX_CONCURRENCY:,}.")] = 8,
         max_tokens: Annotated[int | None, Field(description="Token budget.")] = None,
         max_cost_usd: Annotated[float | None, Field(description="Budget in USD.")] = None,
     ) -> Annotated[CallToolResult, EvaluationRun]:
@@ -134,7 +134,7 @@ def add_run_listing_tool(server: MCPServer, db: Database) -> None:
     """Register ListEvaluationRuns on `server`, over `db`."""
 
     async def list_evaluation_runs(
-        max_results: Annotated[int, Field(description=f"1 to {listing.MAX_RUNS}.")] = 20,
+        max_results: Annotated[int, Field(description=f"1 to {listing.MAX_RUNS:,}.")] = 20,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, listing.EvaluationRunList]:
         return await answer(listing.list_evaluation_runs, db, max_results=max_results, page_token=page_token)

@@ -71,7 +71,7 @@ def add_judge_tools(server: MCPServer, db: Database, settings: Settings, judge_s
         )
 
     async def list_judges(
-        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description=f"1 to {service.MAX_RESULTS:,}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, service.JudgeList]:
         return await answer(service.list_judges, db, max_results=max_results, page_token=page_token)

@@ -39,6 +39,8 @@ LABEL_VALUE_CHARS = 300
 LABEL_COMMENT_CHARS = 300
 MAX_LABELS_SHOWN = 20
 """Labels shown per item in ListLabelingItems; more are counted, not shown."""
+ADDED_SHOWN = 100
+"""AddTracesToLabelingSession lists the first this many trace ids it added; it counts them all."""
 
 
 # --- answers ------------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ class AddTracesResult(BaseModel):
     session_id: str
     added: int
     already_queued: int = Field(description="Traces that were in the session already (or repeated), ignored.")
-    added_trace_ids: list[str] = Field(description="The first 100 traces added, in queue order.")
+    added_trace_ids: list[str] = Field(description=f"The first {ADDED_SHOWN:,} traces added, in queue order.")
     status_counts: dict[str, int]
     notice: str | None = None
 
@@ -146,7 +148,7 @@ def add_traces(
         session_id=record.session_id,
         added=len(added),
         already_queued=already,
-        added_trace_ids=added[:100],
+        added_trace_ids=added[:ADDED_SHOWN],
         status_counts=counts,
         notice=notice,
     )

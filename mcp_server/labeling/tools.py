@@ -83,20 +83,20 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         )
 
     async def list_labeling_schemas(
-        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description=f"1 to {definitions.MAX_RESULTS:,}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, definitions.SchemaList]:
         return await answer(definitions.list_schemas, db, max_results=max_results, page_token=page_token)
 
     async def create_labeling_session(
         name: Annotated[str, Field(description="e.g. 'week 12'.")],
-        schemas: Annotated[list[str], Field(description="Schema names, at most 20.")],
+        schemas: Annotated[list[str], Field(description=f"Schema names, at most {definitions.MAX_SESSION_SCHEMAS:,}.")],
         assignees: Annotated[list[str] | None, Field(description="Who may label; none for anyone.")] = None,
     ) -> Annotated[CallToolResult, definitions.SessionInfo]:
         return await answer(definitions.create_session, db, name, schemas, assignees=assignees)
 
     async def list_labeling_sessions(
-        max_results: Annotated[int, Field(description="1 to 100.")] = 50,
+        max_results: Annotated[int, Field(description=f"1 to {definitions.MAX_RESULTS:,}.")] = 50,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, definitions.SessionList]:
         return await answer(definitions.list_sessions, db, max_results=max_results, page_token=page_token)
@@ -105,7 +105,7 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         session: Session,
         trace_ids: Annotated[list[str] | None, Field(description="In queue order.")] = None,
         filter_string: FilterString = None,
-        max_traces: Annotated[int, Field(description="1 to 10,000.")] = 1_000,
+        max_traces: Annotated[int, Field(description=f"1 to {queue.MAX_TRACES_PER_CALL:,}.")] = 1_000,
     ) -> Annotated[CallToolResult, queue.AddTracesResult]:
         return await answer(
             queue.add_traces, db, session, trace_ids=trace_ids, filter_string=filter_string, max_traces=max_traces
@@ -116,7 +116,7 @@ def add_labeling_tools(server: MCPServer, db: Database, settings: Settings) -> N
         status: Annotated[
             Literal["pending", "completed", "skipped"] | None, Field(description="Only items of this status.")
         ] = None,
-        max_results: Annotated[int, Field(description="1 to 100.")] = 20,
+        max_results: Annotated[int, Field(description=f"1 to {queue.MAX_RESULTS:,}.")] = 20,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, queue.ItemList]:
         return await answer(

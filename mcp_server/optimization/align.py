@@ -50,6 +50,13 @@ DEFAULT_MIN_LABELS = 20
 """Fewer labels leave a held-out set too small to tell a better judge from luck."""
 MIN_LABELS_FLOOR = 4
 DEFAULT_HOLDOUT_FRACTION = 0.3
+MIN_HOLDOUT_FRACTION = 0.05
+MAX_HOLDOUT_FRACTION = 0.8
+"""The holdout_fraction AlignJudge accepts: both the held-out and the training share stay usable."""
+METRIC_CALLS_PER_LABEL = 4
+METRIC_CALLS_BASE = 30
+"""With no max_metric_calls the search may make METRIC_CALLS_PER_LABEL judgments per training label
+and METRIC_CALLS_BASE more."""
 MAX_CONCURRENCY = 8
 """Judgments in flight while scoring a batch of labels."""
 EXAMPLE_CHARS = 1_500
@@ -215,14 +222,14 @@ async def align_judge(
     ]
     train, held = split_labels(labeled, holdout_fraction, seed)
     if max_metric_calls is None:
-        max_metric_calls = 4 * len(train) + 30
+        max_metric_calls = default_metric_calls(len(train))
     # Checked before any judging, in the caller's terms (optimize_text would check after the
     # held-out labels were already judged, and speak of validation items).
     needed = minimum_metric_calls(len(train))
     if isinstance(max_metric_calls, bool) or not isinstance(max_metric_calls, int) or max_metric_calls < needed:
         raise InvalidArgument(
             f"max_metric_calls={max_metric_calls!r} is too small to try one new version of the instructions on the "
-            f"{len(train)} training labels; pass at least {needed} (or none for {4 * len(train) + 30})."
+            f"{len(train)} training labels; pass at least {needed} (or none for {default_metric_calls(len(train))})."
         )
     if max_cost_usd is not None and (
         isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, int | float) or not max_cost_usd > 0
@@ -316,14 +323,26 @@ def _stored_judge(db: Database, judge_name: object) -> JudgeDefinition:
     return registry.get_judge(db, name)
 
 
+def default_metric_calls(training_labels: int) -> int:
+    """The judgments AlignJudge's search may make when the caller sets no max_metric_calls."""
+    return METRIC_CALLS_PER_LABEL * training_labels + METRIC_CALLS_BASE
+
+
 def _check_options(min_labels: object, holdout_fraction: object) -> None:
     if isinstance(min_labels, bool) or not isinstance(min_labels, int) or min_labels < MIN_LABELS_FLOOR:
         raise InvalidArgument(
             f"min_labels must be an integer of at least {MIN_LABELS_FLOOR}; got {min_labels!r} "
             f"(the default, {DEFAULT_MIN_LABELS}, leaves a held-out set that can show a real gain)."
         )
-    if isinstance(holdout_fraction, bool) or not isinstance(holdout_fraction, int | float) or not 0.05 <= holdout_fraction <= 0.8:
-        raise InvalidArgument(f"holdout_fraction must be from 0.05 to 0.8; got {holdout_fraction!r} (default 0.3).")
+    if (
+        isinstance(holdout_fraction, bool)
+        or not isinstance(holdout_fraction, int | float)
+        or not MIN_HOLDOUT_FRACTION <= holdout_fraction <= MAX_HOLDOUT_FRACTION
+    ):
+        raise InvalidArgument(
+            f"holdout_fraction must be from {MIN_HOLDOUT_FRACTION} to {MAX_HOLDOUT_FRACTION}; got {holdout_fraction!r} "
+            f"(default {DEFAULT_HOLDOUT_FRACTION})."
+        )
 
 
 def _too_few(name: str, have: int, need: int) -> str:

@@ -51,6 +51,8 @@ SMALL_DATASET = 4
 """Below this many records the whole dataset is both the train and the validation set."""
 FEEDBACK_CHARS = 600
 """Characters of a target's answer or a judge's rationale shown to the reflection model."""
+MAX_CONCURRENCY = 64
+"""The largest max_concurrency OptimizePrompt accepts: records scored at once."""
 
 
 class OptimizedVersion(BaseModel):
@@ -228,8 +230,14 @@ async def optimize_prompt(
         )
     if not 0 < val_fraction < 1:
         raise InvalidArgument(f"val_fraction must be between 0 and 1; got {val_fraction!r}.")
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= 64:
-        raise InvalidArgument(f"max_concurrency must be an integer from 1 to 64; got {max_concurrency!r}.")
+    if (
+        isinstance(max_concurrency, bool)
+        or not isinstance(max_concurrency, int)
+        or not 1 <= max_concurrency <= MAX_CONCURRENCY
+    ):
+        raise InvalidArgument(
+            f"max_concurrency must be an integer from 1 to {MAX_CONCURRENCY}; got {max_concurrency!r}."
+        )
     if reflection_model is None and settings.models.judge_model is None and sampler is None:
         raise InvalidArgument(
             "no reflection model: pass reflection_model (e.g. 'openai:/gpt-4o'), set TRACEJUDGE_JUDGE_MODEL, "

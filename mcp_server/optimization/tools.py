@@ -10,10 +10,15 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.models import Sampler
+from mcp_server.optimization import prompt as prompt_optimization
 from mcp_server.optimization.agreement import AgreementReport, judge_agreement
 from mcp_server.optimization.align import (
     DEFAULT_HOLDOUT_FRACTION,
     DEFAULT_MIN_LABELS,
+    MAX_HOLDOUT_FRACTION,
+    METRIC_CALLS_BASE,
+    METRIC_CALLS_PER_LABEL,
+    MIN_HOLDOUT_FRACTION,
     MIN_LABELS_FLOOR,
     AlignmentReport,
     align_judge,
@@ -50,7 +55,9 @@ def add_optimization_tools(server: MCPServer, db: Database, settings: Settings, 
         max_metric_calls: Annotated[int, Field(description="Records scored, all candidates.")] = 60,
         max_cost_usd: Annotated[float | None, Field(description="Budget in USD.")] = None,
         val_fraction: Annotated[float, Field(description="Share held out for validation.")] = 0.5,
-        max_concurrency: Annotated[int, Field(description="Records scored at once, 1 to 64.")] = 8,
+        max_concurrency: Annotated[
+            int, Field(description=f"Records scored at once, 1 to {prompt_optimization.MAX_CONCURRENCY:,}.")
+        ] = 8,
     ) -> Annotated[CallToolResult, PromptOptimization]:
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message)
@@ -92,8 +99,10 @@ matrix, disagreeing traces. Improve it with AlignJudge.
 Example: JudgeAgreement(judge="routing")"""
 
 
-ALIGN_JUDGE_DESCRIPTION = """\
-Rewrite a stored judge's instructions (GEPA on 70% of its human labels); registers them as its
+_TRAINING_SHARE = f"{1 - DEFAULT_HOLDOUT_FRACTION:.0%}"  # of the labels, by default; the rest is held out
+
+ALIGN_JUDGE_DESCRIPTION = f"""\
+Rewrite a stored judge's instructions (GEPA on {_TRAINING_SHARE} of its human labels); registers them as its
 next version only if they agree better on the held-out rest. Spends up to max_cost_usd.
 Example: AlignJudge(judge="routing", max_cost_usd=2.0)"""
 
@@ -114,14 +123,18 @@ def add_alignment_tools(server: MCPServer, db: Database, settings: Settings, jud
         judge: Annotated[str, Field(description="A stored judge with human labels of its name.")],
         reflection_model: Annotated[str | None, Field(description="One the server allows.")] = None,
         max_metric_calls: Annotated[
-            int | None, Field(description="Judgments allowed; default 4 x training labels + 30.")
+            int | None,
+            Field(
+                description=f"Judgments allowed; default {METRIC_CALLS_PER_LABEL} x training labels "
+                f"+ {METRIC_CALLS_BASE}."
+            ),
         ] = None,
         max_cost_usd: Annotated[float | None, Field(description="Budget in USD.")] = None,
         min_labels: Annotated[
             int, Field(description=f"Labels needed, {MIN_LABELS_FLOOR} or more.")
         ] = DEFAULT_MIN_LABELS,
         holdout_fraction: Annotated[
-            float, Field(description="Share held out to compare, 0.05 to 0.8.")
+            float, Field(description=f"Share held out to compare, {MIN_HOLDOUT_FRACTION} to {MAX_HOLDOUT_FRACTION}.")
         ] = DEFAULT_HOLDOUT_FRACTION,
     ) -> Annotated[CallToolResult, AlignmentReport]:
         async def progress(done: int, total: int, message: str) -> None:

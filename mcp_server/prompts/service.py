@@ -34,6 +34,9 @@ RUNS_SHOWN = 20
 """GetPrompt lists the newest runs that used the version, and counts them all."""
 LIST_RUNS_SHOWN = 3
 DEFAULT_DIFF_LENGTH = 20_000
+MIN_DIFF_LENGTH = 1_000
+MAX_DIFF_LENGTH = 200_000
+"""The max_content_length DiffPromptVersions accepts: the same range as GetSpan's pages."""
 LIST_PROMPTS = "ListPrompts"
 LIST_VERSIONS = "ListPromptVersions"
 
@@ -50,7 +53,9 @@ class PromptDetail(BaseModel):
 
 
 class PromptList(BaseModel):
-    prompts: list[PromptRecord] = Field(description="Prompts by name; descriptions cut to 300 characters.")
+    prompts: list[PromptRecord] = Field(
+        description=f"Prompts by name; descriptions cut to {PREVIEW_CHARS:,} characters."
+    )
     total: int
     next_page_token: str | None = None
 
@@ -187,7 +192,7 @@ def diff_prompt_versions_tool(
     db: Database, name: str, from_version: int, to_version: int, *, max_content_length: int = DEFAULT_DIFF_LENGTH
 ) -> PromptDiffAnswer:
     """The diff between two versions, cut to `max_content_length` characters with a notice."""
-    check_range("max_content_length", max_content_length, 1_000, 200_000)
+    check_range("max_content_length", max_content_length, MIN_DIFF_LENGTH, MAX_DIFF_LENGTH)
     diff = diff_prompt_versions(db, name, from_version, to_version)
     notices: list[str] = []
     shown = clip_field("diff", diff.diff, max_content_length, notices)

@@ -24,7 +24,7 @@ MOVES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint
 """SetPromptAlias repoints an alias: agents loading 'prompts:/name@production' get another text."""
 
 PromptName = Annotated[str, Field(description="Letters, digits, _ . -")]
-MaxResults = Annotated[int, Field(description="1 to 100.")]
+MaxResults = Annotated[int, Field(description=f"1 to {service.MAX_RESULTS:,}.")]
 
 
 class ChatMessage(BaseModel):
@@ -112,7 +112,7 @@ def add_prompt_tools(server: MCPServer, db: Database, settings: Settings) -> Non
         from_version: Annotated[int, Field(description="The '-' side.")],
         to_version: Annotated[int, Field(description="The '+' side.")],
         max_content_length: Annotated[
-            int, Field(description="1,000 to 200,000.")
+            int, Field(description=f"{service.MIN_DIFF_LENGTH:,} to {service.MAX_DIFF_LENGTH:,}.")
         ] = service.DEFAULT_DIFF_LENGTH,
     ) -> Annotated[CallToolResult, service.PromptDiffAnswer]:
         return await answer(

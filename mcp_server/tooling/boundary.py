@@ -34,7 +34,6 @@ SpanId = Annotated[str, Field(description="16 hex characters.")]
 # page_token has no description: its name says it, and the server's instructions say how paging works.
 PageToken = str | None
 AttributeKeys = Annotated[list[str] | None, Field(description="Only these attribute keys.")]
-MaxContentLength = Annotated[int, Field(description="Characters per page, 1,000 to 200,000.")]
 FilterString = Annotated[str | None, Field(description="Trace filter (see SearchTraces); none for all.")]
 
 

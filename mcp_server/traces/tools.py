@@ -16,15 +16,23 @@ from mcp_server.tooling.boundary import (
     READ_ONLY,
     AttributeKeys,
     FilterString,
-    MaxContentLength,
     PageToken,
     SpanId,
     TraceId,
     answer,
 )
-from mcp_server.traces import regex_search, span_content, spans, timing_report
+from mcp_server.traces import patterns, regex_search, span_content, spans, timing_report
 from mcp_server.traces import search as trace_tools
 from store import Database
+
+# The limits each description states are the constants the service functions check, so the two
+# cannot drift apart.
+MaxContentLength = Annotated[
+    int,
+    Field(
+        description=f"Characters per page, {span_content.MIN_CONTENT_LENGTH:,} to {span_content.MAX_CONTENT_LENGTH:,}."
+    ),
+]
 
 
 def add_trace_tools(server: MCPServer, db: Database) -> None:
@@ -33,7 +41,7 @@ def add_trace_tools(server: MCPServer, db: Database) -> None:
 
     async def list_spans(
         trace_id: TraceId,
-        max_results: Annotated[int, Field(description="1 to 1,000.")] = 100,
+        max_results: Annotated[int, Field(description=f"1 to {spans.MAX_RESULTS:,}.")] = 100,
         page_token: PageToken = None,
         span_type: Annotated[str | None, Field(description="e.g. 'TOOL'.")] = None,
         name_pattern: Annotated[
@@ -84,10 +92,10 @@ def add_trace_tools(server: MCPServer, db: Database) -> None:
 
     async def search_trace_regex(
         trace_id: TraceId,
-        pattern: Annotated[str, Field(description="RE2, at most 1,000 characters.")],
-        max_matches: Annotated[int, Field(description="1 to 500.")] = 50,
+        pattern: Annotated[str, Field(description=f"RE2, at most {patterns.MAX_PATTERN_CHARS:,} characters.")],
+        max_matches: Annotated[int, Field(description=f"1 to {regex_search.MAX_MATCHES:,}.")] = 50,
         surrounding_content_length: Annotated[
-            int, Field(description="Characters each side, 0 to 1,000.")
+            int, Field(description=f"Characters each side, 0 to {regex_search.MAX_SURROUNDING:,}.")
         ] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, traces.RegexSearchResult]:
@@ -103,7 +111,7 @@ def add_trace_tools(server: MCPServer, db: Database) -> None:
 
     async def get_span_timing_report(
         trace_id: TraceId,
-        max_results: Annotated[int, Field(description="Entries per list, 1 to 100.")] = 20,
+        max_results: Annotated[int, Field(description=f"Entries per list, 1 to {timing_report.MAX_RESULTS:,}.")] = 20,
     ) -> Annotated[CallToolResult, traces.SpanTimingReport]:
         return await answer(traces.get_span_timing_report, db, trace_id, max_results=max_results)
 
@@ -112,7 +120,7 @@ def add_trace_tools(server: MCPServer, db: Database) -> None:
         order_by: Annotated[
             list[str] | None, Field(description="e.g. order_by=['timestamp_ms DESC'].")
         ] = None,
-        max_results: Annotated[int, Field(description="1 to 500.")] = 100,
+        max_results: Annotated[int, Field(description=f"1 to {trace_tools.MAX_SEARCH_RESULTS:,}.")] = 100,
         page_token: PageToken = None,
     ) -> Annotated[CallToolResult, traces.TraceSearchResult]:
         return await answer(

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 from mcp import Client, StdioServerParameters
 
+from bench.tool_surface import context_chars
 from mcp_server.tooling.toolsets import TOOL_ORDER, TOOLSET_NAMES, TOOLSETS
 from store import Database
 from tests.support.mcp_session import session
@@ -76,11 +77,6 @@ def test_tracejudge_toolsets_from_the_environment(tmp_path: Path) -> None:
     assert done.returncode == 2 and "unknown toolset 'bogus'" in done.stderr
 
 
-def _context_chars(tool: dict) -> int:
-    return len(json.dumps({"name": tool["name"], "description": tool.get("description", ""),
-                           "inputSchema": tool["inputSchema"]}, ensure_ascii=False, separators=(",", ":")))  # fmt: skip
-
-
 async def test_every_tool_has_a_toolset_and_all_are_listed_in_the_table_order(tmp_path: Path) -> None:
     async with session(Database(tmp_path / "t.db")) as s:
         names = [tool.name for tool in (await s.client.list_tools()).tools]
@@ -91,13 +87,13 @@ async def test_trace_tools_fit_their_context_size(tmp_path: Path) -> None:
     async with session(Database(tmp_path / "t.db")) as s:
         listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     trace = [t for t in listed["tools"] if t["name"] in TOOLSETS["traces"][1]]
-    assert sum(map(_context_chars, trace)) <= TRACE_TOOLS_LIMIT
+    assert sum(map(context_chars, trace)) <= TRACE_TOOLS_LIMIT
 
 
 async def test_all_tools_fit_their_context_size(tmp_path: Path) -> None:
     async with session(Database(tmp_path / "t.db")) as s:
         listed = (await s.client.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
-    assert sum(map(_context_chars, listed["tools"])) <= CONTEXT_LIMIT
+    assert sum(map(context_chars, listed["tools"])) <= CONTEXT_LIMIT
 
 
 async def test_compacted_input_schemas_are_valid_resolve_every_ref_and_still_refuse_unknown_arguments(
