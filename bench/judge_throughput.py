@@ -6,7 +6,7 @@
     .venv/bin/python -m bench.judge_throughput --backlog 128  # the scripted server's listen queue 128, not 5
 
 The real path: the traces are stored through OTLP decoding and `write_spans` (bench.workload's
-agent traces), two judges are stored with `registry.create_judge` ('helpful', a bool, and
+agent traces), two judges are stored with `service.create_judge` ('helpful', a bool, and
 'quality', an int from 1 to 5), and `evaluate(...)` runs them with litellm's real HTTP code
 against the scripted OpenAI-compatible server of the tests (tests/support/scripted_openai.py),
 which answers every chat completion after LATENCY_S. The server runs in a child process, as a
@@ -49,12 +49,15 @@ import anyio
 from bench.workload import agent_traces, batches, request
 from mcp_server.evaluation.run import evaluate
 from mcp_server.ingest.otlp import decode_request
-from mcp_server.judges import registry
+from mcp_server.judges import registry, service
 from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database, write_spans
 from store.evaluations import list_results
 from store.traces import trace_exists
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 LATENCY_S = 0.200
 TRACES, QUICK_TRACES = 1_000, 100
@@ -179,15 +182,15 @@ def store_traces(db: Database, count: int, spans_per_trace: int = SPANS_PER_TRAC
 
 
 def create_judges(db: Database) -> None:
-    registry.create_judge(
+    service.create_judge(
         db, "helpful",
         "HELPFUL: does the agent's answer {{ outputs }} respond to the customer's request {{ inputs }}? "
-        "Answer true only if it addresses what was asked.",
+        "Answer true only if it addresses what was asked.", models=OPERATOR,
     )
-    registry.create_judge(
+    service.create_judge(
         db, "quality",
         "QUALITY: rate the answer {{ outputs }} to {{ inputs }} from 1 (useless) to 5 (complete and clear).",
-        output={"kind": "int", "minimum": 1, "maximum": 5},
+        output={"kind": "int", "minimum": 1, "maximum": 5}, models=OPERATOR,
     )
 
 

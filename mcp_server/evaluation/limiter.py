@@ -30,7 +30,6 @@ class AdaptiveLimiter:
     """A capacity limiter whose size moves between 1 and `maximum`."""
 
     maximum: int
-    grow_after: int = 0  # clean completions per +1; 0: the current limit (one round of clean answers)
     limit: int = field(init=False)
     cuts: int = field(default=0, init=False)
     lowest: int = field(init=False)
@@ -56,7 +55,7 @@ class AdaptiveLimiter:
             self.signal(slot)
         elif not slot.limited:
             self._clean += 1
-            if self.limit < self.maximum and self._clean >= (self.grow_after or self.limit):
+            if self.limit < self.maximum and self._clean >= self.limit:  # one round of clean answers per +1
                 self._clean = 0
                 self._set(self.limit + 1)
 
@@ -80,7 +79,3 @@ class AdaptiveLimiter:
         self.limit = limit
         self.lowest = min(self.lowest, limit)
         self._capacity.total_tokens = limit
-
-    @property
-    def in_flight(self) -> int:
-        return self._capacity.borrowed_tokens

@@ -8,7 +8,7 @@ answers 503 with Retry-After (an exporter retries), rather than queueing without
 bodies held in memory at once are bounded in bytes, in all and per client address (a slow client
 holds only what it has sent, and mcp_server.http.deadlines ends it), a body once read is charged
 what decoding it takes (DECODE_MEMORY_FACTOR times its bytes) until it is stored, at most
-max_in_flight read bodies wait to be stored, and a store busy with another process's write is 503 as well.
+MAX_IN_FLIGHT read bodies wait to be stored, and a store busy with another process's write is 503 as well.
 
 A large export is stored in batches (mcp_server.ingest.otlp.batches), each its own transaction, so its
 working set stays small; it is answered once every batch is committed. A failure after some
@@ -54,6 +54,11 @@ _RESOURCE_EXHAUSTED = 8
 _UNAVAILABLE = 14
 
 RETRY_AFTER_S = "1"
+MAX_IN_FLIGHT = 16
+"""Read bodies that may wait to be stored at once; one more is 503 (each holds its decoded size)."""
+MAX_CONCURRENT_STORES = 2
+"""Bodies decoded and written at once, in worker threads: sqlite3 releases the GIL while SQLite
+works, so one batch decodes while another is written. More would only queue on the writer."""
 LARGE_BODY_BYTES = 16 * 1024 * 1024
 """After storing a body this large, freed memory is given back to the operating system."""
 
@@ -138,14 +143,7 @@ StoreBody = Callable[[bytearray, Encoding], Stored]
 class OtlpEndpoint:
     """The ASGI endpoint; holds the store and the limits it enforces."""
 
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        *,
-        max_concurrent: int = 2,
-        max_in_flight: int = 16,
-    ) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.max_body_bytes = settings.max_body_bytes
         # Any body the size limit allows must fit in the budget and in a client's share, or it could
@@ -153,11 +151,8 @@ class OtlpEndpoint:
         limit = max(settings.max_buffered_body_bytes, settings.max_body_bytes)
         per_client = settings.max_buffered_body_bytes_per_client or limit // 2
         self.budget = BodyBudget(limit, max(per_client, settings.max_body_bytes))
-        self.max_in_flight = max_in_flight
         self._in_flight = 0  # touched only on the event loop
-        # Decoding and writing run in worker threads; sqlite3 releases the GIL while SQLite works,
-        # so one batch decodes while another is written. More would only queue on the writer.
-        self._limiter = anyio.CapacityLimiter(max_concurrent)
+        self._limiter = anyio.CapacityLimiter(MAX_CONCURRENT_STORES)
 
     async def handle(self, request: Request) -> Response:
         """POST /v1/traces."""
@@ -192,7 +187,7 @@ class OtlpEndpoint:
                 return _status(_INVALID_ARGUMENT, str(exc), encoding, 415)
             except CorruptBody as exc:
                 return _status(_INVALID_ARGUMENT, str(exc), encoding, 400)
-            if self._in_flight >= self.max_in_flight:
+            if self._in_flight >= MAX_IN_FLIGHT:
                 return _retry_later("the server is busy storing other exports; retry shortly.", encoding)
             self._in_flight += 1
             try:

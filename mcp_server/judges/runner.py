@@ -158,42 +158,23 @@ async def run_judge(
     if not trace_exists(db, trace_id):
         raise TraceNotFound(trace_id)
     resolved = resolve_judge(db, judge, version=version, parameters=parameters, allow_import=allow_import)
-    verdict = await judge_trace(
-        db, resolved, trace_id, settings=settings, server=server, sampler=sampler,
-        inputs=inputs, outputs=outputs, expectations=expectations,
-    )
-    if record and not stopped_by_budget(verdict):
-        verdict = await anyio.to_thread.run_sync(
-            functools.partial(record_verdict, db, verdict, name=resolved.name, source_type=feedback_source_type(resolved))
-        )
-    return verdict
-
-
-async def judge_trace(
-    db: Database,
-    resolved: ResolvedJudge,
-    trace_id: str,
-    *,
-    settings: Settings,
-    server: JudgeServer | None = None,
-    sampler: Sampler | None = None,
-    inputs: Any = NOT_GIVEN,
-    outputs: Any = NOT_GIVEN,
-    expectations: Any = NOT_GIVEN,
-) -> JudgeVerdict:
-    """run_judge without its checks and without recording: `trace_id` must be a normalized id of a
-    stored trace. For callers that checked already and record verdicts themselves (Evaluate
-    stores a batch of verdicts and results in one transaction)."""
     given = {"inputs": inputs, "outputs": outputs, "expectations": expectations}
     if resolved.code is not None:
-        return await run_code_judge(db, resolved.code, trace_id, **given)
-    if resolved.kind == "agent":
-        return await _run_agent(db, resolved.definition, trace_id, settings, server, expectations, sampler)  # type: ignore[arg-type]
-    if resolved.builtin is not None:
-        return await _run_builtin(db, resolved, trace_id, settings, given, sampler)
-    return await run_llm_judge(
-        db, resolved.definition, trace_id, settings=settings.models, sampler=sampler, **given  # type: ignore[arg-type]
-    )
+        verdict = await run_code_judge(db, resolved.code, trace_id, **given)
+    elif resolved.kind == "agent":
+        verdict = await _run_agent(
+            db, resolved.definition, trace_id, settings, server, expectations, sampler  # type: ignore[arg-type]
+        )
+    elif resolved.builtin is not None:
+        verdict = await _run_builtin(db, resolved, trace_id, settings, given, sampler)
+    else:
+        verdict = await run_llm_judge(
+            db, resolved.definition, trace_id,  # type: ignore[arg-type]
+            settings=settings.models, sampler=sampler, **given,
+        )
+    if record and not stopped_by_budget(verdict):
+        verdict = await anyio.to_thread.run_sync(record_verdict, db, verdict, resolved)
+    return verdict
 
 
 def judgment_spend(resolved: ResolvedJudge, verdict: JudgeVerdict) -> Usage:
@@ -213,11 +194,6 @@ def stopped_by_budget(verdict: JudgeVerdict) -> str | None:
     """The budget's message when the spending budget stopped the judgment part way, else None."""
     stop = verdict.metadata.get(STOPPED_BY_BUDGET)
     return stop if isinstance(stop, str) else None
-
-
-def feedback_source_type(resolved: ResolvedJudge) -> str:
-    """The source_type of the judge's feedback: CODE or LLM_JUDGE."""
-    return "CODE" if resolved.code is not None else "LLM_JUDGE"
 
 
 async def _run_builtin(
@@ -265,26 +241,15 @@ async def _run_agent(
     )
 
 
-def record_verdict(db: Database, verdict: JudgeVerdict, *, name: str, source_type: str) -> JudgeVerdict:
-    """Log the verdict as feedback named `name` and return it with its assessment_id. A verdict
-    the store refuses (a value too long, findings on unknown spans) is logged as an error saying
-    why, so the judgment is still on record."""
-    feedback, verdict = verdict_feedback(db, verdict, name=name, source_type=source_type)
-    with db.transaction() as conn:
-        assessment_store.insert_assessment(conn, feedback)
-    return verdict
-
-
-def verdict_feedback(
-    db: Database, verdict: JudgeVerdict, *, name: str, source_type: str
-) -> tuple[assessment_store.NewAssessment, JudgeVerdict]:
-    """The feedback named `name` that records `verdict`, checked against the store but not yet
-    written, and the verdict as it will be on record, with its assessment_id: when the store would
-    refuse the verdict (a value too long, findings on unknown spans), an error saying why."""
+def record_verdict(db: Database, verdict: JudgeVerdict, resolved: ResolvedJudge) -> JudgeVerdict:
+    """Log the verdict as feedback named after the judge (source CODE or LLM_JUDGE) and return it
+    with its assessment_id. A verdict the store refuses (a value too long, findings on unknown
+    spans) is logged as an error saying why, so the judgment is still on record."""
+    name = resolved.name
     trace_id = normalize_trace_id(verdict.trace_id)
     arguments: dict[str, Any] = {
         "kind": "feedback",
-        "source_type": source_type,
+        "source_type": "CODE" if resolved.code is not None else "LLM_JUDGE",
         "source_id": verdict.judge,
         "rationale": _clip(verdict.rationale),
         "metadata": verdict.metadata or None,
@@ -306,7 +271,9 @@ def verdict_feedback(
             feedback = assessment_store.new_assessment(
                 trace_id, name, None, error=verdict.error, **{**arguments, "metadata": None}
             )
-    return feedback, verdict.model_copy(update={"assessment_id": feedback.assessment_id})
+    with db.transaction() as conn:
+        assessment_store.insert_assessment(conn, feedback)
+    return verdict.model_copy(update={"assessment_id": feedback.assessment_id})
 
 
 def _clip(text: str | None, limit: int = 20_000) -> str | None:

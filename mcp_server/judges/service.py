@@ -1,25 +1,29 @@
 """CreateJudge, GetJudge, ListJudges and RunJudge as typed functions with bounded answers; the
-MCP tools in mcp_server.judges.tools are thin wrappers over them."""
+MCP tools in mcp_server.judges.tools and the `judge` commands are thin wrappers over them.
+create_judge is the one way a judge is stored (alignment stores its next versions through it too);
+reading stored judges is mcp_server.judges.registry's, which the runner below this module shares."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from mcp_server.judges import registry
-from mcp_server.judges.agent.prompt import BUILTIN_AGENT_JUDGES
+from mcp_server.judges.agent.prompt import BUILTIN_AGENT_JUDGES, REFERENCE_CHARS
 from mcp_server.judges.builtin import BUILTIN_LLM_JUDGES
 from mcp_server.judges.code_judges import BUILTIN_CODE_JUDGES
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict, OutputType
+from mcp_server.judges.rendering import check_prompt_size, max_block_chars
 from mcp_server.judges.runner import run_judge, stopped_by_budget
-from mcp_server.models import BudgetExhausted, ModelSettings, check_model_allowed
+from mcp_server.models import BudgetExhausted, ModelSettings, check_model_allowed, parse_model_name
 from mcp_server.models.budget import SpendBudget, spending_within
 from mcp_server.settings import Settings
 from mcp_server.tooling.paging import check_range, issue_token, read_token
 from store import Database
-from store.errors import InvalidPageToken
+from store import judges as store
+from store.errors import InvalidArgument, InvalidPageToken
 
 if TYPE_CHECKING:
     from mcp_server.judges.runner import JudgeServer
@@ -113,6 +117,15 @@ def _builtins(*, clip_instructions: bool) -> list[JudgeInfo]:
     return out
 
 
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
 def create_judge(
     db: Database,
     name: str,
@@ -123,12 +136,41 @@ def create_judge(
     model: str | None = None,
     description: str = "",
 ) -> JudgeInfo:
-    """Store a judge (the next version when the name exists) and show it. `models` say which
-    models it may name (a client's are held to allowed_models; ModelNotAllowed otherwise)."""
+    """Store a judge, as version 1 of a new name or the next version of an existing one, and show it.
+
+    `models` say which models it may name (a client's are held to allowed_models: ModelNotAllowed;
+    the operator's, allowed_models None, to none). Then the definition is checked (name, template
+    variables, output type, model name, the largest prompt it can render; InvalidArgument saying
+    what is wrong) before anything is written. The built-in judges' names are refused: a stored
+    judge under one would change what every client's runs of that built-in do."""
     if model is not None and model.strip():
         check_model_allowed(model, models)
-    judge = registry.create_judge(db, name, instructions, output=output, model=model, description=description)
-    return _info(judge, builtin=False)
+    try:
+        output_type = output if isinstance(output, OutputType) else OutputType.model_validate(output or {})
+        judge = JudgeDefinition(
+            name=name, instructions=instructions, output=output_type, model=model or None, description=description
+        )
+    except ValidationError as exc:
+        raise InvalidArgument(f"the judge is not valid: {_problems(exc)}") from None
+    if judge.name in registry.builtin_names():
+        raise InvalidArgument(
+            f"{judge.name!r} is a built-in judge, which every client runs by that name, so a stored judge "
+            f"cannot take it; choose another name for yours, e.g. 'my_{judge.name}'."
+        )
+    if judge.model is not None:
+        parse_model_name(judge.model)  # InvalidModelName lists the accepted forms
+    # An agent judge's variables become short references; an LLM judge's, data blocks up to their cap.
+    sizes = REFERENCE_CHARS if judge.is_agent_judge else {v: max_block_chars(v) for v in judge.variables}
+    check_prompt_size(judge.instructions, sizes, at_most=True)
+    record = store.create_judge_version(
+        db,
+        judge.name,
+        judge.instructions,
+        output=judge.output.model_dump(exclude_none=True),
+        model=judge.model,
+        description=judge.description,
+    )
+    return _info(registry.definition(record), builtin=False)
 
 
 def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeInfo:

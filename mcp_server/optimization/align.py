@@ -24,7 +24,7 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, Field, ValidationError
 
-from mcp_server.judges import registry
+from mcp_server.judges import registry, service
 from mcp_server.judges.definition import JudgeDefinition, JudgeVerdict
 from mcp_server.judges.runner import ResolvedJudge, judgment_spend, run_judge
 from mcp_server.judges.trace_data import root_inputs_outputs
@@ -273,12 +273,12 @@ async def align_judge(
                 after = await judged.agreement(_with_instructions(judge, best.text), held)
         except BudgetExhausted as exc:  # no comparison on the held-out labels: nothing to register on
             refused = exc
-    new: JudgeDefinition | None = None
+    new: service.JudgeInfo | None = None
     if result.best != 0 and refused is None and (after.accuracy or 0) > (before.accuracy or 0):
         new = await anyio.to_thread.run_sync(
             functools.partial(
-                registry.create_judge, db, judge.name, best.text, output=judge.output, model=judge.model,
-                description=judge.description,
+                service.create_judge, db, judge.name, best.text, models=settings.models, output=judge.output,
+                model=judge.model, description=judge.description,
             )
         )
     report = AlignmentReport(
@@ -362,7 +362,7 @@ def _outcome(
     result: SearchResult,
     before: HeldOutAgreement,
     after: HeldOutAgreement,
-    new: JudgeDefinition | None,
+    new: service.JudgeInfo | None,
 ) -> str:
     held = f"{before.accuracy:.0%} -> {after.accuracy:.0%} on {before.pairs} held-out labels"
     if new is not None:

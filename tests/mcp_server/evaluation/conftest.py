@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mcp_server.judges import registry
+from mcp_server.judges import service
+from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from tests.support.scripted_openai import (
@@ -23,6 +24,9 @@ from tests.support.scripted_openai import (
     scripted_openai,
     scripted_settings,
 )
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 __all__ = ["scripted_openai"]
 
@@ -111,9 +115,9 @@ def settings(scripted_openai: ScriptedOpenAI) -> Settings:
 def judged(db: Database, scripted_openai: ScriptedOpenAI) -> ScriptedJudges:
     """200 traces, the judges 'helpful' (bool) and 'quality' (1 to 5), and the scripted answers."""
     write_traces(db)
-    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
-    registry.create_judge(db, "quality", "QUALITY: rate {{ outputs }} from 1 to 5.",
-                          output={"kind": "int", "minimum": 1, "maximum": 5})
+    service.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?", models=OPERATOR)
+    service.create_judge(db, "quality", "QUALITY: rate {{ outputs }} from 1 to 5.",
+                          output={"kind": "int", "minimum": 1, "maximum": 5}, models=OPERATOR)
     responder = ScriptedJudges()
     scripted_openai.respond_with(responder)
     return responder

@@ -12,7 +12,8 @@ import pytest
 
 from mcp_server.assessments.service import get_assessment
 from mcp_server.evaluation import EvaluationRun, evaluate
-from mcp_server.judges import registry
+from mcp_server.judges import service
+from mcp_server.models import ModelSettings
 from mcp_server.server import investigation_server
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
@@ -35,6 +36,9 @@ from tests.mcp_server.evaluation.conftest import (
     write_traces,
 )
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_settings, tool_calls
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 CODE_NAME = "answer_length"
 
@@ -263,7 +267,7 @@ async def test_a_refused_resume_leaves_the_runs_stored_limits_as_they_were(
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
     write_traces(db, 2)
-    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
+    service.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?", models=OPERATOR)
     arrived, release = threading.Event(), threading.Event()
 
     def held_answer(request: dict) -> Reply:
@@ -344,7 +348,7 @@ async def never_settling_agent_run(
     """8 traces judged 4 at a time within max_tokens=20,000 by an agent judge that never settles:
     each answer asks for another tool call (up to 30 a judgment) and reports `prompt_tokens`."""
     ids = write_traces(db, 8)
-    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    service.create_judge(db, "digger", "Look into {{ trace }} until you are sure.", models=OPERATOR)
     scripted.respond_with(
         lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=prompt_tokens,
                                    completion_tokens=50)

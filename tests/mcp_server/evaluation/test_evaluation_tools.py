@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from mcp_server.evaluation import evaluate
-from mcp_server.judges import registry
+from mcp_server.judges import service
 from mcp_server.judges.agent.prompt import VERDICT_TOOL
+from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import EvaluationStopped
@@ -19,6 +20,9 @@ from tests.mcp_server.evaluation.conftest import CODE_JUDGE, ScriptedJudges, hel
 from tests.support.mcp_session import Session, session
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, error, json_reply, scripted_settings, tool_calls
 
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 async def test_evaluate_sends_progress_notifications_and_returns_the_stored_run(
     db: Database, settings: Settings, judged: ScriptedJudges
@@ -90,7 +94,7 @@ async def test_compare_evaluation_runs_gives_metric_deltas_and_the_traces_whose_
     ids = [trace_id(n) for n in range(10)]
     before = await evaluate(db, ["helpful", "quality"], settings=settings, trace_ids=ids, name="v1")
     # Version 2 of 'helpful' says true everywhere, and fails on trace 4.
-    registry.create_judge(db, "helpful", "HELPFUL v2: does {{ outputs }} answer {{ inputs }}?")
+    service.create_judge(db, "helpful", "HELPFUL v2: does {{ outputs }} answer {{ inputs }}?", models=OPERATOR)
 
     def v2(request: dict) -> Any:
         if "trace " + trace_id(4) in request["messages"][0]["content"] and request["messages"][1]["content"].startswith("HELPFUL"):
@@ -129,7 +133,7 @@ async def test_compare_evaluation_runs_gives_metric_deltas_and_the_traces_whose_
 async def test_evaluate_with_a_judge_on_a_model_not_allowed_stops_at_once_and_answers_an_error(
     db: Database, settings: Settings, judged: ScriptedJudges, scripted_openai: ScriptedOpenAI
 ) -> None:
-    registry.create_judge(db, "local", "Polite? {{ outputs }}", model="ollama/llama3")  # stored by the operator
+    service.create_judge(db, "local", "Polite? {{ outputs }}", model="ollama/llama3", models=OPERATOR)  # as the operator
     async with session(db, settings) as s:
         refused = await s.error("Evaluate", judges=["local"], trace_ids=[trace_id(n) for n in range(20)])
         assert "'ollama/llama3' is not one this server calls for a client" in refused
@@ -192,7 +196,7 @@ async def test_a_run_its_last_calls_in_flight_take_past_its_budget_completes_and
     # Two judgments at once, each reserving well under half of max_tokens=6,000, each answered
     # only once both are in flight and reporting 5,010 tokens: both fit, and nothing is left to stop.
     write_traces(db, 2)
-    registry.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?")
+    service.create_judge(db, "helpful", "HELPFUL: does {{ outputs }} answer {{ inputs }}?", models=OPERATOR)
     both_sent = threading.Barrier(2, timeout=10)
 
     def answer(request: dict[str, Any]) -> Reply:
@@ -216,7 +220,7 @@ async def test_a_judgment_the_budget_stops_part_way_leaves_its_pair_to_the_resum
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
     (trace,) = write_traces(db, 1)
-    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    service.create_judge(db, "digger", "Look into {{ trace }} until you are sure.", models=OPERATOR)
     settled = threading.Event()  # until set, the agent judge asks for one more tool call every time
 
     def answer(request: dict[str, Any]) -> Reply:

@@ -7,13 +7,16 @@ from __future__ import annotations
 from mcp import Client
 
 from mcp_server.demo.load import load_demo
-from mcp_server.judges import registry
+from mcp_server.judges import service
 from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.models import ModelSettings
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai, tool_calls
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 __all__ = ["scripted_openai"]
 
@@ -63,7 +66,7 @@ async def test_run_judge_tool_runs_the_trace_issues_agent_through_the_same_serve
 async def test_run_judge_within_max_tokens_stops_an_agent_judge_that_never_settles_and_logs_nothing(
     db: Database, settings: Settings, roaming: str, scripted_openai: ScriptedOpenAI
 ) -> None:
-    registry.create_judge(db, "digger", "Look into {{ trace }} until you are sure.")
+    service.create_judge(db, "digger", "Look into {{ trace }} until you are sure.", models=OPERATOR)
     scripted_openai.respond_with(
         lambda request: tool_calls(("ListSpans", {"trace_id": roaming}), prompt_tokens=3_000, completion_tokens=50)
     )

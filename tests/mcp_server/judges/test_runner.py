@@ -8,14 +8,18 @@ from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from mcp_server.assessments.service import get_assessment, log_expectation
 from mcp_server.demo.load import load_demo
-from mcp_server.judges import registry
+from mcp_server.judges import service
 from mcp_server.judges.code_judges import code_judge
 from mcp_server.judges.runner import run_judge
+from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from mcp_server.traces import search_traces
 from store import Database
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 EXAMPLES = "tests.mcp_server.judges.example_code_judges"
 TOOL_ERROR_TRACE = "484dd8e5517800531ef7f2dda2d05c6e"  # the demo trace whose tool failed
@@ -134,10 +138,10 @@ async def test_repeated_identical_tool_calls_are_found_with_a_finding_on_the_rep
 async def test_a_stored_llm_judge_by_name_is_recorded_as_llm_judge_feedback(
     traced: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
-    registry.create_judge(traced, "answered", "Does {{ outputs }} answer {{ inputs }}?",
-                          output={"kind": "categorical", "categories": ["yes", "no"]})
-    registry.create_judge(traced, "answered", "Does {{ outputs }} fully answer {{ inputs }}?",
-                          output={"kind": "categorical", "categories": ["yes", "no"]})
+    service.create_judge(traced, "answered", "Does {{ outputs }} answer {{ inputs }}?",
+                          output={"kind": "categorical", "categories": ["yes", "no"]}, models=OPERATOR)
+    service.create_judge(traced, "answered", "Does {{ outputs }} fully answer {{ inputs }}?",
+                          output={"kind": "categorical", "categories": ["yes", "no"]}, models=OPERATOR)
     scripted_openai.push(json_reply({"rationale": "No invoice detail.", "value": "no"}))
 
     verdict = await run_judge(traced, "answered", TRACE_ID, settings=settings)

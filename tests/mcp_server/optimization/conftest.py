@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 
-from mcp_server.judges import registry
+from mcp_server.judges import service
+from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from store.assessments import log_assessment, new_assessment
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings, text
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 __all__ = ["scripted_openai"]
 
@@ -96,5 +100,5 @@ def label(db: Database, count: int) -> None:
 @pytest.fixture
 def routing_judge(db: Database) -> None:
     """The stored judge NAME, version 1, with INSTRUCTIONS."""
-    registry.create_judge(db, NAME, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]},
-                          description="Is the request routed to the right team?")
+    service.create_judge(db, NAME, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]},
+                          description="Is the request routed to the right team?", models=OPERATOR)

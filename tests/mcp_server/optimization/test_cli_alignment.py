@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import main
-from mcp_server.judges import registry
+from mcp_server.judges import service
+from mcp_server.models import ModelSettings
 from store import Database
 from tests.mcp_server.optimization.conftest import (
     INSTRUCTIONS,
@@ -20,6 +21,9 @@ from tests.mcp_server.optimization.conftest import (
     trace_id,
 )
 from tests.support.scripted_openai import ScriptedOpenAI
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 __all__ = ["scripted_openai"]
 
@@ -34,7 +38,8 @@ def labeled_db(tmp_path: Path, scripted_openai: ScriptedOpenAI, monkeypatch: pyt
     path = tmp_path / "cli.db"
     db = Database(path)
     try:
-        registry.create_judge(db, NAME, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]})
+        service.create_judge(db, NAME, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]},
+                             models=OPERATOR)
         label(db, 30)
     finally:
         db.close()

@@ -14,8 +14,8 @@ import pytest
 from mcp_server.cli import main
 from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT
 from mcp_server.demo.target import ROUTER_PROMPT
-from mcp_server.judges import registry
-from mcp_server.models import BudgetExhausted
+from mcp_server.judges import service
+from mcp_server.models import BudgetExhausted, ModelSettings
 from mcp_server.optimization.prompt import optimize_prompt
 from mcp_server.settings import Settings
 from store import Database, datasets, prompts
@@ -23,6 +23,9 @@ from store.errors import InvalidArgument
 from tests.support.mcp_session import session
 from tests.support.northwind import BILLING_FIRST
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, text
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 TARGET = "mcp_server.demo_target:answer"
 RECORDS = [
@@ -76,7 +79,8 @@ def db(tmp_path):
         database, "routing-cases",
         [{"inputs": {"question": q}, "expectations": {"expected_specialist": s}} for q, s in RECORDS],
     )
-    registry.create_judge(database, ROUTING, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]})
+    service.create_judge(database, ROUTING, INSTRUCTIONS, output={"kind": "categorical", "categories": ["yes", "no"]},
+                         models=OPERATOR)
     yield database
     database.close()
 
@@ -246,7 +250,7 @@ async def test_a_judge_on_a_model_the_server_does_not_allow_stops_the_search_wit
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.respond_with(RouterModels())
-    registry.create_judge(db, "local", INSTRUCTIONS, model="ollama/llama3")  # stored by the operator's CLI
+    service.create_judge(db, "local", INSTRUCTIONS, model="ollama/llama3", models=OPERATOR)  # by the operator's CLI
     async with session(db, settings) as s:
         refused = await s.error(
             "OptimizePrompt", prompt=ROUTER_PROMPT, dataset="routing-cases", judges=["local"], target=TARGET,

@@ -23,12 +23,16 @@ from mcp import Client
 from mcp.types import CallToolResult
 from tests.mcp_server.traces.builders import TRACE_ID, make_span, small_trace
 
-from mcp_server.judges import registry
+from mcp_server.judges import service
+from mcp_server.models import ModelSettings
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database, datasets, labeling, prompts, write_spans
 from store.assessments import log_assessment, new_assessment
 from store.evaluations import EvaluationResult, create_run, record_results
+
+OPERATOR = ModelSettings(allowed_models=None)
+"""Judges stored here as the operator's CLI stores them: naming any model."""
 
 BIG_TRACE = "0af7651916cd43dd8448eb211c80319c"
 JUDGES = [{"name": name, "ref": name, "version": 1, "source_id": f"{name}@1", "kind": "llm"} for name in ("a", "b")]
@@ -43,7 +47,7 @@ def _fill(db: Database) -> dict[str, dict[str, Any]]:
         log_assessment(db, new_assessment(TRACE_ID, f"check{n}", True))
         datasets.create_dataset(db, f"set{n}")
         prompts.register_prompt_version(db, f"prompt{n}", "Answer {{ question }}")
-        registry.create_judge(db, f"judge{n}", "Is {{ outputs }} polite?")
+        service.create_judge(db, f"judge{n}", "Is {{ outputs }} polite?", models=OPERATOR)
         labeling.put_schema(db, f"schema{n}", "feedback", {"kind": "pass_fail"})
         labeling.create_session(db, f"session{n}", ["schema0"])
     datasets.upsert_records(db, "set0", [{"inputs": {"q": "one"}}, {"inputs": {"q": "two"}}])
