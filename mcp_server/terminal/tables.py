@@ -22,7 +22,6 @@ MIN_WIDTH = {"line": 12, "wrap": 20}
 PREVIEW_CHARS = 300
 
 
-
 def output_console() -> Console:
     """The console for a command's results (stdout), as wide as the terminal, or COLUMNS when
     set (80 for a pipe without it): tables fit it without cutting ids. Lines of text are left
@@ -170,12 +169,6 @@ def _json_string(escaped: str) -> str:
         return escaped
 
 
-
-
-
-
-
-
 def print_next_page(console: Console, token: str | None, what: str) -> None:
     """The last line of a page that has a next one: how to get it (--json gives the token as
     next_page_token). The token is bound to the command's other options, so they are repeated."""
@@ -185,15 +178,30 @@ def print_next_page(console: Console, token: str | None, what: str) -> None:
         )
 
 
+def print_listing(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    title: str | None = None,
+    empty: str | None = None,
+    next_page_token: str | None = None,
+    more: str = "",
+    console: Console | None = None,
+) -> None:
+    """A page of a list as the list commands print it: with no rows and an `empty` message (what
+    to do instead), that message alone; else the table (print_table), then how to get the next
+    page when there is one (print_next_page, `more` saying what it holds)."""
+    console = console or output_console()
+    if not rows and empty is not None:
+        console.print(empty)
+        return
+    print_table(console, columns, rows, title=title)
+    print_next_page(console, next_page_token, more)
+
+
 def to_the_second(iso: str | None) -> str:
     """An ISO instant to the second, e.g. '2025-06-02 09:08:53'."""
     return "-" if iso is None else iso[:19].replace("T", " ")
-
-
-
-
-
-
 
 
 def value_text(value: Any) -> Text:

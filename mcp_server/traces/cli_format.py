@@ -10,8 +10,8 @@ from mcp_server.terminal.tables import (
     Column,
     output_console,
     preview_text,
+    print_listing,
     print_next_page,
-    print_table,
     to_the_second,
 )
 from mcp_server.traces.search import TraceInfo, TraceSearchResult
@@ -42,10 +42,6 @@ _TRACE_COLUMNS = (
 
 
 def print_traces(result: TraceSearchResult) -> None:
-    console = output_console()
-    if not result.traces:
-        console.print("no traces match.")
-        return
     rows = [
         (
             trace.trace_id,
@@ -60,8 +56,8 @@ def print_traces(result: TraceSearchResult) -> None:
         )
         for trace in result.traces
     ]
-    print_table(console, _TRACE_COLUMNS, rows)
-    print_next_page(console, result.next_page_token, "traces match")
+    print_listing(_TRACE_COLUMNS, rows, empty="no traces match.", next_page_token=result.next_page_token,
+                  more="traces match")  # fmt: skip
 
 
 def print_trace(info: TraceInfo, spans: SpanList) -> None:
