@@ -22,12 +22,21 @@ MIN_WIDTH = {"line": 12, "wrap": 20}
 PREVIEW_CHARS = 300
 
 
+class OutputConsole(Console):
+    """The console of a command's results."""
+
+    def on_broken_pipe(self) -> None:
+        # rich's own answer exits 1; the reader of a pipe that closed early (`| head -1`) is
+        # mcp_server.cli.main's to handle, as for every other write to stdout.
+        raise BrokenPipeError
+
+
 def output_console() -> Console:
     """The console for a command's results (stdout), as wide as the terminal, or COLUMNS when
     set (80 for a pipe without it): tables fit it without cutting ids. Lines of text are left
     whole (soft_wrap) for the terminal to wrap, so a pipe or a file gets each message on one line,
     as grep expects."""
-    return Console(highlight=False, soft_wrap=True)
+    return OutputConsole(highlight=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)
