@@ -366,7 +366,9 @@ def _main(argv: Sequence[str] | None) -> int:
         settings = settings_from_env(**overrides)
         return args.func(args, settings)
     except TraceJudgeError as exc:
-        _err(str(exc))
+        from mcp_server.terminal.tables import terminal_text
+
+        _err(terminal_text(exc))  # it may quote what it was given (a filter, a trace's text)
         return 2
     except sqlite3.Error as exc:
         where = args.db or "the default database"

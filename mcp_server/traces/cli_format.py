@@ -12,6 +12,7 @@ from mcp_server.terminal.tables import (
     preview_text,
     print_listing,
     print_next_page,
+    safe_text,
     to_the_second,
 )
 from mcp_server.traces.search import TraceInfo, TraceSearchResult
@@ -86,7 +87,8 @@ def print_trace(info: TraceInfo, spans: SpanList) -> None:
         )
         if span.status == "ERROR":
             label.append_text(Text.assemble("  ", _status("ERROR")))
-        node = parents[min(span.depth, len(parents) - 1)].add(label)
+        # A tree's labels are inside it, out of the reach of the console's own escaping.
+        node = parents[min(span.depth, len(parents) - 1)].add(safe_text(label))
         parents.append(node)
     console.print(tree, soft_wrap=False)  # a long label wraps in the tree instead of being cropped
     print_next_page(console, spans.next_page_token, f"spans (showing {len(spans.spans)} of {spans.total_matching})")
