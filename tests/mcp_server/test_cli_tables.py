@@ -169,9 +169,11 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
 ) -> None:
     path, made = store
     cases = _cases(made)
-    # Every command that lists or shows something has --json, and is a case here; `judge run` (it
-    # writes its verdict) and `skills list` (no tool) are tests/mcp_server/test_cli_json.py's.
-    assert _commands_with("--json") == {command for command, _, _ in cases} | {"judge run", "skills list"}
+    # Every command that lists or shows something has --json, and is a case here; `judge run`,
+    # `evaluate` and `judge align` (they write) and `skills list` (no tool) are checked elsewhere
+    # (tests/mcp_server/test_cli_json.py).
+    others = {"judge run", "evaluate", "judge align", "skills list"}
+    assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:
         async with session(db) as s:
