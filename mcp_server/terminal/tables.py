@@ -3,7 +3,10 @@
 Every table goes through `print_table`, which fits it to the terminal (rich reads COLUMNS): ids
 and names are never cut, since a person pastes them into the next command; one-line text gets
 what room is left; and where even that does not fit, the least useful columns are left out and
-the table says which (--json on a read command gives every field)."""
+the table says which (--json on a read command gives every field).
+
+What they print may come from a trace, so control characters in it are shown escaped
+(terminal_text), never sent to the terminal as escape sequences."""
 
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ PREVIEW_CHARS = 300
 
 class OutputConsole(Console):
     """A console whose every printed string and Text goes through terminal_text first: what a
-    command prints may come from a trace, and must not drive the terminal it is shown on. (Tables
-    made by print_table and trees are made of such text already; see print_table and safe_text.)"""
+    command prints may come from a trace, and must not drive the terminal it is shown on. Text
+    inside another renderable is out of its reach: print_table escapes its cells, and a tree's
+    maker its labels (safe_text)."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*(_safe(value) for value in objects), **kwargs)
