@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import signal
 import sqlite3
 import stat
@@ -329,7 +330,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGPIPE_EXIT = 128 + signal.SIGPIPE
+"""The exit status of a command whose reader closed the pipe early, as a shell reports a Unix
+tool that SIGPIPE ended (`tracejudge traces | head -1`)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        # Flushed here so that a reader which closed early is met in this try, not when the
+        # interpreter flushes at exit (where it can only print 'Exception ignored ...').
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Nothing more can reach the reader; stdout goes to devnull so that the interpreter's own
+        # flush at exit finds nowhere to fail, and the command ends quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return SIGPIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {
         key: getattr(args, key, None)
@@ -344,7 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_env(**overrides)
         return args.func(args, settings)
     except TraceJudgeError as exc:
-        _err(str(exc))
+        from mcp_server.terminal.tables import terminal_text
+
+        _err(terminal_text(exc))  # it may quote what it was given (a filter, a trace's text)
         return 2
     except sqlite3.Error as exc:
         where = args.db or "the default database"

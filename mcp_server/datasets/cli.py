@@ -37,22 +37,18 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.service import list_datasets
-    from mcp_server.terminal.tables import Column, output_console, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, print_listing
 
     with database(settings) as db:
         page = list_datasets(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(page)
         return 0
-    console = output_console()
-    if not page.datasets:
-        console.print("no datasets; create one with 'tracejudge datasets create NAME'.")
-        return 0
     columns = (Column("name"), Column("version", justify="right"), Column("records", justify="right"),
                Column("updated", drop=2), Column("description", fit="wrap", drop=1))  # fmt: skip
     rows = [(d.name, str(d.version), str(d.record_count), d.updated_time or "-", d.description) for d in page.datasets]
-    print_table(console, columns, rows)
-    print_next_page(console, page.next_page_token, f"datasets ({page.total} in all)")
+    print_listing(columns, rows, empty="no datasets; create one with 'tracejudge datasets create NAME'.",
+                  next_page_token=page.next_page_token, more=f"datasets ({page.total} in all)")  # fmt: skip
     return 0
 
 
@@ -122,7 +118,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.datasets.service import list_dataset_records
-    from mcp_server.terminal.tables import Column, output_console, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, output_console, print_listing
 
     with database(settings) as db:
         page = list_dataset_records(
@@ -141,9 +137,8 @@ def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
                Column("source trace", drop=4))  # fmt: skip
     rows = [(r.record_id, str(r.added_version), _preview(r.inputs), _preview(r.expectations), _preview(r.tags),
              r.source_trace_id or "-") for r in page.records]  # fmt: skip
-    print_table(console, columns, rows)
-    print_next_page(console, page.next_page_token, f"records (showing {len(page.records)} of {page.total}; "
-                    "'tracejudge datasets export' writes them all)")  # fmt: skip
+    print_listing(columns, rows, console=console, next_page_token=page.next_page_token,
+                  more=f"records (showing {len(page.records)} of {page.total}; 'tracejudge datasets export' writes them all)")  # fmt: skip
     return 0
 
 

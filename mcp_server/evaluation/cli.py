@@ -50,7 +50,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                     allow_import=False,
                 )
             )
-    print_evaluation_run(run)
+    print_answer(args, run, print_evaluation_run)
     return 0 if run.status == "completed" else 1
 
 
@@ -106,6 +106,7 @@ def register_evaluation_commands(sub: Any, add: AddCommand) -> None:
                           help="the run's token budget: no model call is sent that would exceed it")
     evaluate.add_argument("--max-cost-usd", type=float, default=None,
                           help="the run's budget in USD: no model call is sent that would exceed it")
+    json_option(evaluate, "Evaluate")
 
     runs = command_group(sub, "runs", "List the evaluation runs, show one, or compare two.")
     listing = add(runs, "list", cmd_runs_list, "List the evaluation runs, newest first: judges, what they judged, counts.")

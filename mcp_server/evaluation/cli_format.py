@@ -8,7 +8,7 @@ from rich.text import Text
 from mcp_server.evaluation.listing import EvaluationRunList, RunSummary
 from mcp_server.evaluation.reports import EvaluationRunReport, RunComparison
 from mcp_server.evaluation.summary import EvaluationRun
-from mcp_server.terminal.tables import Column, output_console, print_next_page, print_table, to_the_second, value_text
+from mcp_server.terminal.tables import Column, output_console, print_listing, print_table, to_the_second, value_text
 
 _METRIC_DROP = {"count": 0, "pass_rate": 0, "mean": 0, "error_count": 1, "p50": 2, "p90": 2, "min": 3, "max": 3}
 """Which metrics a narrow terminal leaves out first (unknown ones before all of these)."""
@@ -74,16 +74,13 @@ def print_run_report(report: EvaluationRunReport) -> None:
     for judge, errors in report.errors_by_judge.items():
         for e in errors:
             console.print(Text.assemble((judge, "red"), f" {e['trace_id']}: {e['error']}"))
-    if not report.results:
-        console.print("no results to show.")
-        return
     rows = [
         (r.judge, r.trace_id, value_text(r.value), r.error or "", f"{r.tokens:,}", f"{r.cost_usd:.4f}",
          "-" if r.latency_s is None else f"{r.latency_s:.2f} s")
         for r in report.results
     ]  # fmt: skip
-    print_table(console, _RESULT_COLUMNS, rows, title="results")
-    print_next_page(console, report.next_page_token, "results")
+    print_listing(_RESULT_COLUMNS, rows, title="results", empty="no results to show.", console=console,
+                  next_page_token=report.next_page_token, more="results")  # fmt: skip
 
 
 def print_comparison(comparison: RunComparison) -> None:
@@ -108,8 +105,8 @@ def print_comparison(comparison: RunComparison) -> None:
     columns = (Column("judge"), Column(key), Column("A", fit="line"), Column("B", fit="line"))
     rows = [(c.judge, getattr(c, key) or c.trace_id, c.error_a or value_text(c.a), c.error_b or value_text(c.b))
             for c in comparison.changed]  # fmt: skip
-    print_table(console, columns, rows, title=f"changed verdicts ({changed})")
-    print_next_page(console, comparison.next_page_token, "changed verdicts")
+    print_listing(columns, rows, title=f"changed verdicts ({changed})", console=console,
+                  next_page_token=comparison.next_page_token, more="changed verdicts")  # fmt: skip
 
 
 _RUN_COLUMNS = (
@@ -126,14 +123,10 @@ def _judged(run: RunSummary) -> str:
 
 
 def print_runs(runs: EvaluationRunList) -> None:
-    console = output_console()
-    if not runs.runs:
-        console.print("no evaluation runs; start one with 'tracejudge evaluate JUDGE'.")
-        return
     rows = [
         (r.run_id, _run_status(r.status), r.name or "-", ", ".join(r.judges),
          _judged(r), to_the_second(r.started_time), f"{r.pairs_done}/{r.pairs_total}", str(r.errors), f"{r.cost_usd:.4f}")
         for r in runs.runs
     ]  # fmt: skip
-    print_table(console, _RUN_COLUMNS, rows)
-    print_next_page(console, runs.next_page_token, f"runs ({runs.total} in all)")
+    print_listing(_RUN_COLUMNS, rows, empty="no evaluation runs; start one with 'tracejudge evaluate JUDGE'.",
+                  next_page_token=runs.next_page_token, more=f"runs ({runs.total} in all)")  # fmt: skip

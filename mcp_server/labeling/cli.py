@@ -14,38 +14,30 @@ from mcp_server.terminal.commands import AddCommand, database, json_option, page
 
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.labeling.definitions import list_schemas
-    from mcp_server.terminal.tables import Column, output_console, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, print_listing
 
     with database(settings) as db:
         result = list_schemas(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(result)
         return 0
-    console = output_console()
-    if not result.schemas:
-        console.print("no labeling schemas; create one with the CreateLabelingSchema tool.")
-        return 0
     columns = (Column("name"), Column("type"), Column("expects", fit="wrap"), Column("comment", drop=2),
                Column("instructions", fit="wrap", drop=1))  # fmt: skip
     rows = [(schema.name, schema.type, schema.expects, "yes" if schema.enable_comment else "no", schema.instructions)
             for schema in result.schemas]  # fmt: skip
-    print_table(console, columns, rows)
-    print_next_page(console, result.next_page_token, f"schemas ({result.total} in all)")
+    print_listing(columns, rows, empty="no labeling schemas; create one with the CreateLabelingSchema tool.",
+                  next_page_token=result.next_page_token, more=f"schemas ({result.total} in all)")  # fmt: skip
     return 0
 
 
 def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.labeling.definitions import list_sessions
-    from mcp_server.terminal.tables import Column, output_console, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, print_listing
 
     with database(settings) as db:
         result = list_sessions(db, max_results=args.limit, page_token=args.page_token)
     if args.json:
         print_json(result)
-        return 0
-    console = output_console()
-    if not result.sessions:
-        console.print("no labeling sessions; create one with the CreateLabelingSession tool.")
         return 0
     columns = (Column("name"), Column("session_id", drop=1), Column("schemas", fit="wrap", drop=2),
                Column("assignees", fit="wrap", drop=3), Column("pending", justify="right"),
@@ -53,8 +45,8 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     rows = [(s.name, s.session_id, ", ".join(s.schemas), ", ".join(s.assignees) or "anyone",
              str(s.status_counts["pending"]), str(s.status_counts["completed"]), str(s.status_counts["skipped"]))
             for s in result.sessions]  # fmt: skip
-    print_table(console, columns, rows)
-    print_next_page(console, result.next_page_token, f"sessions ({result.total} in all)")
+    print_listing(columns, rows, empty="no labeling sessions; create one with the CreateLabelingSession tool.",
+                  next_page_token=result.next_page_token, more=f"sessions ({result.total} in all)")  # fmt: skip
     return 0
 
 
@@ -64,7 +56,7 @@ def _value(value: Any) -> str:
 
 def cmd_items(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.labeling.queue import list_items
-    from mcp_server.terminal.tables import Column, output_console, preview_text, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, output_console, preview_text, print_listing
 
     with database(settings) as db:
         result = list_items(db, args.session, status=args.status, max_results=args.limit, page_token=args.page_token)
@@ -85,8 +77,8 @@ def cmd_items(args: argparse.Namespace, settings: Settings) -> int:
          ", ".join(item.missing_schemas))
         for item in result.items
     ]  # fmt: skip
-    print_table(console, columns, rows)
-    print_next_page(console, result.next_page_token, f"items ({result.total_matching} match)")
+    print_listing(columns, rows, console=console, next_page_token=result.next_page_token,
+                  more=f"items ({result.total_matching} match)")  # fmt: skip
     return 0
 
 

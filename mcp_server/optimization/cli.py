@@ -155,7 +155,7 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
                     progress=progress,
                 )
             )
-    print_alignment(report)
+    print_answer(args, report, print_alignment)
     return 0 if report.registered else 1
 
 
@@ -182,3 +182,4 @@ def register_alignment_commands(judge: Any, add: AddCommand) -> None:
     align.add_argument("--max-metric-calls", type=int, default=None,
                        help="judgments the search may make (default 4 x the training labels + 30)")
     align.add_argument("--max-cost-usd", type=float, default=None, help="the search's budget in USD")
+    json_option(align, "AlignJudge")

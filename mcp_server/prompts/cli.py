@@ -101,7 +101,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.prompts.service import list_prompts
-    from mcp_server.terminal.tables import Column, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, print_listing
 
     with database(settings) as db:
         page = list_prompts(db, max_results=args.limit, page_token=args.page_token)
@@ -112,15 +112,14 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                Column("description", fit="wrap", drop=1))  # fmt: skip
     rows = [(p.name, str(p.latest_version), ", ".join(f"{a}={v}" for a, v in p.aliases.items()) or "-",
              p.description or "-") for p in page.prompts]  # fmt: skip
-    console = _console()
-    print_table(console, columns, rows, title=f"prompts ({len(page.prompts)} of {page.total})")
-    print_next_page(console, page.next_page_token, "prompts")
+    print_listing(columns, rows, title=f"prompts ({len(page.prompts)} of {page.total})",
+                  next_page_token=page.next_page_token, more="prompts")  # fmt: skip
     return 0
 
 
 def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.prompts.service import list_prompt_versions
-    from mcp_server.terminal.tables import Column, print_next_page, print_table
+    from mcp_server.terminal.tables import Column, print_listing
 
     with database(settings) as db:
         page = list_prompt_versions(db, args.name, max_results=args.limit, page_token=args.page_token)
@@ -132,10 +131,8 @@ def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
                Column("commit message", fit="wrap"), Column("template", fit="line", drop=1))  # fmt: skip
     rows = [(str(v.version), v.kind, ", ".join(v.aliases) or "-", str(v.run_count), _when(v.created_ns),
              v.commit_message or "-", v.template_preview) for v in page.versions]  # fmt: skip
-    console = _console()
-    print_table(console, columns, rows,
-                title=f"versions of {page.name} ({len(page.versions)} of {page.total}, newest first)")  # fmt: skip
-    print_next_page(console, page.next_page_token, "versions")
+    print_listing(columns, rows, title=f"versions of {page.name} ({len(page.versions)} of {page.total}, newest first)",
+                  next_page_token=page.next_page_token, more="versions")  # fmt: skip
     return 0
 
 

@@ -7,7 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mcp_server.terminal.tables import terminal_text
 
 PROGRESS_MESSAGE_CHARS = 60
 
@@ -23,6 +26,8 @@ def progress_bar(label: str = "evaluating") -> Iterator[Any]:
         task = progress.add_task(label, total=None, message="")
 
         def report(done: int, total: int, message: str) -> None:
-            progress.update(task, completed=done, total=total, message=message[:PROGRESS_MESSAGE_CHARS])
+            # The message names judges and traces, and is shown in a markup template: text, never markup.
+            message = escape(terminal_text(message[:PROGRESS_MESSAGE_CHARS]))
+            progress.update(task, completed=done, total=total, message=message)
 
         yield report

@@ -10,8 +10,9 @@ from mcp_server.terminal.tables import (
     Column,
     output_console,
     preview_text,
+    print_listing,
     print_next_page,
-    print_table,
+    safe_text,
     to_the_second,
 )
 from mcp_server.traces.search import TraceInfo, TraceSearchResult
@@ -42,10 +43,6 @@ _TRACE_COLUMNS = (
 
 
 def print_traces(result: TraceSearchResult) -> None:
-    console = output_console()
-    if not result.traces:
-        console.print("no traces match.")
-        return
     rows = [
         (
             trace.trace_id,
@@ -60,8 +57,8 @@ def print_traces(result: TraceSearchResult) -> None:
         )
         for trace in result.traces
     ]
-    print_table(console, _TRACE_COLUMNS, rows)
-    print_next_page(console, result.next_page_token, "traces match")
+    print_listing(_TRACE_COLUMNS, rows, empty="no traces match.", next_page_token=result.next_page_token,
+                  more="traces match")  # fmt: skip
 
 
 def print_trace(info: TraceInfo, spans: SpanList) -> None:
@@ -90,7 +87,8 @@ def print_trace(info: TraceInfo, spans: SpanList) -> None:
         )
         if span.status == "ERROR":
             label.append_text(Text.assemble("  ", _status("ERROR")))
-        node = parents[min(span.depth, len(parents) - 1)].add(label)
+        # A tree's labels are inside it, out of the reach of the console's own escaping.
+        node = parents[min(span.depth, len(parents) - 1)].add(safe_text(label))
         parents.append(node)
     console.print(tree, soft_wrap=False)  # a long label wraps in the tree instead of being cropped
     print_next_page(console, spans.next_page_token, f"spans (showing {len(spans.spans)} of {spans.total_matching})")

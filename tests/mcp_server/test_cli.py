@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from mcp_server.cli import main
+from store import Database, SpanIn, write_spans
 from tests.support.processes import TRACEJUDGE
 
 
@@ -106,3 +108,40 @@ def test_import_prints_paths_and_reasons_as_text_never_as_markup(
     assert main(["import", str(bad), "--db", str(tmp_path / "i.db")]) == 1
     out = capsys.readouterr().out
     assert "export[red].json" in out and "not valid JSON" in out
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")} | {"COLUMNS": "200"}
+
+
+@pytest.mark.parametrize("args", [["traces"], ["traces", "--json"], ["show", "{trace}"]])
+def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(
+    args: list[str], demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["traces", "--json", "--db", str(demo_db)]) == 0
+    trace = json.loads(capsys.readouterr().out)["traces"][0]["trace_id"]
+    argv = [a.format(trace=trace) for a in args]
+    with subprocess.Popen([TRACEJUDGE, *argv, "--db", str(demo_db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=_environment()) as command:  # fmt: skip
+        command.stdout.close()  # the reader is gone before the command writes its first byte
+        err = command.stderr.read().decode()
+        # 128 + SIGPIPE, as a shell reports a Unix tool that `head` stopped reading
+        assert command.wait(timeout=60) == 141, err
+    assert err == ""  # no traceback, no 'Exception ignored' at exit
+
+
+def test_a_command_piped_into_head_prints_its_first_line_and_ends_quietly(tmp_path: Path) -> None:
+    # Content larger than a pipe holds, so the command is still writing when head exits.
+    db = Database(tmp_path / "big.db")
+    write_spans(db, [SpanIn(trace_id="ab" * 16, span_id="cd" * 8, name="long answer", start_ns=1, end_ns=2,
+                            outputs_json=json.dumps("line\n" * 40_000))])  # fmt: skip
+    db.close()
+    argv = [TRACEJUDGE, "span", "ab" * 16, "cd" * 8, "--max-content-length", "200000", "--db", str(tmp_path / "big.db")]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment()) as command:
+        head = subprocess.run(["head", "-1"], stdin=command.stdout, capture_output=True, text=True, timeout=60,
+                              check=True)  # fmt: skip
+        command.stdout.close()
+        err = command.stderr.read().decode()
+        assert command.wait(timeout=60) in (0, 141), err
+    assert head.stdout.startswith("long answer  UNKNOWN") and err == ""

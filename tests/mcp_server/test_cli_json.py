@@ -2,17 +2,22 @@
 script can rely on: stdout empty, the reason on stderr, a non-zero exit. Every command is classified
 here, so a new read command without --json fails the first test. That --json prints the matching
 MCP tool's answer is tests/mcp_server/test_cli_tables.py's; `judge run`, which writes its verdict
-before it shows it, and `skills list`, which has no tool, are checked here."""
+before it shows it, `evaluate`, which stores a run, and `skills list`, which has no tool, are
+checked here (`judge align`'s --json: tests/mcp_server/optimization/test_cli_alignment.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
 from mcp_server.cli import build_parser, main
+from store import Database
+from tests.support.mcp_session import session
 
 ABSENT_RUN = "run-" + "0" * 32
 READ = {
@@ -47,6 +52,8 @@ NOT_READ = {
     "prompts alias", "skills install",
     "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
+WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}
+"""Commands that change the store and print the report the matching tool answers, with --json."""
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
@@ -62,8 +69,9 @@ def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, ar
 def test_every_command_is_classified_and_every_read_command_takes_json() -> None:
     commands = _commands(build_parser())
     assert set(commands) == set(READ) | NOT_READ
-    for name in READ:
+    for name in [*READ, *WRITE_WITH_JSON]:
         assert "--json" in commands[name].format_help(), f"tracejudge {name} has no --json"
+    assert set(WRITE_WITH_JSON) <= NOT_READ
 
 
 @pytest.fixture
@@ -111,3 +119,28 @@ def test_skills_list_takes_json_without_a_store(capsys: pytest.CaptureFixture[st
     assert main(["skills", "list", "--json"]) == 0
     names = [skill["name"] for skill in json.loads(capsys.readouterr().out)["skills"]]
     assert names and all(name.startswith("tracejudge-") for name in names)
+
+
+def test_evaluate_json_is_what_the_evaluate_tool_answers_for_the_run_it_stored(
+    store: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    judges, trace = ["error_spans", "latency"], store["trace"]
+    assert main(["evaluate", *judges, "--trace-id", trace, "--json", "--db", store["db"]]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out)
+    assert out.count("\n") == 1 and printed["status"] == "completed" and printed["pairs_done"] == 2
+
+    async def tool_answers() -> tuple[dict[str, Any], dict[str, Any]]:
+        db = Database(store["db"])
+        try:
+            async with session(db) as s:
+                stored = await s.call("GetEvaluationRun", run_id=printed["run_id"])
+                return await s.call("Evaluate", judges=judges, trace_ids=[trace]), stored["run"]
+        finally:
+            db.close()
+
+    answer, stored = anyio.run(tool_answers)
+    differs = {"run_id", "created_ns", "duration_s"}  # the tool's own run, made a moment later
+    assert {k: v for k, v in printed.items() if k not in differs} == {k: v for k, v in answer.items() if k not in differs}
+    assert printed["concurrency"] is not None  # Evaluate's report of the call, which a stored run lacks
+    assert printed == {**stored, "concurrency": printed["concurrency"]}

@@ -15,10 +15,11 @@ from typing import Any
 
 import anyio
 import pytest
+from rich.text import Text
 
 from mcp_server.cli import build_parser, main
 from mcp_server.demo.load import load_demo
-from mcp_server.terminal.tables import preview_text
+from mcp_server.terminal.tables import preview_text, safe_text
 from store import Database, SpanIn, write_spans
 from tests.support.mcp_session import session
 from tests.support.processes import TRACEJUDGE
@@ -168,9 +169,11 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
 ) -> None:
     path, made = store
     cases = _cases(made)
-    # Every command that lists or shows something has --json, and is a case here; `judge run` (it
-    # writes its verdict) and `skills list` (no tool) are tests/mcp_server/test_cli_json.py's.
-    assert _commands_with("--json") == {command for command, _, _ in cases} | {"judge run", "skills list"}
+    # Every command that lists or shows something has --json, and is a case here; `judge run`,
+    # `evaluate` and `judge align` (they write) and `skills list` (no tool) are checked elsewhere
+    # (tests/mcp_server/test_cli_json.py).
+    others = {"judge run", "evaluate", "judge align", "skills list"}
+    assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:
         async with session(db) as s:
@@ -335,3 +338,66 @@ def test_text_from_a_trace_is_shown_as_it_is_never_read_as_markup(
     out = _run(["traces"], path, capsys)
     assert name in out and "[red]hi[/red]" in out
     assert name in _run(["show", "ab" * 16], path, capsys)
+
+
+EVIL = "\x1b[31mred\x1b[0m \x1b]8;;http://evil\x07a link\x1b]8;;\x07 \rhidden \x9b2J"
+"""What an agent's user can put in a trace: colours, an OSC 8 link, a carriage return that hides
+what came before it on the line, an 8-bit CSI."""
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+async def _fill_with_escapes(db: Database, trace: str) -> dict[str, str]:
+    root, tool = "0000000000000001", "0000000000000002"
+    question = json.dumps([{"role": "user", "content": f"my bill {EVIL}"}])
+    write_spans(db, [
+        SpanIn(trace_id=trace, span_id=root, name=f"agent {EVIL}", start_ns=1_000_000, end_ns=9_000_000,
+               span_type="AGENT", inputs_json=question, outputs_json=json.dumps(f"answer {EVIL}"),
+               session_id=f"s {EVIL}", user_id=f"u {EVIL}", service_name=f"svc {EVIL}", trace_tags={"note": EVIL}),
+        SpanIn(trace_id=trace, span_id=tool, parent_span_id=root, name=f"tool {EVIL}", start_ns=2_000_000,
+               end_ns=8_000_000, span_type="TOOL", status_code="ERROR", status_message=f"failed {EVIL}",
+               outputs_json=json.dumps({"error": EVIL})),
+    ])  # fmt: skip
+    async with session(db) as s:
+        run = (await s.call("Evaluate", judges=["error_spans"], trace_ids=[trace], name=f"run {EVIL}"))["run_id"]
+        await s.call("CreateDataset", name="escapes", description=f"from {EVIL}")
+        await s.call("AddTracesToDataset", dataset="escapes", trace_ids=[trace])
+        await s.call("CreateLabelingSchema", name="error_spans", type="feedback", input={"kind": "pass_fail"},
+                     instructions=f"Did every span succeed? {EVIL}")  # fmt: skip
+        await s.call("CreateLabelingSession", name="review", schemas=["error_spans"])
+        await s.call("AddTracesToLabelingSession", session="review", trace_ids=[trace])
+        await s.call("SubmitLabel", session="review", trace_id=trace, schema="error_spans", value="pass", labeler="ana")
+    return {"trace": trace, "root": root, "tool": tool, "run": run}
+
+
+def test_terminal_sequences_in_a_trace_never_reach_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "escapes.db"
+    db = Database(path)
+    made = anyio.run(_fill_with_escapes, db, "ef" * 16)
+    db.close()
+    monkeypatch.setenv("COLUMNS", "400")  # every column shown
+    shown = {  # command -> whether it shows the trace's text itself (else only what was derived from it)
+        "traces": True, "show {trace}": True, "span {trace} --root": True, "span {trace} {tool}": True,
+        "grep {trace} red|hidden": True, "timing {trace}": True, "runs list": True, "runs show {run}": True,
+        "judge agreement error_spans": False, "datasets list": True, "datasets show escapes": True,
+        "datasets records escapes": True, "labeling schemas": True, "labeling items review": True,
+    }  # fmt: skip
+    for command, shows_it in shown.items():
+        out = _run(command.format(**made).split(), path, capsys)
+        assert not CONTROL.search(out), (command, out)
+        assert not shows_it or "\\x1b[31mred" in out or "\\u001b[31mred" in out, (command, out)
+    for command in ("traces", "show {trace}", "span {trace} {tool}", "datasets records escapes"):
+        out = _run([*command.format(**made).split(), "--json"], path, capsys)
+        assert "\x1b" not in out and "\x07" not in out and "\r" not in out, command  # JSON escapes C0
+    # An error quoting a trace's text (here, the argument given) is shown escaped too.
+    assert main(["show", f"ab{EVIL}", "--db", str(path)]) == 2
+    assert not CONTROL.search(capsys.readouterr().err)
+
+
+def test_styled_text_is_escaped_with_each_style_kept_on_what_it_covered() -> None:
+    text = Text.assemble(("ERROR", "red"), " in ", ("tool\x1b[2J", "bold"), "\rdone")
+    safe = safe_text(text)
+    assert safe.plain == "ERROR in tool\\x1b[2Jdone"  # rich drops a \r from a Text itself; an ESC it keeps
+    styled = {safe.plain[span.start : span.end]: str(span.style) for span in safe.spans}
+    assert styled == {"ERROR": "red", "tool\\x1b[2J": "bold"}

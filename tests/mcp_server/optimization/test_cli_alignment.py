@@ -3,6 +3,7 @@ and reflection models served by the scripted server (configured through the envi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from mcp_server.cli import main
 from mcp_server.judges import service
 from mcp_server.models import ModelSettings
+from mcp_server.optimization.align import AlignmentReport
 from store import Database
 from tests.mcp_server.optimization.conftest import (
     INSTRUCTIONS,
@@ -66,3 +68,17 @@ def test_align_with_too_few_labels_exits_2_saying_how_many_more(
     assert main(["judge", "align", NAME, "--min-labels", "40", "--db", labeled_db]) == 2
     err = capsys.readouterr().err
     assert "has 30 human labels; alignment needs at least 40: label 10 more traces" in err
+
+
+def test_align_json_is_the_alignment_report_of_the_version_it_registered(
+    labeled_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", NAME, "--db", labeled_db]) == 0
+    capsys.readouterr()
+    assert main(["judge", "align", NAME, "--json", "--db", labeled_db]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out)
+    assert out.count("\n") == 1 and set(report) == set(AlignmentReport.model_fields)
+    assert report["registered"] and report["new_version"] == 2 and RULE in report["instructions"]
+    assert main(["judge", "show", NAME, "--json", "--db", labeled_db]) == 0
+    assert json.loads(capsys.readouterr().out)["instructions"] == report["instructions"]
