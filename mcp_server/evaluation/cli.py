@@ -21,7 +21,7 @@ from store.errors import InvalidArgument
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
-    from mcp_server.evaluation import evaluate
+    from mcp_server.evaluation.run import evaluate
     from mcp_server.evaluation.cli_format import print_evaluation_run
     from mcp_server.terminal.progress import progress_bar
 

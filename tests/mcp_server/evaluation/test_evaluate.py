@@ -11,7 +11,8 @@ import anyio
 import pytest
 
 from mcp_server.assessments.service import get_assessment
-from mcp_server.evaluation import EvaluationRun, evaluate
+from mcp_server.evaluation.run import evaluate
+from mcp_server.evaluation.summary import EvaluationRun
 from mcp_server.judges import service
 from mcp_server.models import ModelSettings
 from mcp_server.server import investigation_server

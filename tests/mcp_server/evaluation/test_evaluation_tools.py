@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server.evaluation import evaluate
+from mcp_server.evaluation.run import evaluate
 from mcp_server.judges import service
 from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.models import ModelSettings

@@ -3,7 +3,7 @@ with progress notifications, agreement after the new version has judged, and the
 
 from __future__ import annotations
 
-from mcp_server.evaluation import evaluate
+from mcp_server.evaluation.run import evaluate
 from mcp_server.settings import Settings
 from store import Database
 from store.assessments import log_assessment, new_assessment
