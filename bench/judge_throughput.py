@@ -46,6 +46,7 @@ from typing import Any
 
 import anyio
 
+from bench.timing import p90
 from bench.workload import agent_traces, batches, request
 from mcp_server.evaluation.run import evaluate
 from mcp_server.ingest.otlp import decode_request
@@ -207,11 +208,6 @@ def judge_settings(db: Database, model_url: str) -> Settings:
 # The measurement.
 
 
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-
-
 async def measure(db: Database, settings: Settings, model: ScriptedModelProcess, trace_ids: list[str],
                   concurrency: int, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     """One evaluate call over every trace; its figures."""
@@ -235,7 +231,7 @@ async def measure(db: Database, settings: Settings, model: ScriptedModelProcess,
         "concurrency": concurrency, "pairs": pairs, "errors": run.errors, "wall": wall, "limit": limit,
         "ratio": limit / wall, "overhead_ms": (wall - limit) * concurrency / pairs * 1000,
         "requests": len(arrivals), "in_flight": max_in_flight(arrivals, LATENCY_S),
-        "judge_p50_ms": statistics.median(latencies) * 1000, "judge_p90_ms": _p90(latencies) * 1000,
+        "judge_p50_ms": statistics.median(latencies) * 1000, "judge_p90_ms": p90(latencies) * 1000,
         "cpu_ms": cpu / pairs * 1000, "loop_cpu_ms": loop_cpu / pairs * 1000,
         "server_cpu_ms": (server_cpu_now - server_cpu) / max(len(arrivals), 1) * 1000,
         "problems": problems, "status": run.status,

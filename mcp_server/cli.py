@@ -22,7 +22,7 @@ from mcp_server.evaluation.cli import register_evaluation_commands
 from mcp_server.ingest.cli import register_import_commands
 from mcp_server.judges.cli import register_judge_commands
 from mcp_server.labeling.cli import register_labeling_commands
-from mcp_server.optimization.cli import register_optimize_commands
+from mcp_server.optimization.cli import register_alignment_commands, register_optimize_commands
 from mcp_server.prompts.cli import register_prompt_commands
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env, split_list
 from mcp_server.skills.cli import register_skills_commands
@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("dest", type=Path, help="the file to write, e.g. backups/traces-2025-06-01.db")
     backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
-    register_judge_commands(sub, add_command)
+    # `judge agreement` and `judge align` belong to optimization (judge alignment), under the judge group
+    register_alignment_commands(register_judge_commands(sub, add_command), add_command)
     register_evaluation_commands(sub, add_command)
     register_dataset_commands(sub, add_command)
     register_prompt_commands(sub, add_command)

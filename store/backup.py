@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class BackupSummary:
     path: Path

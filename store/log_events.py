@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from store.json_text import dumps
 
 if TYPE_CHECKING:
-    from store.ingest import SpanIn
+    from store.incoming import SpanIn
 
 LOG_MARKER = "log"
 """The key that marks a span event made from a log record (its value: the record's own fields)."""

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.connection import Database
-from store.ingest import SpanIn, write_spans
+from store.incoming import SpanIn
+from store.ingest import write_spans
 from store.json_text import dumps
 from store.log_events import event_key, log_events
 

@@ -20,11 +20,11 @@ from typing import Any, Literal
 from store.connection import Database
 from store.errors import InvalidArgument, InvalidFilter
 from store.filters import (
+    GRAMMAR,
     METADATA_OF_COLUMN,
     ORDER_FIELDS,
     SPAN_FIELDS,
     TRACE_FIELDS,
-    GRAMMAR,
     BoolOp,
     Condition,
     Node,

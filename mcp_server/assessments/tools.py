@@ -2,7 +2,7 @@
 OverrideAssessment, registered on a server by `add_assessment_tools(server, db)`.
 
 Thin wrappers in the style of mcp_server.server: each signature is the tool's input schema and
-each body calls the typed function in mcp_server.assessments.service through tool_boundary.answer.
+each body calls the typed function in mcp_server.assessments.service through mcp_server.tooling.boundary.answer.
 """
 
 from typing import Annotated, Any, Literal

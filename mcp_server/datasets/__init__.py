@@ -1,2 +1,3 @@
 """Evaluation datasets above the store: records from traces (from_traces), JSON lines files
-(jsonl), and the typed functions the dataset tools and CLI share (tool_service)."""
+(jsonl), the typed functions the dataset tools and CLI share (service), and those tools (tools)
+and commands (cli)."""

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from mcp_server.settings import Settings
 from mcp_server.terminal.commands import AddCommand, database
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,8 +21,8 @@ from store.errors import InvalidArgument
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
-    from mcp_server.evaluation.run import evaluate
     from mcp_server.evaluation.cli_format import print_evaluation_run
+    from mcp_server.evaluation.run import evaluate
     from mcp_server.terminal.progress import progress_bar
 
     if not args.judges and args.run_id is None:

@@ -1,5 +1,6 @@
-"""The `judge`, `evaluate` and `runs` commands: parsing, then the same services the judge and
-evaluation MCP tools call (mcp_server.judges.service, mcp_server.evaluation)."""
+"""The `judge` commands (list, show, create, run): parsing, then the same services the judge MCP
+tools call (mcp_server.judges.service); `judge agreement` and `judge align` join this group from
+mcp_server.optimization.cli."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import argparse
 import json
 from typing import Any
 
-from mcp_server.optimization.cli import register_alignment_commands
 from mcp_server.settings import Settings
 from mcp_server.terminal.commands import (
     AddCommand,
@@ -107,8 +107,9 @@ def cmd_judge_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 
-def register_judge_commands(sub: Any, add: AddCommand) -> None:
-    """Add `judge` to the top-level subparsers `sub`; `add` makes a command with --db."""
+def register_judge_commands(sub: Any, add: AddCommand) -> Any:
+    """Add `judge` to the top-level subparsers `sub` (`add` makes a command with --db); returns
+    the group, for the commands of other features that belong under it."""
     judge = command_group(sub, "judge", "List, show, create and run judges; their agreement with human labels, and alignment.")
     listing = add(judge, "list", cmd_judge_list, "List the stored judges (latest versions) and the built-in judges.")
     listing.add_argument("--limit", type=int, default=50, help="stored judges to show (default 50, at most 100)")
@@ -139,4 +140,4 @@ def register_judge_commands(sub: Any, add: AddCommand) -> None:
     run.add_argument("--max-cost-usd", type=float, default=None,
                      help="the judgment's budget in USD: no model call is sent that would exceed it")
     json_option(run, "RunJudge")
-    register_alignment_commands(judge, add)
+    return judge

@@ -85,29 +85,3 @@ def print_verdict(result: RunResult) -> None:
             ("budget: ", "dim"), f"{spent.spent_tokens:,} tokens and {spent.spent_cost_usd:.4f} USD spent of {limits}",
             ("; stopped before its verdict, nothing logged" if spent.stopped else "", "yellow"),
         ))  # fmt: skip
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

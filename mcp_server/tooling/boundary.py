@@ -1,7 +1,7 @@
 """The boundary every MCP tool crosses: shared parameter types, annotations, `answer`, which
 runs a service function off the event loop and turns its result, or its expected error, into
 what the client reads, and `refuse_unknown_arguments`, which create_server applies to every tool.
-Tool modules (server.py, assessment_tools.py, judge_tools.py) import it.
+Every feature's tools.py imports it; mcp_server.server applies its schema and argument checks to all.
 """
 
 import difflib

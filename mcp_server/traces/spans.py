@@ -24,7 +24,7 @@ from mcp_server.traces.patterns import compile_pattern
 from store import Database
 from store.errors import InvalidArgument, InvalidPageToken
 from store.ids import normalize_trace_id
-from store.ingest import SPAN_TYPES
+from store.incoming import SPAN_TYPES
 from store.records import SpanNode
 from store.spans import count_spans_after, list_span_tree
 

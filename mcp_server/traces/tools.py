@@ -12,15 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mcp_server import traces
-from mcp_server.tooling.boundary import (
-    READ_ONLY,
-    AttributeKeys,
-    FilterString,
-    PageToken,
-    SpanId,
-    TraceId,
-    answer,
-)
+from mcp_server.tooling.boundary import READ_ONLY, AttributeKeys, FilterString, PageToken, SpanId, TraceId, answer
 from mcp_server.traces import patterns, regex_search, span_content, spans, timing_report
 from mcp_server.traces import search as trace_tools
 from store import Database

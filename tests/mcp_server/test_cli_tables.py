@@ -204,7 +204,7 @@ async def test_every_command_showing_a_page_of_a_paged_tool_takes_its_page_token
         calls = expected.values() if isinstance(expected, dict) else [expected]
         if any("page_token" in schemas[tool]["properties"] for tool, _ in calls):
             takes_token.add(command)
-    # span and grep page a span's content and a trace's matches: tests/mcp_server/test_cli_spans.py
+    # span and grep page a span's content and a trace's matches: tests/mcp_server/traces/test_cli.py
     assert takes_token == set(PAGED_COMMANDS) | {"span", "grep"} == _commands_with("--page-token")
 
 

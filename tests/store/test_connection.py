@@ -9,10 +9,9 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
-
 from store import Database
 from store.traces import trace_exists
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 from tests.support.descriptors import open_files
 
 

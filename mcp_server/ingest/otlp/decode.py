@@ -17,7 +17,7 @@ from mcp_server.ingest.otlp.lazy_protobuf import parse_shallow, too_deep_to_pars
 from mcp_server.ingest.otlp.shapes import LOGS, TRACES, ExportShape, camel
 from mcp_server.ingest.semconv.values import load_json
 from store.errors import InvalidOtlp
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 from store.logs import LogIn
 
 _REQUESTS: dict[ExportShape, type[Message]] = {TRACES: ExportTraceServiceRequest, LOGS: ExportLogsServiceRequest}

@@ -31,7 +31,7 @@ from mcp_server.ingest.otlp.span_parts import (
 )
 from mcp_server.ingest.semconv.values import has_unpaired_surrogate, nonfinite_text
 from store.errors import InvalidOtlp
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 from store.logs import LogIn
 
 _KIND_NAMES = {name: i for i, name in enumerate(SPAN_KINDS)} | {

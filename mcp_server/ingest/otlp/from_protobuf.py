@@ -34,7 +34,7 @@ from mcp_server.ingest.otlp.span_parts import (
     where,
 )
 from mcp_server.ingest.semconv.values import nonfinite_text
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 from store.logs import LogIn
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from mcp_server.ingest.semconv import normalize
 from store.errors import InvalidId
 from store.ids import normalize_span_id, normalize_trace_id
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 SPAN_KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 """Indexed by the OTLP enum number; 0 (UNSPECIFIED) reads as INTERNAL, as the spec says."""

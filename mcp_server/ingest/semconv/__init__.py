@@ -30,7 +30,7 @@ from mcp_server.ingest.semconv import genai, mlflow, openinference, pydantic_ai,
 from mcp_server.ingest.semconv.payloads import EVENT_SOURCE_PREFIX, fill_payloads, refill_empty, unwrap_call_site
 from mcp_server.ingest.semconv.previews import fill_texts
 from mcp_server.ingest.semconv.values import as_cost, as_text, as_tokens, decode_json_container, sum_of_costs
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 from store.log_events import add_events
 
 SPAN_TYPE_RULES: tuple[tuple[str, Callable[[Any], str | None]], ...] = (

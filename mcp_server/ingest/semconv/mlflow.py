@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp_server.ingest.semconv.payloads import Attr
 from mcp_server.ingest.semconv.values import as_cost, as_tag_value, as_text, as_tokens, decode_json, sum_of_costs
-from store.ingest import SPAN_TYPES, SpanIn
+from store.incoming import SPAN_TYPES, SpanIn
 
 SPAN_TYPE_KEY = "mlflow.spanType"
 TAG_PREFIX = "mlflow.traceTag."

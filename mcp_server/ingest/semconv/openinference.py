@@ -11,7 +11,7 @@ from typing import Any
 
 from mcp_server.ingest.semconv.payloads import Attr, Flattened, FlattenedField, as_json
 from mcp_server.ingest.semconv.values import as_tag_value, decode_json
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 KIND_KEY = "openinference.span.kind"
 _KINDS = {

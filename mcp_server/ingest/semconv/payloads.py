@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mcp_server.ingest.semconv.values import load_json, parse_json, to_json_text, unflatten
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 Decode = Callable[[dict[str, Any], Any], Any]
 EVENT_SOURCE_PREFIX = "event:"

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_server.ingest.semconv.values import load_json, unflatten
-from store.ingest import PREVIEW_TYPES, SpanIn
+from store.incoming import SpanIn
+from store.ingest import PREVIEW_TYPES
 
 _ROLES = {
     "user": "user", "human": "user", "humanmessage": "user",

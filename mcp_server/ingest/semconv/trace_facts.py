@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_server.ingest.semconv.values import as_tag_value, as_text
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 
 def route_property(

@@ -9,7 +9,7 @@ from typing import Any
 from mcp_server.ingest.semconv.payloads import Attr
 from mcp_server.ingest.semconv.trace_facts import route_property
 from mcp_server.ingest.semconv.values import as_text
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 KIND_KEY = "traceloop.span.kind"
 _KINDS = {"workflow": "WORKFLOW", "task": "TASK", "agent": "AGENT", "tool": "TOOL"}

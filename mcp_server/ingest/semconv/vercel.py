@@ -9,7 +9,7 @@ from typing import Any
 from mcp_server.ingest.semconv.payloads import Attr, as_is
 from mcp_server.ingest.semconv.trace_facts import route_property
 from mcp_server.ingest.semconv.values import decode_json
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 OPERATION_KEY = "ai.operationId"
 _OPERATIONS = {

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.mcp_server.traces.builders import TRACE_ID, make_span, small_trace, span_id
 
 from store import Database, write_spans
+from tests.mcp_server.traces.builders import TRACE_ID, make_span, small_trace, span_id
 from tests.support.mcp_session import Session, session
 
 TOOLS = {"LogFeedback", "LogExpectation", "ListAssessments", "GetAssessment", "OverrideAssessment"}

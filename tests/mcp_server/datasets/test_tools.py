@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mcp_server.datasets import service as tool_service
+from mcp_server.datasets import service
 from mcp_server.demo.load import load_demo
 from store import Database, SpanIn, write_spans
 from store.search import search_trace_ids
@@ -229,7 +229,7 @@ async def test_list_records_pages_stay_on_the_version_their_first_page_read(db: 
 
 
 async def test_list_records_stays_within_its_budget_and_cuts_a_huge_part(db: Database) -> None:
-    big = "x" * (tool_service.FIELD_CHARS * 3)
+    big = "x" * (service.FIELD_CHARS * 3)
     async with session(db) as s:
         await s.call("CreateDataset", name="d")
         await s.call("UpsertDatasetRecords", dataset="d", records=[
@@ -238,7 +238,7 @@ async def test_list_records_stays_within_its_budget_and_cuts_a_huge_part(db: Dat
         found = await _records(s, "d")
         page = await s.call("ListDatasetRecords", dataset="d", max_results=200)
     assert len(found) == 11
-    assert len(json.dumps(page)) <= tool_service.ANSWER_CHARS and page["next_page_token"]
+    assert len(json.dumps(page)) <= service.ANSWER_CHARS and page["next_page_token"]
     (huge,) = [r for r in found.values() if r["cut"]]
     assert huge["cut"] == ["inputs"] and isinstance(huge["inputs"], str) and huge["inputs"].endswith("…")
 

@@ -20,7 +20,6 @@ from tests.mcp_server.evaluation.conftest import CODE_JUDGE, ScriptedJudges, hel
 from tests.support.mcp_session import Session, session
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, error, json_reply, scripted_settings, tool_calls
 
-
 OPERATOR = ModelSettings(allowed_models=None)
 """Judges stored here as the operator's CLI stores them: naming any model."""
 

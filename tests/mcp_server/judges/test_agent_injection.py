@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from mcp.server.mcpserver import MCPServer
-from tests.mcp_server.traces.builders import T0, TRACE_ID, make_span, span_id
 
 from mcp_server.judges.agent.judge import run_agent_judge
 from mcp_server.judges.agent.prompt import VERDICT_TOOL
@@ -24,6 +23,7 @@ from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database, write_spans
 from store import judges as store_judges
+from tests.mcp_server.traces.builders import T0, TRACE_ID, make_span, span_id
 from tests.support.mcp_session import session
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, scripted_openai, scripted_settings, tool_calls
 

@@ -5,12 +5,12 @@ that names a model, never for the operator's own CLI; and no model name carries 
 from __future__ import annotations
 
 import pytest
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from mcp_server.cli import main
 from mcp_server.settings import Settings, settings_from_env
 from store import Database
 from store import judges as store_judges
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 from tests.support.mcp_session import session
 from tests.support.scripted_openai import ScriptedOpenAI
 

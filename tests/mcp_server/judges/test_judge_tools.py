@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from mcp_server.settings import Settings
 from store import Database
 from store import evaluations as store_evaluations
 from store import judges as store_judges
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 from tests.support.mcp_session import session
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from mcp_server.assessments.service import log_expectation
 from mcp_server.judges.definition import JudgeDefinition, OutputType
@@ -14,6 +13,7 @@ from mcp_server.judges.llm_judge import run_llm_judge
 from mcp_server.judges.rendering import MAX_VARIABLE_CHARS, render_instructions
 from mcp_server.settings import Settings
 from store import Database
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply, server_error, text
 
 JUDGE = JudgeDefinition(

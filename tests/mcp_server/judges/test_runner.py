@@ -4,7 +4,6 @@ the verdict recorded as feedback that SearchTraces finds."""
 from __future__ import annotations
 
 import pytest
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from mcp_server.assessments.service import get_assessment, log_expectation
 from mcp_server.demo.load import load_demo
@@ -16,6 +15,7 @@ from mcp_server.settings import Settings
 from mcp_server.traces import search_traces
 from store import Database
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply
 
 OPERATOR = ModelSettings(allowed_models=None)
@@ -100,9 +100,8 @@ async def test_builtin_latency_token_usage_and_tool_call_count_on_demo_traces(de
 
 
 async def test_token_usage_says_unknown_for_the_parts_of_the_usage_no_span_reported(db: Database) -> None:
-    from tests.mcp_server.traces.builders import make_span
-
     from store import write_spans
+    from tests.mcp_server.traces.builders import make_span
 
     # The model span reports its total and its output, never its input.
     write_spans(db, [make_span(1, name="agent", span_type="AGENT"),
@@ -118,9 +117,8 @@ async def test_token_usage_says_unknown_for_the_parts_of_the_usage_no_span_repor
 async def test_repeated_identical_tool_calls_are_found_with_a_finding_on_the_repeat(db: Database) -> None:
     import json
 
-    from tests.mcp_server.traces.builders import make_span, span_id
-
     from store import write_spans
+    from tests.mcp_server.traces.builders import make_span, span_id
 
     args = json.dumps({"account_id": "NW-1"})
     write_spans(db, [

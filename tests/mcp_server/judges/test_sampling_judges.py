@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp import Client, types
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from mcp_server.judges.agent.prompt import UNTRUSTED_TAG, VERDICT_TOOL
 from mcp_server.models import ModelSettings
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
 from store import Database
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 YES_NO = {"kind": "categorical", "categories": ["yes", "no"]}
 Answer = Callable[[types.CreateMessageRequestParams], Any]

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
-from tests.mcp_server.traces.builders import TRACE_ID, make_span, small_trace
 
 from mcp_server.judges import service
 from mcp_server.models import ModelSettings
@@ -30,6 +29,7 @@ from mcp_server.settings import Settings
 from store import Database, datasets, labeling, prompts, write_spans
 from store.assessments import log_assessment, new_assessment
 from store.evaluations import EvaluationResult, create_run, record_results
+from tests.mcp_server.traces.builders import TRACE_ID, make_span, small_trace
 
 OPERATOR = ModelSettings(allowed_models=None)
 """Judges stored here as the operator's CLI stores them: naming any model."""

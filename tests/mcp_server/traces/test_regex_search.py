@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.mcp_server.traces.builders import TRACE_ID, call, call_error, make_span, small_trace, span_id
 
 from mcp_server.traces.patterns import compile_pattern
 from mcp_server.traces.regex_search import search_trace_regex
 from store import Database, write_spans
 from store.errors import InvalidPattern
 from store.spans import iter_span_texts
+from tests.mcp_server.traces.builders import TRACE_ID, call, call_error, make_span, small_trace, span_id
 
 
 async def test_matches_name_their_span_and_decoded_field_path(db: Database) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.mcp_server.traces.builders import TRACE_ID, answer_chars, call, call_error, make_span, small_trace, span_id
 
 from mcp_server.traces.span_content import ANSWER_OVERHEAD, CONTENT_FIELDS, SpanDetail, get_span
 from store import Database, write_spans
+from tests.mcp_server.traces.builders import TRACE_ID, answer_chars, call, call_error, make_span, small_trace, span_id
 
 
 async def test_get_span_returns_decoded_content_and_metadata(db: Database) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.mcp_server.traces.builders import T0, TRACE_ID, call, call_error, make_span, small_trace, span_id
-
 from store import Database, write_spans
+from tests.mcp_server.traces.builders import T0, TRACE_ID, call, call_error, make_span, small_trace, span_id
 
 
 async def test_list_spans_shows_the_tree_with_offsets_depths_and_content_sizes(db: Database) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.mcp_server.traces.builders import SECOND, T0, TRACE_ID, call, call_error, make_span, small_trace, span_id
-
 from store import Database, write_spans
+from tests.mcp_server.traces.builders import SECOND, T0, TRACE_ID, call, call_error, make_span, small_trace, span_id
 
 
 async def test_report_on_a_small_trace(db: Database) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.mcp_server.traces.builders import SECOND, T0, TRACE_ID, call, call_error, make_span, small_trace
-
 from store import Database, write_spans
+from tests.mcp_server.traces.builders import SECOND, T0, TRACE_ID, call, call_error, make_span, small_trace
 
 
 async def test_get_trace_info_gives_the_overview(db: Database) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import anyio
 import pytest
 from anyio._backends._asyncio import WorkerThread
-from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 
 from store import Database
+from tests.mcp_server.traces.builders import TRACE_ID, small_trace
 from tests.support.descriptors import open_files
 from tests.support.mcp_session import session
 

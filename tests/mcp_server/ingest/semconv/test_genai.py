@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mcp_server.ingest.semconv import normalize
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 
 def _normalized(attributes: dict[str, Any], events: list[dict[str, Any]] | None = None, name: str = "span") -> SpanIn:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from mcp_server.ingest.semconv import normalize
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 
 def _normalized(attributes: dict[str, Any]) -> SpanIn:

@@ -10,7 +10,7 @@ import pytest
 
 from mcp_server.ingest.semconv import normalize
 from mcp_server.ingest.semconv.previews import answer, question
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 Q, A = "What is the weather in Paris?", "It is sunny in Paris."
 CALL = {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}]}

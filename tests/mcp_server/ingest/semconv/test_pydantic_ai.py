@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mcp_server.ingest.semconv import normalize
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 MESSAGES = [
     {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]},

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from mcp_server.ingest.semconv import normalize
-from store.ingest import SpanIn
+from store.incoming import SpanIn
 
 ASSOCIATION = {
     "traceloop.association.properties.session_id": "sess-9",
