@@ -38,6 +38,13 @@ from mcp_server.optimization.agreement import (
     normalize_label,
     show_label,
 )
+from mcp_server.optimization.alignment_limits import (
+    DEFAULT_HOLDOUT_FRACTION,
+    DEFAULT_MIN_LABELS,
+    MAX_HOLDOUT_FRACTION,
+    MIN_HOLDOUT_FRACTION,
+    MIN_LABELS_FLOOR,
+)
 from mcp_server.optimization.search import Scored, SearchResult, minimum_metric_calls, optimize_text, score_each
 from mcp_server.settings import Settings
 from store import Database
@@ -46,13 +53,6 @@ from store.errors import InvalidArgument, NotEnoughLabels, RootSpanNotFound
 if TYPE_CHECKING:
     from mcp_server.judges.runner import JudgeServer
 
-DEFAULT_MIN_LABELS = 20
-"""Fewer labels leave a held-out set too small to tell a better judge from luck."""
-MIN_LABELS_FLOOR = 4
-DEFAULT_HOLDOUT_FRACTION = 0.3
-MIN_HOLDOUT_FRACTION = 0.05
-MAX_HOLDOUT_FRACTION = 0.8
-"""The holdout_fraction AlignJudge accepts: both the held-out and the training share stay usable."""
 METRIC_CALLS_PER_LABEL = 4
 METRIC_CALLS_BASE = 30
 """With no max_metric_calls the search may make METRIC_CALLS_PER_LABEL judgments per training label

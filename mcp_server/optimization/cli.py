@@ -161,7 +161,7 @@ def cmd_judge_align(args: argparse.Namespace, settings: Settings) -> int:
 
 def register_alignment_commands(judge: Any, add: AddCommand) -> None:
     """Add `agreement` and `align` to the `judge` command group's subparsers."""
-    from mcp_server.optimization.align import DEFAULT_HOLDOUT_FRACTION, DEFAULT_MIN_LABELS
+    from mcp_server.optimization.alignment_limits import DEFAULT_HOLDOUT_FRACTION, DEFAULT_MIN_LABELS
 
     agreement = add(judge, "agreement", cmd_judge_agreement,
                     "How well a judge agrees with the human labels of its name: accuracy, kappa, disagreements.")

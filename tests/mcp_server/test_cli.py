@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,15 @@ def test_import_reports_each_file_and_fails_on_a_bad_one(tmp_path: Path, capsys:
     assert "good.json: 1 spans" in out and "bad.json" in out
     assert main(["traces", "--db", str(db)]) == 0
     assert "5b8efff798038103d269b633813fc60c" in capsys.readouterr().out
+
+
+def test_parsing_a_command_loads_neither_the_mcp_sdk_nor_litellm() -> None:
+    # Seconds of imports that a command calling no model (traces, show, datasets ...) must not pay;
+    # `serve`, `stdio` and the judging commands load them when they run.
+    probe = ("import sys; from mcp_server.cli import build_parser; build_parser().parse_args(['traces']); "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'mcp', 'litellm', 'opentelemetry'}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_every_command_has_help_from_the_installed_script() -> None:

@@ -344,15 +344,16 @@ async def test_trace_issues_passes_a_trace_with_no_issues(
 
 
 async def never_settling_agent_run(
-    db: Database, settings: Settings, scripted: ScriptedOpenAI, *, prompt_tokens: int
+    db: Database, settings: Settings, scripted: ScriptedOpenAI, *, prompt_tokens: int, delay_s: float = 0.0
 ) -> EvaluationRun:
     """8 traces judged 4 at a time within max_tokens=20,000 by an agent judge that never settles:
-    each answer asks for another tool call (up to 30 a judgment) and reports `prompt_tokens`."""
+    each answer asks for another tool call (up to 30 a judgment) and reports `prompt_tokens`,
+    `delay_s` after the request came."""
     ids = write_traces(db, 8)
     service.create_judge(db, "digger", "Look into {{ trace }} until you are sure.", models=OPERATOR)
     scripted.respond_with(
         lambda request: tool_calls(("ListSpans", {"trace_id": "0" * 32}), prompt_tokens=prompt_tokens,
-                                   completion_tokens=50)
+                                   completion_tokens=50).after(delay_s)
     )
     return await evaluate(db, ["digger"], settings=settings, trace_ids=ids, max_concurrency=4, max_tokens=20_000,
                           server=investigation_server(settings, db))
@@ -374,8 +375,10 @@ async def test_a_small_token_budget_stops_agent_judgments_within_one_call_per_wo
 async def test_calls_that_spend_more_than_their_estimate_overshoot_by_at_most_one_call_per_worker_and_say_so(
     db: Database, settings: Settings, scripted_openai: ScriptedOpenAI
 ) -> None:
-    # Each answer reports far more prompt tokens than the request's size suggests.
-    run = await never_settling_agent_run(db, settings, scripted_openai, prompt_tokens=9_000)
+    # Each answer reports far more prompt tokens than the request's size suggests. The answers are
+    # slow, so that every worker's call is in flight before the first spend is known (on a loaded
+    # machine the first answer could otherwise come back before the other workers have started).
+    run = await never_settling_agent_run(db, settings, scripted_openai, prompt_tokens=9_000, delay_s=2.0)
 
     per_call = 9_000 + 50
     assert 20_000 < run.total_tokens == len(scripted_openai.chat_requests) * per_call <= 20_000 + 4 * per_call
