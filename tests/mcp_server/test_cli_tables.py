@@ -340,7 +340,7 @@ def test_text_from_a_trace_is_shown_as_it_is_never_read_as_markup(
     assert name in _run(["show", "ab" * 16], path, capsys)
 
 
-EVIL = "\x1b[31mred\x1b[0m \x1b]8;;http://evil\x07a link\x1b]8;;\x07 \rhidden \x9b2J"
+EVIL = "\x1b[31mred\x1b[0m \x1b]8;;http://127.0.0.1/evil\x07a link\x1b]8;;\x07 \rhidden \x9b2J"
 """What an agent's user can put in a trace: colours, an OSC 8 link, a carriage return that hides
 what came before it on the line, an 8-bit CSI."""
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
