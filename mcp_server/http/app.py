@@ -22,6 +22,20 @@ from store.logs import PendingLogs
 OPEN_PATHS = frozenset({"/health"})
 """The routes answered without the Host check and the token: what a load balancer probes."""
 
+GUARDED_PATHS = frozenset({"/mcp", "/v1/traces", "/v1/logs"})
+"""The routes that need the token when the server has one: every route that reads or writes the store."""
+
+
+OAUTH_PATHS = ("/.well-known/{rest:path}", "/register", "/authorize", "/token")
+"""Where an MCP client looks for OAuth after a 401 (RFC 9728 and RFC 8414 metadata, dynamic client
+registration, the default endpoints). This server has none, and says so in a body the client shows."""
+
+NO_OAUTH = (
+    "tracejudge has no OAuth: a server started with a token takes it as a header, 'Authorization: Bearer "
+    "<token>'. Add it to the client's configuration, e.g. claude mcp add --transport http tracejudge URL "
+    "--header \"Authorization: Bearer $TRACEJUDGE_TOKEN\" (examples/clients/README.md has every client's form)."
+)
+
 
 def transport_security() -> TransportSecuritySettings:
     """The SDK's own Host/Origin check on /mcp is off, because HostCheckMiddleware, which wraps the
@@ -53,6 +67,11 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    async def no_oauth(request: Request) -> JSONResponse:
+        # Claude Code prints this body in `claude mcp list` ("Dynamic Client Registration rejected
+        # (HTTP 404): ..."), so the fix reaches the user where the failure shows.
+        return JSONResponse({"error": "not_found", "message": NO_OAUTH}, status_code=404)
+
     span_logs = PendingLogs(
         max_bytes=settings.pending_logs_max_bytes,
         ttl_s=settings.pending_logs_ttl_s,
@@ -65,6 +84,7 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
             Route("/v1/traces", otlp.handle, methods=["POST"]),
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            *(Route(path, no_oauth, methods=["GET", "POST"]) for path in OAUTH_PATHS),
         ]
     )
     app.add_middleware(
@@ -85,6 +105,6 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
         idle_timeout_s=settings.body_idle_timeout_s,
     )
     if settings.token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.token, open_paths=OPEN_PATHS)
+        app.add_middleware(BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS)
     app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
     return app

@@ -1,8 +1,12 @@
-"""Bearer-token check for /mcp, /v1/traces and /v1/logs (every route but the open ones, app.OPEN_PATHS),
-as a plain ASGI middleware.
+"""Bearer-token check for the routes that read or write the store (/mcp, /v1/traces, /v1/logs:
+app.GUARDED_PATHS), as a plain ASGI middleware.
 
-The token is compared in constant time. /health stays open so a load balancer or a test can
-probe it without the secret.
+The token is compared in constant time. Every other path passes through unchecked, to /health
+(so a load balancer or a test can probe it without the secret) or to a 404: an MCP client that
+meets a 401 probes OAuth's discovery paths (/.well-known/oauth-protected-resource,
+/.well-known/oauth-authorization-server, /register), and a 401 there too made Claude Code report
+"Dynamic Client Registration rejected (HTTP 401)" instead of saying that a bearer token is
+missing. A 404 tells it the truth: this server has no OAuth, only the token.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ def bearer_credentials(header: bytes) -> bytes | None:
 
 
 class BearerTokenMiddleware:
-    def __init__(self, app: ASGIApp, token: str, open_paths: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, token: str, guarded_paths: Collection[str]) -> None:
         self.app = app
         self._expected = token.encode()
-        self.open_paths = open_paths
+        self.guarded_paths = guarded_paths
+
+    def _guards(self, path: str) -> bool:
+        # '/mcp/' too: it is redirected to /mcp, and nothing below a guarded route goes unguarded.
+        return any(path == guarded or path.startswith(guarded + "/") for guarded in self.guarded_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
+        if scope["type"] != "http" or not self._guards(scope["path"]):
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")

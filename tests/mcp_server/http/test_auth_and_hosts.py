@@ -26,6 +26,34 @@ def test_with_a_token_both_endpoints_refuse_requests_without_it_and_health_stays
     assert response.status_code == 200
 
 
+OAUTH_DISCOVERY = (
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/register",
+    "/authorize",
+    "/token",
+)
+"""Where an MCP client looks for OAuth after a 401 (the 2025-06-18 authorization spec: RFC 9728, RFC 8414,
+dynamic registration at /register, and its default /authorize and /token)."""
+
+
+def test_with_a_token_the_oauth_discovery_paths_answer_404_so_a_client_knows_there_is_no_oauth(start_server) -> None:
+    # A 401 on these made Claude Code report "Dynamic Client Registration rejected (HTTP 401)"
+    # instead of asking the user for the bearer token.
+    server = start_server(token=TOKEN)
+    for path in OAUTH_DISCOVERY:
+        for response in (httpx2.get(f"{server.url}{path}"), httpx2.post(f"{server.url}{path}", json={"client_name": "x"})):
+            assert response.status_code == 404, path
+            assert "Authorization: Bearer" in response.json()["message"], path  # what to do instead
+    # while every route to the store, and anything below one, still needs the token
+    for path in ("/mcp", "/mcp/", "/mcp/traces", "/v1/traces", "/v1/logs", "/v1/traces/x"):
+        response = httpx2.post(f"{server.url}{path}", content=b"{}", headers={"content-type": "application/json"})
+        assert response.status_code == 401, path
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
 async def test_mcp_client_with_the_token_lists_tools_over_http(start_server) -> None:
     server = start_server(token=TOKEN)
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
