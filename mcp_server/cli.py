@@ -22,6 +22,7 @@ from mcp_server.evaluation.cli import register_evaluation_commands
 from mcp_server.ingest.cli import register_import_commands
 from mcp_server.judges.cli import register_judge_commands
 from mcp_server.labeling.cli import register_labeling_commands
+from mcp_server.models.settings import JUDGE_MODEL_ENV
 from mcp_server.optimization.cli import register_alignment_commands, register_optimize_commands
 from mcp_server.prompts.cli import register_prompt_commands
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env, split_list
@@ -107,6 +108,24 @@ def _closing_on_stop_signals(db: Database, forced: Callable[[], bool]) -> Iterat
             signal.signal(signum, handler)
 
 
+def _opened(settings: Settings, db: Database, *, was_new: bool) -> str:
+    """What `serve` and `stdio` say first on stderr: the store they opened and the judge model. A
+    client that starts the server over stdio may not pass the user's environment on (Codex keeps
+    only HOME, PATH and a few more; Gemini CLI drops *_API_KEY), and then the server opens the
+    default store and no model: this line, in the client's MCP log, shows it at once."""
+    from store.search import count_traces
+
+    count = count_traces(db, None)
+    store = f"a new, empty store at {settings.db_path}" if was_new else f"{count:,} traces in {settings.db_path}"
+    model = (
+        f"judge model {settings.models.judge_model}"
+        if settings.models.judge_model
+        else f"no judge model (set {JUDGE_MODEL_ENV}, and the provider's key, for judges that call a model)"
+    )
+    toolsets = "all tools" if set(settings.toolsets) == set(TOOLSET_NAMES) else "toolsets " + ",".join(settings.toolsets)
+    return f"tracejudge: {store}; {model}; {toolsets}{'; read-only' if settings.read_only else ''}"
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -122,17 +141,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _err(f"warning: {warning}")
     limits = prepare_process(settings)
     settings = fit_to_connections(settings, limits)
+    was_new = not Path(settings.db_path).exists()
     with database(settings, checkpoint=True) as db:
         if args.demo:
             from mcp_server.demo.load import load_demo
 
             load_demo(db)
-        from store.search import count_traces
-
-        count = count_traces(db, None)
+            was_new = False
         base = f"http://{settings.host}:{settings.port}"
         print(
-            f"tracejudge: {count} traces in {settings.db_path}\n"
+            f"{_opened(settings, db, was_new=was_new)}\n"
             f"  MCP (streamable HTTP): {base}/mcp\n"
             f"  OTLP/HTTP traces:      {base}/v1/traces\n"
             f"  OTLP/HTTP logs:        {base}/v1/logs\n"
@@ -154,7 +172,10 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
 
     from mcp_server.server import create_server
 
+    was_new = not Path(settings.db_path).exists()
     with database(settings, checkpoint=True) as db:
+        # stderr is the client's MCP log (stdout carries the protocol)
+        print(_opened(settings, db, was_new=was_new), file=sys.stderr, flush=True)
         server = create_server(settings, db)
 
         async def serve_until_stdin_closes_or_a_stop_signal() -> None:
@@ -173,14 +194,6 @@ def cmd_stdio(args: argparse.Namespace, settings: Settings) -> int:
 
         anyio.run(serve_until_stdin_closes_or_a_stop_signal)
     return 0
-
-
-
-
-
-
-
-
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from tests.support.processes import TRACEJUDGE, serve
 
@@ -44,6 +45,27 @@ async def test_stdio_transport_from_the_installed_command(demo_db: Path) -> None
     params = StdioServerParameters(command=TRACEJUDGE, args=["stdio", "--db", str(demo_db)])
     async with Client(params) as client:
         await _walk_first_trace(client)
+
+
+async def test_stdio_says_on_stderr_which_store_it_opened_and_whether_a_judge_model_is_set(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    # A client that passes the server no environment (Codex keeps only HOME, PATH and a few more)
+    # makes it open the default store with no model: the first stderr line, in the client's MCP
+    # log, shows which store and model it got.
+    log = tmp_path / "stderr.log"
+    configured = {"TRACEJUDGE_DB": str(demo_db), "TRACEJUDGE_JUDGE_MODEL": "openai/gpt-4o-mini"}
+    empty = {"TRACEJUDGE_DB": str(tmp_path / "not-yet.db")}
+    lines = []
+    for env in (configured, empty):
+        params = StdioServerParameters(command=TRACEJUDGE, args=["stdio", "--toolsets", "traces"], env=env)
+        with log.open("w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog)) as client:
+                assert {tool.name for tool in (await client.list_tools()).tools} == TRACE_TOOLS
+        lines.append(log.read_text().splitlines()[0])
+    assert lines[0] == f"tracejudge: 10 traces in {demo_db}; judge model openai/gpt-4o-mini; toolsets traces"
+    new_store = f"tracejudge: a new, empty store at {tmp_path / 'not-yet.db'}; no judge model (set TRACEJUDGE_JUDGE_MODEL"
+    assert lines[1].startswith(new_store)
 
 
 async def test_streamable_http_from_tracejudge_serve_with_demo_data(tmp_path: Path) -> None:
