@@ -28,25 +28,30 @@ from store import Database
 if TYPE_CHECKING:
     from mcp_server.judges.runner import JudgeServer
 
-INSTRUCTIONS = """\
-tracejudge holds OpenTelemetry traces of AI agents (one trace = one agent run, made of spans: LLM
-calls, tool calls, retrievals ...) and lets you inspect traces of any size with bounded answers,
-judge them, build datasets, evaluate and optimize prompts.
-
-Investigating a trace: SearchTraces (or CountTraces) to find trace ids; GetTraceInfo for the
-overview; ListSpans for the tree; SearchTraceRegex to find where a text occurs (span and field);
-GetSpan or GetRootSpan to read a span; GetSpanTimingReport for latency. SearchTraceRegex searches
-inputs, outputs, attributes and events as their JSON text (a newline is the two characters \\n);
-`field` is the decoded path holding the match, e.g. "inputs.messages[0].content". filter_string
-is MLflow's grammar (summary in SearchTraces; a bad filter's error shows it all).
-
-Every answer has a size cap. When an answer is cut it says what was cut and returns
-next_page_token: call the same tool again with the same arguments and page_token=<that token> to
-continue. Tokens belong to the tool and arguments that issued them. A span field too long for a
-page comes in `slices` (pieces of its JSON text with start and end); joined in order they give
-the field. Ids: trace ids are 32 hex characters (base64 and 'tr-<hex>' are accepted too), span
-ids 16; use them as the tools return them. An optional argument left out means: no filter (all),
-no budget limit, the latest version, the server's default model."""
+INSTRUCTIONS = "\n\n".join(
+    # One paragraph per line, unwrapped: clients wrap, and Codex shows the model only the first line,
+    # so that line is one whole sentence saying what the server is for and where to begin.
+    (
+        "tracejudge holds the OpenTelemetry traces of AI agents (one trace = one agent run) and lets you "
+        "inspect, judge and evaluate them: begin with SearchTraces to find traces, then GetTraceInfo and "
+        "ListSpans to read one.",
+        "A trace is made of spans: LLM calls, tool calls, retrievals ... Besides reading traces with bounded "
+        "answers you can judge them, build datasets, evaluate and optimize prompts.",
+        "Investigating a trace: SearchTraces (or CountTraces) to find trace ids; GetTraceInfo for the "
+        "overview; ListSpans for the tree; SearchTraceRegex to find where a text occurs (span and field); "
+        "GetSpan or GetRootSpan to read a span; GetSpanTimingReport for latency. SearchTraceRegex searches "
+        "inputs, outputs, attributes and events as their JSON text (a newline is the two characters \\n); "
+        "`field` is the decoded path holding the match, e.g. \"inputs.messages[0].content\". filter_string "
+        "is MLflow's grammar (summary in SearchTraces; a bad filter's error shows it all).",
+        "Every answer has a size cap. When an answer is cut it says what was cut and returns "
+        "next_page_token: call the same tool again with the same arguments and page_token=<that token> to "
+        "continue. Tokens belong to the tool and arguments that issued them. A span field too long for a "
+        "page comes in `slices` (pieces of its JSON text with start and end); joined in order they give "
+        "the field. Ids: trace ids are 32 hex characters (base64 and 'tr-<hex>' are accepted too), span "
+        "ids 16; use them as the tools return them. An optional argument left out means: no filter (all), "
+        "no budget limit, the latest version, the server's default model.",
+    )
+)
 
 def _version() -> str:
     try:

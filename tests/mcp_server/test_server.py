@@ -29,6 +29,19 @@ def _chars(answer: dict[str, Any]) -> int:
     return len(json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
 
 
+async def test_the_instructions_begin_with_one_whole_sentence_and_leave_wrapping_to_the_client(db: Database) -> None:
+    # Codex shows the model only the first line of a server's instructions: hard-wrapped, it ended
+    # mid-sentence ("...made of spans: LLM").
+    async with Client(create_server(Settings(), db)) as client:
+        instructions = client.instructions or ""
+    first = instructions.splitlines()[0]
+    assert first.startswith("tracejudge ") and first.endswith(".") and first.count(". ") == 0
+    assert "SearchTraces" in first  # where to begin
+    paragraphs = instructions.split("\n\n")
+    assert len(paragraphs) > 1 and all("\n" not in paragraph for paragraph in paragraphs)
+    assert all(paragraph.rstrip().endswith((".", ":")) for paragraph in paragraphs)
+
+
 async def test_tools_list_shows_every_tool_read_only_with_a_description_and_an_output_schema(db: Database) -> None:
     async with Client(create_server(Settings(), db)) as client:
         listed = (await client.list_tools()).tools
