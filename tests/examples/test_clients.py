@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.support.processes import TRACEJUDGE
 
 CLIENTS = Path(__file__).resolve().parents[2] / "examples" / "clients"
 CONFIGS = sorted(CLIENTS.rglob("*.json"))
+CODEX_CONFIGS = sorted(CLIENTS.rglob("*.toml"))
 DEFAULTS = Settings()
 MCP_URL = f"http://{DEFAULTS.host}:{DEFAULTS.port}/mcp"
 
@@ -45,27 +47,56 @@ def test_there_is_a_config_for_each_client_and_transport():
         "claude_code/mcp.json", "claude_code/mcp.token.json", "claude_code/mcp.stdio.json",
         "claude_desktop/claude_desktop_config.json",
         "cursor/mcp.json", "cursor/mcp.token.json", "cursor/mcp.stdio.json",
+        "gemini/settings.json", "gemini/settings.token.json", "gemini/settings.stdio.json",
+        "vscode/mcp.json", "vscode/mcp.token.json", "vscode/mcp.stdio.json",
+    }  # fmt: skip
+    assert {str(path.relative_to(CLIENTS)) for path in CODEX_CONFIGS} == {
+        "codex/config.toml", "codex/config.token.toml", "codex/config.stdio.toml",
     }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(CLIENTS)))
 def test_each_config_names_one_tracejudge_server_the_cli_or_the_server_accepts(path: Path):
-    servers = json.loads(path.read_text())["mcpServers"]
+    config = json.loads(path.read_text())
+    vscode = path.parent.name == "vscode"
+    # VS Code reads a top-level "servers" (a file with "mcpServers", like Cursor's, does not work there)
+    servers = config["servers"] if vscode else config["mcpServers"]
+    assert set(config) <= ({"servers", "inputs"} if vscode else {"mcpServers"})
     assert list(servers) == ["tracejudge"]
     (server,) = servers.values()
+    inputs = {entry["id"]: entry for entry in config.get("inputs", [])}
+    used = set(re.findall(r"\$\{input:([^}]+)\}", json.dumps(server)))
+    assert used == set(inputs) and all(entry["type"] == "promptString" and entry["password"] for entry in inputs.values())
     if "command" in server:
         assert server.get("type", "stdio") == "stdio"
         assert server["command"] == FILL_IN
         assert_stdio_command(server["args"])
     else:
         assert server["url"] == MCP_URL
-        if path.parent.name == "claude_code":
-            assert server["type"] == "http"  # Claude Code's name for streamable HTTP
+        if path.parent.name in ("claude_code", "vscode", "gemini"):
+            assert server["type"] == "http"  # their name for streamable HTTP
         if "token" in path.name:
             (authorization,) = server["headers"].values()
-            assert re.fullmatch(r"Bearer \$\{(env:)?TRACEJUDGE_TOKEN\}", authorization)
+            assert re.fullmatch(r"Bearer \$\{((env:)?TRACEJUDGE_TOKEN|input:tracejudge-token)\}", authorization)
         else:
             assert "headers" not in server
+    if vscode:
+        assert server["type"] in ("stdio", "http")  # VS Code requires it
+
+
+@pytest.mark.parametrize("path", CODEX_CONFIGS, ids=lambda p: str(p.relative_to(CLIENTS)))
+def test_each_codex_config_names_one_tracejudge_server(path: Path):
+    servers = tomllib.loads(path.read_text())["mcp_servers"]
+    assert list(servers) == ["tracejudge"]
+    (server,) = servers.values()
+    if "command" in server:
+        assert server["command"] == FILL_IN
+        assert_stdio_command(server["args"])
+        # Codex passes a stdio server none of the user's environment unless named here
+        assert server["env_vars"] == ["OPENAI_API_KEY"] and "TRACEJUDGE_JUDGE_MODEL" in server["env"]
+    else:
+        assert server["url"] == MCP_URL
+        assert server.get("bearer_token_env_var") == ("TRACEJUDGE_TOKEN" if "token" in path.name else None)
 
 
 @pytest.mark.parametrize("readme", [REPO / "README.md", CLIENTS / "README.md"], ids=["README", "clients"])
@@ -103,5 +134,5 @@ def test_the_readme_says_how_to_fill_in_the_absolute_path_of_a_stdio_config():
 
 def test_the_readme_links_every_config():
     readme = (CLIENTS / "README.md").read_text()
-    linked = set(re.findall(r"\]\(([^)]+\.json)\)", readme))
-    assert linked == {str(path.relative_to(CLIENTS)) for path in CONFIGS}
+    linked = set(re.findall(r"\]\(([^)]+\.(?:json|toml))\)", readme))
+    assert linked == {str(path.relative_to(CLIENTS)) for path in CONFIGS + CODEX_CONFIGS}

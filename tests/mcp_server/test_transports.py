@@ -13,6 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from tests.support.npm_tools import npm_program
 from tests.support.processes import TRACEJUDGE, serve
 
 INSPECTOR_VERSION = "2.12.0"
@@ -76,20 +77,8 @@ async def test_streamable_http_from_tracejudge_serve_with_demo_data(tmp_path: Pa
 
 @pytest.fixture(scope="session")
 def inspector() -> list[str]:
-    """The MCP Inspector CLI, installed from npm once into a cache folder."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: the MCP Inspector (a Node.js program) cannot run here")
-    prefix = Path.home() / ".cache" / "tracejudge-tests" / f"inspector-{INSPECTOR_VERSION}"
-    binary = prefix / "node_modules" / ".bin" / "mcp-inspector"
-    if not binary.exists():
-        subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent",
-             f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}"],
-            check=True,
-            timeout=600,
-        )  # fmt: skip
-    return [str(binary), "--cli"]
+    """The MCP Inspector CLI."""
+    return [str(npm_program("@modelcontextprotocol/inspector", INSPECTOR_VERSION, "mcp-inspector")), "--cli"]
 
 
 def _inspect(command: list[str]) -> dict:
