@@ -34,19 +34,7 @@ STORE = "~/.tracejudge/tracejudge.db"
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mcp_server.demo.load import load_demo
-    from store import Database
-
-    path = tmp_path_factory.mktemp("store") / "demo.db"
-    database = Database(path)
-    load_demo(database)
-    database.close()
-    return path
-
-
-@pytest.fixture(scope="module")
-def servers(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The MCP URL of a server without a token ('open') and of one started with TOKEN ('token')."""
     folder = tmp_path_factory.mktemp("served")
     with serve(folder / "open.db", "--demo") as open_url:
@@ -73,11 +61,11 @@ def examples(folder: str, pattern: str) -> list[Path]:
 
 
 @pytest.mark.parametrize("example", examples("claude_code", "*.json"), ids=lambda p: p.name)
-def test_claude_code_connects_with_each_example(example: Path, servers, demo_store: Path, tmp_path: Path) -> None:
+def test_claude_code_connects_with_each_example(example: Path, servers, demo_db: Path, tmp_path: Path) -> None:
     claude = npm_program(*CLAUDE_CODE)
     # `claude mcp add-json` takes the server object of .mcp.json as it is (a project's .mcp.json
     # would wait for the user's approval in an interactive session first).
-    (server,) = json.loads(filled(example, servers, demo_store))["mcpServers"].values()
+    (server,) = json.loads(filled(example, servers, demo_db))["mcpServers"].values()
     env = environment(tmp_path)
     added = subprocess.run(
         [claude, "mcp", "add-json", "tracejudge", json.dumps(server)], cwd=tmp_path, env=env,
@@ -93,12 +81,12 @@ def test_claude_code_connects_with_each_example(example: Path, servers, demo_sto
 
 @pytest.mark.parametrize("example", examples("gemini", "*.json"), ids=lambda p: p.name)
 def test_gemini_cli_connects_with_each_example_in_a_trusted_folder(
-    example: Path, servers, demo_store: Path, tmp_path: Path
+    example: Path, servers, demo_db: Path, tmp_path: Path
 ) -> None:
     gemini = npm_program(*GEMINI_CLI)
     home, project = tmp_path / "home", tmp_path / "project"
     (project / ".gemini").mkdir(parents=True)
-    (project / ".gemini" / "settings.json").write_text(filled(example, servers, demo_store))
+    (project / ".gemini" / "settings.json").write_text(filled(example, servers, demo_db))
     # In a folder the user has not trusted, Gemini CLI disables project servers (the README says so).
     (home / ".gemini").mkdir(parents=True)
     (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(project): "TRUST_FOLDER"}))
@@ -112,12 +100,12 @@ def test_gemini_cli_connects_with_each_example_in_a_trusted_folder(
 
 @pytest.mark.parametrize("example", examples("codex", "*.toml"), ids=lambda p: p.name)
 def test_codex_connects_with_each_example_and_lists_the_tools(
-    example: Path, servers, demo_store: Path, tmp_path: Path
+    example: Path, servers, demo_db: Path, tmp_path: Path
 ) -> None:
     codex = npm_program(*CODEX)
     codex_home = tmp_path / "codex"
     codex_home.mkdir()
-    (codex_home / "config.toml").write_text(filled(example, servers, demo_store))
+    (codex_home / "config.toml").write_text(filled(example, servers, demo_db))
     tools = codex_server_tools(codex, environment(tmp_path, CODEX_HOME=str(codex_home)), "tracejudge")
     assert {"GetTraceInfo", "ListSpans", "SearchTraces"} <= set(tools)
 
