@@ -21,7 +21,7 @@ from mcp_server.optimization.tools import add_alignment_tools, add_optimization_
 from mcp_server.prompts.tools import add_prompt_tools
 from mcp_server.settings import Settings
 from mcp_server.tooling.boundary import compact_schemas, refuse_unknown_arguments
-from mcp_server.tooling.toolsets import select_tools
+from mcp_server.tooling.toolsets import ToolsetsOfUrl, select_tools
 from mcp_server.traces.tools import add_trace_tools
 from store import Database
 
@@ -85,6 +85,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)
+    server.middleware.append(ToolsetsOfUrl())  # /mcp/<toolsets> over HTTP narrows further per request
     return server
 
 

@@ -1,14 +1,18 @@
-"""The one HTTP application: MCP at /mcp, OTLP at /v1/traces and /v1/logs, GET /health."""
+"""The one HTTP application: MCP at /mcp (and /mcp/<toolsets> for fewer tools), OTLP at /v1/traces and
+/v1/logs, GET /health."""
 
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.http.answers import send_json
 from mcp_server.http.auth import BearerTokenMiddleware
 from mcp_server.http.deadlines import BodyDeadlineMiddleware
 from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
@@ -16,6 +20,7 @@ from mcp_server.http.otlp_endpoint import OtlpEndpoint
 from mcp_server.http.otlp_logs import logs_endpoint
 from mcp_server.http.sessions import SessionLimitMiddleware
 from mcp_server.settings import Settings
+from mcp_server.tooling.toolsets import URL_TOOLSETS, requested_toolsets
 from store import Database
 from store.logs import PendingLogs
 
@@ -35,6 +40,30 @@ NO_OAUTH = (
     "<token>'. Add it to the client's configuration, e.g. claude mcp add --transport http tracejudge URL "
     "--header \"Authorization: Bearer $TRACEJUDGE_TOKEN\" (examples/clients/README.md has every client's form)."
 )
+
+
+class ToolsetsEndpoint:
+    """MCP at /mcp/<toolsets> ('/mcp/traces,judges'): the same endpoint, and the same sessions, as /mcp,
+    for a request whose toolsets are all served; they go in the request's state, where
+    mcp_server.tooling.toolsets.ToolsetsOfUrl reads them. A client's configuration can give a URL but
+    not the server's options, so this is how an HTTP client loads fewer tools.
+
+    A URL naming a toolset the server does not serve is answered 404 with what to ask for instead,
+    before any session opens: the client shows the message where the connection fails."""
+
+    def __init__(self, mcp: ASGIApp, served: list[str]) -> None:
+        self.mcp = mcp
+        self.served = served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            chosen = requested_toolsets(scope["path_params"]["toolsets"], self.served)
+        except ValueError as exc:
+            error = {"code": INVALID_REQUEST, "message": str(exc)}
+            await send_json(send, 404, {"jsonrpc": "2.0", "id": None, "error": error})
+            return
+        scope.setdefault("state", {})[URL_TOOLSETS] = chosen
+        await self.mcp(scope, receive, send)
 
 
 def transport_security() -> TransportSecuritySettings:
@@ -79,8 +108,10 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
         max_event_bytes_per_span=settings.max_log_event_bytes_per_span,
     )
     otlp = OtlpEndpoint(db, settings)
+    (mcp,) = [route.endpoint for route in app.router.routes if isinstance(route, Route) and route.path == "/mcp"]
     app.router.routes.extend(
         [
+            Route("/mcp/{toolsets}", ToolsetsEndpoint(mcp, settings.toolsets)),
             Route("/v1/traces", otlp.handle, methods=["POST"]),
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
@@ -89,7 +120,7 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
     )
     app.add_middleware(
         SessionLimitMiddleware,
-        path="/mcp",
+        path="/mcp",  # and below it: /mcp/<toolsets> shares the sessions
         max_sessions=settings.max_sessions,
         max_per_client=settings.max_sessions_per_client,
         idle_timeout_s=settings.session_idle_timeout_s,

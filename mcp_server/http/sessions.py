@@ -1,4 +1,5 @@
-"""Bounds on the MCP SDK's stateful sessions at /mcp: per client address, in all, and idle time.
+"""Bounds on the MCP SDK's stateful sessions at /mcp (and the paths below it): per client address, in
+all, and idle time.
 
 The SDK's StreamableHTTPSessionManager offers an idle timeout (session_idle_timeout, 30 minutes by
 default, which we pass from session_idle_timeout_s) and a total (max_sessions, 10,000), over which
@@ -100,7 +101,7 @@ class SessionLimitMiddleware:
         self._streams: dict[_Stream, None] = {}  # open GET streams, the longest-open first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        if scope["type"] != "http" or not (scope["path"] == self.path or scope["path"].startswith(self.path + "/")):
             await self.app(scope, receive, send)
             return
         session_ids = [value for name, value in scope["headers"] if name == SESSION_HEADER]

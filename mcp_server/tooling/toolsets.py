@@ -2,6 +2,9 @@
 toolsets a client asked for (`--toolsets`, TRACEJUDGE_TOOLSETS) and, with `--read-only`
 (TRACEJUDGE_READ_ONLY), only the tools that neither write nor spend.
 
+`ToolsetsOfUrl` narrows this further per request for an HTTP client whose URL names toolsets
+(/mcp/traces,judges), since a client's configuration can give a URL but not the server's options.
+
 A coding assistant puts every listed tool into its model's context on every turn, so a client
 that only investigates traces should load only those. Whether a tool writes is decided once, in
 its registration's annotations (readOnlyHint): this module reads it, and keeps no second list.
@@ -9,7 +12,10 @@ its registration's annotations (readOnlyHint): this module reads it, and keeps n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from mcp import MCPError
+from mcp_types import INVALID_PARAMS
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -81,3 +87,54 @@ def select_tools(server: MCPServer, toolsets: list[str], *, read_only: bool) -> 
             kept[name] = tool
     # The SDK lists tools in its dict's order and has no call to reorder them.
     manager._tools = kept
+
+
+URL_TOOLSETS = "tracejudge.toolsets"
+"""The key under which the HTTP app leaves, in a request's scope state, the toolsets its URL asked for
+(/mcp/traces,judges), checked against those the server serves (mcp_server.http.app)."""
+
+
+def requested_toolsets(names: str, served: list[str]) -> list[str]:
+    """The toolsets a URL's last segment names ('traces,judges'), each one the server serves; else a
+    ValueError that says which it serves and how to ask for them."""
+    requested = [name for name in names.split(",") if name]
+    try:
+        check_toolsets(requested)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; ask for some in the URL, comma-separated: /mcp/traces,feedback") from None
+    if missing := [name for name in requested if name not in served]:
+        raise ValueError(
+            f"this server does not serve the toolset {', '.join(map(repr, missing))}: it was started with "
+            f"--toolsets {','.join(served)}; ask for those, or start it with more."
+        )
+    return requested
+
+
+class ToolsetsOfUrl:
+    """MCP middleware that cuts tools/list to the toolsets the request's URL asked for, and refuses a
+    tools/call of any other tool, as if the server had been started with those toolsets.
+
+    Each request is judged by its own URL, so a client configured with /mcp/traces sees the trace tools
+    on every call. This narrows what a client loads into its model's context; it is not a boundary
+    (the same client may use /mcp): the operator's --toolsets and --read-only are, and they were applied
+    to the server before any URL could ask."""
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        state = getattr(ctx.request, "scope", {}).get("state", {})
+        chosen = state.get(URL_TOOLSETS)
+        if chosen is None or ctx.method not in ("tools/list", "tools/call"):
+            return await call_next(ctx)
+        if ctx.method == "tools/call":
+            name = (ctx.params or {}).get("name")
+            if TOOLSET_OF.get(name) not in chosen:
+                # The specification makes an unknown tool a protocol error (the SDK's own answer, an
+                # error result, would need the envelope the SDK adds past this middleware).
+                message = (
+                    f"Unknown tool: {name!r} is not served at /mcp/{','.join(chosen)}; use the URL of its "
+                    f"toolset ({TOOLSET_OF.get(name, 'none')}) or /mcp for every tool."
+                )
+                raise MCPError(code=INVALID_PARAMS, message=message)
+            return await call_next(ctx)
+        # Past the SDK's handler the answer is already in its wire form, a dict.
+        listed = await call_next(ctx)
+        return {**listed, "tools": [tool for tool in listed["tools"] if TOOLSET_OF.get(tool["name"]) in chosen]}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mcp_server.tooling.toolsets import TOOLSETS
 from tests.examples.test_clients import CLIENTS, FILL_IN, MCP_URL
 from tests.support.npm_tools import npm_program
 from tests.support.processes import TRACEJUDGE, serve
@@ -29,6 +30,8 @@ CLAUDE_CODE = ("@anthropic-ai/claude-code", "2.1.332", "claude")
 GEMINI_CLI = ("@google/gemini-cli", "0.61.0", "gemini")
 CODEX = ("@openai/codex", "0.171.0", "codex")
 TOKEN = "s3cret-client-token"
+URL_TOOLSETS = "traces,feedback"
+"""What the toolsets-in-the-URL tests ask for (a comma in the path, which each client must keep)."""
 STORE = "~/.tracejudge/tracejudge.db"
 """The store the stdio examples name; the test puts the demo store's path in its place."""
 
@@ -42,10 +45,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             yield {"open": f"{open_url}/mcp", "token": f"{token_url}/mcp"}
 
 
-def filled(example: Path, servers: dict[str, str], store: Path) -> str:
+def filled(example: Path, servers: dict[str, str], store: Path, toolsets: str = "") -> str:
+    """The example as the user fills it in; with `toolsets`, its URL asks for those (/mcp/<toolsets>)."""
     text = example.read_text()
     assert (MCP_URL in text) != (FILL_IN in text), "an example is either HTTP or stdio"
-    url = servers["token" if "token" in example.name else "open"]
+    url = servers["token" if "token" in example.name else "open"] + (f"/{toolsets}" if toolsets else "")
     return text.replace(MCP_URL, url).replace(FILL_IN, TRACEJUDGE).replace(STORE, str(store))
 
 
@@ -62,10 +66,18 @@ def examples(folder: str, pattern: str) -> list[Path]:
 
 @pytest.mark.parametrize("example", examples("claude_code", "*.json"), ids=lambda p: p.name)
 def test_claude_code_connects_with_each_example(example: Path, servers, demo_db: Path, tmp_path: Path) -> None:
+    claude_code_connects(filled(example, servers, demo_db), tmp_path)
+
+
+def test_claude_code_connects_to_a_url_that_names_toolsets(servers, demo_db: Path, tmp_path: Path) -> None:
+    claude_code_connects(filled(CLIENTS / "claude_code" / "mcp.json", servers, demo_db, URL_TOOLSETS), tmp_path)
+
+
+def claude_code_connects(example: str, tmp_path: Path) -> None:
     claude = npm_program(*CLAUDE_CODE)
     # `claude mcp add-json` takes the server object of .mcp.json as it is (a project's .mcp.json
     # would wait for the user's approval in an interactive session first).
-    (server,) = json.loads(filled(example, servers, demo_db))["mcpServers"].values()
+    (server,) = json.loads(example)["mcpServers"].values()
     env = environment(tmp_path)
     added = subprocess.run(
         [claude, "mcp", "add-json", "tracejudge", json.dumps(server)], cwd=tmp_path, env=env,
@@ -83,10 +95,18 @@ def test_claude_code_connects_with_each_example(example: Path, servers, demo_db:
 def test_gemini_cli_connects_with_each_example_in_a_trusted_folder(
     example: Path, servers, demo_db: Path, tmp_path: Path
 ) -> None:
+    gemini_cli_connects(filled(example, servers, demo_db), tmp_path)
+
+
+def test_gemini_cli_connects_to_a_url_that_names_toolsets(servers, demo_db: Path, tmp_path: Path) -> None:
+    gemini_cli_connects(filled(CLIENTS / "gemini" / "settings.json", servers, demo_db, URL_TOOLSETS), tmp_path)
+
+
+def gemini_cli_connects(settings: str, tmp_path: Path) -> None:
     gemini = npm_program(*GEMINI_CLI)
     home, project = tmp_path / "home", tmp_path / "project"
     (project / ".gemini").mkdir(parents=True)
-    (project / ".gemini" / "settings.json").write_text(filled(example, servers, demo_db))
+    (project / ".gemini" / "settings.json").write_text(settings)
     # In a folder the user has not trusted, Gemini CLI disables project servers (the README says so).
     (home / ".gemini").mkdir(parents=True)
     (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(project): "TRUST_FOLDER"}))
@@ -108,6 +128,18 @@ def test_codex_connects_with_each_example_and_lists_the_tools(
     (codex_home / "config.toml").write_text(filled(example, servers, demo_db))
     tools = codex_server_tools(codex, environment(tmp_path, CODEX_HOME=str(codex_home)), "tracejudge")
     assert {"GetTraceInfo", "ListSpans", "SearchTraces"} <= set(tools)
+
+
+@pytest.mark.parametrize("example", ["config.toml", "config.token.toml"])
+def test_codex_with_a_url_that_names_toolsets_lists_only_their_tools(
+    example: str, servers, demo_db: Path, tmp_path: Path
+) -> None:
+    codex = npm_program(*CODEX)
+    codex_home = tmp_path / "codex"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text(filled(CLIENTS / "codex" / example, servers, demo_db, URL_TOOLSETS))
+    tools = codex_server_tools(codex, environment(tmp_path, CODEX_HOME=str(codex_home)), "tracejudge")
+    assert set(tools) == {name for toolset in URL_TOOLSETS.split(",") for name in TOOLSETS[toolset][1]}
 
 
 def codex_server_tools(codex: Path, env: dict[str, str], name: str, timeout: float = 120) -> list[str]:

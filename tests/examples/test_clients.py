@@ -13,6 +13,7 @@ import pytest
 
 from mcp_server.cli import build_parser, cmd_stdio
 from mcp_server.settings import Settings
+from mcp_server.tooling.toolsets import TOOLSETS, requested_toolsets
 from tests.support.processes import TRACEJUDGE
 
 CLIENTS = Path(__file__).resolve().parents[2] / "examples" / "clients"
@@ -30,11 +31,27 @@ FILL_IN = "/ABSOLUTE/PATH/TO/tracejudge/.venv/bin/tracejudge"
 """The stdio command of a config file, the way MCP's own docs write a path the user fills in."""
 
 
-def assert_stdio_command(args: list[str]) -> None:
+CURSOR_TOOL_LIMIT = 40
+"""Cursor documents that it uses at most 40 tools of all its servers together."""
+
+
+def assert_stdio_command(args: list[str]) -> list[str]:
+    """The toolsets the command serves (all when it names none)."""
     assert Path(TRACEJUDGE).exists(), "the tracejudge console script is not installed"
     parsed = build_parser().parse_args(args)
     assert parsed.func is cmd_stdio
     assert parsed.db is not None
+    return parsed.toolsets.split(",") if parsed.toolsets else list(TOOLSETS)
+
+
+def url_toolsets(url: str) -> list[str]:
+    """The toolsets an example's URL asks for: MCP_URL for all, MCP_URL/<toolsets> for some."""
+    assert url == MCP_URL or url.startswith(MCP_URL + "/"), url
+    return requested_toolsets(url.removeprefix(MCP_URL + "/"), list(TOOLSETS)) if url != MCP_URL else list(TOOLSETS)
+
+
+def tool_count(toolsets: list[str]) -> int:
+    return sum(len(TOOLSETS[name][1]) for name in toolsets)
 
 
 def claude_mcp_add_lines(readme: Path) -> list[list[str]]:
@@ -70,9 +87,9 @@ def test_each_config_names_one_tracejudge_server_the_cli_or_the_server_accepts(p
     if "command" in server:
         assert server.get("type", "stdio") == "stdio"
         assert server["command"] == FILL_IN
-        assert_stdio_command(server["args"])
+        toolsets = assert_stdio_command(server["args"])
     else:
-        assert server["url"] == MCP_URL
+        toolsets = url_toolsets(server["url"])
         if path.parent.name in ("claude_code", "vscode", "gemini"):
             assert server["type"] == "http"  # their name for streamable HTTP
         if "token" in path.name:
@@ -82,6 +99,8 @@ def test_each_config_names_one_tracejudge_server_the_cli_or_the_server_accepts(p
             assert "headers" not in server
     if vscode:
         assert server["type"] in ("stdio", "http")  # VS Code requires it
+    if path.parent.name == "cursor":
+        assert tool_count(toolsets) <= CURSOR_TOOL_LIMIT
 
 
 @pytest.mark.parametrize("path", CODEX_CONFIGS, ids=lambda p: str(p.relative_to(CLIENTS)))

@@ -27,9 +27,9 @@ def _client(address: str = "127.0.0.1") -> httpx2.Client:
     return httpx2.Client(transport=httpx2.HTTPTransport(local_address=address), timeout=30)
 
 
-def _open(http: httpx2.Client, server: LiveServer) -> str:
+def _open(http: httpx2.Client, server: LiveServer, path: str = "/mcp") -> str:
     """An initialize without DELETE, as a client that crashes or forgets sends: a stale session."""
-    response = http.post(f"{server.url}/mcp", json=INITIALIZE, headers=ACCEPT)
+    response = http.post(f"{server.url}{path}", json=INITIALIZE, headers=ACCEPT)
     assert response.status_code == 200, response.text
     return response.headers["mcp-session-id"]
 
@@ -69,6 +69,17 @@ def test_past_the_total_bound_the_longest_idle_session_of_any_client_is_closed(s
         b1, b2 = _open(b, server), _open(b, server)
         assert not _alive(a, server, a1)
         assert all(_alive(c, server, s) for c, s in ((a, a2), (a, a3), (b, b1), (b, b2)))
+
+
+def test_sessions_opened_at_a_toolsets_url_count_towards_the_same_bounds(start_server) -> None:
+    """/mcp/<toolsets> is the same endpoint and the same sessions as /mcp, so it cannot be used to
+    go past the bounds."""
+    server = start_server(max_sessions=4, max_sessions_per_client=3)
+    with _client() as http:
+        first = _open(http, server, "/mcp/traces")
+        others = [_open(http, server, path) for path in ("/mcp", "/mcp/traces,judges", "/mcp/feedback")]
+        assert not _alive(http, server, first)
+        assert all(_alive(http, server, s) for s in others)
 
 
 def test_an_idle_session_expires_after_the_idle_timeout(start_server) -> None:

@@ -10,9 +10,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import httpx2
 import jsonschema
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 
 from bench.tool_surface import context_chars
 from mcp_server.tooling.toolsets import TOOL_ORDER, TOOLSET_NAMES, TOOLSETS
@@ -52,6 +53,53 @@ async def test_http_read_only_lists_no_writing_tool_and_refuses_a_call_to_one(tm
             assert {"SearchTraces", "ListAssessments", "ListJudges"} <= set(names)
             refused = await client.call_tool("RunJudge", {"judge": "latency", "trace_id": "0" * 32})
             assert refused.is_error and "Unknown tool" in refused.content[0].text
+
+
+@pytest.mark.slow
+async def test_an_http_client_asks_for_toolsets_in_its_url(tmp_path: Path) -> None:
+    """/mcp/<toolsets> is what a client's configuration can give instead of the server's options:
+    tools/list and tools/call answer as if the server had been started with those toolsets, on the
+    same server that answers /mcp with all of them; in both protocols (handshake and per-request)."""
+    with serve(tmp_path / "fresh.db", "--demo") as url:
+        for mode in ("legacy", "auto"):
+            async with Client(f"{url}/mcp/traces", mode=mode) as client:
+                assert [tool.name for tool in (await client.list_tools()).tools] == list(TOOLSETS["traces"][1])
+                found = await client.call_tool("SearchTraces", {"max_results": 1})
+                assert not found.is_error
+                with pytest.raises(MCPError, match=r"'LogFeedback' is not served at /mcp/traces.*\(feedback\)"):
+                    await client.call_tool("LogFeedback", {"trace_id": "0" * 32, "name": "x", "value": 1})
+            async with Client(f"{url}/mcp/judges,traces", mode=mode) as client:
+                names = [tool.name for tool in (await client.list_tools()).tools]
+                assert names == [name for name in TOOL_ORDER if name in TOOLSETS["traces"][1] + TOOLSETS["judges"][1]]
+        async with Client(f"{url}/mcp") as client:
+            assert [tool.name for tool in (await client.list_tools()).tools] == list(TOOL_ORDER)
+
+
+@pytest.mark.slow
+def test_a_url_toolset_the_server_does_not_serve_is_refused_before_a_session_opens(tmp_path: Path) -> None:
+    initialize = {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }  # fmt: skip
+    headers = {"Accept": "application/json, text/event-stream"}
+    with serve(tmp_path / "fresh.db", "--read-only", "--toolsets", "traces,feedback") as url:
+        unknown = httpx2.post(f"{url}/mcp/traces,bogus", json=initialize, headers=headers)
+        assert unknown.status_code == 404 and "mcp-session-id" not in unknown.headers
+        message = unknown.json()["error"]["message"]
+        assert "unknown toolset 'bogus'" in message and ",".join(TOOLSET_NAMES) in message
+        not_served = httpx2.post(f"{url}/mcp/traces,judges", json=initialize, headers=headers)
+        assert not_served.status_code == 404
+        assert "does not serve the toolset 'judges'" in not_served.json()["error"]["message"]
+        assert "--toolsets traces,feedback" in not_served.json()["error"]["message"]
+        served = httpx2.post(f"{url}/mcp/feedback", json=initialize, headers=headers)
+        assert served.status_code == 200 and served.headers["mcp-session-id"]
+
+
+@pytest.mark.slow
+async def test_a_url_toolset_keeps_the_operators_read_only(tmp_path: Path) -> None:
+    with serve(tmp_path / "fresh.db", "--read-only", "--toolsets", "traces,feedback") as url:
+        async with Client(f"{url}/mcp/feedback") as client:
+            assert [tool.name for tool in (await client.list_tools()).tools] == ["ListAssessments", "GetAssessment"]
 
 
 @pytest.mark.slow
