@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -183,3 +184,19 @@ def codex_server_tools(codex: Path, env: dict[str, str], name: str, timeout: flo
         process.wait(timeout=10)
         process.stdin.close()
         process.stdout.close()
+
+
+CODEX_ADD_LINES = [
+    line for line in (CLIENTS / "README.md").read_text().splitlines() if line.startswith("codex mcp add ")
+]
+
+
+@pytest.mark.parametrize("line", CODEX_ADD_LINES, ids=["http", "token"])
+def test_the_codex_mcp_add_lines_of_the_readme_connect(line: str, servers, tmp_path: Path) -> None:
+    codex = npm_program(*CODEX)
+    env = environment(tmp_path, CODEX_HOME=str(tmp_path / "codex"))
+    (tmp_path / "codex").mkdir()
+    words = shlex.split(line.replace(MCP_URL, servers["token" if "bearer-token" in line else "open"]))
+    added = subprocess.run([codex, *words[1:]], env=env, capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert {"GetTraceInfo", "SearchTraces"} <= set(codex_server_tools(codex, env, "tracejudge"))
