@@ -151,6 +151,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         base = f"http://{settings.host}:{settings.port}"
         print(
             f"{_opened(settings, db, was_new=was_new)}\n"
+            f"  web UI:                {base}/\n"
             f"  MCP (streamable HTTP): {base}/mcp\n"
             f"  OTLP/HTTP traces:      {base}/v1/traces\n"
             f"  OTLP/HTTP logs:        {base}/v1/logs\n"

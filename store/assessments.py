@@ -489,3 +489,23 @@ def feedback_named(
         params,
     ).fetchall()
     return [_record(row) for row in rows]
+
+
+def latest_feedback(db: Database, trace_ids: list[str], *, per_trace: int = 10) -> list[AssessmentRecord]:
+    """The newest valid trace-level feedback of each name on each of `trace_ids` (normalized ids), at
+    most `per_trace` names per trace, by trace and name: what a list of traces shows beside each one.
+    One statement, whatever the number of traces."""
+    rows = db.reader().execute(
+        f"SELECT * FROM (SELECT {_COLUMNS}, row_number() OVER (PARTITION BY a.trace_id, a.name "
+        "ORDER BY a.created_ns DESC, a.assessment_id DESC) AS newest FROM " + _FROM + " "
+        "WHERE a.valid = 1 AND a.kind = 'feedback' AND a.span_id IS NULL "
+        "AND a.trace_id IN (SELECT value FROM json_each(:trace_ids))) WHERE newest = 1 ORDER BY trace_id, name",
+        {"trace_ids": json.dumps(trace_ids)},
+    ).fetchall()
+    kept: list[AssessmentRecord] = []
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["trace_id"]] = counts.get(row["trace_id"], 0) + 1
+        if counts[row["trace_id"]] <= per_trace:
+            kept.append(_record(row))
+    return kept

@@ -297,3 +297,13 @@ def list_assessments(
     return AssessmentList(
         trace_id=trace_id, total_matching=total, assessments=page, next_page_token=token, notice=notice
     )
+
+
+def latest_feedback(db: Database, trace_ids: list[str]) -> dict[str, list[AssessmentSummary]]:
+    """For each of `trace_ids` (normalized, as SearchTraces returns them), the newest valid feedback
+    of each name on the whole trace, summarized: what a list of traces shows beside each (the web
+    page's feedback chips). Traces without feedback are left out."""
+    shown: dict[str, list[AssessmentSummary]] = {}
+    for record in store.latest_feedback(db, trace_ids):
+        shown.setdefault(record.trace_id, []).append(summarize(record))
+    return shown

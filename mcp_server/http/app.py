@@ -1,5 +1,5 @@
 """The one HTTP application: MCP at /mcp (and /mcp/<toolsets> for fewer tools), OTLP at /v1/traces and
-/v1/logs, GET /health."""
+/v1/logs, GET /health, and the web pages at / with their JSON API at /api/ (mcp_server.web)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from mcp_types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.http.answers import send_json
@@ -21,13 +21,15 @@ from mcp_server.http.otlp_logs import logs_endpoint
 from mcp_server.http.sessions import SessionLimitMiddleware
 from mcp_server.settings import Settings
 from mcp_server.tooling.toolsets import URL_TOOLSETS, requested_toolsets
+from mcp_server.web.app import web_app
+from mcp_server.web.login import cookie_opens
 from store import Database
 from store.logs import PendingLogs
 
 OPEN_PATHS = frozenset({"/health"})
 """The routes answered without the Host check and the token: what a load balancer probes."""
 
-GUARDED_PATHS = frozenset({"/mcp", "/v1/traces", "/v1/logs"})
+GUARDED_PATHS = frozenset({"/mcp", "/v1/traces", "/v1/logs", "/api"})
 """The routes that need the token when the server has one: every route that reads or writes the store."""
 
 
@@ -116,6 +118,7 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *(Route(path, no_oauth, methods=["GET", "POST"]) for path in OAUTH_PATHS),
+            Mount("", web_app(db, settings.token)),  # last: it answers every other path
         ]
     )
     app.add_middleware(
@@ -136,6 +139,8 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
         idle_timeout_s=settings.body_idle_timeout_s,
     )
     if settings.token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS)
+        app.add_middleware(
+            BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS, opens=cookie_opens(settings.token)
+        )
     app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
     return app

@@ -1,4 +1,4 @@
-"""Bearer-token check for the routes that read or write the store (/mcp, /v1/traces, /v1/logs:
+"""Bearer-token check for the routes that read or write the store (/mcp, /v1/traces, /v1/logs, /api:
 app.GUARDED_PATHS), as a plain ASGI middleware.
 
 The token is compared in constant time. Every other path passes through unchecked, to /health
@@ -12,7 +12,7 @@ missing. A 404 tells it the truth: this server has no OAuth, only the token.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,10 +32,20 @@ def bearer_credentials(header: bytes) -> bytes | None:
 
 
 class BearerTokenMiddleware:
-    def __init__(self, app: ASGIApp, token: str, guarded_paths: Collection[str]) -> None:
+    """`opens`, if given, may let a request without the header pass on other grounds (the web pages'
+    session cookie, mcp_server.web.login)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        guarded_paths: Collection[str],
+        opens: Callable[[Scope], bool] | None = None,
+    ) -> None:
         self.app = app
         self._expected = token.encode()
         self.guarded_paths = guarded_paths
+        self.opens = opens
 
     def _guards(self, path: str) -> bool:
         # '/mcp/' too: it is redirected to /mcp, and nothing below a guarded route goes unguarded.
@@ -47,7 +57,9 @@ class BearerTokenMiddleware:
             return
         given = dict(scope["headers"]).get(b"authorization", b"")
         credentials = bearer_credentials(given)
-        if credentials is not None and hmac.compare_digest(credentials, self._expected):
+        if (credentials is not None and hmac.compare_digest(credentials, self._expected)) or (
+            not given and self.opens is not None and self.opens(scope)
+        ):
             await self.app(scope, receive, send)
             return
         reason = "missing" if not given else "wrong"

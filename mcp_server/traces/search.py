@@ -115,6 +115,7 @@ class TraceSummary(BaseModel):
     span_count: int
     error_count: int
     total_tokens: int | None = Field(description="None when no model span reports token counts.")
+    cost: float | None = Field(description="USD; None when unknown.")
     request_preview: str | None
     response_preview: str | None
     tags: dict[str, str]

@@ -1,0 +1,198 @@
+"""The JSON API the web pages read, under /api/: each route calls the same service function as the
+MCP tool it mirrors (its name in the route's docstring) and answers that tool's JSON, with the same
+paging (next_page_token) and the same error messages; a page gets no query layer of its own.
+
+Reads take query parameters named as the tool's arguments; writes take a JSON body and need the
+X-TraceJudge-Request header (see mcp_server.web.login: no cross-site form or script can send it).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mcp_server import traces
+from mcp_server.assessments import service as assessments
+from mcp_server.tooling.paging import dumps
+from store import Database
+from store.errors import InvalidArgument, TraceJudgeError
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64_000
+"""The most a write's JSON body may hold: feedback is a value, a comment and a name."""
+FEEDBACK_NAME = "user_feedback"
+"""What the page's thumbs up/down is logged as, unless the request names another."""
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(dumps(data), status_code=status, media_type="application/json")
+
+
+def error_response(status: int, message: str) -> Response:
+    return json_response({"error": message}, status)
+
+
+async def _run(service: Callable[..., BaseModel | dict], /, *args: Any, **kwargs: Any) -> Any:
+    """The service's answer as JSON data, run off the event loop (a trace may be large)."""
+    answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
+    return answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
+
+
+def _endpoint(handler: Callable[[Request, Database], Awaitable[Any]], db: Database) -> Callable[..., Any]:
+    """A route whose handler returns JSON data; the service's expected errors become answers that say
+    what was wrong (404 for what does not exist, 400 for the rest), a busy store 503."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return json_response(await handler(request, db))
+        except LookupError as exc:
+            if not isinstance(exc, TraceJudgeError):
+                raise
+            return error_response(404, str(exc))
+        except TraceJudgeError as exc:
+            return error_response(400, str(exc))
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return Response(dumps({"error": "the store is busy; try again in a moment."}), 503,
+                            media_type="application/json", headers={"Retry-After": "1"})  # fmt: skip
+
+    return endpoint
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a whole number; got {text[:50]!r}.") from None
+
+
+def _text(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if value else None
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidArgument(f"the request body is over {MAX_BODY_BYTES:,} bytes.")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"the request body is not JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument("the request body must be a JSON object.")
+    return data
+
+
+async def search_traces(request: Request, db: Database) -> dict[str, Any]:
+    """SearchTraces (filter_string, order_by, max_results, page_token), and beside each trace the
+    newest feedback of each name, which the list shows as chips."""
+    found = await _run(
+        traces.search_traces,
+        db,
+        filter_string=_text(request, "filter_string"),
+        order_by=request.query_params.getlist("order_by") or None,
+        max_results=_int(request, "max_results", 50),
+        page_token=_text(request, "page_token"),
+    )
+    ids = [trace["trace_id"] for trace in found["traces"]]
+    chips = await anyio.to_thread.run_sync(assessments.latest_feedback, db, ids)
+    found["feedback"] = {trace_id: [chip.model_dump(mode="json") for chip in shown] for trace_id, shown in chips.items()}
+    return found
+
+
+async def get_trace_info(request: Request, db: Database) -> dict[str, Any]:
+    """GetTraceInfo."""
+    return await _run(traces.get_trace_info, db, request.path_params["trace_id"])
+
+
+async def list_spans(request: Request, db: Database) -> dict[str, Any]:
+    """ListSpans (max_results, page_token)."""
+    return await _run(
+        traces.list_spans,
+        db,
+        request.path_params["trace_id"],
+        max_results=_int(request, "max_results", 1_000),
+        page_token=_text(request, "page_token"),
+    )
+
+
+async def get_span(request: Request, db: Database) -> dict[str, Any]:
+    """GetSpan (max_content_length, page_token)."""
+    return await _run(
+        traces.get_span,
+        db,
+        request.path_params["trace_id"],
+        request.path_params["span_id"],
+        max_content_length=_int(request, "max_content_length", 50_000),
+        page_token=_text(request, "page_token"),
+    )
+
+
+async def get_span_timing_report(request: Request, db: Database) -> dict[str, Any]:
+    """GetSpanTimingReport (max_results): the page marks the critical path from it."""
+    return await _run(traces.get_span_timing_report, db, request.path_params["trace_id"],
+                      max_results=_int(request, "max_results", 100))  # fmt: skip
+
+
+async def list_assessments(request: Request, db: Database) -> dict[str, Any]:
+    """ListAssessments (max_results, page_token)."""
+    return await _run(
+        assessments.list_assessments,
+        db,
+        request.path_params["trace_id"],
+        max_results=_int(request, "max_results", 50),
+        page_token=_text(request, "page_token"),
+    )
+
+
+async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
+    """LogFeedback from a person at the page: source HUMAN, the name they gave as source_id."""
+    body = await _body(request)
+    unknown = sorted(set(body) - {"name", "value", "rationale", "source_id"})
+    if unknown:
+        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send name, value, rationale, source_id.")
+    if "value" not in body:
+        raise InvalidArgument("value is missing: true for thumbs up, false for thumbs down, or another value.")
+    return await _run(
+        assessments.log_feedback,
+        db,
+        request.path_params["trace_id"],
+        body.get("name") or FEEDBACK_NAME,
+        body["value"],
+        rationale=body.get("rationale") or None,
+        source_type="HUMAN",
+        source_id=body.get("source_id") or None,
+    )
+
+
+def api_routes(db: Database) -> list[Route]:
+    def get(path: str, handler: Callable[[Request, Database], Awaitable[Any]]) -> Route:
+        return Route(path, _endpoint(handler, db), methods=["GET"])
+
+    return [
+        get("/api/traces", search_traces),
+        get("/api/traces/{trace_id}", get_trace_info),
+        get("/api/traces/{trace_id}/spans", list_spans),
+        get("/api/traces/{trace_id}/spans/{span_id}", get_span),
+        get("/api/traces/{trace_id}/timing", get_span_timing_report),
+        get("/api/traces/{trace_id}/assessments", list_assessments),
+        Route("/api/traces/{trace_id}/feedback", _endpoint(log_feedback, db), methods=["POST"]),
+    ]

@@ -1,0 +1,74 @@
+// The entry point: sign-in when the server has a token, the layout, and the route for the URL.
+import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
+import { TracePage } from "./trace.js";
+import { TracesPage } from "./traces.js";
+
+const ROUTES = [
+  [/^\/$/, () => html`<${TracesPage} />`],
+  [/^\/traces\/([^/]+)$/, (m) => html`<${TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
+];
+
+function usePath() {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const follow = () => setPath(location.pathname);
+    window.addEventListener("popstate", follow);
+    return () => window.removeEventListener("popstate", follow);
+  }, []);
+  return path;
+}
+
+function SignIn({ onSignedIn }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState(null);
+  const submit = async (event) => {
+    event.preventDefault();
+    try {
+      await api("/login", {}, { body: { token } });
+      onSignedIn();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="signin" onSubmit=${submit}>
+    <h1>Sign in to tracejudge</h1>
+    <p>This server was started with a token. Paste it here: it is exchanged for a session cookie of this browser.</p>
+    <input type="password" name="token" autocomplete="current-password" placeholder="token" value=${token}
+      onInput=${(e) => setToken(e.target.value)} aria-label="token" />
+    <button type="submit">Sign in</button>
+    <${ErrorBox} error=${error} />
+  </form>`;
+}
+
+function App() {
+  const path = usePath();
+  const [session, setSession] = useState(null);
+  const check = () => api("/login").then(setSession, (err) => setSession({ error: err }));
+  useEffect(() => {
+    check();
+    const ask = () => setSession({ token_required: true, signed_in: false });
+    window.addEventListener("tracejudge:signin", ask);
+    return () => window.removeEventListener("tracejudge:signin", ask);
+  }, []);
+  if (session === null) return html`<p class="loading">Loading…</p>`;
+  if (session.error) return html`<${ErrorBox} error=${session.error} />`;
+  const signOut = async () => {
+    await api("/logout", {}, { body: {} });
+    check();
+  };
+  let page = html`<p>No page here. <${Link} href="/">See the traces<//>.</p>`;
+  for (const [pattern, view] of ROUTES) {
+    const match = path.match(pattern);
+    if (match) {
+      page = view(match);
+      break;
+    }
+  }
+  return html`<div class="layout">
+    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//>
+      ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
+    <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
+  </div>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));

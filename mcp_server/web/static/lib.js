@@ -1,0 +1,103 @@
+// What every page shares: the html tag, the API client, links to our own routes, and formatting.
+// Every value from the store goes through text() or a formatter before it reaches the DOM, so it is
+// always a string Preact renders as a text node, never markup and never a virtual node.
+import { h, render } from "./vendor/preact.module.js";
+import { useCallback, useEffect, useMemo, useRef, useState } from "./vendor/hooks.module.js";
+import htm from "./vendor/htm.module.js";
+
+export const html = htm.bind(h);
+export { render, useCallback, useEffect, useMemo, useRef, useState };
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// GET `path` with `params` as its query (arrays repeat the parameter), or, with options.body, send
+// it as JSON (POST unless options.method says otherwise) with the header that marks our own writes.
+export async function api(path, params = {}, options = {}) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const item of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(item));
+  }
+  const init = { credentials: "same-origin", headers: { accept: "application/json" } };
+  if (options.body !== undefined) {
+    init.method = options.method || "POST";
+    init.headers["content-type"] = "application/json";
+    init.headers["x-tracejudge-request"] = "1";
+    init.body = JSON.stringify(options.body);
+  }
+  const response = await fetch(url, init);
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_) {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = (data && (data.error || data.message)) || `${response.status} ${response.statusText}`;
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("tracejudge:signin"));
+    throw new ApiError(response.status, message);
+  }
+  return data;
+}
+
+export function navigate(path) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+// A link to one of our own routes; `href` is always built here from ids, never taken from a trace.
+export function Link({ href, children, ...rest }) {
+  const follow = (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(href);
+  };
+  return html`<a href=${href} onClick=${follow} ...${rest}>${children}</a>`;
+}
+
+export function tracePath(traceId, spanId) {
+  const base = `/traces/${encodeURIComponent(traceId)}`;
+  return spanId ? `${base}?span=${encodeURIComponent(spanId)}` : base;
+}
+
+export function text(value) {
+  if (value === null || value === undefined) return "";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+export function ms(value) {
+  if (value === null || value === undefined) return "–";
+  if (value < 1000) return `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+  return `${(value / 1000).toFixed(value < 10000 ? 2 : 1)} s`;
+}
+
+export const count = (value) => (value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US"));
+export const usd = (value) => (value === null || value === undefined ? "–" : `$${Number(value).toFixed(4)}`);
+
+export function when(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? text(iso) : date.toISOString().replace("T", " ").slice(0, 19);
+}
+
+export function Chip({ assessment }) {
+  const value = assessment.value === null || assessment.value === undefined ? assessment.value_preview : assessment.value;
+  const tone = value === true || value === "yes" || value === "pass" ? "good"
+    : value === false || value === "no" || value === "fail" ? "bad" : "neutral";
+  const title = `${text(assessment.source_type)}${assessment.source_id ? ` ${text(assessment.source_id)}` : ""}`;
+  return html`<span class=${`chip ${tone}`} title=${title}>${text(assessment.name)}: ${text(value)}</span>`;
+}
+
+export function ErrorBox({ error }) {
+  if (!error) return null;
+  return html`<div class="error" role="alert">${text(error.message || error)}</div>`;
+}
+
+export function Status({ status }) {
+  return html`<span class=${`status ${text(status).toLowerCase()}`}>${text(status)}</span>`;
+}

@@ -1,0 +1,221 @@
+// The trace page: the header, the span tree beside a waterfall (virtualised, so a trace of thousands
+// of spans stays responsive), the span panel, and feedback.
+import { Content, JsonTree } from "./content.js";
+import { api, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
+
+const ROW_PX = 24;
+const OVERSCAN = 15;
+const SPAN_PAGE = 1000;
+const CONTENT_PAGE = 50000;
+
+function useTrace(traceId) {
+  const [info, setInfo] = useState(null);
+  const [spans, setSpans] = useState([]);
+  const [spansDone, setSpansDone] = useState(false);
+  const [critical, setCritical] = useState(new Set());
+  const [assessments, setAssessments] = useState(null);
+  const [error, setError] = useState(null);
+  const reloadAssessments = () => api(`/api/traces/${encodeURIComponent(traceId)}/assessments`, { max_results: 200 })
+    .then(setAssessments, setError);
+  useEffect(() => {
+    let stopped = false;
+    const base = `/api/traces/${encodeURIComponent(traceId)}`;
+    setInfo(null); setSpans([]); setSpansDone(false); setError(null);
+    api(base).then((data) => stopped || setInfo(data), (err) => stopped || setError(err));
+    (async () => {
+      let token = null;
+      let all = [];
+      do {
+        const page = await api(`${base}/spans`, { max_results: SPAN_PAGE, page_token: token });
+        if (stopped) return;
+        all = all.concat(page.spans);
+        setSpans(all);
+        token = page.next_page_token;
+      } while (token);
+      setSpansDone(true);
+    })().catch((err) => stopped || setError(err));
+    api(`${base}/timing`, { max_results: 100 })
+      .then((report) => stopped || setCritical(new Set(report.critical_path.map((s) => s.span_id))), () => {});
+    reloadAssessments();
+    return () => { stopped = true; };
+  }, [traceId]);
+  return { info, spans, spansDone, critical, assessments, reloadAssessments, error };
+}
+
+function Header({ info, assessments, onFeedback }) {
+  const feedback = (assessments ? assessments.assessments : []).filter((a) => a.kind === "feedback");
+  const facts = [
+    ["status", html`<${Status} status=${info.status} />`],
+    ["started", when(info.start_time)],
+    ["duration", ms(info.duration_ms)],
+    ["spans", `${count(info.span_count)}${info.error_count ? `, ${count(info.error_count)} with errors` : ""}`],
+    ["tokens", `${count(info.total_tokens)} (${count(info.input_tokens)} in, ${count(info.output_tokens)} out)`],
+    ["cost", usd(info.cost)],
+    ["session", text(info.session_id) || "–"],
+    ["user", text(info.user_id) || "–"],
+    ["service", text(info.service_name) || "–"],
+  ];
+  const map = (values) => Object.entries(values || {}).map(([k, v]) => html`<span class="tag" key=${k}>${text(k)}=${text(v)}</span>`);
+  return html`<header class="trace-header">
+    <h1>${text(info.name) || "(no root span yet)"}</h1>
+    <div class="ids">trace <code>${text(info.trace_id)}</code>
+      <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(info.trace_id)}>copy id</button></div>
+    <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
+    ${Object.keys(info.tags || {}).length > 0 && html`<div class="tags">tags ${map(info.tags)}</div>`}
+    ${Object.keys(info.metadata || {}).length > 0 && html`<div class="tags">metadata ${map(info.metadata)}</div>`}
+    <div class="request"><b>request</b> ${text(info.request_preview) || "–"}</div>
+    <div class="request"><b>response</b> ${text(info.response_preview) || "–"}</div>
+    <div class="feedback-row">${feedback.map((a) => html`<${Chip} key=${a.assessment_id} assessment=${a} />`)}</div>
+    <${FeedbackForm} traceId=${info.trace_id} onLogged=${onFeedback} />
+  </header>`;
+}
+
+function FeedbackForm({ traceId, onLogged }) {
+  const [comment, setComment] = useState("");
+  const [who, setWho] = useState(() => localStorage.getItem("tracejudge.name") || "");
+  const [state, setState] = useState(null);
+  const send = async (value) => {
+    localStorage.setItem("tracejudge.name", who);
+    try {
+      await api(`/api/traces/${encodeURIComponent(traceId)}/feedback`, {}, { body: { value, rationale: comment || null, source_id: who || null } });
+      setState({ ok: value ? "Thanks: thumbs up recorded." : "Thanks: thumbs down recorded." });
+      setComment("");
+      onLogged();
+    } catch (err) {
+      setState({ error: err });
+    }
+  };
+  return html`<div class="feedback-form">
+    <button class="thumb up" onClick=${() => send(true)}>▲ Thumbs up</button>
+    <button class="thumb down" onClick=${() => send(false)}>▼ Thumbs down</button>
+    <input name="comment" placeholder="comment (optional)" value=${comment} onInput=${(e) => setComment(e.target.value)} />
+    <input name="who" class="who" placeholder="your name" value=${who} onInput=${(e) => setWho(e.target.value)} />
+    ${state && state.ok && html`<span class="ok">${state.ok}</span>`}
+    <${ErrorBox} error=${state && state.error} />
+  </div>`;
+}
+
+// The spans to show, depth first as ListSpans gives them, without the descendants of collapsed ones.
+function visibleSpans(spans, collapsed) {
+  const out = [];
+  let hideBelow = null;
+  for (const span of spans) {
+    if (hideBelow !== null && span.depth > hideBelow) continue;
+    hideBelow = collapsed.has(span.span_id) ? span.depth : null;
+    out.push(span);
+  }
+  return out;
+}
+
+function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect }) {
+  const [collapsed, setCollapsed] = useState(new Set());
+  const [top, setTop] = useState(0);
+  const [height, setHeight] = useState(600);
+  const box = useRef(null);
+  useEffect(() => {
+    const measure = () => box.current && setHeight(box.current.clientHeight);
+    measure();
+    window.addEventListener("resize", measure);
+    return () => window.removeEventListener("resize", measure);
+  }, []);
+  const rows = useMemo(() => visibleSpans(spans, collapsed), [spans, collapsed]);
+  const span = Math.max(durationMs || 0, ...spans.slice(0, 1).map((s) => s.duration_ms || 0)) || 1;
+  const first = Math.max(0, Math.floor(top / ROW_PX) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((top + height) / ROW_PX) + OVERSCAN);
+  const toggle = (id) => {
+    const next = new Set(collapsed);
+    next.has(id) ? next.delete(id) : next.add(id);
+    setCollapsed(next);
+  };
+  return html`<div class="tree-pane">
+    <div class="tree-head"><span>span</span><span>timeline (${ms(durationMs)})</span></div>
+    <div class="tree" ref=${box} onScroll=${(e) => setTop(e.target.scrollTop)} role="tree" aria-label="spans">
+      <div class="tree-space" style=${{ height: `${rows.length * ROW_PX}px` }}>
+        ${rows.slice(first, last).map((s, i) => {
+          const left = ((s.start_offset_ms || 0) / span) * 100;
+          const width = Math.max(((s.duration_ms || 0) / span) * 100, 0.4);
+          const classes = ["row", s.span_id === selected ? "selected" : "", s.status === "ERROR" ? "error" : "", critical.has(s.span_id) ? "critical" : ""].join(" ");
+          return html`<div key=${s.span_id} class=${classes} role="treeitem" data-span-id=${s.span_id}
+              style=${{ top: `${(first + i) * ROW_PX}px` }} onClick=${() => onSelect(s.span_id)}>
+            <div class="name" style=${{ paddingLeft: `${s.depth * 14 + 4}px` }}>
+              ${s.child_count > 0
+                ? html`<button class="twisty" aria-label=${collapsed.has(s.span_id) ? "expand" : "collapse"}
+                    onClick=${(e) => { e.stopPropagation(); toggle(s.span_id); }}>${collapsed.has(s.span_id) ? "▸" : "▾"}</button>`
+                : html`<span class="twisty"></span>`}
+              <span class=${`type type-${text(s.span_type).toLowerCase().replace(/[^a-z_]/g, "")}`}>${text(s.span_type)}</span>
+              <span class="span-name">${text(s.name)}</span>
+            </div>
+            <div class="lane"><div class="bar" style=${{ left: `${left}%`, width: `${width}%` }}
+              title=${`+${ms(s.start_offset_ms)} for ${ms(s.duration_ms)}${critical.has(s.span_id) ? " (critical path)" : ""}`}></div></div>
+          </div>`;
+        })}
+      </div>
+    </div>
+    <div class="tree-foot">${count(spans.length)} of ${count(total)} spans${done ? "" : " (loading…)"} · <span class="legend-critical">critical path</span> · <span class="legend-error">error</span></div>
+  </div>`;
+}
+
+function SpanPanel({ traceId, spanId }) {
+  const [pages, setPages] = useState([]);
+  const [error, setError] = useState(null);
+  const load = (token) => api(`/api/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(spanId)}`,
+    { max_content_length: CONTENT_PAGE, page_token: token });
+  useEffect(() => {
+    let stopped = false;
+    setPages([]); setError(null);
+    load(null).then((page) => stopped || setPages([page]), (err) => stopped || setError(err));
+    return () => { stopped = true; };
+  }, [traceId, spanId]);
+  if (error) return html`<div class="span-panel"><${ErrorBox} error=${error} /></div>`;
+  if (pages.length === 0) return html`<div class="span-panel"><p class="dim">Loading span…</p></div>`;
+  const span = pages[0];
+  const last = pages[pages.length - 1];
+  const more = () => load(last.next_page_token).then((page) => setPages([...pages, page]), setError);
+  const facts = [["type", text(span.span_type)], ["status", text(span.status)], ["duration", ms(span.duration_ms)],
+    ["model", text(span.model) || "–"], ["tokens", count(span.total_tokens)], ["tool", text(span.tool_name) || "–"]];
+  const events = span.events || [];
+  return html`<div class="span-panel" aria-label="span">
+    <h2>${text(span.name)}</h2>
+    <div class="ids">span <code>${text(span.span_id)}</code>
+      <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(span.span_id)}>copy id</button>
+      <${Link} href=${tracePath(traceId, span.span_id)}>link</${Link}></div>
+    <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
+    ${span.status_message && html`<div class="error">${text(span.status_message)}</div>`}
+    <h3>inputs</h3><${Content} value=${span.inputs} />
+    <h3>outputs</h3><${Content} value=${span.outputs} />
+    ${events.length > 0 && html`<h3>events</h3>${events.map((event, i) => html`<div key=${i}
+      class=${text(event.name) === "exception" ? "event exception" : "event"}><b>${text(event.name)}</b> <${JsonTree} value=${event.attributes || {}} /></div>`)}`}
+    <h3>attributes</h3><${JsonTree} value=${span.attributes || {}} />
+    ${pages.slice(1).map((page, i) => html`<div key=${i} class="more-content">
+      <h3>more content (page ${i + 2})</h3>
+      ${["inputs", "outputs", "attributes", "events"].filter((f) => page[f] !== null && page[f] !== undefined)
+        .map((f) => html`<div key=${f}><b>${f}</b><${Content} value=${page[f]} /></div>`)}
+      ${(page.slices || []).map((slice, j) => html`<div key=${`s${j}`}><b>${text(slice.field)} [${slice.start}–${slice.end}]</b><pre>${text(slice.text)}</pre></div>`)}
+    </div>`)}
+    ${last.notice && html`<p class="notice">${text(last.notice)}</p>`}
+    ${last.next_page_token && html`<button onClick=${more}>Load more of this span</button>`}
+  </div>`;
+}
+
+export function TracePage({ traceId }) {
+  const { info, spans, spansDone, critical, assessments, reloadAssessments, error } = useTrace(traceId);
+  const wanted = new URLSearchParams(location.search).get("span");
+  const [selected, setSelected] = useState(wanted);
+  const current = selected || (info && info.root_span_id) || (spans[0] && spans[0].span_id);
+  const select = (spanId) => {
+    setSelected(spanId);
+    history.replaceState(null, "", tracePath(traceId, spanId));
+  };
+  if (error && !info) return html`<section><${Link} href="/">← traces<//><${ErrorBox} error=${error} /></section>`;
+  if (!info) return html`<p class="loading">Loading trace…</p>`;
+  return html`<section class="trace">
+    <${Link} href="/">← traces<//>
+    <${Header} info=${info} assessments=${assessments} onFeedback=${reloadAssessments} />
+    <${ErrorBox} error=${error} />
+    <div class="trace-body">
+      <${SpanTree} spans=${spans} done=${spansDone} total=${info.span_count} durationMs=${info.duration_ms}
+        critical=${critical} selected=${current} onSelect=${select} />
+      ${current ? html`<${SpanPanel} traceId=${traceId} spanId=${current} />` : html`<div class="span-panel dim">No spans yet.</div>`}
+    </div>
+  </section>`;
+}
