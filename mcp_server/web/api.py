@@ -9,7 +9,6 @@ X-TraceJudge-Request header (see mcp_server.web.login: no cross-site form or scr
 from __future__ import annotations
 
 import functools
-import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,8 +25,6 @@ from mcp_server.assessments import service as assessments
 from mcp_server.tooling.paging import dumps
 from store import Database
 from store.errors import InvalidArgument, TraceJudgeError
-
-logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64_000
 """The most a write's JSON body may hold: feedback is a value, a comment and a name."""
@@ -86,12 +83,13 @@ def _text(request: Request, name: str) -> str | None:
     return value if value else None
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's JSON object, read no further than `max_bytes`; else an InvalidArgument saying why."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise InvalidArgument(f"the request body is over {MAX_BODY_BYTES:,} bytes.")
+        if len(body) > max_bytes:
+            raise InvalidArgument(f"the request body is over {max_bytes:,} bytes.")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -165,7 +163,7 @@ async def list_assessments(request: Request, db: Database) -> dict[str, Any]:
 
 async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
     """LogFeedback from a person at the page: source HUMAN, the name they gave as source_id."""
-    body = await _body(request)
+    body = await json_body(request)
     unknown = sorted(set(body) - {"name", "value", "rationale", "source_id"})
     if unknown:
         raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send name, value, rationale, source_id.")

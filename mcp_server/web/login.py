@@ -28,6 +28,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.http.answers import send_json
+from mcp_server.web.api import json_body
+from store.errors import InvalidArgument
 
 COOKIE = "tracejudge_session"
 SESSION_HOURS = 12
@@ -112,13 +114,10 @@ def login_routes(token: str | None) -> list[Route]:
                         media_type="application/json")  # fmt: skip
 
     async def login(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > 10_000:
-            return _error(400, "the request body is too large for a token.")
-        try:
-            given = orjson.loads(body).get("token")
-        except (orjson.JSONDecodeError, AttributeError):
-            given = None
+        try:  # read no further than a token needs: the body is the client's to make endless
+            given = (await json_body(request, max_bytes=10_000)).get("token")
+        except InvalidArgument as exc:
+            return _error(400, str(exc))
         if token is None:
             return _error(400, "this server was started without a token: no sign-in is needed.")
         if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):

@@ -123,11 +123,7 @@ def gemini_cli_connects(settings: str, tmp_path: Path) -> None:
 def test_codex_connects_with_each_example_and_lists_the_tools(
     example: Path, servers, demo_db: Path, tmp_path: Path
 ) -> None:
-    codex = npm_program(*CODEX)
-    codex_home = tmp_path / "codex"
-    codex_home.mkdir()
-    (codex_home / "config.toml").write_text(filled(example, servers, demo_db))
-    tools = codex_server_tools(codex, environment(tmp_path, CODEX_HOME=str(codex_home)), "tracejudge")
+    tools = codex_tools_with(filled(example, servers, demo_db), tmp_path)
     assert {"GetTraceInfo", "ListSpans", "SearchTraces"} <= set(tools)
 
 
@@ -135,12 +131,16 @@ def test_codex_connects_with_each_example_and_lists_the_tools(
 def test_codex_with_a_url_that_names_toolsets_lists_only_their_tools(
     example: str, servers, demo_db: Path, tmp_path: Path
 ) -> None:
-    codex = npm_program(*CODEX)
+    tools = codex_tools_with(filled(CLIENTS / "codex" / example, servers, demo_db, URL_TOOLSETS), tmp_path)
+    assert set(tools) == {name for toolset in URL_TOOLSETS.split(",") for name in TOOLSETS[toolset][1]}
+
+
+def codex_tools_with(config: str, tmp_path: Path) -> list[str]:
+    """The tools Codex lists for 'tracejudge' with `config` as its config.toml, in a CODEX_HOME of its own."""
     codex_home = tmp_path / "codex"
     codex_home.mkdir()
-    (codex_home / "config.toml").write_text(filled(CLIENTS / "codex" / example, servers, demo_db, URL_TOOLSETS))
-    tools = codex_server_tools(codex, environment(tmp_path, CODEX_HOME=str(codex_home)), "tracejudge")
-    assert set(tools) == {name for toolset in URL_TOOLSETS.split(",") for name in TOOLSETS[toolset][1]}
+    (codex_home / "config.toml").write_text(config)
+    return codex_server_tools(npm_program(*CODEX), environment(tmp_path, CODEX_HOME=str(codex_home)), "tracejudge")
 
 
 def codex_server_tools(codex: Path, env: dict[str, str], name: str, timeout: float = 120) -> list[str]:

@@ -119,7 +119,7 @@ function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect
     return () => window.removeEventListener("resize", measure);
   }, []);
   const rows = useMemo(() => visibleSpans(spans, collapsed), [spans, collapsed]);
-  const span = Math.max(durationMs || 0, ...spans.slice(0, 1).map((s) => s.duration_ms || 0)) || 1;
+  const span = durationMs || (spans[0] && spans[0].duration_ms) || 1;  // the timeline's full width
   const first = Math.max(0, Math.floor(top / ROW_PX) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_PX) + OVERSCAN);
   const toggle = (id) => {
