@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcp import MCPError
-from mcp_types import INVALID_PARAMS
-
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
@@ -127,6 +124,10 @@ class ToolsetsOfUrl:
         if ctx.method == "tools/call":
             name = (ctx.params or {}).get("name")
             if TOOLSET_OF.get(name) not in chosen:
+                # Imported here: settings import this module, and a CLI command must not pay for the SDK.
+                from mcp import MCPError
+                from mcp_types import INVALID_PARAMS
+
                 # The specification makes an unknown tool a protocol error (the SDK's own answer, an
                 # error result, would need the envelope the SDK adds past this middleware).
                 message = (
