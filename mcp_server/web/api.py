@@ -22,9 +22,10 @@ from starlette.routing import Route
 
 from mcp_server import traces
 from mcp_server.assessments import service as assessments
+from mcp_server.labeling import definitions, links, queue
 from mcp_server.tooling.paging import dumps
 from store import Database
-from store.errors import InvalidArgument, TraceJudgeError
+from store.errors import InvalidArgument, LinkRefused, TraceJudgeError
 
 MAX_BODY_BYTES = 64_000
 """The most a write's JSON body may hold: feedback is a value, a comment and a name."""
@@ -40,15 +41,16 @@ def error_response(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
 
 
-async def _run(service: Callable[..., BaseModel | dict], /, *args: Any, **kwargs: Any) -> Any:
+async def run_service(service: Callable[..., BaseModel | dict], /, *args: Any, **kwargs: Any) -> Any:
     """The service's answer as JSON data, run off the event loop (a trace may be large)."""
     answer = await anyio.to_thread.run_sync(functools.partial(service, *args, **kwargs))
     return answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
 
 
-def _endpoint(handler: Callable[[Request, Database], Awaitable[Any]], db: Database) -> Callable[..., Any]:
+def endpoint(handler: Callable[[Request, Database], Awaitable[Any]], db: Database) -> Callable[..., Any]:
     """A route whose handler returns JSON data; the service's expected errors become answers that say
-    what was wrong (404 for what does not exist, 400 for the rest), a busy store 503."""
+    what was wrong (404 for what does not exist, 403 for a refused labeling link, 400 for the rest), a
+    busy store 503."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -57,6 +59,8 @@ def _endpoint(handler: Callable[[Request, Database], Awaitable[Any]], db: Databa
             if not isinstance(exc, TraceJudgeError):
                 raise
             return error_response(404, str(exc))
+        except LinkRefused as exc:
+            return error_response(403, str(exc))
         except TraceJudgeError as exc:
             return error_response(400, str(exc))
         except sqlite3.OperationalError as exc:
@@ -68,7 +72,7 @@ def _endpoint(handler: Callable[[Request, Database], Awaitable[Any]], db: Databa
     return endpoint
 
 
-def _int(request: Request, name: str, default: int) -> int:
+def query_int(request: Request, name: str, default: int) -> int:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
@@ -78,7 +82,7 @@ def _int(request: Request, name: str, default: int) -> int:
         raise InvalidArgument(f"{name} must be a whole number; got {text[:50]!r}.") from None
 
 
-def _text(request: Request, name: str) -> str | None:
+def query_text(request: Request, name: str) -> str | None:
     value = request.query_params.get(name)
     return value if value else None
 
@@ -102,13 +106,13 @@ async def json_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[s
 async def search_traces(request: Request, db: Database) -> dict[str, Any]:
     """SearchTraces (filter_string, order_by, max_results, page_token), and beside each trace the
     newest feedback of each name, which the list shows as chips."""
-    found = await _run(
+    found = await run_service(
         traces.search_traces,
         db,
-        filter_string=_text(request, "filter_string"),
+        filter_string=query_text(request, "filter_string"),
         order_by=request.query_params.getlist("order_by") or None,
-        max_results=_int(request, "max_results", 50),
-        page_token=_text(request, "page_token"),
+        max_results=query_int(request, "max_results", 50),
+        page_token=query_text(request, "page_token"),
     )
     ids = [trace["trace_id"] for trace in found["traces"]]
     chips = await anyio.to_thread.run_sync(assessments.latest_feedback, db, ids)
@@ -118,46 +122,46 @@ async def search_traces(request: Request, db: Database) -> dict[str, Any]:
 
 async def get_trace_info(request: Request, db: Database) -> dict[str, Any]:
     """GetTraceInfo."""
-    return await _run(traces.get_trace_info, db, request.path_params["trace_id"])
+    return await run_service(traces.get_trace_info, db, request.path_params["trace_id"])
 
 
 async def list_spans(request: Request, db: Database) -> dict[str, Any]:
     """ListSpans (max_results, page_token)."""
-    return await _run(
+    return await run_service(
         traces.list_spans,
         db,
         request.path_params["trace_id"],
-        max_results=_int(request, "max_results", 1_000),
-        page_token=_text(request, "page_token"),
+        max_results=query_int(request, "max_results", 1_000),
+        page_token=query_text(request, "page_token"),
     )
 
 
 async def get_span(request: Request, db: Database) -> dict[str, Any]:
     """GetSpan (max_content_length, page_token)."""
-    return await _run(
+    return await run_service(
         traces.get_span,
         db,
         request.path_params["trace_id"],
         request.path_params["span_id"],
-        max_content_length=_int(request, "max_content_length", 50_000),
-        page_token=_text(request, "page_token"),
+        max_content_length=query_int(request, "max_content_length", 50_000),
+        page_token=query_text(request, "page_token"),
     )
 
 
 async def get_span_timing_report(request: Request, db: Database) -> dict[str, Any]:
     """GetSpanTimingReport (max_results): the page marks the critical path from it."""
-    return await _run(traces.get_span_timing_report, db, request.path_params["trace_id"],
-                      max_results=_int(request, "max_results", 100))  # fmt: skip
+    return await run_service(traces.get_span_timing_report, db, request.path_params["trace_id"],
+                      max_results=query_int(request, "max_results", 100))  # fmt: skip
 
 
 async def list_assessments(request: Request, db: Database) -> dict[str, Any]:
     """ListAssessments (max_results, page_token)."""
-    return await _run(
+    return await run_service(
         assessments.list_assessments,
         db,
         request.path_params["trace_id"],
-        max_results=_int(request, "max_results", 50),
-        page_token=_text(request, "page_token"),
+        max_results=query_int(request, "max_results", 50),
+        page_token=query_text(request, "page_token"),
     )
 
 
@@ -169,7 +173,7 @@ async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
         raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send name, value, rationale, source_id.")
     if "value" not in body:
         raise InvalidArgument("value is missing: true for thumbs up, false for thumbs down, or another value.")
-    return await _run(
+    return await run_service(
         assessments.log_feedback,
         db,
         request.path_params["trace_id"],
@@ -181,9 +185,48 @@ async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
     )
 
 
+async def list_labeling_sessions(request: Request, db: Database) -> dict[str, Any]:
+    """ListLabelingSessions (max_results, page_token), each with its progress per labeler."""
+    return await run_service(definitions.list_sessions, db, max_results=query_int(request, "max_results", 50),
+                             page_token=query_text(request, "page_token"))  # fmt: skip
+
+
+async def list_labeling_schemas(request: Request, db: Database) -> dict[str, Any]:
+    """ListLabelingSchemas (max_results, page_token)."""
+    return await run_service(definitions.list_schemas, db, max_results=query_int(request, "max_results", 100),
+                             page_token=query_text(request, "page_token"))  # fmt: skip
+
+
+async def list_labeling_items(request: Request, db: Database) -> dict[str, Any]:
+    """ListLabelingItems (status, max_results, page_token)."""
+    return await run_service(
+        queue.list_items, db, request.path_params["session"], status=query_text(request, "status"),
+        max_results=query_int(request, "max_results", 20), page_token=query_text(request, "page_token"),
+    )  # fmt: skip
+
+
+async def list_labeling_links(request: Request, db: Database) -> dict[str, Any]:
+    """The session's share links (`tracejudge labeling links SESSION`)."""
+    return await run_service(links.list_links, db, request.path_params["session"])
+
+
+async def share_labeling_session(request: Request, db: Database) -> dict[str, Any]:
+    """A new share link (`tracejudge labeling share`): {"labeler"?, "expires"?}; its token is in the answer."""
+    body = await json_body(request)
+    if unknown := sorted(set(body) - {"labeler", "expires"}):
+        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send labeler and expires (e.g. '7d').")
+    return await run_service(links.share_session, db, request.path_params["session"],
+                             labeler=body.get("labeler") or None, expires=body.get("expires") or links.DEFAULT_EXPIRES)  # fmt: skip
+
+
+async def revoke_labeling_link(request: Request, db: Database) -> dict[str, Any]:
+    """Revoke a share link (`tracejudge labeling revoke`)."""
+    return await run_service(links.revoke_link, db, request.path_params["link_id"])
+
+
 def api_routes(db: Database) -> list[Route]:
     def get(path: str, handler: Callable[[Request, Database], Awaitable[Any]]) -> Route:
-        return Route(path, _endpoint(handler, db), methods=["GET"])
+        return Route(path, endpoint(handler, db), methods=["GET"])
 
     return [
         get("/api/traces", search_traces),
@@ -192,5 +235,11 @@ def api_routes(db: Database) -> list[Route]:
         get("/api/traces/{trace_id}/spans/{span_id}", get_span),
         get("/api/traces/{trace_id}/timing", get_span_timing_report),
         get("/api/traces/{trace_id}/assessments", list_assessments),
-        Route("/api/traces/{trace_id}/feedback", _endpoint(log_feedback, db), methods=["POST"]),
+        Route("/api/traces/{trace_id}/feedback", endpoint(log_feedback, db), methods=["POST"]),
+        get("/api/labeling/sessions", list_labeling_sessions),
+        get("/api/labeling/schemas", list_labeling_schemas),
+        get("/api/labeling/sessions/{session}/items", list_labeling_items),
+        get("/api/labeling/sessions/{session}/links", list_labeling_links),
+        Route("/api/labeling/sessions/{session}/links", endpoint(share_labeling_session, db), methods=["POST"]),
+        Route("/api/labeling/links/{link_id}/revoke", endpoint(revoke_labeling_link, db), methods=["POST"]),
     ]
