@@ -227,6 +227,11 @@ def create_session(
     return _session_info(store.create_session(db, name, schema_names, _names(assignees, "assignees", MAX_ASSIGNEES)))
 
 
+def get_session(db: Database, session: str) -> SessionInfo:
+    """One session by its name or session_id, as ListLabelingSessions lists it."""
+    return _session_info(store.get_session(db, session))
+
+
 def list_sessions(db: Database, *, max_results: int = 50, page_token: str | None = None) -> SessionList:
     """A page of sessions by name, with how many items each has per status."""
     fetch = functools.partial(store.list_sessions, db)

@@ -191,6 +191,11 @@ async def list_labeling_sessions(request: Request, db: Database) -> dict[str, An
                              page_token=query_text(request, "page_token"))  # fmt: skip
 
 
+async def get_labeling_session(request: Request, db: Database) -> dict[str, Any]:
+    """One session as ListLabelingSessions shows it (by name or session_id)."""
+    return await run_service(definitions.get_session, db, request.path_params["session"])
+
+
 async def list_labeling_schemas(request: Request, db: Database) -> dict[str, Any]:
     """ListLabelingSchemas (max_results, page_token)."""
     return await run_service(definitions.list_schemas, db, max_results=query_int(request, "max_results", 100),
@@ -238,6 +243,7 @@ def api_routes(db: Database) -> list[Route]:
         Route("/api/traces/{trace_id}/feedback", endpoint(log_feedback, db), methods=["POST"]),
         get("/api/labeling/sessions", list_labeling_sessions),
         get("/api/labeling/schemas", list_labeling_schemas),
+        get("/api/labeling/sessions/{session}", get_labeling_session),
         get("/api/labeling/sessions/{session}/items", list_labeling_items),
         get("/api/labeling/sessions/{session}/links", list_labeling_links),
         Route("/api/labeling/sessions/{session}/links", endpoint(share_labeling_session, db), methods=["POST"]),

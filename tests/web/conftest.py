@@ -42,6 +42,18 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+SCREENSHOTS = "TRACEJUDGE_SCREENSHOTS"
+"""A folder to save the README's screenshots in, as the tests reach each page (unset: none are saved):
+TRACEJUDGE_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/web -m slow"""
+
+
+def save_screenshot(page: object, name: str) -> None:
+    """The page as it is now, as <name>.png in the TRACEJUDGE_SCREENSHOTS folder, when that is set."""
+    if folder := os.environ.get(SCREENSHOTS):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))  # type: ignore[attr-defined]
+
+
 def demo_server(folder: Path, **settings: object) -> LiveServer:
     path = folder / "web.db"
     db = Database(path)

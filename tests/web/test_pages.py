@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from playwright.sync_api import expect
 
 from tests.support.live_server import LiveServer
-from tests.web.conftest import demo_server
+from tests.web.conftest import demo_server, save_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,7 @@ async def assessments_over_mcp(server: LiveServer, trace_id: str) -> list[dict]:
     return result.structured_content["assessments"]
 
 
-def test_find_the_misrouted_trace_read_the_router_prompt_and_thumb_it_down(page, web_server: LiveServer, tmp_path: Path) -> None:
+def test_find_the_misrouted_trace_read_the_router_prompt_and_thumb_it_down(page, web_server: LiveServer) -> None:
     page.goto(f"{web_server.url}/")
     page.wait_for_selector("table.list tbody tr")
     assert page.locator("table.list tbody tr").count() == 10
@@ -82,7 +82,7 @@ def test_find_the_misrouted_trace_read_the_router_prompt_and_thumb_it_down(page,
     panel = page.locator(".span-panel")
     panel.get_by_text("You are the triage assistant for Northwind Mobile", exact=False).wait_for()
     assert panel.locator(".message.role-assistant").inner_text().strip().endswith("product_specialist")
-    page.screenshot(path=str(tmp_path / "trace.png"))
+    save_screenshot(page, "trace-page")
     page.fill("input[name=comment]", "roaming charge is a billing question")
     page.fill("input[name=who]", "dana")
     page.click("button.thumb.down")

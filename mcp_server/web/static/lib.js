@@ -16,14 +16,15 @@ export class ApiError extends Error {
 }
 
 // GET `path` with `params` as its query (arrays repeat the parameter), or, with options.body, send
-// it as JSON (POST unless options.method says otherwise) with the header that marks our own writes.
+// it as JSON (POST unless options.method says otherwise) with the header that marks our own writes;
+// options.headers adds headers (the labeling page's link token).
 export async function api(path, params = {}, options = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null || value === "") continue;
     for (const item of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(item));
   }
-  const init = { credentials: "same-origin", headers: { accept: "application/json" } };
+  const init = { credentials: "same-origin", headers: { accept: "application/json", ...(options.headers || {}) } };
   if (options.body !== undefined) {
     init.method = options.method || "POST";
     init.headers["content-type"] = "application/json";
