@@ -148,7 +148,7 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def register_labeling_commands(sub: Any, add: AddCommand) -> None:
     """Add `labeling schemas|sessions|items` to the top-level subparsers `sub`."""
-    help = "Show labeling schemas, sessions and a session's queue of traces."
+    help = "Show labeling schemas, sessions and their queues; share a session with a person by a link."
     labeling = sub.add_parser("labeling", help=help, description=help)
     group = labeling.add_subparsers(dest="labeling_command", required=True, metavar="SUBCOMMAND")
     schemas = add(group, "schemas", cmd_schemas, "List the labeling schemas: type, what a label may be, instructions.")
