@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from mcp_server import traces
 from mcp_server.assessments import service as assessments
+from mcp_server.evaluation import listing, reports
 from mcp_server.tooling.paging import dumps
 from store import Database
 from store.errors import InvalidArgument, TraceJudgeError
@@ -181,6 +182,62 @@ async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
     )
 
 
+def _flag(request: Request, name: str) -> bool:
+    text = (request.query_params.get(name) or "false").lower()
+    if text not in ("true", "false", "1", "0"):
+        raise InvalidArgument(f"{name} must be true or false; got {text[:50]!r}.")
+    return text in ("true", "1")
+
+
+def _required(request: Request, name: str) -> str:
+    value = _text(request, name)
+    if value is None:
+        raise InvalidArgument(f"{name} is missing: pass the run id (e.g. {name}=run-0f3c...).")
+    return value
+
+
+async def list_evaluation_runs(request: Request, db: Database) -> dict[str, Any]:
+    """ListEvaluationRuns (max_results, page_token), and beside the runs their metrics, of which the
+    list shows the pass rates."""
+    found = await _run(listing.list_evaluation_runs, db, max_results=_int(request, "max_results", 20),
+                       page_token=_text(request, "page_token"))  # fmt: skip
+    ids = [run["run_id"] for run in found["runs"]]
+    found["metrics"] = await anyio.to_thread.run_sync(listing.run_metrics, db, ids)
+    return found
+
+
+async def get_evaluation_run(request: Request, db: Database) -> dict[str, Any]:
+    """GetEvaluationRun (max_results, page_token, errors_only), and beside it what the report page
+    draws that the tool leaves out: each judge's value distribution and the rationale of each result
+    on the page (a result names its assessment only)."""
+    run_id = request.path_params["run_id"]
+    report = await _run(
+        reports.get_evaluation_run,
+        db,
+        run_id,
+        max_results=_int(request, "max_results", 50),
+        page_token=_text(request, "page_token"),
+        errors_only=_flag(request, "errors_only"),
+    )
+    counts = await anyio.to_thread.run_sync(reports.value_distribution, db, run_id)
+    report["distribution"] = {judge: [c.model_dump(mode="json") for c in shown] for judge, shown in counts.items()}
+    ids = [r["assessment_id"] for r in report["results"] if r["assessment_id"]]
+    report["rationales"] = await anyio.to_thread.run_sync(assessments.rationales, db, ids)
+    return report
+
+
+async def compare_evaluation_runs(request: Request, db: Database) -> dict[str, Any]:
+    """CompareEvaluationRuns (run_a, run_b, max_results, page_token)."""
+    return await _run(
+        reports.compare_evaluation_runs,
+        db,
+        _required(request, "run_a"),
+        _required(request, "run_b"),
+        max_results=_int(request, "max_results", 50),
+        page_token=_text(request, "page_token"),
+    )
+
+
 def api_routes(db: Database) -> list[Route]:
     def get(path: str, handler: Callable[[Request, Database], Awaitable[Any]]) -> Route:
         return Route(path, _endpoint(handler, db), methods=["GET"])
@@ -193,4 +250,7 @@ def api_routes(db: Database) -> list[Route]:
         get("/api/traces/{trace_id}/timing", get_span_timing_report),
         get("/api/traces/{trace_id}/assessments", list_assessments),
         Route("/api/traces/{trace_id}/feedback", _endpoint(log_feedback, db), methods=["POST"]),
+        get("/api/runs", list_evaluation_runs),
+        get("/api/runs/compare", compare_evaluation_runs),  # before {run_id}, which would take 'compare'
+        get("/api/runs/{run_id}", get_evaluation_run),
     ]
