@@ -5,10 +5,13 @@ page that records every console error and outside request."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -24,6 +27,8 @@ from tests.support.live_server import LiveServer, start_live_server
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings
 
 __all__ = ["scripted_openai"]
+
+T = TypeVar("T")
 
 MISROUTED = "Why was I charged for roaming in Spain?"
 """The demo trace whose customer the router sent to the wrong specialist."""
@@ -89,6 +94,12 @@ def page(browser, web_server: LiveServer) -> Iterator[object]:
     context.close()
 
 
+def in_a_thread(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Await `function` in a thread of its own: Playwright's sync API holds this thread's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, functools.partial(function, *args, **kwargs)).result(timeout=120)
+
+
 def _resolved(request: dict) -> Reply:
     """Judge 'resolved': version 1 fails the misrouted trace, version 2 (lenient) passes everything."""
     prompt = request["messages"][1]["content"]
@@ -111,7 +122,7 @@ def two_runs(web_server: LiveServer, scripted_openai: ScriptedOpenAI) -> tuple[E
         for version in ("v1", "v2"):
             service.create_judge(db, "resolved", f"RESOLVED {version}: does {{{{ outputs }}}} resolve {{{{ inputs }}}}?",
                                  models=operator)  # fmt: skip
-            runs.append(anyio.run(lambda: evaluate(db, ["resolved", "tool_call_count"], settings=settings, name=version)))
+            runs.append(in_a_thread(evaluate, db, ["resolved", "tool_call_count"], settings=settings, name=version))
     finally:
         db.close()
     return runs[0], runs[1]

@@ -5,7 +5,6 @@ leave out (metrics in the list, value distributions and rationales in the report
 
 from __future__ import annotations
 
-import anyio
 import httpx2
 import pytest
 
@@ -17,7 +16,7 @@ from mcp_server.settings import Settings
 from store import Database, datasets, prompts
 from tests.support.live_server import LiveServer
 from tests.support.northwind import BILLING_FIRST
-from tests.web.conftest import MISROUTED, STRICT_RATIONALE
+from tests.web.conftest import MISROUTED, STRICT_RATIONALE, in_a_thread
 from tests.web.test_api import tool
 
 
@@ -104,17 +103,17 @@ def dataset_runs(server: LiveServer) -> tuple[EvaluationRun, EvaluationRun]:
         runs = []
         for version in (1, 2):
             prompts.set_prompt_alias(db, ROUTER_PROMPT, "production", version)
-            runs.append(anyio.run(lambda: evaluate(
-                db, ["tests.mcp_server.evaluation.example_judges:routed_as_expected"], settings=Settings(),
+            runs.append(in_a_thread(
+                evaluate, db, ["tests.mcp_server.evaluation.example_judges:routed_as_expected"], settings=Settings(),
                 dataset="support", target="mcp_server.demo_target:answer", name=f"prompt v{version}",
-            )))  # fmt: skip
+            ))  # fmt: skip
     finally:
         db.close()
     return runs[0], runs[1]
 
 
 async def test_comparing_runs_on_a_dataset_pairs_the_records_and_names_both_traces(web_server: LiveServer) -> None:
-    before, after = await anyio.to_thread.run_sync(dataset_runs, web_server)
+    before, after = dataset_runs(web_server)
     comparison = httpx2.get(f"{web_server.url}/api/runs/compare", params={"run_a": before.run_id, "run_b": after.run_id}).json()
     assert comparison == await tool(web_server, "CompareEvaluationRuns", {"run_a": before.run_id, "run_b": after.run_id})
     (changed,) = comparison["changed"]

@@ -1,11 +1,15 @@
 // The entry point: sign-in when the server has a token, the layout, and the route for the URL.
 import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
+import { ComparePage, RunPage, RunsPage } from "./runs.js";
 import { TracePage } from "./trace.js";
 import { TracesPage } from "./traces.js";
 
 const ROUTES = [
   [/^\/$/, () => html`<${TracesPage} />`],
   [/^\/traces\/([^/]+)$/, (m) => html`<${TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
+  [/^\/runs$/, () => html`<${RunsPage} />`],
+  [/^\/runs\/compare$/, () => html`<${ComparePage} key=${location.search} />`],
+  [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
 ];
 
 function usePath() {
@@ -65,7 +69,7 @@ function App() {
     }
   }
   return html`<div class="layout">
-    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//>
+    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;

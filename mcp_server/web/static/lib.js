@@ -101,3 +101,19 @@ export function ErrorBox({ error }) {
 export function Status({ status }) {
   return html`<span class=${`status ${text(status).toLowerCase()}`}>${text(status)}</span>`;
 }
+
+// The pager of a list that pages by token: `tokens` is the stack of page tokens so far (null first),
+// so going back needs no token of its own.
+export function usePages() {
+  const [tokens, setTokens] = useState([null]);
+  return { token: tokens[tokens.length - 1], tokens, setTokens, reset: () => setTokens([null]) };
+}
+
+export function Pager({ pages, next, back = "Previous", forward = "Next" }) {
+  const { tokens, setTokens } = pages;
+  return html`<div class="pager">
+    <button disabled=${tokens.length === 1} onClick=${() => setTokens(tokens.slice(0, -1))}>${back}</button>
+    <span>page ${tokens.length}</span>
+    <button disabled=${!next} onClick=${() => setTokens([...tokens, next])}>${forward}</button>
+  </div>`;
+}

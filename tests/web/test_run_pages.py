@@ -1,0 +1,93 @@
+"""The evaluation runs pages in a real Chromium against a real server: a developer opens the runs,
+reads v1's report (each judge's pass rate and the per-trace verdicts with their rationales), follows a
+verdict to its trace, then ticks v1 and v2 and sees what changed; two runs of the demo agent on a
+dataset compare with the two answers side by side."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from mcp_server.evaluation.summary import EvaluationRun
+from tests.support.live_server import LiveServer
+from tests.web.conftest import MISROUTED, STRICT_RATIONALE
+from tests.web.test_runs import dataset_runs
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOTS = "/tmp/runs-{}.png"
+"""Where the pages' screenshots go, to look at when the layout changes."""
+
+
+def test_read_a_runs_report_follow_a_verdict_to_its_trace_and_compare_two_runs(
+    page, web_server: LiveServer, two_runs: tuple[EvaluationRun, EvaluationRun]
+) -> None:
+    v1, v2 = two_runs
+    page.goto(f"{web_server.url}/")
+    page.click("nav.top >> text=Runs")
+    rows = page.locator("table.list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("v2")  # newest first
+    expect(rows.nth(1).locator(".pass-rate", has_text="resolved")).to_contain_text("90.0%")
+    page.screenshot(path=SCREENSHOTS.format("list"), full_page=True)
+
+    rows.nth(1).locator("a", has_text="v1").click()
+    expect(page.locator(".run-header h1")).to_have_text("v1")
+    card = page.locator(".judge-card[data-judge=resolved]")
+    expect(card.locator(".judge-pass")).to_contain_text("90.0%")
+    columns = card.locator("svg[aria-label='value distribution'] rect.column")
+    expect(columns).to_have_count(2)
+    passed, failed_column = (columns.nth(i).bounding_box()["height"] for i in (0, 1))  # true first: 9 of them, then 1
+    assert passed == pytest.approx(9 * failed_column, rel=0.05), (passed, failed_column)
+    expect(page.locator(".judge-card[data-judge=tool_call_count] .judge-errors")).to_have_text("0 errors")
+    results = page.locator("table.results tbody tr")
+    expect(results).to_have_count(20)
+    failed = results.filter(has=page.locator(".chip.bad", has_text="false"))
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text(STRICT_RATIONALE[:100])
+    expect(failed).not_to_contain_text(STRICT_RATIONALE[-40:])  # clipped until expanded
+    failed.locator("button.more").click()
+    expect(failed).to_contain_text(STRICT_RATIONALE[-40:])
+    page.screenshot(path=SCREENSHOTS.format("report"), full_page=True)
+
+    failed.locator("a").click()
+    expect(page.locator(".trace-header .request").first).to_contain_text(MISROUTED)
+    trace_id = page.url.rsplit("/", 1)[1]
+
+    page.go_back()
+    page.go_back()
+    expect(rows).to_have_count(2)
+    compare = page.locator("button", has_text="Compare")
+    expect(compare).to_be_disabled()
+    rows.nth(0).locator("input[type=checkbox]").check()  # v2 first: the older run is still the baseline
+    rows.nth(1).locator("input[type=checkbox]").check()
+    compare.click()
+    expect(page).to_have_url(re.compile(rf"/runs/compare\?a={v1.run_id}&b={v2.run_id}$"))
+    resolved = page.locator("table.deltas tr[data-judge=resolved]")
+    expect(resolved.locator(".pass-move")).to_have_text("90.0% → 100% +10.0 pts")
+    expect(resolved.locator(".pass-move .delta.good")).to_have_text("+10.0 pts")
+    expect(resolved.locator(".error-move")).to_have_text("0 → 0 ±0")
+    expect(page.locator(".changed-count")).to_have_text("1 of 20 compared verdicts changed: resolved 1")
+    expect(page.locator("table.changed tbody tr")).to_have_count(1)
+    changed = page.locator("table.changed tbody tr")
+    expect(changed.locator("td").nth(2)).to_have_text("false")
+    expect(changed.locator("td").nth(3)).to_have_text("true")
+    expect(changed.locator("a")).to_have_attribute("href", f"/traces/{trace_id}")
+    page.screenshot(path=SCREENSHOTS.format("compare"), full_page=True)
+    assert page.problems == []
+
+
+def test_runs_on_a_dataset_compare_with_both_answers_side_by_side(page, web_server: LiveServer) -> None:
+    before, after = dataset_runs(web_server)
+    page.goto(f"{web_server.url}/runs/compare?a={before.run_id}&b={after.run_id}")
+    expect(page.locator("table.changed tbody tr")).to_have_count(1)
+    changed = page.locator("table.changed tbody tr")
+    expect(changed.locator(".output-input")).to_contain_text("roaming in Spain")
+    expect(changed.locator(".output[data-side=a]")).not_to_contain_text("loading")
+    expect(changed.locator(".output[data-side=b]")).not_to_contain_text("loading")
+    answers = [changed.locator(f".output[data-side={side}] .clipped").inner_text() for side in "ab"]
+    assert answers[0] and answers[1] and answers[0] != answers[1]
+    page.screenshot(path=SCREENSHOTS.format("dataset"), full_page=True)
+    assert page.problems == []
