@@ -1,7 +1,7 @@
 """The evaluation runs pages in a real Chromium against a real server: a developer opens the runs,
 reads v1's report (each judge's pass rate and the per-trace verdicts with their rationales), follows a
 verdict to its trace, then ticks v1 and v2 and sees what changed; two runs of the demo agent on a
-dataset compare with the two answers side by side."""
+dataset compare with the two answers side by side; a run's hostile name and rationales render inert."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from mcp_server.evaluation.run import evaluate
 from mcp_server.evaluation.summary import EvaluationRun
+from mcp_server.judges import service
+from mcp_server.models import ModelSettings
+from store import Database
 from tests.support.live_server import LiveServer
-from tests.web.conftest import MISROUTED, STRICT_RATIONALE
+from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
+from tests.web.conftest import MISROUTED, STRICT_RATIONALE, in_a_thread
+from tests.web.test_pages import HOSTILE
 from tests.web.test_runs import dataset_runs
 
 pytestmark = pytest.mark.slow
@@ -76,6 +82,9 @@ def test_read_a_runs_report_follow_a_verdict_to_its_trace_and_compare_two_runs(
     expect(changed.locator("td").nth(3)).to_have_text("true")
     expect(changed.locator("a")).to_have_attribute("href", f"/traces/{trace_id}")
     page.screenshot(path=SCREENSHOTS.format("compare"), full_page=True)
+    page.click("text=swap a and b")
+    expect(page).to_have_url(re.compile(rf"/runs/compare\?a={v2.run_id}&b={v1.run_id}$"))
+    expect(resolved.locator(".pass-move .delta.bad")).to_have_text("-10.0 pts")
     assert page.problems == []
 
 
@@ -90,4 +99,33 @@ def test_runs_on_a_dataset_compare_with_both_answers_side_by_side(page, web_serv
     answers = [changed.locator(f".output[data-side={side}] .clipped").inner_text() for side in "ab"]
     assert answers[0] and answers[1] and answers[0] != answers[1]
     page.screenshot(path=SCREENSHOTS.format("dataset"), full_page=True)
+    assert page.problems == []
+
+
+def test_a_hostile_run_name_and_rationale_render_as_inert_text(
+    page, web_server: LiveServer, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(lambda request: json_reply({"rationale": " ".join(HOSTILE), "value": True}))
+    db = Database(web_server.settings.db_path)
+    try:
+        service.create_judge(db, "resolved", "RESOLVED: does {{ outputs }} resolve {{ inputs }}?",
+                             models=ModelSettings(allowed_models=None))  # fmt: skip
+        run = in_a_thread(evaluate, db, ["resolved"], settings=scripted_settings(scripted_openai), name=HOSTILE[1])
+    finally:
+        db.close()
+    page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
+                         "(window.__violations = window.__violations || []).push(e.violatedDirective))")  # fmt: skip
+    page.goto(f"{web_server.url}/runs")
+    page.locator("table.list a", has_text=HOSTILE[1]).click()
+    expect(page.locator(".run-header h1")).to_have_text(HOSTILE[1])
+    rationale = page.locator("table.results tbody tr").first.locator(".rationale")
+    rationale.locator("button.more").click()
+    expect(rationale).to_contain_text(" ".join(HOSTILE))
+    page.goto(f"{web_server.url}/runs/compare?a={run.run_id}&b={run.run_id}")
+    expect(page.locator(".brief").first).to_contain_text(HOSTILE[1])
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("window.__violations || []") == []
+    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
+    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")
+    assert all(href.startswith("/") for href in hrefs), hrefs
     assert page.problems == []

@@ -12,14 +12,16 @@ const ROUTES = [
   [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
 ];
 
+// The path to route on; the query is part of the state too, so a link that changes only the query
+// (the comparison's "swap a and b") renders the page again.
 function usePath() {
-  const [path, setPath] = useState(location.pathname);
+  const [url, setUrl] = useState(location.pathname + location.search);
   useEffect(() => {
-    const follow = () => setPath(location.pathname);
+    const follow = () => setUrl(location.pathname + location.search);
     window.addEventListener("popstate", follow);
     return () => window.removeEventListener("popstate", follow);
   }, []);
-  return path;
+  return url.split("?")[0];
 }
 
 function SignIn({ onSignedIn }) {
