@@ -85,12 +85,17 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? text(iso) : date.toISOString().replace("T", " ").slice(0, 19);
 }
 
+// How a verdict is coloured: passing values good, failing ones bad, anything else neutral.
+export function tone(value) {
+  if (value === true || value === "yes" || value === "pass") return "good";
+  if (value === false || value === "no" || value === "fail") return "bad";
+  return "neutral";
+}
+
 export function Chip({ assessment }) {
   const value = assessment.value === null || assessment.value === undefined ? assessment.value_preview : assessment.value;
-  const tone = value === true || value === "yes" || value === "pass" ? "good"
-    : value === false || value === "no" || value === "fail" ? "bad" : "neutral";
   const title = `${text(assessment.source_type)}${assessment.source_id ? ` ${text(assessment.source_id)}` : ""}`;
-  return html`<span class=${`chip ${tone}`} title=${title}>${text(assessment.name)}: ${text(value)}</span>`;
+  return html`<span class=${`chip ${tone(value)}`} title=${title}>${text(assessment.name)}: ${text(value)}</span>`;
 }
 
 export function ErrorBox({ error }) {

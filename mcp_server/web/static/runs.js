@@ -2,7 +2,7 @@
 // run's report (GetEvaluationRun) with per-judge charts drawn as SVG, and the comparison of two runs
 // (CompareEvaluationRuns) with the verdicts that changed. Charts take their sizes as SVG attributes,
 // which the CSP allows; every value from the store reaches them as text.
-import { api, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, tracePath, usd, useEffect, usePages, useState, when } from "./lib.js";
+import { api, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, tone, tracePath, usd, useEffect, usePages, useState, when } from "./lib.js";
 
 const LIST_PAGE = 20;
 const RESULT_PAGE = 50;
@@ -16,26 +16,19 @@ const seconds = (s) => (s === null || s === undefined ? "–" : ms(s * 1000));
 const number = (value) => (typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : count(value));
 const isoFromNs = (ns) => new Date(ns / 1e6).toISOString();
 
-// '<judge>/<metric>' metrics as { judge: { metric: value } }, in the order the run lists them.
-function byJudge(metrics) {
+// ['<judge>/<metric>', value] pairs as { judge: { metric: value } }, in the order given.
+function byJudge(pairs) {
   const judges = {};
-  for (const [key, value] of Object.entries(metrics || {})) {
+  for (const [key, value] of pairs) {
     const at = key.lastIndexOf("/");
     (judges[key.slice(0, at)] ||= {})[key.slice(at + 1)] = value;
   }
   return judges;
 }
 
-function verdictTone(value, error) {
-  if (error) return "bad";
-  if (value === true || value === "yes" || value === "pass") return "good";
-  if (value === false || value === "no" || value === "fail") return "bad";
-  return "neutral";
-}
-
 function Verdict({ value, error }) {
   if (error) return html`<span class="chip bad" title=${text(error)}>error</span>`;
-  return html`<span class=${`chip ${verdictTone(value, null)}`}>${text(value)}</span>`;
+  return html`<span class=${`chip ${tone(value)}`}>${text(value)}</span>`;
 }
 
 // Long text cut to CLIP_CHARS, with a button that shows it all.
@@ -80,7 +73,7 @@ function Histogram({ values, total }) {
         const x = i * (barW + gap);
         return html`<g key=${i}>
           <title>${text(b.value)}: ${count(b.count)}</title>
-          <rect class=${`column ${verdictTone(b.value, null)}`} x=${x} y=${H - bottom - h} width=${barW} height=${h} />
+          <rect class=${`column ${tone(b.value)}`} x=${x} y=${H - bottom - h} width=${barW} height=${h} />
           <text class="count" x=${x + barW / 2} y=${H - bottom - h - 3}>${count(b.count)}</text>
           <text class="label" x=${x + barW / 2} y=${H - 5}>${label(b.value)}</text>
         </g>`;
@@ -113,7 +106,7 @@ function Covered({ run }) {
 }
 
 function PassRates({ metrics }) {
-  const judges = byJudge(metrics);
+  const judges = byJudge(Object.entries(metrics || {}));
   return html`<div class="pass-rates">${Object.entries(judges).map(([judge, m]) => html`<div key=${judge} class="pass-rate">
     <span class="judge-name">${text(judge)}</span>
     ${m.pass_rate !== undefined ? html`<${PassBar} rate=${m.pass_rate} width=${70} />` : html`<span class="rate">mean ${number(m.mean)}</span>`}
@@ -216,7 +209,7 @@ export function RunPage({ runId }) {
   if (error && !report) return html`<section><${Link} href="/runs">← runs<//><${ErrorBox} error=${error} /></section>`;
   if (!report) return html`<p class="loading">Loading run…</p>`;
   const { run } = report;
-  const metrics = byJudge(run.metrics);
+  const metrics = byJudge(Object.entries(run.metrics));
   return html`<section class="run">
     <${Link} href="/runs">← runs<//>
     <${RunHeader} run=${run} />
@@ -269,11 +262,7 @@ function Move({ metric, name }) {
 }
 
 function MetricDeltas({ metrics, changedCount }) {
-  const judges = {};
-  for (const m of metrics) {
-    const at = m.metric.lastIndexOf("/");
-    (judges[m.metric.slice(0, at)] ||= {})[m.metric.slice(at + 1)] = m;
-  }
+  const judges = byJudge(metrics.map((m) => [m.metric, m]));
   return html`<table class="list deltas">
     <thead><tr><th>judge</th><th>pass rate</th><th></th><th>mean</th><th>errors</th><th class="num">changed verdicts</th></tr></thead>
     <tbody>${Object.entries(judges).map(([judge, m]) => html`<tr key=${judge} class="static" data-judge=${judge}>
