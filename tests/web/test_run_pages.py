@@ -1,7 +1,8 @@
 """The evaluation runs pages in a real Chromium against a real server: a developer opens the runs,
 reads v1's report (each judge's pass rate and the per-trace verdicts with their rationales), follows a
 verdict to its trace, then ticks v1 and v2 and sees what changed; two runs of the demo agent on a
-dataset compare with the two answers side by side; a run's hostile name and rationales render inert."""
+dataset compare with the two answers side by side; a run still going fills in without a reload; a
+run's hostile name and rationale render inert."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from mcp_server.evaluation.summary import EvaluationRun
 from mcp_server.judges import service
 from mcp_server.models import ModelSettings
 from store import Database
+from store.evaluations import EvaluationResult, create_run, record_results, update_run
+from store.search import search_trace_ids
 from tests.support.live_server import LiveServer
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
 from tests.web.conftest import MISROUTED, STRICT_RATIONALE, in_a_thread
@@ -128,4 +131,29 @@ def test_a_hostile_run_name_and_rationale_render_as_inert_text(
     assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
     hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")
     assert all(href.startswith("/") for href in hrefs), hrefs
+    assert page.problems == []
+
+
+def test_a_run_still_going_fills_in_without_a_reload(page, web_server: LiveServer) -> None:
+    db = Database(web_server.settings.db_path)
+    try:
+        trace_ids = search_trace_ids(db, None, None, 100)
+        judges = [{"name": "resolved", "version": 1, "source_id": "resolved@1", "kind": "llm"}]
+        run = create_run(db, judges=judges, trace_ids=trace_ids, name="going")
+        page.goto(f"{web_server.url}/runs")
+        row = page.locator("table.list tbody tr", has_text="going")
+        expect(row.locator(".status")).to_have_text("running")
+        row.locator("a").click()
+        expect(page.locator(".run-header .status")).to_have_text("running")
+        verdicts = [EvaluationResult(judge="resolved", trace_id=t, source_id="resolved@1", value=n > 0)
+                    for n, t in enumerate(trace_ids)]  # fmt: skip
+        record_results(db, run.run_id, verdicts[:5])
+        expect(page.locator("table.results tbody tr")).to_have_count(5, timeout=15_000)
+        record_results(db, run.run_id, verdicts[5:])
+        update_run(db, run.run_id, status="completed")
+        expect(page.locator(".run-header .status")).to_have_text("completed", timeout=15_000)
+        expect(page.locator(".judge-card[data-judge=resolved] .judge-pass")).to_contain_text("90.0%")
+        expect(page.locator("table.results tbody tr")).to_have_count(10)
+    finally:
+        db.close()
     assert page.problems == []

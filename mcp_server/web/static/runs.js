@@ -7,6 +7,7 @@ import { api, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, to
 const LIST_PAGE = 20;
 const RESULT_PAGE = 50;
 const CLIP_CHARS = 160;
+const POLL_MS = 3000;
 
 export const runPath = (runId) => `/runs/${encodeURIComponent(runId)}`;
 export const comparePath = (a, b) => `/runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
@@ -29,6 +30,18 @@ function byJudge(pairs) {
 function Verdict({ value, error }) {
   if (error) return html`<span class="chip bad" title=${text(error)}>error</span>`;
   return html`<span class=${`chip ${tone(value)}`}>${text(value)}</span>`;
+}
+
+// A number that goes up every POLL_MS while `running` (and the tab is shown): a page reloads on it, so
+// a run that is still going fills in without a reload.
+function usePolling(running) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setInterval(() => document.hidden || setTick((t) => t + 1), POLL_MS);
+    return () => clearInterval(timer);
+  }, [running]);
+  return tick;
 }
 
 // Long text cut to CLIP_CHARS, with a button that shows it all.
@@ -118,9 +131,10 @@ export function RunsPage() {
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
   const [picked, setPicked] = useState([]);
+  const tick = usePolling(result !== null && result.runs.some((run) => run.status === "running"));
   useEffect(() => {
     api("/api/runs", { max_results: LIST_PAGE, page_token: pages.token }).then((found) => { setResult(found); setError(null); }, setError);
-  }, [pages.token]);
+  }, [pages.token, tick]);
   const toggle = (run) => setPicked(picked.some((p) => p.run_id === run.run_id)
     ? picked.filter((p) => p.run_id !== run.run_id) : [...picked, run].slice(-2));
   // The older run is the baseline, whichever was ticked first.
@@ -202,10 +216,11 @@ export function RunPage({ runId }) {
   const [errorsOnly, setErrorsOnly] = useState(false);
   const [report, setReport] = useState(null);
   const [error, setError] = useState(null);
+  const tick = usePolling(report !== null && report.run.status === "running");
   useEffect(() => {
     api(`/api/runs/${encodeURIComponent(runId)}`, { max_results: RESULT_PAGE, page_token: pages.token, errors_only: errorsOnly || null })
       .then((found) => { setReport(found); setError(null); }, setError);
-  }, [runId, pages.token, errorsOnly]);
+  }, [runId, pages.token, errorsOnly, tick]);
   if (error && !report) return html`<section><${Link} href="/runs">← runs<//><${ErrorBox} error=${error} /></section>`;
   if (!report) return html`<p class="loading">Loading run…</p>`;
   const { run } = report;
