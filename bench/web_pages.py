@@ -154,7 +154,7 @@ def list_page(browser: Any, url: str) -> Load:
 def _report(title: str, loads: list[Load], extra: Callable[[list[Load]], list[tuple[str, str]]]) -> None:
     print(f"\n{title} ({len(loads)} loads, each in a fresh browser context)")
     print(f"| {'figure':<34} | {'median':>10} | {'slowest':>10} |")
-    print(f"|{'-' * 36}|{'-' * 12}:|{'-' * 12}:|")
+    print(f"|{'-' * 36}|{'-' * 11}:|{'-' * 11}:|")
     for name in loads[0].marks:
         values = [load.marks[name] for load in loads]
         print(f"| {name + ', ms':<34} | {statistics.median(values):>10,.0f} | {max(values):>10,.0f} |")

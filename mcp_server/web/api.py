@@ -1,6 +1,8 @@
 """The JSON API the web pages read, under /api/: each route calls the same service function as the
 MCP tool it mirrors (its name in the route's docstring) and answers that tool's JSON, with the same
-paging (next_page_token) and the same error messages; a page gets no query layer of its own.
+paging (next_page_token) and the same error messages; a page gets no query layer of its own. What a
+page shows that the tool leaves out (feedback chips, a run's value counts and rationales) comes from
+other services, beside the tool's answer under keys of its own.
 
 Reads take query parameters named as the tool's arguments; writes take a JSON body and need the
 X-TraceJudge-Request header (see mcp_server.web.login: no cross-site form or script can send it).
@@ -22,6 +24,7 @@ from starlette.routing import Route
 
 from mcp_server import traces
 from mcp_server.assessments import service as assessments
+from mcp_server.evaluation import listing, reports
 from mcp_server.labeling import definitions, links, queue
 from mcp_server.tooling.paging import dumps
 from store import Database
@@ -185,6 +188,62 @@ async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
     )
 
 
+def _flag(request: Request, name: str) -> bool:
+    text = (request.query_params.get(name) or "false").lower()
+    if text not in ("true", "false", "1", "0"):
+        raise InvalidArgument(f"{name} must be true or false; got {text[:50]!r}.")
+    return text in ("true", "1")
+
+
+def _required(request: Request, name: str) -> str:
+    value = query_text(request, name)
+    if value is None:
+        raise InvalidArgument(f"{name} is missing: pass the run id (e.g. {name}=run-0f3c...).")
+    return value
+
+
+async def list_evaluation_runs(request: Request, db: Database) -> dict[str, Any]:
+    """ListEvaluationRuns (max_results, page_token), and beside the runs their metrics, of which the
+    list shows the pass rates."""
+    found = await run_service(listing.list_evaluation_runs, db, max_results=query_int(request, "max_results", 20),
+                       page_token=query_text(request, "page_token"))  # fmt: skip
+    ids = [run["run_id"] for run in found["runs"]]
+    found["metrics"] = await anyio.to_thread.run_sync(listing.run_metrics, db, ids)
+    return found
+
+
+async def get_evaluation_run(request: Request, db: Database) -> dict[str, Any]:
+    """GetEvaluationRun (max_results, page_token, errors_only), and beside it what the report page
+    draws that the tool leaves out: each judge's value distribution and the rationale of each result
+    on the page (a result names its assessment only)."""
+    run_id = request.path_params["run_id"]
+    report = await run_service(
+        reports.get_evaluation_run,
+        db,
+        run_id,
+        max_results=query_int(request, "max_results", 50),
+        page_token=query_text(request, "page_token"),
+        errors_only=_flag(request, "errors_only"),
+    )
+    counts = await anyio.to_thread.run_sync(reports.value_distribution, db, run_id)
+    report["distribution"] = {judge: [c.model_dump(mode="json") for c in shown] for judge, shown in counts.items()}
+    ids = [r["assessment_id"] for r in report["results"] if r["assessment_id"]]
+    report["rationales"] = await anyio.to_thread.run_sync(assessments.rationales, db, ids)
+    return report
+
+
+async def compare_evaluation_runs(request: Request, db: Database) -> dict[str, Any]:
+    """CompareEvaluationRuns (run_a, run_b, max_results, page_token)."""
+    return await run_service(
+        reports.compare_evaluation_runs,
+        db,
+        _required(request, "run_a"),
+        _required(request, "run_b"),
+        max_results=query_int(request, "max_results", 50),
+        page_token=query_text(request, "page_token"),
+    )
+
+
 async def list_labeling_sessions(request: Request, db: Database) -> dict[str, Any]:
     """ListLabelingSessions (max_results, page_token), each with its progress per labeler."""
     return await run_service(definitions.list_sessions, db, max_results=query_int(request, "max_results", 50),
@@ -248,4 +307,7 @@ def api_routes(db: Database) -> list[Route]:
         get("/api/labeling/sessions/{session}/links", list_labeling_links),
         Route("/api/labeling/sessions/{session}/links", endpoint(share_labeling_session, db), methods=["POST"]),
         Route("/api/labeling/links/{link_id}/revoke", endpoint(revoke_labeling_link, db), methods=["POST"]),
+        get("/api/runs", list_evaluation_runs),
+        get("/api/runs/compare", compare_evaluation_runs),  # before {run_id}, which would take 'compare'
+        get("/api/runs/{run_id}", get_evaluation_run),
     ]

@@ -2,24 +2,30 @@
 import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
 import { LabelPage } from "./label.js";
 import { LabelingPage, LabelingSessionPage } from "./labeling.js";
+import { ComparePage, RunPage, RunsPage } from "./runs.js";
 import { TracePage } from "./trace.js";
 import { TracesPage } from "./traces.js";
 
 const ROUTES = [
   [/^\/$/, () => html`<${TracesPage} />`],
   [/^\/traces\/([^/]+)$/, (m) => html`<${TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
+  [/^\/runs$/, () => html`<${RunsPage} />`],
+  [/^\/runs\/compare$/, () => html`<${ComparePage} key=${location.search} />`],
+  [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
   [/^\/labeling$/, () => html`<${LabelingPage} />`],
   [/^\/labeling\/([^/]+)$/, (m) => html`<${LabelingSessionPage} key=${m[1]} session=${decodeURIComponent(m[1])} />`],
 ];
 
+// The path to route on; the query is part of the state too, so a link that changes only the query
+// (the comparison's "swap a and b") renders the page again.
 function usePath() {
-  const [path, setPath] = useState(location.pathname);
+  const [url, setUrl] = useState(location.pathname + location.search);
   useEffect(() => {
-    const follow = () => setPath(location.pathname);
+    const follow = () => setUrl(location.pathname + location.search);
     window.addEventListener("popstate", follow);
     return () => window.removeEventListener("popstate", follow);
   }, []);
-  return path;
+  return url.split("?")[0];
 }
 
 function SignIn({ onSignedIn }) {
@@ -68,7 +74,7 @@ function App({ path }) {
     }
   }
   return html`<div class="layout">
-    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/labeling">Labeling<//>
+    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;
