@@ -5,28 +5,20 @@ compares the judge with; with the link alone, no other page, trace, API route or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from playwright.sync_api import expect
 
 from tests.support.live_server import LiveServer
-from tests.web.conftest import demo_server, save_screenshot
+from tests.web.conftest import demo_server, in_a_thread, save_screenshot
 from tests.web.test_api import tool
 from tests.web.test_share import BEARER, TOKEN, make_session
 
 pytestmark = pytest.mark.slow
-
-
-def blocking(function: Callable[..., Any], *args: Any) -> Any:
-    """An async test helper run to completion from this sync (Playwright) test, on a thread of its own."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, function, *args).result()
 
 
 @pytest.fixture
@@ -53,8 +45,8 @@ async def judge_verdicts(server: LiveServer, trace_ids: list[str], values: list[
 
 
 def test_an_expert_labels_three_traces_from_a_shared_link_and_reaches_nothing_else(browser, server: LiveServer) -> None:
-    queued, others = blocking(make_session, server)
-    blocking(judge_verdicts, server, queued, [True, True, False])
+    queued, others = in_a_thread(make_session, server)
+    in_a_thread(judge_verdicts, server, queued, [True, True, False])
 
     # The developer signs in and makes a link for ann on the session's page.
     developer = browser.new_context(viewport={"width": 1300, "height": 900})
@@ -96,11 +88,11 @@ def test_an_expert_labels_three_traces_from_a_shared_link_and_reaches_nothing_el
     assert label.problems == []
 
     # The labels are ann's HUMAN assessments, and JudgeAgreement pairs them with the judge's verdicts.
-    agreement = blocking(tool, server, "JudgeAgreement", {"judge": "routing_correct"}, BEARER)
+    agreement = in_a_thread(tool, server, "JudgeAgreement", {"judge": "routing_correct"}, BEARER)
     assert agreement["pairs"] == 3
     assert agreement["confusion_matrix"] == {"true": {"true": 1}, "false": {"true": 1, "false": 1}}
     assert [d["trace_id"] for d in agreement["disagreements"]] == [queued[1]]
-    items = blocking(tool, server, "ListLabelingItems", {"session": "review"}, BEARER)
+    items = in_a_thread(tool, server, "ListLabelingItems", {"session": "review"}, BEARER)
     assert {label["labeler"] for item in items["items"] for label in item["labels"]} == {"ann"}
 
     # With the link alone, nothing else opens: the other pages ask to sign in, and the APIs refuse.
@@ -117,7 +109,7 @@ def test_an_expert_labels_three_traces_from_a_shared_link_and_reaches_nothing_el
 
 
 def test_a_revoked_link_says_so_on_the_page(browser, server: LiveServer) -> None:
-    blocking(make_session, server)
+    in_a_thread(make_session, server)
     made = httpx2.post(f"{server.url}/api/labeling/sessions/review/links", headers={**BEARER, "x-tracejudge-request": "1"},
                        json={"labeler": "ann"}).json()  # fmt: skip
     httpx2.post(f"{server.url}/api/labeling/links/{made['link_id']}/revoke", headers={**BEARER, "x-tracejudge-request": "1"}, json={})

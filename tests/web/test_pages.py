@@ -6,10 +6,8 @@ without a reload; a server with a token asks to sign in."""
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import anyio
 import pytest
 from mcp import Client
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -19,7 +17,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from playwright.sync_api import expect
 
 from tests.support.live_server import LiveServer
-from tests.web.conftest import demo_server, save_screenshot
+from tests.web.conftest import demo_server, in_a_thread, save_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -75,8 +73,7 @@ def test_find_the_misrouted_trace_read_the_router_prompt_and_thumb_it_down(page,
     page.get_by_text("thumbs down recorded", exact=False).wait_for()
     page.locator(".trace-header .chip.bad", has_text="user_feedback: false").wait_for()
     # Playwright's sync API holds this thread's event loop: the MCP client runs in a thread of its own.
-    with ThreadPoolExecutor(1) as pool:
-        (feedback,) = pool.submit(anyio.run, assessments_over_mcp, web_server, trace_id).result(timeout=60)
+    (feedback,) = in_a_thread(assessments_over_mcp, web_server, trace_id)
     assert (feedback["value"], feedback["source_type"], feedback["source_id"], feedback["rationale"]) == (
         False, "HUMAN", "dana", "roaming charge is a billing question"
     )

@@ -20,15 +20,11 @@ from store.evaluations import EvaluationResult, create_run, record_results, upda
 from store.search import search_trace_ids
 from tests.support.live_server import LiveServer
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
-from tests.web.conftest import MISROUTED, STRICT_RATIONALE, in_a_thread
+from tests.web.conftest import MISROUTED, STRICT_RATIONALE, in_a_thread, save_screenshot
 from tests.web.test_pages import HOSTILE
 from tests.web.test_runs import dataset_runs
 
 pytestmark = pytest.mark.slow
-
-SCREENSHOTS = "/tmp/runs-{}.png"
-"""Where the pages' screenshots go, to look at when the layout changes."""
-
 
 def test_read_a_runs_report_follow_a_verdict_to_its_trace_and_compare_two_runs(
     page, web_server: LiveServer, two_runs: tuple[EvaluationRun, EvaluationRun]
@@ -40,7 +36,6 @@ def test_read_a_runs_report_follow_a_verdict_to_its_trace_and_compare_two_runs(
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("v2")  # newest first
     expect(rows.nth(1).locator(".pass-rate", has_text="resolved")).to_contain_text("90.0%")
-    page.screenshot(path=SCREENSHOTS.format("list"), full_page=True)
 
     rows.nth(1).locator("a", has_text="v1").click()
     expect(page.locator(".run-header h1")).to_have_text("v1")
@@ -59,7 +54,6 @@ def test_read_a_runs_report_follow_a_verdict_to_its_trace_and_compare_two_runs(
     expect(failed).not_to_contain_text(STRICT_RATIONALE[-40:])  # clipped until expanded
     failed.locator("button.more").click()
     expect(failed).to_contain_text(STRICT_RATIONALE[-40:])
-    page.screenshot(path=SCREENSHOTS.format("report"), full_page=True)
 
     failed.locator("a").click()
     expect(page.locator(".trace-header .request").first).to_contain_text(MISROUTED)
@@ -84,7 +78,7 @@ def test_read_a_runs_report_follow_a_verdict_to_its_trace_and_compare_two_runs(
     expect(changed.locator("td").nth(2)).to_have_text("false")
     expect(changed.locator("td").nth(3)).to_have_text("true")
     expect(changed.locator("a")).to_have_attribute("href", f"/traces/{trace_id}")
-    page.screenshot(path=SCREENSHOTS.format("compare"), full_page=True)
+    save_screenshot(page, "runs-compare")
     page.click("text=swap a and b")
     expect(page).to_have_url(re.compile(rf"/runs/compare\?a={v2.run_id}&b={v1.run_id}$"))
     expect(resolved.locator(".pass-move .delta.bad")).to_have_text("-10.0 pts")
@@ -101,7 +95,6 @@ def test_runs_on_a_dataset_compare_with_both_answers_side_by_side(page, web_serv
     expect(changed.locator(".output[data-side=b]")).not_to_contain_text("loading")
     answers = [changed.locator(f".output[data-side={side}] .clipped").inner_text() for side in "ab"]
     assert answers[0] and answers[1] and answers[0] != answers[1]
-    page.screenshot(path=SCREENSHOTS.format("dataset"), full_page=True)
     assert page.problems == []
 
 
