@@ -6,7 +6,7 @@ other trace, page, API route or MCP). The token is shown once, in the link; the 
 SHA-256 (store.labeling_links). Links expire (7 days unless told otherwise) and can be revoked.
 
 The functions below `open_link` are what a link may do, each checked against the link's session;
-mcp_server.web.share serves them to the labeling page.
+mcp_server.web.api.share serves them to the labeling page.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.web.api import api_routes
 from mcp_server.web.login import RequireRequestHeader, login_routes
-from mcp_server.web.share import share_routes
 from store import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -81,7 +80,6 @@ def web_app(db: Database, token: str | None) -> ASGIApp:
             Mount("/static", StaticFiles(directory=STATIC)),
             *login_routes(token),
             *api_routes(db),
-            *share_routes(db),
             Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         # Its own 404, not the router's default (an exception the outer app answers, past these headers).

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.http.answers import send_json
-from mcp_server.web.api import json_body
+from mcp_server.web.api.answers import json_body
 from store.errors import InvalidArgument
 
 COOKIE = "tracejudge_session"
@@ -37,7 +37,7 @@ REQUEST_HEADER = b"x-tracejudge-request"
 """The header a write must carry (any value): what makes it a request of our own page."""
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 SHARE_PREFIX = "/api/label"
-"""mcp_server.web.share's routes: a share link's token, checked there, is what opens them."""
+"""mcp_server.web.api.share's routes: a share link's token, checked there, is what opens them."""
 
 
 def _signature(token: str, expires: int) -> str:
@@ -75,7 +75,7 @@ def session_cookie(scope: Scope) -> str | None:
 
 def web_opens(token: str):
     """For mcp_server.http.auth.BearerTokenMiddleware: whether a request without the header may pass,
-    to the labeling page's API (which takes a share link's token and nothing else: web.share) or on
+    to the labeling page's API (which takes a share link's token and nothing else: web.api.share) or on
     its session cookie to the rest of /api/."""
 
     def opens(scope: Scope) -> bool:

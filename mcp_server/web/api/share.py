@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from mcp_server.labeling import links
-from mcp_server.web import api
+from mcp_server.web.api.answers import endpoint, json_body, query_int, query_text, run_service
+from mcp_server.web.api.traces import get_span, get_trace_info, list_spans
 from mcp_server.web.login import SHARE_PREFIX
 from store import Database
 from store.labeling_links import LabelingLinkRecord
@@ -42,28 +43,28 @@ def _linked(handler: LinkedHandler) -> Callable[[Request, Database], Awaitable[A
 
 async def session(request: Request, db: Database, link: LabelingLinkRecord) -> Any:
     """The session, its questions (schemas in full) and progress."""
-    return await api.run_service(links.linked_session, db, link)
+    return await run_service(links.linked_session, db, link)
 
 
 async def items(request: Request, db: Database, link: LabelingLinkRecord) -> Any:
     """ListLabelingItems of the link's session (status, max_results, page_token)."""
-    return await api.run_service(
-        links.link_items, db, link, status=api.query_text(request, "status"),
-        max_results=api.query_int(request, "max_results", 20), page_token=api.query_text(request, "page_token"),
+    return await run_service(
+        links.link_items, db, link, status=query_text(request, "status"),
+        max_results=query_int(request, "max_results", 20), page_token=query_text(request, "page_token"),
     )  # fmt: skip
 
 
 async def labels(request: Request, db: Database, link: LabelingLinkRecord) -> Any:
     """Labels of one queued trace: {"labels": [{schema, value, comment}], "labeler": name}."""
-    body = await api.json_body(request)
-    return await api.run_service(links.submit_labels, db, link, request.path_params["trace_id"], body.get("labels"),
+    body = await json_body(request)
+    return await run_service(links.submit_labels, db, link, request.path_params["trace_id"], body.get("labels"),
                                  labeler=body.get("labeler"))  # fmt: skip
 
 
 async def skip(request: Request, db: Database, link: LabelingLinkRecord) -> Any:
     """SkipLabelingItem: {"labeler": name}."""
-    body = await api.json_body(request)
-    return await api.run_service(links.skip_trace, db, link, request.path_params["trace_id"],
+    body = await json_body(request)
+    return await run_service(links.skip_trace, db, link, request.path_params["trace_id"],
                                  labeler=body.get("labeler"))  # fmt: skip
 
 
@@ -76,16 +77,16 @@ def _trace_read(handler: Callable[[Request, Database], Awaitable[Any]]) -> Linke
     return read
 
 
-def share_routes(db: Database) -> list[Route]:
+def routes(db: Database) -> list[Route]:
     def route(path: str, handler: LinkedHandler, method: str = "GET") -> Route:
-        return Route(SHARE_PREFIX + path, api.endpoint(_linked(handler), db), methods=[method])
+        return Route(SHARE_PREFIX + path, endpoint(_linked(handler), db), methods=[method])
 
     return [
         route("", session),
         route("/items", items),
-        route("/traces/{trace_id}", _trace_read(api.get_trace_info)),
-        route("/traces/{trace_id}/spans", _trace_read(api.list_spans)),
-        route("/traces/{trace_id}/spans/{span_id}", _trace_read(api.get_span)),
+        route("/traces/{trace_id}", _trace_read(get_trace_info)),
+        route("/traces/{trace_id}/spans", _trace_read(list_spans)),
+        route("/traces/{trace_id}/spans/{span_id}", _trace_read(get_span)),
         route("/traces/{trace_id}/labels", labels, "POST"),
         route("/traces/{trace_id}/skip", skip, "POST"),
     ]
