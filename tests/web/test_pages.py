@@ -6,6 +6,7 @@ without a reload; a server with a token asks to sign in."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,25 @@ def test_hostile_trace_content_renders_as_inert_text(page, web_server: LiveServe
     hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")
     assert all(href.startswith("/") for href in hrefs), hrefs
     assert trace_id in page.url
+    assert page.problems == []
+
+
+def test_a_conversations_traces_read_in_order_as_one_chat(page, web_server: LiveServer) -> None:
+    page.goto(f"{web_server.url}/")
+    page.locator("table.list tbody tr", has_text="Premium SMS fee").locator("a").first.click()
+    session = page.locator("dl.facts a", has_text="conv_")
+    session_id = session.inner_text()
+    session.click()
+    expect(page.locator("h1")).to_contain_text(session_id)
+    turns = page.locator("article.turn")
+    expect(turns).to_have_count(2)
+    # The first turn, then the second, each only its own messages (the second's inputs repeat the first).
+    expect(turns.nth(0).locator(".message.role-user")).to_have_text(re.compile("locked out of the app"))
+    expect(turns.nth(1).locator(".message.role-user")).to_have_count(1)
+    expect(turns.nth(1).locator(".message.role-user")).to_contain_text("Premium SMS fee")
+    expect(turns.nth(1).locator(".message.role-assistant")).to_contain_text("TriviaBlast")
+    turns.nth(0).get_by_role("link", name="open the trace").click()
+    expect(page.locator(".tree .row").first).to_be_visible()
     assert page.problems == []
 
 

@@ -3,12 +3,14 @@ import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js
 import { LabelPage } from "./label.js";
 import { LabelingPage, LabelingSessionPage } from "./labeling.js";
 import { ComparePage, RunPage, RunsPage } from "./runs.js";
+import { SessionPage } from "./session.js";
 import { TracePage } from "./trace.js";
 import { TracesPage } from "./traces.js";
 
 const ROUTES = [
   [/^\/$/, () => html`<${TracesPage} />`],
   [/^\/traces\/([^/]+)$/, (m) => html`<${TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
+  [/^\/sessions\/([^/]+)$/, (m) => html`<${SessionPage} key=${m[1]} sessionId=${decodeURIComponent(m[1])} />`],
   [/^\/runs$/, () => html`<${RunsPage} />`],
   [/^\/runs\/compare$/, () => html`<${ComparePage} key=${location.search} />`],
   [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],

@@ -51,7 +51,7 @@ function Header({ info, assessments, onFeedback }) {
     ["spans", `${count(info.span_count)}${info.error_count ? `, ${count(info.error_count)} with errors` : ""}`],
     ["tokens", `${count(info.total_tokens)} (${count(info.input_tokens)} in, ${count(info.output_tokens)} out)`],
     ["cost", usd(info.cost)],
-    ["session", text(info.session_id) || "–"],
+    ["session", info.session_id ? html`<${Link} href=${`/sessions/${encodeURIComponent(info.session_id)}`}>${text(info.session_id)}<//>` : "–"],
     ["user", text(info.user_id) || "–"],
     ["service", text(info.service_name) || "–"],
   ];
