@@ -120,3 +120,22 @@ def test_a_revoked_link_says_so_on_the_page(browser, server: LiveServer) -> None
     page.goto(f"{server.url}/label")
     expect(page.get_by_role("alert")).to_contain_text("has no token")
     context.close()
+
+
+def test_a_developer_queues_the_trace_they_read_in_a_labeling_session(browser, server: LiveServer) -> None:
+    queued, others = in_a_thread(make_session, server)
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = watched(context, server)
+    page.goto(f"{server.url}/traces/{others[0]}")
+    page.fill("input[name=token]", TOKEN)
+    page.click("form.signin button[type=submit]")
+    page.get_by_role("button", name="Add to labeling").click()
+    expect(page.locator(".trace-actions .ok")).to_have_text("Queued in review.")
+    page.get_by_role("button", name="Add to labeling").click()
+    expect(page.locator(".trace-actions .ok")).to_have_text("Already queued in review.")
+    items = in_a_thread(tool, server, "ListLabelingItems", {"session": "review"}, BEARER)
+    assert [item["trace_id"] for item in items["items"]] == [*queued, others[0]]
+    page.locator(".trace-actions .ok a").click()
+    expect(page.locator("table.list tbody tr")).to_have_count(4)
+    assert page.problems == []
+    context.close()

@@ -188,3 +188,19 @@ async def test_the_session_page_makes_lists_and_revokes_links_with_the_servers_t
     assert httpx2.get(f"{server.url}/api/label", headers=linked(link["token"])).status_code == 403
     unknown = httpx2.post(f"{server.url}/api/labeling/links/ll-nope/revoke", headers={**BEARER, **WRITE}, json={})
     assert unknown.status_code == 404 and "tracejudge labeling links" in unknown.json()["error"]
+
+
+async def test_the_session_pages_queue_traces_as_add_traces_to_labeling_session_does(server: LiveServer) -> None:
+    queued, others = await make_session(server, queued=1)
+    url = f"{server.url}/api/labeling/sessions/review/traces"
+    added = httpx2.post(url, headers={**BEARER, **WRITE}, json={"trace_ids": others[:2]})
+    assert added.status_code == 200 and added.json()["added"] == 2 and added.json()["added_trace_ids"] == others[:2]
+    again = httpx2.post(url, headers={**BEARER, **WRITE}, json={"trace_ids": others[:1]}).json()
+    assert (again["added"], again["already_queued"]) == (0, 1)
+    assert httpx2.post(url, headers=BEARER, json={"trace_ids": others[2:3]}).status_code == 403  # no request header
+    missing = httpx2.post(f"{server.url}/api/labeling/sessions/nope/traces", headers={**BEARER, **WRITE}, json={"trace_ids": others[:1]})
+    assert missing.status_code == 404 and "ListLabelingSessions" in missing.json()["error"]
+    unknown = httpx2.post(url, headers={**BEARER, **WRITE}, json={"trace_ids": ["ab" * 16]})
+    assert unknown.status_code == 400 and "nothing was added" in unknown.json()["error"]
+    items = await tool(server, "ListLabelingItems", {"session": "review"}, BEARER)
+    assert [item["trace_id"] for item in items["items"]] == [*queued, *others[:2]]

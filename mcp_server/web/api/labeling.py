@@ -39,6 +39,15 @@ async def list_labeling_items(request: Request, db: Database) -> dict[str, Any]:
     )  # fmt: skip
 
 
+async def add_traces_to_labeling_session(request: Request, db: Database) -> dict[str, Any]:
+    """AddTracesToLabelingSession ({"trace_ids": [...]} or {"filter_string": ...}, max_traces)."""
+    body = await json_body(request)
+    if unknown := sorted(set(body) - {"trace_ids", "filter_string", "max_traces"}):
+        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send trace_ids or filter_string, and max_traces.")
+    return await run_service(queue.add_traces, db, request.path_params["session"], trace_ids=body.get("trace_ids"),
+                             filter_string=body.get("filter_string"), max_traces=body.get("max_traces") or 1_000)  # fmt: skip
+
+
 async def list_labeling_links(request: Request, db: Database) -> dict[str, Any]:
     """The session's share links (`tracejudge labeling links SESSION`)."""
     return await run_service(links.list_links, db, request.path_params["session"])
@@ -64,6 +73,7 @@ def routes(db: Database) -> list[Route]:
         route("/api/labeling/schemas", list_labeling_schemas, db),
         route("/api/labeling/sessions/{session}", get_labeling_session, db),
         route("/api/labeling/sessions/{session}/items", list_labeling_items, db),
+        route("/api/labeling/sessions/{session}/traces", add_traces_to_labeling_session, db, "POST"),
         route("/api/labeling/sessions/{session}/links", list_labeling_links, db),
         route("/api/labeling/sessions/{session}/links", share_labeling_session, db, "POST"),
         route("/api/labeling/links/{link_id}/revoke", revoke_labeling_link, db, "POST"),

@@ -1,5 +1,6 @@
 // The trace page: the header, the span tree beside a waterfall (virtualised, so a trace of thousands
 // of spans stays responsive), the span panel, and feedback.
+import { TraceActions } from "./actions.js";
 import { Content, JsonTree } from "./content.js";
 import { api, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
 
@@ -67,6 +68,7 @@ function Header({ info, assessments, onFeedback }) {
     <div class="request"><b>response</b> ${text(info.response_preview) || "–"}</div>
     <div class="feedback-row">${feedback.map((a) => html`<${Chip} key=${a.assessment_id} assessment=${a} />`)}</div>
     <${FeedbackForm} traceId=${info.trace_id} onLogged=${onFeedback} />
+    <${TraceActions} traceId=${info.trace_id} />
   </header>`;
 }
 
