@@ -44,12 +44,13 @@ READ = {
     "labeling schemas": None,
     "labeling sessions": None,
     "labeling items": ["no_such_session"],
+    "labeling links": ["no_such_session"],
     "skills list": None,
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
     "datasets create", "datasets add-traces", "datasets import", "datasets delete", "prompts register",
-    "prompts alias", "skills install",
+    "prompts alias", "skills install", "labeling share", "labeling revoke",
     "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
 WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}
