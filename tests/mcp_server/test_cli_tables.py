@@ -171,8 +171,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
     cases = _cases(made)
     # Every command that lists or shows something has --json, and is a case here; `judge run`,
     # `evaluate` and `judge align` (they write) and `skills list` (no tool) are checked elsewhere
-    # (tests/mcp_server/test_cli_json.py).
-    others = {"judge run", "evaluate", "judge align", "skills list"}
+    # (tests/mcp_server/test_cli_json.py), the labeling links (no tool) in tests/web/test_share.py.
+    others = {"judge run", "evaluate", "judge align", "skills list", "labeling share", "labeling links", "labeling revoke"}
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:
