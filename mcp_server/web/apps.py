@@ -44,7 +44,15 @@ TRACE_VIEW = View(
     description="The trace GetTraceInfo answered for: its span tree beside a waterfall with the critical path, "
     "and any span's inputs, outputs and attributes (read with ListSpans and GetSpan).",
 )
-VIEWS = (TRACE_VIEW,)
+RUN_REPORT = View(
+    uri="ui://tracejudge/run-report",
+    tool="GetEvaluationRun",
+    entry="view-run.js",
+    title="tracejudge evaluation run",
+    description="The evaluation run GetEvaluationRun answered for: its totals, each judge's metrics and first "
+    "errors, and its results page by page; a result's trace opens in the trace view.",
+)
+VIEWS = (TRACE_VIEW, RUN_REPORT)
 
 STYLES = ("style.css", "view.css")
 CSP = ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[])

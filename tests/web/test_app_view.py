@@ -2,13 +2,14 @@
 page of the test's own puts the resource's HTML in a sandboxed iframe (allow-scripts alone: an opaque
 origin) under the CSP that the specification has a host build from the resource's metadata, plays the
 host's side of the postMessage protocol, and forwards the view's tools/call to a real tracejudge server
-over the real MCP client. The view must draw the demo trace's span tree and open a span from those
-answers, load nothing, and break no rule of that CSP."""
+over the real MCP client. The trace view must draw the demo trace's span tree and open a span from those
+answers, the run report summarise a run and page its results; neither may load anything or break a rule
+of that CSP."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from playwright.sync_api import expect
 
+from store.evaluations import EvaluationResult, create_run, record_results
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -109,42 +111,92 @@ def host(web_server: LiveServer) -> Iterator[Host]:
             yield Host(portal, connected)
 
 
-def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_tool_calls(browser, host: Host, tmp_path: Path) -> None:
-    # What a host does before the view exists: the model calls GetTraceInfo, whose _meta names its view.
-    (get_trace_info,) = [t for t in host.portal.call(host.client.list_tools).tools if t.name == "GetTraceInfo"]
-    resource = host.portal.call(host.client.read_resource, get_trace_info.meta["ui"]["resourceUri"]).contents[0]
-    assert resource.mime_type == APP_MIME_TYPE
-    (trace,) = host.call_tool("SearchTraces", {"filter_string": MISROUTED_FILTER})["structuredContent"]["traces"]
-    tool_input = {"trace_id": trace["trace_id"]}
-    tool_result = host.call_tool("GetTraceInfo", tool_input)
-    host.calls.clear()
-    document = resource.text.replace("<head>", f'<head>\n<meta http-equiv="Content-Security-Policy" content="{host_csp(resource.meta["ui"]["csp"])}">', 1)
+@dataclass
+class Hosted:
+    """A view the test host renders: its frame, and what the host saw."""
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page = context.new_page()
-    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(f"console: {m.text}"))
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("request", lambda r: problems.append(f"request: {r.url}"))
-    try:
+    page: Any
+    host: Host
+    problems: list[str]
+
+    @property
+    def view(self) -> Any:
+        return self.page.frame_locator("iframe")
+
+    def log(self) -> list[str]:
+        return self.page.evaluate("window.hostLog")
+
+
+@pytest.fixture
+def hosted(browser, host: Host) -> Iterator[Callable[[str, dict[str, Any]], Hosted]]:
+    """Call `tool` as a model would, then render the view its _meta names with the tool's result, as a host does."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+
+    def render(tool: str, arguments: dict[str, Any]) -> Hosted:
+        (listed,) = [t for t in host.portal.call(host.client.list_tools).tools if t.name == tool]
+        resource = host.portal.call(host.client.read_resource, listed.meta["ui"]["resourceUri"]).contents[0]
+        assert resource.mime_type == APP_MIME_TYPE
+        result = host.call_tool(tool, arguments)
+        host.calls.clear()
+        csp = f'<meta http-equiv="Content-Security-Policy" content="{host_csp(resource.meta["ui"]["csp"])}">'
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: m.type in ("error", "warning") and problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("request", lambda r: problems.append(f"request: {r.url}"))
         page.expose_function("hostCallTool", host.call_tool)
         page.set_content(HOST_PAGE)
-        page.evaluate("(start) => window.startHost(start)", {"html": document, "toolInput": tool_input, "toolResult": tool_result})
-        view = page.frame_locator("iframe")
-        expect(view.locator(".tree .row")).to_have_count(trace["span_count"])
-        expect(view.locator(".trace-header h1")).to_have_text(trace["name"])
-        view.locator(".tree .row", has_text="chat gpt-4o-mini").first.click()
-        panel = view.locator(".span-panel")
-        expect(panel.get_by_text("You are the triage assistant for Northwind Mobile", exact=False)).to_be_visible()
-        expect(panel.locator(".message.role-assistant")).to_contain_text("product_specialist")
-        expect(panel.locator("a")).to_have_count(0)  # no link into a site the iframe cannot open
-        expect(page.locator("iframe")).to_have_attribute("style", re.compile(r"height: (?!200px)[0-9]+px"))  # sized by the view
-        page.screenshot(path=str(tmp_path / "app-trace.png"), full_page=True)
-        log = page.evaluate("window.hostLog")
-    finally:
-        context.close()
+        page.evaluate("(start) => window.startHost(start)",
+                      {"html": resource.text.replace("<head>", f"<head>\n{csp}", 1), "toolInput": arguments, "toolResult": result})  # fmt: skip
+        return Hosted(page, host, problems)
+
+    yield render
+    context.close()
+
+
+def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_tool_calls(hosted, host: Host, tmp_path: Path) -> None:
+    (trace,) = host.call_tool("SearchTraces", {"filter_string": MISROUTED_FILTER})["structuredContent"]["traces"]
+    shown = hosted("GetTraceInfo", {"trace_id": trace["trace_id"]})
+    view = shown.view
+    expect(view.locator(".tree .row")).to_have_count(trace["span_count"])
+    expect(view.locator(".trace-header h1")).to_have_text(trace["name"])
+    view.locator(".tree .row", has_text="chat gpt-4o-mini").first.click()
+    panel = view.locator(".span-panel")
+    expect(panel.get_by_text("You are the triage assistant for Northwind Mobile", exact=False)).to_be_visible()
+    expect(panel.locator(".message.role-assistant")).to_contain_text("product_specialist")
+    expect(panel.locator("a")).to_have_count(0)  # no link into a site the iframe cannot open
+    expect(shown.page.locator("iframe")).to_have_attribute("style", re.compile(r"height: (?!200px)[0-9]+px"))  # sized by the view
+    shown.page.screenshot(path=str(tmp_path / "app-trace.png"))
+    log = shown.log()
     # The handshake first; the view read the trace through the host, GetTraceInfo's answer it was given.
     assert log[:2] == ["ui/initialize", "ui/notifications/initialized"]
     assert "answer 900" in log and "ui/notifications/size-changed" in log
     assert {"ListSpans", "GetSpanTimingReport", "GetSpan"} <= set(host.calls) and "GetTraceInfo" not in host.calls
-    assert problems == []
+    assert shown.problems == []
+
+
+def test_the_run_report_summarises_each_judge_pages_its_results_and_opens_a_trace(hosted, host: Host, web_server: LiveServer,
+                                                                                   tmp_path: Path) -> None:
+    traces = host.call_tool("SearchTraces", {"max_results": 10})["structuredContent"]["traces"]
+    judges = [{"name": name, "ref": name, "version": 1, "source_id": f"{name}@1", "kind": "llm"} for name in ("routing", "tone")]
+    run_id = create_run(web_server.db, judges=judges, trace_ids=[t["trace_id"] for t in traces], name="routing check").run_id
+    record_results(web_server.db, run_id, [
+        EvaluationResult(judge="routing", trace_id=t["trace_id"], source_id="routing@1", value=i % 3 != 0, cost=0.001)
+        for i, t in enumerate(traces)
+    ] + [EvaluationResult(judge="tone", trace_id=t["trace_id"], source_id="tone@1", error="the model timed out") for t in traces[:2]])
+    shown = hosted("GetEvaluationRun", {"run_id": run_id, "max_results": 5})
+    view = shown.view
+    expect(view.locator("h1")).to_have_text("routing check")
+    expect(view.locator("table.judges tbody tr")).to_have_count(2)
+    expect(view.locator("table.judges tr", has_text="routing")).to_contain_text("pass_rate 0.600")
+    expect(view.locator("table.judges tr", has_text="tone")).to_contain_text("the model timed out")
+    expect(view.locator("table.results tbody tr")).to_have_count(5)
+    view.get_by_role("button", name="Load more results").click()
+    expect(view.locator("table.results tbody tr")).to_have_count(10)
+    view.locator("table.results tbody tr", has_text="routing").first.locator("button").click()
+    expect(view.locator(".trace .tree .row").first).to_be_visible()
+    expect(view.locator(".trace .span-panel h2")).to_be_visible()
+    expect(view.locator("p.dim", has_text="10 of 12 results")).to_be_visible()
+    shown.page.screenshot(path=str(tmp_path / "app-run.png"))
+    assert host.calls[:2] == ["GetEvaluationRun", "GetTraceInfo"] and "ListSpans" in host.calls
+    assert shown.problems == []

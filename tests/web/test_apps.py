@@ -1,6 +1,7 @@
-"""The MCP Apps views as MCP clients see them, in process and over streamable HTTP: the ui:// resource
-(its MIME type, its CSP metadata, a document that loads nothing from anywhere), GetTraceInfo bound to
-it only for a client that negotiated the extension, and the same answers as before for every other."""
+"""The MCP Apps views as MCP clients see them, in process and over streamable HTTP: the ui:// resources
+(their MIME type, their CSP metadata, documents that load nothing from anywhere), GetTraceInfo and
+GetEvaluationRun bound to them only for a client that negotiated the extension, and the same answers as
+before for every other."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
-from mcp_server.web.apps import TRACE_VIEW
+from mcp_server.web.apps import VIEWS
 from store import Database
 from tests.support.live_server import LiveServer
 
@@ -30,15 +31,20 @@ async def _first_trace(client: Client) -> str:
     return found.structured_content["traces"][0]["trace_id"]
 
 
-async def test_the_trace_view_is_a_ui_resource_that_declares_it_loads_nothing_from_outside(demo_db: Path) -> None:
+async def test_each_view_is_a_ui_resource_that_declares_it_loads_nothing_from_outside(demo_db: Path) -> None:
     async with Client(create_server(Settings(), Database(demo_db)), extensions=[APP_HOST]) as client:
         assert client.server_capabilities.extensions == {EXTENSION_ID: {}}
-        (listed,) = [r for r in (await client.list_resources()).resources if str(r.uri).startswith("ui://")]
-        read = await client.read_resource(TRACE_VIEW.uri)
-    assert (str(listed.uri), listed.mime_type, listed.meta) == (TRACE_VIEW.uri, APP_MIME_TYPE, {"ui": {"csp": NO_ORIGIN, "prefersBorder": True}})
-    (content,) = read.contents
-    assert (content.mime_type, content.meta) == (APP_MIME_TYPE, listed.meta)
-    document = content.text
+        listed = {str(r.uri): r for r in (await client.list_resources()).resources if str(r.uri).startswith("ui://")}
+        read = {uri: await client.read_resource(uri) for uri in listed}
+    assert sorted(listed) == sorted(view.uri for view in VIEWS) == ["ui://tracejudge/run-report", "ui://tracejudge/trace-view"]
+    for uri, resource in listed.items():
+        assert (resource.mime_type, resource.meta) == (APP_MIME_TYPE, {"ui": {"csp": NO_ORIGIN, "prefersBorder": True}})
+        (content,) = read[uri].contents
+        assert (content.mime_type, content.meta) == (APP_MIME_TYPE, resource.meta)
+        _check_self_contained(content.text)
+
+
+def _check_self_contained(document: str) -> None:
     assert document.startswith("<!doctype html>") and '<div id="app">' in document
     # Everything is inline: the markup names no URL, no module is imported by specifier or at run time
     # (the host page's test, test_app_view, runs it under the CSP a host builds from this metadata).
@@ -48,7 +54,7 @@ async def test_the_trace_view_is_a_ui_resource_that_declares_it_loads_nothing_fr
     assert document.count("<script") == 1 and "__tracejudge_modules['vendor/preact.module.js']" in document
 
 
-async def test_get_trace_info_is_bound_to_its_view_only_for_a_client_that_negotiated_mcp_apps(demo_db: Path) -> None:
+async def test_the_tools_are_bound_to_their_views_only_for_a_client_that_negotiated_mcp_apps(demo_db: Path) -> None:
     db = Database(demo_db)
     async with Client(create_server(Settings(), db), extensions=[APP_HOST]) as client:
         with_apps = _tools(await client.list_tools())
@@ -60,21 +66,22 @@ async def test_get_trace_info_is_bound_to_its_view_only_for_a_client_that_negoti
     # The SDK's client_supports_apps: the extension and the app MIME type among its mimeTypes.
     async with Client(create_server(Settings(), db), extensions=[advertise(EXTENSION_ID, {"mimeTypes": ["text/html"]})]) as client:
         wrong_type = _tools(await client.list_tools())
-    assert with_apps["GetTraceInfo"]["_meta"] == {"ui": {"resourceUri": TRACE_VIEW.uri}}
-    assert "_meta" not in without["GetTraceInfo"] and "_meta" not in wrong_type["GetTraceInfo"]
+    assert {view.tool: with_apps[view.tool].pop("_meta") for view in VIEWS} == {
+        "GetTraceInfo": {"ui": {"resourceUri": "ui://tracejudge/trace-view"}},
+        "GetEvaluationRun": {"ui": {"resourceUri": "ui://tracejudge/run-report"}},
+    }
     # Nothing else differs: not the other tools, not the answer (its text is the fallback, and the same).
-    del with_apps["GetTraceInfo"]["_meta"]
     assert with_apps == without == wrong_type
     assert [c.text for c in answer_with_apps.content] == [c.text for c in answer_without.content]
     assert answer_with_apps.structured_content == answer_without.structured_content
 
 
-async def test_a_server_without_the_trace_tools_offers_no_trace_view(demo_db: Path) -> None:
-    async with Client(create_server(Settings(toolsets=["feedback"]), Database(demo_db)), extensions=[APP_HOST]) as client:
+async def test_a_server_offers_the_views_of_the_toolsets_it_serves_only(demo_db: Path) -> None:
+    async with Client(create_server(Settings(toolsets=["feedback", "evaluation"]), Database(demo_db)), extensions=[APP_HOST]) as client:
         resources = (await client.list_resources()).resources
         tools = _tools(await client.list_tools())
-    assert [str(r.uri) for r in resources if str(r.uri).startswith("ui://")] == []
-    assert "GetTraceInfo" not in tools and all("_meta" not in tool for tool in tools.values())
+    assert [str(r.uri) for r in resources if str(r.uri).startswith("ui://")] == ["ui://tracejudge/run-report"]
+    assert "GetTraceInfo" not in tools and [name for name, tool in tools.items() if "_meta" in tool] == ["GetEvaluationRun"]
 
 
 async def test_over_streamable_http_an_app_host_finds_the_view_and_reads_spans_as_the_view_does(web_server: LiveServer) -> None:
