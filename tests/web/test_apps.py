@@ -6,8 +6,10 @@ before for every other."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from mcp import Client
 from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
@@ -26,13 +28,20 @@ def _tools(listed) -> dict[str, dict]:
     return {tool.name: tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listed.tools}
 
 
+@pytest.fixture
+def demo(demo_db: Path) -> Iterator[Database]:
+    database = Database(demo_db)
+    yield database
+    database.close()
+
+
 async def _first_trace(client: Client) -> str:
     found = await client.call_tool("SearchTraces", {"max_results": 1})
     return found.structured_content["traces"][0]["trace_id"]
 
 
-async def test_each_view_is_a_ui_resource_that_declares_it_loads_nothing_from_outside(demo_db: Path) -> None:
-    async with Client(create_server(Settings(), Database(demo_db)), extensions=[APP_HOST]) as client:
+async def test_each_view_is_a_ui_resource_that_declares_it_loads_nothing_from_outside(demo: Database) -> None:
+    async with Client(create_server(Settings(), demo), extensions=[APP_HOST]) as client:
         assert client.server_capabilities.extensions == {EXTENSION_ID: {}}
         listed = {str(r.uri): r for r in (await client.list_resources()).resources if str(r.uri).startswith("ui://")}
         read = {uri: await client.read_resource(uri) for uri in listed}
@@ -54,17 +63,16 @@ def _check_self_contained(document: str) -> None:
     assert document.count("<script") == 1 and "__tracejudge_modules['vendor/preact.module.js']" in document
 
 
-async def test_the_tools_are_bound_to_their_views_only_for_a_client_that_negotiated_mcp_apps(demo_db: Path) -> None:
-    db = Database(demo_db)
-    async with Client(create_server(Settings(), db), extensions=[APP_HOST]) as client:
+async def test_the_tools_are_bound_to_their_views_only_for_a_client_that_negotiated_mcp_apps(demo: Database) -> None:
+    async with Client(create_server(Settings(), demo), extensions=[APP_HOST]) as client:
         with_apps = _tools(await client.list_tools())
         trace_id = await _first_trace(client)
         answer_with_apps = await client.call_tool("GetTraceInfo", {"trace_id": trace_id})
-    async with Client(create_server(Settings(), db)) as client:
+    async with Client(create_server(Settings(), demo)) as client:
         without = _tools(await client.list_tools())
         answer_without = await client.call_tool("GetTraceInfo", {"trace_id": trace_id})
     # The SDK's client_supports_apps: the extension and the app MIME type among its mimeTypes.
-    async with Client(create_server(Settings(), db), extensions=[advertise(EXTENSION_ID, {"mimeTypes": ["text/html"]})]) as client:
+    async with Client(create_server(Settings(), demo), extensions=[advertise(EXTENSION_ID, {"mimeTypes": ["text/html"]})]) as client:
         wrong_type = _tools(await client.list_tools())
     assert {view.tool: with_apps[view.tool].pop("_meta") for view in VIEWS} == {
         "GetTraceInfo": {"ui": {"resourceUri": "ui://tracejudge/trace-view"}},
@@ -76,8 +84,8 @@ async def test_the_tools_are_bound_to_their_views_only_for_a_client_that_negotia
     assert answer_with_apps.structured_content == answer_without.structured_content
 
 
-async def test_a_server_offers_the_views_of_the_toolsets_it_serves_only(demo_db: Path) -> None:
-    async with Client(create_server(Settings(toolsets=["feedback", "evaluation"]), Database(demo_db)), extensions=[APP_HOST]) as client:
+async def test_a_server_offers_the_views_of_the_toolsets_it_serves_only(demo: Database) -> None:
+    async with Client(create_server(Settings(toolsets=["feedback", "evaluation"]), demo), extensions=[APP_HOST]) as client:
         resources = (await client.list_resources()).resources
         tools = _tools(await client.list_tools())
     assert [str(r.uri) for r in resources if str(r.uri).startswith("ui://")] == ["ui://tracejudge/run-report"]
