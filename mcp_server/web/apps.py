@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
+from mcp.server.apps import Apps, ResourceCsp, ResourcePermissions, client_supports_apps
 
 from mcp_server.tooling.toolsets import TOOLSET_OF
 from mcp_server.web.app import STATIC
@@ -57,6 +57,8 @@ VIEWS = (TRACE_VIEW, RUN_REPORT)
 STYLES = ("style.css", "view.css")
 CSP = ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[])
 """No origin for anything: the document holds its script and styles, and reads only through the host."""
+PERMISSIONS = ResourcePermissions(clipboard_write={})
+"""For the views' "copy id" buttons; a host may refuse it, and the buttons then do nothing."""
 
 
 @functools.cache
@@ -67,12 +69,21 @@ def view_html(view: View) -> str:
 
 def apps_extension(toolsets: list[str]) -> Apps:
     """The MCP Apps extension for MCPServer(extensions=...): the view of each tool in `toolsets`, as a
-    `ui://` resource (text/html;profile=mcp-app) that declares it loads nothing from outside."""
+    `ui://` resource (text/html;profile=mcp-app) that declares it loads nothing from outside and would
+    like the clipboard."""
     apps = Apps()
     for view in VIEWS:
         if TOOLSET_OF[view.tool] in toolsets:
-            apps.add_html_resource(view.uri, view_html(view), name=view.uri.rsplit("/", 1)[-1], title=view.title,
-                                   description=view.description, csp=CSP, prefers_border=True)  # fmt: skip
+            apps.add_html_resource(
+                view.uri,
+                view_html(view),
+                name=view.uri.rsplit("/", 1)[-1],
+                title=view.title,
+                description=view.description,
+                csp=CSP,
+                permissions=PERMISSIONS,
+                prefers_border=True,
+            )
     return apps
 
 

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 
 from store.evaluations import EvaluationResult, create_run, record_results
 from tests.support.live_server import LiveServer
+from tests.web.test_pages import HOSTILE, _hostile_trace, send_trace
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +36,10 @@ HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test host
 <p style="margin: 6px 10px">A test host: the view below is a sandboxed iframe, talking to this page by postMessage.</p>
 <script>
 window.hostLog = [];
-window.startHost = ({ html, toolInput, toolResult }) => {
+window.startHost = ({ html, permissions, toolInput, toolResult }) => {
   const frame = document.createElement("iframe");
   frame.setAttribute("sandbox", "allow-scripts");
+  if (permissions.clipboardWrite) frame.setAttribute("allow", "clipboard-write");
   frame.style.cssText = "display: block; width: 100%; height: 200px; border: 0; border-top: 1px solid #ccc";
   frame.srcdoc = html;
   const post = (message) => frame.contentWindow.postMessage({ jsonrpc: "2.0", ...message }, "*");
@@ -147,7 +149,8 @@ def hosted(browser, host: Host) -> Iterator[Callable[[str, dict[str, Any]], Host
         page.expose_function("hostCallTool", host.call_tool)
         page.set_content(HOST_PAGE)
         page.evaluate("(start) => window.startHost(start)",
-                      {"html": resource.text.replace("<head>", f"<head>\n{csp}", 1), "toolInput": arguments, "toolResult": result})  # fmt: skip
+                      {"html": resource.text.replace("<head>", f"<head>\n{csp}", 1), "toolInput": arguments, "toolResult": result,
+                       "permissions": resource.meta["ui"].get("permissions", {})})  # fmt: skip
         return Hosted(page, host, problems)
 
     yield render
@@ -165,6 +168,7 @@ def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_
     expect(panel.get_by_text("You are the triage assistant for Northwind Mobile", exact=False)).to_be_visible()
     expect(panel.locator(".message.role-assistant")).to_contain_text("product_specialist")
     expect(panel.locator("a")).to_have_count(0)  # no link into a site the iframe cannot open
+    panel.get_by_role("button", name="copy id").click()  # whether or not the host grants the clipboard: no error
     expect(shown.page.locator("iframe")).to_have_attribute("style", re.compile(r"height: (?!200px)[0-9]+px"))  # sized by the view
     shown.page.screenshot(path=str(tmp_path / "app-trace.png"))
     log = shown.log()
@@ -199,4 +203,17 @@ def test_the_run_report_summarises_each_judge_pages_its_results_and_opens_a_trac
     expect(view.locator("p.dim", has_text="10 of 12 results")).to_be_visible()
     shown.page.screenshot(path=str(tmp_path / "app-run.png"))
     assert host.calls[:2] == ["GetEvaluationRun", "GetTraceInfo"] and "ListSpans" in host.calls
+    assert shown.problems == []
+
+
+def test_hostile_trace_content_renders_as_inert_text_in_the_view(hosted, host: Host, web_server: LiveServer) -> None:
+    trace_id = send_trace(web_server, _hostile_trace)
+    shown = hosted("GetTraceInfo", {"trace_id": trace_id})
+    view = shown.view
+    expect(view.locator(".trace-header h1")).to_have_text(HOSTILE[1])  # shown as the text it is
+    view.locator(".tree .row", has_text="chat <script>").click()
+    for text in HOSTILE:
+        expect(view.locator(".span-panel").get_by_text(text, exact=False).first).to_be_visible()
+    assert shown.page.frames[1].evaluate("window.__pwned") is None
+    assert view.locator("img").count() == 0 and view.locator("#app script").count() == 0
     assert shown.problems == []

@@ -22,6 +22,7 @@ from tests.support.live_server import LiveServer
 
 APP_HOST = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 NO_ORIGIN = {"connectDomains": [], "resourceDomains": [], "frameDomains": [], "baseUriDomains": []}
+VIEW_META = {"ui": {"csp": NO_ORIGIN, "permissions": {"clipboardWrite": {}}, "prefersBorder": True}}
 
 
 def _tools(listed) -> dict[str, dict]:
@@ -47,7 +48,7 @@ async def test_each_view_is_a_ui_resource_that_declares_it_loads_nothing_from_ou
         read = {uri: await client.read_resource(uri) for uri in listed}
     assert sorted(listed) == sorted(view.uri for view in VIEWS) == ["ui://tracejudge/run-report", "ui://tracejudge/trace-view"]
     for uri, resource in listed.items():
-        assert (resource.mime_type, resource.meta) == (APP_MIME_TYPE, {"ui": {"csp": NO_ORIGIN, "prefersBorder": True}})
+        assert (resource.mime_type, resource.meta) == (APP_MIME_TYPE, VIEW_META)
         (content,) = read[uri].contents
         assert (content.mime_type, content.meta) == (APP_MIME_TYPE, resource.meta)
         _check_self_contained(content.text)

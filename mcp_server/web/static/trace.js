@@ -10,6 +10,9 @@ const OVERSCAN = 15;
 const SPAN_PAGE = 1000;
 const CONTENT_PAGE = 50000;
 
+// A sandboxed view's host may not grant the clipboard: the button then does nothing, and says nothing.
+const copy = (value) => navigator.clipboard && navigator.clipboard.writeText(value).catch(() => {});
+
 // The trace's GetTraceInfo (unless `known` is its answer already), all its spans, and its critical path.
 function useTrace(traceId, known) {
   const call = useTool();
@@ -68,7 +71,7 @@ function Header({ info, children }) {
   return html`<header class="trace-header">
     <h1>${text(info.name) || "(no root span yet)"}</h1>
     <div class="ids">trace <code>${text(info.trace_id)}</code>
-      <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(info.trace_id)}>copy id</button></div>
+      <button class="quiet" onClick=${() => copy(info.trace_id)}>copy id</button></div>
     <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
     ${Object.keys(info.tags || {}).length > 0 && html`<div class="tags">tags ${map(info.tags)}</div>`}
     ${Object.keys(info.metadata || {}).length > 0 && html`<div class="tags">metadata ${map(info.metadata)}</div>`}
@@ -192,7 +195,7 @@ function SpanPanel({ traceId, spanId, linked }) {
   return html`<div class="span-panel" aria-label="span">
     <h2>${text(span.name)}</h2>
     <div class="ids">span <code>${text(span.span_id)}</code>
-      <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(span.span_id)}>copy id</button>
+      <button class="quiet" onClick=${() => copy(span.span_id)}>copy id</button>
       ${linked && html`<${Link} href=${tracePath(traceId, span.span_id)}>link</${Link}>`}</div>
     <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
     ${span.status_message && html`<div class="error">${text(span.status_message)}</div>`}
