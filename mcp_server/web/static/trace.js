@@ -1,6 +1,6 @@
 // The trace page: the header, the span tree beside a waterfall (virtualised, so a trace of thousands
 // of spans stays responsive), the span panel, and feedback. TraceView, all but the feedback and the
-// links, is also the MCP App's trace view (view.js): it reads through useTool(), not a fixed API.
+// links, is also what the MCP Apps views show (view-trace.js, view-run.js): it reads through useTool().
 import { Content, JsonTree } from "./content.js";
 import { api, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
 import { useTool } from "./tools.js";
