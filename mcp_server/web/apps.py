@@ -6,7 +6,8 @@ through the host, which gives it the same JSON the pages read from /api/.
 
 A client that does not negotiate the extension sees no view: create_server leaves the tools' answers
 as they are (their text is the fallback the specification asks for), and ViewsForAppHosts takes
-`_meta.ui` out of tools/list for such a client, so its tool list is the same as without views.
+`_meta.ui` out of tools/list and the views out of resources/list for such a client, so what it lists
+is the same as without views.
 """
 
 from __future__ import annotations
@@ -104,18 +105,23 @@ def bind_views(server: MCPServer) -> None:
 
 
 class ViewsForAppHosts:
-    """MCP middleware: tools/list without `_meta.ui` for a client that did not negotiate MCP Apps (the
-    extension with the text/html;profile=mcp-app MIME type, as the SDK's client_supports_apps reads it).
+    """MCP middleware: for a client that did not negotiate MCP Apps (the extension with the
+    text/html;profile=mcp-app MIME type, as the SDK's client_supports_apps reads it), tools/list without
+    `_meta.ui` and resources/list without the views.
 
     The specification says a server SHOULD check the client's capabilities before offering UI-bound
-    tools; a client without views would only carry the binding in its context for nothing."""
+    tools, and MAY leave UI-only resources out of resources/list: a client without views would only
+    carry them in its context (or its resource picker) for nothing. resources/read still serves them."""
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
-        if ctx.method != "tools/list":
+        if ctx.method not in ("tools/list", "resources/list"):
             return await call_next(ctx)
         listed = await call_next(ctx)  # the wire form, a dict
         if client_supports_apps(ctx) or not isinstance(listed, dict):
             return listed
+        if ctx.method == "resources/list":
+            views = {view.uri for view in VIEWS}
+            return {**listed, "resources": [r for r in listed.get("resources", []) if r.get("uri") not in views]}
         return {**listed, "tools": [_without_ui(tool) for tool in listed.get("tools", [])]}
 
 

@@ -1,7 +1,7 @@
 """The MCP Apps views as MCP clients see them, in process and over streamable HTTP: the ui:// resources
 (their MIME type, their CSP metadata, documents that load nothing from anywhere), GetTraceInfo and
-GetEvaluationRun bound to them only for a client that negotiated the extension, and the same answers as
-before for every other."""
+GetEvaluationRun bound to them and the views listed only for a client that negotiated the extension,
+and the same lists and answers as before for every other."""
 
 from __future__ import annotations
 
@@ -72,6 +72,8 @@ async def test_the_tools_are_bound_to_their_views_only_for_a_client_that_negotia
     async with Client(create_server(Settings(), demo)) as client:
         without = _tools(await client.list_tools())
         answer_without = await client.call_tool("GetTraceInfo", {"trace_id": trace_id})
+        resources_without = (await client.list_resources()).resources
+        readable = await client.read_resource("ui://tracejudge/trace-view")
     # The SDK's client_supports_apps: the extension and the app MIME type among its mimeTypes.
     async with Client(create_server(Settings(), demo), extensions=[advertise(EXTENSION_ID, {"mimeTypes": ["text/html"]})]) as client:
         wrong_type = _tools(await client.list_tools())
@@ -81,6 +83,7 @@ async def test_the_tools_are_bound_to_their_views_only_for_a_client_that_negotia
     }
     # Nothing else differs: not the other tools, not the answer (its text is the fallback, and the same).
     assert with_apps == without == wrong_type
+    assert resources_without == [] and readable.contents[0].mime_type == APP_MIME_TYPE  # listed only to app hosts
     assert [c.text for c in answer_with_apps.content] == [c.text for c in answer_without.content]
     assert answer_with_apps.structured_content == answer_without.structured_content
 
