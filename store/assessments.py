@@ -434,6 +434,16 @@ def get_assessment(db: Database, assessment_id: str) -> AssessmentRecord:
     return _record(row)
 
 
+def get_assessments(db: Database, assessment_ids: list[str]) -> list[AssessmentRecord]:
+    """The assessments of `assessment_ids` that exist, valid or not, in one statement (a page of
+    results shows each one's rationale); unknown ids are left out."""
+    rows = db.reader().execute(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE a.assessment_id IN (SELECT value FROM json_each(:ids))",
+        {"ids": json.dumps(assessment_ids)},
+    ).fetchall()
+    return [_record(row) for row in rows]
+
+
 def list_assessments(
     db: Database,
     trace_id: str,

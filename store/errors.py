@@ -141,6 +141,19 @@ class LabelingSessionNotFound(TraceJudgeError, LookupError):
         self.session = session
 
 
+class LabelingLinkNotFound(TraceJudgeError, LookupError):
+    def __init__(self, link_id: str) -> None:
+        super().__init__(
+            f"labeling link {link_id!r} is not in this store; run `tracejudge labeling links` to list the links "
+            "by link_id."
+        )
+        self.link_id = link_id
+
+
+class LinkRefused(TraceJudgeError, PermissionError):
+    """A labeling link's token that is unknown, expired or revoked: the message says which and what to do."""
+
+
 class DatasetNotFound(TraceJudgeError, LookupError):
     def __init__(self, name: str, version: int | None = None, latest: int | None = None) -> None:
         if version is None:

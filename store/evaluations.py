@@ -446,6 +446,22 @@ def judge_errors(db: Database, run_id: str, *, per_judge: int = 5) -> dict[str, 
     return errors
 
 
+def value_counts(db: Database, run_id: str, *, per_judge: int = 20) -> dict[str, list[tuple[Any, int]]]:
+    """Each judge's `per_judge` most frequent values over the run's results that have one, as
+    (value, results) by frequency and then value: the histogram of a run's report."""
+    rows = db.reader().execute(
+        "SELECT judge, value, n FROM (SELECT judge, value, count(*) AS n, row_number() OVER "
+        "(PARTITION BY judge ORDER BY count(*) DESC, value) AS rank FROM evaluation_results "
+        "WHERE run_id = ? AND error IS NULL AND value IS NOT NULL GROUP BY judge, value) "
+        "WHERE rank <= ? ORDER BY judge, rank",
+        (run_id, per_judge),
+    )
+    counts: dict[str, list[tuple[Any, int]]] = {}
+    for judge, value, n in rows:
+        counts.setdefault(judge, []).append((json.loads(value), n))
+    return counts
+
+
 def _result(row: sqlite3.Row) -> EvaluationResult:
     data = dict(row)
     data["value"] = json.loads(data["value"]) if data["value"] is not None else None

@@ -47,6 +47,8 @@ class LabelingSessionRecord(BaseModel):
     created_ns: int
     status_counts: dict[str, int]
     """How many of its items are pending, completed and skipped (every status present)."""
+    labeled_by: dict[str, int]
+    """How many of its traces each labeler has given a label in the session, most first."""
 
 
 class LabelingItemRecord(BaseModel):
@@ -174,8 +176,23 @@ def _status_counts(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str
     return counts
 
 
+def _labeled_by(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {sid: {} for sid in session_ids}
+    for row in conn.execute(
+        f"SELECT a.metadata ->> '$.{LABEL_SESSION_KEY}' AS session_id, a.source_id, count(DISTINCT a.trace_id) AS n "
+        "FROM assessments a WHERE a.valid = 1 AND a.source_type = 'HUMAN' AND json_valid(a.metadata) "
+        f"AND a.metadata ->> '$.{LABEL_SESSION_KEY}' IN (SELECT value FROM json_each(?)) "
+        "GROUP BY 1, 2 ORDER BY n DESC, a.source_id",
+        (json.dumps(session_ids),),
+    ):
+        counts[row["session_id"]][row["source_id"] or ""] = row["n"]
+    return counts
+
+
 def _sessions(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[LabelingSessionRecord]:
-    counts = _status_counts(conn, [row["session_id"] for row in rows])
+    ids = [row["session_id"] for row in rows]
+    counts = _status_counts(conn, ids)
+    labeled_by = _labeled_by(conn, ids)
     return [
         LabelingSessionRecord(
             session_id=row["session_id"],
@@ -184,6 +201,7 @@ def _sessions(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Labelin
             assignees=json.loads(row["assignees"]),
             created_ns=row["created_ns"],
             status_counts=counts[row["session_id"]],
+            labeled_by=labeled_by[row["session_id"]],
         )
         for row in rows
     ]

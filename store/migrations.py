@@ -448,6 +448,23 @@ def _m011_evaluation_run_spend(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE evaluation_runs ADD COLUMN unjudged_cost REAL NOT NULL DEFAULT 0.0")
 
 
+def _m012_labeling_links(conn: sqlite3.Connection) -> None:
+    # Share links of labeling sessions: each holds a capability for one session, and only its
+    # SHA-256 is kept, so a copy of the file opens no session.
+    conn.execute(
+        "CREATE TABLE labeling_links ("
+        "link_id TEXT PRIMARY KEY, "
+        "session_id TEXT NOT NULL REFERENCES labeling_sessions(session_id), "
+        "labeler TEXT, "  # NULL: whoever opens it gives their name on the page
+        "token_hash TEXT NOT NULL UNIQUE, "
+        "created_ns INTEGER NOT NULL, "
+        "expires_ns INTEGER NOT NULL, "
+        "revoked_ns INTEGER"
+        ")"
+    )
+    conn.execute("CREATE INDEX idx_labeling_links_session ON labeling_links(session_id, created_ns)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -462,6 +479,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("009_known_usage_previews_span_metadata", _m009_known_usage_previews_span_metadata),
     ("010_pending_logs", _m010_pending_logs),
     ("011_evaluation_run_spend", _m011_evaluation_run_spend),
+    ("012_labeling_links", _m012_labeling_links),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -307,3 +307,13 @@ def latest_feedback(db: Database, trace_ids: list[str]) -> dict[str, list[Assess
     for record in store.latest_feedback(db, trace_ids):
         shown.setdefault(record.trace_id, []).append(summarize(record))
     return shown
+
+
+def rationales(db: Database, assessment_ids: list[str]) -> dict[str, str]:
+    """The rationale of each of `assessment_ids` that has one, cut as listings cut it: what a page
+    of evaluation results shows beside each verdict (a result holds its assessment's id only)."""
+    return {
+        record.assessment_id: clip(record.rationale, SUMMARY_TEXT_CHARS)
+        for record in store.get_assessments(db, assessment_ids)
+        if record.rationale is not None
+    }

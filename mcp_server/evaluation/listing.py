@@ -1,6 +1,7 @@
 """The service behind ListEvaluationRuns: the stored runs, newest first, each as one compact
 summary (what it judged, with which judges, how far it got, what it cost), so a lost run id is
-found again. GetEvaluationRun has a run's metrics and results."""
+found again. GetEvaluationRun has a run's metrics and results; run_metrics gives them for a page of
+runs, which the web list shows beside each."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mcp_server.evaluation.summary import summarize
 from mcp_server.tooling.paging import (
     ENVELOPE_RESERVE,
     Page,
@@ -131,3 +133,8 @@ def list_evaluation_runs(db: Database, *, max_results: int = 20, page_token: str
         )
         answer.notice = next_page_notice(LIST_TOOL, "runs", shown + 1, upto, total, answer.next_page_token)
     return answer
+
+
+def run_metrics(db: Database, run_ids: list[str]) -> dict[str, dict[str, float | int | None]]:
+    """Each of `run_ids`' metrics as GetEvaluationRun gives them ('<judge>/pass_rate' ...)."""
+    return {run_id: summarize(db, run_id).metrics for run_id in run_ids}

@@ -1,7 +1,8 @@
 """The services behind GetEvaluationRun and CompareEvaluationRuns: a run's summary, metrics,
 errors per judge and a page of results; two runs' metric deltas and the traces whose verdict
 changed. Each answer fits ANSWER_CHARS: values and errors are clipped, results page by
-(judge, trace_id) with opaque page tokens.
+(judge, trace_id) with opaque page tokens. Beside them, each judge's value distribution, which the
+web report draws as a histogram.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ MAX_RESULTS = 200
 VALUE_CHARS = 300
 ERROR_CHARS = 300
 ERRORS_PER_JUDGE = 3
+DISTRIBUTION_VALUES = 20
+"""The most distinct values value_distribution gives per judge."""
 
 
 class ResultRow(BaseModel):
@@ -154,6 +157,21 @@ def get_evaluation_run(
         report.notice = _more(GET_TOOL, what, len(page.items), run.errors if errors_only else run.pairs_done,
                               report.next_page_token)
     return report
+
+
+class ValueCount(BaseModel):
+    value: bool | int | float | str | None
+    count: int
+
+
+def value_distribution(db: Database, run_id: str) -> dict[str, list[ValueCount]]:
+    """Each judge's DISTRIBUTION_VALUES most frequent values in the run (strings clipped), most
+    frequent first: the web report's histograms. The judge's '<judge>/count' metric less their sum
+    is what its rarer values add up to."""
+    return {
+        judge: [ValueCount(value=_value(value), count=n) for value, n in counts]
+        for judge, counts in store.value_counts(db, run_id, per_judge=DISTRIBUTION_VALUES).items()
+    }
 
 
 def _more(tool: str, what: str, shown: int, total: int, token: str) -> str:

@@ -22,7 +22,7 @@ from mcp_server.http.sessions import SessionLimitMiddleware
 from mcp_server.settings import Settings
 from mcp_server.tooling.toolsets import URL_TOOLSETS, requested_toolsets
 from mcp_server.web.app import web_app
-from mcp_server.web.login import cookie_opens
+from mcp_server.web.login import web_opens
 from store import Database
 from store.logs import PendingLogs
 
@@ -140,7 +140,7 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
     )
     if settings.token:
         app.add_middleware(
-            BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS, opens=cookie_opens(settings.token)
+            BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS, opens=web_opens(settings.token)
         )
     app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
     return app

@@ -67,6 +67,7 @@ class SessionInfo(BaseModel):
     schemas: list[str]
     assignees: list[str] = Field(description="Who may label; empty for anyone.")
     status_counts: dict[str, int] = Field(description="Items pending, completed and skipped.")
+    labeled_by: dict[str, int] = Field(description="How many of its traces each labeler has labeled in it.")
     created_time: str | None
 
 
@@ -118,8 +119,14 @@ def _session_info(record: store.LabelingSessionRecord) -> SessionInfo:
         schemas=record.schemas,
         assignees=record.assignees,
         status_counts=record.status_counts,
+        labeled_by=record.labeled_by,
         created_time=iso_time(record.created_ns),
     )
+
+
+def schema_infos(db: Database, names: list[str]) -> list[SchemaInfo]:
+    """The schemas of these names, in full (a session's questions, for the page that asks them)."""
+    return [_schema_info(record) for record in store.get_schemas(db, names)]
 
 
 def _after_name(state: dict[str, Any] | None, tool: str) -> str | None:
@@ -218,6 +225,11 @@ def create_session(
             "CreateLabelingSchema makes one)."
         )
     return _session_info(store.create_session(db, name, schema_names, _names(assignees, "assignees", MAX_ASSIGNEES)))
+
+
+def get_session(db: Database, session: str) -> SessionInfo:
+    """One session by its name or session_id, as ListLabelingSessions lists it."""
+    return _session_info(store.get_session(db, session))
 
 
 def list_sessions(db: Database, *, max_results: int = 50, page_token: str | None = None) -> SessionList:

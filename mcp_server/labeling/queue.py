@@ -265,7 +265,7 @@ def _queued_item(db: Database, record: store.LabelingSessionRecord, trace_id: st
     return item
 
 
-def _labeler(record: store.LabelingSessionRecord, labeler: object) -> str:
+def check_labeler(record: store.LabelingSessionRecord, labeler: object) -> str:
     name = check_name(labeler, "labeler")
     if record.assignees and name not in record.assignees:
         raise InvalidArgument(
@@ -304,7 +304,7 @@ def submit_label(
     schema_record = store.get_schema(db, schema)
     trace_id = normalize_trace_id(trace_id)
     item = _queued_item(db, record, trace_id)
-    labeler = _labeler(record, labeler)
+    labeler = check_labeler(record, labeler)
     if comment is not None and not schema_record.enable_comment:
         raise InvalidArgument(
             f"schema {schema!r} does not take comments (enable_comment is false); leave comment out, or "
@@ -335,7 +335,7 @@ def skip_item(db: Database, session: str, trace_id: str, *, labeler: str) -> Lab
     """Mark a queued trace skipped; labels it already has are kept, and a later label un-skips it."""
     record = store.get_session(db, session)
     trace_id = normalize_trace_id(trace_id)
-    labeler = _labeler(record, labeler)
+    labeler = check_labeler(record, labeler)
     item = store.skip_item(db, record.session_id, trace_id, assignee=labeler)
     # None: the trace is not queued, and _queued_item raises the error that says how to queue it.
     return _shown_items(db, record, [item or _queued_item(db, record, trace_id)])[0]

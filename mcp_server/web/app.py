@@ -24,7 +24,10 @@ from mcp_server.web.login import RequireRequestHeader, login_routes
 from store import Database
 
 STATIC = Path(__file__).with_name("static")
-PAGES = ("/", "/traces/{trace_id}")
+PAGES = (
+    "/", "/traces/{trace_id}", "/sessions/{session_id}", "/runs", "/runs/compare", "/runs/{run_id}",
+    "/labeling", "/labeling/{session}", "/label",
+)
 """The page routes: each answers the page shell, whose script renders the page for the URL."""
 
 CONTENT_SECURITY_POLICY = (
@@ -72,7 +75,7 @@ def web_app(db: Database, token: str | None) -> ASGIApp:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
     async def api_not_found(request: Request) -> Response:
-        return JSONResponse({"error": f"no API route {request.url.path}; the pages use /api/traces ..."}, 404)
+        return JSONResponse({"error": f"no API route {request.url.path}; the pages use /api/traces and /api/runs ..."}, 404)
 
     router = Router(
         [

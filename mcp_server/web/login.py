@@ -6,7 +6,7 @@ A browser cannot be given an Authorization header to send, so the page trades th
 Path=/, for SESSION_HOURS. The cookie holds its expiry and an HMAC of it keyed by the token: any
 server process started with the same token accepts it (nothing kept in one process that another
 needs), and changing the token signs everyone out. The cookie opens /api/ only: MCP and OTLP still
-need the header.
+need the header. A share link's token opens /api/label/ only, and the cookie does not open that.
 
 Every request that changes something (any method but GET and HEAD, on any web route) must carry the
 X-TraceJudge-Request header. A cross-site form cannot set a header, and a cross-site script that
@@ -28,7 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.http.answers import send_json
-from mcp_server.web.api import json_body
+from mcp_server.web.api.answers import json_body
 from store.errors import InvalidArgument
 
 COOKIE = "tracejudge_session"
@@ -36,6 +36,8 @@ SESSION_HOURS = 12
 REQUEST_HEADER = b"x-tracejudge-request"
 """The header a write must carry (any value): what makes it a request of our own page."""
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+SHARE_PREFIX = "/api/label"
+"""mcp_server.web.api.share's routes: a share link's token, checked there, is what opens them."""
 
 
 def _signature(token: str, expires: int) -> str:
@@ -71,12 +73,15 @@ def session_cookie(scope: Scope) -> str | None:
     return None
 
 
-def cookie_opens(token: str):
-    """For mcp_server.http.auth.BearerTokenMiddleware: whether a request without the header may pass
-    on its session cookie (only to /api/)."""
+def web_opens(token: str):
+    """For mcp_server.http.auth.BearerTokenMiddleware: whether a request without the header may pass,
+    to the labeling page's API (which takes a share link's token and nothing else: web.api.share) or on
+    its session cookie to the rest of /api/."""
 
     def opens(scope: Scope) -> bool:
         path = scope["path"]
+        if path == SHARE_PREFIX or path.startswith(SHARE_PREFIX + "/"):
+            return True
         if not (path == "/api" or path.startswith("/api/")):
             return False
         value = session_cookie(scope)

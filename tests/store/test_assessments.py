@@ -12,6 +12,7 @@ from store import Database, SpanIn, migrations, write_spans
 from store.assessments import (
     MAX_TEXT_CHARS,
     get_assessment,
+    get_assessments,
     list_assessments,
     log_assessment,
     new_assessment,
@@ -149,6 +150,15 @@ def test_override_keeps_the_old_assessment_invalid_and_links_both(store: Databas
     assert (new_record.source_type, new_record.source_id, new_record.rationale) == ("HUMAN", "alice", "checked by hand")
     assert [r.assessment_id for r in list_assessments(store, TRACE)[0]] == [new]
     assert [r.assessment_id for r in list_assessments(store, TRACE, include_invalid=True)[0]] == [old, new]
+
+
+def test_many_assessments_read_by_id_in_one_call_valid_or_not_leaving_unknown_ids_out(store: Database) -> None:
+    old = log_assessment(store, new_assessment(TRACE, "correctness", "no", rationale="wrong specialist"))
+    new = override_assessment(store, old, "yes", rationale="checked by hand")
+    read = {r.assessment_id: r for r in get_assessments(store, [old, new, "a-" + "0" * 32])}
+    assert set(read) == {old, new}
+    assert (read[old].rationale, read[old].valid, read[new].rationale) == ("wrong specialist", False, "checked by hand")
+    assert get_assessments(store, []) == []
 
 
 def test_an_overridden_assessment_cannot_be_overridden_again(store: Database) -> None:

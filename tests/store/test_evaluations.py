@@ -27,6 +27,7 @@ from store.evaluations import (
     record_results,
     run_totals,
     update_run,
+    value_counts,
 )
 
 TRACES = [f"{n:032x}" for n in range(1, 6)]
@@ -97,6 +98,17 @@ def test_judge_stats_count_values_errors_numbers_and_passes_per_judge(db: Databa
     totals = run_totals(db, run.run_id)
     assert (totals.results, totals.errors, totals.total_tokens, totals.cost) == (9, 1, 18, pytest.approx(0.03))
     assert judge_errors(db, run.run_id) == {"score": [{"trace_id": TRACES[3], "error": "the model failed"}]}
+
+
+def test_value_counts_give_each_judges_most_frequent_values_without_errors(db: Database) -> None:
+    run = create_run(db, judges=JUDGES, trace_ids=TRACES)
+    record_results(db, run.run_id, [
+        result("score", TRACES[0], 3), result("score", TRACES[1], 3), result("score", TRACES[2], 1),
+        result("score", TRACES[3], 5), result("score", TRACES[4], error="the model failed"),
+        result("tone", TRACES[0], True), result("tone", TRACES[1], "True"),
+    ])  # fmt: skip
+    assert value_counts(db, run.run_id) == {"score": [(3, 2), (1, 1), (5, 1)], "tone": [("True", 1), (True, 1)]}
+    assert value_counts(db, run.run_id, per_judge=1) == {"score": [(3, 2)], "tone": [("True", 1)]}
 
 
 def test_results_page_by_judge_and_trace_and_filter_errors(db: Database) -> None:

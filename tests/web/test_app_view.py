@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio.from_thread
@@ -23,6 +22,7 @@ from playwright.sync_api import expect
 
 from store.evaluations import EvaluationResult, create_run, record_results
 from tests.support.live_server import LiveServer
+from tests.web.conftest import save_screenshot
 from tests.web.test_pages import HOSTILE, _hostile_trace, send_trace
 
 pytestmark = pytest.mark.slow
@@ -157,7 +157,7 @@ def hosted(browser, host: Host) -> Iterator[Callable[[str, dict[str, Any]], Host
     context.close()
 
 
-def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_tool_calls(hosted, host: Host, tmp_path: Path) -> None:
+def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_tool_calls(hosted, host: Host) -> None:
     (trace,) = host.call_tool("SearchTraces", {"filter_string": MISROUTED_FILTER})["structuredContent"]["traces"]
     shown = hosted("GetTraceInfo", {"trace_id": trace["trace_id"]})
     view = shown.view
@@ -170,7 +170,7 @@ def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_
     expect(panel.locator("a")).to_have_count(0)  # no link into a site the iframe cannot open
     panel.get_by_role("button", name="copy id").click()  # whether or not the host grants the clipboard: no error
     expect(shown.page.locator("iframe")).to_have_attribute("style", re.compile(r"height: (?!200px)[0-9]+px"))  # sized by the view
-    shown.page.screenshot(path=str(tmp_path / "app-trace.png"))
+    save_screenshot(shown.page, "app-trace")
     log = shown.log()
     # The handshake first; the view read the trace through the host, GetTraceInfo's answer it was given.
     assert log[:2] == ["ui/initialize", "ui/notifications/initialized"]
@@ -179,8 +179,7 @@ def test_the_trace_view_draws_the_demo_trace_and_opens_a_span_through_the_hosts_
     assert shown.problems == []
 
 
-def test_the_run_report_summarises_each_judge_pages_its_results_and_opens_a_trace(hosted, host: Host, web_server: LiveServer,
-                                                                                   tmp_path: Path) -> None:
+def test_the_run_report_summarises_each_judge_pages_its_results_and_opens_a_trace(hosted, host: Host, web_server: LiveServer) -> None:
     traces = host.call_tool("SearchTraces", {"max_results": 10})["structuredContent"]["traces"]
     judges = [{"name": name, "ref": name, "version": 1, "source_id": f"{name}@1", "kind": "llm"} for name in ("routing", "tone")]
     run_id = create_run(web_server.db, judges=judges, trace_ids=[t["trace_id"] for t in traces], name="routing check").run_id
@@ -201,7 +200,7 @@ def test_the_run_report_summarises_each_judge_pages_its_results_and_opens_a_trac
     expect(view.locator(".trace .tree .row").first).to_be_visible()
     expect(view.locator(".trace .span-panel h2")).to_be_visible()
     expect(view.locator("p.dim", has_text="10 of 12 results")).to_be_visible()
-    shown.page.screenshot(path=str(tmp_path / "app-run.png"))
+    save_screenshot(shown.page, "app-run")
     assert host.calls[:2] == ["GetEvaluationRun", "GetTraceInfo"] and "ListSpans" in host.calls
     assert shown.problems == []
 

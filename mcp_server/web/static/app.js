@@ -1,21 +1,33 @@
 // The entry point: sign-in when the server has a token, the layout, and the route for the URL.
 import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
+import { LabelPage } from "./label.js";
+import { LabelingPage, LabelingSessionPage } from "./labeling.js";
+import { ComparePage, RunPage, RunsPage } from "./runs.js";
+import { SessionPage } from "./session.js";
 import { TracePage } from "./trace.js";
 import { TracesPage } from "./traces.js";
 
 const ROUTES = [
   [/^\/$/, () => html`<${TracesPage} />`],
   [/^\/traces\/([^/]+)$/, (m) => html`<${TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
+  [/^\/sessions\/([^/]+)$/, (m) => html`<${SessionPage} key=${m[1]} sessionId=${decodeURIComponent(m[1])} />`],
+  [/^\/runs$/, () => html`<${RunsPage} />`],
+  [/^\/runs\/compare$/, () => html`<${ComparePage} key=${location.search} />`],
+  [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
+  [/^\/labeling$/, () => html`<${LabelingPage} />`],
+  [/^\/labeling\/([^/]+)$/, (m) => html`<${LabelingSessionPage} key=${m[1]} session=${decodeURIComponent(m[1])} />`],
 ];
 
+// The path to route on; the query is part of the state too, so a link that changes only the query
+// (the comparison's "swap a and b") renders the page again.
 function usePath() {
-  const [path, setPath] = useState(location.pathname);
+  const [url, setUrl] = useState(location.pathname + location.search);
   useEffect(() => {
-    const follow = () => setPath(location.pathname);
+    const follow = () => setUrl(location.pathname + location.search);
     window.addEventListener("popstate", follow);
     return () => window.removeEventListener("popstate", follow);
   }, []);
-  return path;
+  return url.split("?")[0];
 }
 
 function SignIn({ onSignedIn }) {
@@ -40,8 +52,7 @@ function SignIn({ onSignedIn }) {
   </form>`;
 }
 
-function App() {
-  const path = usePath();
+function App({ path }) {
   const [session, setSession] = useState(null);
   const check = () => api("/login").then(setSession, (err) => setSession({ error: err }));
   useEffect(() => {
@@ -65,10 +76,18 @@ function App() {
     }
   }
   return html`<div class="layout">
-    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//>
+    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+function Root() {
+  const path = usePath();
+  // A share link's page: it opens with the link's token, never the server's, and shows nothing else.
+  return path === "/label" ? html`<${LabelPage} />` : html`<${App} path=${path} />`;
+}
+
+const root = document.getElementById("app");
+root.textContent = "";  // the shell's "Loading" line: Preact would keep a node it did not render
+render(html`<${Root} />`, root);

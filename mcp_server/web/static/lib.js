@@ -16,14 +16,15 @@ export class ApiError extends Error {
 }
 
 // GET `path` with `params` as its query (arrays repeat the parameter), or, with options.body, send
-// it as JSON (POST unless options.method says otherwise) with the header that marks our own writes.
+// it as JSON (POST unless options.method says otherwise) with the header that marks our own writes;
+// options.headers adds headers (the labeling page's link token).
 export async function api(path, params = {}, options = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null || value === "") continue;
     for (const item of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(item));
   }
-  const init = { credentials: "same-origin", headers: { accept: "application/json" } };
+  const init = { credentials: "same-origin", headers: { accept: "application/json", ...(options.headers || {}) } };
   if (options.body !== undefined) {
     init.method = options.method || "POST";
     init.headers["content-type"] = "application/json";
@@ -85,12 +86,17 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? text(iso) : date.toISOString().replace("T", " ").slice(0, 19);
 }
 
+// How a verdict is coloured: passing values good, failing ones bad, anything else neutral.
+export function tone(value) {
+  if (value === true || value === "yes" || value === "pass") return "good";
+  if (value === false || value === "no" || value === "fail") return "bad";
+  return "neutral";
+}
+
 export function Chip({ assessment }) {
   const value = assessment.value === null || assessment.value === undefined ? assessment.value_preview : assessment.value;
-  const tone = value === true || value === "yes" || value === "pass" ? "good"
-    : value === false || value === "no" || value === "fail" ? "bad" : "neutral";
   const title = `${text(assessment.source_type)}${assessment.source_id ? ` ${text(assessment.source_id)}` : ""}`;
-  return html`<span class=${`chip ${tone}`} title=${title}>${text(assessment.name)}: ${text(value)}</span>`;
+  return html`<span class=${`chip ${tone(value)}`} title=${title}>${text(assessment.name)}: ${text(value)}</span>`;
 }
 
 export function ErrorBox({ error }) {
@@ -100,4 +106,20 @@ export function ErrorBox({ error }) {
 
 export function Status({ status }) {
   return html`<span class=${`status ${text(status).toLowerCase()}`}>${text(status)}</span>`;
+}
+
+// The pager of a list that pages by token: `tokens` is the stack of page tokens so far (null first),
+// so going back needs no token of its own.
+export function usePages() {
+  const [tokens, setTokens] = useState([null]);
+  return { token: tokens[tokens.length - 1], tokens, setTokens, reset: () => setTokens([null]) };
+}
+
+export function Pager({ pages, next, back = "Previous", forward = "Next" }) {
+  const { tokens, setTokens } = pages;
+  return html`<div class="pager">
+    <button disabled=${tokens.length === 1} onClick=${() => setTokens(tokens.slice(0, -1))}>${back}</button>
+    <span>page ${tokens.length}</span>
+    <button disabled=${!next} onClick=${() => setTokens([...tokens, next])}>${forward}</button>
+  </div>`;
 }

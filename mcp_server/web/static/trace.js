@@ -1,6 +1,8 @@
 // The trace page: the header, the span tree beside a waterfall (virtualised, so a trace of thousands
-// of spans stays responsive), the span panel, and feedback. TraceView, all but the feedback and the
-// links, is also what the MCP Apps views show (view-trace.js, view-run.js): it reads through useTool().
+// of spans stays responsive), the span panel, feedback and actions. TraceView, all but the feedback,
+// the actions and the links, is also what the MCP Apps views show (view-trace.js, view-run.js): it
+// reads through useTool().
+import { TraceActions } from "./actions.js";
 import { Content, JsonTree } from "./content.js";
 import { api, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
 import { useTool } from "./tools.js";
@@ -54,8 +56,8 @@ function useAssessments(traceId) {
   return { assessments, reload, error };
 }
 
-// The trace's facts; `children` (the page's feedback) go at its foot.
-function Header({ info, children }) {
+// The trace's facts; `children` (the page's feedback and actions) go at its foot; `linked` as SpanPanel takes it.
+function Header({ info, linked, children }) {
   const facts = [
     ["status", html`<${Status} status=${info.status} />`],
     ["started", when(info.start_time)],
@@ -63,7 +65,8 @@ function Header({ info, children }) {
     ["spans", `${count(info.span_count)}${info.error_count ? `, ${count(info.error_count)} with errors` : ""}`],
     ["tokens", `${count(info.total_tokens)} (${count(info.input_tokens)} in, ${count(info.output_tokens)} out)`],
     ["cost", usd(info.cost)],
-    ["session", text(info.session_id) || "–"],
+    ["session", info.session_id && linked ? html`<${Link} href=${`/sessions/${encodeURIComponent(info.session_id)}`}>${text(info.session_id)}<//>`
+      : text(info.session_id) || "–"],
     ["user", text(info.user_id) || "–"],
     ["service", text(info.service_name) || "–"],
   ];
@@ -222,7 +225,7 @@ export function TraceView({ traceId, known, selected, onSelect, linked, children
   const current = selected || (info && info.root_span_id) || (spans[0] && spans[0].span_id);
   if (error && !info) return html`<${ErrorBox} error=${error} />`;
   if (!info) return html`<p class="loading">Loading trace…</p>`;
-  return html`<${Header} info=${info}>${children}</${Header}>
+  return html`<${Header} info=${info} linked=${linked}>${children}</${Header}>
     <${ErrorBox} error=${error} />
     <div class="trace-body">
       <${SpanTree} spans=${spans} done=${spansDone} total=${info.span_count} durationMs=${info.duration_ms}
@@ -242,6 +245,7 @@ export function TracePage({ traceId }) {
     <${Link} href="/">← traces<//>
     <${TraceView} traceId=${traceId} selected=${selected} onSelect=${select} linked=${true}>
       <${Feedback} traceId=${traceId} assessments=${assessments} onLogged=${reload} />
+      <${TraceActions} traceId=${traceId} />
       <${ErrorBox} error=${error} />
     </${TraceView}>
   </section>`;

@@ -1,6 +1,6 @@
 // The traces page: SearchTraces' filter grammar, quick filters, paging, and new traces appearing
 // while the first page is shown.
-import { api, Chip, count, ErrorBox, html, Link, ms, navigate, Status, text, tracePath, usd, useEffect, useRef, useState, when } from "./lib.js";
+import { api, Chip, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, tracePath, usd, useEffect, usePages, useRef, useState, when } from "./lib.js";
 
 const PAGE_SIZE = 50;
 const POLL_MS = 5000;
@@ -68,13 +68,13 @@ export function TracesPage() {
   const initial = new URLSearchParams(location.search);
   const [draft, setDraft] = useState(initial.get("filter") || "");
   const [query, setQuery] = useState({ filter: initial.get("filter") || "", status: "", hours: "", feedback: "", tag: "" });
-  const [tokens, setTokens] = useState([null]);
+  const pages = usePages();
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
   const [help, setHelp] = useState(false);
   const [fresh, setFresh] = useState(new Set());
   const seen = useRef(new Set());
-  const token = tokens[tokens.length - 1];
+  const token = pages.token;
 
   const load = async (polling) => {
     try {
@@ -101,7 +101,7 @@ export function TracesPage() {
 
   const apply = (changes) => {
     setQuery({ ...query, ...changes });
-    setTokens([null]);
+    pages.reset();
   };
   const submit = (event) => {
     event.preventDefault();
@@ -138,10 +138,6 @@ export function TracesPage() {
     </table>
     ${result.traces.length === 0 && html`<p class="empty">No trace matches.</p>`}
     ${result.notice && html`<p class="notice">${text(result.notice)}</p>`}
-    <div class="pager">
-      <button disabled=${tokens.length === 1} onClick=${() => setTokens(tokens.slice(0, -1))}>Newer</button>
-      <span>page ${tokens.length}</span>
-      <button disabled=${!result.next_page_token} onClick=${() => setTokens([...tokens, result.next_page_token])}>Older</button>
-    </div>`}
+    <${Pager} pages=${pages} next=${result.next_page_token} back="Newer" forward="Older" />`}
   </section>`;
 }

@@ -67,3 +67,26 @@ def test_labeling_items_of_an_unknown_session_says_how_to_find_one(
     path, _ = labeled_db
     assert main(["labeling", "items", "nope", "--db", path]) != 0
     assert "ListLabelingSessions" in capsys.readouterr().err
+
+
+def test_labeling_share_prints_the_link_and_how_to_revoke_it(
+    labeled_db: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = labeled_db
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["labeling", "share", "review", "--labeler", "alice", "--expires", "12h", "--db", path]) == 0
+    printed = capsys.readouterr()
+    url = printed.out.strip()
+    assert url.startswith("http://127.0.0.1:8080/label#tjl_") and len(url.split("#")[1]) > 40
+    assert "as alice" in printed.err and "tracejudge labeling revoke ll-" in printed.err and "--base-url" in printed.err
+    assert main(["labeling", "share", "review", "--base-url", "https://label.example.org/", "--db", path]) == 0
+    assert capsys.readouterr().out.startswith("https://label.example.org/label#tjl_")
+    assert main(["labeling", "links", "--db", path]) == 0
+    listed = capsys.readouterr().out
+    assert listed.count("active") == 2 and "alice" in listed and "tjl_" not in listed
+
+    # A labeler the session does not assign, and an expiry that is no duration, are refused with the fix.
+    assert main(["labeling", "share", "review", "--labeler", "mallory", "--db", path]) != 0
+    assert "not assigned" in capsys.readouterr().err
+    assert main(["labeling", "share", "review", "--expires", "soon", "--db", path]) != 0
+    assert "e.g. 7d" in capsys.readouterr().err
