@@ -50,8 +50,8 @@ RUN_REPORT = View(
     tool="GetEvaluationRun",
     entry="view-run.js",
     title="tracejudge evaluation run",
-    description="The evaluation run GetEvaluationRun answered for: its totals, each judge's metrics and first "
-    "errors, and its results page by page; a result's trace opens in the trace view.",
+    description="The evaluation run GetEvaluationRun answered for, as the run pages show it: its totals, a card "
+    "per judge (pass rate, metrics, first errors) and its results page by page; a result's trace opens below.",
 )
 VIEWS = (TRACE_VIEW, RUN_REPORT)
 
