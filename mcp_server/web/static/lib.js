@@ -51,11 +51,11 @@ export function navigate(path) {
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
 
-// A link to one of our own routes; `href` is always built here from ids, never taken from a trace.
 // Where a Link goes when followed: this site's route, or, in an MCP App's view (which has no routes),
 // whatever the view makes of it.
 export const Navigation = createContext(navigate);
 
+// A link to one of our own routes; `href` is always built here from ids, never taken from a trace.
 export function Link({ href, children, ...rest }) {
   const go = useContext(Navigation);
   const follow = (event) => {
