@@ -18,7 +18,7 @@ function Run({ first, args }) {
   const [span, setSpan] = useState(null);
   useEffect(() => {
     if (pages.token === null) { setReport(first); return; }  // the first page is the answer the host gave
-    call("GetEvaluationRun", { ...args, page_token: pages.token }).then((found) => { setReport(found); setError(null); }, setError);
+    call("GetEvaluationRun", { ...args, run_id: first.run.run_id, page_token: pages.token }).then((found) => { setReport(found); setError(null); }, setError);
   }, [pages.token]);
   // The view has no routes: a link to a trace opens it below, and any other link does nothing.
   const follow = (href) => {
