@@ -3,7 +3,8 @@ tool registration over one store; nothing else builds one, and no feature import
 
 The tools themselves live with their features (mcp_server.traces.tools, mcp_server.judges.tools,
 ...); here they are put together, given the one server an agent judge investigates through, and
-then cut to the toolsets and read-only mode the operator chose (mcp_server.tooling.toolsets).
+then cut to the toolsets and read-only mode the operator chose (mcp_server.tooling.toolsets); the tools
+that have an MCP Apps view are bound to it last (mcp_server.web.apps).
 """
 
 import functools
@@ -23,6 +24,7 @@ from mcp_server.settings import Settings
 from mcp_server.tooling.boundary import compact_schemas, refuse_unknown_arguments
 from mcp_server.tooling.toolsets import ToolsetsOfUrl, select_tools
 from mcp_server.traces.tools import add_trace_tools
+from mcp_server.web.apps import apps_extension, bind_views
 from store import Database
 
 if TYPE_CHECKING:
@@ -68,7 +70,9 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     investigates through this same server's trace tools; where the operator left the 'traces'
     toolset out, through one server with those tools alone, made on first use and shared by
     every judgment after it."""
-    server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version())
+    # The MCP Apps views (mcp_server.web.apps) come as an extension, which the SDK takes only here.
+    server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version(),
+                       extensions=[apps_extension(settings.toolsets)])
     judge_server: JudgeServer = server if "traces" in settings.toolsets else functools.cache(
         functools.partial(investigation_server, settings, db)
     )
@@ -85,6 +89,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)
+    bind_views(server)
     server.middleware.append(ToolsetsOfUrl())  # /mcp/<toolsets> over HTTP narrows further per request
     return server
 

@@ -1,8 +1,8 @@
 // What every page shares: the html tag, the API client, links to our own routes, and formatting.
 // Every value from the store goes through text() or a formatter before it reaches the DOM, so it is
 // always a string Preact renders as a text node, never markup and never a virtual node.
-import { h, render } from "./vendor/preact.module.js";
-import { useCallback, useEffect, useMemo, useRef, useState } from "./vendor/hooks.module.js";
+import { createContext, h, render } from "./vendor/preact.module.js";
+import { useCallback, useContext, useEffect, useMemo, useRef, useState } from "./vendor/hooks.module.js";
 import htm from "./vendor/htm.module.js";
 
 export const html = htm.bind(h);
@@ -51,12 +51,17 @@ export function navigate(path) {
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
 
+// Where a Link goes when followed: this site's route, or, in an MCP App's view (which has no routes),
+// whatever the view makes of it.
+export const Navigation = createContext(navigate);
+
 // A link to one of our own routes; `href` is always built here from ids, never taken from a trace.
 export function Link({ href, children, ...rest }) {
+  const go = useContext(Navigation);
   const follow = (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
-    navigate(href);
+    go(href);
   };
   return html`<a href=${href} onClick=${follow} ...${rest}>${children}</a>`;
 }

@@ -18,7 +18,7 @@ const number = (value) => (typeof value === "number" && !Number.isInteger(value)
 const isoFromNs = (ns) => new Date(ns / 1e6).toISOString();
 
 // ['<judge>/<metric>', value] pairs as { judge: { metric: value } }, in the order given.
-function byJudge(pairs) {
+export function byJudge(pairs) {
   const judges = {};
   for (const [key, value] of pairs) {
     const at = key.lastIndexOf("/");
@@ -70,7 +70,8 @@ function ordered(values) {
 }
 
 function Histogram({ values, total }) {
-  if (!values || values.length === 0) return html`<p class="dim">No values.</p>`;
+  if (values === undefined) return null;  // not known: GetEvaluationRun's answer alone (an MCP App's view) has no counts
+  if (values.length === 0) return html`<p class="dim">No values.</p>`;
   const bars = ordered(values);
   const W = 300, H = 110, top = 14, bottom = 18;
   const gap = 4;
@@ -98,7 +99,7 @@ function Histogram({ values, total }) {
 
 const METRIC_ORDER = ["count", "error_count", "pass_rate", "mean", "p50", "p90", "min", "max"];
 
-function JudgeCard({ judge, metrics, values, errors }) {
+export function JudgeCard({ judge, metrics, values, errors }) {
   const names = Object.keys(metrics).sort((x, y) => METRIC_ORDER.indexOf(x) - METRIC_ORDER.indexOf(y));
   return html`<article class="judge-card" data-judge=${judge.name}>
     <h3>${text(judge.name)} <span class="dim">${text(judge.kind)}${judge.source_id ? ` · ${text(judge.source_id)}` : ""}</span></h3>
@@ -170,7 +171,7 @@ export function RunsPage() {
   </section>`;
 }
 
-function RunHeader({ run }) {
+export function RunHeader({ run }) {
   const facts = [
     ["status", html`<${Status} status=${run.status} />`],
     ["started", when(isoFromNs(run.created_ns))],
@@ -193,7 +194,7 @@ function RunHeader({ run }) {
   </header>`;
 }
 
-function ResultsTable({ results, rationales, dataset }) {
+export function ResultsTable({ results, rationales, dataset }) {
   return html`<table class="list results">
     <thead><tr><th>judge</th><th>${dataset ? "record / trace" : "trace"}</th><th>verdict</th><th>rationale / error</th>
       <th>tokens</th><th>cost</th><th>latency</th></tr></thead>
@@ -230,7 +231,7 @@ export function RunPage({ runId }) {
     <${RunHeader} run=${run} />
     <h2>Judges</h2>
     <div class="judge-cards">${run.judges.map((judge) => html`<${JudgeCard} key=${judge.name} judge=${judge}
-      metrics=${metrics[judge.name] || {}} values=${report.distribution[judge.name]} errors=${report.errors_by_judge[judge.name]} />`)}</div>
+      metrics=${metrics[judge.name] || {}} values=${report.distribution[judge.name] || []} errors=${report.errors_by_judge[judge.name]} />`)}</div>
     <div class="toolbar"><h2>Results</h2>
       <label><input type="checkbox" name="errors_only" checked=${errorsOnly}
         onChange=${(e) => { setErrorsOnly(e.target.checked); pages.reset(); }} /> errors only</label></div>

@@ -1,33 +1,38 @@
 // The trace page: the header, the span tree beside a waterfall (virtualised, so a trace of thousands
-// of spans stays responsive), the span panel, and feedback.
+// of spans stays responsive), the span panel, feedback and actions. TraceView, all but the feedback,
+// the actions and the links, is also what the MCP Apps views show (view-trace.js, view-run.js): it
+// reads through useTool().
 import { TraceActions } from "./actions.js";
 import { Content, JsonTree } from "./content.js";
 import { api, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
+import { useTool } from "./tools.js";
 
 const ROW_PX = 24;
 const OVERSCAN = 15;
 const SPAN_PAGE = 1000;
 const CONTENT_PAGE = 50000;
 
-function useTrace(traceId) {
-  const [info, setInfo] = useState(null);
+// A sandboxed view's host may not grant the clipboard: the button then does nothing, and says nothing.
+const copy = (value) => navigator.clipboard && navigator.clipboard.writeText(value).catch(() => {});
+
+// The trace's GetTraceInfo (unless `known` is its answer already), all its spans, and its critical path.
+function useTrace(traceId, known) {
+  const call = useTool();
+  const [info, setInfo] = useState(known || null);
   const [spans, setSpans] = useState([]);
   const [spansDone, setSpansDone] = useState(false);
   const [critical, setCritical] = useState(new Set());
-  const [assessments, setAssessments] = useState(null);
   const [error, setError] = useState(null);
-  const reloadAssessments = () => api(`/api/traces/${encodeURIComponent(traceId)}/assessments`, { max_results: 200 })
-    .then(setAssessments, setError);
   useEffect(() => {
     let stopped = false;
-    const base = `/api/traces/${encodeURIComponent(traceId)}`;
-    setInfo(null); setSpans([]); setSpansDone(false); setError(null);
-    api(base).then((data) => stopped || setInfo(data), (err) => stopped || setError(err));
+    const trace_id = traceId;
+    setInfo(known || null); setSpans([]); setSpansDone(false); setError(null);
+    if (!known) call("GetTraceInfo", { trace_id }).then((data) => stopped || setInfo(data), (err) => stopped || setError(err));
     (async () => {
       let token = null;
       let all = [];
       do {
-        const page = await api(`${base}/spans`, { max_results: SPAN_PAGE, page_token: token });
+        const page = await call("ListSpans", { trace_id, max_results: SPAN_PAGE, page_token: token });
         if (stopped) return;
         all = all.concat(page.spans);
         setSpans(all);
@@ -35,16 +40,24 @@ function useTrace(traceId) {
       } while (token);
       setSpansDone(true);
     })().catch((err) => stopped || setError(err));
-    api(`${base}/timing`, { max_results: 100 })
+    call("GetSpanTimingReport", { trace_id, max_results: 100 })
       .then((report) => stopped || setCritical(new Set(report.critical_path.map((s) => s.span_id))), () => {});
-    reloadAssessments();
     return () => { stopped = true; };
   }, [traceId]);
-  return { info, spans, spansDone, critical, assessments, reloadAssessments, error };
+  return { info, spans, spansDone, critical, error };
 }
 
-function Header({ info, assessments, onFeedback }) {
-  const feedback = (assessments ? assessments.assessments : []).filter((a) => a.kind === "feedback");
+function useAssessments(traceId) {
+  const [assessments, setAssessments] = useState(null);
+  const [error, setError] = useState(null);
+  const reload = () => api(`/api/traces/${encodeURIComponent(traceId)}/assessments`, { max_results: 200 })
+    .then(setAssessments, setError);
+  useEffect(() => { reload(); }, [traceId]);
+  return { assessments, reload, error };
+}
+
+// The trace's facts; `children` (the page's feedback and actions) go at its foot; `linked` as SpanPanel takes it.
+function Header({ info, linked, children }) {
   const facts = [
     ["status", html`<${Status} status=${info.status} />`],
     ["started", when(info.start_time)],
@@ -52,7 +65,8 @@ function Header({ info, assessments, onFeedback }) {
     ["spans", `${count(info.span_count)}${info.error_count ? `, ${count(info.error_count)} with errors` : ""}`],
     ["tokens", `${count(info.total_tokens)} (${count(info.input_tokens)} in, ${count(info.output_tokens)} out)`],
     ["cost", usd(info.cost)],
-    ["session", info.session_id ? html`<${Link} href=${`/sessions/${encodeURIComponent(info.session_id)}`}>${text(info.session_id)}<//>` : "–"],
+    ["session", info.session_id && linked ? html`<${Link} href=${`/sessions/${encodeURIComponent(info.session_id)}`}>${text(info.session_id)}<//>`
+      : text(info.session_id) || "–"],
     ["user", text(info.user_id) || "–"],
     ["service", text(info.service_name) || "–"],
   ];
@@ -60,16 +74,20 @@ function Header({ info, assessments, onFeedback }) {
   return html`<header class="trace-header">
     <h1>${text(info.name) || "(no root span yet)"}</h1>
     <div class="ids">trace <code>${text(info.trace_id)}</code>
-      <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(info.trace_id)}>copy id</button></div>
+      <button class="quiet" onClick=${() => copy(info.trace_id)}>copy id</button></div>
     <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
     ${Object.keys(info.tags || {}).length > 0 && html`<div class="tags">tags ${map(info.tags)}</div>`}
     ${Object.keys(info.metadata || {}).length > 0 && html`<div class="tags">metadata ${map(info.metadata)}</div>`}
     <div class="request"><b>request</b> ${text(info.request_preview) || "–"}</div>
     <div class="request"><b>response</b> ${text(info.response_preview) || "–"}</div>
-    <div class="feedback-row">${feedback.map((a) => html`<${Chip} key=${a.assessment_id} assessment=${a} />`)}</div>
-    <${FeedbackForm} traceId=${info.trace_id} onLogged=${onFeedback} />
-    <${TraceActions} traceId=${info.trace_id} />
+    ${children}
   </header>`;
+}
+
+function Feedback({ traceId, assessments, onLogged }) {
+  const feedback = (assessments ? assessments.assessments : []).filter((a) => a.kind === "feedback");
+  return html`<div class="feedback-row">${feedback.map((a) => html`<${Chip} key=${a.assessment_id} assessment=${a} />`)}</div>
+    <${FeedbackForm} traceId=${traceId} onLogged=${onLogged} />`;
 }
 
 function FeedbackForm({ traceId, onLogged }) {
@@ -157,11 +175,12 @@ function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect
   </div>`;
 }
 
-function SpanPanel({ traceId, spanId }) {
+// `linked`: with a link to the span's own URL (a page has one; an MCP App's view has none).
+function SpanPanel({ traceId, spanId, linked }) {
+  const call = useTool();
   const [pages, setPages] = useState([]);
   const [error, setError] = useState(null);
-  const load = (token) => api(`/api/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(spanId)}`,
-    { max_content_length: CONTENT_PAGE, page_token: token });
+  const load = (token) => call("GetSpan", { trace_id: traceId, span_id: spanId, max_content_length: CONTENT_PAGE, page_token: token });
   useEffect(() => {
     let stopped = false;
     setPages([]); setError(null);
@@ -179,8 +198,8 @@ function SpanPanel({ traceId, spanId }) {
   return html`<div class="span-panel" aria-label="span">
     <h2>${text(span.name)}</h2>
     <div class="ids">span <code>${text(span.span_id)}</code>
-      <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(span.span_id)}>copy id</button>
-      <${Link} href=${tracePath(traceId, span.span_id)}>link</${Link}></div>
+      <button class="quiet" onClick=${() => copy(span.span_id)}>copy id</button>
+      ${linked && html`<${Link} href=${tracePath(traceId, span.span_id)}>link</${Link}>`}</div>
     <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
     ${span.status_message && html`<div class="error">${text(span.status_message)}</div>`}
     <h3>inputs</h3><${Content} value=${span.inputs} />
@@ -199,25 +218,35 @@ function SpanPanel({ traceId, spanId }) {
   </div>`;
 }
 
-export function TracePage({ traceId }) {
-  const { info, spans, spansDone, critical, assessments, reloadAssessments, error } = useTrace(traceId);
-  const wanted = new URLSearchParams(location.search).get("span");
-  const [selected, setSelected] = useState(wanted);
+// The trace: its header (with `children` at its foot), span tree and waterfall, and the panel of the
+// span `selected` (else the root's); `known`, `linked`: as useTrace and SpanPanel take them.
+export function TraceView({ traceId, known, selected, onSelect, linked, children }) {
+  const { info, spans, spansDone, critical, error } = useTrace(traceId, known);
   const current = selected || (info && info.root_span_id) || (spans[0] && spans[0].span_id);
+  if (error && !info) return html`<${ErrorBox} error=${error} />`;
+  if (!info) return html`<p class="loading">Loading trace…</p>`;
+  return html`<${Header} info=${info} linked=${linked}>${children}</${Header}>
+    <${ErrorBox} error=${error} />
+    <div class="trace-body">
+      <${SpanTree} spans=${spans} done=${spansDone} total=${info.span_count} durationMs=${info.duration_ms}
+        critical=${critical} selected=${current} onSelect=${onSelect} />
+      ${current ? html`<${SpanPanel} traceId=${traceId} spanId=${current} linked=${linked} />` : html`<div class="span-panel dim">No spans yet.</div>`}
+    </div>`;
+}
+
+export function TracePage({ traceId }) {
+  const { assessments, reload, error } = useAssessments(traceId);
+  const [selected, setSelected] = useState(new URLSearchParams(location.search).get("span"));
   const select = (spanId) => {
     setSelected(spanId);
     history.replaceState(null, "", tracePath(traceId, spanId));
   };
-  if (error && !info) return html`<section><${Link} href="/">← traces<//><${ErrorBox} error=${error} /></section>`;
-  if (!info) return html`<p class="loading">Loading trace…</p>`;
   return html`<section class="trace">
     <${Link} href="/">← traces<//>
-    <${Header} info=${info} assessments=${assessments} onFeedback=${reloadAssessments} />
-    <${ErrorBox} error=${error} />
-    <div class="trace-body">
-      <${SpanTree} spans=${spans} done=${spansDone} total=${info.span_count} durationMs=${info.duration_ms}
-        critical=${critical} selected=${current} onSelect=${select} />
-      ${current ? html`<${SpanPanel} traceId=${traceId} spanId=${current} />` : html`<div class="span-panel dim">No spans yet.</div>`}
-    </div>
+    <${TraceView} traceId=${traceId} selected=${selected} onSelect=${select} linked=${true}>
+      <${Feedback} traceId=${traceId} assessments=${assessments} onLogged=${reload} />
+      <${TraceActions} traceId=${traceId} />
+      <${ErrorBox} error=${error} />
+    </${TraceView}>
   </section>`;
 }

@@ -1,0 +1,24 @@
+// Where a view reads its data: a call of an MCP tool by name and arguments, answering that tool's JSON.
+// The web pages make the call through the JSON API, whose routes answer the tools' JSON; an MCP App
+// (view.js) makes it through its host's tool-call bridge. A view asks useTool() for whichever it was given.
+import { api } from "./lib.js";
+import { useContext } from "./vendor/hooks.module.js";
+import { createContext } from "./vendor/preact.module.js";
+
+const trace = ({ trace_id }) => `/api/traces/${encodeURIComponent(trace_id)}`;
+const ROUTES = {
+  GetTraceInfo: trace,
+  ListSpans: (args) => `${trace(args)}/spans`,
+  GetSpan: (args) => `${trace(args)}/spans/${encodeURIComponent(args.span_id)}`,
+  GetSpanTimingReport: (args) => `${trace(args)}/timing`,
+  ListAssessments: (args) => `${trace(args)}/assessments`,
+};
+
+// The tool `name` through the JSON API: the ids go into the route's path, the other arguments into its query.
+export function apiTool(name, args) {
+  const { trace_id, span_id, ...query } = args;
+  return api(ROUTES[name]({ trace_id, span_id }), query);
+}
+
+export const ToolCall = createContext(apiTool);
+export const useTool = () => useContext(ToolCall);
