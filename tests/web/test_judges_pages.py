@@ -2,7 +2,8 @@
 OpenAI-compatible server: a developer opens the judges, reads a built-in one, opens the builder for a
 new version of their judge 'routing', writes instructions with a template variable chip, picks two
 demo traces (the misrouted roaming one among them), tries the judge and reads each verdict with its
-rationale (nothing stored), saves it as version 2 and reads the diff of the instructions."""
+rationale (nothing stored), saves it as version 2 and reads the diff of the instructions; a judge's
+hostile description, instructions and verdict render as inert text."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from store import Database
 from tests.support.live_server import LiveServer
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
 from tests.web.conftest import MISROUTED, demo_server
+from tests.web.test_pages import HOSTILE
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +81,8 @@ def test_build_a_new_version_try_it_on_two_traces_save_it_and_read_the_diff(
     instructions = page.locator("textarea[name=instructions]")
     expect(instructions).to_have_value("Was {{ inputs }} routed right?")
     instructions.fill("Was the customer's question ")
+    page.click("button[name=save]")  # CreateJudge's own check, shown where it is fixed
+    expect(page.locator(".builder .error")).to_contain_text("must use at least one template variable")
     page.locator("button.variable", has_text="{{ inputs }}").click()
     page.keyboard.type(" routed to the right specialist?\nA billing question belongs to billing.")
     expect(instructions).to_have_value(
@@ -118,4 +122,27 @@ def test_build_a_new_version_try_it_on_two_traces_save_it_and_read_the_diff(
     expect(page.locator(".diff-line.removed")).to_have_text(["-Was {{ inputs }} routed right?"])
     shot(page, "diff")
     assert stored(web_server) == (before[0], before[1] + 1)
+    # The one problem is the refused save's 400, which Chromium logs for every failed request.
+    assert page.problems == ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
+def test_a_hostile_judge_and_verdict_render_as_inert_text(page, web_server: LiveServer, scripted_openai: ScriptedOpenAI) -> None:
+    scripted_openai.respond_with(lambda request: json_reply({"rationale": " ".join(HOSTILE), "value": HOSTILE[0]}))
+    operator = ModelSettings(allowed_models=None)
+    service.create_judge(web_server.db, "hostile", f"{HOSTILE[1]} {{{{ inputs }}}}", models=operator, description=HOSTILE[0],
+                         output={"kind": "text"})  # fmt: skip
+    service.create_judge(web_server.db, "hostile", f"{HOSTILE[0]}\n{{{{ outputs }}}}", models=operator, output={"kind": "text"})
+    page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
+                         "(window.__violations = window.__violations || []).push(e.violatedDirective))")  # fmt: skip
+    page.goto(f"{web_server.url}/judges")
+    page.locator("table[data-list=stored] a", has_text="hostile").click()
+    expect(page.locator(".instructions-text")).to_contain_text(HOSTILE[0])
+    expect(page.locator(".diff-line.removed")).to_have_text([f"-{HOSTILE[1]} {{{{ inputs }}}}"])
+    page.click("text=New version")
+    page.locator(".trace-picker tbody tr input[type=checkbox]").first.check()
+    page.click("button[name=try]")
+    expect(page.locator("table.verdicts .rationale")).to_have_text(" ".join(HOSTILE), timeout=60_000)
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("window.__violations || []") == []
+    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
     assert page.problems == []
