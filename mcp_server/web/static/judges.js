@@ -8,7 +8,8 @@ const LIST_PAGE = 50;
 const PICKER_PAGE = 10;
 
 export const judgePath = (name, version) => `/judges/${encodeURIComponent(name)}${version ? `?version=${version}` : ""}`;
-export const builderPath = (from) => `/judges/new${from ? `?from=${encodeURIComponent(from)}` : ""}`;
+// The builder, starting from judge `start` (its next version, or a new judge from a built-in) when given.
+export const builderPath = (start) => `/judges/new${start ? `?start=${encodeURIComponent(start)}` : ""}`;
 
 function outputText(output) {
   if (!output) return "";
@@ -186,9 +187,9 @@ function Verdicts({ trial, picked }) {
 }
 
 export function BuilderPage() {
-  const from = new URLSearchParams(location.search).get("from");
+  const start = new URLSearchParams(location.search).get("start");
   const [options, setOptions] = useState(null);
-  const [base, setBase] = useState(from ? null : false);  // the judge this one starts from; false: none
+  const [base, setBase] = useState(start ? null : false);  // the judge this one starts from; false: none
   const [form, setForm] = useState({ name: "", description: "", instructions: "", kind: "bool", categories: "", minimum: "", maximum: "", model: "" });
   const [picked, setPicked] = useState([]);
   const [trial, setTrial] = useState(null);
@@ -197,15 +198,15 @@ export function BuilderPage() {
   const area = useRef(null);
   useEffect(() => { api("/api/judge-builder").then(setOptions, setError); }, []);
   useEffect(() => {
-    if (!from) return;
-    api(`/api/judges/${encodeURIComponent(from)}`).then((judge) => {
+    if (!start) return;
+    api(`/api/judges/${encodeURIComponent(start)}`).then((judge) => {
       setBase(judge);
       const output = judge.output || {};
       setForm({ name: judge.builtin ? `my_${judge.name}` : judge.name, description: judge.description || "",
         instructions: judge.instructions || "", kind: output.kind || "bool", categories: (output.categories || []).join(", "),
         minimum: output.minimum ?? "", maximum: output.maximum ?? "", model: judge.model || "" });
     }, setError);
-  }, [from]);
+  }, [start]);
   if (!options || base === null) return html`<section><${ErrorBox} error=${error} />${!error && html`<p class="loading">Loading the builder…</p>`}</section>`;
   const set = (key) => (e) => setForm({ ...form, [key]: e.target.value });
   const newVersion = base && !base.builtin;
