@@ -154,6 +154,10 @@ class LinkRefused(TraceJudgeError, PermissionError):
     """A labeling link's token that is unknown, expired or revoked: the message says which and what to do."""
 
 
+class ServerReadOnly(TraceJudgeError, PermissionError):
+    """A write or a model call asked of a server started read-only: the message says what is refused."""
+
+
 class DatasetNotFound(TraceJudgeError, LookupError):
     def __init__(self, name: str, version: int | None = None, latest: int | None = None) -> None:
         if version is None:

@@ -118,7 +118,7 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *(Route(path, no_oauth, methods=["GET", "POST"]) for path in OAUTH_PATHS),
-            Mount("", web_app(db, settings.token)),  # last: it answers every other path
+            Mount("", web_app(db, settings)),  # last: it answers every other path
         ]
     )
     app.add_middleware(

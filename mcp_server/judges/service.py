@@ -82,8 +82,8 @@ class RunResult(BaseModel):
     budget: BudgetSpent | None = Field(None, description="What the call spent of max_tokens / max_cost_usd, when given.")
 
 
-def _info(judge: JudgeDefinition, *, builtin: bool, parameters: dict[str, Any] | None = None,
-          clip_instructions: bool = False) -> JudgeInfo:
+def judge_info(judge: JudgeDefinition, *, builtin: bool, parameters: dict[str, Any] | None = None,
+               clip_instructions: bool = False) -> JudgeInfo:
     instructions = judge.instructions
     if clip_instructions and len(instructions) > LIST_INSTRUCTIONS_CHARS:
         instructions = instructions[:LIST_INSTRUCTIONS_CHARS] + " [... cut; GetJudge shows it whole]"
@@ -102,11 +102,11 @@ def _info(judge: JudgeDefinition, *, builtin: bool, parameters: dict[str, Any] |
 
 def _builtins(*, clip_instructions: bool) -> list[JudgeInfo]:
     out = [
-        _info(b.definition, builtin=True, parameters=dict(b.parameters), clip_instructions=clip_instructions)
+        judge_info(b.definition, builtin=True, parameters=dict(b.parameters), clip_instructions=clip_instructions)
         for b in BUILTIN_LLM_JUDGES.values()
     ]
     out += [
-        _info(definition, builtin=True, parameters={}, clip_instructions=clip_instructions)
+        judge_info(definition, builtin=True, parameters={}, clip_instructions=clip_instructions)
         for definition in BUILTIN_AGENT_JUDGES.values()
     ]
     out += [
@@ -126,8 +126,7 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def create_judge(
-    db: Database,
+def check_judge(
     name: str,
     instructions: str,
     *,
@@ -135,14 +134,9 @@ def create_judge(
     output: OutputType | dict[str, Any] | None = None,
     model: str | None = None,
     description: str = "",
-) -> JudgeInfo:
-    """Store a judge, as version 1 of a new name or the next version of an existing one, and show it.
-
-    `models` say which models it may name (a client's are held to allowed_models: ModelNotAllowed;
-    the operator's, allowed_models None, to none). Then the definition is checked (name, template
-    variables, output type, model name, the largest prompt it can render; InvalidArgument saying
-    what is wrong) before anything is written. The built-in judges' names are refused: a stored
-    judge under one would change what every client's runs of that built-in do."""
+) -> JudgeDefinition:
+    """The judge CreateJudge would store, checked as create_judge checks it (ModelNotAllowed,
+    InvalidArgument saying what is wrong), without storing it: what the web judge builder tries."""
     if model is not None and model.strip():
         check_model_allowed(model, models)
     try:
@@ -162,6 +156,27 @@ def create_judge(
     # An agent judge's variables become short references; an LLM judge's, data blocks up to their cap.
     sizes = REFERENCE_CHARS if judge.is_agent_judge else {v: max_block_chars(v) for v in judge.variables}
     check_prompt_size(judge.instructions, sizes, at_most=True)
+    return judge
+
+
+def create_judge(
+    db: Database,
+    name: str,
+    instructions: str,
+    *,
+    models: ModelSettings,
+    output: OutputType | dict[str, Any] | None = None,
+    model: str | None = None,
+    description: str = "",
+) -> JudgeInfo:
+    """Store a judge, as version 1 of a new name or the next version of an existing one, and show it.
+
+    `models` say which models it may name (a client's are held to allowed_models: ModelNotAllowed;
+    the operator's, allowed_models None, to none). Then the definition is checked (check_judge: name,
+    template variables, output type, model name, the largest prompt it can render; InvalidArgument
+    saying what is wrong) before anything is written. The built-in judges' names are refused: a stored
+    judge under one would change what every client's runs of that built-in do."""
+    judge = check_judge(name, instructions, models=models, output=output, model=model, description=description)
     record = store.create_judge_version(
         db,
         judge.name,
@@ -170,7 +185,7 @@ def create_judge(
         model=judge.model,
         description=judge.description,
     )
-    return _info(registry.definition(record), builtin=False)
+    return judge_info(registry.definition(record), builtin=False)
 
 
 def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeInfo:
@@ -179,7 +194,7 @@ def get_judge(db: Database, name: str, *, version: int | None = None) -> JudgeIn
         for info in _builtins(clip_instructions=False):
             if info.name == name:
                 return info
-    return _info(registry.get_judge(db, name, version), builtin=False)
+    return judge_info(registry.get_judge(db, name, version), builtin=False)
 
 
 def list_judges(db: Database, *, max_results: int = 50, page_token: str | None = None) -> JudgeList:
@@ -197,7 +212,7 @@ def list_judges(db: Database, *, max_results: int = 50, page_token: str | None =
         judges = judges[:max_results]
         token = issue_token(LIST_TOOL, {"max_results": max_results}, {"after": judges[-1].name})
     return JudgeList(
-        judges=[_info(j, builtin=False, clip_instructions=True) for j in judges],
+        judges=[judge_info(j, builtin=False, clip_instructions=True) for j in judges],
         total=total,
         builtin_judges=_builtins(clip_instructions=True) if state is None else [],
         next_page_token=token,

@@ -3,12 +3,11 @@ messages shown as 'role:' blocks) and the changes around it (kind, variables, co
 
 from __future__ import annotations
 
-import difflib
-
 from pydantic import BaseModel, Field
 
 from mcp_server.prompts.template import template_text
 from mcp_server.prompts.uri import SCHEME
+from mcp_server.tooling.text_diff import unified_line_diff
 from store import Database
 from store.prompts import PromptKind, get_prompt_version
 
@@ -33,14 +32,9 @@ def diff_prompt_versions(db: Database, name: str, from_version: int, to_version:
     old = get_prompt_version(db, name, from_version)
     new = get_prompt_version(db, name, to_version)
     old_text, new_text = template_text(old.template), template_text(new.template)
-    lines = difflib.unified_diff(
-        old_text.splitlines(keepends=True),
-        new_text.splitlines(keepends=True),
-        fromfile=f"{SCHEME}{name}/{from_version}",
-        tofile=f"{SCHEME}{name}/{to_version}",
+    diff = unified_line_diff(
+        old_text, new_text, fromfile=f"{SCHEME}{name}/{from_version}", tofile=f"{SCHEME}{name}/{to_version}"
     )
-    # A last line without a newline would run into the next diff line; give it one, as diff does.
-    diff = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
     return PromptDiff(
         name=name,
         from_version=from_version,

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_server.settings import Settings
 from mcp_server.web.api import api_routes
 from mcp_server.web.login import RequireRequestHeader, login_routes
 from store import Database
@@ -26,7 +27,7 @@ from store import Database
 STATIC = Path(__file__).with_name("static")
 PAGES = (
     "/", "/traces/{trace_id}", "/sessions/{session_id}", "/runs", "/runs/compare", "/runs/{run_id}",
-    "/labeling", "/labeling/{session}", "/label",
+    "/labeling", "/labeling/{session}", "/label", "/judges", "/judges/{name}",
 )
 """The page routes: each answers the page shell, whose script renders the page for the URL."""
 
@@ -67,9 +68,10 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def web_app(db: Database, token: str | None) -> ASGIApp:
+def web_app(db: Database, settings: Settings) -> ASGIApp:
     """The pages, their assets, the JSON API and sign-in, as one ASGI app that answers any path
-    (a path it does not serve: 404, as JSON under /api/)."""
+    (a path it does not serve: 404, as JSON under /api/). `settings`: the server's (its token, its
+    judge models, read-only)."""
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
@@ -81,8 +83,8 @@ def web_app(db: Database, token: str | None) -> ASGIApp:
         [
             *(Route(path, page, methods=["GET"]) for path in PAGES),
             Mount("/static", StaticFiles(directory=STATIC)),
-            *login_routes(token),
-            *api_routes(db),
+            *login_routes(settings.token),
+            *api_routes(db, settings),
             Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         # Its own 404, not the router's default (an exception the outer app answers, past these headers).

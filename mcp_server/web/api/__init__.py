@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mcp_server.web.api import labeling, runs, share, traces
+from mcp_server.settings import Settings
+from mcp_server.web.api import judges, labeling, runs, share, traces
 from store import Database
 
 
-def api_routes(db: Database) -> list[Route]:
-    return [*traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db)]
+def api_routes(db: Database, settings: Settings) -> list[Route]:
+    """`settings`: the server's, for the routes that call a model (the judge builder's try) or write."""
+    return [*traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db), *judges.routes(db, settings)]

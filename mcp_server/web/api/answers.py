@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from mcp_server.tooling.paging import dumps
 from store import Database
-from store.errors import InvalidArgument, LinkRefused, TraceJudgeError
+from store.errors import InvalidArgument, LinkRefused, ServerReadOnly, TraceJudgeError
 
 MAX_BODY_BYTES = 64_000
 """The most a write's JSON body may hold: feedback is a value, a comment and a name."""
@@ -41,8 +41,8 @@ async def run_service(service: Callable[..., BaseModel | dict], /, *args: Any, *
 
 def endpoint(handler: Handler, db: Database) -> Callable[..., Any]:
     """A route whose handler returns JSON data; the service's expected errors become answers that say
-    what was wrong (404 for what does not exist, 403 for a refused labeling link, 400 for the rest), a
-    busy store 503."""
+    what was wrong (404 for what does not exist, 403 for a refused labeling link or a read-only server,
+    400 for the rest), a busy store 503."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -51,7 +51,7 @@ def endpoint(handler: Handler, db: Database) -> Callable[..., Any]:
             if not isinstance(exc, TraceJudgeError):
                 raise
             return error_response(404, str(exc))
-        except LinkRefused as exc:
+        except (LinkRefused, ServerReadOnly) as exc:
             return error_response(403, str(exc))
         except TraceJudgeError as exc:
             return error_response(400, str(exc))

@@ -2,6 +2,7 @@
 import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
 import { LabelPage } from "./label.js";
 import { LabelingPage, LabelingSessionPage } from "./labeling.js";
+import { BuilderPage, JudgePage, JudgesPage } from "./judges.js";
 import { ComparePage, RunPage, RunsPage } from "./runs.js";
 import { SessionPage } from "./session.js";
 import { TracePage } from "./trace.js";
@@ -16,6 +17,9 @@ const ROUTES = [
   [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
   [/^\/labeling$/, () => html`<${LabelingPage} />`],
   [/^\/labeling\/([^/]+)$/, (m) => html`<${LabelingSessionPage} key=${m[1]} session=${decodeURIComponent(m[1])} />`],
+  [/^\/judges$/, () => html`<${JudgesPage} />`],
+  [/^\/judges\/new$/, () => html`<${BuilderPage} key=${location.search} />`],
+  [/^\/judges\/([^/]+)$/, (m) => html`<${JudgePage} key=${m[1] + location.search} name=${decodeURIComponent(m[1])} />`],
 ];
 
 // The path to route on; the query is part of the state too, so a link that changes only the query
@@ -76,7 +80,7 @@ function App({ path }) {
     }
   }
   return html`<div class="layout">
-    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
+    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//><${Link} href="/judges">Judges<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;

@@ -1,0 +1,112 @@
+"""The judge routes: the judges (ListJudges), a judge (GetJudge), the diff of two versions'
+instructions, and the judge builder's choices, its try on a few traces (nothing stored or logged) and
+its save (CreateJudge). Trying spends model calls and saving writes: a read-only server refuses both.
+
+The builder's routes are under /api/judge-builder, not /api/judges/..., where a judge may be named
+anything, 'options' and 'try' too."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from mcp_server.judges import builder, service
+from mcp_server.settings import Settings
+from mcp_server.web.api.answers import json_body, query_int, query_text, route, run_service
+from store import Database
+from store.errors import InvalidArgument, ServerReadOnly
+
+DEFINITION_FIELDS = ("name", "instructions", "output_type", "model", "description")
+"""What a save's body holds: CreateJudge's arguments."""
+TRY_FIELDS = (*DEFINITION_FIELDS, "trace_ids", "max_tokens", "max_cost_usd")
+
+
+def _refuse_if_read_only(settings: Settings, what: str) -> None:
+    if settings.read_only:
+        raise ServerReadOnly(
+            f"this server was started read-only (--read-only or TRACEJUDGE_READ_ONLY), so it does not {what}; "
+            "ask its operator to start it without that option, or use a server that is not read-only."
+        )
+
+
+async def _definition(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The body's fields, refusing any other; InvalidArgument for what is missing."""
+    body = await json_body(request)
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send {', '.join(fields)}.")
+    for name in ("name", "instructions"):
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            raise InvalidArgument(f"{name} is missing: give the judge a {name}.")
+    for name in ("model", "description"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise InvalidArgument(f"{name} must be text (or null for {'the default model' if name == 'model' else 'none'}).")
+    return body
+
+
+async def list_judges(request: Request, db: Database) -> dict[str, Any]:
+    """ListJudges (max_results, page_token)."""
+    return await run_service(service.list_judges, db, max_results=query_int(request, "max_results", 50),
+                             page_token=query_text(request, "page_token"))  # fmt: skip
+
+
+async def get_judge(request: Request, db: Database) -> dict[str, Any]:
+    """GetJudge (version)."""
+    text = query_text(request, "version")
+    version = query_int(request, "version", 0) if text is not None else None
+    return await run_service(service.get_judge, db, request.path_params["name"], version=version)
+
+
+async def diff_judge_versions(request: Request, db: Database) -> dict[str, Any]:
+    """The line diff of a stored judge's instructions from from_version to to_version."""
+    versions = []
+    for name in ("from_version", "to_version"):
+        if query_text(request, name) is None:
+            raise InvalidArgument(f"{name} is missing: pass the two versions to compare, e.g. from_version=1&to_version=2.")
+        versions.append(query_int(request, name, 0))
+    return await run_service(builder.diff_judge_versions, db, request.path_params["name"], *versions)
+
+
+async def builder_options(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+    """The builder's choices: template variables, output kinds, models, a try's bounds, read-only."""
+    return builder.builder_options(settings).model_dump(mode="json")
+
+
+async def try_judge(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+    """A definition, as CreateJudge takes it, tried on trace_ids (at most builder.MAX_TRY_TRACES) within
+    max_tokens / max_cost_usd: each trace's verdict and rationale; nothing is stored or logged."""
+    _refuse_if_read_only(settings, "run judges")
+    body = await _definition(request, TRY_FIELDS)
+    trace_ids = body.get("trace_ids")
+    if not isinstance(trace_ids, list) or not all(isinstance(t, str) for t in trace_ids):
+        raise InvalidArgument("trace_ids must be a list of trace ids: pick the traces to try the judge on.")
+    trial = await builder.try_judge(
+        db, body["name"], body["instructions"], trace_ids, settings=settings, output=body.get("output_type"),
+        model=body.get("model"), description=body.get("description") or "", max_tokens=body.get("max_tokens"),
+        max_cost_usd=body.get("max_cost_usd"),
+    )
+    return trial.model_dump(mode="json")
+
+
+async def create_judge(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+    """CreateJudge (name, instructions, output_type, model, description): the next version of the judge."""
+    _refuse_if_read_only(settings, "store judges")
+    body = await _definition(request, DEFINITION_FIELDS)
+    return await run_service(
+        service.create_judge, db, body["name"], body["instructions"], models=settings.models,
+        output=body.get("output_type"), model=body.get("model"), description=body.get("description") or "",
+    )
+
+
+def routes(db: Database, settings: Settings) -> list[Route]:
+    return [
+        route("/api/judges", list_judges, db),
+        route("/api/judges", functools.partial(create_judge, settings=settings), db, "POST"),
+        route("/api/judges/{name}", get_judge, db),
+        route("/api/judges/{name}/diff", diff_judge_versions, db),
+        route("/api/judge-builder", functools.partial(builder_options, settings=settings), db),
+        route("/api/judge-builder/try", functools.partial(try_judge, settings=settings), db, "POST"),
+    ]
