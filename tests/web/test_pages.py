@@ -140,6 +140,45 @@ def test_a_conversations_traces_read_in_order_as_one_chat(page, web_server: Live
     assert page.problems == []
 
 
+async def judge_and_mark(server: LiveServer, trace_id: str, span_id: str) -> None:
+    """The built-in error_spans judge on the trace (a finding per error span) and feedback on one span."""
+    async with Client(f"{server.url}/mcp") as client:
+        judged = await client.call_tool("RunJudge", {"judge": "error_spans", "trace_id": trace_id})
+        assert not judged.is_error, judged.content
+        logged = await client.call_tool("LogFeedback", {"trace_id": trace_id, "span_id": span_id, "name": "tool_choice",
+                                                        "value": "wrong", "rationale": "should have retried"})  # fmt: skip
+        assert not logged.is_error, logged.content
+
+
+def test_findings_and_span_feedback_are_shown_on_the_spans_they_point_at(page, web_server: LiveServer) -> None:
+    page.goto(f"{web_server.url}/")
+    page.fill("input[name=filter]", "trace.error_count > 0")
+    page.click("button[type=submit]")
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
+    page.locator("table.list tbody tr a").first.click()
+    error_row = page.locator(".tree .row.failed").first
+    expect(error_row).to_be_visible()
+    error_span = error_row.get_attribute("data-span-id")
+    root_span = page.locator(".tree .row").first.get_attribute("data-span-id")
+    trace_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    expect(page.locator(".tree .row .finding")).to_have_count(0)
+    in_a_thread(judge_and_mark, web_server, trace_id, root_span)
+    page.reload()
+    expect(page.locator(f".tree .row[data-span-id='{error_span}'] .finding")).to_have_text("⚑ 1")
+    expect(page.locator(f".tree .row[data-span-id='{root_span}'] .finding")).to_have_text("⚑ 1")
+    # Each row where its place says (an error row once took the error box's margin and sat 8 px low).
+    tops = page.locator(".tree .row").evaluate_all("rows => rows.map(r => r.getBoundingClientRect().top - r.parentElement.getBoundingClientRect().top)")
+    assert tops == [24 * n for n in range(len(tops))], tops
+    page.locator(f".tree .row[data-span-id='{error_span}']").click()
+    marks = page.locator(".span-panel .marks")
+    expect(marks).to_contain_text("error_span")
+    expect(marks).to_contain_text("error_spans")  # the judge that found it
+    page.locator(".tree .row").first.click()
+    expect(page.locator(".span-panel .marks")).to_contain_text("tool_choice: wrong")
+    expect(page.locator(".span-panel .marks")).to_contain_text("should have retried")
+    assert page.problems == []
+
+
 def _wide_trace(tracer) -> str:
     """A root with 4,999 spans below it, in 50 agents of 99 tool calls each: 5,000 spans."""
     with tracer.start_as_current_span("invoke_agent big") as root:

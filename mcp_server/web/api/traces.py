@@ -81,6 +81,11 @@ async def list_assessments(request: Request, db: Database) -> dict[str, Any]:
     )
 
 
+async def get_assessment(request: Request, db: Database) -> dict[str, Any]:
+    """GetAssessment: the page reads an assessment's findings, which ListAssessments only counts."""
+    return await run_service(assessments.get_assessment, db, request.path_params["assessment_id"])
+
+
 async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
     """LogFeedback from a person at the page: source HUMAN, the name they gave as source_id."""
     body = await json_body(request)
@@ -110,4 +115,5 @@ def routes(db: Database) -> list[Route]:
         route("/api/traces/{trace_id}/timing", get_span_timing_report, db),
         route("/api/traces/{trace_id}/assessments", list_assessments, db),
         route("/api/traces/{trace_id}/feedback", log_feedback, db, "POST"),
+        route("/api/assessments/{assessment_id}", get_assessment, db),
     ]

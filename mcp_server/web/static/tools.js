@@ -12,12 +12,13 @@ const ROUTES = {
   GetSpan: (args) => `${trace(args)}/spans/${encodeURIComponent(args.span_id)}`,
   GetSpanTimingReport: (args) => `${trace(args)}/timing`,
   ListAssessments: (args) => `${trace(args)}/assessments`,
+  GetAssessment: ({ assessment_id }) => `/api/assessments/${encodeURIComponent(assessment_id)}`,
 };
 
 // The tool `name` through the JSON API: the ids go into the route's path, the other arguments into its query.
 export function apiTool(name, args) {
-  const { trace_id, span_id, ...query } = args;
-  return api(ROUTES[name]({ trace_id, span_id }), query);
+  const { trace_id, span_id, assessment_id, ...query } = args;
+  return api(ROUTES[name]({ trace_id, span_id, assessment_id }), query);
 }
 
 export const ToolCall = createContext(apiTool);

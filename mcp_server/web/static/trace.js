@@ -47,13 +47,53 @@ function useTrace(traceId, known) {
   return { info, spans, spansDone, critical, error };
 }
 
-function useAssessments(traceId) {
+// The trace's assessments (ListAssessments), for the feedback chips and the marks on the spans.
+export function useAssessments(traceId) {
+  const call = useTool();
   const [assessments, setAssessments] = useState(null);
   const [error, setError] = useState(null);
-  const reload = () => api(`/api/traces/${encodeURIComponent(traceId)}/assessments`, { max_results: 200 })
-    .then(setAssessments, setError);
+  const reload = () => call("ListAssessments", { trace_id: traceId, max_results: 200 }).then(setAssessments, setError);
   useEffect(() => { reload(); }, [traceId]);
   return { assessments, reload, error };
+}
+
+const FINDING_READS = 20;  // assessments whose findings are read in full (GetAssessment), newest first
+
+// What points at each span: assessments logged on it, and the findings (GetAssessment) of those on
+// the trace that carry some, e.g. an agent judge's; span_id -> [{title, tone, text}].
+function useMarks(assessments) {
+  const call = useTool();
+  const [marks, setMarks] = useState(new Map());
+  useEffect(() => {
+    let stopped = false;
+    const list = assessments ? assessments.assessments.filter((a) => a.valid) : [];
+    const found = new Map();
+    const add = (spanId, mark) => found.set(spanId, [...(found.get(spanId) || []), mark]);
+    for (const a of list) {
+      if (!a.span_id) continue;
+      const value = a.value === null || a.value === undefined ? a.value_preview : a.value;
+      add(a.span_id, { title: `${text(a.name)}: ${text(value)}`, source: text(a.source_id || a.source_type), text: text(a.rationale || a.error) });
+    }
+    setMarks(new Map(found));
+    const withFindings = list.filter((a) => a.finding_count > 0).slice(0, FINDING_READS);
+    Promise.all(withFindings.map((a) => call("GetAssessment", { assessment_id: a.assessment_id }))).then((full) => {
+      if (stopped) return;
+      for (const a of full) {
+        for (const f of a.findings || []) {
+          add(f.span_id, { title: `${text(f.category)}${f.impact ? ` (${text(f.impact)})` : ""}`, source: `${text(a.name)} · ${text(a.source_id || a.source_type)}`, text: text(f.evidence) });
+        }
+      }
+      setMarks(new Map(found));
+    }, () => {});
+    return () => { stopped = true; };
+  }, [assessments]);
+  return marks;
+}
+
+function Marks({ marks }) {
+  if (!marks || marks.length === 0) return null;
+  return html`<div class="marks" aria-label="findings">${marks.map((m, i) => html`<div key=${i} class="mark">
+    <b>${m.title}</b> <span class="dim">${m.source}</span>${m.text && html`<div>${m.text}</div>`}</div>`)}</div>`;
 }
 
 // The trace's facts; `children` (the page's feedback and actions) go at its foot; `linked` as SpanPanel takes it.
@@ -127,7 +167,7 @@ function visibleSpans(spans, collapsed) {
   return out;
 }
 
-function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect }) {
+function SpanTree({ spans, done, total, durationMs, critical, marks, selected, onSelect }) {
   const [collapsed, setCollapsed] = useState(new Set());
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -154,7 +194,7 @@ function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect
         ${rows.slice(first, last).map((s, i) => {
           const left = ((s.start_offset_ms || 0) / span) * 100;
           const width = Math.max(((s.duration_ms || 0) / span) * 100, 0.4);
-          const classes = ["row", s.span_id === selected ? "selected" : "", s.status === "ERROR" ? "error" : "", critical.has(s.span_id) ? "critical" : ""].join(" ");
+          const classes = ["row", s.span_id === selected ? "selected" : "", s.status === "ERROR" ? "failed" : "", critical.has(s.span_id) ? "critical" : ""].join(" ");
           return html`<div key=${s.span_id} class=${classes} role="treeitem" data-span-id=${s.span_id}
               style=${{ top: `${(first + i) * ROW_PX}px` }} onClick=${() => onSelect(s.span_id)}>
             <div class="name" style=${{ paddingLeft: `${s.depth * 14 + 4}px` }}>
@@ -164,6 +204,7 @@ function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect
                 : html`<span class="twisty"></span>`}
               <span class=${`type type-${text(s.span_type).toLowerCase().replace(/[^a-z_]/g, "")}`}>${text(s.span_type)}</span>
               <span class="span-name">${text(s.name)}</span>
+              ${marks.has(s.span_id) && html`<span class="finding" title="findings on this span">⚑ ${marks.get(s.span_id).length}</span>`}
             </div>
             <div class="lane"><div class="bar" style=${{ left: `${left}%`, width: `${width}%` }}
               title=${`+${ms(s.start_offset_ms)} for ${ms(s.duration_ms)}${critical.has(s.span_id) ? " (critical path)" : ""}`}></div></div>
@@ -171,12 +212,12 @@ function SpanTree({ spans, done, total, durationMs, critical, selected, onSelect
         })}
       </div>
     </div>
-    <div class="tree-foot">${count(spans.length)} of ${count(total)} spans${done ? "" : " (loading…)"} · <span class="legend-critical">critical path</span> · <span class="legend-error">error</span></div>
+    <div class="tree-foot">${count(spans.length)} of ${count(total)} spans${done ? "" : " (loading…)"} · <span class="legend-critical">critical path</span> · <span class="legend-error">error</span> · <span class="finding">⚑ findings</span></div>
   </div>`;
 }
 
 // `linked`: with a link to the span's own URL (a page has one; an MCP App's view has none).
-function SpanPanel({ traceId, spanId, linked }) {
+function SpanPanel({ traceId, spanId, linked, marks }) {
   const call = useTool();
   const [pages, setPages] = useState([]);
   const [error, setError] = useState(null);
@@ -202,6 +243,7 @@ function SpanPanel({ traceId, spanId, linked }) {
       ${linked && html`<${Link} href=${tracePath(traceId, span.span_id)}>link</${Link}>`}</div>
     <dl class="facts">${facts.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>
     ${span.status_message && html`<div class="error">${text(span.status_message)}</div>`}
+    <${Marks} marks=${marks} />
     <h3>inputs</h3><${Content} value=${span.inputs} />
     <h3>outputs</h3><${Content} value=${span.outputs} />
     ${events.length > 0 && html`<h3>events</h3>${events.map((event, i) => html`<div key=${i}
@@ -220,8 +262,9 @@ function SpanPanel({ traceId, spanId, linked }) {
 
 // The trace: its header (with `children` at its foot), span tree and waterfall, and the panel of the
 // span `selected` (else the root's); `known`, `linked`: as useTrace and SpanPanel take them.
-export function TraceView({ traceId, known, selected, onSelect, linked, children }) {
+export function TraceView({ traceId, known, assessments, selected, onSelect, linked, children }) {
   const { info, spans, spansDone, critical, error } = useTrace(traceId, known);
+  const marks = useMarks(assessments);
   const current = selected || (info && info.root_span_id) || (spans[0] && spans[0].span_id);
   if (error && !info) return html`<${ErrorBox} error=${error} />`;
   if (!info) return html`<p class="loading">Loading trace…</p>`;
@@ -229,8 +272,8 @@ export function TraceView({ traceId, known, selected, onSelect, linked, children
     <${ErrorBox} error=${error} />
     <div class="trace-body">
       <${SpanTree} spans=${spans} done=${spansDone} total=${info.span_count} durationMs=${info.duration_ms}
-        critical=${critical} selected=${current} onSelect=${onSelect} />
-      ${current ? html`<${SpanPanel} traceId=${traceId} spanId=${current} linked=${linked} />` : html`<div class="span-panel dim">No spans yet.</div>`}
+        critical=${critical} marks=${marks} selected=${current} onSelect=${onSelect} />
+      ${current ? html`<${SpanPanel} traceId=${traceId} spanId=${current} linked=${linked} marks=${marks.get(current)} />` : html`<div class="span-panel dim">No spans yet.</div>`}
     </div>`;
 }
 
@@ -243,7 +286,7 @@ export function TracePage({ traceId }) {
   };
   return html`<section class="trace">
     <${Link} href="/">← traces<//>
-    <${TraceView} traceId=${traceId} selected=${selected} onSelect=${select} linked=${true}>
+    <${TraceView} traceId=${traceId} assessments=${assessments} selected=${selected} onSelect=${select} linked=${true}>
       <${Feedback} traceId=${traceId} assessments=${assessments} onLogged=${reload} />
       <${TraceActions} traceId=${traceId} />
       <${ErrorBox} error=${error} />
