@@ -132,7 +132,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.http.app import create_app
     from mcp_server.http.hosts import accepted_hosts
     from mcp_server.http.serving import fit_to_connections, prepare_process, uvicorn_config
-    from mcp_server.server import create_server
+    from mcp_server.server import create_server, judge_server_for
 
     # create_app makes the same check; making it first refuses an unsafe bind before the database
     # is opened or the demo loaded.
@@ -161,7 +161,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
-        app = create_app(settings, db, create_server(settings, db))
+        mcp = create_server(settings, db)
+        app = create_app(settings, db, mcp, judge_server_for(mcp, settings, db))
         server = uvicorn.Server(uvicorn_config(app, settings, limits))
         with _closing_on_stop_signals(db, forced=lambda: server.force_exit):
             server.run()

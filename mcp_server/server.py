@@ -73,9 +73,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     # The MCP Apps views (mcp_server.web.apps) come as an extension, which the SDK takes only here.
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version(),
                        extensions=[apps_extension(settings.toolsets)])
-    judge_server: JudgeServer = server if "traces" in settings.toolsets else functools.cache(
-        functools.partial(investigation_server, settings, db)
-    )
+    judge_server = judge_server_for(server, settings, db)
     add_trace_tools(server, db)
     add_assessment_tools(server, db)
     add_judge_tools(server, db, settings, judge_server)
@@ -92,6 +90,15 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     bind_views(server)
     server.middleware.append(ToolsetsOfUrl())  # /mcp/<toolsets> over HTTP narrows further per request
     return server
+
+
+def judge_server_for(server: MCPServer, settings: Settings, db: Database) -> "JudgeServer":
+    """What an agent judge started from `server` (a tool, or the web pages beside it) investigates
+    through: `server` itself where it serves the trace tools, else one with those alone, made on
+    first use and shared by every judgment after it."""
+    if "traces" in settings.toolsets:
+        return server
+    return functools.cache(functools.partial(investigation_server, settings, db))
 
 
 def investigation_server(settings: Settings, db: Database) -> MCPServer:

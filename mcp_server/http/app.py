@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INVALID_REQUEST
@@ -25,6 +27,9 @@ from mcp_server.web.app import web_app
 from mcp_server.web.login import web_opens
 from store import Database
 from store.logs import PendingLogs
+
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
 
 OPEN_PATHS = frozenset({"/health"})
 """The routes answered without the Host check and the token: what a load balancer probes."""
@@ -79,9 +84,10 @@ def transport_security() -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette:
-    """MCP (streamable HTTP) for `server`, OTLP ingest and health on one Starlette app over one store
-    (`server` is the one mcp_server.server.create_server built over `db`)."""
+def create_app(settings: Settings, db: Database, server: MCPServer, judge_server: JudgeServer) -> Starlette:
+    """MCP (streamable HTTP) for `server`, OTLP ingest, health and the web pages on one Starlette app over
+    one store (`server` is the one mcp_server.server.create_server built over `db`; `judge_server`, what
+    an agent judge the pages run investigates through: mcp_server.server.judge_server_for)."""
     hosts = accepted_hosts(settings)
     security = transport_security()
     # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one to
@@ -118,7 +124,7 @@ def create_app(settings: Settings, db: Database, server: MCPServer) -> Starlette
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *(Route(path, no_oauth, methods=["GET", "POST"]) for path in OAUTH_PATHS),
-            Mount("", web_app(db, settings)),  # last: it answers every other path
+            Mount("", web_app(db, settings, judge_server)),  # last: it answers every other path
         ]
     )
     app.add_middleware(

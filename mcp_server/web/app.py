@@ -12,6 +12,7 @@ styles: no inline script, no eval, no outside origin, no framing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -23,6 +24,9 @@ from mcp_server.settings import Settings
 from mcp_server.web.api import api_routes
 from mcp_server.web.login import RequireRequestHeader, login_routes
 from store import Database
+
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
 
 STATIC = Path(__file__).with_name("static")
 PAGES = (
@@ -68,10 +72,10 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def web_app(db: Database, settings: Settings) -> ASGIApp:
+def web_app(db: Database, settings: Settings, judge_server: JudgeServer) -> ASGIApp:
     """The pages, their assets, the JSON API and sign-in, as one ASGI app that answers any path
     (a path it does not serve: 404, as JSON under /api/). `settings`: the server's (its token, its
-    judge models, read-only)."""
+    judge models, read-only); `judge_server`: what an agent judge run from a page investigates through."""
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
@@ -84,7 +88,7 @@ def web_app(db: Database, settings: Settings) -> ASGIApp:
             *(Route(path, page, methods=["GET"]) for path in PAGES),
             Mount("/static", StaticFiles(directory=STATIC)),
             *login_routes(settings.token),
-            *api_routes(db, settings),
+            *api_routes(db, settings, judge_server),
             Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         # Its own 404, not the router's default (an exception the outer app answers, past these headers).

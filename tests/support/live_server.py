@@ -10,7 +10,7 @@ import httpx2
 import uvicorn
 
 from mcp_server.http.app import create_app
-from mcp_server.server import create_server
+from mcp_server.server import create_server, judge_server_for
 from mcp_server.settings import Settings
 from mcp_server.terminal.commands import open_database
 from store import Database
@@ -33,7 +33,9 @@ class LiveServer:
 def start_live_server(settings: Settings) -> LiveServer:
     """Start the app on 127.0.0.1 with an OS-chosen port; returns once /health answers."""
     db = open_database(settings)
-    config = uvicorn.Config(create_app(settings, db, create_server(settings, db)), host="127.0.0.1", port=0, log_level="warning")
+    mcp = create_server(settings, db)
+    app = create_app(settings, db, mcp, judge_server_for(mcp, settings, db))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

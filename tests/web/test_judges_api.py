@@ -134,3 +134,34 @@ def test_a_read_only_server_shows_judges_but_refuses_to_try_or_save_them(read_on
         refused = httpx2.post(f"{url}{path}", json={**body, **extra}, headers=WRITE)
         assert refused.status_code == 403 and "read-only" in refused.json()["error"], path
     assert counts(read_only_server) == (0, 0)
+
+
+async def test_running_a_judge_from_the_trace_page_logs_its_verdict_as_run_judge_does(
+    judging_server: LiveServer, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.respond_with(lambda request: json_reply({"rationale": "A roaming charge is billing.", "value": False}))
+    misrouted, _ = two_traces(judging_server)
+    url = f"{judging_server.url}/api/traces/{misrouted}/judge"
+    ran = httpx2.post(url, json={"judge": "routing"}, headers=WRITE, timeout=60)
+    assert ran.status_code == 200, ran.text
+    answer = ran.json()
+    assert (answer["feedback_name"], answer["verdict"]["value"], answer["verdict"]["judge"]) == ("routing", False, "routing@1")
+    assert answer["budget"]["max_cost_usd"] == 0.25 and answer["budget"]["spent_tokens"] > 0  # a click's bound
+    logged = await tool(judging_server, "ListAssessments", {"trace_id": misrouted})
+    assert [(a["name"], a["value"], a["source_id"]) for a in logged["assessments"]] == [("routing", False, "routing@1")]
+    # A code judge needs no model; its findings point at spans.
+    code = httpx2.post(url, json={"judge": "error_spans"}, headers=WRITE).json()
+    assert code["verdict"]["value"] is True and code["verdict"]["findings"] == []
+    unknown = httpx2.post(url, json={"judge": "no_such_judge"}, headers=WRITE)
+    assert unknown.status_code == 404 and "ListJudges" in unknown.json()["error"]
+    missing = httpx2.post(url, json={}, headers=WRITE)
+    assert missing.status_code == 400 and "judge is missing" in missing.json()["error"]
+    assert httpx2.post(url, json={"judge": "routing"}).status_code == 403  # no request header
+
+
+def test_a_read_only_server_refuses_to_run_a_judge_from_the_trace_page(read_only_server: LiveServer) -> None:
+    (trace,) = httpx2.get(f"{read_only_server.url}/api/traces", params={"max_results": 1}).json()["traces"]
+    refused = httpx2.post(f"{read_only_server.url}/api/traces/{trace['trace_id']}/judge", json={"judge": "error_spans"},
+                          headers=WRITE)  # fmt: skip
+    assert refused.status_code == 403 and "read-only" in refused.json()["error"]
+    assert counts(read_only_server) == (0, 0)

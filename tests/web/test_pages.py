@@ -179,6 +179,21 @@ def test_findings_and_span_feedback_are_shown_on_the_spans_they_point_at(page, w
     assert page.problems == []
 
 
+def test_a_judge_run_from_the_trace_page_shows_its_verdict_and_findings(page, web_server: LiveServer) -> None:
+    page.goto(f"{web_server.url}/")
+    page.fill("input[name=filter]", "trace.error_count > 0")
+    page.click("button[type=submit]")
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
+    page.locator("table.list tbody tr a").first.click()
+    expect(page.locator(".tree .row.failed")).to_be_visible()
+    page.select_option("select[name=judge]", "error_spans")
+    page.get_by_role("button", name="Run judge").click()
+    expect(page.locator(".trace-actions .verdict")).to_contain_text("span(s) have status ERROR")
+    expect(page.locator(".trace-header .feedback-row .chip.bad", has_text="error_spans: false")).to_be_visible()
+    expect(page.locator(".tree .row.failed .finding")).to_have_text("⚑ 1")
+    assert page.problems == []
+
+
 def _wide_trace(tracer) -> str:
     """A root with 4,999 spans below it, in 50 agents of 99 tool calls each: 5,000 spans."""
     with tracer.start_as_current_span("invoke_agent big") as root:

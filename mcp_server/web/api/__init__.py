@@ -10,13 +10,20 @@ X-TraceJudge-Request header (see mcp_server.web.login: no cross-site form or scr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.routing import Route
 
 from mcp_server.settings import Settings
 from mcp_server.web.api import judges, labeling, runs, share, traces
 from store import Database
 
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
 
-def api_routes(db: Database, settings: Settings) -> list[Route]:
-    """`settings`: the server's, for the routes that call a model (the judge builder's try) or write."""
-    return [*traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db), *judges.routes(db, settings)]
+
+def api_routes(db: Database, settings: Settings, judge_server: JudgeServer) -> list[Route]:
+    """`settings`: the server's, for the routes that call a model (the judge builder's try, running a
+    judge) or write; `judge_server`: what an agent judge run from a page investigates through."""
+    return [*traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db),
+            *judges.routes(db, settings, judge_server)]  # fmt: skip

@@ -1,6 +1,7 @@
 """The judge routes: the judges (ListJudges), a judge (GetJudge), the diff of two versions'
 instructions, and the judge builder's choices, its try on a few traces (nothing stored or logged) and
-its save (CreateJudge). Trying spends model calls and saving writes: a read-only server refuses both.
+its save (CreateJudge); and RunJudge on one trace, from the trace page. Trying and running spend model
+calls and saving writes: a read-only server refuses them.
 
 The builder's routes are under /api/judge-builder, not /api/judges/..., where a judge may be named
 anything, 'options' and 'try' too."""
@@ -8,7 +9,7 @@ anything, 'options' and 'try' too."""
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -19,9 +20,15 @@ from mcp_server.web.api.answers import json_body, query_int, query_text, route, 
 from store import Database
 from store.errors import InvalidArgument, ServerReadOnly
 
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
+
 DEFINITION_FIELDS = ("name", "instructions", "output_type", "model", "description")
 """What a save's body holds: CreateJudge's arguments."""
 TRY_FIELDS = (*DEFINITION_FIELDS, "trace_ids", "max_tokens", "max_cost_usd")
+RUN_MAX_COST_USD = 0.25
+"""What one judgment started from the trace page may spend unless it says otherwise: a click should
+never cost more than a glance at the bill would expect."""
 
 
 def _refuse_if_read_only(settings: Settings, what: str) -> None:
@@ -101,7 +108,24 @@ async def create_judge(request: Request, db: Database, *, settings: Settings) ->
     )
 
 
-def routes(db: Database, settings: Settings) -> list[Route]:
+async def run_judge(request: Request, db: Database, *, settings: Settings, judge_server: JudgeServer) -> dict[str, Any]:
+    """RunJudge on the trace ({"judge", "version"?}): its verdict, logged as the judge's feedback, as the
+    tool logs it; within RUN_MAX_COST_USD unless the body gives max_tokens or max_cost_usd."""
+    _refuse_if_read_only(settings, "run judges")
+    body = await json_body(request)
+    if unknown := sorted(set(body) - {"judge", "version", "max_tokens", "max_cost_usd"}):
+        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send judge, and version, max_tokens, max_cost_usd.")
+    if not isinstance(body.get("judge"), str) or not body["judge"].strip():
+        raise InvalidArgument("judge is missing: name a stored or built-in judge (ListJudges lists them).")
+    ran = await service.run_judge_tool(
+        db, body["judge"], request.path_params["trace_id"], settings=settings, server=judge_server,
+        version=body.get("version"), max_tokens=body.get("max_tokens"),
+        max_cost_usd=body.get("max_cost_usd", RUN_MAX_COST_USD),
+    )
+    return ran.model_dump(mode="json")
+
+
+def routes(db: Database, settings: Settings, judge_server: JudgeServer) -> list[Route]:
     return [
         route("/api/judges", list_judges, db),
         route("/api/judges", functools.partial(create_judge, settings=settings), db, "POST"),
@@ -109,4 +133,6 @@ def routes(db: Database, settings: Settings) -> list[Route]:
         route("/api/judges/{name}/diff", diff_judge_versions, db),
         route("/api/judge-builder", functools.partial(builder_options, settings=settings), db),
         route("/api/judge-builder/try", functools.partial(try_judge, settings=settings), db, "POST"),
+        route("/api/traces/{trace_id}/judge", functools.partial(run_judge, settings=settings, judge_server=judge_server),
+              db, "POST"),  # fmt: skip
     ]

@@ -1,6 +1,39 @@
-// What a person can do with the trace they are reading, beside feedback: queue it for labeling by
-// people. Each action calls the route of the MCP tool that does it, and says what happened.
-import { api, ErrorBox, html, Link, text, useEffect, useState } from "./lib.js";
+// What a person can do with the trace they are reading, beside feedback: run a judge on it, queue it
+// for labeling by people. Each action calls the route of the MCP tool that does it, and says what happened.
+import { api, Chip, ErrorBox, html, Link, text, useEffect, useState } from "./lib.js";
+
+// RunJudge: the verdict is logged as the judge's feedback, so the header's chips change (onJudged).
+function RunJudge({ traceId, onJudged }) {
+  const [judges, setJudges] = useState([]);
+  const [chosen, setChosen] = useState("");
+  const [state, setState] = useState(null);
+  useEffect(() => {
+    api("/api/judges", { max_results: 100 }).then((page) => {
+      const names = [...page.judges, ...page.builtin_judges].map((j) => j.name);
+      setJudges(names);
+      setChosen(names[0] || "");
+    }, (error) => setState({ error }));
+  }, []);
+  const run = async () => {
+    setState({ running: true });
+    try {
+      const ran = await api(`/api/traces/${encodeURIComponent(traceId)}/judge`, {}, { body: { judge: chosen } });
+      setState({ ran });
+      onJudged();
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  const verdict = state && state.ran && state.ran.verdict;
+  return html`<span class="action">
+    <select name="judge" aria-label="judge" value=${chosen} onChange=${(e) => setChosen(e.target.value)}>
+      ${judges.map((name) => html`<option key=${name} value=${name}>${name}</option>`)}</select>
+    <button onClick=${run} disabled=${!chosen || (state && state.running)}>${state && state.running ? "Judging…" : "Run judge"}</button>
+    ${verdict && html`<span class="verdict">${verdict.error ? html`<span class="error-text">${text(verdict.error)}</span>`
+      : html`<${Chip} assessment=${{ name: state.ran.feedback_name, value: verdict.value, source_type: "judge" }} /> ${text(verdict.rationale)}`}</span>`}
+    <${ErrorBox} error=${state && state.error} />
+  </span>`;
+}
 
 function AddToLabeling({ traceId }) {
   const [sessions, setSessions] = useState(null);
@@ -32,6 +65,6 @@ function AddToLabeling({ traceId }) {
   </span>`;
 }
 
-export function TraceActions({ traceId }) {
-  return html`<div class="trace-actions"><${AddToLabeling} traceId=${traceId} /></div>`;
+export function TraceActions({ traceId, onJudged }) {
+  return html`<div class="trace-actions"><${RunJudge} traceId=${traceId} onJudged=${onJudged} /><${AddToLabeling} traceId=${traceId} /></div>`;
 }

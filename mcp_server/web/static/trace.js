@@ -288,7 +288,7 @@ export function TracePage({ traceId }) {
     <${Link} href="/">← traces<//>
     <${TraceView} traceId=${traceId} assessments=${assessments} selected=${selected} onSelect=${select} linked=${true}>
       <${Feedback} traceId=${traceId} assessments=${assessments} onLogged=${reload} />
-      <${TraceActions} traceId=${traceId} />
+      <${TraceActions} traceId=${traceId} onJudged=${reload} />
       <${ErrorBox} error=${error} />
     </${TraceView}>
   </section>`;
