@@ -109,7 +109,7 @@ function Answer({ schema, value, onChange }) {
     </div>`;
   }
   if (input.kind === "numeric") {
-    return html`<input id=${id} type="number" aria-label=${schema.name} step="any" min=${input.minimum ?? undefined}
+    return html`<input id=${id} type="number" aria-label=${schema.name} placeholder=${schema.expects} step="any" min=${input.minimum ?? undefined}
       max=${input.maximum ?? undefined} value=${value ?? ""} onInput=${(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />`;
   }
   return html`<textarea id=${id} aria-label=${schema.name} rows="3" maxlength=${input.max_length ?? undefined}
@@ -165,7 +165,10 @@ function Questions({ session, schemas, traceId, labeler, onDone }) {
       setBusy(false);
     }
   };
-  return html`<form class="questions" onSubmit=${(e) => { e.preventDefault(); send(false); }}>
+  // Submit sends on its click, and stops the form's own submission: a view's sandbox may not allow forms
+  // (no submit event comes there), and the form's checks (problem) say what is wrong in words.
+  const submit = (event) => { event.preventDefault(); send(false); };
+  return html`<form class="questions">
     ${schemas.map((schema) => html`<fieldset key=${schema.name} class="question">
       <legend>${schema.name}</legend>
       ${schema.instructions && html`<p class="instructions">${schema.instructions}</p>`}
@@ -175,7 +178,7 @@ function Questions({ session, schemas, traceId, labeler, onDone }) {
     </fieldset>`)}
     <${ErrorBox} error=${error} />
     <div class="actions">
-      <button type="submit" class="primary" disabled=${busy || !labeler}>Submit</button>
+      <button type="submit" class="primary" disabled=${busy || !labeler} onClick=${submit}>Submit</button>
       <button type="button" disabled=${busy || !labeler} onClick=${() => send(true)}>Skip</button>
       ${!labeler && html`<span class="dim">Give your name above first.</span>`}
     </div>
