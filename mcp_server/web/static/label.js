@@ -116,11 +116,12 @@ function Answer({ schema, value, onChange }) {
     value=${value ?? ""} onInput=${(e) => onChange(e.target.value === "" ? undefined : e.target.value)}></textarea>`;
 }
 
-// What keeps `value` from being stored as an answer to `schema` (the checks of
-// mcp_server/labeling/inputs.py the widgets do not already make), in words; null when nothing does.
+const answered = (value) => value !== undefined && !(Array.isArray(value) && value.length === 0);
+
+// What keeps an answer `value` from being stored for `schema` (the checks of mcp_server/labeling/inputs.py
+// the widgets do not already make), in words; null when nothing does.
 function problem(schema, value) {
   const input = schema.input;
-  if (value === undefined || (Array.isArray(value) && value.length === 0)) return "unanswered";
   const outside = input.kind === "numeric"
     && (!Number.isFinite(value) || value < (input.minimum ?? -Infinity) || value > (input.maximum ?? Infinity));
   if (outside || (input.kind === "text" && !value.trim())) return `${schema.name} takes ${schema.expects}.`;
@@ -151,7 +152,7 @@ function Questions({ session, schemas, traceId, labeler, onDone }) {
       } else {
         // Every question, as a trace is done (completed) once each schema has a label; and every value
         // checked before any is sent, so that no label is stored when another would be refused.
-        const unanswered = schemas.filter((s) => problem(s, answers[s.name]) === "unanswered");
+        const unanswered = schemas.filter((s) => !answered(answers[s.name]));
         if (unanswered.length > 0) throw new Error(`Answer ${unanswered.map((s) => s.name).join(", ")} too, or skip this trace.`);
         const wrong = schemas.map((s) => problem(s, answers[s.name])).filter(Boolean);
         if (wrong.length > 0) throw new Error(wrong.join(" "));
