@@ -72,7 +72,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     every judgment after it."""
     # The MCP Apps views (mcp_server.web.apps) come as an extension, which the SDK takes only here.
     server = MCPServer("tracejudge", instructions=INSTRUCTIONS, version=_version(),
-                       extensions=[apps_extension(settings.toolsets)])
+                       extensions=[apps_extension(settings.toolsets, read_only=settings.read_only)])
     judge_server = judge_server_for(server, settings, db)
     add_trace_tools(server, db)
     add_assessment_tools(server, db)

@@ -1,8 +1,9 @@
 """The server's MCP Apps (extension io.modelcontextprotocol/ui, specification 2026-01-26): views that a
 host renders in a sandboxed iframe beside a tool's answer. Each view is a `ui://` resource whose HTML is
 the web pages' own front end (static/, bundled into one document by mcp_server.web.bundle), bound to
-its tool by the tool's `_meta.ui.resourceUri`; the view reads what else it needs by calling our tools
-through the host, which gives it the same JSON the pages read from /api/.
+its tool by the tool's `_meta.ui.resourceUri`; the view reads what else it needs (and the labeling
+form stores its labels) by calling our tools through the host, which gives it the same JSON the pages
+read from /api/.
 
 A client that does not negotiate the extension sees no view: create_server leaves the tools' answers
 as they are (their text is the fallback the specification asks for), and ViewsForAppHosts takes
@@ -35,6 +36,11 @@ class View:
     """Its ES module under static/."""
     title: str
     description: str
+    writes: tuple[str, ...] = ()
+    """The tools it writes with (it calls them through the host): a read-only server has none, and offers no
+    form that could not send."""
+    copies: bool = True
+    """Whether it has "copy id" buttons, for which it asks for the clipboard."""
 
 
 TRACE_VIEW = View(
@@ -53,7 +59,18 @@ RUN_REPORT = View(
     description="The evaluation run GetEvaluationRun answered for, as the run pages show it: its totals, a card "
     "per judge (pass rate, metrics, first errors) and its results page by page; a result's trace opens below.",
 )
-VIEWS = (TRACE_VIEW, RUN_REPORT)
+LABELING_FORM = View(
+    uri="ui://tracejudge/labeling-form",
+    tool="ListLabelingItems",
+    entry="view-label.js",
+    title="tracejudge labeling form",
+    description="The labeling session ListLabelingItems answered for, as its share link's page shows it: the first "
+    "pending trace as a conversation with the session's questions (read in full with ListLabelingSchemas), labeled "
+    "with SubmitLabel or skipped with SkipLabelingItem, then the next, with the session's progress.",
+    writes=("SubmitLabel", "SkipLabelingItem"),
+    copies=False,
+)
+VIEWS = (TRACE_VIEW, RUN_REPORT, LABELING_FORM)
 
 STYLES = ("style.css", "view.css")
 CSP = ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[])
@@ -68,13 +85,18 @@ def view_html(view: View) -> str:
     return html_document(STATIC, title=view.title, entry=view.entry, styles=STYLES)
 
 
-def apps_extension(toolsets: list[str]) -> Apps:
-    """The MCP Apps extension for MCPServer(extensions=...): the view of each tool in `toolsets`, as a
-    `ui://` resource (text/html;profile=mcp-app) that declares it loads nothing from outside and would
-    like the clipboard."""
+def offered(view: View, toolsets: list[str], *, read_only: bool) -> bool:
+    """Whether a server of these toolsets (and only tools that read, with `read_only`) offers the view."""
+    return TOOLSET_OF[view.tool] in toolsets and not (read_only and view.writes)
+
+
+def apps_extension(toolsets: list[str], *, read_only: bool = False) -> Apps:
+    """The MCP Apps extension for MCPServer(extensions=...): the views `offered` by such a server, each as
+    a `ui://` resource (text/html;profile=mcp-app) that declares it loads nothing from outside and, if it
+    copies ids, would like the clipboard."""
     apps = Apps()
     for view in VIEWS:
-        if TOOLSET_OF[view.tool] in toolsets:
+        if offered(view, toolsets, read_only=read_only):
             apps.add_html_resource(
                 view.uri,
                 view_html(view),
@@ -82,23 +104,26 @@ def apps_extension(toolsets: list[str]) -> Apps:
                 title=view.title,
                 description=view.description,
                 csp=CSP,
-                permissions=PERMISSIONS,
+                permissions=PERMISSIONS if view.copies else None,
                 prefers_border=True,
             )
     return apps
 
 
 def bind_views(server: MCPServer) -> None:
-    """Point each tool left on `server` that has a view at it, for clients that negotiated MCP Apps.
+    """Point each tool left on `server` that has a view at it (when the view's write tools are left too),
+    for clients that negotiated MCP Apps.
     Called after select_tools, which decides the tools; apps_extension decided the views the same way."""
     # The SDK's Apps.tool binds a tool it registers itself, before the server exists; ours are the
     # features' tools, so the binding is stamped on the registered Tool (a plain field of it).
     tools = {tool.name: tool for tool in server._tool_manager.list_tools()}
     resources = {str(resource.uri) for resource in server._resource_manager.list_resources()}
     for view in VIEWS:
-        if (view.tool in tools) != (view.uri in resources):
-            raise RuntimeError(f"{view.tool} and its view {view.uri} must be served together")
-        if view.tool in tools:
+        needs = (view.tool, *view.writes)
+        served = all(name in tools for name in needs)
+        if served != (view.uri in resources):
+            raise RuntimeError(f"{', '.join(needs)} and the view {view.uri} must be served together")
+        if served:
             tool = tools[view.tool]
             tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": view.uri}}
     server.middleware.append(ViewsForAppHosts())

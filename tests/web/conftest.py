@@ -38,6 +38,11 @@ STRICT_RATIONALE = (
     "the question is not resolved."
 )
 
+EXPECT_TIMEOUT_MS = 15_000
+"""How long an `expect` waits for the page (Playwright's default is 5 s): a 2-core CI machine running
+the suite can take longer than that to answer a page's requests, and a wait that ends early only
+makes a test flaky, never faster."""
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -57,7 +62,9 @@ def browser() -> Iterator[object]:
             "the browser tests need Chromium: on Debian or Ubuntu `apt-get install -y chromium` (.ci/run does), "
             "or set TRACEJUDGE_TEST_CHROMIUM to a Chromium binary"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)

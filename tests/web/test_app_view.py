@@ -1,10 +1,10 @@
-"""The trace view (ui://tracejudge/trace-view) as an MCP Apps host renders it, in a real Chromium: a host
+"""The MCP Apps views (ui://tracejudge/...) as a host renders them, in a real Chromium: a host
 page of the test's own puts the resource's HTML in a sandboxed iframe (allow-scripts alone: an opaque
 origin) under the CSP that the specification has a host build from the resource's metadata, plays the
 host's side of the postMessage protocol, and forwards the view's tools/call to a real tracejudge server
 over the real MCP client. The trace view must draw the demo trace's span tree and open a span from those
-answers, the run report summarise a run and page its results; neither may load anything or break a rule
-of that CSP."""
+answers, the run report summarise a run and page its results, the labeling form label one queued trace
+and skip the other; none may load anything or break a rule of that CSP."""
 
 from __future__ import annotations
 
@@ -215,4 +215,60 @@ def test_hostile_trace_content_renders_as_inert_text_in_the_view(hosted, host: H
         expect(view.locator(".span-panel").get_by_text(text, exact=False).first).to_be_visible()
     assert shown.page.frames[1].evaluate("window.__pwned") is None
     assert view.locator("img").count() == 0 and view.locator("#app script").count() == 0
+    assert shown.problems == []
+
+
+def _review_session(host: Host) -> list[str]:
+    """A labeling session 'review' (a pass/fail question with comments, a 1-to-5 rating) queuing the two
+    newest demo traces, made over MCP; returns their ids in queue order."""
+    traces = host.call_tool("SearchTraces", {"max_results": 2})["structuredContent"]["traces"]
+    host.call_tool("CreateLabelingSchema", {"name": "routing_correct", "type": "feedback", "input": {"kind": "pass_fail"},
+                                            "instructions": "Did the router pick the right specialist?", "enable_comment": True})  # fmt: skip
+    host.call_tool("CreateLabelingSchema", {"name": "helpfulness", "type": "feedback",
+                                            "input": {"kind": "numeric", "minimum": 1, "maximum": 5}})  # fmt: skip
+    host.call_tool("CreateLabelingSession", {"name": "review", "schemas": ["routing_correct", "helpfulness"]})
+    ids = [trace["trace_id"] for trace in traces]
+    host.call_tool("AddTracesToLabelingSession", {"session": "review", "trace_ids": ids})
+    return ids
+
+
+def test_the_labeling_form_labels_one_queued_trace_through_the_host_skips_the_other_and_is_done(hosted, host: Host) -> None:
+    queued = _review_session(host)
+    shown = hosted("ListLabelingItems", {"session": "review"})
+    view = shown.view
+    expect(view.get_by_text("0 of 2 done")).to_be_visible()
+    expect(view.locator(".label-head h1")).to_have_text("review")
+    expect(view.locator("section.label-trace")).to_contain_text("The agent's answer")
+    expect(view.get_by_text("Did the router pick the right specialist?")).to_be_visible()  # the schema in full
+    form = view.locator("form.questions")
+    expect(form.get_by_role("button", name="Submit")).to_be_disabled()  # the tools need a labeler: no name, no label
+    view.locator("input[name=labeler]").fill("dana")
+    form.get_by_role("radio", name="Fail").click()
+    form.get_by_label("comment on routing_correct").fill("sent to the product specialist, not billing")
+    form.get_by_label("helpfulness", exact=True).fill("7")
+    form.get_by_role("button", name="Submit").click()
+    # Every value is checked before any is sent: one out of range sends none.
+    expect(form.get_by_role("alert")).to_have_text("helpfulness takes a number from 1 to 5.")
+    assert "SubmitLabel" not in host.calls
+    form.get_by_label("helpfulness", exact=True).fill("4")
+    save_screenshot(shown.page, "app-label")
+    form.get_by_role("button", name="Submit").click()
+    expect(view.get_by_text("1 of 2 done")).to_be_visible()
+    expect(view.get_by_text("Trace 2 in the queue")).to_be_visible()
+    view.locator("form.questions").get_by_role("button", name="Skip").click()
+    expect(view.get_by_text("All done: nothing left to label.")).to_be_visible()
+    expect(view.get_by_text("2 of 2 done")).to_be_visible()
+    view_calls = list(host.calls)
+
+    # Over MCP: dana's HUMAN labels of the first trace, one SubmitLabel per question; the second skipped.
+    assessments = host.call_tool("ListAssessments", {"trace_id": queued[0]})["structuredContent"]["assessments"]
+    assert sorted((a["name"], a["source_type"], a["source_id"], a["value"]) for a in assessments) == [
+        ("helpfulness", "HUMAN", "dana", 4), ("routing_correct", "HUMAN", "dana", False)]  # fmt: skip
+    items = host.call_tool("ListLabelingItems", {"session": "review"})["structuredContent"]
+    assert items["status_counts"] == {"pending": 0, "completed": 1, "skipped": 1}
+    assert [(item["status"], item["assignee"]) for item in items["items"]] == [("completed", "dana"), ("skipped", "dana")]
+    assert {label["schema_name"]: label["comment"] for label in items["items"][0]["labels"]} == {
+        "routing_correct": "sent to the product specialist, not billing", "helpfulness": None}  # fmt: skip
+    assert view_calls.count("SubmitLabel") == 2 and view_calls.count("SkipLabelingItem") == 1
+    assert set(view_calls) == {"ListLabelingSchemas", "ListLabelingItems", "ListSpans", "GetSpan", "SubmitLabel", "SkipLabelingItem"}
     assert shown.problems == []
