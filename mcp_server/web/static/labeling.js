@@ -40,7 +40,22 @@ export function LabelingPage() {
         <td class="num">${count(s.status_counts.completed)}</td><td class="num">${count(s.status_counts.skipped)}</td>
         <td><${LabeledBy} labeledBy=${s.labeled_by} /></td></tr>`)}</tbody></table>`}
     ${last && last.next_page_token && html`<div class="pager"><button onClick=${() => load(last.next_page_token)}>More sessions</button></div>`}
+    <${Schemas} />
   </section>`;
+}
+
+// The questions sessions ask (ListLabelingSchemas): what each takes, and the instructions people read.
+function Schemas() {
+  const [page, setPage] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => { api("/api/labeling/schemas", { max_results: 100 }).then(setPage, setError); }, []);
+  return html`<h2>Schemas</h2>
+    <${ErrorBox} error=${error} />
+    ${page && page.schemas.length === 0 && html`<p class="empty">No labeling schemas yet: make one with the CreateLabelingSchema tool.</p>`}
+    ${page && page.schemas.length > 0 && html`<table class="list schemas"><thead><tr><th>schema</th><th>type</th><th>takes</th><th>comment</th><th>instructions</th></tr></thead>
+      <tbody>${page.schemas.map((s) => html`<tr key=${s.name} class="static"><td>${s.name}</td><td>${s.type}</td><td>${s.expects}</td>
+        <td>${s.enable_comment ? "yes" : "no"}</td><td class="instructions">${s.instructions}</td></tr>`)}</tbody></table>`}
+    ${page && page.notice && html`<p class="notice">${text(page.notice)}</p>`}`;
 }
 
 function ShareLinks({ session }) {
