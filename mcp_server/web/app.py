@@ -24,7 +24,8 @@ from mcp_server.web.login import RequireRequestHeader, login_routes
 from store import Database
 
 STATIC = Path(__file__).with_name("static")
-PAGES = ("/", "/traces/{trace_id}", "/runs", "/runs/compare", "/runs/{run_id}", "/labeling", "/labeling/{session}", "/label")
+PAGES = ("/", "/traces/{trace_id}", "/runs", "/runs/compare", "/runs/{run_id}", "/labeling", "/labeling/{session}", "/label",
+         "/datasets", "/datasets/{name}", "/prompts", "/prompts/{name}")
 """The page routes: each answers the page shell, whose script renders the page for the URL."""
 
 CONTENT_SECURITY_POLICY = (

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mcp_server.web.api import labeling, runs, share, traces
+from mcp_server.web.api import datasets, labeling, prompts, runs, share, traces
 from store import Database
 
 
 def api_routes(db: Database) -> list[Route]:
-    return [*traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db)]
+    return [
+        *traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db),
+        *datasets.routes(db), *prompts.routes(db),
+    ]
