@@ -86,6 +86,9 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? text(iso) : date.toISOString().replace("T", " ").slice(0, 19);
 }
 
+// A time the store keeps as nanoseconds since the epoch (created_ns), shown as when() shows ISO times.
+export const whenNs = (ns) => (ns === null || ns === undefined ? "–" : when(new Date(ns / 1e6).toISOString()));
+
 // How a verdict is coloured: passing values good, failing ones bad, anything else neutral.
 export function tone(value) {
   if (value === true || value === "yes" || value === "pass") return "good";
