@@ -7,6 +7,7 @@ hostile dataset and prompt render as inert text."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 from mcp_server.demo.target import ROUTER_PROMPT
 from tests.support.live_server import LiveServer
 from tests.support.northwind import BILLING_FIRST
-from tests.web.conftest import MISROUTED, in_a_thread
+from tests.web.conftest import MISROUTED, in_a_thread, save_screenshot
 from tests.web.test_api import tool
 from tests.web.test_data_api import DATASET, EVERY_TRACE
 from tests.web.test_pages import HOSTILE
@@ -55,10 +56,10 @@ def test_read_a_prompts_diff_and_move_production_to_the_new_version(page, web_se
     expect(removed.first).to_have_text(re.compile(r"^-1\. roaming"))
     expect(added.first).to_have_css("background-color", "rgb(236, 253, 243)")
     expect(removed.first).to_have_css("background-color", "rgb(254, 243, 242)")
+    save_screenshot(page, "prompt-diff")
     page.locator("table.versions tbody tr[data-version='1']").click()  # read version 1 whole
     expect(panel.locator("h2")).to_contain_text("Version 1")
     expect(panel.locator("pre.template")).to_contain_text("1. roaming, coverage")
-    page.screenshot(path="/tmp/data-prompt.png", full_page=True)
 
     production = page.locator(".alias-panel tr[data-alias=production]")
     expect(production).to_contain_text("→ v1")
@@ -66,7 +67,6 @@ def test_read_a_prompts_diff_and_move_production_to_the_new_version(page, web_se
     production.locator("button", has_text="Move").click()
     confirm = page.locator(".confirm")
     expect(confirm).to_contain_text(f"Move production from version 1 to version 2? Agents that load prompts:/{ROUTER_PROMPT}@production")
-    page.screenshot(path="/tmp/data-prompt-confirm.png", full_page=True)
     confirm.locator("button", has_text="Cancel").click()
     expect(confirm).to_have_count(0)
     assert production_version(web_server) == 1  # nothing moves before the confirm
@@ -113,7 +113,6 @@ def test_a_dataset_from_traces_its_source_traces_and_an_expectation_edited_as_a_
     editor.fill('["billing_specialist"]')
     expect(misrouted.locator("[role=alert]")).to_contain_text("Expectations must be a JSON object ({…}, one value per name); this is an array")
     expect(save).to_be_disabled()
-    page.screenshot(path="/tmp/data-dataset-invalid.png", full_page=True)
     assert in_a_thread(tool, web_server, "GetDataset", {"name": DATASET})["version"] == 1  # nothing stored
 
     editor.fill('{\n  "expected_specialist": "billing_specialist"\n}')
@@ -125,7 +124,7 @@ def test_a_dataset_from_traces_its_source_traces_and_an_expectation_edited_as_a_
     expect(versions.nth(0)).to_contain_text("1 merged")
     expect(misrouted).to_contain_text("billing_specialist")
     expect(misrouted).to_contain_text("added in v2")
-    page.screenshot(path="/tmp/data-dataset.png", full_page=True)
+    save_screenshot(page, "dataset-page")
     listed = in_a_thread(tool, web_server, "ListDatasetRecords", {"dataset": DATASET, "version": 2})
     assert [r["expectations"] for r in listed["records"] if r["record_id"] == record_id] == [EXPECTED]
 
@@ -133,6 +132,22 @@ def test_a_dataset_from_traces_its_source_traces_and_an_expectation_edited_as_a_
     expect(page.locator(".dataset .toolbar h2")).to_have_text("Records of v1")
     expect(misrouted).not_to_contain_text("billing_specialist")
     expect(page.locator("button", has_text="Edit expectations")).to_have_count(0)
+    assert page.problems == []
+
+
+def test_an_edit_whose_inputs_a_browser_cannot_send_back_exactly_says_it_made_a_new_record(
+    page, web_server: LiveServer
+) -> None:
+    # JSON's 1.0 is 1 in a browser, and the inputs are the record's key: the page cannot name the record.
+    in_a_thread(tool, web_server, "CreateDataset", {"name": "floats"})
+    in_a_thread(tool, web_server, "UpsertDatasetRecords", {"dataset": "floats", "records": [
+        {"inputs": {"question": "Which plan?", "temperature": 1.0}}]})  # fmt: skip
+    page.goto(f"{web_server.url}/datasets/floats")
+    page.locator("button", has_text="Edit expectations").click()
+    page.locator("textarea[name=expectations]").fill(json.dumps(EXPECTED))
+    page.locator("button", has_text="Save as a new version").click()
+    expect(page.locator(".dataset .saved .bad")).to_contain_text("so this was stored as a new record r-")
+    expect(page.locator("table.records tbody tr")).to_have_count(2)
     assert page.problems == []
 
 
