@@ -135,16 +135,25 @@ def test_a_dataset_from_traces_its_source_traces_and_an_expectation_edited_as_a_
     assert page.problems == []
 
 
-def test_an_edit_whose_inputs_a_browser_cannot_send_back_exactly_says_it_made_a_new_record(
-    page, web_server: LiveServer
-) -> None:
-    # JSON's 1.0 is 1 in a browser, and the inputs are the record's key: the page cannot name the record.
-    in_a_thread(tool, web_server, "CreateDataset", {"name": "floats"})
-    in_a_thread(tool, web_server, "UpsertDatasetRecords", {"dataset": "floats", "records": [
-        {"inputs": {"question": "Which plan?", "temperature": 1.0}}]})  # fmt: skip
-    page.goto(f"{web_server.url}/datasets/floats")
+def test_an_edit_keeps_the_inputs_numbers_exact_so_it_merges_into_the_same_record(page, web_server: LiveServer) -> None:
+    # The inputs are the record's key; read as JavaScript numbers, 1.0 would go back as 1 and 2**53 + 1 as 2**53.
+    inputs = {"question": "Which plan?", "temperature": 1.0, "account": 2**53 + 1}
+    in_a_thread(tool, web_server, "CreateDataset", {"name": "numbers"})
+    in_a_thread(tool, web_server, "UpsertDatasetRecords", {"dataset": "numbers", "records": [{"inputs": inputs}]})
+    page.goto(f"{web_server.url}/datasets/numbers")
     page.locator("button", has_text="Edit expectations").click()
     page.locator("textarea[name=expectations]").fill(json.dumps(EXPECTED))
+    page.locator("button", has_text="Save as a new version").click()
+    expect(page.locator(".dataset .saved")).to_contain_text("0 added, 1 merged")
+    expect(page.locator(".dataset .saved .bad")).to_have_count(0)
+    expect(page.locator("table.records tbody tr")).to_have_count(1)
+    (record,) = in_a_thread(tool, web_server, "ListDatasetRecords", {"dataset": "numbers"})["records"]
+    assert (record["inputs"], record["expectations"]) == (inputs, EXPECTED)
+
+    page.add_init_script("delete JSON.rawJSON")  # a browser without it says what happened instead
+    page.reload()
+    page.locator("button", has_text="Edit expectations").click()
+    page.locator("textarea[name=expectations]").fill(json.dumps({"expected_specialist": "product_specialist"}))
     page.locator("button", has_text="Save as a new version").click()
     expect(page.locator(".dataset .saved .bad")).to_contain_text("so this was stored as a new record r-")
     expect(page.locator("table.records tbody tr")).to_have_count(2)

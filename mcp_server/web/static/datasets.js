@@ -34,6 +34,18 @@ export function DatasetsPage() {
   </section>`;
 }
 
+// A records page as JSON.parse reads it, and beside it each record's inputs with every number kept as
+// the text the server sent (JSON.rawJSON, where the browser has it): the inputs are the record's key,
+// and read as JavaScript numbers 1.0 would go back as 1 and a 20-digit id rounded, naming another record.
+function withExactInputs(body) {
+  const page = JSON.parse(body);
+  if (typeof JSON.rawJSON !== "function") return { ...page, exact: {} };
+  const keep = (key, value, context) => (typeof value === "number" && context && context.source !== undefined
+    && JSON.stringify(value) !== context.source ? JSON.rawJSON(context.source) : value);
+  const exact = Object.fromEntries(JSON.parse(body, keep).records.map((r) => [r.record_id, r.inputs]));
+  return { ...page, exact };
+}
+
 // What the draft says, or why it cannot be saved: expectations are a JSON object.
 function parseExpectations(draft) {
   let value;
@@ -51,7 +63,7 @@ function parseExpectations(draft) {
 
 // A record's expectations as JSON text to edit; saved with UpsertDatasetRecords (the record's inputs
 // name it), which merges them into the record as a new version of the dataset.
-function ExpectationEditor({ dataset, record, onSaved, onCancel }) {
+function ExpectationEditor({ dataset, record, inputs, onSaved, onCancel }) {
   const [draft, setDraft] = useState(JSON.stringify(record.expectations, null, 2));
   const [error, setError] = useState(null);
   const [saving, setSaving] = useState(false);
@@ -64,7 +76,7 @@ function ExpectationEditor({ dataset, record, onSaved, onCancel }) {
     setSaving(true);
     setError(null);
     try {
-      const answer = await api(`${datasetApi(dataset)}/records`, {}, { body: { records: [{ inputs: record.inputs, expectations: parsed.value }] } });
+      const answer = await api(`${datasetApi(dataset)}/records`, {}, { body: { records: [{ inputs, expectations: parsed.value }] } });
       onSaved(answer, record);
     } catch (err) {
       setError(err);
@@ -97,13 +109,13 @@ function Tags({ tags }) {
   return entries.map(([k, v]) => html`<span class="tag" key=${k}>${text(k)}: ${text(v)}</span>`);
 }
 
-function RecordRow({ dataset, record, editable, editing, onEdit, onSaved }) {
+function RecordRow({ dataset, record, inputs, editable, editing, onEdit, onSaved }) {
   const cut = record.cut.includes("inputs") || record.cut.includes("expectations");
   return html`<tr class="static" data-record=${record.record_id}>
     <td class="nowrap"><code>${text(record.record_id)}</code><div class="preview">added in v${count(record.added_version)}</div></td>
     <td class="record-part"><${Part} value=${record.inputs} /></td>
     <td class="record-part">${editing
-      ? html`<${ExpectationEditor} dataset=${dataset} record=${record} onSaved=${onSaved} onCancel=${() => onEdit(null)} />`
+      ? html`<${ExpectationEditor} dataset=${dataset} record=${record} inputs=${inputs} onSaved=${onSaved} onCancel=${() => onEdit(null)} />`
       : html`<${Part} value=${record.expectations} />
         ${editable && !cut && html`<button class="quiet edit" onClick=${() => onEdit(record.record_id)}>Edit expectations</button>`}
         ${editable && cut && html`<div class="dim">too long to edit here: use UpsertDatasetRecords</div>`}`}</td>
@@ -137,7 +149,7 @@ export function DatasetPage({ name }) {
   const pages = usePages();
   useEffect(() => { api(datasetApi(name)).then(setDetail, setError); }, [name, reload]);
   useEffect(() => {
-    api(`${datasetApi(name)}/records`, { version, max_results: RECORD_PAGE, page_token: pages.token })
+    api(`${datasetApi(name)}/records`, { version, max_results: RECORD_PAGE, page_token: pages.token }, { parse: withExactInputs })
       .then((page) => { setRecords(page); setError(null); }, setError);
   }, [name, version, pages.token, reload]);
   const pick = (picked) => { setVersion(detail && picked === detail.version ? null : picked); setEditing(null); pages.reset(); };
@@ -158,8 +170,8 @@ export function DatasetPage({ name }) {
       <dl class="facts"><div><dt>latest version</dt><dd>v${count(detail.version)}</dd></div><div><dt>records</dt><dd>${count(detail.record_count)}</dd></div>
         <div><dt>created</dt><dd>${when(detail.created_time)}</dd></div><div><dt>updated</dt><dd>${when(detail.updated_time)}</dd></div></dl></header>
     ${saved && html`<div class="saved" role="status">${saved.changed ? "Saved" : "Nothing to save"}: ${text(saved.message)}
-      ${saved.record_ids[0] !== saved.asked && html`<div class="bad">The inputs came back changed (a number such as 1.0 reads as 1 in a browser),
-        so this was stored as a new record ${text(saved.record_ids[0])}.</div>`}</div>`}
+      ${saved.record_ids[0] !== saved.asked && html`<div class="bad">${"This browser could not send the record's inputs back exactly (a number such as 1.0 " +
+        `reads as 1 in it), so this was stored as a new record ${text(saved.record_ids[0])}.`}</div>`}</div>`}
     <h2>Versions</h2>
     <${Versions} detail=${detail} shown=${shown} onPick=${pick} />
     <div class="toolbar"><h2>Records of v${count(shown)}</h2>
@@ -168,7 +180,7 @@ export function DatasetPage({ name }) {
     ${records && records.records.length === 0 && html`<p class="empty">No records in this version.</p>`}
     ${records && records.records.length > 0 && html`<table class="list records">
       <thead><tr><th>record</th><th>inputs</th><th>expectations</th><th>tags</th><th>source trace</th></tr></thead>
-      <tbody>${records.records.map((r) => html`<${RecordRow} key=${r.record_id} dataset=${name} record=${r} editable=${latest}
+      <tbody>${records.records.map((r) => html`<${RecordRow} key=${r.record_id} dataset=${name} record=${r} inputs=${records.exact[r.record_id] || r.inputs} editable=${latest}
         editing=${editing === r.record_id} onEdit=${setEditing} onSaved=${onSaved} />`)}</tbody></table>`}
     ${records && records.notice && html`<p class="notice">${text(records.notice)}</p>`}
     ${records && html`<${Pager} pages=${pages} next=${records.next_page_token} />`}

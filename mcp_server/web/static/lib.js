@@ -17,7 +17,8 @@ export class ApiError extends Error {
 
 // GET `path` with `params` as its query (arrays repeat the parameter), or, with options.body, send
 // it as JSON (POST unless options.method says otherwise) with the header that marks our own writes;
-// options.headers adds headers (the labeling page's link token).
+// options.headers adds headers (the labeling page's link token); options.parse reads the answer's text
+// instead of JSON.parse (the dataset page keeps numbers exactly as sent).
 export async function api(path, params = {}, options = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
@@ -34,7 +35,8 @@ export async function api(path, params = {}, options = {}) {
   const response = await fetch(url, init);
   let data = null;
   try {
-    data = await response.json();
+    const body = await response.text();
+    data = options.parse && response.ok ? options.parse(body) : JSON.parse(body);
   } catch (_) {
     data = null;
   }
