@@ -1,9 +1,10 @@
 """The datasets and prompts pages in a real Chromium against a real server over the demo store: a
-developer opens the router prompt after a second version is registered, reads the diff and moves
-'production' to the new version (confirmed first; MCP then loads it); makes a dataset from the demo
+developer opens the router prompt after a second version is registered, reads the diff, moves
+'production' to the new version (confirmed first; MCP then loads it) and adds an alias; makes a dataset from the demo
 traces, follows a record to its source trace, and corrects a record's expectations in the page,
 which is a new version MCP reads, while JSON that does not parse is refused and stores nothing; a
-hostile dataset and prompt render as inert text."""
+record's inputs go back with their numbers exact, so the edit merges into the same record; a hostile
+dataset and prompt render as inert text."""
 
 from __future__ import annotations
 
@@ -78,6 +79,23 @@ def test_read_a_prompts_diff_and_move_production_to_the_new_version(page, web_se
     expect(production).to_contain_text("→ v2")
     expect(page.locator("table.versions tbody tr[data-version='2'] .alias")).to_have_text("production")
     assert production_version(web_server) == 2
+
+    fresh = page.locator(".alias-panel input[name=alias]")
+    fresh.fill("latest")
+    page.locator(".alias-panel select[aria-label='new alias version']").select_option("1")
+    page.locator(".alias-panel button", has_text="Add…").click()
+    expect(confirm).to_contain_text("Point the new alias latest at version 1?")
+    confirm.locator("button", has_text="Add latest").click()
+    expect(page.locator(".alias-panel .error")).to_contain_text("the alias 'latest' is reserved")
+    assert page.problems == ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    page.problems.clear()  # the browser logs that answer as a failed load: it was asked for
+    fresh.fill("staging")
+    expect(confirm).to_have_count(0)  # the question was about another alias
+    page.locator(".alias-panel button", has_text="Add…").click()
+    confirm.locator("button", has_text="Add staging").click()
+    expect(page.locator(".alias-panel .saved")).to_have_text(
+        f"staging now points at version 1 (a new alias): prompts:/{ROUTER_PROMPT}@staging")
+    expect(page.locator(".alias-panel tr[data-alias=staging]")).to_contain_text("→ v1")
     assert page.problems == []
 
 

@@ -157,6 +157,7 @@ export function DatasetPage({ name }) {
     setSaved({ ...answer, asked: record.record_id });
     setEditing(null);
     setVersion(null);
+    pages.reset();  // a page token keeps its listing on the version it began with
     setReload((n) => n + 1);
   };
   if (error && !detail) return html`<section><${Link} href="/datasets">← datasets<//><${ErrorBox} error=${error} /></section>`;

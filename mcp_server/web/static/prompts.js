@@ -119,6 +119,7 @@ function AliasPanel({ name, aliases, latest, onMoved }) {
   const [moved, setMoved] = useState(null);
   const [error, setError] = useState(null);
   const target = (alias) => targets[alias] ?? latest;
+  const retarget = (alias, version) => { setTargets({ ...targets, [alias]: version }); setAsked(null); };
   const confirm = async () => {
     setError(null);
     try {
@@ -137,11 +138,11 @@ function AliasPanel({ name, aliases, latest, onMoved }) {
       ${Object.entries(aliases).map(([alias, version]) => html`<tr key=${alias} class="static" data-alias=${alias}>
         <td><b>${text(alias)}</b></td><td>→ v${count(version)}</td>
         <td>move to <${VersionSelect} latest=${latest} value=${target(alias)} label=${`move ${alias} to version`}
-          onChange=${(v) => setTargets({ ...targets, [alias]: v })} />
+          onChange=${(v) => retarget(alias, v)} />
           <button onClick=${() => ask(alias, target(alias))} disabled=${target(alias) === version}>Move…</button></td>
       </tr>`)}
-      <tr class="static"><td><input name="alias" aria-label="new alias" placeholder="new alias" value=${fresh} onInput=${(e) => setFresh(e.target.value.trim())} /></td>
-        <td></td><td>at <${VersionSelect} latest=${latest} value=${target("")} label="new alias version" onChange=${(v) => setTargets({ ...targets, "": v })} />
+      <tr class="static"><td><input name="alias" aria-label="new alias" placeholder="new alias" value=${fresh} onInput=${(e) => { setFresh(e.target.value.trim()); setAsked(null); }} /></td>
+        <td></td><td>at <${VersionSelect} latest=${latest} value=${target("")} label="new alias version" onChange=${(v) => retarget("", v)} />
           <button onClick=${() => ask(fresh, target(""))} disabled=${!fresh}>Add…</button></td></tr>
     </tbody></table>
     ${asked && html`<div class="confirm" role="alertdialog" aria-label="confirm alias move">
