@@ -27,8 +27,8 @@ export function PromptsPage() {
   }, [pages.token]);
   return html`<section class="prompts">
     <h1>Prompts</h1>
-    <p class="dim">The prompt registry: versioned templates with {{ variables }}. Agents load a version or an alias, e.g.
-      <code>load_prompt("prompts:/router@production")</code>.</p>
+    <p class="dim">The prompt registry: versioned templates with {{ variables }}. Agents load a version or an alias,
+      e.g. <code>load_prompt("prompts:/router@production")</code>.</p>
     <${ErrorBox} error=${error} />
     ${found && found.prompts.length === 0 && html`<p class="empty">No prompts yet: register one with RegisterPrompt.</p>`}
     ${found && found.prompts.length > 0 && html`<table class="list">
