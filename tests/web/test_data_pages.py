@@ -146,6 +146,12 @@ def test_a_dataset_from_traces_its_source_traces_and_an_expectation_edited_as_a_
     listed = in_a_thread(tool, web_server, "ListDatasetRecords", {"dataset": DATASET, "version": 2})
     assert [r["expectations"] for r in listed["records"] if r["record_id"] == record_id] == [EXPECTED]
 
+    misrouted.locator("button", has_text="Edit expectations").click()
+    editor.fill("{}")
+    expect(misrouted.locator(".notice")).to_have_text("Saving merges by name: expected_specialist stays as stored.")
+    misrouted.locator("button", has_text="Cancel").click()
+    expect(editor).to_have_count(0)
+
     page.locator("table.versions tbody tr[data-version='1']").click()  # the version before keeps what it had
     expect(page.locator(".dataset .toolbar h2")).to_have_text("Records of v1")
     expect(misrouted).not_to_contain_text("billing_specialist")
@@ -157,16 +163,20 @@ def test_an_edit_keeps_the_inputs_numbers_exact_so_it_merges_into_the_same_recor
     # The inputs are the record's key; read as JavaScript numbers, 1.0 would go back as 1 and 2**53 + 1 as 2**53.
     inputs = {"question": "Which plan?", "temperature": 1.0, "account": 2**53 + 1}
     in_a_thread(tool, web_server, "CreateDataset", {"name": "numbers"})
-    in_a_thread(tool, web_server, "UpsertDatasetRecords", {"dataset": "numbers", "records": [{"inputs": inputs}]})
+    in_a_thread(tool, web_server, "UpsertDatasetRecords", {"dataset": "numbers", "records": [
+        {"inputs": inputs, "expectations": {"score": 1.0}}]})  # fmt: skip
     page.goto(f"{web_server.url}/datasets/numbers")
     page.locator("button", has_text="Edit expectations").click()
-    page.locator("textarea[name=expectations]").fill(json.dumps(EXPECTED))
+    editor = page.locator("textarea[name=expectations]")
+    expect(editor).to_have_value('{\n  "score": 1.0\n}')  # as stored, not as a JavaScript number
+    editor.fill(editor.input_value().replace("1.0\n", f"1.0,\n  {json.dumps(EXPECTED)[1:-1]}\n"))
     page.locator("button", has_text="Save as a new version").click()
     expect(page.locator(".dataset .saved")).to_contain_text("0 added, 1 merged")
     expect(page.locator(".dataset .saved .bad")).to_have_count(0)
     expect(page.locator("table.records tbody tr")).to_have_count(1)
     (record,) = in_a_thread(tool, web_server, "ListDatasetRecords", {"dataset": "numbers"})["records"]
-    assert (record["inputs"], record["expectations"]) == (inputs, EXPECTED)
+    assert (record["inputs"], record["expectations"]) == (inputs, {"score": 1.0, **EXPECTED})
+    assert isinstance(record["expectations"]["score"], float)
 
     page.add_init_script("delete JSON.rawJSON")  # a browser without it says what happened instead
     page.reload()

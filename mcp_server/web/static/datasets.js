@@ -34,28 +34,31 @@ export function DatasetsPage() {
   </section>`;
 }
 
-// A records page as JSON.parse reads it, and beside it each record's inputs with every number kept as
-// the text the server sent (JSON.rawJSON, where the browser has it): the inputs are the record's key,
-// and read as JavaScript numbers 1.0 would go back as 1 and a 20-digit id rounded, naming another record.
-function withExactInputs(body) {
+// JSON.parse, except that a number JavaScript would not write back as it came (1.0, 2**53 + 1) stays
+// the text it was (JSON.rawJSON, where the browser has it), which JSON.stringify writes out as it is:
+// a record's inputs are its key, so read as numbers they would name another record, and an edit of
+// one expectation would turn another's 1.0 into 1.
+const asSent = (key, value, context) => (typeof value === "number" && context && context.source !== undefined
+  && JSON.stringify(value) !== context.source ? JSON.rawJSON(context.source) : value);
+const parseExactly = (text) => (typeof JSON.rawJSON === "function" ? JSON.parse(text, asSent) : JSON.parse(text));
+const isRaw = (value) => typeof JSON.isRawJSON === "function" && JSON.isRawJSON(value);
+
+// A records page as JSON.parse reads it (what the page shows), and beside it each record as sent (what an edit sends back).
+function withRecordsAsSent(body) {
   const page = JSON.parse(body);
-  if (typeof JSON.rawJSON !== "function") return { ...page, exact: {} };
-  const keep = (key, value, context) => (typeof value === "number" && context && context.source !== undefined
-    && JSON.stringify(value) !== context.source ? JSON.rawJSON(context.source) : value);
-  const exact = Object.fromEntries(JSON.parse(body, keep).records.map((r) => [r.record_id, r.inputs]));
-  return { ...page, exact };
+  return { ...page, sent: Object.fromEntries(parseExactly(body).records.map((r) => [r.record_id, r])) };
 }
 
 // What the draft says, or why it cannot be saved: expectations are a JSON object.
 function parseExpectations(draft) {
   let value;
   try {
-    value = JSON.parse(draft);
+    value = parseExactly(draft);
   } catch (err) {
     return { error: `This is not JSON (${err.message}). Expectations are a JSON object, e.g. ${EXAMPLE}.` };
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    const shape = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
+  if (value === null || typeof value !== "object" || Array.isArray(value) || isRaw(value)) {
+    const shape = value === null ? "null" : Array.isArray(value) ? "an array" : isRaw(value) ? "a number" : `a ${typeof value}`;
     return { error: `Expectations must be a JSON object ({…}, one value per name); this is ${shape}. E.g. ${EXAMPLE}.` };
   }
   return { value };
@@ -63,20 +66,20 @@ function parseExpectations(draft) {
 
 // A record's expectations as JSON text to edit; saved with UpsertDatasetRecords (the record's inputs
 // name it), which merges them into the record as a new version of the dataset.
-function ExpectationEditor({ dataset, record, inputs, onSaved, onCancel }) {
+function ExpectationEditor({ dataset, record, onSaved, onCancel }) {
   const [draft, setDraft] = useState(JSON.stringify(record.expectations, null, 2));
   const [error, setError] = useState(null);
   const [saving, setSaving] = useState(false);
   const parsed = parseExpectations(draft);
   // UpsertDatasetRecords merges expectations by name, so a name taken out of the draft stays stored.
-  const kept = parsed.value ? Object.keys(record.expectations).filter((name) => !(name in parsed.value)) : [];
+  const kept = parsed.value ? Object.keys(record.expectations).filter((name) => !Object.hasOwn(parsed.value, name)) : [];
   const save = async (event) => {
     event.preventDefault();
     if (parsed.error) return;
     setSaving(true);
     setError(null);
     try {
-      const answer = await api(`${datasetApi(dataset)}/records`, {}, { body: { records: [{ inputs, expectations: parsed.value }] } });
+      const answer = await api(`${datasetApi(dataset)}/records`, {}, { body: { records: [{ inputs: record.inputs, expectations: parsed.value }] } });
       onSaved(answer, record);
     } catch (err) {
       setError(err);
@@ -109,13 +112,13 @@ function Tags({ tags }) {
   return entries.map(([k, v]) => html`<span class="tag" key=${k}>${text(k)}: ${text(v)}</span>`);
 }
 
-function RecordRow({ dataset, record, inputs, editable, editing, onEdit, onSaved }) {
+function RecordRow({ dataset, record, sent, editable, editing, onEdit, onSaved }) {
   const cut = record.cut.includes("inputs") || record.cut.includes("expectations");
   return html`<tr class="static" data-record=${record.record_id}>
     <td class="nowrap"><code>${text(record.record_id)}</code><div class="preview">added in v${count(record.added_version)}</div></td>
     <td class="record-part"><${Part} value=${record.inputs} /></td>
     <td class="record-part">${editing
-      ? html`<${ExpectationEditor} dataset=${dataset} record=${record} inputs=${inputs} onSaved=${onSaved} onCancel=${() => onEdit(null)} />`
+      ? html`<${ExpectationEditor} dataset=${dataset} record=${sent} onSaved=${onSaved} onCancel=${() => onEdit(null)} />`
       : html`<${Part} value=${record.expectations} />
         ${editable && !cut && html`<button class="quiet edit" onClick=${() => onEdit(record.record_id)}>Edit expectations</button>`}
         ${editable && cut && html`<div class="dim">too long to edit here: use UpsertDatasetRecords</div>`}`}</td>
@@ -149,7 +152,7 @@ export function DatasetPage({ name }) {
   const pages = usePages();
   useEffect(() => { api(datasetApi(name)).then(setDetail, setError); }, [name, reload]);
   useEffect(() => {
-    api(`${datasetApi(name)}/records`, { version, max_results: RECORD_PAGE, page_token: pages.token }, { parse: withExactInputs })
+    api(`${datasetApi(name)}/records`, { version, max_results: RECORD_PAGE, page_token: pages.token }, { parse: withRecordsAsSent })
       .then((page) => { setRecords(page); setError(null); }, setError);
   }, [name, version, pages.token, reload]);
   const pick = (picked) => { setVersion(detail && picked === detail.version ? null : picked); setEditing(null); pages.reset(); };
@@ -181,7 +184,7 @@ export function DatasetPage({ name }) {
     ${records && records.records.length === 0 && html`<p class="empty">No records in this version.</p>`}
     ${records && records.records.length > 0 && html`<table class="list records">
       <thead><tr><th>record</th><th>inputs</th><th>expectations</th><th>tags</th><th>source trace</th></tr></thead>
-      <tbody>${records.records.map((r) => html`<${RecordRow} key=${r.record_id} dataset=${name} record=${r} inputs=${records.exact[r.record_id] || r.inputs} editable=${latest}
+      <tbody>${records.records.map((r) => html`<${RecordRow} key=${r.record_id} dataset=${name} record=${r} sent=${records.sent[r.record_id]} editable=${latest}
         editing=${editing === r.record_id} onEdit=${setEditing} onSaved=${onSaved} />`)}</tbody></table>`}
     ${records && records.notice && html`<p class="notice">${text(records.notice)}</p>`}
     ${records && html`<${Pager} pages=${pages} next=${records.next_page_token} />`}
