@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -22,6 +22,7 @@ from store.errors import InvalidArgument, LinkRefused, ServerReadOnly, TraceJudg
 MAX_BODY_BYTES = 64_000
 """The most a write's JSON body may hold: feedback is a value, a comment and a name."""
 
+D = TypeVar("D", int, None)
 Handler = Callable[[Request, Database], Awaitable[Any]]
 
 
@@ -64,7 +65,7 @@ def endpoint(handler: Handler, db: Database) -> Callable[..., Any]:
     return endpoint
 
 
-def query_int(request: Request, name: str, default: int) -> int:
+def query_int(request: Request, name: str, default: D) -> int | D:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
@@ -93,6 +94,14 @@ async def json_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[s
     if not isinstance(data, dict):
         raise InvalidArgument("the request body must be a JSON object.")
     return data
+
+
+def known_fields(body: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    """`body`, unless it holds a field not in `known`: then an InvalidArgument naming both, as a tool
+    refuses an argument it does not take."""
+    if unknown := sorted(set(body) - set(known)):
+        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send {', '.join(known)}.")
+    return body
 
 
 def route(path: str, handler: Handler, db: Database, method: str = "GET") -> Route:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from mcp_server.judges import builder, service
 from mcp_server.settings import Settings
-from mcp_server.web.api.answers import json_body, query_int, query_text, route, run_service
+from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
 from store import Database
 from store.errors import InvalidArgument, ServerReadOnly
 
@@ -41,10 +41,7 @@ def _refuse_if_read_only(settings: Settings, what: str) -> None:
 
 async def _definition(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
     """The body's fields, refusing any other; InvalidArgument for what is missing."""
-    body = await json_body(request)
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send {', '.join(fields)}.")
+    body = known_fields(await json_body(request), fields)
     for name in ("name", "instructions"):
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise InvalidArgument(f"{name} is missing: give the judge a {name}.")
@@ -112,9 +109,7 @@ async def run_judge(request: Request, db: Database, *, settings: Settings, judge
     """RunJudge on the trace ({"judge", "version"?}): its verdict, logged as the judge's feedback, as the
     tool logs it; within RUN_MAX_COST_USD unless the body gives max_tokens or max_cost_usd."""
     _refuse_if_read_only(settings, "run judges")
-    body = await json_body(request)
-    if unknown := sorted(set(body) - {"judge", "version", "max_tokens", "max_cost_usd"}):
-        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send judge, and version, max_tokens, max_cost_usd.")
+    body = known_fields(await json_body(request), ("judge", "version", "max_tokens", "max_cost_usd"))
     if not isinstance(body.get("judge"), str) or not body["judge"].strip():
         raise InvalidArgument("judge is missing: name a stored or built-in judge (ListJudges lists them).")
     ran = await service.run_judge_tool(

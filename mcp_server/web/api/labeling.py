@@ -9,9 +9,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from mcp_server.labeling import definitions, links, queue
-from mcp_server.web.api.answers import json_body, query_int, query_text, route, run_service
+from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
 from store import Database
-from store.errors import InvalidArgument
 
 
 async def list_labeling_sessions(request: Request, db: Database) -> dict[str, Any]:
@@ -41,9 +40,7 @@ async def list_labeling_items(request: Request, db: Database) -> dict[str, Any]:
 
 async def add_traces_to_labeling_session(request: Request, db: Database) -> dict[str, Any]:
     """AddTracesToLabelingSession ({"trace_ids": [...]} or {"filter_string": ...}, max_traces)."""
-    body = await json_body(request)
-    if unknown := sorted(set(body) - {"trace_ids", "filter_string", "max_traces"}):
-        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send trace_ids or filter_string, and max_traces.")
+    body = known_fields(await json_body(request), ("trace_ids", "filter_string", "max_traces"))
     return await run_service(queue.add_traces, db, request.path_params["session"], trace_ids=body.get("trace_ids"),
                              filter_string=body.get("filter_string"), max_traces=body.get("max_traces") or 1_000)  # fmt: skip
 
@@ -55,9 +52,7 @@ async def list_labeling_links(request: Request, db: Database) -> dict[str, Any]:
 
 async def share_labeling_session(request: Request, db: Database) -> dict[str, Any]:
     """A new share link (`tracejudge labeling share`): {"labeler"?, "expires"?}; its token is in the answer."""
-    body = await json_body(request)
-    if unknown := sorted(set(body) - {"labeler", "expires"}):
-        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send labeler and expires (e.g. '7d').")
+    body = known_fields(await json_body(request), ("labeler", "expires"))
     return await run_service(links.share_session, db, request.path_params["session"],
                              labeler=body.get("labeler") or None, expires=body.get("expires") or links.DEFAULT_EXPIRES)  # fmt: skip
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mcp_server import traces
 from mcp_server.assessments import service as assessments
-from mcp_server.web.api.answers import json_body, query_int, query_text, route, run_service
+from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
 from store import Database
 from store.errors import InvalidArgument
 
@@ -88,10 +88,7 @@ async def get_assessment(request: Request, db: Database) -> dict[str, Any]:
 
 async def log_feedback(request: Request, db: Database) -> dict[str, Any]:
     """LogFeedback from a person at the page: source HUMAN, the name they gave as source_id."""
-    body = await json_body(request)
-    unknown = sorted(set(body) - {"name", "value", "rationale", "source_id"})
-    if unknown:
-        raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send name, value, rationale, source_id.")
+    body = known_fields(await json_body(request), ("name", "value", "rationale", "source_id"))
     if "value" not in body:
         raise InvalidArgument("value is missing: true for thumbs up, false for thumbs down, or another value.")
     return await run_service(

@@ -1,8 +1,10 @@
 // The entry point: sign-in when the server has a token, the layout, and the route for the URL.
+import { DatasetPage, DatasetsPage } from "./datasets.js";
 import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
 import { LabelPage } from "./label.js";
-import { LabelingPage, LabelingSessionPage } from "./labeling.js";
 import { BuilderPage, JudgePage, JudgesPage } from "./judges.js";
+import { LabelingPage, LabelingSessionPage } from "./labeling.js";
+import { PromptPage, PromptsPage } from "./prompts.js";
 import { ComparePage, RunPage, RunsPage } from "./runs.js";
 import { SessionPage } from "./session.js";
 import { TracePage } from "./trace.js";
@@ -20,6 +22,10 @@ const ROUTES = [
   [/^\/judges$/, () => html`<${JudgesPage} />`],
   [/^\/judges\/new$/, () => html`<${BuilderPage} key=${location.search} />`],
   [/^\/judges\/([^/]+)$/, (m) => html`<${JudgePage} key=${m[1] + location.search} name=${decodeURIComponent(m[1])} />`],
+  [/^\/datasets$/, () => html`<${DatasetsPage} />`],
+  [/^\/datasets\/([^/]+)$/, (m) => html`<${DatasetPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
+  [/^\/prompts$/, () => html`<${PromptsPage} />`],
+  [/^\/prompts\/([^/]+)$/, (m) => html`<${PromptPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
 ];
 
 // The path to route on; the query is part of the state too, so a link that changes only the query
@@ -80,7 +86,8 @@ function App({ path }) {
     }
   }
   return html`<div class="layout">
-    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//><${Link} href="/judges">Judges<//>
+    <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
+      <${Link} href="/judges">Judges<//><${Link} href="/datasets">Datasets<//><${Link} href="/prompts">Prompts<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;

@@ -17,7 +17,8 @@ export class ApiError extends Error {
 
 // GET `path` with `params` as its query (arrays repeat the parameter), or, with options.body, send
 // it as JSON (POST unless options.method says otherwise) with the header that marks our own writes;
-// options.headers adds headers (the labeling page's link token).
+// options.headers adds headers (the labeling page's link token); options.parse reads the answer's text
+// instead of JSON.parse (the dataset page keeps numbers exactly as sent).
 export async function api(path, params = {}, options = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
@@ -34,7 +35,8 @@ export async function api(path, params = {}, options = {}) {
   const response = await fetch(url, init);
   let data = null;
   try {
-    data = await response.json();
+    const body = await response.text();
+    data = options.parse && response.ok ? options.parse(body) : JSON.parse(body);
   } catch (_) {
     data = null;
   }
@@ -90,6 +92,9 @@ export function when(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? text(iso) : date.toISOString().replace("T", " ").slice(0, 19);
 }
+
+// A time the store keeps as nanoseconds since the epoch (created_ns), shown as when() shows ISO times.
+export const whenNs = (ns) => (ns === null || ns === undefined ? "–" : when(new Date(ns / 1e6).toISOString()));
 
 // How a verdict is coloured: passing values good, failing ones bad, anything else neutral.
 export function tone(value) {

@@ -2,7 +2,7 @@
 // run's report (GetEvaluationRun) with per-judge charts drawn as SVG, and the comparison of two runs
 // (CompareEvaluationRuns) with the verdicts that changed. Charts take their sizes as SVG attributes,
 // which the CSP allows; every value from the store reaches them as text.
-import { api, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, tone, tracePath, usd, useEffect, usePages, useState, when } from "./lib.js";
+import { api, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, tone, tracePath, usd, useEffect, usePages, useState, when, whenNs } from "./lib.js";
 
 const LIST_PAGE = 20;
 const RESULT_PAGE = 50;
@@ -15,7 +15,6 @@ export const comparePath = (a, b) => `/runs/compare?a=${encodeURIComponent(a)}&b
 const percent = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(rate === 1 ? 0 : 1)}%`);
 const seconds = (s) => (s === null || s === undefined ? "–" : ms(s * 1000));
 const number = (value) => (typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : count(value));
-const isoFromNs = (ns) => new Date(ns / 1e6).toISOString();
 
 // ['<judge>/<metric>', value] pairs as { judge: { metric: value } }, in the order given.
 export function byJudge(pairs) {
@@ -174,7 +173,7 @@ export function RunsPage() {
 export function RunHeader({ run }) {
   const facts = [
     ["status", html`<${Status} status=${run.status} />`],
-    ["started", when(isoFromNs(run.created_ns))],
+    ["started", whenNs(run.created_ns)],
     ["covers", html`<${Covered} run=${run} />`],
     ["judged", `${count(run.pairs_done)} of ${count(run.pairs_total)}`],
     ["errors", count(run.errors)],
