@@ -139,3 +139,20 @@ async def test_prompt_routes_say_what_was_wrong_with_the_services_messages(web_s
     assert "alias and version are both needed" in post({"alias": "production"}).json()["error"]
     assert "unknown fields name" in post({"name": "x", "alias": "production", "version": 1}).json()["error"]
     assert (await tool(web_server, "GetPrompt", {"name_or_uri": ROUTER_PROMPT}))["aliases"] == {"production": 1}
+
+
+async def test_the_trace_pages_add_to_dataset_is_add_traces_to_dataset(web_server: LiveServer) -> None:
+    await tool(web_server, "CreateDataset", {"name": DATASET})
+    (first, second) = httpx2.get(f"{web_server.url}/api/traces", params={"max_results": 2}).json()["traces"]
+    url = f"{web_server.url}/api/datasets/{DATASET}/traces"
+    added = httpx2.post(url, json={"trace_ids": [first["trace_id"]]}, headers=WRITE).json()
+    assert (added["added"], added["version"], added["record_count"]) == (1, 1, 1)
+    again = httpx2.post(url, json={"trace_ids": [first["trace_id"]]}, headers=WRITE).json()
+    assert (again["unchanged"], again["changed"], again["version"]) == (1, False, 1)
+    # The tool gives the same report for the same call.
+    assert await tool(web_server, "AddTracesToDataset", {"dataset": DATASET, "trace_ids": [first["trace_id"]]}) == again
+    assert httpx2.post(url, json={"trace_ids": [second["trace_id"]]}).status_code == 403  # no request header
+    unknown = httpx2.post(url, json={"trace_ids": [second["trace_id"]], "records": []}, headers=WRITE)
+    assert unknown.status_code == 400 and "unknown fields records" in unknown.json()["error"]
+    missing = httpx2.post(f"{web_server.url}/api/datasets/nope/traces", json={"trace_ids": [first["trace_id"]]}, headers=WRITE)
+    assert missing.status_code == 404 and "ListDatasets" in missing.json()["error"]

@@ -194,6 +194,29 @@ def test_a_judge_run_from_the_trace_page_shows_its_verdict_and_findings(page, we
     assert page.problems == []
 
 
+async def create_dataset(server: LiveServer, name: str) -> None:
+    async with Client(f"{server.url}/mcp") as client:
+        made = await client.call_tool("CreateDataset", {"name": name})
+        assert not made.is_error, made.content
+
+
+def test_the_trace_read_is_added_to_a_dataset_from_its_page(page, web_server: LiveServer) -> None:
+    in_a_thread(create_dataset, web_server, "routing-cases")
+    page.goto(f"{web_server.url}/")
+    page.fill("input[name=filter]", MISROUTED_FILTER)
+    page.click("button[type=submit]")
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
+    page.locator("table.list tbody tr a").first.click()
+    page.get_by_role("button", name="Add to dataset").click()
+    outcome = page.locator(".trace-actions .action", has=page.get_by_role("button", name="Add to dataset"))
+    expect(outcome).to_contain_text("Added as a record: routing-cases is at version 1.")
+    page.get_by_role("button", name="Add to dataset").click()
+    expect(outcome).to_contain_text("Already a record, unchanged: routing-cases is at version 1.")
+    outcome.get_by_role("link", name="routing-cases").click()
+    expect(page.get_by_text("roaming in Spain").first).to_be_visible()
+    assert page.problems == []
+
+
 def _wide_trace(tracer) -> str:
     """A root with 4,999 spans below it, in 50 agents of 99 tool calls each: 5,000 spans."""
     with tracer.start_as_current_span("invoke_agent big") as root:

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from mcp_server.datasets import service
+from mcp_server.datasets import from_traces, service
 from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
 from store import Database
 from store.dataset_inputs import MAX_RECORD_CHARS
@@ -52,10 +52,18 @@ async def upsert_dataset_records(request: Request, db: Database) -> dict[str, An
     return await run_service(service.upsert_dataset_records, db, request.path_params["name"], body["records"])
 
 
+async def add_traces_to_dataset(request: Request, db: Database) -> dict[str, Any]:
+    """AddTracesToDataset ({"trace_ids": [...]} or {"filter_string": ...}): a record per trace, as a new version."""
+    body = known_fields(await json_body(request), ("trace_ids", "filter_string"))
+    return await run_service(from_traces.add_traces_to_dataset, db, request.path_params["name"],
+                             filter_string=body.get("filter_string"), trace_ids=body.get("trace_ids"))  # fmt: skip
+
+
 def routes(db: Database) -> list[Route]:
     return [
         route("/api/datasets", list_datasets, db),
         route("/api/datasets/{name}", get_dataset, db),
         route("/api/datasets/{name}/records", list_dataset_records, db),
         route("/api/datasets/{name}/records", upsert_dataset_records, db, "POST"),
+        route("/api/datasets/{name}/traces", add_traces_to_dataset, db, "POST"),
     ]

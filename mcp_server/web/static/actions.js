@@ -1,5 +1,5 @@
-// What a person can do with the trace they are reading, beside feedback: run a judge on it, queue it
-// for labeling by people. Each action calls the route of the MCP tool that does it, and says what happened.
+// What a person can do with the trace they are reading, beside feedback: run a judge on it, add it to
+// a dataset, queue it for labeling by people. Each action calls the route of the MCP tool that does it, and says what happened.
 import { api, Chip, ErrorBox, html, Link, text, useEffect, useState } from "./lib.js";
 
 // RunJudge: the verdict is logged as the judge's feedback, so the header's chips change (onJudged).
@@ -65,6 +65,44 @@ function AddToLabeling({ traceId }) {
   </span>`;
 }
 
+function datasetOutcome(report) {
+  if (report.added) return "Added as a record:";
+  if (report.merged) return "Its record's expectations were updated:";
+  if (report.skipped) return `Not added (${text(report.skipped_traces.map((t) => t.reason).join("; "))}):`;
+  return "Already a record, unchanged:";
+}
+
+// AddTracesToDataset: a record from the trace (its request as inputs, its answer as the expectation), as a new version.
+function AddToDataset({ traceId }) {
+  const [datasets, setDatasets] = useState(null);
+  const [chosen, setChosen] = useState("");
+  const [state, setState] = useState(null);
+  useEffect(() => {
+    api("/api/datasets", { max_results: 100 }).then((page) => {
+      setDatasets(page.datasets);
+      if (page.datasets.length) setChosen(page.datasets[0].name);
+    }, (error) => setState({ error }));
+  }, []);
+  if (datasets && datasets.length === 0) return null;  // nothing to add to: CreateDataset makes one
+  const add = async () => {
+    setState(null);
+    try {
+      setState({ report: await api(`/api/datasets/${encodeURIComponent(chosen)}/traces`, {}, { body: { trace_ids: [traceId] } }), dataset: chosen });
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  const report = state && state.report;
+  return html`<span class="action">
+    <select name="dataset" aria-label="dataset" value=${chosen} onChange=${(e) => setChosen(e.target.value)}>
+      ${(datasets || []).map((d) => html`<option key=${d.name} value=${d.name}>${d.name}</option>`)}</select>
+    <button onClick=${add} disabled=${!chosen}>Add to dataset</button>
+    ${report && html`<span class=${report.skipped ? "error-text" : "ok"}>${datasetOutcome(report)} <${Link} href=${`/datasets/${encodeURIComponent(state.dataset)}`}>${text(state.dataset)}<//> is at version ${report.version}.</span>`}
+    <${ErrorBox} error=${state && state.error} />
+  </span>`;
+}
+
 export function TraceActions({ traceId, onJudged }) {
-  return html`<div class="trace-actions"><${RunJudge} traceId=${traceId} onJudged=${onJudged} /><${AddToLabeling} traceId=${traceId} /></div>`;
+  return html`<div class="trace-actions"><${RunJudge} traceId=${traceId} onJudged=${onJudged} />
+    <${AddToDataset} traceId=${traceId} /><${AddToLabeling} traceId=${traceId} /></div>`;
 }
