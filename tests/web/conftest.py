@@ -77,6 +77,17 @@ SCREENSHOTS = "TRACEJUDGE_SCREENSHOTS"
 TRACEJUDGE_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/web -m slow"""
 
 
+def assert_inert(page: object) -> None:
+    """What the hostile-content tests ask of a page that showed markup from the store: no script of it
+    ran (window.__pwned unset), the CSP saw no violation (pages that record them in window.__violations),
+    no image element was made and no script element is in main, and every link is one of our routes."""
+    assert page.evaluate("window.__pwned") is None  # type: ignore[attr-defined]
+    assert page.evaluate("window.__violations || []") == []  # type: ignore[attr-defined]
+    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0  # type: ignore[attr-defined]
+    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")  # type: ignore[attr-defined]
+    assert all(href.startswith("/") for href in hrefs), hrefs
+
+
 def save_screenshot(page: object, name: str) -> None:
     """The page as it is now, as <name>.png in the TRACEJUDGE_SCREENSHOTS folder, when that is set."""
     if folder := os.environ.get(SCREENSHOTS):

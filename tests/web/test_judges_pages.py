@@ -20,7 +20,7 @@ from mcp_server.models import ModelSettings
 from store import Database
 from tests.support.live_server import LiveServer
 from tests.support.scripted_openai import ScriptedOpenAI, json_reply, scripted_settings
-from tests.web.conftest import MISROUTED, demo_server
+from tests.web.conftest import MISROUTED, assert_inert, demo_server
 from tests.web.test_pages import HOSTILE
 
 pytestmark = pytest.mark.slow
@@ -142,7 +142,5 @@ def test_a_hostile_judge_and_verdict_render_as_inert_text(page, web_server: Live
     page.locator(".trace-picker tbody tr input[type=checkbox]").first.check()
     page.click("button[name=try]")
     expect(page.locator("table.verdicts .rationale")).to_have_text(" ".join(HOSTILE), timeout=60_000)
-    assert page.evaluate("window.__pwned") is None
-    assert page.evaluate("window.__violations || []") == []
-    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
+    assert_inert(page)
     assert page.problems == []

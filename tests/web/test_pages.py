@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from playwright.sync_api import expect
 
 from tests.support.live_server import LiveServer
-from tests.web.conftest import demo_server, in_a_thread, save_screenshot
+from tests.web.conftest import assert_inert, demo_server, in_a_thread, save_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -112,11 +112,7 @@ def test_hostile_trace_content_renders_as_inert_text(page, web_server: LiveServe
     assert page.locator("h1").inner_text() == HOSTILE[1]  # shown as the text it is
     page.locator(".tree .row").first.click()
     page.get_by_text(HOSTILE[2], exact=False).first.wait_for()
-    assert page.evaluate("window.__pwned") is None
-    assert page.evaluate("window.__violations || []") == []
-    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
-    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")
-    assert all(href.startswith("/") for href in hrefs), hrefs
+    assert_inert(page)
     assert trace_id in page.url
     assert page.problems == []
 
@@ -140,6 +136,15 @@ def test_a_conversations_traces_read_in_order_as_one_chat(page, web_server: Live
     assert page.problems == []
 
 
+def open_the_one_trace(page, server: LiveServer, filter_string: str) -> None:
+    """Filter the traces list down to one trace, as a person would, and open it."""
+    page.goto(f"{server.url}/")
+    page.fill("input[name=filter]", filter_string)
+    page.click("button[type=submit]")
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
+    page.locator("table.list tbody tr a").first.click()
+
+
 async def judge_and_mark(server: LiveServer, trace_id: str, span_id: str) -> None:
     """The built-in error_spans judge on the trace (a finding per error span) and feedback on one span."""
     async with Client(f"{server.url}/mcp") as client:
@@ -151,11 +156,7 @@ async def judge_and_mark(server: LiveServer, trace_id: str, span_id: str) -> Non
 
 
 def test_findings_and_span_feedback_are_shown_on_the_spans_they_point_at(page, web_server: LiveServer) -> None:
-    page.goto(f"{web_server.url}/")
-    page.fill("input[name=filter]", "trace.error_count > 0")
-    page.click("button[type=submit]")
-    expect(page.locator("table.list tbody tr")).to_have_count(1)
-    page.locator("table.list tbody tr a").first.click()
+    open_the_one_trace(page, web_server, "trace.error_count > 0")
     error_row = page.locator(".tree .row.failed").first
     expect(error_row).to_be_visible()
     error_span = error_row.get_attribute("data-span-id")
@@ -180,11 +181,7 @@ def test_findings_and_span_feedback_are_shown_on_the_spans_they_point_at(page, w
 
 
 def test_a_judge_run_from_the_trace_page_shows_its_verdict_and_findings(page, web_server: LiveServer) -> None:
-    page.goto(f"{web_server.url}/")
-    page.fill("input[name=filter]", "trace.error_count > 0")
-    page.click("button[type=submit]")
-    expect(page.locator("table.list tbody tr")).to_have_count(1)
-    page.locator("table.list tbody tr a").first.click()
+    open_the_one_trace(page, web_server, "trace.error_count > 0")
     expect(page.locator(".tree .row.failed")).to_be_visible()
     page.select_option("select[name=judge]", "error_spans")
     page.get_by_role("button", name="Run judge").click()
@@ -202,11 +199,7 @@ async def create_dataset(server: LiveServer, name: str) -> None:
 
 def test_the_trace_read_is_added_to_a_dataset_from_its_page(page, web_server: LiveServer) -> None:
     in_a_thread(create_dataset, web_server, "routing-cases")
-    page.goto(f"{web_server.url}/")
-    page.fill("input[name=filter]", MISROUTED_FILTER)
-    page.click("button[type=submit]")
-    expect(page.locator("table.list tbody tr")).to_have_count(1)
-    page.locator("table.list tbody tr a").first.click()
+    open_the_one_trace(page, web_server, MISROUTED_FILTER)
     page.get_by_role("button", name="Add to dataset").click()
     outcome = page.locator(".trace-actions .action", has=page.get_by_role("button", name="Add to dataset"))
     expect(outcome).to_contain_text("Added as a record: routing-cases is at version 1.")
