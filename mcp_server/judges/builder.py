@@ -120,7 +120,7 @@ async def try_judge(
     try:
         judge = judge.model_copy(update={"version": registry.get_judge(db, judge.name).version + 1})
     except JudgeNotFound:
-        pass
+        pass  # a new name: the judge would be its version 1, as the definition already says
     verdicts: list[JudgeVerdict | None] = [None] * len(ids)
     refused: list[Exception] = []
 
