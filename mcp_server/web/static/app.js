@@ -1,32 +1,55 @@
 // The entry point: sign-in when the server has a token, the layout, and the route for the URL.
-import { DatasetPage, DatasetsPage } from "./datasets.js";
 import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
-import { LabelPage } from "./label.js";
-import { BuilderPage, JudgePage, JudgesPage } from "./judges.js";
-import { LabelingPage, LabelingSessionPage } from "./labeling.js";
-import { PromptPage, PromptsPage } from "./prompts.js";
-import { ComparePage, RunPage, RunsPage } from "./runs.js";
-import { SessionPage } from "./session.js";
-import { TracePage } from "./trace.js";
-import { TracesPage } from "./traces.js";
 
+// Each page's module is fetched when its route is first visited (a dynamic import, which the CSP's
+// script-src 'self' allows): a page loads its own code, not every page's.
+const PAGE_MODULES = {
+  traces: () => import("./traces.js"),
+  trace: () => import("./trace.js"),
+  session: () => import("./session.js"),
+  runs: () => import("./runs.js"),
+  labeling: () => import("./labeling.js"),
+  label: () => import("./label.js"),
+  judges: () => import("./judges.js"),
+  datasets: () => import("./datasets.js"),
+  prompts: () => import("./prompts.js"),
+};
+
+// [the path, the page's module, what it renders from that module and the path's match]
 const ROUTES = [
-  [/^\/$/, () => html`<${TracesPage} />`],
-  [/^\/traces\/([^/]+)$/, (m) => html`<${TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
-  [/^\/sessions\/([^/]+)$/, (m) => html`<${SessionPage} key=${m[1]} sessionId=${decodeURIComponent(m[1])} />`],
-  [/^\/runs$/, () => html`<${RunsPage} />`],
-  [/^\/runs\/compare$/, () => html`<${ComparePage} key=${location.search} />`],
-  [/^\/runs\/([^/]+)$/, (m) => html`<${RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
-  [/^\/labeling$/, () => html`<${LabelingPage} />`],
-  [/^\/labeling\/([^/]+)$/, (m) => html`<${LabelingSessionPage} key=${m[1]} session=${decodeURIComponent(m[1])} />`],
-  [/^\/judges$/, () => html`<${JudgesPage} />`],
-  [/^\/judges\/new$/, () => html`<${BuilderPage} key=${location.search} />`],
-  [/^\/judges\/([^/]+)$/, (m) => html`<${JudgePage} key=${m[1] + location.search} name=${decodeURIComponent(m[1])} />`],
-  [/^\/datasets$/, () => html`<${DatasetsPage} />`],
-  [/^\/datasets\/([^/]+)$/, (m) => html`<${DatasetPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
-  [/^\/prompts$/, () => html`<${PromptsPage} />`],
-  [/^\/prompts\/([^/]+)$/, (m) => html`<${PromptPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
+  [/^\/$/, "traces", (p) => html`<${p.TracesPage} />`],
+  [/^\/traces\/([^/]+)$/, "trace", (p, m) => html`<${p.TracePage} key=${m[1]} traceId=${decodeURIComponent(m[1])} />`],
+  [/^\/sessions\/([^/]+)$/, "session", (p, m) => html`<${p.SessionPage} key=${m[1]} sessionId=${decodeURIComponent(m[1])} />`],
+  [/^\/runs$/, "runs", (p) => html`<${p.RunsPage} />`],
+  [/^\/runs\/compare$/, "runs", (p) => html`<${p.ComparePage} key=${location.search} />`],
+  [/^\/runs\/([^/]+)$/, "runs", (p, m) => html`<${p.RunPage} key=${m[1]} runId=${decodeURIComponent(m[1])} />`],
+  [/^\/labeling$/, "labeling", (p) => html`<${p.LabelingPage} />`],
+  [/^\/labeling\/([^/]+)$/, "labeling", (p, m) => html`<${p.LabelingSessionPage} key=${m[1]} session=${decodeURIComponent(m[1])} />`],
+  [/^\/judges$/, "judges", (p) => html`<${p.JudgesPage} />`],
+  [/^\/judges\/new$/, "judges", (p) => html`<${p.BuilderPage} key=${location.search} />`],
+  [/^\/judges\/([^/]+)$/, "judges", (p, m) => html`<${p.JudgePage} key=${m[1] + location.search} name=${decodeURIComponent(m[1])} />`],
+  [/^\/datasets$/, "datasets", (p) => html`<${p.DatasetsPage} />`],
+  [/^\/datasets\/([^/]+)$/, "datasets", (p, m) => html`<${p.DatasetPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
+  [/^\/prompts$/, "prompts", (p) => html`<${p.PromptsPage} />`],
+  [/^\/prompts\/([^/]+)$/, "prompts", (p, m) => html`<${p.PromptPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
 ];
+
+const loaded = {};  // module name -> its exports, once fetched
+
+// The page of module `name`, rendered by `view` once the module is here.
+function Page({ name, view }) {
+  const [exports, setExports] = useState(() => loaded[name] || null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (loaded[name]) return setExports(loaded[name]);
+    let live = true;
+    setExports(null);
+    PAGE_MODULES[name]().then((module) => { loaded[name] = module; if (live) setExports(module); }, (err) => live && setError(err));
+    return () => { live = false; };
+  }, [name]);
+  if (error) return html`<${ErrorBox} error=${`This page's script did not load (${error.message}); reload the page.`} />`;
+  return exports ? view(exports) : html`<p class="loading">Loading…</p>`;
+}
 
 // The path to route on; the query is part of the state too, so a link that changes only the query
 // (the comparison's "swap a and b") renders the page again.
@@ -78,10 +101,10 @@ function App({ path }) {
     check();
   };
   let page = html`<p>No page here. <${Link} href="/">See the traces<//>.</p>`;
-  for (const [pattern, view] of ROUTES) {
+  for (const [pattern, name, view] of ROUTES) {
     const match = path.match(pattern);
     if (match) {
-      page = view(match);
+      page = html`<${Page} name=${name} view=${(exports) => view(exports, match)} />`;
       break;
     }
   }
@@ -96,7 +119,7 @@ function App({ path }) {
 function Root() {
   const path = usePath();
   // A share link's page: it opens with the link's token, never the server's, and shows nothing else.
-  return path === "/label" ? html`<${LabelPage} />` : html`<${App} path=${path} />`;
+  return path === "/label" ? html`<${Page} name="label" view=${(p) => html`<${p.LabelPage} />`} />` : html`<${App} path=${path} />`;
 }
 
 const root = document.getElementById("app");
