@@ -200,7 +200,6 @@ def test_the_run_report_summarises_each_judge_pages_its_results_and_opens_a_trac
     view.locator("table.results tbody tr", has_text="routing").first.locator("a").click()
     expect(view.locator(".trace .tree .row").first).to_be_visible()
     expect(view.locator(".trace .span-panel h2")).to_be_visible()
-    save_screenshot(shown.page, "app-run")
     assert host.calls[:2] == ["GetEvaluationRun", "GetTraceInfo"] and "ListSpans" in host.calls
     assert shown.problems == []
 
@@ -251,7 +250,6 @@ def test_the_labeling_form_labels_one_queued_trace_through_the_host_skips_the_ot
     expect(form.get_by_role("alert")).to_have_text("helpfulness takes a number from 1 to 5.")
     assert "SubmitLabel" not in host.calls
     form.get_by_label("helpfulness", exact=True).fill("4")
-    save_screenshot(shown.page, "app-label")
     form.get_by_role("button", name="Submit").click()
     expect(view.get_by_text("1 of 2 done")).to_be_visible()
     expect(view.get_by_text("Trace 2 in the queue")).to_be_visible()
