@@ -5,7 +5,7 @@ instructions. Saving is CreateJudge itself (mcp_server.judges.service.create_jud
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio
 from pydantic import BaseModel, Field
@@ -23,6 +23,9 @@ from store import Database
 from store.errors import InvalidArgument, JudgeNotFound, TraceJudgeError, TraceNotFound
 from store.ids import normalize_trace_id
 from store.traces import trace_exists
+
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
 
 MAX_TRY_TRACES = 5
 """The most traces one try judges: each is a model call the server pays for."""
@@ -91,6 +94,7 @@ async def try_judge(
     trace_ids: list[str],
     *,
     settings: Settings,
+    server: JudgeServer | None = None,
     output: OutputType | dict[str, Any] | None = None,
     model: str | None = None,
     description: str = "",
@@ -100,12 +104,13 @@ async def try_judge(
     """Judge up to MAX_TRY_TRACES traces with a definition checked as CreateJudge checks it, neither
     storing it nor logging any verdict (run_judge with record=False), all under one budget (max_tokens,
     TRY_MAX_TOKENS when neither limit is given; max_cost_usd). Each trace's verdict or error comes back
-    in the order given."""
+    in the order given. An agent judge ({{ trace }}) investigates through `server`'s trace tools
+    (mcp_server.server.judge_server_for), as RunJudge's would."""
     judge = check_judge(name, instructions, models=settings.models, output=output, model=model, description=description)
-    if judge.is_agent_judge:
+    if judge.is_agent_judge and server is None:
         raise InvalidArgument(
-            "an agent judge ({{ trace }}) investigates through the MCP tools, which a try from the page does not "
-            "offer; try it on {{ inputs }} and {{ outputs }}, or save it and run it with RunJudge."
+            "an agent judge ({{ trace }}) investigates through the MCP tools, and this try was given no server to "
+            "investigate through; try it on {{ inputs }} and {{ outputs }}, or save it and run it with RunJudge."
         )
     ids = list(dict.fromkeys(normalize_trace_id(t) for t in trace_ids))
     if not ids:
@@ -129,7 +134,8 @@ async def try_judge(
         # call) every judgment meets alike, before it spends: kept out of the task group's
         # ExceptionGroup, to be raised as itself.
         try:
-            verdicts[index] = await run_judge(db, judge, trace_id, settings=settings, record=False, allow_import=False)
+            verdicts[index] = await run_judge(db, judge, trace_id, settings=settings, server=server, record=False,
+                                              allow_import=False)  # fmt: skip
         except TraceJudgeError as exc:
             refused.append(exc)
 

@@ -79,7 +79,7 @@ async def builder_options(request: Request, db: Database, *, settings: Settings)
     return builder.builder_options(settings).model_dump(mode="json")
 
 
-async def try_judge(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+async def try_judge(request: Request, db: Database, *, settings: Settings, judge_server: JudgeServer) -> dict[str, Any]:
     """A definition, as CreateJudge takes it, tried on trace_ids (at most builder.MAX_TRY_TRACES) within
     max_tokens / max_cost_usd: each trace's verdict and rationale; nothing is stored or logged."""
     _refuse_if_read_only(settings, "run judges")
@@ -88,7 +88,8 @@ async def try_judge(request: Request, db: Database, *, settings: Settings) -> di
     if not isinstance(trace_ids, list) or not all(isinstance(t, str) for t in trace_ids):
         raise InvalidArgument("trace_ids must be a list of trace ids: pick the traces to try the judge on.")
     trial = await builder.try_judge(
-        db, body["name"], body["instructions"], trace_ids, settings=settings, output=body.get("output_type"),
+        db, body["name"], body["instructions"], trace_ids, settings=settings, server=judge_server,
+        output=body.get("output_type"),
         model=body.get("model"), description=body.get("description") or "", max_tokens=body.get("max_tokens"),
         max_cost_usd=body.get("max_cost_usd"),
     )
@@ -127,7 +128,8 @@ def routes(db: Database, settings: Settings, judge_server: JudgeServer) -> list[
         route("/api/judges/{name}", get_judge, db),
         route("/api/judges/{name}/diff", diff_judge_versions, db),
         route("/api/judge-builder", functools.partial(builder_options, settings=settings), db),
-        route("/api/judge-builder/try", functools.partial(try_judge, settings=settings), db, "POST"),
+        route("/api/judge-builder/try", functools.partial(try_judge, settings=settings, judge_server=judge_server),
+              db, "POST"),  # fmt: skip
         route("/api/traces/{trace_id}/judge", functools.partial(run_judge, settings=settings, judge_server=judge_server),
               db, "POST"),  # fmt: skip
     ]

@@ -7,11 +7,12 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.judges import builder, service
+from mcp_server.judges.agent.prompt import VERDICT_TOOL
 from mcp_server.models import BudgetExhausted, ModelSettings
 from mcp_server.settings import Settings
 from store import Database
 from store.errors import InvalidArgument, JudgeNotFound, TraceNotFound
-from tests.support.scripted_openai import ScriptedOpenAI, json_reply
+from tests.support.scripted_openai import ScriptedOpenAI, json_reply, tool_calls
 
 OPERATOR = ModelSettings(allowed_models=None)
 
@@ -51,7 +52,7 @@ async def test_a_try_is_bounded_and_checked_before_any_model_call(
         await builder.try_judge(db, "routing", "{{ inputs }}", ids, settings=settings)
     with pytest.raises(InvalidArgument, match="at least one template variable"):
         await builder.try_judge(db, "routing", "no variables", [roaming], settings=settings)
-    with pytest.raises(InvalidArgument, match="agent judge"):
+    with pytest.raises(InvalidArgument, match="given no server to investigate through"):
         await builder.try_judge(db, "routing", "Investigate {{ trace }}", [roaming], settings=settings)
     with pytest.raises(TraceNotFound):
         await builder.try_judge(db, "routing", "{{ inputs }}", [roaming, "0" * 32], settings=settings)
@@ -77,3 +78,20 @@ def test_the_diff_of_two_versions_marks_the_lines_added_and_removed(db: Database
     assert builder.diff_judge_versions(db, "routing", 2, 2).diff == ""
     with pytest.raises(JudgeNotFound):
         builder.diff_judge_versions(db, "routing", 1, 3)
+
+
+async def test_an_agent_judge_is_tried_through_the_servers_trace_tools_and_logs_nothing(
+    db: Database, server: MCPServer, roaming: str, settings: Settings, scripted_openai: ScriptedOpenAI
+) -> None:
+    scripted_openai.push(
+        tool_calls(("ListSpans", {"trace_id": roaming})),
+        tool_calls((VERDICT_TOOL, {"value": "no", "rationale": "billing question sent to product", "findings": []})),
+    )
+    before = assessment_count(db)
+    trial = await builder.try_judge(db, "routing_agent", "Was {{ trace }} routed to the right specialist?", [roaming],
+                                    settings=settings, server=server, output={"kind": "categorical", "categories": ["yes", "no"]})  # fmt: skip
+    (verdict,) = trial.verdicts
+    assert (verdict.value, verdict.rationale, verdict.judge) == ("no", "billing question sent to product", "routing_agent@1")
+    # The model read the trace through the real ListSpans: its answer went into the next request.
+    assert "invoke_agent product_specialist" in scripted_openai.chat_requests[1].messages[-1]["content"]
+    assert assessment_count(db) == before and judge_count(db) == 0
