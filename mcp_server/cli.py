@@ -23,6 +23,7 @@ from mcp_server.ingest.cli import register_import_commands
 from mcp_server.judges.cli import register_judge_commands
 from mcp_server.labeling.cli import register_labeling_commands
 from mcp_server.models.settings import JUDGE_MODEL_ENV
+from mcp_server.monitors.cli import register_monitor_commands
 from mcp_server.optimization.cli import register_alignment_commands, register_optimize_commands
 from mcp_server.prompts.cli import register_prompt_commands
 from mcp_server.settings import DEFAULT_DB_PATH, Settings, settings_from_env, split_list
@@ -162,7 +163,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
         mcp = create_server(settings, db)
-        app = create_app(settings, db, mcp, judge_server_for(mcp, settings, db))
+        judge_server = judge_server_for(mcp, settings, db)
+        background = []
+        if settings.monitors:
+            from mcp_server.monitors.runner import MonitorRunner
+
+            background.append(MonitorRunner.for_settings(db, settings, judge_server).run)
+        app = create_app(settings, db, mcp, judge_server, background)
         server = uvicorn.Server(uvicorn_config(app, settings, limits))
         with _closing_on_stop_signals(db, forced=lambda: server.force_exit):
             server.run()
@@ -321,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         "beyond loopback only these are",
     )
     serve.add_argument("--demo", action="store_true", help="load the demo traces before serving")
+    serve.add_argument(
+        "--no-monitors", dest="monitors", action="store_false", default=None,
+        help="do not run the monitors here (another process runs them: tracejudge monitors run)",
+    )  # fmt: skip
     _tool_selection_options(serve)
 
     stdio = add("stdio", cmd_stdio, "Serve the same MCP tools over stdio, for clients that launch the server.")
@@ -342,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_prompt_commands(sub, add_command)
     register_labeling_commands(sub, add_command)
     register_optimize_commands(sub, add_command)
+    register_monitor_commands(sub, add_command)
     register_skills_commands(sub)
     return parser
 
@@ -372,7 +384,7 @@ def _main(argv: Sequence[str] | None) -> int:
     overrides = {
         key: getattr(args, key, None)
         for key in ("host", "port", "token", "token_file", "trusted_network", "max_body_bytes", "allowed_hosts",
-                    "read_only")
+                    "read_only", "monitors")
     }
     if getattr(args, "toolsets", None) is not None:
         overrides["toolsets"] = split_list(args.toolsets)

@@ -18,6 +18,7 @@ from mcp_server.datasets.tools import add_dataset_tools
 from mcp_server.evaluation.tools import add_evaluation_tools, add_run_listing_tool
 from mcp_server.judges.tools import add_judge_tools
 from mcp_server.labeling.tools import add_labeling_tools
+from mcp_server.monitors.tools import add_monitor_tools
 from mcp_server.optimization.tools import add_alignment_tools, add_optimization_tools
 from mcp_server.prompts.tools import add_prompt_tools
 from mcp_server.settings import Settings
@@ -84,6 +85,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_prompt_tools(server, db, settings)
     add_labeling_tools(server, db, settings)
     add_optimization_tools(server, db, settings, judge_server)
+    add_monitor_tools(server, db)
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)

@@ -166,6 +166,19 @@ class Settings(BaseModel):
     read_only: bool = Field(
         False, description="Serve only the MCP tools that neither write nor spend (no judge runs, no logging)."
     )
+    monitors: bool = Field(
+        True, description="Run the monitors (CreateMonitor) inside `serve`; off, another process "
+        "(`tracejudge monitors run`) judges for them."
+    )
+    monitor_concurrency: int = Field(
+        4, ge=1, le=64, description="Most monitor judgments in flight at once in one process (halved while the "
+        "model's provider rate-limits)."
+    )
+    monitor_poll_s: float = Field(1.0, gt=0, le=300, description="Seconds between the monitors' looks for completed traces.")
+    monitor_lease_s: float = Field(
+        60.0, ge=1, le=3_600, description="Seconds a process's hold on a trace it judges lasts unless renewed: "
+        "how soon a killed process's traces are judged by another."
+    )
 
     @field_validator("toolsets")
     @classmethod
@@ -211,7 +224,7 @@ PLAIN_FIELDS = (
     "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "body_idle_timeout_s",
     "max_buffered_body_bytes", "max_buffered_body_bytes_per_client",
     "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
-    "read_only",
+    "read_only", "monitors", "monitor_concurrency", "monitor_poll_s", "monitor_lease_s",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
 

@@ -118,6 +118,15 @@ class EvaluationRunNotFound(TraceJudgeError, LookupError):
         self.run_id = run_id
 
 
+class MonitorNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"monitor {name!r} is not in this store; call ListMonitors to see the monitors it holds, or "
+            "CreateMonitor to make one."
+        )
+        self.name = name
+
+
 class EvaluationStopped(TraceJudgeError):
     """A run stopped by an error every pair would meet (no model, a model the server does not
     allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""

@@ -145,7 +145,7 @@ def write_spans(db: Database, spans: Sequence[SpanIn]) -> WriteResult:
         _forget_indexed_text(conn, replaced)
         conn.executemany(_UPSERT_SPAN, [row for row, _ in encoded])
         _index_text(conn, unique, encoded, last_id, replaced)
-        conn.executemany(_UPDATE_TOTALS, _totals(by_trace, replaced))
+        conn.executemany(_UPDATE_TOTALS, _totals(by_trace, replaced, now))
         roots = [span for span in unique if span.parent_span_id is None]
         if roots:
             conn.executemany(
@@ -211,7 +211,7 @@ _UPDATE_TOTALS = """
 UPDATE traces SET
     start_ns = min(coalesce(start_ns, :start_ns), :start_ns),
     end_ns = max(coalesce(end_ns, :end_ns), coalesce(:end_ns, end_ns)),
-    span_count = span_count + :spans, error_count = error_count + :errors,
+    span_count = span_count + :spans, error_count = error_count + :errors, received_ns = :received_ns,
 """ + ",\n".join(
     f"    {c} = CASE WHEN {c}_known + :{c}_known > 0 THEN coalesce({c}, 0) + :{c} END, "
     f"{c}_known = {c}_known + :{c}_known"
@@ -221,7 +221,7 @@ WHERE trace_id = :trace_id
 """
 
 
-def _totals(by_trace: dict[str, list[SpanIn]], replaced: list[sqlite3.Row]) -> list[dict[str, Any]]:
+def _totals(by_trace: dict[str, list[SpanIn]], replaced: list[sqlite3.Row], now: int) -> list[dict[str, Any]]:
     keys = ("spans", "errors", *_USAGE_COLUMNS, *(f"{c}_known" for c in _USAGE_COLUMNS))
     sums: dict[str, list[float]] = {}
     for trace_id, trace_spans in by_trace.items():
@@ -248,6 +248,7 @@ def _totals(by_trace: dict[str, list[SpanIn]], replaced: list[sqlite3.Row]) -> l
         params: dict[str, Any] = {key: int(v) if key != "cost" else v for key, v in zip(keys, total, strict=True)}
         params.update(
             trace_id=trace_id,
+            received_ns=now,
             start_ns=min(span.start_ns for span in trace_spans),
             end_ns=max(ends) if ends else None,
         )

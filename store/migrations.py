@@ -465,6 +465,76 @@ def _m012_labeling_links(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_labeling_links_session ON labeling_links(session_id, created_ns)")
 
 
+def _m013_monitors(conn: sqlite3.Connection) -> None:
+    # When a trace's last span arrived: a monitor judges a trace once no span came for its settle
+    # time. Traces stored before this migration are taken as complete when they were created.
+    conn.execute("ALTER TABLE traces ADD COLUMN received_ns INTEGER")
+    conn.execute("UPDATE traces SET received_ns = created_ns")
+    conn.execute("CREATE INDEX idx_traces_received ON traces(received_ns)")
+    conn.execute(
+        "CREATE TABLE monitors ("
+        "name TEXT PRIMARY KEY, "
+        "judges TEXT NOT NULL, "  # JSON: [{name, ref, version, kind, source_id}], versions pinned
+        "filter_string TEXT, "
+        "sample_rate REAL NOT NULL, "
+        "settle_s REAL NOT NULL, "
+        "timeout_s REAL NOT NULL, "
+        "max_judgments_per_hour INTEGER, "
+        "max_tokens_per_day INTEGER, "
+        "max_cost_usd_per_day REAL, "
+        "paused INTEGER NOT NULL DEFAULT 0, "
+        # Every trace last received at or before it has been decided: scans start after it.
+        "checkpoint_ns INTEGER NOT NULL, "
+        "created_ns INTEGER NOT NULL, "
+        "updated_ns INTEGER NOT NULL, "
+        "last_error TEXT, "  # what kept it from judging the last time it tried (no model ...)
+        "last_error_ns INTEGER"
+        ")"
+    )
+    # One row per trace a monitor decided on: queued (backfill), leased (being judged by `owner`
+    # until lease_expires_ns), judged, sampled_out or skipped (a limit, with the reason). The row is
+    # the lease: INSERT OR IGNORE and a guarded UPDATE make each trace judged once across processes.
+    conn.execute(
+        "CREATE TABLE monitor_traces ("
+        "monitor TEXT NOT NULL REFERENCES monitors(name) ON DELETE CASCADE, "
+        "trace_id TEXT NOT NULL, "
+        "state TEXT NOT NULL, "
+        "reason TEXT, "
+        "owner TEXT, "
+        "lease_expires_ns INTEGER, "
+        "completed_ns INTEGER, "
+        "decided_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (monitor, trace_id)"
+        ") WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX idx_monitor_traces_state ON monitor_traces(monitor, state, lease_expires_ns)")
+    conn.execute("CREATE INDEX idx_monitor_traces_decided ON monitor_traces(monitor, decided_ns)")
+    # Each judgment: its verdict (also feedback on the trace), an error, or a stop by the daily
+    # budget (outcome 'stopped', no feedback); what it spent; the lag from completion to verdict.
+    conn.execute(
+        "CREATE TABLE monitor_results ("
+        "monitor TEXT NOT NULL REFERENCES monitors(name) ON DELETE CASCADE, "
+        "trace_id TEXT NOT NULL, "
+        "judge TEXT NOT NULL, "
+        "source_id TEXT, "
+        "assessment_id TEXT, "
+        "outcome TEXT NOT NULL, "
+        "value TEXT, "
+        "value_number REAL, "
+        "passed INTEGER, "
+        "error TEXT, "
+        "input_tokens INTEGER NOT NULL DEFAULT 0, "
+        "output_tokens INTEGER NOT NULL DEFAULT 0, "
+        "cost REAL NOT NULL DEFAULT 0.0, "
+        "latency_s REAL, "
+        "lag_s REAL, "
+        "created_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (monitor, trace_id, judge)"
+        ")"
+    )
+    conn.execute("CREATE INDEX idx_monitor_results_time ON monitor_results(monitor, created_ns)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -480,6 +550,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("010_pending_logs", _m010_pending_logs),
     ("011_evaluation_run_spend", _m011_evaluation_run_spend),
     ("012_labeling_links", _m012_labeling_links),
+    ("013_monitors", _m013_monitors),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INVALID_REQUEST
@@ -84,10 +87,17 @@ def transport_security() -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-def create_app(settings: Settings, db: Database, server: MCPServer, judge_server: JudgeServer) -> Starlette:
+def create_app(
+    settings: Settings,
+    db: Database,
+    server: MCPServer,
+    judge_server: JudgeServer,
+    background: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> Starlette:
     """MCP (streamable HTTP) for `server`, OTLP ingest, health and the web pages on one Starlette app over
     one store (`server` is the one mcp_server.server.create_server built over `db`; `judge_server`, what
-    an agent judge the pages run investigates through: mcp_server.server.judge_server_for)."""
+    an agent judge the pages run investigates through: mcp_server.server.judge_server_for).
+    `background` is work that runs while the app serves (the monitors), cancelled as it stops."""
     hosts = accepted_hosts(settings)
     security = transport_security()
     # Sessions are bounded by SessionLimitMiddleware below, which closes the longest-idle one to
@@ -149,4 +159,22 @@ def create_app(settings: Settings, db: Database, server: MCPServer, judge_server
             BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS, opens=web_opens(settings.token)
         )
     app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
+    if background:
+        app.router.lifespan_context = _with_background(app.router.lifespan_context, background)
     return app
+
+
+def _with_background(lifespan: Callable, background: Sequence[Callable[[], Awaitable[None]]]) -> Callable:
+    """`lifespan` (the MCP session manager's) with `background` running inside it."""
+
+    @asynccontextmanager
+    async def running(app: Starlette) -> AsyncIterator[None]:
+        async with lifespan(app), anyio.create_task_group() as group:
+            for work in background:
+                group.start_soon(work)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+
+    return running

@@ -245,6 +245,18 @@ def record_verdict(db: Database, verdict: JudgeVerdict, resolved: ResolvedJudge)
     """Log the verdict as feedback named after the judge (source CODE or LLM_JUDGE) and return it
     with its assessment_id. A verdict the store refuses (a value too long, findings on unknown
     spans) is logged as an error saying why, so the judgment is still on record."""
+    verdict, feedback = verdict_feedback(db, verdict, resolved)
+    with db.transaction() as conn:
+        assessment_store.insert_assessment(conn, feedback)
+    return verdict
+
+
+def verdict_feedback(
+    db: Database, verdict: JudgeVerdict, resolved: ResolvedJudge
+) -> tuple[JudgeVerdict, assessment_store.NewAssessment]:
+    """The feedback that records `verdict`, checked and ready to insert in the caller's
+    transaction, and the verdict as it will be stored (with its assessment_id; an error saying why
+    where the store refuses the verdict itself)."""
     name = resolved.name
     trace_id = normalize_trace_id(verdict.trace_id)
     arguments: dict[str, Any] = {
@@ -271,9 +283,7 @@ def record_verdict(db: Database, verdict: JudgeVerdict, resolved: ResolvedJudge)
             feedback = assessment_store.new_assessment(
                 trace_id, name, None, error=verdict.error, **{**arguments, "metadata": None}
             )
-    with db.transaction() as conn:
-        assessment_store.insert_assessment(conn, feedback)
-    return verdict.model_copy(update={"assessment_id": feedback.assessment_id})
+    return verdict.model_copy(update={"assessment_id": feedback.assessment_id}), feedback
 
 
 def _clip(text: str | None, limit: int = 20_000) -> str | None:

@@ -12,7 +12,6 @@ mcp_server.web.api.share serves them to the labeling page.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 from typing import Any
@@ -30,7 +29,7 @@ from mcp_server.labeling.queue import (
     skip_item,
     submit_label,
 )
-from mcp_server.tooling.timestamps import iso_time
+from mcp_server.tooling.timestamps import duration_s, iso_time
 from store import Database
 from store import labeling as sessions
 from store import labeling_links as store
@@ -46,8 +45,6 @@ LABEL_PATH = "/label"
 (nor to a Referer), so it stays out of access logs and proxies."""
 MAX_LABELS_PER_SUBMIT = 20
 """A session asks at most this many schemas (definitions.MAX_SESSION_SCHEMAS)."""
-_DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 
 
 class LinkInfo(BaseModel):
@@ -93,9 +90,8 @@ def token_hash(token: str) -> str:
 
 def parse_expires(text: str) -> int:
     """Seconds from a duration such as '30m', '12h', '7d' or '2w'; else an InvalidArgument saying the form."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0
-    if not match or seconds <= 0 or seconds > MAX_EXPIRES_DAYS * 86_400:
+    seconds = duration_s(text) or 0
+    if seconds <= 0 or seconds > MAX_EXPIRES_DAYS * 86_400:
         raise InvalidArgument(
             f"expires {text[:40]!r} is not a duration from 1m to {MAX_EXPIRES_DAYS}d; give a number and a unit "
             "m (minutes), h, d or w, e.g. 7d."

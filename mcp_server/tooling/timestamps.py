@@ -3,12 +3,21 @@ store record's fields with its instants in that form (`with_iso_times`)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+
+
+def duration_s(text: str) -> int | None:
+    """Seconds in a duration such as '30m', '12h', '7d' or '2w'; None for text of another form."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else None
 
 
 def iso_time(ns: int | None) -> str | None:

@@ -50,6 +50,10 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
          "AddTracesToLabelingSession", "ListLabelingItems", "SubmitLabel", "SkipLabelingItem"),
     ),
     "optimization": ("prompt optimization against a dataset and judges", ("OptimizePrompt",)),
+    "monitors": (
+        "monitors: judges that run by themselves on the traces that arrive, and their metrics",
+        ("CreateMonitor", "ListMonitors", "GetMonitor", "UpdateMonitor", "DeleteMonitor", "BackfillMonitor"),
+    ),
 }  # fmt: skip
 """Toolset name -> (what it is for, its tools in the order tools/list gives them)."""
 

@@ -46,11 +46,14 @@ READ = {
     "labeling items": ["no_such_session"],
     "labeling links": ["no_such_session"],
     "skills list": None,
+    "monitors list": None,
+    "monitors show": ["no_such_monitor"],
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
     "datasets create", "datasets add-traces", "datasets import", "datasets delete", "prompts register",
-    "prompts alias", "skills install", "labeling share", "labeling revoke",
+    "prompts alias", "skills install", "labeling share", "labeling revoke", "monitors create", "monitors update",
+    "monitors delete", "monitors backfill", "monitors run",
     "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
 WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}

@@ -19,6 +19,8 @@ from rich.text import Text
 
 from mcp_server.cli import build_parser, main
 from mcp_server.demo.load import load_demo
+from mcp_server.monitors.runner import MonitorRunner
+from mcp_server.settings import Settings
 from mcp_server.terminal.tables import preview_text, safe_text
 from store import Database, SpanIn, write_spans
 from tests.support.mcp_session import session
@@ -61,6 +63,12 @@ async def _fill(db: Database) -> dict[str, Any]:
             verdict = "pass" if trace["error_count"] else "fail"  # an expert who disagrees with the judge
             await s.call("SubmitLabel", session="review", trace_id=trace["trace_id"], schema="error_spans",
                          value=verdict, labeler="ana")  # fmt: skip
+        await s.call("CreateMonitor", name="errors", judges=["error_spans", "latency"], filter_string="trace.status = 'OK'")
+        await s.call("BackfillMonitor", name="errors")
+    runner = MonitorRunner(db, Settings(db_path=db.path), None)
+    async with anyio.create_task_group() as group:
+        while await runner.poll(group):
+            await runner.idle()
     return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"], "root_span_ids": roots}
 
 
@@ -107,6 +115,9 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
         ("labeling schemas", [], ("ListLabelingSchemas", {"max_results": 50})),
         ("labeling sessions", [], ("ListLabelingSessions", {"max_results": 50})),
         ("labeling items", ["review"], ("ListLabelingItems", {"session": "review", "max_results": 20})),
+        ("monitors list", [], ("ListMonitors", {})),
+        ("monitors show", ["errors"], ("GetMonitor", {"name": "errors"})),
+        ("monitors show", ["errors", "--granularity", "day"], ("GetMonitor", {"name": "errors", "granularity": "day"})),
     ]  # fmt: skip
 
 
@@ -172,7 +183,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
     # Every command that lists or shows something has --json, and is a case here; `judge run`,
     # `evaluate` and `judge align` (they write) and `skills list` (no tool) are checked elsewhere
     # (tests/mcp_server/test_cli_json.py), the labeling links (no tool) in tests/web/test_share.py.
-    others = {"judge run", "evaluate", "judge align", "skills list", "labeling share", "labeling links", "labeling revoke"}
+    others = {"judge run", "evaluate", "judge align", "skills list", "labeling share", "labeling links", "labeling revoke",
+              "monitors create", "monitors update", "monitors delete", "monitors backfill"}  # tests/mcp_server/monitors
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:
