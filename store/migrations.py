@@ -488,7 +488,10 @@ def _m013_monitors(conn: sqlite3.Connection) -> None:
         "created_ns INTEGER NOT NULL, "
         "updated_ns INTEGER NOT NULL, "
         "last_error TEXT, "  # what kept it from judging the last time it tried (no model ...)
-        "last_error_ns INTEGER"
+        "last_error_ns INTEGER, "
+        # A limit that stops it until then (the daily budget refused a model call), and which.
+        "limited_until_ns INTEGER, "
+        "limited_reason TEXT"
         ")"
     )
     # One row per trace a monitor decided on: queued (backfill), leased (being judged by `owner`

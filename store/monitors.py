@@ -61,12 +61,14 @@ class MonitorRecord(BaseModel):
     updated_ns: int = 0
     last_error: str | None = None
     last_error_ns: int | None = None
+    limited_until_ns: int | None = None
+    limited_reason: str | None = None
 
 
 _COLUMNS = (
     "name", "judges", "filter_string", "sample_rate", "settle_s", "timeout_s", "max_judgments_per_hour",
     "max_tokens_per_day", "max_cost_usd_per_day", "paused", "checkpoint_ns", "created_ns", "updated_ns",
-    "last_error", "last_error_ns",
+    "last_error", "last_error_ns", "limited_until_ns", "limited_reason",
 )  # fmt: skip
 UPDATABLE = (
     "judges", "filter_string", "sample_rate", "settle_s", "timeout_s", "max_judgments_per_hour",
@@ -128,13 +130,15 @@ def update_monitor(db: Database, name: str, changes: dict[str, Any]) -> MonitorR
             raise MonitorNotFound(name)
         record = _record(row).model_copy(update={**changes, "updated_ns": time.time_ns()})
         values = _row(record)
-        # A monitor resumed or changed starts afresh: the error it last met may be gone.
+        # A monitor resumed or changed starts afresh: the error or limit it last met may be gone.
         conn.execute(
             f"UPDATE monitors SET {', '.join(f'{c} = :{c}' for c in (*changes, 'updated_ns'))}, "
-            "last_error = NULL, last_error_ns = NULL WHERE name = :name",
+            "last_error = NULL, last_error_ns = NULL, limited_until_ns = NULL, limited_reason = NULL WHERE name = :name",
             values,
         )
-    return record.model_copy(update={"last_error": None, "last_error_ns": None})
+    return record.model_copy(
+        update={"last_error": None, "last_error_ns": None, "limited_until_ns": None, "limited_reason": None}
+    )
 
 
 def delete_monitor(db: Database, name: str) -> int:
@@ -156,6 +160,14 @@ def set_error(db: Database, name: str, error: str | None) -> None:
         conn.execute(
             "UPDATE monitors SET last_error = ?, last_error_ns = ? WHERE name = ?",
             (error, time.time_ns() if error else None, name),
+        )
+
+
+def set_limited(db: Database, name: str, until_ns: int, reason: str) -> None:
+    """Say that a limit stops the monitor until `until_ns` (the next UTC day, for the daily budget)."""
+    with db.transaction() as conn:
+        conn.execute(
+            "UPDATE monitors SET limited_until_ns = ?, limited_reason = ? WHERE name = ?", (until_ns, reason, name)
         )
 
 

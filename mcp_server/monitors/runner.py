@@ -65,6 +65,12 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _daily(message: str) -> str:
+    """The spending budget's message, in the names of the monitor's limits."""
+    message = message.replace("max_tokens=", "max_tokens_per_day=").replace("max_cost_usd=", "max_cost_usd_per_day=")
+    return f"daily budget: {message}"
+
+
 @dataclass
 class _DayBudget:
     day: int
@@ -138,7 +144,7 @@ class MonitorRunner:
         day = await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // DAY_NS * DAY_NS)
         budget = self._budget(record, now, day)
         running = self.in_flight.get(record.name, 0)
-        reached = limit_reached(record, store.Spend(hour.judgments + running, hour.tokens, hour.cost_usd), day)
+        reached = limit_reached(record, store.Spend(hour.judgments + running, hour.tokens, hour.cost_usd), day, now)
         if reached is None and budget is not None:
             reached = budget.reached()
         room = 0 if reached else max(0, self.limiter.limit - sum(self.in_flight.values()))
@@ -231,7 +237,7 @@ class MonitorRunner:
                         candidate.trace_id, settings=self.settings, server=self.judge_server, record=False,
                     )
             except BudgetExhausted as exc:
-                stopped = f"daily budget: {exc}"
+                stopped = _daily(str(exc))
                 break
             except PersistentModelError as exc:
                 # Every judgment would meet it: put the trace back and say so on the monitor.
@@ -254,7 +260,7 @@ class MonitorRunner:
                       "latency_s": time.perf_counter() - started}  # fmt: skip
             if (budget_stop := stopped_by_budget(verdict)) is not None:
                 results.append(MonitorResult(outcome="stopped", error=budget_stop, **common))
-                stopped = f"daily budget: {budget_stop}"
+                stopped = _daily(budget_stop)
                 break
             verdict = verdict.model_copy(update={"metadata": {**verdict.metadata, "monitor": record.name}})
             verdict, new = await anyio.to_thread.run_sync(verdict_feedback, self.db, verdict, resolved)
@@ -264,9 +270,13 @@ class MonitorRunner:
             else:
                 results.append(MonitorResult(outcome="value", value=verdict.value, **common))
         if stopped is not None:
-            # Half-judged by the budget: no verdict of this trace is kept, only what it spent.
+            # Half-judged by the budget: no verdict of this trace is kept, only what it spent; and
+            # the monitor stops until the next UTC day (or a larger limit) instead of trying each trace.
             feedback = []
             results = [r.model_copy(update={"outcome": "stopped", "value": None}) for r in results]
+            next_day = (time.time_ns() // DAY_NS + 1) * DAY_NS
+            reason = f"{stopped}; judging resumes at 00:00 UTC"
+            await anyio.to_thread.run_sync(store.set_limited, self.db, record.name, next_day, reason)
         ids = await anyio.to_thread.run_sync(
             functools.partial(
                 store.record_judgments, self.db, record.name, candidate.trace_id, self.owner, results, feedback,

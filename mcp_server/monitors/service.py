@@ -345,7 +345,7 @@ def describe(db: Database, record: MonitorRecord) -> Monitor:
     counts = store.state_counts(db, record.name)
     hour = store.spend_since(db, record.name, now // HOUR_NS * HOUR_NS)
     day = store.spend_since(db, record.name, now // DAY_NS * DAY_NS)
-    status, message = _status(record, hour, day)
+    status, message = _status(record, hour, day, now)
     return Monitor(
         name=record.name,
         judges=[MonitorJudge(name=j["name"], version=j.get("version"), kind=j["kind"]) for j in record.judges],
@@ -361,9 +361,11 @@ def describe(db: Database, record: MonitorRecord) -> Monitor:
     )  # fmt: skip
 
 
-def limit_reached(record: MonitorRecord, hour: store.Spend, day: store.Spend) -> str | None:
+def limit_reached(record: MonitorRecord, hour: store.Spend, day: store.Spend, now_ns: int) -> str | None:
     """Which of the monitor's limits this hour's or day's spend has reached, with the figures and
     when it resets; None while there is room."""
+    if record.limited_until_ns is not None and record.limited_until_ns > now_ns and record.limited_reason:
+        return record.limited_reason
     if record.max_judgments_per_hour is not None and hour.judgments >= record.max_judgments_per_hour:
         return (f"max_judgments_per_hour={record.max_judgments_per_hour:,} reached ({hour.judgments:,} this hour); "
                 "judging resumes at the next full hour (UTC)")  # fmt: skip
@@ -376,11 +378,11 @@ def limit_reached(record: MonitorRecord, hour: store.Spend, day: store.Spend) ->
     return None
 
 
-def _status(record: MonitorRecord, hour: store.Spend, day: store.Spend) -> tuple[str, str]:
+def _status(record: MonitorRecord, hour: store.Spend, day: store.Spend, now_ns: int) -> tuple[str, str]:
     if record.paused:
         return "paused", "paused: no trace is judged until UpdateMonitor(paused=false) resumes it."
     if record.last_error:
         return "failing", f"cannot judge: {record.last_error} (it tries again every minute)"
-    if (reached := limit_reached(record, hour, day)) is not None:
+    if (reached := limit_reached(record, hour, day, now_ns)) is not None:
         return "limited", f"{reached}; traces completing until then are skipped (raise the limit with UpdateMonitor)."
     return "active", "judging traces as they complete (within tracejudge serve)."
