@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from mcp_server.alerts.cli import register_alert_commands
 from mcp_server.datasets.cli import register_dataset_commands
 from mcp_server.demo.cli import register_demo_commands
 from mcp_server.evaluation.cli import register_evaluation_commands
@@ -166,9 +167,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         judge_server = judge_server_for(mcp, settings, db)
         background = []
         if settings.monitors:
+            from mcp_server.alerts.watcher import AlertWatcher
             from mcp_server.monitors.runner import MonitorRunner
 
             background.append(MonitorRunner.for_settings(db, settings, judge_server).run)
+            background.append(AlertWatcher(db, settings, settings.monitor_poll_s).run)
         app = create_app(settings, db, mcp, judge_server, background)
         server = uvicorn.Server(uvicorn_config(app, settings, limits))
         with _closing_on_stop_signals(db, forced=lambda: server.force_exit):
@@ -354,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_labeling_commands(sub, add_command)
     register_optimize_commands(sub, add_command)
     register_monitor_commands(sub, add_command)
+    register_alert_commands(sub, add_command)
     register_skills_commands(sub)
     return parser
 

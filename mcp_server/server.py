@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
 
+from mcp_server.alerts.tools import add_alert_tools
 from mcp_server.assessments.tools import add_assessment_tools
 from mcp_server.datasets.tools import add_dataset_tools
 from mcp_server.evaluation.tools import add_evaluation_tools, add_run_listing_tool
@@ -86,6 +87,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_labeling_tools(server, db, settings)
     add_optimization_tools(server, db, settings, judge_server)
     add_monitor_tools(server, db)
+    add_alert_tools(server, db, settings)
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)

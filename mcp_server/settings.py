@@ -174,6 +174,17 @@ class Settings(BaseModel):
         4, ge=1, le=64, description="Most monitor judgments in flight at once in one process (halved while the "
         "model's provider rate-limits)."
     )
+    webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (NAME or NAME:PORT) that alert webhooks may be sent to; none by default, so an "
+        "alert rule's webhook needs the operator to list its host.",
+    )
+    webhook_secret: str | None = Field(
+        None, description="The key alert webhooks are signed with (HMAC-SHA256 of the body, header "
+        "X-TraceJudge-Signature: sha256=<hex>); required for a rule with a webhook."
+    )
+    webhook_attempts: int = Field(4, ge=1, le=10, description="Tries per alert webhook, with doubling waits.")
+    webhook_backoff_s: float = Field(1.0, gt=0, le=60, description="The wait before an alert webhook's second try.")
     monitor_poll_s: float = Field(1.0, gt=0, le=300, description="Seconds between the monitors' looks for completed traces.")
     monitor_lease_s: float = Field(
         60.0, ge=1, le=3_600, description="Seconds a process's hold on a trace it judges lasts unless renewed: "
@@ -224,7 +235,8 @@ PLAIN_FIELDS = (
     "max_connections", "header_timeout_s", "body_timeout_s", "body_min_rate", "body_idle_timeout_s",
     "max_buffered_body_bytes", "max_buffered_body_bytes_per_client",
     "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
-    "read_only", "monitors", "monitor_concurrency", "monitor_poll_s", "monitor_lease_s",
+    "read_only", "monitors", "monitor_concurrency", "monitor_poll_s", "monitor_lease_s", "webhook_secret",
+    "webhook_attempts", "webhook_backoff_s",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
 
@@ -252,6 +264,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         values["allowed_hosts"] = split_list(hosts)
     if targets := env.get(f"{ENV_PREFIX}TARGETS"):
         values["targets"] = split_list(targets)
+    if webhook_hosts := env.get(f"{ENV_PREFIX}WEBHOOK_HOSTS"):
+        values["webhook_hosts"] = split_list(webhook_hosts)
     if toolsets := env.get(f"{ENV_PREFIX}TOOLSETS"):
         values["toolsets"] = split_list(toolsets)
     model_env = {

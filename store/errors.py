@@ -127,6 +127,15 @@ class MonitorNotFound(TraceJudgeError, LookupError):
         self.name = name
 
 
+class AlertRuleNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"alert rule {name!r} is not in this store; call ListAlerts to see the rules it holds, or "
+            "CreateAlertRule to make one."
+        )
+        self.name = name
+
+
 class EvaluationStopped(TraceJudgeError):
     """A run stopped by an error every pair would meet (no model, a model the server does not
     allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""

@@ -538,6 +538,47 @@ def _m013_monitors(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_monitor_results_time ON monitor_results(monitor, created_ns)")
 
 
+def _m014_alerts(conn: sqlite3.Connection) -> None:
+    # Alert rules on a monitor's metrics: state moves ok <-> firing by guarded UPDATEs, each change
+    # stored as an event with its webhook delivery.
+    conn.execute(
+        "CREATE TABLE alert_rules ("
+        "name TEXT PRIMARY KEY, "
+        "monitor TEXT NOT NULL REFERENCES monitors(name) ON DELETE CASCADE, "
+        "judge TEXT NOT NULL, "
+        "metric TEXT NOT NULL, "
+        "op TEXT NOT NULL, "
+        "threshold REAL NOT NULL, "
+        "window_s REAL NOT NULL, "
+        "min_judgments INTEGER NOT NULL, "
+        "webhook_url TEXT, "
+        "state TEXT NOT NULL, "
+        "state_since_ns INTEGER NOT NULL, "
+        "last_value REAL, "
+        "last_judgments INTEGER, "
+        "last_checked_ns INTEGER, "
+        "created_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE TABLE alert_events ("
+        "event_id TEXT PRIMARY KEY, "
+        "rule TEXT NOT NULL REFERENCES alert_rules(name) ON DELETE CASCADE, "
+        "kind TEXT NOT NULL, "  # fired, resolved
+        "value REAL, "
+        "judgments INTEGER NOT NULL, "
+        "message TEXT NOT NULL, "
+        "created_ns INTEGER NOT NULL, "
+        "webhook_status TEXT NOT NULL, "  # none, pending, delivered, failed
+        "attempts INTEGER NOT NULL DEFAULT 0, "
+        "last_error TEXT, "
+        "payload TEXT"  # the JSON the webhook is sent
+        ")"
+    )
+    conn.execute("CREATE INDEX idx_alert_events_rule ON alert_events(rule, created_ns)")
+    conn.execute("CREATE INDEX idx_alert_events_time ON alert_events(created_ns)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -554,6 +595,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("011_evaluation_run_spend", _m011_evaluation_run_spend),
     ("012_labeling_links", _m012_labeling_links),
     ("013_monitors", _m013_monitors),
+    ("014_alerts", _m014_alerts),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

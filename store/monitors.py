@@ -148,6 +148,8 @@ def delete_monitor(db: Database, name: str) -> int:
         if conn.execute("SELECT 1 FROM monitors WHERE name = ?", (name,)).fetchone() is None:
             raise MonitorNotFound(name)
         judged = conn.execute("SELECT count(*) FROM monitor_results WHERE monitor = ?", (name,)).fetchone()[0]
+        conn.execute("DELETE FROM alert_events WHERE rule IN (SELECT name FROM alert_rules WHERE monitor = ?)", (name,))
+        conn.execute("DELETE FROM alert_rules WHERE monitor = ?", (name,))
         conn.execute("DELETE FROM monitor_results WHERE monitor = ?", (name,))
         conn.execute("DELETE FROM monitor_traces WHERE monitor = ?", (name,))
         conn.execute("DELETE FROM monitors WHERE name = ?", (name,))

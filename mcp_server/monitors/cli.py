@@ -156,11 +156,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     import anyio
 
+    from mcp_server.alerts.watcher import AlertWatcher
     from mcp_server.monitors.runner import MonitorRunner
     from store.monitors import list_monitors
 
     with database(settings, checkpoint=True) as db:
         runner = MonitorRunner.for_settings(db, settings, args.judge_server(settings, db))
+        alerts = AlertWatcher(db, settings, settings.monitor_poll_s)
         names = ", ".join(m.name for m in list_monitors(db)) or "none yet: it picks up those created later"
         print(f"tracejudge: running the monitors of {settings.db_path} ({names}) as {runner.owner}; "
               "Ctrl-C stops", file=sys.stderr, flush=True)  # fmt: skip
@@ -168,6 +170,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         async def run_until_a_stop_signal() -> None:
             async with anyio.create_task_group() as group:
                 group.start_soon(runner.run)
+                group.start_soon(alerts.run)
                 # Taken in the event loop, so the runner gives back the traces it holds as it stops.
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for _ in signals:
@@ -214,7 +217,7 @@ def register_monitor_commands(sub: Any, add: AddCommand) -> None:
     fill.add_argument("--until", default=None, help="traces started before: a time ago or an ISO time (default: now)")
     fill.add_argument("--max-traces", type=int, default=10_000, help="refuse past this many (default 10,000)")
     json_option(fill, "BackfillMonitor")
-    add(group, "run", cmd_run, "Run the monitors in this process, without the HTTP server, until Ctrl-C.")
+    add(group, "run", cmd_run, "Run the monitors and their alert rules in this process, without the HTTP server, until Ctrl-C.")
 
 
 def _settings_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:

@@ -54,6 +54,10 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         "monitors: judges that run by themselves on the traces that arrive, and their metrics",
         ("CreateMonitor", "ListMonitors", "GetMonitor", "UpdateMonitor", "DeleteMonitor", "BackfillMonitor"),
     ),
+    "alerts": (
+        "alert rules on monitors' metrics, what fired and resolved, webhooks",
+        ("CreateAlertRule", "ListAlerts", "DeleteAlertRule"),
+    ),
 }  # fmt: skip
 """Toolset name -> (what it is for, its tools in the order tools/list gives them)."""
 

@@ -17,6 +17,7 @@ import anyio
 import pytest
 from rich.text import Text
 
+from mcp_server.alerts.watcher import AlertWatcher
 from mcp_server.cli import build_parser, main
 from mcp_server.demo.load import load_demo
 from mcp_server.monitors.runner import MonitorRunner
@@ -65,10 +66,14 @@ async def _fill(db: Database) -> dict[str, Any]:
                          value=verdict, labeler="ana")  # fmt: skip
         await s.call("CreateMonitor", name="errors", judges=["error_spans", "latency"], filter_string="trace.status = 'OK'")
         await s.call("BackfillMonitor", name="errors")
-    runner = MonitorRunner(db, Settings(db_path=db.path), None)
+        await s.call("CreateAlertRule", name="all-pass", monitor="errors", condition="error_spans/pass_rate > 0.5",
+                     min_judgments=1)  # fmt: skip
+    settings = Settings(db_path=db.path)
+    runner = MonitorRunner(db, settings, None)
     async with anyio.create_task_group() as group:
         while await runner.poll(group):
             await runner.idle()
+        await AlertWatcher(db, settings).check(group)
     return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"], "root_span_ids": roots}
 
 
@@ -118,6 +123,8 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
         ("monitors list", [], ("ListMonitors", {})),
         ("monitors show", ["errors"], ("GetMonitor", {"name": "errors"})),
         ("monitors show", ["errors", "--granularity", "day"], ("GetMonitor", {"name": "errors", "granularity": "day"})),
+        ("alerts list", [], ("ListAlerts", {})),
+        ("alerts list", ["--monitor", "errors"], ("ListAlerts", {"monitor": "errors"})),
     ]  # fmt: skip
 
 
@@ -184,7 +191,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
     # `evaluate` and `judge align` (they write) and `skills list` (no tool) are checked elsewhere
     # (tests/mcp_server/test_cli_json.py), the labeling links (no tool) in tests/web/test_share.py.
     others = {"judge run", "evaluate", "judge align", "skills list", "labeling share", "labeling links", "labeling revoke",
-              "monitors create", "monitors update", "monitors delete", "monitors backfill"}  # tests/mcp_server/monitors
+              "monitors create", "monitors update", "monitors delete", "monitors backfill",  # tests/mcp_server/monitors
+              "alerts create", "alerts delete"}  # tests/mcp_server/alerts
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:

@@ -16,9 +16,14 @@ import json
 import re
 from typing import Any
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT, build_conversations, parse_routing_rules
+from mcp_server.demo.agent import ROUTER_SYSTEM_PROMPT, build_conversations, demo_resource, parse_routing_rules
+from mcp_server.ingest.otlp import decode_request
+from store import Database, write_spans
 from tests.support.scripted_openai import Reply, json_reply, text
 
 MISROUTED = "Why was I charged for roaming in Spain?"
@@ -45,6 +50,19 @@ EXTRA_CASES = [
     "Switch me to the prepaid plan, please.",
 ]
 DEMO_ROUTES = {turn.question: turn.route for turn in build_conversations(TracerProvider())}
+
+
+def new_agent_traces(db: Database) -> list[str]:
+    """The agent answers its ten scripted messages once more: ten new traces (fresh ids, as a live
+    agent makes), through the OTLP decoder into `db`. Returns their trace ids."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=demo_resource())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    turns = build_conversations(provider)
+    provider.shutdown()
+    batch = decode_request(encode_spans(exporter.get_finished_spans()).SerializeToString(), "protobuf")
+    write_spans(db, batch.spans)
+    return [turn.trace_id for turn in turns]
 
 
 def route(prompt: str, question: str) -> str:

@@ -11,13 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from mcp_server.demo.agent import build_conversations, demo_resource
-from mcp_server.ingest.otlp import decode_request
 from mcp_server.judges import service as judges
 from mcp_server.models import ModelSettings
 from mcp_server.monitors.runner import MonitorRunner
@@ -26,7 +20,7 @@ from mcp_server.settings import Settings
 from store import Database, SpanIn, write_spans
 from store import monitors as store
 from tests.support.mcp_session import session
-from tests.support.northwind import INSTRUCTIONS, MISROUTED, ScriptedModels
+from tests.support.northwind import INSTRUCTIONS, MISROUTED, ScriptedModels, new_agent_traces
 from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai, scripted_settings
 
 __all__ = ["scripted_openai"]
@@ -40,19 +34,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     judges.create_judge(database, "routing", INSTRUCTIONS, output=ROUTING, models=ModelSettings(allowed_models=None))
     yield database
     database.close()
-
-
-def agent_traces(db: Database) -> list[str]:
-    """The Northwind agent answers its ten scripted messages once more: ten new traces (fresh
-    ids), through the OTLP decoder into the store. Returns their trace ids."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=demo_resource())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    turns = build_conversations(provider)
-    provider.shutdown()
-    batch = decode_request(encode_spans(exporter.get_finished_spans()).SerializeToString(), "protobuf")
-    write_spans(db, batch.spans)
-    return [turn.trace_id for turn in turns]
 
 
 async def judge_all(db: Database, settings: Settings, **options: object) -> MonitorRunner:
@@ -78,12 +59,12 @@ async def test_a_monitor_judges_each_new_trace_once_and_logs_feedback_naming_the
     models = ScriptedModels()
     scripted_openai.respond_with(models)
     settings = scripted_settings(scripted_openai).model_copy(update={"db_path": Path(db.path)})
-    before = agent_traces(db)  # already there: the monitor watches what comes after it
+    before = new_agent_traces(db)  # already there: the monitor watches what comes after it
     async with session(db, settings) as s:
         created = await s.call("CreateMonitor", name="routing", judges=["routing"], settle_s=0)
         assert created["judges"] == [{"name": "routing", "version": 1, "kind": "llm"}]
         assert created["status"] == "active"
-        new = agent_traces(db)
+        new = new_agent_traces(db)
         await judge_all(db, settings)
         await judge_all(db, settings)  # a second pass finds nothing left to judge
         detail = await s.call("GetMonitor", name="routing")
@@ -131,7 +112,7 @@ async def test_the_daily_budget_stops_a_monitor_cleanly_and_says_so(
     settings = scripted_settings(scripted_openai).model_copy(update={"db_path": Path(db.path)})
     async with session(db, settings) as s:
         await s.call("CreateMonitor", name="routing", judges=["routing"], settle_s=0, max_tokens_per_day=4_000)
-        agent_traces(db)
+        new_agent_traces(db)
         await judge_all(db, settings, concurrency=1)
         detail = await s.call("GetMonitor", name="routing")
         listed = await s.call("ListMonitors")
@@ -147,7 +128,7 @@ async def test_the_daily_budget_stops_a_monitor_cleanly_and_says_so(
     async with session(db, settings) as s:
         updated = await s.call("UpdateMonitor", name="routing", max_tokens_per_day=0)
         assert updated["status"] == "active" and updated["max_tokens_per_day"] is None
-        agent_traces(db)
+        new_agent_traces(db)
         await judge_all(db, settings)
         after = await s.call("GetMonitor", name="routing")
     assert after["counts"]["judged"] == counts["judged"] + 10
@@ -160,7 +141,7 @@ async def test_without_a_judge_model_the_monitor_fails_keeping_its_traces_and_re
     bare = Settings(db_path=Path(db.path))  # no TRACEJUDGE_JUDGE_MODEL
     async with session(db, bare) as s:
         await s.call("CreateMonitor", name="routing", judges=["routing"], settle_s=0)
-        agent_traces(db)
+        new_agent_traces(db)
         await judge_all(db, bare)
         failing = await s.call("GetMonitor", name="routing")
     assert failing["status"] == "failing"
@@ -176,7 +157,7 @@ async def test_without_a_judge_model_the_monitor_fails_keeping_its_traces_and_re
 
 async def test_a_paused_monitor_judges_nothing_and_backfill_queues_older_traces_for_it(db: Database) -> None:
     settings = Settings(db_path=Path(db.path))
-    old = agent_traces(db)
+    old = new_agent_traces(db)
     async with session(db, settings) as s:
         await s.call("CreateMonitor", name="errors", judges=["error_spans", "latency"], settle_s=0)
         await s.call("UpdateMonitor", name="errors", paused=True)
@@ -225,7 +206,7 @@ async def test_deleting_a_monitor_keeps_the_feedback_it_logged(db: Database) -> 
     settings = Settings(db_path=Path(db.path))
     async with session(db, settings) as s:
         await s.call("CreateMonitor", name="errors", judges=["error_spans"], settle_s=0)
-        agent_traces(db)
+        new_agent_traces(db)
         await judge_all(db, settings)
         deleted = await s.call("DeleteMonitor", name="errors")
         assert deleted["judgments"] == 10 and "stays" in deleted["message"]

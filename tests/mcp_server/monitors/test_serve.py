@@ -6,6 +6,7 @@ way and started again, and with two servers on one store."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from store import Database
 from tests.support.northwind import INSTRUCTIONS, ScriptedModels
 from tests.support.processes import serve_process
 from tests.support.scripted_openai import ScriptedOpenAI, scripted_openai
+from tests.support.webhooks import SECRET, Receiver
 
 __all__ = ["scripted_openai"]
 
@@ -131,3 +133,24 @@ async def test_two_servers_on_one_store_judge_each_trace_once(store: Path, scrip
     assert set(judged) == set(sent) and set(judged.values()) == {1}
     assert models.judgments == 30
     assert detail["counts"]["judged"] == 30
+
+
+async def test_serve_checks_alert_rules_and_posts_their_webhook(store: Path, scripted_openai: ScriptedOpenAI) -> None:
+    scripted_openai.respond_with(ScriptedModels())
+    receiver = Receiver()
+    env = environment(scripted_openai) | {"TRACEJUDGE_WEBHOOK_HOSTS": "127.0.0.1", "TRACEJUDGE_WEBHOOK_SECRET": SECRET}
+    try:
+        with serve_process(store, env=env) as (url, _):
+            await create_monitor(url)
+            async with Client(f"{url}/mcp") as client:
+                result = await client.call_tool("CreateAlertRule", {
+                    "name": "routing-drop", "monitor": "routing", "condition": "routing/pass_rate < 0.9",
+                    "min_judgments": 10, "webhook_url": receiver.url})  # fmt: skip
+                assert not result.is_error, result.content
+            stream(url)  # 2 of the 10 are judged 'no': a pass rate of 0.8
+            wait_until(lambda: len(receiver.posts) == 1, "the alert's webhook")
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    sent = json.loads(receiver.posts[0][1])
+    assert (sent["event"], sent["judgments"], sent["value"]) == ("fired", 10, pytest.approx(0.8))
