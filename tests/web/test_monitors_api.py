@@ -24,7 +24,16 @@ from tests.support.live_server import LiveServer
 from tests.web.conftest import demo_server, in_a_thread
 from tests.web.test_api import WRITE, tool
 
-JUDGES = ["error_spans", "latency"]
+BUILT_IN = ["error_spans", "latency"]
+JUDGES = [*BUILT_IN, "unsure"]
+UNSURE = "tests.web.test_monitors_api:unsure"
+
+
+def unsure(trace) -> bool:
+    """A code judge that cannot decide (raises) on the traces whose id starts with 0 to 3: two of the demo's."""
+    if trace.trace_id[0] in "0123":
+        raise ValueError("no verdict for a trace like this")
+    return True
 
 
 async def _judge_queued(db: Database) -> int:
@@ -55,9 +64,9 @@ def trace_ids_by_start(db: Database) -> list[tuple[str, int]]:
 
 
 def monitor_over_two_hours(db: Database, monkeypatch: pytest.MonkeyPatch, name: str = "quality") -> None:
-    """Monitor `name` of error_spans and latency that judged the 4 oldest demo traces 3 hours ago and
-    the other 6 now."""
-    service.create_monitor(db, name, JUDGES)
+    """Monitor `name` of error_spans, latency and unsure (code judges, as only the CLI may give) that
+    judged the 4 oldest demo traces 3 hours ago and the other 6 now (unsure failing on 2 of them)."""
+    service.create_monitor(db, name, [*BUILT_IN, UNSURE], allow_import=True)
     starts = trace_ids_by_start(db)
     assert service.backfill(db, name, end_ms=starts[4][1] / 1e6).queued == 4
     assert judge_queued(db, monkeypatch, hours_ago=3) == 4
@@ -85,6 +94,7 @@ async def test_the_monitors_answer_as_list_monitors_with_each_ones_last_24_hours
     assert metrics["quality"] == service.get_monitor(monitored.db, "quality").model_dump(mode="json")["metrics"]
     assert sorted({p["judge"] for p in metrics["quality"]}) == JUDGES
     assert [p["judgments"] for p in metrics["quality"] if p["judge"] == "error_spans"] == [4, 6]
+    assert [p["errors"] for p in metrics["quality"] if p["judge"] == "unsure"] == [0, 2]
 
 
 async def test_a_monitor_answers_as_get_monitor_per_hour_and_per_day(monitored: LiveServer) -> None:
@@ -115,7 +125,7 @@ def test_pausing_resuming_and_changing_a_monitor_is_update_monitor(monitored: Li
 
 
 def test_a_backfill_is_backfill_monitor_and_says_how_many_it_queued(web_server: LiveServer) -> None:
-    service.create_monitor(web_server.db, "fresh", JUDGES)
+    service.create_monitor(web_server.db, "fresh", BUILT_IN)
     url = f"{web_server.url}/api/monitors/fresh/backfill"
     recent = httpx2.post(url, json={"start_ms": time.time() * 1000 - 86_400_000}, headers=WRITE).json()
     assert (recent["matched"], recent["queued"]) == (0, 0)  # the demo traces are from 2025
@@ -164,7 +174,7 @@ def test_errors_say_what_to_do(monitored: LiveServer) -> None:
 @pytest.fixture
 def read_only_server(tmp_path: Path) -> Iterator[LiveServer]:
     server = demo_server(tmp_path, read_only=True)
-    service.create_monitor(server.db, "quality", JUDGES)
+    service.create_monitor(server.db, "quality", BUILT_IN)
     yield server
     server.stop()
 
