@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -111,17 +112,27 @@ def web_server(tmp_path: Path) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture
-def page(browser, web_server: LiveServer) -> Iterator[object]:
+@contextmanager
+def browser_page(browser, server: LiveServer) -> Iterator[object]:
+    """A page of a fresh browser context that records in `page.problems` every console error, page
+    error, dialog and request to anywhere but `server`."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.problems = []  # console errors, page errors, and requests to anywhere but the server
     page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-    page.on("request", lambda r: r.url.startswith(web_server.url) or page.problems.append(f"request: {r.url}"))
+    page.on("request", lambda r: r.url.startswith(server.url) or page.problems.append(f"request: {r.url}"))
     page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, web_server: LiveServer) -> Iterator[object]:
+    with browser_page(browser, web_server) as page:
+        yield page
 
 
 def in_a_thread(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:

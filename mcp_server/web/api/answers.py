@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mcp_server.settings import Settings
 from mcp_server.tooling.paging import dumps
 from store import Database
 from store.errors import InvalidArgument, LinkRefused, ServerReadOnly, TraceJudgeError
@@ -102,6 +103,15 @@ def known_fields(body: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]
     if unknown := sorted(set(body) - set(known)):
         raise InvalidArgument(f"unknown fields {', '.join(unknown)}; send {', '.join(known)}.")
     return body
+
+
+def refuse_if_read_only(settings: Settings, what: str) -> None:
+    """ServerReadOnly, saying the server does not do `what` ("run judges"), when it was started read-only."""
+    if settings.read_only:
+        raise ServerReadOnly(
+            f"this server was started read-only (--read-only or TRACEJUDGE_READ_ONLY), so it does not {what}; "
+            "ask its operator to start it without that option, or use a server that is not read-only."
+        )
 
 
 def route(path: str, handler: Handler, db: Database, method: str = "GET") -> Route:

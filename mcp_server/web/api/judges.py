@@ -16,9 +16,17 @@ from starlette.routing import Route
 
 from mcp_server.judges import builder, service
 from mcp_server.settings import Settings
-from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
+from mcp_server.web.api.answers import (
+    json_body,
+    known_fields,
+    query_int,
+    query_text,
+    refuse_if_read_only,
+    route,
+    run_service,
+)
 from store import Database
-from store.errors import InvalidArgument, ServerReadOnly
+from store.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from mcp_server.judges.runner import JudgeServer
@@ -29,14 +37,6 @@ TRY_FIELDS = (*DEFINITION_FIELDS, "trace_ids", "max_tokens", "max_cost_usd")
 RUN_MAX_COST_USD = 0.25
 """What one judgment started from the trace page may spend unless it says otherwise: a click should
 never cost more than a glance at the bill would expect."""
-
-
-def _refuse_if_read_only(settings: Settings, what: str) -> None:
-    if settings.read_only:
-        raise ServerReadOnly(
-            f"this server was started read-only (--read-only or TRACEJUDGE_READ_ONLY), so it does not {what}; "
-            "ask its operator to start it without that option, or use a server that is not read-only."
-        )
 
 
 async def _definition(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ async def builder_options(request: Request, db: Database, *, settings: Settings)
 async def try_judge(request: Request, db: Database, *, settings: Settings, judge_server: JudgeServer) -> dict[str, Any]:
     """A definition, as CreateJudge takes it, tried on trace_ids (at most builder.MAX_TRY_TRACES) within
     max_tokens / max_cost_usd: each trace's verdict and rationale; nothing is stored or logged."""
-    _refuse_if_read_only(settings, "run judges")
+    refuse_if_read_only(settings, "run judges")
     body = await _definition(request, TRY_FIELDS)
     trace_ids = body.get("trace_ids")
     if not isinstance(trace_ids, list) or not all(isinstance(t, str) for t in trace_ids):
@@ -98,7 +98,7 @@ async def try_judge(request: Request, db: Database, *, settings: Settings, judge
 
 async def create_judge(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
     """CreateJudge (name, instructions, output_type, model, description): the next version of the judge."""
-    _refuse_if_read_only(settings, "store judges")
+    refuse_if_read_only(settings, "store judges")
     body = await _definition(request, DEFINITION_FIELDS)
     return await run_service(
         service.create_judge, db, body["name"], body["instructions"], models=settings.models,
@@ -109,7 +109,7 @@ async def create_judge(request: Request, db: Database, *, settings: Settings) ->
 async def run_judge(request: Request, db: Database, *, settings: Settings, judge_server: JudgeServer) -> dict[str, Any]:
     """RunJudge on the trace ({"judge", "version"?}): its verdict, logged as the judge's feedback, as the
     tool logs it; within RUN_MAX_COST_USD unless the body gives max_tokens or max_cost_usd."""
-    _refuse_if_read_only(settings, "run judges")
+    refuse_if_read_only(settings, "run judges")
     body = known_fields(await json_body(request), ("judge", "version", "max_tokens", "max_cost_usd"))
     if not isinstance(body.get("judge"), str) or not body["judge"].strip():
         raise InvalidArgument("judge is missing: name a stored or built-in judge (ListJudges lists them).")

@@ -13,6 +13,7 @@ const PAGE_MODULES = {
   judges: () => import("./judges.js"),
   datasets: () => import("./datasets.js"),
   prompts: () => import("./prompts.js"),
+  monitors: () => import("./monitors.js"),
 };
 
 // [the path, the page's module, what it renders from that module and the path's match]
@@ -32,6 +33,8 @@ const ROUTES = [
   [/^\/datasets\/([^/]+)$/, "datasets", (p, m) => html`<${p.DatasetPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
   [/^\/prompts$/, "prompts", (p) => html`<${p.PromptsPage} />`],
   [/^\/prompts\/([^/]+)$/, "prompts", (p, m) => html`<${p.PromptPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
+  [/^\/monitors$/, "monitors", (p) => html`<${p.MonitorsPage} />`],
+  [/^\/monitors\/([^/]+)$/, "monitors", (p, m) => html`<${p.MonitorPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
 ];
 
 const loaded = {};  // module name -> its exports, once fetched
@@ -110,7 +113,7 @@ function App({ path }) {
   }
   return html`<div class="layout">
     <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
-      <${Link} href="/judges">Judges<//><${Link} href="/datasets">Datasets<//><${Link} href="/prompts">Prompts<//>
+      <${Link} href="/judges">Judges<//><${Link} href="/datasets">Datasets<//><${Link} href="/prompts">Prompts<//><${Link} href="/monitors">Monitors<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;

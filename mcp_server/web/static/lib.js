@@ -84,6 +84,8 @@ export function ms(value) {
   return `${(value / 1000).toFixed(value < 10000 ? 2 : 1)} s`;
 }
 
+export const percent = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(rate === 1 ? 0 : 1)}%`);
+export const seconds = (s) => (s === null || s === undefined ? "–" : ms(s * 1000));
 export const count = (value) => (value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US"));
 export const usd = (value) => (value === null || value === undefined ? "–" : `$${Number(value).toFixed(4)}`);
 
@@ -116,6 +118,20 @@ export function ErrorBox({ error }) {
 
 export function Status({ status }) {
   return html`<span class=${`status ${text(status).toLowerCase()}`}>${text(status)}</span>`;
+}
+
+const POLL_MS = 3000;
+
+// A number that goes up every POLL_MS while `running` (and the tab is shown): a page reloads on it, so
+// what is still going (a run, a monitor judging) fills in without a reload.
+export function usePolling(running) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setInterval(() => document.hidden || setTick((t) => t + 1), POLL_MS);
+    return () => clearInterval(timer);
+  }, [running]);
+  return tick;
 }
 
 // The pager of a list that pages by token: `tokens` is the stack of page tokens so far (null first),

@@ -2,18 +2,17 @@
 // run's report (GetEvaluationRun) with per-judge charts drawn as SVG, and the comparison of two runs
 // (CompareEvaluationRuns) with the verdicts that changed. Charts take their sizes as SVG attributes,
 // which the CSP allows; every value from the store reaches them as text.
-import { api, count, ErrorBox, html, Link, ms, navigate, Pager, Status, text, tone, tracePath, usd, useEffect, usePages, useState, when, whenNs } from "./lib.js";
+import { ColumnChart } from "./charts.js";
+import { api, count, ErrorBox, html, Link, navigate, Pager, percent, seconds, Status, text, tone, tracePath, usd, useEffect, usePages, usePolling,
+  useState, when, whenNs } from "./lib.js";
 
 const LIST_PAGE = 20;
 const RESULT_PAGE = 50;
 const CLIP_CHARS = 160;
-const POLL_MS = 3000;
 
 export const runPath = (runId) => `/runs/${encodeURIComponent(runId)}`;
 export const comparePath = (a, b) => `/runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
 
-const percent = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(rate === 1 ? 0 : 1)}%`);
-const seconds = (s) => (s === null || s === undefined ? "–" : ms(s * 1000));
 const number = (value) => (typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : count(value));
 
 // ['<judge>/<metric>', value] pairs as { judge: { metric: value } }, in the order given.
@@ -26,25 +25,13 @@ export function byJudge(pairs) {
   return judges;
 }
 
-function Verdict({ value, error }) {
+export function Verdict({ value, error }) {
   if (error) return html`<span class="chip bad" title=${text(error)}>error</span>`;
   return html`<span class=${`chip ${tone(value)}`}>${text(value)}</span>`;
 }
 
-// A number that goes up every POLL_MS while `running` (and the tab is shown): a page reloads on it, so
-// a run that is still going fills in without a reload.
-function usePolling(running) {
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    if (!running) return undefined;
-    const timer = setInterval(() => document.hidden || setTick((t) => t + 1), POLL_MS);
-    return () => clearInterval(timer);
-  }, [running]);
-  return tick;
-}
-
 // Long text cut to CLIP_CHARS, with a button that shows it all.
-function Clipped({ value }) {
+export function Clipped({ value }) {
   const [open, setOpen] = useState(false);
   const full = text(value);
   if (full.length <= CLIP_CHARS) return html`<span class="clipped">${full}</span>`;
@@ -71,27 +58,11 @@ function ordered(values) {
 function Histogram({ values, total }) {
   if (values === undefined) return null;  // not known: GetEvaluationRun's answer alone (an MCP App's view) has no counts
   if (values.length === 0) return html`<p class="dim">No values.</p>`;
-  const bars = ordered(values);
-  const W = 300, H = 110, top = 14, bottom = 18;
-  const gap = 4;
-  const barW = Math.min(48, (W - gap * (bars.length - 1)) / bars.length);
-  const highest = Math.max(...bars.map((b) => b.count));
-  const shown = bars.reduce((sum, b) => sum + b.count, 0);
+  const shown = values.reduce((sum, b) => sum + b.count, 0);
   const label = (value) => { const t = text(value); return t.length > 8 ? `${t.slice(0, 7)}…` : t; };
+  const columns = ordered(values).map((b) => ({ value: b.count, tone: tone(b.value), label: label(b.value), title: `${text(b.value)}: ${count(b.count)}` }));
   return html`<figure class="histogram">
-    <svg class="chart" width=${W} height=${H} viewBox=${`0 0 ${W} ${H}`} role="img" aria-label="value distribution">
-      <line class="axis" x1="0" x2=${W} y1=${H - bottom} y2=${H - bottom} />
-      ${bars.map((b, i) => {
-        const h = ((H - top - bottom) * b.count) / highest;
-        const x = i * (barW + gap);
-        return html`<g key=${i}>
-          <title>${text(b.value)}: ${count(b.count)}</title>
-          <rect class=${`column ${tone(b.value)}`} x=${x} y=${H - bottom - h} width=${barW} height=${h} />
-          <text class="count" x=${x + barW / 2} y=${H - bottom - h - 3}>${count(b.count)}</text>
-          <text class="label" x=${x + barW / 2} y=${H - 5}>${label(b.value)}</text>
-        </g>`;
-      })}
-    </svg>
+    <${ColumnChart} columns=${columns} label="value distribution" />
     ${total > shown && html`<figcaption class="dim">${count(total - shown)} more results with rarer values</figcaption>`}
   </figure>`;
 }

@@ -1,0 +1,82 @@
+"""The monitor routes: the monitors (ListMonitors, and beside them each one's last 24 hours of metrics
+for the list's sparklines), a monitor (GetMonitor, per hour or day), a change to one (UpdateMonitor:
+pause, resume, its sample rate, waits or limits) and a backfill (BackfillMonitor). Changing and
+backfilling write: a read-only server refuses them. A page names judges, never code: a
+'module:function' judge can be given a monitor from the CLI only, as over MCP."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.routing import Route
+
+from mcp_server.monitors import service
+from mcp_server.settings import Settings
+from mcp_server.web.api.answers import (
+    json_body,
+    known_fields,
+    query_int,
+    query_text,
+    refuse_if_read_only,
+    route,
+    run_service,
+)
+from store import Database
+
+UPDATE_FIELDS = (
+    "paused", "judges", "filter_string", "sample_rate", "settle_s", "timeout_s", *service.LIMITS,
+)  # fmt: skip
+"""What a change's body may hold: UpdateMonitor's arguments (null leaves one as it is; a limit of 0 removes it)."""
+BACKFILL_FIELDS = ("start_ms", "end_ms", "max_traces")
+SPARKLINE_HOURS = 24
+
+
+def _metrics(db: Database, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each monitor's metrics over the last SPARKLINE_HOURS hours, by name."""
+    return {
+        name: [point.model_dump(mode="json") for point in service.get_monitor(
+            db, name, granularity="hour", periods=SPARKLINE_HOURS, recent=0).metrics]
+        for name in names
+    }  # fmt: skip
+
+
+async def list_monitors(request: Request, db: Database) -> dict[str, Any]:
+    """ListMonitors, and beside the monitors their hourly metrics of the last 24 hours (`metrics`, by name)."""
+    found = await run_service(service.list_monitors, db)
+    found["metrics"] = await anyio.to_thread.run_sync(_metrics, db, [m["name"] for m in found["monitors"]])
+    return found
+
+
+async def get_monitor(request: Request, db: Database) -> dict[str, Any]:
+    """GetMonitor (granularity, periods, recent)."""
+    return await run_service(
+        service.get_monitor, db, request.path_params["name"], granularity=query_text(request, "granularity") or "hour",
+        periods=query_int(request, "periods", None), recent=query_int(request, "recent", 10),
+    )  # fmt: skip
+
+
+async def update_monitor(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+    """UpdateMonitor ({"paused"?, "sample_rate"?, a limit?, ...}): the monitor as it now is."""
+    refuse_if_read_only(settings, "change monitors")
+    body = known_fields(await json_body(request), UPDATE_FIELDS)
+    return await run_service(service.update_monitor, db, request.path_params["name"], service.changes_given(body))
+
+
+async def backfill_monitor(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+    """BackfillMonitor ({"start_ms"?, "end_ms"?, "max_traces"?}): how many traces it queued, and a message."""
+    refuse_if_read_only(settings, "queue traces for monitors")
+    body = known_fields(await json_body(request), BACKFILL_FIELDS)
+    return await run_service(service.backfill, db, request.path_params["name"], start_ms=body.get("start_ms"),
+                             end_ms=body.get("end_ms"), max_traces=body.get("max_traces") or service.MAX_BACKFILL)  # fmt: skip
+
+
+def routes(db: Database, settings: Settings) -> list[Route]:
+    return [
+        route("/api/monitors", list_monitors, db),
+        route("/api/monitors/{name}", get_monitor, db),
+        route("/api/monitors/{name}", functools.partial(update_monitor, settings=settings), db, "POST"),
+        route("/api/monitors/{name}/backfill", functools.partial(backfill_monitor, settings=settings), db, "POST"),
+    ]
