@@ -536,6 +536,11 @@ def _m013_monitors(conn: sqlite3.Connection) -> None:
         ")"
     )
     conn.execute("CREATE INDEX idx_monitor_results_time ON monitor_results(monitor, created_ns)")
+    # The processes running the monitors, each seen at its last poll: GetMonitor says whether any is.
+    conn.execute(
+        "CREATE TABLE monitor_runners (owner TEXT PRIMARY KEY, poll_s REAL NOT NULL, started_ns INTEGER NOT NULL, "
+        "last_poll_ns INTEGER NOT NULL)"
+    )
 
 
 def _m014_alerts(conn: sqlite3.Connection) -> None:
@@ -579,6 +584,42 @@ def _m014_alerts(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_alert_events_time ON alert_events(created_ns)")
 
 
+def _m015_issues(conn: sqlite3.Connection) -> None:
+    # Issues gathered across traces: the failure groups (signatures) each gathers, so discovering
+    # again adds to the same issue; one evidence row per trace, anchored to a span where one shows it.
+    conn.execute(
+        "CREATE TABLE issues ("
+        "issue_id TEXT PRIMARY KEY, "
+        "title TEXT NOT NULL, "
+        "description TEXT NOT NULL DEFAULT '', "
+        "category TEXT NOT NULL, "
+        "severity TEXT NOT NULL, "
+        "status TEXT NOT NULL, "
+        "root_cause TEXT, "
+        "merged_into TEXT REFERENCES issues(issue_id), "
+        "created_ns INTEGER NOT NULL, "
+        "updated_ns INTEGER NOT NULL"
+        ")"
+    )
+    conn.execute(
+        "CREATE TABLE issue_signatures (signature TEXT PRIMARY KEY, "
+        "issue_id TEXT NOT NULL REFERENCES issues(issue_id))"
+    )
+    conn.execute("CREATE INDEX idx_issue_signatures_issue ON issue_signatures(issue_id)")
+    conn.execute(
+        "CREATE TABLE issue_evidence ("
+        "issue_id TEXT NOT NULL REFERENCES issues(issue_id), "
+        "trace_id TEXT NOT NULL, "
+        "span_id TEXT, "
+        "excerpt TEXT NOT NULL, "
+        "source TEXT NOT NULL, "
+        "found_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (issue_id, trace_id)"
+        ")"
+    )
+    conn.execute("CREATE INDEX idx_issue_evidence_trace ON issue_evidence(trace_id)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -596,6 +637,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("012_labeling_links", _m012_labeling_links),
     ("013_monitors", _m013_monitors),
     ("014_alerts", _m014_alerts),
+    ("015_issues", _m015_issues),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -252,6 +252,29 @@ def advance_checkpoint(db: Database, monitor: str, checkpoint_ns: int) -> None:
         )
 
 
+def runner_seen(db: Database, owner: str, poll_s: float) -> None:
+    """Record that `owner` is running the monitors now (it polls every poll_s)."""
+    now = time.time_ns()
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO monitor_runners (owner, poll_s, started_ns, last_poll_ns) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (owner) DO UPDATE SET last_poll_ns = excluded.last_poll_ns",
+            (owner, poll_s, now, now),
+        )
+
+
+def runner_gone(db: Database, owner: str) -> None:
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM monitor_runners WHERE owner = ?", (owner,))
+
+
+def live_runners(db: Database, now_ns: int) -> int:
+    """Processes that polled within three of their polls (and 10 s): those running the monitors."""
+    return db.reader().execute(
+        "SELECT count(*) FROM monitor_runners WHERE last_poll_ns >= ? - (poll_s * 3 + 10) * 1000000000", (now_ns,)
+    ).fetchone()[0]
+
+
 def renew_leases(db: Database, owner: str, lease_until_ns: int) -> int:
     """Extend every lease `owner` holds (its judgments are still running); returns how many."""
     with db.transaction() as conn:
@@ -453,7 +476,7 @@ def recent_results(db: Database, monitor: str, limit: int) -> list[dict[str, Any
     """The monitor's newest results, newest first."""
     rows = db.reader().execute(
         "SELECT trace_id, judge, outcome, value, error, cost, lag_s, created_ns FROM monitor_results "
-        "WHERE monitor = ? ORDER BY created_ns DESC, trace_id LIMIT ?",
+        "WHERE monitor = ? ORDER BY created_ns DESC, trace_id, judge LIMIT ?",
         (monitor, limit),
     )
     return [

@@ -119,6 +119,7 @@ class MonitorRunner:
         finally:
             with anyio.CancelScope(shield=True):
                 released = await anyio.to_thread.run_sync(store.release, self.db, self.owner)
+                await anyio.to_thread.run_sync(store.runner_gone, self.db, self.owner)
                 if released:
                     logger.warning("monitors: gave back %d traces being judged as the server stopped", released)
 
@@ -129,6 +130,7 @@ class MonitorRunner:
         if group is None:
             raise RuntimeError("poll() outside run() needs a task group")
         started = 0
+        await anyio.to_thread.run_sync(store.runner_seen, self.db, self.owner, self.poll_s)
         for record in await anyio.to_thread.run_sync(store.list_monitors, self.db):
             if record.paused or self._retry_at.get(record.name, 0.0) > time.monotonic():
                 continue

@@ -82,6 +82,7 @@ class Monitor(BaseModel):
         "day is reached: traces completing now are skipped); failing (it cannot judge: see status_message)."
     )
     status_message: str
+    runners: int = Field(description="Server processes running the monitors now (0: none is, and nothing is judged).")
     watching_since: str | None = Field(description="Traces that arrived after this instant are judged as they complete.")
     created_time: str | None
     updated_time: str | None
@@ -332,11 +333,11 @@ def backfill(
     matched, queued, sampled_out = store.backfill(
         db, record, start_ns, end_ns, max_traces, lambda trace_id: in_sample(name, trace_id, record.sample_rate)
     )
-    running = "paused: resume it (UpdateMonitor paused=false) for" if record.paused else "queued for"
+    then = ("the monitor is paused: resume it (UpdateMonitor paused=false) and `tracejudge serve` judges them"
+            if record.paused else "`tracejudge serve` judges them next; GetMonitor shows them as they are judged")  # fmt: skip
     return BackfillReport(
         monitor=name, matched=matched, queued=queued, sampled_out=sampled_out,
-        message=f"{queued:,} traces {running} `tracejudge serve` to judge ({sampled_out:,} left out by "
-        f"sample_rate={record.sample_rate:g}); GetMonitor shows them as they are judged.",
+        message=f"{queued:,} traces queued ({sampled_out:,} left out by sample_rate={record.sample_rate:g}); {then}.",
     )  # fmt: skip
 
 
@@ -346,13 +347,18 @@ def describe(db: Database, record: MonitorRecord) -> Monitor:
     hour = store.spend_since(db, record.name, now // HOUR_NS * HOUR_NS)
     day = store.spend_since(db, record.name, now // DAY_NS * DAY_NS)
     status, message = _status(record, hour, day, now)
+    runners = store.live_runners(db, now)
+    if status == "active":
+        message = (f"judging traces as they complete ({runners} server process{'es' if runners != 1 else ''} running "
+                   "the monitors)." if runners else "no process is running the monitors now: start `tracejudge serve` "
+                   "(or `tracejudge monitors run`) and it judges what completed meanwhile.")  # fmt: skip
     return Monitor(
         name=record.name,
         judges=[MonitorJudge(name=j["name"], version=j.get("version"), kind=j["kind"]) for j in record.judges],
         filter_string=record.filter_string, sample_rate=record.sample_rate, settle_s=record.settle_s,
         timeout_s=record.timeout_s, max_judgments_per_hour=record.max_judgments_per_hour,
         max_tokens_per_day=record.max_tokens_per_day, max_cost_usd_per_day=record.max_cost_usd_per_day,
-        status=status, status_message=message, watching_since=iso_time(record.created_ns),
+        status=status, status_message=message, runners=runners, watching_since=iso_time(record.created_ns),
         created_time=iso_time(record.created_ns), updated_time=iso_time(record.updated_ns),
         counts=MonitorCounts(judged=counts["judged"], sampled_out=counts["sampled_out"], skipped=counts["skipped"],
                              queued=counts["queued"], in_flight=counts["leased"]),
@@ -385,4 +391,4 @@ def _status(record: MonitorRecord, hour: store.Spend, day: store.Spend, now_ns: 
         return "failing", f"cannot judge: {record.last_error} (it tries again every minute)"
     if (reached := limit_reached(record, hour, day, now_ns)) is not None:
         return "limited", f"{reached}; traces completing until then are skipped (raise the limit with UpdateMonitor)."
-    return "active", "judging traces as they complete (within tracejudge serve)."
+    return "active", ""  # describe() says whether a process is running it

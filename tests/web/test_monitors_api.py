@@ -133,7 +133,7 @@ def test_a_backfill_is_backfill_monitor_and_says_how_many_it_queued(web_server: 
     assert everything.status_code == 200, everything.text
     report = everything.json()
     assert (report["matched"], report["queued"], report["sampled_out"]) == (10, 10, 0)
-    assert report["message"].startswith("10 traces queued for `tracejudge serve` to judge")
+    assert report["message"].startswith("10 traces queued (0 left out by sample_rate=1); `tracejudge serve` judges them next")
     assert stored(web_server, "fresh").counts.queued == 10
     assert judge_queued(web_server.db) == 10
     assert stored(web_server, "fresh").counts.judged == 10

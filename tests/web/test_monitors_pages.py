@@ -157,10 +157,10 @@ def test_backfill_reports_its_message_and_the_page_follows_the_judging(page, web
     form = page.locator("form.backfill")
     form.locator("button[name=backfill]").click()  # the last 24 hours: the demo's traces are older
     expect(form.locator(".saved")).to_have_text(
-        "0 traces queued for `tracejudge serve` to judge (0 left out by sample_rate=1); GetMonitor shows them as they are judged.")
+        "0 traces queued (0 left out by sample_rate=1); `tracejudge serve` judges them next; GetMonitor shows them as they are judged.")
     form.locator("select[name=since]").select_option("all")
     form.locator("button[name=backfill]").click()
-    expect(form.locator(".saved")).to_contain_text("10 traces queued for `tracejudge serve` to judge")
+    expect(form.locator(".saved")).to_contain_text("10 traces queued (0 left out by sample_rate=1); `tracejudge serve` judges them next")
     expect(page.locator("[data-fact=queued] dd")).to_have_text("10")
     assert judge_queued(web_server.db) == 10
     # The page follows a monitor that has traces queued: no reload.

@@ -86,6 +86,7 @@ def test_monitors_run_judges_beside_a_server_without_monitors_and_stops_on_sigte
                 _, err = worker.communicate(timeout=30)
         assert worker.returncode == 0, err
         assert "running the monitors of" in err and "(errors)" in err
+        assert store.live_runners(db, time.time_ns()) == 0  # it said it stopped
         assert store.state_counts(db, "errors") | {} == {"queued": 0, "leased": 0, "judged": 10, "sampled_out": 0,
                                                         "skipped": 0}  # fmt: skip
     finally:

@@ -63,7 +63,8 @@ async def test_a_monitor_judges_each_new_trace_once_and_logs_feedback_naming_the
     async with session(db, settings) as s:
         created = await s.call("CreateMonitor", name="routing", judges=["routing"], settle_s=0)
         assert created["judges"] == [{"name": "routing", "version": 1, "kind": "llm"}]
-        assert created["status"] == "active"
+        assert created["status"] == "active" and created["runners"] == 0
+        assert "no process is running the monitors" in created["status_message"]
         new = new_agent_traces(db)
         await judge_all(db, settings)
         await judge_all(db, settings)  # a second pass finds nothing left to judge
@@ -82,6 +83,7 @@ async def test_a_monitor_judges_each_new_trace_once_and_logs_feedback_naming_the
     assert point["tokens"] > 0 and point["cost_usd"] > 0 and point["mean_lag_s"] is not None
     assert detail["counts"] == {"judged": 10, "sampled_out": 0, "skipped": 0, "queued": 0, "in_flight": 0}
     assert detail["today"]["judgments"] == 10
+    assert detail["runners"] == 1 and "1 server process running" in detail["status_message"]
     # Every existing filter sees the verdicts.
     async with session(db, settings) as s:
         found = await s.call("SearchTraces", filter_string="feedback.routing = 'no'")
