@@ -136,6 +136,15 @@ class AlertRuleNotFound(TraceJudgeError, LookupError):
         self.name = name
 
 
+class IssueNotFound(TraceJudgeError, LookupError):
+    def __init__(self, issue_id: str) -> None:
+        super().__init__(
+            f"issue {issue_id!r} is not in this store; call ListIssues to see the issues it holds, or "
+            "DiscoverIssues to find them."
+        )
+        self.issue_id = issue_id
+
+
 class EvaluationStopped(TraceJudgeError):
     """A run stopped by an error every pair would meet (no model, a model the server does not
     allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""

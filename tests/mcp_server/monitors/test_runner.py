@@ -83,7 +83,8 @@ async def test_a_monitor_judges_each_new_trace_once_and_logs_feedback_naming_the
     assert point["tokens"] > 0 and point["cost_usd"] > 0 and point["mean_lag_s"] is not None
     assert detail["counts"] == {"judged": 10, "sampled_out": 0, "skipped": 0, "queued": 0, "in_flight": 0}
     assert detail["today"]["judgments"] == 10
-    assert detail["runners"] == 1 and "1 server process running" in detail["status_message"]
+    # The two loops above, each a process of its own as far as the store knows, polled just now.
+    assert detail["runners"] == 2 and "2 server processes running" in detail["status_message"]
     # Every existing filter sees the verdicts.
     async with session(db, settings) as s:
         found = await s.call("SearchTraces", filter_string="feedback.routing = 'no'")
