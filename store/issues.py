@@ -260,12 +260,14 @@ def error_spans(db: Database, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def latest_feedback(db: Database, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The newest valid feedback of each name on each trace (and span) of these traces."""
+    """The newest valid feedback of each name on each trace (and span) of these traces, with the
+    trace's root span id (where a verdict on the whole trace is anchored)."""
     rows = db.reader().execute(
-        "SELECT trace_id, span_id, name, source_type, value, rationale, findings FROM ("
-        "SELECT *, row_number() OVER (PARTITION BY trace_id, coalesce(span_id, ''), name ORDER BY created_ns DESC) AS n "
-        "FROM assessments WHERE kind = 'feedback' AND valid = 1 AND error IS NULL "
-        "AND trace_id IN (SELECT value FROM json_each(?))) WHERE n = 1 ORDER BY trace_id, name",
+        "SELECT f.trace_id, f.span_id, f.name, f.source_type, f.value, f.rationale, f.findings, "
+        "t.root_span_id FROM (SELECT *, row_number() OVER (PARTITION BY trace_id, coalesce(span_id, ''), name "
+        "ORDER BY created_ns DESC) AS n FROM assessments WHERE kind = 'feedback' AND valid = 1 AND error IS NULL "
+        "AND trace_id IN (SELECT value FROM json_each(?))) f JOIN traces t ON t.trace_id = f.trace_id "
+        "WHERE f.n = 1 ORDER BY f.trace_id, f.name",
         (_json(list(trace_ids)),),
     )
     found = []

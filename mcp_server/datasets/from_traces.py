@@ -98,9 +98,11 @@ def _trace_ids(db: Database, filter_string: str | None, trace_ids: list[str] | N
 
 
 def add_traces_to_dataset(
-    db: Database, name: str, filter_string: str | None = None, trace_ids: list[str] | None = None
+    db: Database, name: str, filter_string: str | None = None, trace_ids: list[str] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> AddTracesReport:
-    """Add a record per trace (filter_string or trace_ids, at most MAX_TRACES) as one new version."""
+    """Add a record per trace (filter_string or trace_ids, at most MAX_TRACES) as one new version;
+    `tags` are added to each record's (CreateDatasetFromIssue names the issue there)."""
     resolve_version(db, name, None)  # DatasetNotFound before any trace is read
     ids = _trace_ids(db, filter_string, trace_ids)
     parsed: list[NewRecord] = []
@@ -110,6 +112,8 @@ def add_traces_to_dataset(
         if isinstance(record, str):
             skipped.append(SkippedTrace(trace_id=trace_id, reason=record))
             continue
+        if tags:
+            record = {**record, "tags": {**(record.get("tags") or {}), **tags}}
         try:
             parsed.append(parse_record(record, f"trace {trace_id}"))
         except InvalidArgument as exc:  # too large, or not plain JSON: this trace only

@@ -54,6 +54,10 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         "monitors: judges that run by themselves on the traces that arrive, and their metrics",
         ("CreateMonitor", "ListMonitors", "GetMonitor", "UpdateMonitor", "DeleteMonitor", "BackfillMonitor"),
     ),
+    "issues": (
+        "issues discovered across traces: their prevalence, curation, and datasets and judges made from them",
+        ("DiscoverIssues", "ListIssues", "GetIssue", "UpdateIssue", "CreateDatasetFromIssue", "CreateJudgeFromIssue"),
+    ),
     "alerts": (
         "alert rules on monitors' metrics, what fired and resolved, webhooks",
         ("CreateAlertRule", "ListAlerts", "DeleteAlertRule"),

@@ -66,6 +66,7 @@ async def _fill(db: Database) -> dict[str, Any]:
                          value=verdict, labeler="ana")  # fmt: skip
         await s.call("CreateMonitor", name="errors", judges=["error_spans", "latency"], filter_string="trace.status = 'OK'")
         await s.call("BackfillMonitor", name="errors")
+        issue = (await s.call("DiscoverIssues"))["issues"][0]["issue_id"]
         await s.call("CreateAlertRule", name="all-pass", monitor="errors", condition="error_spans/pass_rate > 0.5",
                      min_judgments=1)  # fmt: skip
     settings = Settings(db_path=db.path)
@@ -74,7 +75,8 @@ async def _fill(db: Database) -> dict[str, Any]:
         while await runner.poll(group):
             await runner.idle()
         await AlertWatcher(db, settings).check(group)
-    return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"], "root_span_ids": roots}
+    return {"trace_ids": ids, "run_a": first["run_id"], "run_b": second["run_id"], "root_span_ids": roots,
+            "issue_id": issue}
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +126,8 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
         ("monitors show", ["errors"], ("GetMonitor", {"name": "errors"})),
         ("monitors show", ["errors", "--granularity", "day"], ("GetMonitor", {"name": "errors", "granularity": "day"})),
         ("alerts list", [], ("ListAlerts", {})),
+        ("issues list", [], ("ListIssues", {"max_results": 50})),
+        ("issues show", [made["issue_id"]], ("GetIssue", {"issue_id": made["issue_id"]})),
         ("alerts list", ["--monitor", "errors"], ("ListAlerts", {"monitor": "errors"})),
     ]  # fmt: skip
 
@@ -146,10 +150,12 @@ def _paged_cases(made: dict[str, Any]) -> dict[str, tuple[list[str], str, dict[s
         "labeling schemas": ([], "ListLabelingSchemas", {}, "schemas"),
         "labeling sessions": ([], "ListLabelingSessions", {}, "sessions"),
         "labeling items": (["review"], "ListLabelingItems", {"session": "review"}, "items"),
+        "issues list": ([], "ListIssues", {}, "issues"),
+        "issues show": ([made["issue_id"]], "GetIssue", {"issue_id": made["issue_id"]}, "evidence"),
     }  # fmt: skip
 
 
-PAGED_COMMANDS = list(_paged_cases({"trace_ids": [""], "run_a": "", "run_b": ""}))
+PAGED_COMMANDS = list(_paged_cases({"trace_ids": [""], "run_a": "", "run_b": "", "issue_id": ""}))
 
 
 def _run(argv: list[str], path: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -192,7 +198,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
     # (tests/mcp_server/test_cli_json.py), the labeling links (no tool) in tests/web/test_share.py.
     others = {"judge run", "evaluate", "judge align", "skills list", "labeling share", "labeling links", "labeling revoke",
               "monitors create", "monitors update", "monitors delete", "monitors backfill",  # tests/mcp_server/monitors
-              "alerts create", "alerts delete"}  # tests/mcp_server/alerts
+              "alerts create", "alerts delete",  # tests/mcp_server/alerts
+              "issues discover", "issues update", "issues dataset", "issues judge"}  # tests/mcp_server/issues
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:
