@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import Route
 
 from mcp_server.settings import Settings
-from mcp_server.web.api import datasets, judges, labeling, monitors, prompts, runs, share, traces
+from mcp_server.web.api import datasets, issues, judges, labeling, monitors, prompts, runs, share, traces
 from store import Database
 
 if TYPE_CHECKING:
@@ -27,4 +27,4 @@ def api_routes(db: Database, settings: Settings, judge_server: JudgeServer) -> l
     judge) or write; `judge_server`: what an agent judge run from a page investigates through."""
     return [*traces.routes(db), *runs.routes(db), *labeling.routes(db), *share.routes(db),
             *datasets.routes(db), *prompts.routes(db), *judges.routes(db, settings, judge_server),
-            *monitors.routes(db, settings)]  # fmt: skip
+            *monitors.routes(db, settings), *issues.routes(db, settings)]  # fmt: skip

@@ -76,6 +76,16 @@ def query_int(request: Request, name: str, default: D) -> int | D:
         raise InvalidArgument(f"{name} must be a whole number; got {text[:50]!r}.") from None
 
 
+def query_number(request: Request, name: str, default: float) -> float:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a number; got {text[:50]!r}.") from None
+
+
 def query_text(request: Request, name: str) -> str | None:
     value = request.query_params.get(name)
     return value if value else None

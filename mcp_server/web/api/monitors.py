@@ -2,7 +2,8 @@
 for the list's sparklines), a monitor (GetMonitor, per hour or day), a change to one (UpdateMonitor:
 pause, resume, its sample rate, waits or limits) and a backfill (BackfillMonitor). Changing and
 backfilling write: a read-only server refuses them. A page names judges, never code: a
-'module:function' judge can be given a monitor from the CLI only, as over MCP."""
+'module:function' judge can be given a monitor from the CLI only, as over MCP. Beside them, a
+monitor's alert rules with their events (ListAlerts)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.routing import Route
 
+from mcp_server.alerts import service as alerts
 from mcp_server.monitors import service
 from mcp_server.settings import Settings
 from mcp_server.web.api.answers import (
@@ -58,6 +60,12 @@ async def get_monitor(request: Request, db: Database) -> dict[str, Any]:
     )  # fmt: skip
 
 
+async def list_alerts(request: Request, db: Database) -> dict[str, Any]:
+    """ListAlerts (max_events) of the path's monitor: its rules with their state and recent events."""
+    return await run_service(alerts.list_alerts, db, request.path_params["name"],
+                             max_events=query_int(request, "max_events", 50))  # fmt: skip
+
+
 async def update_monitor(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
     """UpdateMonitor ({"paused"?, "sample_rate"?, a limit?, ...}): the monitor as it now is."""
     refuse_if_read_only(settings, "change monitors")
@@ -77,6 +85,7 @@ def routes(db: Database, settings: Settings) -> list[Route]:
     return [
         route("/api/monitors", list_monitors, db),
         route("/api/monitors/{name}", get_monitor, db),
+        route("/api/monitors/{name}/alerts", list_alerts, db),
         route("/api/monitors/{name}", functools.partial(update_monitor, settings=settings), db, "POST"),
         route("/api/monitors/{name}/backfill", functools.partial(backfill_monitor, settings=settings), db, "POST"),
     ]
