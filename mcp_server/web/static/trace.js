@@ -179,6 +179,18 @@ function SpanTree({ spans, done, total, durationMs, critical, marks, selected, o
     return () => window.removeEventListener("resize", measure);
   }, []);
   const rows = useMemo(() => visibleSpans(spans, collapsed), [spans, collapsed]);
+  // A span selected from outside (the URL's ?span=, an issue's evidence) is scrolled into view once
+  // its row is loaded; a click selects a row already in view, so it never scrolls.
+  const revealed = useRef(null);
+  useEffect(() => {
+    const tree = box.current;
+    if (!selected || revealed.current === selected || !tree) return;
+    const index = rows.findIndex((s) => s.span_id === selected);
+    if (index < 0) return;
+    revealed.current = selected;
+    const y = index * ROW_PX;
+    if (y < tree.scrollTop || y + ROW_PX > tree.scrollTop + tree.clientHeight) tree.scrollTop = Math.max(0, y - tree.clientHeight / 2);
+  }, [selected, rows]);
   const span = durationMs || (spans[0] && spans[0].duration_ms) || 1;  // the timeline's full width
   const first = Math.max(0, Math.floor(top / ROW_PX) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_PX) + OVERSCAN);
