@@ -32,7 +32,7 @@ STATIC = Path(__file__).with_name("static")
 PAGES = (
     "/", "/traces/{trace_id}", "/sessions/{session_id}", "/runs", "/runs/compare", "/runs/{run_id}",
     "/labeling", "/labeling/{session}", "/label", "/judges", "/judges/{name}", "/datasets", "/datasets/{name}",
-    "/prompts", "/prompts/{name}", "/monitors", "/monitors/{name}",
+    "/prompts", "/prompts/{name}", "/monitors", "/monitors/{name}", "/issues", "/issues/{issue_id}",
 )
 """The page routes: each answers the page shell, whose script renders the page for the URL."""
 

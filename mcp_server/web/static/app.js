@@ -14,6 +14,7 @@ const PAGE_MODULES = {
   datasets: () => import("./datasets.js"),
   prompts: () => import("./prompts.js"),
   monitors: () => import("./monitors.js"),
+  issues: () => import("./issues.js"),
 };
 
 // [the path, the page's module, what it renders from that module and the path's match]
@@ -35,6 +36,8 @@ const ROUTES = [
   [/^\/prompts\/([^/]+)$/, "prompts", (p, m) => html`<${p.PromptPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
   [/^\/monitors$/, "monitors", (p) => html`<${p.MonitorsPage} />`],
   [/^\/monitors\/([^/]+)$/, "monitors", (p, m) => html`<${p.MonitorPage} key=${m[1]} name=${decodeURIComponent(m[1])} />`],
+  [/^\/issues$/, "issues", (p) => html`<${p.IssuesPage} />`],
+  [/^\/issues\/([^/]+)$/, "issues", (p, m) => html`<${p.IssuePage} key=${m[1]} issueId=${decodeURIComponent(m[1])} />`],
 ];
 
 const loaded = {};  // module name -> its exports, once fetched
@@ -113,7 +116,7 @@ function App({ path }) {
   }
   return html`<div class="layout">
     <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
-      <${Link} href="/judges">Judges<//><${Link} href="/datasets">Datasets<//><${Link} href="/prompts">Prompts<//><${Link} href="/monitors">Monitors<//>
+      <${Link} href="/judges">Judges<//><${Link} href="/datasets">Datasets<//><${Link} href="/prompts">Prompts<//><${Link} href="/monitors">Monitors<//><${Link} href="/issues">Issues<//>
       ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;
