@@ -1,8 +1,8 @@
 // The monitors pages: the monitors (ListMonitors) with each one's pass rates of the last 24 hours as
 // sparklines, and a monitor (GetMonitor) with its configuration, state and spend, per judge a pass rate
 // and a judgments chart per UTC hour or day, its cost per period, why traces were skipped, its latest
-// results, and Pause/Resume (UpdateMonitor) and Backfill (BackfillMonitor). Every value from the store
-// renders as text.
+// results, its alert rules with what fired and resolved (ListAlerts), and Pause/Resume (UpdateMonitor)
+// and Backfill (BackfillMonitor). Every value from the store renders as text.
 import { ColumnChart } from "./charts.js";
 import { api, count, ErrorBox, html, Link, navigate, percent, seconds, Status, text, tracePath, usd, useEffect, usePolling, useRef,
   useState, when } from "./lib.js";
@@ -229,6 +229,69 @@ function RecentResults({ recent }) {
   </table>`;
 }
 
+// A window of seconds as the CLI takes it: 1 h, 30 min, 7 d, else seconds.
+function windowText(s) {
+  for (const [unit, size] of [["d", 86_400], ["h", 3_600], ["min", 60]]) if (s >= size && s % size === 0) return `${count(s / size)} ${unit}`;
+  return quantity(s);
+}
+// A rule's metric value as the metric is written: rates as percentages, cost in dollars.
+function metricValue(condition, value) {
+  if (value === null || value === undefined) return "–";
+  const metric = (/\/(\w+)/.exec(text(condition)) || [])[1];
+  if (metric === "pass_rate" || metric === "error_rate") return percent(value);
+  if (metric === "cost_usd") return usd(value);
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: 4 });
+}
+// Where a rule's webhook goes, by host only: a webhook URL may hold its receiver's secret.
+function webhookHost(url) {
+  if (!url) return "none";
+  try { return new URL(url).host; } catch (_) { return "set"; }
+}
+const conditionOf = (rules, name) => (rules.find((r) => r.name === name) || {}).condition;
+
+// The monitor's alert rules (ListAlerts), their state and last value, and their events, newest first.
+function Alerts({ name, tick }) {
+  const [alerts, setAlerts] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api(`/api/monitors/${encodeURIComponent(name)}/alerts`, { max_events: RECENT })
+      .then((found) => { setAlerts(found); setError(null); }, setError);
+  }, [name, tick]);
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!alerts) return html`<p class="loading">Loading alerts…</p>`;
+  if (alerts.rules.length === 0) {
+    return html`<p class="empty alerts-empty">No alert rules: add one with <code>tracejudge alerts create NAME --monitor ${text(name)} --when ${"'JUDGE/pass_rate < 0.8'"}</code> or
+      CreateAlertRule (MCP); <code>tracejudge serve</code> checks them as judgments come in.</p>`;
+  }
+  return html`<table class="list alert-rules">
+    <thead><tr><th>rule</th><th>condition</th><th>window</th><th class="num">at least</th><th>state</th><th>since (UTC)</th>
+      <th class="num">last value</th><th>last checked (UTC)</th><th>webhook</th></tr></thead>
+    <tbody>${alerts.rules.map((r) => html`<tr key=${r.name} class="static" data-rule=${r.name}>
+      <td class="nowrap">${text(r.name)}</td>
+      <td class="nowrap"><code>${text(r.condition)}</code></td>
+      <td class="nowrap">${windowText(r.window_s)}</td>
+      <td class="num">${count(r.min_judgments)} judgments</td>
+      <td><${Status} status=${r.state} /></td>
+      <td class="nowrap">${when(r.state_since)}</td>
+      <td class="num last-value">${metricValue(r.condition, r.last_value)}${r.last_judgments !== null && html`<div class="preview">${count(r.last_judgments)} judgments</div>`}</td>
+      <td class="nowrap">${when(r.last_checked)}</td>
+      <td class="nowrap">${webhookHost(r.webhook_url)}</td>
+    </tr>`)}</tbody>
+  </table>
+  <h3 class="events-head">Fired and resolved, newest first</h3>
+  ${alerts.events.length === 0 ? html`<p class="empty">Nothing has fired yet.</p>` : html`<table class="list alert-events">
+    <thead><tr><th>time (UTC)</th><th>rule</th><th>event</th><th class="num">value</th><th>webhook</th><th>message</th></tr></thead>
+    <tbody>${alerts.events.map((e) => html`<tr key=${e.event_id} class="static" data-event=${e.event_id}>
+      <td class="nowrap">${when(e.time)}</td>
+      <td class="nowrap">${text(e.rule)}</td>
+      <td><span class=${`chip ${e.kind === "fired" ? "fired" : "resolved"}`}>${text(e.kind)}</span></td>
+      <td class="num">${metricValue(conditionOf(alerts.rules, e.rule), e.value)}</td>
+      <td class="nowrap webhook" title=${text(e.webhook_error)}>${text(e.webhook_status)}${e.webhook_attempts > 1 ? ` (${count(e.webhook_attempts)} tries)` : ""}</td>
+      <td class="rationale">${text(e.message)}</td>
+    </tr>`)}</tbody>
+  </table>`}`;
+}
+
 export function MonitorPage({ name }) {
   const [granularity, setGranularity] = useState("hour");
   const [detail, setDetail] = useState(null);
@@ -273,6 +336,8 @@ export function MonitorPage({ name }) {
       <${CostChart} metrics=${shown} starts=${starts} granularity=${granularity} />`}
     ${skipped.length > 0 && html`<h2>Skipped</h2>
       <ul class="skipped">${skipped.map(([reason, n]) => html`<li key=${reason}><b>${count(n)}</b> ${text(reason) || "(no reason given)"}</li>`)}</ul>`}
+    <h2>Alerts</h2>
+    <${Alerts} name=${m.name} tick=${`${tick} ${asked}`} />
     <h2>Backfill</h2>
     <${Backfill} monitor=${m} onQueued=${reload} />
     <h2>Latest results</h2>
