@@ -168,11 +168,11 @@ def triage(db: Database, trace_ids: Sequence[str]) -> tuple[dict[str, list[Failu
                 ))  # fmt: skip
         elif passed(verdict["value"]) == 0:
             judge = verdict["name"]
-            who = "people" if verdict["source_type"] == "HUMAN" else judge
+            said = f"people labeled {judge}" if verdict["source_type"] == "HUMAN" else f"{judge} judged"
             # A verdict on the whole trace is anchored to its root span, where the trace view opens.
             failures[verdict["trace_id"]].append(Failure(
                 verdict["trace_id"], verdict["span_id"] or verdict["root_span_id"], f"verdict|{verdict['source_type']}|{judge}",
-                JUDGE_CATEGORIES.get(judge, "custom"), f"{who} judged {judge} {json.dumps(verdict['value'])}",
+                JUDGE_CATEGORIES.get(judge, "custom"), f"{said} {json.dumps(verdict['value'])}",
                 (verdict["rationale"] or f"{judge}: {json.dumps(verdict['value'])}")[:EXCERPT_CHARS], judge,
             ))  # fmt: skip
     return failures, len(set(trace_ids) - judged)
