@@ -165,6 +165,9 @@ def measure(run: Run, model: ScriptedModelProcess, phase_s: float, poll_s: float
         arrivals, problems, _ = model.arrivals()
         results = monitor_store.recent_results(db, MONITOR, 10**9)
         counts = monitor_store.state_counts(db, MONITOR)
+    except RuntimeError as exc:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"{exc}; the server's log ends:\n{tail}") from None
     finally:
         sender.close()
         server.stop()
