@@ -13,6 +13,9 @@ from pathlib import Path
 import httpx2
 
 TRACEJUDGE = str(Path(sys.executable).with_name("tracejudge"))
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout the benchmark runs from: the server imports its code, not whichever checkout the
+environment's editable install points at (a git worktree shares the main checkout's venv)."""
 
 
 def _free_port() -> int:
@@ -30,6 +33,7 @@ class ServerProcess:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}, **(env or {})}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         self._log = open(log, "wb") if log is not None else None  # noqa: SIM115 (closed in stop())
 
         def limit_open_files() -> None:
