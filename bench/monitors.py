@@ -60,7 +60,7 @@ CONCURRENCIES, QUICK_CONCURRENCIES = (1, 4, 8, 16), (4,)
 PHASE_S, QUICK_PHASE_S = 8.0, 4.0
 CODE_JUDGE = "error_spans"
 CODE_CONCURRENCY = 16
-CODE_LAG_RATE, CODE_SATURATE_RATE = 20.0, 120.0
+CODE_LAG_RATE, CODE_SATURATE_RATE = 20.0, 400.0
 """Traces per second for the code judge's two phases: well under, then above, what it judges."""
 WARM_UP_TRACES = 4
 WAIT_S = 60.0
@@ -186,7 +186,8 @@ def measure(run: Run, model: ScriptedModelProcess, phase_s: float, poll_s: float
         "run": run, "warm_s": warm_s, "lag_traces": len(lag_ids), "drain_s": drain_s,
         "lag_p50": statistics.median(lags), "lag_p90": p90(lags), "lag_max": max(lags),
         "lag_in_flight": max_in_flight(lag_arrivals, LATENCY_S) if lag_arrivals else 0,
-        "saturate_traces": len(saturate_ids), "rate": rate, "in_window": in_window,
+        "saturate_traces": len(saturate_ids), "sent_rate": len(saturate_ids) / ((end_ns - start_ns) / 1e9),
+        "rate": rate, "in_window": in_window,
         "ratio": rate / run.ideal if run.ideal else None,
         "in_flight": max_in_flight(arrivals, LATENCY_S) if arrivals else 0,
         "cpu_ms": cpu / max(judged_in_phase, 1) * 1000, "cpu_share": cpu / ((end_ns - start_ns) / 1e9),
@@ -198,13 +199,13 @@ def print_table(rows: list[dict[str, Any]], poll_s: float) -> None:
     print(f"\nsettle_s {SETTLE_S}, poll_s {poll_s:g}, model latency {LATENCY_S * 1000:.0f} ms; "
           f"lag phase at {LAG_LOAD} x ideal, throughput phase at {SATURATE_LOAD} x ideal (code judge: "
           f"{CODE_LAG_RATE:g} and {CODE_SATURATE_RATE:g} traces/s)")  # fmt: skip
-    print(f"{'judge':>11} {'conc.':>5} {'ideal/s':>7} {'judged/s':>8} {'ratio':>6} {'model max':>9} "
+    print(f"{'judge':>11} {'conc.':>5} {'ideal/s':>7} {'sent/s':>6} {'judged/s':>8} {'ratio':>6} {'model max':>9} "
           f"{'server CPU ms/trace':>19} {'lag rate/s':>10} {'lag p50 s':>9} {'p90 s':>6} {'max s':>6} {'errors':>6}")
     for row in rows:
         run = row["run"]
         ideal = f"{run.ideal:.0f}" if run.ideal else "-"
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
-        print(f"{run.judge:>11} {run.concurrency:>5} {ideal:>7} {row['rate']:>8.1f} {ratio:>6} "
+        print(f"{run.judge:>11} {run.concurrency:>5} {ideal:>7} {row['sent_rate']:>6.0f} {row['rate']:>8.1f} {ratio:>6} "
               f"{row['in_flight']:>9} {row['cpu_ms']:>19.1f} {run.lag_rate:>10.1f} {row['lag_p50']:>9.3f} {row['lag_p90']:>6.3f} "
               f"{row['lag_max']:>6.3f} {row['errors']:>6}")  # fmt: skip
         if row["errors"] or row["problems"] or row["warnings"]:

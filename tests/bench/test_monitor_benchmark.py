@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = (
-    r"^\s*(?P<judge>helpful|error_spans)\s+(?P<concurrency>\d+)\s+(?P<ideal>\d+|-)\s+(?P<rate>[\d.]+)\s+"
+    r"^\s*(?P<judge>helpful|error_spans)\s+(?P<concurrency>\d+)\s+(?P<ideal>\d+|-)\s+(?P<sent>\d+)\s+(?P<rate>[\d.]+)\s+"
     r"(?P<ratio>[\d.]+|-)\s+(?P<in_flight>\d+)\s+(?P<cpu>[\d.]+)\s+(?P<lag_rate>[\d.]+)\s+(?P<p50>[\d.]+)\s+"
     r"(?P<p90>[\d.]+)\s+(?P<max>[\d.]+)\s+(?P<errors>\d+)$"
 )
