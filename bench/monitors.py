@@ -1,7 +1,7 @@
 """Monitors: traces judged per second against the concurrency limit, and the lag from a trace's
 completion to its verdict, with an LLM judge whose model answers in 200 ms.
 
-    .venv/bin/python -m bench.monitors                  # concurrency 1, 4, 8, 16 and the code judge (~3 minutes)
+    .venv/bin/python -m bench.monitors                  # concurrency 1, 4, 8, 16 and the code judge (~2 minutes)
     .venv/bin/python -m bench.monitors --quick          # concurrency 4 and the code judge, shorter phases
     .venv/bin/python -m bench.monitors --concurrency 8,16 --phase-s 15
 
