@@ -103,6 +103,7 @@ class MonitorRunner:
         # again at once rather than after poll_s, so a freed slot does not idle until the next round.
         self._wake = anyio.Event()
         self._left_behind = False
+        self._seen_at = float("-inf")  # when this process last said in the store that it runs
 
     @classmethod
     def for_settings(cls, db: Database, settings: Settings, judge_server: JudgeServer | None) -> MonitorRunner:
@@ -137,7 +138,9 @@ class MonitorRunner:
         if group is None:
             raise RuntimeError("poll() outside run() needs a task group")
         started, left_behind = 0, False
-        await anyio.to_thread.run_sync(store.runner_seen, self.db, self.owner, self.poll_s)
+        if time.monotonic() - self._seen_at >= self.poll_s:  # rounds back to back in a backlog: one write per poll_s
+            await anyio.to_thread.run_sync(store.runner_seen, self.db, self.owner, self.poll_s)
+            self._seen_at = time.monotonic()
         for record in await anyio.to_thread.run_sync(store.list_monitors, self.db):
             if record.paused or self._retry_at.get(record.name, 0.0) > time.monotonic():
                 continue
@@ -153,8 +156,12 @@ class MonitorRunner:
         """Claim and start what the monitor has room for: how many started, and whether it left
         traces waiting for want of room."""
         now = time.time_ns()
-        hour = await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // HOUR_NS * HOUR_NS)
-        day = await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // DAY_NS * DAY_NS)
+        # The spend reads sum a day of results: only a monitor with a limit needs them.
+        nothing = store.Spend(0, 0, 0.0)
+        hour = (await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // HOUR_NS * HOUR_NS)
+                if record.max_judgments_per_hour is not None else nothing)  # fmt: skip
+        day = (await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // DAY_NS * DAY_NS)
+               if record.max_tokens_per_day is not None or record.max_cost_usd_per_day is not None else nothing)  # fmt: skip
         budget = self._budget(record, now, day)
         running = self.in_flight.get(record.name, 0)
         reached = limit_reached(record, store.Spend(hour.judgments + running, hour.tokens, hour.cost_usd), day, now)
