@@ -65,7 +65,9 @@ class AlertWatcher:
         else:
             figures = await anyio.to_thread.run_sync(store.window_figures, self.db, rule.monitor, rule.judge, since)
             value, judgments = figures[rule.metric], int(figures["judgments"] or 0)
-        await anyio.to_thread.run_sync(store.record_check, self.db, rule.name, value, judgments)
+        if (value, judgments) != (rule.last_value, rule.last_judgments) or now - (rule.last_checked_ns or 0) > 60 * 10**9:
+            # One write per change (and a minute), not per rule and poll.
+            await anyio.to_thread.run_sync(store.record_check, self.db, rule.name, value, judgments)
         if judgments < rule.min_judgments or value is None:
             return None  # too few judgments in the window to say either way: the state stays
         firing = holds(rule.op, value, rule.threshold)

@@ -97,6 +97,7 @@ class IssueFound(BaseModel):
     trace_count: int = Field(description="Traces showing it, in all.")
     new_traces: int = Field(description="Traces this call added to it.")
     created: bool = Field(description="A new issue (else an existing one it added to).")
+    reopened: bool = Field(False, description="A resolved issue that new traces show again: open once more.")
 
 
 class DiscoveryReport(BaseModel):
@@ -385,8 +386,11 @@ def _store_issue(db: Database, issue: _Named) -> IssueFound:
                 for g in issue.groups for f in g.failures]  # fmt: skip
     added = store.save_issue(db, record, evidence, signatures)
     saved = store.get_issue(db, record.issue_id)
+    reopened = saved.status == "resolved" and added > 0
+    if reopened:  # a fixed problem back in new traces: open again (a rejected one stays rejected)
+        store.update_issue(db, saved.issue_id, {"status": "open"})
     return IssueFound(issue_id=saved.issue_id, title=saved.title, category=saved.category, severity=saved.severity,
-                      trace_count=saved.trace_count, new_traces=added, created=created)  # fmt: skip
+                      trace_count=saved.trace_count, new_traces=added, created=created, reopened=reopened)  # fmt: skip
 
 
 async def _run_sync(fn: Any, *args: Any) -> Any:

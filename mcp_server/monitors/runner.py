@@ -170,6 +170,8 @@ class MonitorRunner:
         room = 0 if reached else max(0, self.limiter.limit - sum(self.in_flight.values()))
         if record.max_judgments_per_hour is not None:
             room = min(room, max(0, record.max_judgments_per_hour - hour.judgments - running))
+        if not room and not reached:
+            return 0, True  # every slot is busy: the next round, when one frees, reads what waits
         scanned = await anyio.to_thread.run_sync(store.complete_traces, self.db, record, now, SCAN_BATCH)
         waiting = [] if reached else await anyio.to_thread.run_sync(store.waiting_traces, self.db, record.name, now, room)
         new: list[tuple[Candidate, bool]] = []

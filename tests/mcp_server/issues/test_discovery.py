@@ -89,9 +89,13 @@ async def test_a_model_names_the_issues_and_a_rerun_after_new_traces_adds_to_the
         first = by_title(await s.call("DiscoverIssues", max_cost_usd=1.0))
         assert set(first) == {"Coverage checks time out", "Billing questions sent to the product specialist"}
         assert first["Coverage checks time out"]["severity"] == "high"
+        await s.call("UpdateIssue", issue_id=first["Coverage checks time out"]["issue_id"], status="resolved")
         new_agent_traces(db)  # the agent keeps running: ten new traces, one more misroute and timeout each
         await judge_routing(s)
         again = await s.call("DiscoverIssues", max_cost_usd=1.0)
+        # The timeout was marked resolved, and new traces show it: it is open again.
+        assert {i["title"]: i["reopened"] for i in again["issues"]} == {
+            "Coverage checks time out": True, "Billing questions sent to the product specialist": False}
         listed = await s.call("ListIssues")
         detail = await s.call("GetIssue", issue_id=first["Coverage checks time out"]["issue_id"])
     assert again["named_by_model"] and again["tokens"] > 0 and again["cost_usd"] > 0
