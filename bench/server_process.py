@@ -13,6 +13,9 @@ from pathlib import Path
 import httpx2
 
 TRACEJUDGE = str(Path(sys.executable).with_name("tracejudge"))
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout the benchmark runs from: the server imports its code, not whichever checkout the
+environment's editable install points at (a git worktree shares the main checkout's venv)."""
 
 
 def _free_port() -> int:
@@ -22,11 +25,16 @@ def _free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, db: Path, *args: str, open_files: int | None = None) -> None:
-        """`open_files`: the server's RLIMIT_NOFILE (soft and hard), as under `ulimit -n`."""
+    def __init__(self, db: Path, *args: str, open_files: int | None = None, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> None:
+        """`open_files`: the server's RLIMIT_NOFILE (soft and hard), as under `ulimit -n`; `env`:
+        TRACEJUDGE_* variables to set (this process's own are left out); `log`: a file for the
+        server's stderr (discarded without)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}, **(env or {})}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        self._log = open(log, "wb") if log is not None else None  # noqa: SIM115 (closed in stop())
 
         def limit_open_files() -> None:
             if open_files is not None:
@@ -36,7 +44,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [TRACEJUDGE, "serve", "--db", str(db), "--port", str(self.port), *args],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log if self._log is not None else subprocess.DEVNULL,
             env=env,
             preexec_fn=limit_open_files if open_files is not None else None,
         )
@@ -61,3 +69,5 @@ class ServerProcess:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()

@@ -1,7 +1,9 @@
-"""Alert rules on a monitor's metrics, and the events of their firing and resolving.
+"""Alert rules on a monitor's metrics or on issues, and the events of their firing and resolving.
 
 A rule compares one judge's metric over a sliding window of the monitor's judgments (pass rate,
-mean, errors, error rate, judgments, cost) with a threshold. Its state (ok or firing) moves only
+mean, errors, error rate, judgments, cost) with a threshold; or, with no monitor, a figure of the
+issues over the traces that arrived in the window: new high-severity issues, the largest share of
+traces an open issue shows, or one issue's share. Its state (ok or firing) moves only
 through `transition`, an UPDATE guarded by the state it leaves, in the transaction that stores the
 event: with several processes evaluating the same rule, one of them records each change and sends
 its webhook.
@@ -20,14 +22,19 @@ from pydantic import BaseModel, Field
 from store.connection import Database
 from store.errors import AlertRuleNotFound, InvalidArgument
 
-Metric = Literal["pass_rate", "mean", "errors", "error_rate", "judgments", "cost_usd"]
-METRICS: tuple[Metric, ...] = ("pass_rate", "mean", "errors", "error_rate", "judgments", "cost_usd")
+Metric = Literal[
+    "pass_rate", "mean", "errors", "error_rate", "judgments", "cost_usd", "new_high_severity", "max_share", "share"
+]
+METRICS: tuple[str, ...] = ("pass_rate", "mean", "errors", "error_rate", "judgments", "cost_usd")
+"""A monitor judge's metrics."""
+ISSUE_METRICS: dict[str, tuple[str, ...]] = {"issues": ("new_high_severity", "max_share"), "issue": ("share",)}
+"""The figures of the issues ('issues/<metric>') and of one issue ('<issue id>/share')."""
 OPS = ("<", "<=", ">", ">=")
 
 
 class AlertRuleRecord(BaseModel):
     name: str
-    monitor: str
+    monitor: str | None
     judge: str
     metric: Metric
     op: Literal["<", "<=", ">", ">="]
@@ -118,6 +125,28 @@ def window_figures(db: Database, monitor: str, judge: str, since_ns: int) -> dic
         "judgments": count, "pass_rate": row[1], "mean": row[2], "errors": int(row[3]),
         "error_rate": row[3] / count if count else None, "cost_usd": float(row[4]),
     }  # fmt: skip
+
+
+def issue_figures(db: Database, subject: str, metric: str, since_ns: int) -> tuple[float | None, int]:
+    """(value, traces that arrived in the window) of an issue rule, the window starting at
+    `since_ns` (arrival, not the agent's own clock, so a window is what the store saw)."""
+    conn = db.reader()
+    total = conn.execute("SELECT count(*) FROM traces WHERE received_ns >= ?", (since_ns,)).fetchone()[0]
+    if metric == "new_high_severity":
+        count = conn.execute(
+            "SELECT count(*) FROM issues WHERE created_ns >= ? AND severity IN ('high', 'critical') "
+            "AND merged_into IS NULL", (since_ns,),
+        ).fetchone()[0]  # fmt: skip
+        return float(count), int(total)
+    where = "i.status IN ('open', 'confirmed') AND i.merged_into IS NULL" if subject == "issues" else "i.issue_id = ?"
+    params = (since_ns,) if subject == "issues" else (since_ns, subject)
+    row = conn.execute(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM issue_evidence e JOIN traces t ON t.trace_id = e.trace_id "
+        f"JOIN issues i ON i.issue_id = e.issue_id WHERE t.received_ns >= ? AND {where} GROUP BY e.issue_id)",
+        params,
+    ).fetchone()
+    affected = row[0] or 0
+    return (affected / total if total else None), int(total)
 
 
 def record_check(db: Database, name: str, value: float | None, judgments: int) -> None:

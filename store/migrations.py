@@ -544,13 +544,13 @@ def _m013_monitors(conn: sqlite3.Connection) -> None:
 
 
 def _m014_alerts(conn: sqlite3.Connection) -> None:
-    # Alert rules on a monitor's metrics: state moves ok <-> firing by guarded UPDATEs, each change
-    # stored as an event with its webhook delivery.
+    # Alert rules on a monitor's metrics (or, with no monitor, on issues): state moves ok <-> firing
+    # by guarded UPDATEs, each change stored as an event with its webhook delivery.
     conn.execute(
         "CREATE TABLE alert_rules ("
         "name TEXT PRIMARY KEY, "
-        "monitor TEXT NOT NULL REFERENCES monitors(name) ON DELETE CASCADE, "
-        "judge TEXT NOT NULL, "
+        "monitor TEXT REFERENCES monitors(name) ON DELETE CASCADE, "
+        "judge TEXT NOT NULL, "  # the monitor's judge; 'issues' or an issue id for a rule on issues
         "metric TEXT NOT NULL, "
         "op TEXT NOT NULL, "
         "threshold REAL NOT NULL, "

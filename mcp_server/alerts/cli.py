@@ -31,8 +31,8 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         rule = create_rule(db, settings, args.name, args.monitor, args.when, window_s=window_seconds(args.window),
                            min_judgments=args.min_judgments, webhook_url=args.webhook)  # fmt: skip
     print_answer(args, rule, lambda r: print(f"alert rule {r.name}: fires when {r.condition} over the last "
-                                             f"{r.window_s:g} s of monitor {r.monitor} (at least {r.min_judgments:,} "
-                                             f"judgments){'; webhook ' + r.webhook_url if r.webhook_url else ''}."))  # fmt: skip
+                                             f"{r.window_s:g} s of {'monitor ' + r.monitor if r.monitor else 'traces'} "
+                                             f"(at least {r.min_judgments:,}){'; webhook ' + r.webhook_url if r.webhook_url else ''}."))  # fmt: skip
     return 0
 
 
@@ -48,7 +48,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     columns = (Column("rule"), Column("monitor", drop=2), Column("condition", fit="wrap"), Column("state"),
                Column("value", justify="right"), Column("judgments", justify="right", drop=1),
                Column("webhook", fit="wrap", drop=3))  # fmt: skip
-    rows = [(r.name, r.monitor, f"{r.condition} over {r.window_s:g} s", r.state,
+    rows = [(r.name, r.monitor or "(issues)", f"{r.condition} over {r.window_s:g} s", r.state,
              "" if r.last_value is None else f"{r.last_value:.4g}",
              "" if r.last_judgments is None else f"{r.last_judgments:,}", r.webhook_url or "")
             for r in result.rules]  # fmt: skip
@@ -82,10 +82,11 @@ def register_alert_commands(sub: Any, add: AddCommand) -> None:
     json_option(listing, "ListAlerts")
     create = add(group, "create", cmd_create, "Create an alert rule on a monitor's metric over a sliding window.")
     create.add_argument("name", help="its name: letters, digits, '.', '_' or '-'")
-    create.add_argument("--monitor", required=True, help="the monitor whose judgments it watches")
+    create.add_argument("--monitor", default=None, help="the monitor whose judgments it watches (none: a rule on issues)")
     create.add_argument("--when", required=True, metavar="CONDITION",
                         help="e.g. 'routing/pass_rate < 0.8' (metrics: pass_rate, mean, errors, error_rate, "
-                        "judgments, cost_usd)")  # fmt: skip
+                        "judgments, cost_usd); without --monitor 'issues/new_high_severity >= 1', "
+                        "'issues/max_share > 0.05' or 'ISSUE_ID/share > 0.05'")  # fmt: skip
     create.add_argument("--window", default="1h", help="how far back it looks: 30m, 1h, 1d ... (default 1h)")
     create.add_argument("--min-judgments", type=int, default=20, help="fewer in the window: no change (default 20)")
     create.add_argument("--webhook", default=None, metavar="URL",

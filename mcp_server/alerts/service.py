@@ -1,9 +1,13 @@
 """Alert rules as a user manages them: create (from a condition such as 'routing/pass_rate < 0.8'),
 list with their state and latest events, delete.
 
-A rule watches one judge's metric over the last `window_s` of a monitor's judgments, and decides
-only once the window holds at least `min_judgments` of them: it fires when the condition holds and
-resolves when it no longer does (mcp_server.alerts.watcher evaluates it inside `tracejudge serve`).
+A rule on a monitor watches one judge's metric over the last `window_s` of its judgments, and
+decides only once the window holds at least `min_judgments` of them: it fires when the condition
+holds and resolves when it no longer does. A rule without a monitor watches the issues over the
+traces that arrived in the window: 'issues/new_high_severity >= 1' (issues of high or critical
+severity found in it), 'issues/max_share > 0.05' (the largest share of those traces an open issue
+shows) or '<issue id>/share > 0.05', deciding once the window holds min_judgments traces.
+mcp_server.alerts.watcher evaluates them inside `tracejudge serve`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from mcp_server.settings import Settings
 from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import alerts as store
+from store import issues as issue_store
 from store import monitors as monitor_store
-from store.alerts import METRICS, AlertEventRecord, AlertRuleRecord
+from store.alerts import ISSUE_METRICS, METRICS, AlertEventRecord, AlertRuleRecord
 from store.errors import InvalidArgument
 
 _CONDITION = re.compile(r"\s*(?P<judge>[^/\s]+)\s*/\s*(?P<metric>\w+)\s*(?P<op><=|>=|<|>)\s*(?P<threshold>-?[0-9.]+)\s*")
+_ALL_METRICS = (*METRICS, *ISSUE_METRICS["issues"], *ISSUE_METRICS["issue"])
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_WINDOW_S = 30 * 86_400.0
 
@@ -41,7 +47,7 @@ class AlertEvent(BaseModel):
 
 class AlertRule(BaseModel):
     name: str
-    monitor: str
+    monitor: str | None = Field(description="The monitor it watches; none for a rule on issues.")
     condition: str = Field(description="'<judge>/<metric> <op> <threshold>'")
     window_s: float
     min_judgments: int
@@ -68,10 +74,11 @@ class Deleted(BaseModel):
 def parse_condition(condition: str) -> tuple[str, str, str, float]:
     """(judge, metric, op, threshold) from 'routing/pass_rate < 0.8'; InvalidArgument with the form."""
     match = _CONDITION.fullmatch(condition) if isinstance(condition, str) else None
-    if match is None or match["metric"] not in METRICS:
+    if match is None or match["metric"] not in _ALL_METRICS:
         raise InvalidArgument(
             f"condition {str(condition)[:80]!r} is not '<judge>/<metric> <op> <number>', e.g. 'routing/pass_rate < 0.8'; "
-            f"metrics: {', '.join(METRICS)}; ops: <, <=, >, >=."
+            f"metrics: {', '.join(METRICS)}; ops: <, <=, >, >=. Without a monitor: 'issues/new_high_severity >= 1', "
+            "'issues/max_share > 0.05' or '<issue id>/share > 0.05'."
         )
     try:
         threshold = float(match["threshold"])
@@ -85,17 +92,23 @@ def holds(op: str, value: float, threshold: float) -> bool:
 
 
 def create_rule(
-    db: Database, settings: Settings, name: str, monitor: str, condition: str, *, window_s: float = 3_600.0,
+    db: Database, settings: Settings, name: str, monitor: str | None, condition: str, *, window_s: float = 3_600.0,
     min_judgments: int = 20, webhook_url: str | None = None,
 ) -> AlertRule:
-    """Store a rule on `monitor`'s metric; `tracejudge serve` checks it as judgments come in."""
+    """Store a rule on `monitor`'s metric (or, with none, on issues); `tracejudge serve` checks it."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidArgument(f"a rule's name is 1 to 100 letters, digits, '.', '_' or '-'; got {name!r}.")
     judge, metric, op, threshold = parse_condition(condition)
-    watched = monitor_store.get_monitor(db, monitor)
-    judges = [j["name"] for j in watched.judges]
-    if judge not in judges:
-        raise InvalidArgument(f"monitor {monitor!r} runs {', '.join(judges)}, not {judge!r}; name one of those in the condition.")
+    if monitor is None:
+        _check_issue_condition(db, judge, metric, condition)
+    else:
+        watched = monitor_store.get_monitor(db, monitor)
+        judges = [j["name"] for j in watched.judges]
+        if judge not in judges or metric not in METRICS:
+            raise InvalidArgument(
+                f"monitor {monitor!r} runs {', '.join(judges)}: name one of those and a metric of {', '.join(METRICS)} "
+                f"in the condition (got {condition!r}); a rule on issues takes no monitor."
+            )
     if isinstance(window_s, bool) or not isinstance(window_s, int | float) or not 1 <= window_s <= MAX_WINDOW_S:
         raise InvalidArgument(f"window_s must be a number of seconds from 1 to {MAX_WINDOW_S:,.0f}; got {window_s!r}.")
     if isinstance(min_judgments, bool) or not isinstance(min_judgments, int) or not 0 <= min_judgments <= 1_000_000:
@@ -107,6 +120,18 @@ def create_rule(
         window_s=float(window_s), min_judgments=min_judgments, webhook_url=webhook_url,
     ))  # fmt: skip
     return describe(db, record)
+
+
+def _check_issue_condition(db: Database, subject: str, metric: str, condition: str) -> None:
+    if subject == "issues" and metric in ISSUE_METRICS["issues"]:
+        return
+    if subject.startswith("iss-") and metric in ISSUE_METRICS["issue"]:
+        issue_store.get_issue(db, subject)  # IssueNotFound for one that is not an issue
+        return
+    raise InvalidArgument(
+        f"without a monitor a rule watches issues: 'issues/new_high_severity >= 1', 'issues/max_share > 0.05' or "
+        f"'<issue id>/share > 0.05'; got {condition!r}. A judge's metric needs its monitor."
+    )
 
 
 def condition_text(record: AlertRuleRecord) -> str:

@@ -18,9 +18,9 @@ REMOVES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHi
 
 CREATE_DESCRIPTION = """\
 Create an alert rule on a monitor's metric (pass_rate, mean, errors, error_rate, judgments,
-cost_usd) over a sliding window: it fires when the condition holds with min_judgments in the
-window and resolves when it stops holding; each change is stored, logged and sent to
-webhook_url (an operator-allowed host, signed).
+cost_usd), or without a monitor on issues (issues/new_high_severity, issues/max_share,
+<issue id>/share), over a sliding window: it fires when the condition holds (min_judgments in
+the window) and resolves when not; changes are stored, logged and sent to webhook_url (signed).
 Example: CreateAlertRule(name="routing-drop", monitor="routing", condition="routing/pass_rate < 0.8")"""
 
 LIST_DESCRIPTION = """\
@@ -37,10 +37,10 @@ def add_alert_tools(server: MCPServer, db: Database, settings: Settings) -> None
 
     async def create_alert_rule(
         name: str,
-        monitor: str,
         condition: Annotated[str, Field(description="'<judge>/<metric> <op> <number>'.")],
         window_s: Annotated[float, Field(description="Seconds of judgments looked at.")] = 3_600.0,
         min_judgments: Annotated[int, Field(description="Fewer in the window: no change.")] = 20,
+        monitor: str | None = None,
         webhook_url: str | None = None,
     ) -> Annotated[CallToolResult, service.AlertRule]:
         return await answer(service.create_rule, db, settings, name, monitor, condition, window_s=window_s,

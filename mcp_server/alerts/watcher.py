@@ -59,11 +59,15 @@ class AlertWatcher:
 
     async def _check(self, rule: AlertRuleRecord) -> AlertEventRecord | None:
         now = time.time_ns()
-        figures = await anyio.to_thread.run_sync(
-            store.window_figures, self.db, rule.monitor, rule.judge, now - int(rule.window_s * 1e9)
-        )
-        value, judgments = figures[rule.metric], int(figures["judgments"] or 0)
-        await anyio.to_thread.run_sync(store.record_check, self.db, rule.name, value, judgments)
+        since = now - int(rule.window_s * 1e9)
+        if rule.monitor is None:  # a rule on issues: its figure over the traces that arrived in the window
+            value, judgments = await anyio.to_thread.run_sync(store.issue_figures, self.db, rule.judge, rule.metric, since)
+        else:
+            figures = await anyio.to_thread.run_sync(store.window_figures, self.db, rule.monitor, rule.judge, since)
+            value, judgments = figures[rule.metric], int(figures["judgments"] or 0)
+        if (value, judgments) != (rule.last_value, rule.last_judgments) or now - (rule.last_checked_ns or 0) > 60 * 10**9:
+            # One write per change (and a minute), not per rule and poll.
+            await anyio.to_thread.run_sync(store.record_check, self.db, rule.name, value, judgments)
         if judgments < rule.min_judgments or value is None:
             return None  # too few judgments in the window to say either way: the state stays
         firing = holds(rule.op, value, rule.threshold)
@@ -71,9 +75,10 @@ class AlertWatcher:
             return None
         to = "firing" if firing else "ok"
         condition = condition_text(rule)
+        counted = "judgments" if rule.monitor else "traces"
         message = (
-            f"{rule.monitor}: {rule.judge}/{rule.metric} is {value:.4g} over the last {rule.window_s:g} s "
-            f"({judgments:,} judgments): {'fired' if firing else 'resolved'}, the condition {condition} "
+            f"{rule.monitor or 'issues'}: {rule.judge}/{rule.metric} is {value:.4g} over the last {rule.window_s:g} s "
+            f"({judgments:,} {counted}): {'fired' if firing else 'resolved'}, the condition {condition} "
             f"{'holds' if firing else 'no longer holds'}."
         )
         payload = {

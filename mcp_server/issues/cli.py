@@ -87,7 +87,8 @@ def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
 
     changes = {"status": args.status, "severity": args.severity, "title": args.title}
     with database(settings) as db:
-        result = update_issue(db, args.issue_id, changes, merge_into=args.merge_into)
+        result = update_issue(db, args.issue_id, changes, merge_into=args.merge_into, split_trace_ids=args.split,
+                              split_title=args.split_title)  # fmt: skip
     print_answer(args, result, lambda r: [print(f"{i.issue_id}: {i.title} ({i.status}, {i.trace_count:,} traces"
                                                 f"{', merged into ' + i.merged_into if i.merged_into else ''})")
                                           for i in r.issues])  # fmt: skip
@@ -147,12 +148,15 @@ def register_issue_commands(sub: Any, add: AddCommand) -> None:
     show.add_argument("--limit", type=int, default=20, help="evidence rows to show (default 20)")
     page_token_option(show, "GetIssue")
     json_option(show, "GetIssue")
-    update = add(group, "update", cmd_update, "Change an issue's status, severity or title, or merge it into another.")
+    update = add(group, "update", cmd_update, "Change an issue's status, severity or title; merge it into another, or split it.")
     update.add_argument("issue_id")
     update.add_argument("--status", choices=("open", "confirmed", "rejected", "resolved"), default=None)
     update.add_argument("--severity", choices=("low", "medium", "high", "critical"), default=None)
     update.add_argument("--title", default=None)
     update.add_argument("--merge-into", default=None, metavar="ISSUE_ID", help="move its traces into that issue")
+    update.add_argument("--split", action="append", default=None, metavar="TRACE_ID",
+                        help="move this trace (repeatable) out into a new issue")  # fmt: skip
+    update.add_argument("--split-title", default=None, help="the new issue's title (with --split)")
     json_option(update, "UpdateIssue")
     dataset = add(group, "dataset", cmd_dataset, "Add an issue's traces' inputs to a dataset, tagged with the issue.")
     dataset.add_argument("issue_id")

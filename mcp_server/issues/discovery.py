@@ -97,6 +97,7 @@ class IssueFound(BaseModel):
     trace_count: int = Field(description="Traces showing it, in all.")
     new_traces: int = Field(description="Traces this call added to it.")
     created: bool = Field(description="A new issue (else an existing one it added to).")
+    reopened: bool = Field(False, description="A resolved issue that new traces show again: open once more.")
 
 
 class DiscoveryReport(BaseModel):
@@ -168,11 +169,11 @@ def triage(db: Database, trace_ids: Sequence[str]) -> tuple[dict[str, list[Failu
                 ))  # fmt: skip
         elif passed(verdict["value"]) == 0:
             judge = verdict["name"]
-            who = "people" if verdict["source_type"] == "HUMAN" else judge
+            said = f"people labeled {judge}" if verdict["source_type"] == "HUMAN" else f"{judge} judged"
             # A verdict on the whole trace is anchored to its root span, where the trace view opens.
             failures[verdict["trace_id"]].append(Failure(
                 verdict["trace_id"], verdict["span_id"] or verdict["root_span_id"], f"verdict|{verdict['source_type']}|{judge}",
-                JUDGE_CATEGORIES.get(judge, "custom"), f"{who} judged {judge} {json.dumps(verdict['value'])}",
+                JUDGE_CATEGORIES.get(judge, "custom"), f"{said} {json.dumps(verdict['value'])}",
                 (verdict["rationale"] or f"{judge}: {json.dumps(verdict['value'])}")[:EXCERPT_CHARS], judge,
             ))  # fmt: skip
     return failures, len(set(trace_ids) - judged)
@@ -385,8 +386,11 @@ def _store_issue(db: Database, issue: _Named) -> IssueFound:
                 for g in issue.groups for f in g.failures]  # fmt: skip
     added = store.save_issue(db, record, evidence, signatures)
     saved = store.get_issue(db, record.issue_id)
+    reopened = saved.status == "resolved" and added > 0
+    if reopened:  # a fixed problem back in new traces: open again (a rejected one stays rejected)
+        store.update_issue(db, saved.issue_id, {"status": "open"})
     return IssueFound(issue_id=saved.issue_id, title=saved.title, category=saved.category, severity=saved.severity,
-                      trace_count=saved.trace_count, new_traces=added, created=created)  # fmt: skip
+                      trace_count=saved.trace_count, new_traces=added, created=created, reopened=reopened)  # fmt: skip
 
 
 async def _run_sync(fn: Any, *args: Any) -> Any:

@@ -1,14 +1,15 @@
 """The monitors at work: inside `tracejudge serve` (or `tracejudge monitors run`), a loop that finds
 the traces each monitor should judge, takes a lease on them in the store and judges them.
 
-Every `poll_s` it reads, per active monitor, the traces that completed since its checkpoint and the
-ones queued for it (backfill, leases given back or expired), decides the sample, takes leases on
-what it has room for (store.monitors.claim: one process wins each trace), and starts a judgment
-per trace. A judgment runs the monitor's judges through the same model layer as Evaluate, with
-its retries, within an AdaptiveLimiter of `concurrency` judgments for the whole process (halved
-under rate limiting), and within the monitor's daily budget (a SpendBudget that every model call
-reserves from, synced with what every process recorded today). Its verdicts become feedback on
-the trace in the transaction that marks the trace judged, and only while the lease is still held.
+Every `poll_s`, and as soon as a judgment ends while traces wait for room, it reads, per active
+monitor, the traces that completed since its checkpoint and the ones queued for it (backfill,
+leases given back or expired), decides the sample, takes leases on what it has room for
+(store.monitors.claim: one process wins each trace), and starts a judgment per trace. A judgment
+runs the monitor's judges through the same model layer as Evaluate, with its retries, within an
+AdaptiveLimiter of `concurrency` judgments for the whole process (halved under rate limiting),
+and within the monitor's daily budget (a SpendBudget that every model call reserves from, synced
+with what every process recorded today). Its verdicts become feedback on the trace in the
+transaction that marks the trace judged, and only while the lease is still held.
 
 Leases are renewed while judgments run and given back when the loop stops; a process killed part
 way leaves leases that expire after `lease_s` and are taken again. So a restart neither skips a
@@ -98,6 +99,11 @@ class MonitorRunner:
         self._retry_at: dict[str, float] = {}  # monitor -> monotonic time before which it waits
         self._group: TaskGroup | None = None
         self._done = anyio.Event()
+        # Set when a judgment ends while the last round left traces for want of room: the loop looks
+        # again at once rather than after poll_s, so a freed slot does not idle until the next round.
+        self._wake = anyio.Event()
+        self._left_behind = False
+        self._seen_at = float("-inf")  # when this process last said in the store that it runs
 
     @classmethod
     def for_settings(cls, db: Database, settings: Settings, judge_server: JudgeServer | None) -> MonitorRunner:
@@ -115,7 +121,9 @@ class MonitorRunner:
                         await self.poll()
                     except Exception:  # the store busy past its timeout, a bug: the next round tries again
                         logger.warning("monitors: a round failed; trying again", exc_info=True)
-                    await anyio.sleep(self.poll_s)
+                    with anyio.move_on_after(self.poll_s):
+                        await self._wake.wait()
+                    self._wake = anyio.Event()
         finally:
             with anyio.CancelScope(shield=True):
                 released = await anyio.to_thread.run_sync(store.release, self.db, self.owner)
@@ -129,21 +137,31 @@ class MonitorRunner:
         group = group or self._group
         if group is None:
             raise RuntimeError("poll() outside run() needs a task group")
-        started = 0
-        await anyio.to_thread.run_sync(store.runner_seen, self.db, self.owner, self.poll_s)
+        started, left_behind = 0, False
+        if time.monotonic() - self._seen_at >= self.poll_s:  # rounds back to back in a backlog: one write per poll_s
+            await anyio.to_thread.run_sync(store.runner_seen, self.db, self.owner, self.poll_s)
+            self._seen_at = time.monotonic()
         for record in await anyio.to_thread.run_sync(store.list_monitors, self.db):
             if record.paused or self._retry_at.get(record.name, 0.0) > time.monotonic():
                 continue
             try:
-                started += await self._poll_monitor(record, group)
+                taken, left = await self._poll_monitor(record, group)
+                started, left_behind = started + taken, left_behind or left
             except Exception:
                 logger.warning("monitors: monitor %r could not be polled", record.name, exc_info=True)
+        self._left_behind = left_behind
         return started
 
-    async def _poll_monitor(self, record: MonitorRecord, group: TaskGroup) -> int:
+    async def _poll_monitor(self, record: MonitorRecord, group: TaskGroup) -> tuple[int, bool]:
+        """Claim and start what the monitor has room for: how many started, and whether it left
+        traces waiting for want of room."""
         now = time.time_ns()
-        hour = await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // HOUR_NS * HOUR_NS)
-        day = await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // DAY_NS * DAY_NS)
+        # The spend reads sum a day of results: only a monitor with a limit needs them.
+        nothing = store.Spend(0, 0, 0.0)
+        hour = (await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // HOUR_NS * HOUR_NS)
+                if record.max_judgments_per_hour is not None else nothing)  # fmt: skip
+        day = (await anyio.to_thread.run_sync(store.spend_since, self.db, record.name, now // DAY_NS * DAY_NS)
+               if record.max_tokens_per_day is not None or record.max_cost_usd_per_day is not None else nothing)  # fmt: skip
         budget = self._budget(record, now, day)
         running = self.in_flight.get(record.name, 0)
         reached = limit_reached(record, store.Spend(hour.judgments + running, hour.tokens, hour.cost_usd), day, now)
@@ -152,6 +170,8 @@ class MonitorRunner:
         room = 0 if reached else max(0, self.limiter.limit - sum(self.in_flight.values()))
         if record.max_judgments_per_hour is not None:
             room = min(room, max(0, record.max_judgments_per_hour - hour.judgments - running))
+        if not room and not reached:
+            return 0, True  # every slot is busy: the next round, when one frees, reads what waits
         scanned = await anyio.to_thread.run_sync(store.complete_traces, self.db, record, now, SCAN_BATCH)
         waiting = [] if reached else await anyio.to_thread.run_sync(store.waiting_traces, self.db, record.name, now, room)
         new: list[tuple[Candidate, bool]] = []
@@ -164,6 +184,8 @@ class MonitorRunner:
                 left -= 1
             new.append((candidate, sampled))
         lease_until = now + int(self.lease_s * 1e9)
+        # No room for them all (room 0: perhaps queued ones): look again as soon as a judgment ends.
+        left_behind = not reached and (len(new) < len(scanned) or len(waiting) >= room)
         held = await anyio.to_thread.run_sync(
             functools.partial(store.claim, self.db, record.name, self.owner, lease_until, new, waiting, now)
         )
@@ -184,7 +206,7 @@ class MonitorRunner:
             self.in_flight[record.name] = self.in_flight.get(record.name, 0) + 1
             group.start_soon(self._judge, record, candidate, budget, slot)
             started += 1
-        return started
+        return started, left_behind
 
     def _budget(self, record: MonitorRecord, now: int, day: store.Spend) -> SpendBudget | None:
         """Today's budget of the monitor in this process, with what every process recorded today."""
@@ -218,6 +240,8 @@ class MonitorRunner:
             self.in_flight[record.name] -= 1
             if not sum(self.in_flight.values()):
                 self._done.set()
+            if self._left_behind:
+                self._wake.set()
 
     async def _judge_trace(
         self, record: MonitorRecord, candidate: Candidate, budget: SpendBudget | None, slot: Slot

@@ -113,3 +113,32 @@ class ScriptedModels:
         if "Keyword rules" in asked:
             return text(f"Billing keywords must be checked before product ones:\n```\n{BILLING_FIRST}\n```")
         return text(f"Add the rule about plan changes:\n```\n{INSTRUCTIONS} {PLAN_RULE}\n```")
+
+
+class NamingModels:
+    """The routing judge (ScriptedModels), and the model that names issues (DiscoverIssues): it
+    calls the group whose excerpts mention a timeout 'Coverage checks time out', any other 'Billing
+    questions sent to the product specialist', and gives an issue it knows its existing id."""
+
+    def __init__(self) -> None:
+        self.judge = ScriptedModels()
+        self.namings: list[dict[str, Any]] = []
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        system = str(request["messages"][0]["content"])
+        if "You name the problems" not in system:
+            return self.judge(request)
+        data = json.loads(request["messages"][1]["content"].split("\n", 1)[1].rsplit("\n", 1)[0])
+        self.namings.append(data)
+        issues = []
+        for group in data["groups"]:
+            timeout = "did not answer" in " ".join(group["excerpts"])
+            known = [k["issue_id"] for k in data["known_issues"] if ("time out" in k["title"]) == timeout]
+            issues.append({
+                "groups": [group["group"]], "existing_issue_id": known[0] if known else None,
+                "title": "Coverage checks time out" if timeout else "Billing questions sent to the product specialist",
+                "description": "scripted", "category": "Timeout Issues" if timeout else "Tool Selection Errors",
+                "severity": "high" if timeout else "medium",
+                "root_cause": "the coverage API is slow" if timeout else "product keywords are checked before billing ones",
+            })  # fmt: skip
+        return json_reply({"issues": issues}, prompt_tokens=500, completion_tokens=80)

@@ -19,9 +19,16 @@ TRACEJUDGE = str(Path(sys.executable).with_name("tracejudge"))
 """The console script installed next to this interpreter: what a user runs."""
 
 
+CHECKOUT = str(Path(__file__).resolve().parents[2])
+"""The checkout these tests belong to: the server runs its code, whichever checkout the console
+script's editable install points at (a second worktree shares the first one's venv)."""
+
+
 def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
-    """This process's environment without the caller's TRACEJUDGE_* variables, plus `env`."""
+    """This process's environment without the caller's TRACEJUDGE_* variables, with this checkout
+    first on PYTHONPATH, plus `env`."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACEJUDGE_")}
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH")) if p)
     environment.update(env or {})
     return environment
 

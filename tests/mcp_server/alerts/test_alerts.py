@@ -150,5 +150,27 @@ async def test_rules_are_refused_for_hosts_the_operator_did_not_list_and_without
     assert "TRACEJUDGE_WEBHOOK_HOSTS" in elsewhere and "169.254.169.254" in elsewhere
     assert "http(s) URL" in scheme
     assert "'<judge>/<metric> <op> <number>'" in condition and "pass_rate" in condition
-    assert "runs routing, not 'tone'" in judge
+    assert "runs routing: name one of those" in judge
     assert "TRACEJUDGE_WEBHOOK_SECRET" in unsigned
+
+
+async def test_rules_on_issues_fire_for_a_new_high_severity_issue_and_a_share_above_the_threshold(
+    db: Database, scripted_openai: ScriptedOpenAI
+) -> None:
+    settings = Settings(db_path=Path(db.path))  # no model: the issues come from the failing spans
+    new_agent_traces(db)
+    new_agent_traces(db)  # twenty traces, two coverage timeouts among them
+    async with session(db, settings) as s:
+        for name, condition in (("new-high", "issues/new_high_severity >= 1"), ("spread", "issues/max_share > 0.05")):
+            await s.call("CreateAlertRule", name=name, condition=condition, min_judgments=10)
+        assert await judge_and_check(db, settings) == []  # no issue yet
+        (issue,) = (await s.call("DiscoverIssues"))["issues"]
+        await s.call("CreateAlertRule", name="this-one", condition=f"{issue['issue_id']}/share >= 0.2", min_judgments=10)
+        events = {e.rule: e for e in await judge_and_check(db, settings)}
+        refused = await s.error("CreateAlertRule", name="bad", condition="routing/pass_rate < 0.8")
+        listed = await s.call("ListAlerts")
+    assert set(events) == {"new-high", "spread"}  # 2 of 20 traces: a share of 0.1, not 0.2
+    assert events["new-high"].value == 1 and events["spread"].value == pytest.approx(0.1)
+    assert "issues/max_share is 0.1" in events["spread"].message and "(20 traces)" in events["spread"].message
+    assert "A judge's metric needs its monitor" in refused
+    assert {r["name"]: r["monitor"] for r in listed["rules"]} == {"new-high": None, "spread": None, "this-one": None}

@@ -54,6 +54,11 @@ def test_the_issue_commands_print_what_the_tools_answer(
     updated = _json(["issues", "update", issue["issue_id"], "--status", "confirmed"], path, capsys)
     assert updated == {"issues": [_tool(path, "ListIssues")["issues"][0]], "total": 1, "next_page_token": None}
     assert updated["issues"][0]["status"] == "confirmed"
+    first_trace = _tool(path, "GetIssue", issue_id=issue["issue_id"])["evidence"][0]["trace_id"]
+    split = _json(["issues", "update", issue["issue_id"], "--split", first_trace, "--split-title", "the newest"], path, capsys)
+    assert [(i["title"], i["trace_count"]) for i in split["issues"]][1] == ("the newest", 1)
+    merged = _json(["issues", "update", split["issues"][1]["issue_id"], "--merge-into", issue["issue_id"]], path, capsys)
+    assert merged["issues"][0]["trace_count"] == 2
     dataset = _json(["issues", "dataset", issue["issue_id"], "--dataset", "timeouts"], path, capsys)
     # The two traces asked the same question: one record (records are keyed by their inputs).
     assert dataset["dataset"] == "timeouts" and (dataset["traces"], dataset["added"]) == (2, 1)

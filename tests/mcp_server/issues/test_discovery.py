@@ -20,7 +20,7 @@ from mcp_server.models import ModelSettings
 from mcp_server.settings import Settings
 from store import Database
 from tests.support.mcp_session import Session, session
-from tests.support.northwind import INSTRUCTIONS, MISROUTED, PLAN_RULE, ScriptedModels, new_agent_traces
+from tests.support.northwind import INSTRUCTIONS, MISROUTED, PLAN_RULE, NamingModels, new_agent_traces
 from tests.support.scripted_openai import Reply, ScriptedOpenAI, json_reply, scripted_openai, scripted_settings
 
 __all__ = ["scripted_openai"]
@@ -40,35 +40,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-class Models:
-    """The routing judge (ScriptedModels), and the model that names issues: it calls the group whose
-    excerpts mention a timeout 'Coverage checks time out' and the routing group 'Billing questions
-    sent to the product specialist'."""
-
-    def __init__(self) -> None:
-        self.judge = ScriptedModels()
-        self.namings: list[dict[str, Any]] = []
-
-    def __call__(self, request: dict[str, Any]) -> Reply:
-        system = str(request["messages"][0]["content"])
-        if "You name the problems" not in system:
-            return self.judge(request)
-        data = json.loads(request["messages"][1]["content"].split("\n", 1)[1].rsplit("\n", 1)[0])
-        self.namings.append(data)
-        issues = []
-        for group in data["groups"]:
-            timeout = "did not answer" in " ".join(group["excerpts"])
-            known = [k["issue_id"] for k in data["known_issues"] if ("time out" in k["title"]) == timeout]
-            issues.append({
-                "groups": [group["group"]], "existing_issue_id": known[0] if known else None,
-                "title": "Coverage checks time out" if timeout else "Billing questions sent to the product specialist",
-                "description": "scripted", "category": "Timeout Issues" if timeout else "Tool Selection Errors",
-                "severity": "high" if timeout else "medium",
-                "root_cause": "the coverage API is slow" if timeout else "product keywords are checked before billing ones",
-            })  # fmt: skip
-        return json_reply({"issues": issues}, prompt_tokens=500, completion_tokens=80)
-
-
 async def judge_routing(s: Session) -> None:
     await s.call("Evaluate", judges=["routing"])
 
@@ -80,7 +51,7 @@ def by_title(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 async def test_without_a_model_the_misroute_and_the_timeout_are_two_issues_with_span_anchored_evidence(
     db: Database, scripted_openai: ScriptedOpenAI
 ) -> None:
-    scripted_openai.respond_with(Models())
+    scripted_openai.respond_with(NamingModels())
     async with session(db, scripted_settings(scripted_openai)) as s:
         await judge_routing(s)  # the verdicts are stored: discovery needs no model to read them
     async with session(db, Settings()) as s:  # no judge model at all
@@ -111,16 +82,20 @@ async def _root(db: Database, trace_id: str) -> str:
 async def test_a_model_names_the_issues_and_a_rerun_after_new_traces_adds_to_them(
     db: Database, scripted_openai: ScriptedOpenAI
 ) -> None:
-    models = Models()
+    models = NamingModels()
     scripted_openai.respond_with(models)
     async with session(db, scripted_settings(scripted_openai)) as s:
         await judge_routing(s)
         first = by_title(await s.call("DiscoverIssues", max_cost_usd=1.0))
         assert set(first) == {"Coverage checks time out", "Billing questions sent to the product specialist"}
         assert first["Coverage checks time out"]["severity"] == "high"
+        await s.call("UpdateIssue", issue_id=first["Coverage checks time out"]["issue_id"], status="resolved")
         new_agent_traces(db)  # the agent keeps running: ten new traces, one more misroute and timeout each
         await judge_routing(s)
         again = await s.call("DiscoverIssues", max_cost_usd=1.0)
+        # The timeout was marked resolved, and new traces show it: it is open again.
+        assert {i["title"]: i["reopened"] for i in again["issues"]} == {
+            "Coverage checks time out": True, "Billing questions sent to the product specialist": False}
         listed = await s.call("ListIssues")
         detail = await s.call("GetIssue", issue_id=first["Coverage checks time out"]["issue_id"])
     assert again["named_by_model"] and again["tokens"] > 0 and again["cost_usd"] > 0
@@ -135,7 +110,7 @@ async def test_a_model_names_the_issues_and_a_rerun_after_new_traces_adds_to_the
 
 
 async def test_an_issue_becomes_a_tagged_dataset_and_is_curated(db: Database, scripted_openai: ScriptedOpenAI) -> None:
-    scripted_openai.respond_with(Models())
+    scripted_openai.respond_with(NamingModels())
     async with session(db, scripted_settings(scripted_openai)) as s:
         await judge_routing(s)
         issues = by_title(await s.call("DiscoverIssues"))
@@ -160,7 +135,7 @@ async def test_an_issue_becomes_a_tagged_dataset_and_is_curated(db: Database, sc
 async def test_a_judge_made_from_an_issue_is_checked_on_traces_it_was_not_drafted_from(
     db: Database, scripted_openai: ScriptedOpenAI
 ) -> None:
-    models = Models()
+    models = NamingModels()
 
     def respond(request: dict[str, Any]) -> Reply:
         text = json.dumps(request["messages"])

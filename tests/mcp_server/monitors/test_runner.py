@@ -216,3 +216,22 @@ async def test_deleting_a_monitor_keeps_the_feedback_it_logged(db: Database) -> 
         assert "ListMonitors" in await s.error("GetMonitor", name="errors")
         kept = await s.call("SearchTraces", filter_string="feedback.error_spans IS NOT NULL", max_results=50)
     assert len(kept["traces"]) == 10
+
+
+async def test_a_judgment_ending_while_traces_wait_starts_the_next_at_once_not_a_poll_later(db: Database) -> None:
+    # Regression (bench/monitors.py): the loop slept poll_s between rounds, so a slot freed by a
+    # judgment idled until the next round, and throughput was at most concurrency / poll_s.
+    settings = Settings(db_path=Path(db.path))
+    async with session(db, settings) as s:
+        await s.call("CreateMonitor", name="errors", judges=["error_spans"], settle_s=0)
+    ids = [f"{n:032x}" for n in range(1, 11)]
+    write_spans(db, [SpanIn(trace_id=t, span_id=f"{n:016x}", name="agent", start_ns=n, end_ns=n + 1)
+                     for n, t in enumerate(ids, start=1)])  # fmt: skip
+    runner = MonitorRunner(db, settings, None, concurrency=1, poll_s=300)
+    with anyio.fail_after(30):  # one round per trace, each right after the judgment before it
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            while len(store.judged_trace_ids(db, "errors")) < len(ids):
+                await anyio.sleep(0.02)
+            group.cancel_scope.cancel()
+    assert store.judged_trace_ids(db, "errors") == ids
