@@ -35,7 +35,7 @@ from tests.web.test_api import WRITE, tool
 from tests.web.test_monitors_api import BUILT_IN, judge_queued
 
 TIMEOUT = "execute_tool check_coverage fails (timeout)"
-MISROUTE = 'routing judged routing "no"'
+MISROUTE = 'routing judged "no"'
 MISROUTE_RATIONALE = "A billing question was handed to the product specialist."
 DAY_NS = 86_400 * 10**9
 
