@@ -45,10 +45,11 @@ class IssueRecord(BaseModel):
 
 class Evidence(BaseModel):
     trace_id: str
-    span_id: str | None = Field(description="The span that shows it; none for a verdict on the whole trace.")
+    span_id: str | None = Field(description="The span that shows it.")
     excerpt: str
     source: str = Field(description="What found it: 'error span', or the judge's name.")
     trace_start_ns: int | None = None
+    signature: str | None = Field(None, exclude=True)  # the failure group it came from (store only)
 
 
 _ISSUE = (
@@ -143,11 +144,15 @@ def save_issue(db: Database, record: IssueRecord, evidence: Sequence[Evidence], 
             [(s, record.issue_id) for s in signatures],
         )
         before = conn.total_changes
+        # A trace some issue already holds for this failure group (one it was split or merged into)
+        # is not added again.
         conn.executemany(
-            "INSERT OR IGNORE INTO issue_evidence (issue_id, trace_id, span_id, excerpt, source, found_ns) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(record.issue_id, e.trace_id, e.span_id, e.excerpt, e.source, now) for e in evidence],
-        )
+            "INSERT OR IGNORE INTO issue_evidence (issue_id, trace_id, span_id, excerpt, source, signature, found_ns) "
+            "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM issue_evidence WHERE trace_id = ? "
+            "AND signature = ?)",
+            [(record.issue_id, e.trace_id, e.span_id, e.excerpt, e.source, e.signature, now, e.trace_id, e.signature)
+             for e in evidence],
+        )  # fmt: skip
         added = conn.total_changes - before
         if added:
             conn.execute("UPDATE issues SET updated_ns = ? WHERE issue_id = ?", (now, record.issue_id))
@@ -175,8 +180,11 @@ def update_issue(db: Database, issue_id: str, changes: dict[str, Any]) -> None:
     if unknown := changes.keys() - allowed:
         raise InvalidArgument(f"an issue's {sorted(unknown)} cannot be changed; UpdateIssue changes {sorted(allowed)}.")
     with db.transaction() as conn:
-        if conn.execute("SELECT 1 FROM issues WHERE issue_id = ?", (issue_id,)).fetchone() is None:
+        row = conn.execute("SELECT merged_into FROM issues WHERE issue_id = ?", (issue_id,)).fetchone()
+        if row is None:
             raise IssueNotFound(issue_id)
+        if row[0] is not None:
+            raise InvalidArgument(f"issue {issue_id!r} was merged into {row[0]!r}; change that one.")
         if changes:
             sets = ", ".join(f"{key} = :{key}" for key in changes)
             conn.execute(f"UPDATE issues SET {sets}, updated_ns = :now WHERE issue_id = :issue_id",
@@ -195,8 +203,8 @@ def merge_issues(db: Database, into: str, other: str) -> None:
             if row[0] is not None:
                 raise InvalidArgument(f"issue {issue_id!r} was merged into {row[0]!r} already; name that one.")
         conn.execute(
-            "INSERT OR IGNORE INTO issue_evidence (issue_id, trace_id, span_id, excerpt, source, found_ns) "
-            "SELECT ?, trace_id, span_id, excerpt, source, found_ns FROM issue_evidence WHERE issue_id = ?",
+            "INSERT OR IGNORE INTO issue_evidence (issue_id, trace_id, span_id, excerpt, source, signature, found_ns) "
+            "SELECT ?, trace_id, span_id, excerpt, source, signature, found_ns FROM issue_evidence WHERE issue_id = ?",
             (into, other),
         )
         conn.execute("DELETE FROM issue_evidence WHERE issue_id = ?", (other,))
@@ -209,6 +217,8 @@ def merge_issues(db: Database, into: str, other: str) -> None:
 def split_issue(db: Database, issue_id: str, trace_ids: Sequence[str], title: str) -> str:
     """Move the evidence of `trace_ids` out of the issue into a new one named `title`; its id."""
     source = get_issue(db, issue_id)
+    if source.merged_into is not None:
+        raise InvalidArgument(f"issue {issue_id!r} was merged into {source.merged_into!r}; split that one.")
     held = set(issue_trace_ids(db, issue_id))
     missing = [t for t in trace_ids if t not in held]
     if missing or not trace_ids or set(trace_ids) == held:

@@ -613,11 +613,12 @@ def _m015_issues(conn: sqlite3.Connection) -> None:
         "span_id TEXT, "
         "excerpt TEXT NOT NULL, "
         "source TEXT NOT NULL, "
+        "signature TEXT, "  # the failure group it came from: a trace split out is not added back
         "found_ns INTEGER NOT NULL, "
         "PRIMARY KEY (issue_id, trace_id)"
         ")"
     )
-    conn.execute("CREATE INDEX idx_issue_evidence_trace ON issue_evidence(trace_id)")
+    conn.execute("CREATE INDEX idx_issue_evidence_trace ON issue_evidence(trace_id, signature)")
 
 
 Migration = Callable[[sqlite3.Connection], None]

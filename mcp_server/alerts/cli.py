@@ -32,7 +32,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
                            min_judgments=args.min_judgments, webhook_url=args.webhook)  # fmt: skip
     print_answer(args, rule, lambda r: print(f"alert rule {r.name}: fires when {r.condition} over the last "
                                              f"{r.window_s:g} s of {'monitor ' + r.monitor if r.monitor else 'traces'} "
-                                             f"(at least {r.min_judgments:,}){'; webhook ' + r.webhook_url if r.webhook_url else ''}."))  # fmt: skip
+                                             f"(at least {r.min_judgments:,}){'; webhook ' + r.webhook if r.webhook else ''}."))  # fmt: skip
     return 0
 
 
@@ -50,7 +50,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                Column("webhook", fit="wrap", drop=3))  # fmt: skip
     rows = [(r.name, r.monitor or "(issues)", f"{r.condition} over {r.window_s:g} s", r.state,
              "" if r.last_value is None else f"{r.last_value:.4g}",
-             "" if r.last_judgments is None else f"{r.last_judgments:,}", r.webhook_url or "")
+             "" if r.last_judgments is None else f"{r.last_judgments:,}", r.webhook or "")
             for r in result.rules]  # fmt: skip
     print_listing(columns, rows, empty="no alert rules; create one with `tracejudge alerts create NAME --monitor M "
                                        "--when 'JUDGE/pass_rate < 0.8'`.")  # fmt: skip

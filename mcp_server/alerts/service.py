@@ -13,6 +13,7 @@ mcp_server.alerts.watcher evaluates them inside `tracejudge serve`.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -51,7 +52,8 @@ class AlertRule(BaseModel):
     condition: str = Field(description="'<judge>/<metric> <op> <threshold>'")
     window_s: float
     min_judgments: int
-    webhook_url: str | None
+    webhook: str | None = Field(description="Where its changes are sent: the webhook's scheme and host (its path and "
+                                "query, which often hold the receiver's secret, are not shown).")
     state: str = Field(description="ok or firing")
     state_since: str | None
     last_value: float | None = Field(description="The metric at the last check; none while the window held no judgment.")
@@ -138,6 +140,13 @@ def condition_text(record: AlertRuleRecord) -> str:
     return f"{record.judge}/{record.metric} {record.op} {record.threshold:g}"
 
 
+def _shown(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
+
+
 def event_answer(event: AlertEventRecord) -> AlertEvent:
     return AlertEvent(
         event_id=event.event_id, rule=event.rule, kind=event.kind, value=event.value, judgments=event.judgments,
@@ -149,7 +158,7 @@ def event_answer(event: AlertEventRecord) -> AlertEvent:
 def describe(db: Database, record: AlertRuleRecord, recent: int = 5) -> AlertRule:
     return AlertRule(
         name=record.name, monitor=record.monitor, condition=condition_text(record), window_s=record.window_s,
-        min_judgments=record.min_judgments, webhook_url=record.webhook_url, state=record.state,
+        min_judgments=record.min_judgments, webhook=_shown(record.webhook_url), state=record.state,
         state_since=iso_time(record.state_since_ns), last_value=record.last_value,
         last_judgments=record.last_judgments, last_checked=iso_time(record.last_checked_ns),
         recent_events=[event_answer(e) for e in store.list_events(db, [record.name], recent)],

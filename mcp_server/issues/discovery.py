@@ -382,7 +382,7 @@ def _store_issue(db: Database, issue: _Named) -> IssueFound:
         issue_id=target or store.new_issue_id(), title=issue.title, description=issue.description,
         category=issue.category, severity=issue.severity, root_cause=issue.root_cause,
     )  # fmt: skip
-    evidence = [Evidence(trace_id=f.trace_id, span_id=f.span_id, excerpt=f.excerpt, source=f.source)
+    evidence = [Evidence(trace_id=f.trace_id, span_id=f.span_id, excerpt=f.excerpt, source=f.source, signature=g.signature)
                 for g in issue.groups for f in g.failures]  # fmt: skip
     added = store.save_issue(db, record, evidence, signatures)
     saved = store.get_issue(db, record.issue_id)

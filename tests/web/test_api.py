@@ -150,3 +150,21 @@ def test_a_write_from_another_site_is_refused(web_server: LiveServer) -> None:
         headers={**WRITE, "origin": "https://evil.example"},
     )  # fmt: skip
     assert forged.status_code == 403
+
+
+def test_a_read_only_server_refuses_every_write_of_the_pages_and_stores_nothing(tmp_path: Path) -> None:
+    from mcp_server.web.api import api_routes
+
+    server = demo_server(tmp_path, read_only=True)
+    try:
+        trace_id = httpx2.get(f"{server.url}/api/traces", timeout=10).json()["traces"][0]["trace_id"]
+        before = server.db.reader().execute("SELECT count(*) FROM assessments").fetchone()[0]
+        writes = [r.path for r in api_routes(server.db, server.settings, None) if "POST" in (r.methods or ())]
+        assert len(writes) >= 15
+        for path in writes:  # every write a page can send, its path filled in
+            url = server.url + re.sub(r"\{trace_id\}", trace_id, re.sub(r"\{(?!trace_id)[^}]+\}", "x", path))
+            answer = httpx2.post(url, json={"name": "thumbs", "value": True}, headers=WRITE, timeout=10)
+            assert answer.status_code == 403 and "read-only" in answer.json()["error"], path
+        assert server.db.reader().execute("SELECT count(*) FROM assessments").fetchone()[0] == before
+    finally:
+        server.stop()

@@ -247,7 +247,7 @@ def test_a_read_only_server_refuses_changes_and_the_page_says_why(browser, read_
         expect(page.locator(".curation .error")).to_contain_text("this server was started read-only")
         expect(page.locator(".issue-header .status")).to_have_text("open")
         page.click("button[name=dataset]")
-        expect(page.locator(".make-dataset .error")).to_contain_text("so it does not make datasets")
+        expect(page.locator(".make-dataset .error")).to_contain_text("so it does not change the store from its pages")
         assert service.get_issue(server.db, issues[TIMEOUT].issue_id).status == "open"
         assert page.problems == ["console: Failed to load resource: the server responded with a status of 403 (Forbidden)"] * 2
 

@@ -197,7 +197,7 @@ def test_a_read_only_server_refuses_pause_and_the_page_says_why(browser, read_on
         expect(page.locator(".monitor-header .status")).to_have_text("active")
         page.locator("form.backfill select[name=since]").select_option("all")
         page.click("button[name=backfill]")
-        expect(page.locator("form.backfill .error")).to_contain_text("so it does not queue traces for monitors")
+        expect(page.locator("form.backfill .error")).to_contain_text("so it does not change the store from its pages")
         assert stored(read_only_server).status == "active" and stored(read_only_server).counts.queued == 0
         assert page.problems == ["console: Failed to load resource: the server responded with a status of 403 (Forbidden)"] * 2
 

@@ -7,7 +7,6 @@ left to the CLI and MCP."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import anyio.to_thread
@@ -15,17 +14,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from mcp_server.issues import service
-from mcp_server.settings import Settings
-from mcp_server.web.api.answers import (
-    json_body,
-    known_fields,
-    query_int,
-    query_number,
-    query_text,
-    refuse_if_read_only,
-    route,
-    run_service,
-)
+from mcp_server.web.api.answers import json_body, known_fields, query_int, query_number, query_text, route, run_service
 from store import Database
 from store.errors import InvalidArgument
 
@@ -60,10 +49,9 @@ async def get_issue(request: Request, db: Database) -> dict[str, Any]:
     )  # fmt: skip
 
 
-async def update_issue(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+async def update_issue(request: Request, db: Database) -> dict[str, Any]:
     """UpdateIssue ({"status"?, "severity"?, "title"?, ...} or {"merge_into"} or {"split_trace_ids",
     "split_title"?}): the issues changed or made."""
-    refuse_if_read_only(settings, "change issues")
     body = known_fields(await json_body(request), UPDATE_FIELDS)
     _check_types(body)
     return await run_service(
@@ -84,19 +72,18 @@ def _check_types(body: dict[str, Any]) -> None:
         raise InvalidArgument('split_trace_ids must be a list of trace ids, e.g. ["4bf92f3577b34da6a3ce929d0e0e4736"].')
 
 
-async def create_dataset(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+async def create_dataset(request: Request, db: Database) -> dict[str, Any]:
     """CreateDatasetFromIssue ({"dataset"?}): what adding the issue's traces did to the dataset."""
-    refuse_if_read_only(settings, "make datasets")
     body = known_fields(await json_body(request), ("dataset",))
     if body.get("dataset") is not None and not isinstance(body["dataset"], str):
         raise InvalidArgument(f"dataset must be a dataset's name; got {body['dataset']!r:.50}.")
     return await run_service(service.create_dataset_from_issue, db, request.path_params["issue_id"], body.get("dataset"))
 
 
-def routes(db: Database, settings: Settings) -> list[Route]:
+def routes(db: Database) -> list[Route]:
     return [
         route("/api/issues", list_issues, db),
         route("/api/issues/{issue_id}", get_issue, db),
-        route("/api/issues/{issue_id}", functools.partial(update_issue, settings=settings), db, "POST"),
-        route("/api/issues/{issue_id}/dataset", functools.partial(create_dataset, settings=settings), db, "POST"),
+        route("/api/issues/{issue_id}", update_issue, db, "POST"),
+        route("/api/issues/{issue_id}/dataset", create_dataset, db, "POST"),
     ]

@@ -16,15 +16,7 @@ from starlette.routing import Route
 
 from mcp_server.judges import builder, service
 from mcp_server.settings import Settings
-from mcp_server.web.api.answers import (
-    json_body,
-    known_fields,
-    query_int,
-    query_text,
-    refuse_if_read_only,
-    route,
-    run_service,
-)
+from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
 from store import Database
 from store.errors import InvalidArgument
 
@@ -82,7 +74,6 @@ async def builder_options(request: Request, db: Database, *, settings: Settings)
 async def try_judge(request: Request, db: Database, *, settings: Settings, judge_server: JudgeServer) -> dict[str, Any]:
     """A definition, as CreateJudge takes it, tried on trace_ids (at most builder.MAX_TRY_TRACES) within
     max_tokens / max_cost_usd: each trace's verdict and rationale; nothing is stored or logged."""
-    refuse_if_read_only(settings, "run judges")
     body = await _definition(request, TRY_FIELDS)
     trace_ids = body.get("trace_ids")
     if not isinstance(trace_ids, list) or not all(isinstance(t, str) for t in trace_ids):
@@ -98,7 +89,6 @@ async def try_judge(request: Request, db: Database, *, settings: Settings, judge
 
 async def create_judge(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
     """CreateJudge (name, instructions, output_type, model, description): the next version of the judge."""
-    refuse_if_read_only(settings, "store judges")
     body = await _definition(request, DEFINITION_FIELDS)
     return await run_service(
         service.create_judge, db, body["name"], body["instructions"], models=settings.models,
@@ -109,7 +99,6 @@ async def create_judge(request: Request, db: Database, *, settings: Settings) ->
 async def run_judge(request: Request, db: Database, *, settings: Settings, judge_server: JudgeServer) -> dict[str, Any]:
     """RunJudge on the trace ({"judge", "version"?}): its verdict, logged as the judge's feedback, as the
     tool logs it; within RUN_MAX_COST_USD unless the body gives max_tokens or max_cost_usd."""
-    refuse_if_read_only(settings, "run judges")
     body = known_fields(await json_body(request), ("judge", "version", "max_tokens", "max_cost_usd"))
     if not isinstance(body.get("judge"), str) or not body["judge"].strip():
         raise InvalidArgument("judge is missing: name a stored or built-in judge (ListJudges lists them).")

@@ -7,7 +7,6 @@ monitor's alert rules with their events (ListAlerts)."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import anyio.to_thread
@@ -16,16 +15,7 @@ from starlette.routing import Route
 
 from mcp_server.alerts import service as alerts
 from mcp_server.monitors import service
-from mcp_server.settings import Settings
-from mcp_server.web.api.answers import (
-    json_body,
-    known_fields,
-    query_int,
-    query_text,
-    refuse_if_read_only,
-    route,
-    run_service,
-)
+from mcp_server.web.api.answers import json_body, known_fields, query_int, query_text, route, run_service
 from store import Database
 
 UPDATE_FIELDS = (
@@ -66,26 +56,24 @@ async def list_alerts(request: Request, db: Database) -> dict[str, Any]:
                              max_events=query_int(request, "max_events", 50))  # fmt: skip
 
 
-async def update_monitor(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+async def update_monitor(request: Request, db: Database) -> dict[str, Any]:
     """UpdateMonitor ({"paused"?, "sample_rate"?, a limit?, ...}): the monitor as it now is."""
-    refuse_if_read_only(settings, "change monitors")
     body = known_fields(await json_body(request), UPDATE_FIELDS)
     return await run_service(service.update_monitor, db, request.path_params["name"], service.changes_given(body))
 
 
-async def backfill_monitor(request: Request, db: Database, *, settings: Settings) -> dict[str, Any]:
+async def backfill_monitor(request: Request, db: Database) -> dict[str, Any]:
     """BackfillMonitor ({"start_ms"?, "end_ms"?, "max_traces"?}): how many traces it queued, and a message."""
-    refuse_if_read_only(settings, "queue traces for monitors")
     body = known_fields(await json_body(request), BACKFILL_FIELDS)
     return await run_service(service.backfill, db, request.path_params["name"], start_ms=body.get("start_ms"),
                              end_ms=body.get("end_ms"), max_traces=body.get("max_traces") or service.MAX_BACKFILL)  # fmt: skip
 
 
-def routes(db: Database, settings: Settings) -> list[Route]:
+def routes(db: Database) -> list[Route]:
     return [
         route("/api/monitors", list_monitors, db),
         route("/api/monitors/{name}", get_monitor, db),
         route("/api/monitors/{name}/alerts", list_alerts, db),
-        route("/api/monitors/{name}", functools.partial(update_monitor, settings=settings), db, "POST"),
-        route("/api/monitors/{name}/backfill", functools.partial(backfill_monitor, settings=settings), db, "POST"),
+        route("/api/monitors/{name}", update_monitor, db, "POST"),
+        route("/api/monitors/{name}/backfill", backfill_monitor, db, "POST"),
     ]

@@ -275,7 +275,7 @@ function Alerts({ name, tick }) {
       <td class="nowrap">${when(r.state_since)}</td>
       <td class="num last-value">${metricValue(r.condition, r.last_value)}${r.last_judgments !== null && html`<div class="preview">${count(r.last_judgments)} judgments</div>`}</td>
       <td class="nowrap">${when(r.last_checked)}</td>
-      <td class="nowrap">${webhookHost(r.webhook_url)}</td>
+      <td class="nowrap">${webhookHost(r.webhook)}</td>
     </tr>`)}</tbody>
   </table>
   <h3 class="events-head">Fired and resolved, newest first</h3>

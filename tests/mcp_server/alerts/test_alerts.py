@@ -73,6 +73,7 @@ async def test_a_pass_rate_drop_fires_one_signed_webhook_and_recovery_resolves_i
                             condition="routing/pass_rate < 0.8", window_s=3, min_judgments=5,
                             webhook_url=receiver.url)  # fmt: skip
         assert rule["state"] == "ok" and rule["condition"] == "routing/pass_rate < 0.8"
+        assert rule["webhook"] == f"http://{receiver.url.split('/')[2]}/…" and "/hook" not in json.dumps(rule)
         new_agent_traces(db)
         assert await judge_and_check(db, settings) == []  # all yes: nothing to say
         verdict["value"] = "no"  # the agent starts misrouting

@@ -28,7 +28,7 @@ async def test_create_and_delete_print_what_the_tools_answer(tmp_path: Path, cap
     try:
         async with session(db) as s:
             assert created == (await s.call("ListAlerts"))["rules"][0]
-            assert (created["window_s"], created["min_judgments"], created["webhook_url"]) == (1800.0, 3, None)
+            assert (created["window_s"], created["min_judgments"], created["webhook"]) == (1800.0, 3, None)
             await s.call("CreateAlertRule", name="twin", monitor="errors", condition="error_spans/errors > 2")
             deleted = _json(["alerts", "delete", "slow"], path, capsys)
             answer = await s.call("DeleteAlertRule", name="twin")

@@ -57,8 +57,13 @@ def test_the_issue_commands_print_what_the_tools_answer(
     first_trace = _tool(path, "GetIssue", issue_id=issue["issue_id"])["evidence"][0]["trace_id"]
     split = _json(["issues", "update", issue["issue_id"], "--split", first_trace, "--split-title", "the newest"], path, capsys)
     assert [(i["title"], i["trace_count"]) for i in split["issues"]][1] == ("the newest", 1)
+    again = _json(["issues", "discover"], path, capsys)  # the split-out trace is not added back
+    assert [(i["issue_id"], i["trace_count"], i["new_traces"]) for i in again["issues"]] == [(issue["issue_id"], 1, 0)]
     merged = _json(["issues", "update", split["issues"][1]["issue_id"], "--merge-into", issue["issue_id"]], path, capsys)
     assert merged["issues"][0]["trace_count"] == 2
+    capsys.readouterr()
+    assert main(["issues", "update", split["issues"][1]["issue_id"], "--status", "open", "--db", str(path)]) == 2
+    assert "was merged into" in capsys.readouterr().err
     dataset = _json(["issues", "dataset", issue["issue_id"], "--dataset", "timeouts"], path, capsys)
     # The two traces asked the same question: one record (records are keyed by their inputs).
     assert dataset["dataset"] == "timeouts" and (dataset["traces"], dataset["added"]) == (2, 1)

@@ -26,7 +26,7 @@ from mcp_server.judges import service
 from mcp_server.models import ModelSettings
 from mcp_server.server import create_server
 from mcp_server.settings import Settings
-from store import Database, datasets, labeling, prompts, write_spans
+from store import Database, datasets, issues, labeling, prompts, write_spans
 from store.assessments import log_assessment, new_assessment
 from store.evaluations import EvaluationResult, create_run, record_results
 from tests.mcp_server.traces.builders import TRACE_ID, make_span, small_trace
@@ -51,6 +51,10 @@ def _fill(db: Database) -> dict[str, dict[str, Any]]:
         labeling.put_schema(db, f"schema{n}", "feedback", {"kind": "pass_fail"})
         labeling.create_session(db, f"session{n}", ["schema0"])
     datasets.upsert_records(db, "set0", [{"inputs": {"q": "one"}}, {"inputs": {"q": "two"}}])
+    for n in range(2):
+        issues.save_issue(db, issues.IssueRecord(issue_id=f"iss-{n:012x}", title=f"issue {n}", category="custom"),
+                          [issues.Evidence(trace_id=t, span_id=None, excerpt="failed", source="check", signature=f"s{n}")
+                           for t in (TRACE_ID, BIG_TRACE)], [f"s{n}"])  # fmt: skip
     prompts.register_prompt_version(db, "prompt0", "Answer {{ question }} briefly")
     session = labeling.get_session(db, "session0")
     labeling.add_items(db, session.session_id, [TRACE_ID, BIG_TRACE])
@@ -81,6 +85,8 @@ def _fill(db: Database) -> dict[str, dict[str, Any]]:
         "ListLabelingSchemas": one,
         "ListLabelingSessions": one,
         "ListLabelingItems": {"session": "session0", **one},
+        "ListIssues": one,
+        "GetIssue": {"issue_id": f"iss-{0:012x}", **one},
     }
 
 
