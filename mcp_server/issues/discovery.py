@@ -328,7 +328,7 @@ async def discover_issues(
     budget = SpendBudget.limiting(max_tokens, max_cost_usd) or SpendBudget()
     ids = await _run_sync(_select, db, filter_string, trace_ids, max_traces)
     spent_tokens, spent_cost = 0, 0.0
-    if judges:
+    if judges and ids:
         from mcp_server.evaluation.run import evaluate
 
         run = await evaluate(db, judges, settings=settings, trace_ids=ids, name="DiscoverIssues triage",
