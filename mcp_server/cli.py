@@ -20,6 +20,7 @@ from mcp_server.alerts.cli import register_alert_commands
 from mcp_server.datasets.cli import register_dataset_commands
 from mcp_server.demo.cli import register_demo_commands
 from mcp_server.evaluation.cli import register_evaluation_commands
+from mcp_server.gates.cli import register_gate_commands
 from mcp_server.ingest.cli import register_import_commands
 from mcp_server.issues.cli import register_issue_commands
 from mcp_server.judges.cli import register_judge_commands
@@ -360,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_monitor_commands(sub, add_command)
     register_alert_commands(sub, add_command)
     register_issue_commands(sub, add_command)
+    register_gate_commands(sub, add_command)
     register_skills_commands(sub)
     return parser
 

@@ -145,6 +145,13 @@ class IssueNotFound(TraceJudgeError, LookupError):
         self.issue_id = issue_id
 
 
+class GateNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str, version: int | None = None) -> None:
+        what = f"gate {name!r}" if version is None else f"version {version} of gate {name!r}"
+        super().__init__(f"{what} is not in this store; call ListGates to see the gates it holds, or CreateGate.")
+        self.name = name
+
+
 class EvaluationStopped(TraceJudgeError):
     """A run stopped by an error every pair would meet (no model, a model the server does not
     allow, credentials refused, a server it cannot reach): stored as stopped, with the reason."""

@@ -621,6 +621,14 @@ def _m015_issues(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_issue_evidence_trace ON issue_evidence(trace_id, signature)")
 
 
+def _m016_gates(conn: sqlite3.Connection) -> None:
+    # Release gates: versioned like judges, each version's conditions and policies as JSON.
+    conn.execute(
+        "CREATE TABLE gates (name TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL, "
+        "description TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL, PRIMARY KEY (name, version))"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -639,6 +647,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("013_monitors", _m013_monitors),
     ("014_alerts", _m014_alerts),
     ("015_issues", _m015_issues),
+    ("016_gates", _m016_gates),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.alerts.webhooks import check_webhook
 from mcp_server.settings import Settings
+from mcp_server.tooling import conditions
 from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import alerts as store
@@ -27,8 +28,9 @@ from store import monitors as monitor_store
 from store.alerts import ISSUE_METRICS, METRICS, AlertEventRecord, AlertRuleRecord
 from store.errors import InvalidArgument
 
-_CONDITION = re.compile(r"\s*(?P<judge>[^/\s]+)\s*/\s*(?P<metric>\w+)\s*(?P<op><=|>=|<|>)\s*(?P<threshold>-?[0-9.]+)\s*")
 _ALL_METRICS = (*METRICS, *ISSUE_METRICS["issues"], *ISSUE_METRICS["issue"])
+_ISSUE_FORMS = ("Without a monitor: 'issues/new_high_severity >= 1', 'issues/max_share > 0.05' or "
+                "'<issue id>/share > 0.05'.")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_WINDOW_S = 30 * 86_400.0
 
@@ -74,23 +76,8 @@ class Deleted(BaseModel):
 
 
 def parse_condition(condition: str) -> tuple[str, str, str, float]:
-    """(judge, metric, op, threshold) from 'routing/pass_rate < 0.8'; InvalidArgument with the form."""
-    match = _CONDITION.fullmatch(condition) if isinstance(condition, str) else None
-    if match is None or match["metric"] not in _ALL_METRICS:
-        raise InvalidArgument(
-            f"condition {str(condition)[:80]!r} is not '<judge>/<metric> <op> <number>', e.g. 'routing/pass_rate < 0.8'; "
-            f"metrics: {', '.join(METRICS)}; ops: <, <=, >, >=. Without a monitor: 'issues/new_high_severity >= 1', "
-            "'issues/max_share > 0.05' or '<issue id>/share > 0.05'."
-        )
-    try:
-        threshold = float(match["threshold"])
-    except ValueError:
-        raise InvalidArgument(f"the threshold {match['threshold']!r} in condition {condition!r} is not a number.") from None
-    return match["judge"], match["metric"], match["op"], threshold
-
-
-def holds(op: str, value: float, threshold: float) -> bool:
-    return {"<": value < threshold, "<=": value <= threshold, ">": value > threshold, ">=": value >= threshold}[op]
+    """(judge, metric, op, threshold) from 'routing/pass_rate < 0.8', or a rule on issues."""
+    return conditions.parse_condition(condition, _ALL_METRICS, _ISSUE_FORMS)
 
 
 def create_rule(

@@ -18,9 +18,10 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
-from mcp_server.alerts.service import condition_text, holds
+from mcp_server.alerts.service import condition_text
 from mcp_server.alerts.webhooks import deliver
 from mcp_server.settings import Settings
+from mcp_server.tooling.conditions import holds
 from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import alerts as store

@@ -58,6 +58,10 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         "issues discovered across traces: their prevalence, curation, and datasets and judges made from them",
         ("DiscoverIssues", "ListIssues", "GetIssue", "UpdateIssue", "CreateDatasetFromIssue", "CreateJudgeFromIssue"),
     ),
+    "gates": (
+        "release gates: metric judges with thresholds and policy judges, pass/warn/block",
+        ("CreateGate", "GetGate", "ListGates", "CheckGate"),
+    ),
     "alerts": (
         "alert rules on monitors' metrics, what fired and resolved, webhooks",
         ("CreateAlertRule", "ListAlerts", "DeleteAlertRule"),

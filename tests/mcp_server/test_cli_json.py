@@ -51,13 +51,15 @@ READ = {
     "alerts list": ["--monitor", "no_such_monitor"],
     "issues list": None,
     "issues show": ["iss-000000000000"],
+    "gate list": None,
+    "gate show": ["no_such_gate"],
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
     "datasets create", "datasets add-traces", "datasets import", "datasets delete", "prompts register",
     "prompts alias", "skills install", "labeling share", "labeling revoke", "monitors create", "monitors update",
     "monitors delete", "monitors backfill", "monitors run", "alerts create", "alerts delete",
-    "issues discover", "issues update", "issues dataset", "issues judge",
+    "issues discover", "issues update", "issues dataset", "issues judge", "gate create", "gate check",
     "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
 WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}

@@ -67,6 +67,7 @@ async def _fill(db: Database) -> dict[str, Any]:
         await s.call("CreateMonitor", name="errors", judges=["error_spans", "latency"], filter_string="trace.status = 'OK'")
         await s.call("BackfillMonitor", name="errors")
         issue = (await s.call("DiscoverIssues"))["issues"][0]["issue_id"]
+        await s.call("CreateGate", name="release", conditions=["latency/p90 <= 60000"], policies=["error_spans"])
         await s.call("CreateAlertRule", name="all-pass", monitor="errors", condition="error_spans/pass_rate > 0.5",
                      min_judgments=1)  # fmt: skip
     settings = Settings(db_path=db.path)
@@ -127,6 +128,8 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
         ("monitors show", ["errors", "--granularity", "day"], ("GetMonitor", {"name": "errors", "granularity": "day"})),
         ("alerts list", [], ("ListAlerts", {})),
         ("issues list", [], ("ListIssues", {"max_results": 50})),
+        ("gate list", [], ("ListGates", {})),
+        ("gate show", ["release"], ("GetGate", {"name": "release"})),
         ("issues show", [made["issue_id"]], ("GetIssue", {"issue_id": made["issue_id"]})),
         ("alerts list", ["--monitor", "errors"], ("ListAlerts", {"monitor": "errors"})),
     ]  # fmt: skip
@@ -199,7 +202,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
     others = {"judge run", "evaluate", "judge align", "skills list", "labeling share", "labeling links", "labeling revoke",
               "monitors create", "monitors update", "monitors delete", "monitors backfill",  # tests/mcp_server/monitors
               "alerts create", "alerts delete",  # tests/mcp_server/alerts
-              "issues discover", "issues update", "issues dataset", "issues judge"}  # tests/mcp_server/issues
+              "issues discover", "issues update", "issues dataset", "issues judge",  # tests/mcp_server/issues
+              "gate create", "gate check"}  # tests/mcp_server/gates
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:

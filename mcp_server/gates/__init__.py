@@ -1,0 +1,1 @@
+"""Release gates: metric judges with thresholds and policy judges combined into pass, warn or block."""
