@@ -69,16 +69,12 @@ def new_issue_id() -> str:
 def _signatures(db: Database, issue_ids: Sequence[str]) -> dict[str, list[str]]:
     rows = db.reader().execute(
         "SELECT issue_id, signature FROM issue_signatures WHERE issue_id IN (SELECT value FROM json_each(?)) "
-        "ORDER BY signature", (_json(list(issue_ids)),),
+        "ORDER BY signature", (json.dumps(list(issue_ids)),),
     )  # fmt: skip
     found: dict[str, list[str]] = {}
     for issue_id, signature in rows:
         found.setdefault(issue_id, []).append(signature)
     return found
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value)
 
 
 def _records(db: Database, rows: Iterable[Any]) -> list[IssueRecord]:
@@ -123,7 +119,7 @@ def issue_for_signatures(db: Database, signatures: Sequence[str]) -> dict[str, s
     """signature -> the issue gathering it now (following merges)."""
     rows = db.reader().execute(
         "SELECT signature, issue_id FROM issue_signatures WHERE signature IN (SELECT value FROM json_each(?))",
-        (_json(list(signatures)),),
+        (json.dumps(list(signatures)),),
     )
     return dict(rows.fetchall())
 
@@ -236,7 +232,7 @@ def split_issue(db: Database, issue_id: str, trace_ids: Sequence[str], title: st
         )
         conn.execute(
             "UPDATE issue_evidence SET issue_id = ? WHERE issue_id = ? AND trace_id IN (SELECT value FROM json_each(?))",
-            (new_id, issue_id, _json(list(trace_ids))),
+            (new_id, issue_id, json.dumps(list(trace_ids))),
         )
     return new_id
 
@@ -264,7 +260,7 @@ def error_spans(db: Database, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
         "SELECT trace_id, span_id, parent_span_id, name, status_message, "
         "json_extract(attributes, '$.\"error.type\"') AS error_type FROM spans "
         "WHERE trace_id IN (SELECT value FROM json_each(?)) AND status_code = 'ERROR' ORDER BY trace_id, start_ns",
-        (_json(list(trace_ids)),),
+        (json.dumps(list(trace_ids)),),
     )
     return [dict(row) for row in rows]
 
@@ -278,7 +274,7 @@ def latest_feedback(db: Database, trace_ids: Sequence[str]) -> list[dict[str, An
         "ORDER BY created_ns DESC) AS n FROM assessments WHERE kind = 'feedback' AND valid = 1 AND error IS NULL "
         "AND trace_id IN (SELECT value FROM json_each(?))) f JOIN traces t ON t.trace_id = f.trace_id "
         "WHERE f.n = 1 ORDER BY f.trace_id, f.name",
-        (_json(list(trace_ids)),),
+        (json.dumps(list(trace_ids)),),
     )
     found = []
     for row in rows:
@@ -294,6 +290,6 @@ def span_names(db: Database, spans: Sequence[tuple[str, str]]) -> dict[tuple[str
     rows = db.reader().execute(
         "SELECT trace_id, span_id, name FROM spans WHERE (trace_id, span_id) IN "
         "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
-        (_json([list(pair) for pair in spans]),),
+        (json.dumps([list(pair) for pair in spans]),),
     )
     return {(row[0], row[1]): row[2] for row in rows}

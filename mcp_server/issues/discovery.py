@@ -21,6 +21,7 @@ making another issue.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from mcp_server.judges.agent.prompt import TRAIL_CATEGORIES
@@ -326,7 +328,7 @@ async def discover_issues(
     if isinstance(max_issues, bool) or not isinstance(max_issues, int) or not 1 <= max_issues <= 200:
         raise InvalidArgument(f"max_issues must be an integer from 1 to 200; got {max_issues!r}.")
     budget = SpendBudget.limiting(max_tokens, max_cost_usd) or SpendBudget()
-    ids = await _run_sync(_select, db, filter_string, trace_ids, max_traces)
+    ids = await anyio.to_thread.run_sync(_select, db, filter_string, trace_ids, max_traces)
     spent_tokens, spent_cost = 0, 0.0
     if judges and ids:
         from mcp_server.evaluation.run import evaluate
@@ -336,9 +338,9 @@ async def discover_issues(
                              allow_import=allow_import)  # fmt: skip
         spent_tokens, spent_cost = run.total_tokens, run.cost_usd
         budget.add(spent_tokens, spent_cost)
-    failures, without_verdict = await _run_sync(triage, db, ids)
+    failures, without_verdict = await anyio.to_thread.run_sync(triage, db, ids)
     groups = group(failures)
-    existing, _ = await _run_sync(lambda: store.list_issues(db, limit=200))
+    existing, _ = await anyio.to_thread.run_sync(functools.partial(store.list_issues, db, limit=200))
     naming_model = model or settings.models.judge_model
     named: list[_Named]
     note = ""
@@ -355,7 +357,7 @@ async def discover_issues(
         named, by_model = [_deterministic(g) for g in groups], False
     named.sort(key=lambda n: -len(set().union(*(g.traces for g in n.groups))))
     kept, left_out = named[:max_issues], named[max_issues:]
-    found = [await _run_sync(_store_issue, db, issue) for issue in kept]
+    found = [await anyio.to_thread.run_sync(_store_issue, db, issue) for issue in kept]
     failed = sum(1 for f in failures.values() if f)
     tokens = budget.spent_tokens
     message = (
@@ -391,11 +393,3 @@ def _store_issue(db: Database, issue: _Named) -> IssueFound:
         store.update_issue(db, saved.issue_id, {"status": "open"})
     return IssueFound(issue_id=saved.issue_id, title=saved.title, category=saved.category, severity=saved.severity,
                       trace_count=saved.trace_count, new_traces=added, created=created, reopened=reopened)  # fmt: skip
-
-
-async def _run_sync(fn: Any, *args: Any) -> Any:
-    import functools
-
-    import anyio.to_thread
-
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args))
