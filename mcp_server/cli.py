@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from mcp_server.access.cli import register_token_commands
 from mcp_server.alerts.cli import register_alert_commands
 from mcp_server.datasets.cli import register_dataset_commands
 from mcp_server.demo.cli import register_demo_commands
@@ -362,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_alert_commands(sub, add_command)
     register_issue_commands(sub, add_command)
     register_gate_commands(sub, add_command)
+    register_token_commands(sub, add_command)
     register_skills_commands(sub)
     return parser
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
 
+from mcp_server.access.gate import RoleGate
+from mcp_server.access.tools import add_token_tools
 from mcp_server.alerts.tools import add_alert_tools
 from mcp_server.assessments.tools import add_assessment_tools
 from mcp_server.datasets.tools import add_dataset_tools
@@ -92,11 +94,13 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_alert_tools(server, db, settings)
     add_issue_tools(server, db, settings, judge_server)
     add_gate_tools(server, db, settings, judge_server)
+    add_token_tools(server, db)
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)
     bind_views(server)
     server.middleware.append(ToolsetsOfUrl())  # /mcp/<toolsets> over HTTP narrows further per request
+    server.middleware.append(RoleGate.for_server(server, db))  # and a token's role, per request
     return server
 
 

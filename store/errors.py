@@ -211,3 +211,9 @@ class DatasetNotFound(TraceJudgeError, LookupError):
 
 class NotEnoughLabels(TraceJudgeError, ValueError):
     """Too few human labels for what was asked (judge alignment); the message says how many more."""
+
+
+class TokenNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no access token is named {name!r}; `tracejudge tokens list` (or ListTokens) shows them.")
+        self.name = name

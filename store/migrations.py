@@ -629,6 +629,22 @@ def _m016_gates(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m017_tokens(conn: sqlite3.Connection) -> None:
+    # Access tokens with roles: only a hash of each is kept. token_writes records which token made each
+    # write (through MCP or the pages), so a shared server can say who changed what.
+    conn.execute(
+        "CREATE TABLE tokens (token_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
+        "token_hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, created_ns INTEGER NOT NULL, "
+        "created_by TEXT, expires_ns INTEGER, revoked_ns INTEGER, last_used_ns INTEGER)"
+    )
+    conn.execute(
+        "CREATE TABLE token_writes (at_ns INTEGER NOT NULL, token_id TEXT, token_name TEXT, role TEXT NOT NULL, "
+        "via TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX idx_token_writes_token ON token_writes(token_name, at_ns)")
+    conn.execute("CREATE INDEX idx_token_writes_at ON token_writes(at_ns)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -648,6 +664,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("014_alerts", _m014_alerts),
     ("015_issues", _m015_issues),
     ("016_gates", _m016_gates),
+    ("017_tokens", _m017_tokens),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

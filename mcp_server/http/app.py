@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.access.service import Credentials
 from mcp_server.http.answers import send_json
-from mcp_server.http.auth import BearerTokenMiddleware
+from mcp_server.http.auth import AccessMiddleware
 from mcp_server.http.deadlines import BodyDeadlineMiddleware
 from mcp_server.http.hosts import HostCheckMiddleware, accepted_hosts
 from mcp_server.http.otlp_endpoint import OtlpEndpoint
@@ -38,7 +39,8 @@ OPEN_PATHS = frozenset({"/health"})
 """The routes answered without the Host check and the token: what a load balancer probes."""
 
 GUARDED_PATHS = frozenset({"/mcp", "/v1/traces", "/v1/logs", "/api"})
-"""The routes that need the token when the server has one: every route that reads or writes the store."""
+"""The routes that need a token when the server has one (its own, or any made by `tracejudge tokens create`):
+every route that reads or writes the store. The gateway (/gateway) has keys of its own."""
 
 
 OAUTH_PATHS = ("/.well-known/{rest:path}", "/register", "/authorize", "/token")
@@ -154,10 +156,9 @@ def create_app(
         min_rate=settings.body_min_rate,
         idle_timeout_s=settings.body_idle_timeout_s,
     )
-    if settings.token:
-        app.add_middleware(
-            BearerTokenMiddleware, token=settings.token, guarded_paths=GUARDED_PATHS, opens=web_opens(settings.token)
-        )
+    # Always there: a server without --token needs a token as soon as one is made (tracejudge tokens create).
+    credentials = Credentials(db, settings.token)
+    app.add_middleware(AccessMiddleware, credentials=credentials, guarded_paths=GUARDED_PATHS, opens=web_opens(credentials))
     app.add_middleware(HostCheckMiddleware, hosts=hosts, open_paths=OPEN_PATHS)
     if background:
         app.router.lifespan_context = _with_background(app.router.lifespan_context, background)

@@ -66,6 +66,7 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         "alert rules on monitors' metrics, what fired and resolved, webhooks",
         ("CreateAlertRule", "ListAlerts", "DeleteAlertRule"),
     ),
+    "tokens": ("access tokens with roles: make, list, revoke (admin only)", ("CreateToken", "ListTokens", "RevokeToken")),
 }  # fmt: skip
 """Toolset name -> (what it is for, its tools in the order tools/list gives them)."""
 
@@ -83,6 +84,11 @@ def check_toolsets(names: list[str]) -> list[str]:
     return names
 
 
+def writes(tool: Any) -> bool:
+    """Whether a registered tool writes or spends: its annotations do not say readOnlyHint."""
+    return tool.annotations is None or tool.annotations.read_only_hint is not True
+
+
 def select_tools(server: MCPServer, toolsets: list[str], *, read_only: bool) -> None:
     """Remove from `server` every tool outside `toolsets`, and with `read_only` every tool whose
     annotations do not say readOnlyHint; put the rest in TOOLSETS' order. Called once, after all
@@ -95,8 +101,7 @@ def select_tools(server: MCPServer, toolsets: list[str], *, read_only: bool) -> 
     kept = {}
     for name in TOOL_ORDER:
         tool = registered[name]
-        writes = tool.annotations is None or tool.annotations.read_only_hint is not True
-        if TOOLSET_OF[name] in chosen and not (read_only and writes):
+        if TOOLSET_OF[name] in chosen and not (read_only and writes(tool)):
             kept[name] = tool
     # The SDK lists tools in its dict's order and has no call to reorder them.
     manager._tools = kept

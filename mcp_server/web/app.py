@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_server.access.service import Credentials
 from mcp_server.settings import Settings
 from mcp_server.web.api import api_routes
 from mcp_server.web.login import RequireRequestHeader, login_routes
@@ -88,7 +89,7 @@ def web_app(db: Database, settings: Settings, judge_server: JudgeServer) -> ASGI
         [
             *(Route(path, page, methods=["GET"]) for path in PAGES),
             Mount("/static", StaticFiles(directory=STATIC)),
-            *login_routes(settings.token),
+            *login_routes(Credentials(db, settings.token)),
             *api_routes(db, settings, judge_server),
             Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],

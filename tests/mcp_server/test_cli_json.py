@@ -53,6 +53,8 @@ READ = {
     "issues show": ["iss-000000000000"],
     "gate list": None,
     "gate show": ["no_such_gate"],
+    "tokens list": None,
+    "tokens writes": ["no_such_token"],
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
@@ -60,7 +62,7 @@ NOT_READ = {
     "prompts alias", "skills install", "labeling share", "labeling revoke", "monitors create", "monitors update",
     "monitors delete", "monitors backfill", "monitors run", "alerts create", "alerts delete",
     "issues discover", "issues update", "issues dataset", "issues judge", "gate create", "gate check",
-    "datasets export",  # prints JSON lines always (or writes them to --output)
+    "tokens create", "tokens revoke", "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
 WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}
 """Commands that change the store and print the report the matching tool answers, with --json."""

@@ -70,6 +70,7 @@ async def _fill(db: Database) -> dict[str, Any]:
         await s.call("CreateGate", name="release", conditions=["latency/p90 <= 60000"], policies=["error_spans"])
         await s.call("CreateAlertRule", name="all-pass", monitor="errors", condition="error_spans/pass_rate > 0.5",
                      min_judgments=1)  # fmt: skip
+        await s.call("CreateToken", name="claude-code", role="read", expires="90d")
     settings = Settings(db_path=db.path)
     runner = MonitorRunner(db, settings, None)
     async with anyio.create_task_group() as group:
@@ -130,6 +131,7 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
         ("issues list", [], ("ListIssues", {"max_results": 50})),
         ("gate list", [], ("ListGates", {})),
         ("gate show", ["release"], ("GetGate", {"name": "release"})),
+        ("tokens list", [], ("ListTokens", {})),
         ("issues show", [made["issue_id"]], ("GetIssue", {"issue_id": made["issue_id"]})),
         ("alerts list", ["--monitor", "errors"], ("ListAlerts", {"monitor": "errors"})),
     ]  # fmt: skip
@@ -203,7 +205,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
               "monitors create", "monitors update", "monitors delete", "monitors backfill",  # tests/mcp_server/monitors
               "alerts create", "alerts delete",  # tests/mcp_server/alerts
               "issues discover", "issues update", "issues dataset", "issues judge",  # tests/mcp_server/issues
-              "gate create", "gate check"}  # tests/mcp_server/gates
+              "gate create", "gate check",  # tests/mcp_server/gates
+              "tokens create", "tokens revoke", "tokens writes"}  # tests/mcp_server/access
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:

@@ -124,7 +124,7 @@ def test_with_a_token_the_pages_sign_in_for_a_cookie_that_opens_the_api_only(tok
     url = token_server.url
     assert httpx2.get(f"{url}/api/traces").status_code == 401
     assert httpx2.get(f"{url}/").status_code == 200  # the page shell holds no data: it asks to sign in
-    assert httpx2.get(f"{url}/login").json() == {"token_required": True, "signed_in": False}
+    assert httpx2.get(f"{url}/login").json() == {"token_required": True, "signed_in": False, "role": None, "token": None}
     assert httpx2.post(f"{url}/login", json={"token": "guess"}, headers=WRITE).status_code == 401
     assert httpx2.post(f"{url}/login", json={"token": "web-s3cret"}).status_code == 403  # no request header
     signed = httpx2.post(f"{url}/login", json={"token": "web-s3cret"}, headers=WRITE)
@@ -134,7 +134,8 @@ def test_with_a_token_the_pages_sign_in_for_a_cookie_that_opens_the_api_only(tok
     session = {COOKIE: signed.cookies[COOKIE]}
     assert httpx2.get(f"{url}/api/traces", cookies=session).status_code == 200
     assert httpx2.get(f"{url}/login", cookies=session).json()["signed_in"] is True
-    forged = {COOKIE: "9999999999." + "0" * 64}
+    assert httpx2.get(f"{url}/login", cookies=session).json()["role"] == "admin"  # the server's own token
+    forged = {COOKIE: "9999999999.operator." + "0" * 64}
     assert httpx2.get(f"{url}/api/traces", cookies=forged).status_code == 401
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}

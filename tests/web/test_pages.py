@@ -261,7 +261,7 @@ def test_a_server_with_a_token_asks_to_sign_in_and_then_shows_the_traces(browser
         page.goto(f"{server.url}/")
         page.fill("input[name=token]", "a guess")
         page.click("form.signin button[type=submit]")
-        page.get_by_text("that is not the server's token", exact=False).wait_for()
+        page.get_by_text("that token is wrong", exact=False).wait_for()
         page.fill("input[name=token]", "web-s3cret")
         page.click("form.signin button[type=submit]")
         page.wait_for_selector("table.list tbody tr")
