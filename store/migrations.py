@@ -629,6 +629,27 @@ def _m016_gates(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m017_gateway(conn: sqlite3.Connection) -> None:
+    # The AI gateway's virtual keys (only a hash of each secret), its spend per key, route and UTC day
+    # (a month is the sum of its days), and the budget alerts recorded once per key and period.
+    conn.execute(
+        "CREATE TABLE gateway_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, "
+        "secret_sha256 TEXT NOT NULL UNIQUE, routes TEXT NOT NULL, rpm INTEGER, tpm INTEGER, budget_usd_day REAL, "
+        "budget_usd_month REAL, alert_at REAL NOT NULL, created_ns INTEGER NOT NULL, expires_ns INTEGER, "
+        "revoked_ns INTEGER)"
+    )
+    conn.execute(
+        "CREATE TABLE gateway_spend (key_id TEXT NOT NULL REFERENCES gateway_keys(key_id), day TEXT NOT NULL, "
+        "route TEXT NOT NULL, requests INTEGER NOT NULL, errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, "
+        "output_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, PRIMARY KEY (key_id, day, route))"
+    )
+    conn.execute(
+        "CREATE TABLE gateway_budget_alerts (key_id TEXT NOT NULL REFERENCES gateway_keys(key_id), "
+        "period TEXT NOT NULL, period_start TEXT NOT NULL, spent_usd REAL NOT NULL, budget_usd REAL NOT NULL, "
+        "alert_at REAL NOT NULL, created_ns INTEGER NOT NULL, PRIMARY KEY (key_id, period, period_start))"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -648,6 +669,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("014_alerts", _m014_alerts),
     ("015_issues", _m015_issues),
     ("016_gates", _m016_gates),
+    ("017_gateway", _m017_gateway),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

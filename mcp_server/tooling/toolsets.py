@@ -66,6 +66,10 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         "alert rules on monitors' metrics, what fired and resolved, webhooks",
         ("CreateAlertRule", "ListAlerts", "DeleteAlertRule"),
     ),
+    "gateway": (
+        "the AI gateway's virtual keys and their spend",
+        ("ListGatewayKeys", "GetGatewayKey", "GetGatewaySpend"),
+    ),
 }  # fmt: skip
 """Toolset name -> (what it is for, its tools in the order tools/list gives them)."""
 
