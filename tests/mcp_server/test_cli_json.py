@@ -53,6 +53,9 @@ READ = {
     "issues show": ["iss-000000000000"],
     "gate list": None,
     "gate show": ["no_such_gate"],
+    "keys list": None,
+    "keys show": ["no_such_key"],
+    "keys spend": ["--key", "no_such_key"],
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
@@ -60,6 +63,7 @@ NOT_READ = {
     "prompts alias", "skills install", "labeling share", "labeling revoke", "monitors create", "monitors update",
     "monitors delete", "monitors backfill", "monitors run", "alerts create", "alerts delete",
     "issues discover", "issues update", "issues dataset", "issues judge", "gate create", "gate check",
+    "keys create", "keys revoke",
     "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
 WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}
