@@ -22,6 +22,7 @@ from mcp_server.datasets.cli import register_dataset_commands
 from mcp_server.demo.cli import register_demo_commands
 from mcp_server.evaluation.cli import register_evaluation_commands
 from mcp_server.gates.cli import register_gate_commands
+from mcp_server.gateway.cli import register_key_commands
 from mcp_server.ingest.cli import register_import_commands
 from mcp_server.issues.cli import register_issue_commands
 from mcp_server.judges.cli import register_judge_commands
@@ -142,6 +143,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # create_app makes the same check; making it first refuses an unsafe bind before the database
     # is opened or the demo loaded.
     accepted_hosts(settings)
+    if settings.gateway_config is not None:
+        from mcp_server.gateway.routes import load_config
+
+        load_config(settings.gateway_config)  # a bad file is refused before anything starts
     for warning in _token_warnings(args, settings):
         _err(f"warning: {warning}")
     limits = prepare_process(settings)
@@ -161,7 +166,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"  OTLP/HTTP traces:      {base}/v1/traces\n"
             f"  OTLP/HTTP logs:        {base}/v1/logs\n"
             f"  health:                {base}/health\n"
-            f"  connections:           {limits.describe()}"
+            + (f"  AI gateway:            {base}/gateway/v1 (OpenAI), {base}/gateway/anthropic (Anthropic); "
+               f"routes from {settings.gateway_config}\n" if settings.gateway_config else "")
+            + f"  connections:           {limits.describe()}"
             + ("\n  auth: Authorization: Bearer <token> required" if settings.token else ""),
             file=sys.stderr,
             flush=True,
@@ -338,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-monitors", dest="monitors", action="store_false", default=None,
         help="do not run the monitors here (another process runs them: tracejudge monitors run)",
     )  # fmt: skip
+    serve.add_argument(
+        "--gateway-config", type=Path, default=None, metavar="PATH",
+        help="serve the AI gateway at /gateway with the routes of this TOML file (or $TRACEJUDGE_GATEWAY_CONFIG)",
+    )  # fmt: skip
     _tool_selection_options(serve)
 
     stdio = add("stdio", cmd_stdio, "Serve the same MCP tools over stdio, for clients that launch the server.")
@@ -364,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_issue_commands(sub, add_command)
     register_gate_commands(sub, add_command)
     register_token_commands(sub, add_command)
+    register_key_commands(sub, add_command)
     register_skills_commands(sub)
     return parser
 
@@ -394,7 +406,7 @@ def _main(argv: Sequence[str] | None) -> int:
     overrides = {
         key: getattr(args, key, None)
         for key in ("host", "port", "token", "token_file", "trusted_network", "max_body_bytes", "allowed_hosts",
-                    "read_only", "monitors")
+                    "read_only", "monitors", "gateway_config")
     }
     if getattr(args, "toolsets", None) is not None:
         overrides["toolsets"] = split_list(args.toolsets)

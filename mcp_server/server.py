@@ -20,6 +20,7 @@ from mcp_server.assessments.tools import add_assessment_tools
 from mcp_server.datasets.tools import add_dataset_tools
 from mcp_server.evaluation.tools import add_evaluation_tools, add_run_listing_tool
 from mcp_server.gates.tools import add_gate_tools
+from mcp_server.gateway.tools import add_gateway_tools
 from mcp_server.issues.tools import add_issue_tools
 from mcp_server.judges.tools import add_judge_tools
 from mcp_server.labeling.tools import add_labeling_tools
@@ -95,6 +96,7 @@ def create_server(settings: Settings, db: Database) -> MCPServer:
     add_issue_tools(server, db, settings, judge_server)
     add_gate_tools(server, db, settings, judge_server)
     add_token_tools(server, db)
+    add_gateway_tools(server, db)
     refuse_unknown_arguments(server)
     compact_schemas(server)
     select_tools(server, settings.toolsets, read_only=settings.read_only)

@@ -190,6 +190,12 @@ class Settings(BaseModel):
         60.0, ge=1, le=3_600, description="Seconds a process's hold on a trace it judges lasts unless renewed: "
         "how soon a killed process's traces are judged by another."
     )
+    gateway_config: Path | None = Field(
+        None, description="The AI gateway's TOML file of [routes.NAME] tables; without one /gateway answers 404."
+    )
+    gateway_max_body_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest request body the gateway accepts (messages, images as base64)."
+    )
 
     @field_validator("toolsets")
     @classmethod
@@ -236,7 +242,7 @@ PLAIN_FIELDS = (
     "max_buffered_body_bytes", "max_buffered_body_bytes_per_client",
     "session_idle_timeout_s", "max_sessions", "max_sessions_per_client", "max_streams", "max_streams_per_client",
     "read_only", "monitors", "monitor_concurrency", "monitor_poll_s", "monitor_lease_s", "webhook_secret",
-    "webhook_attempts", "webhook_backoff_s",
+    "webhook_attempts", "webhook_backoff_s", "gateway_max_body_bytes",
 )  # fmt: skip
 """Read from TRACEJUDGE_<FIELD> (e.g. TRACEJUDGE_MAX_SESSIONS) as they are; pydantic converts them."""
 
@@ -260,6 +266,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     for field in PLAIN_FIELDS:
         if value := env.get(f"{ENV_PREFIX}{field.upper()}"):
             values[field] = value
+    if gateway_config := env.get(f"{ENV_PREFIX}GATEWAY_CONFIG"):
+        values["gateway_config"] = Path(gateway_config).expanduser()
     if hosts := env.get(f"{ENV_PREFIX}ALLOWED_HOSTS"):
         values["allowed_hosts"] = split_list(hosts)
     if targets := env.get(f"{ENV_PREFIX}TARGETS"):

@@ -643,6 +643,25 @@ def _m017_tokens(conn: sqlite3.Connection) -> None:
     )
     conn.execute("CREATE INDEX idx_token_writes_token ON token_writes(token_name, at_ns)")
     conn.execute("CREATE INDEX idx_token_writes_at ON token_writes(at_ns)")
+def _m018_gateway(conn: sqlite3.Connection) -> None:
+    # The AI gateway's virtual keys (only a hash of each secret), its spend per key, route and UTC day
+    # (a month is the sum of its days), and the budget alerts recorded once per key and period.
+    conn.execute(
+        "CREATE TABLE gateway_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, "
+        "secret_sha256 TEXT NOT NULL UNIQUE, routes TEXT NOT NULL, rpm INTEGER, tpm INTEGER, budget_usd_day REAL, "
+        "budget_usd_month REAL, alert_at REAL NOT NULL, created_ns INTEGER NOT NULL, expires_ns INTEGER, "
+        "revoked_ns INTEGER)"
+    )
+    conn.execute(
+        "CREATE TABLE gateway_spend (key_id TEXT NOT NULL REFERENCES gateway_keys(key_id), day TEXT NOT NULL, "
+        "route TEXT NOT NULL, requests INTEGER NOT NULL, errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, "
+        "output_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, PRIMARY KEY (key_id, day, route))"
+    )
+    conn.execute(
+        "CREATE TABLE gateway_budget_alerts (key_id TEXT NOT NULL REFERENCES gateway_keys(key_id), "
+        "period TEXT NOT NULL, period_start TEXT NOT NULL, spent_usd REAL NOT NULL, budget_usd REAL NOT NULL, "
+        "alert_at REAL NOT NULL, created_ns INTEGER NOT NULL, PRIMARY KEY (key_id, period, period_start))"
+    )
 
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -665,6 +684,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("015_issues", _m015_issues),
     ("016_gates", _m016_gates),
     ("017_tokens", _m017_tokens),
+    ("018_gateway", _m018_gateway),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

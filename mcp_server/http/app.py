@@ -1,5 +1,6 @@
 """The one HTTP application: MCP at /mcp (and /mcp/<toolsets> for fewer tools), OTLP at /v1/traces and
-/v1/logs, GET /health, and the web pages at / with their JSON API at /api/ (mcp_server.web)."""
+/v1/logs, GET /health, the AI gateway at /gateway (mcp_server.gateway, authenticated by its own keys),
+and the web pages at / with their JSON API at /api/ (mcp_server.web)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.access.service import Credentials
+from mcp_server.gateway.app import gateway_app
 from mcp_server.http.answers import send_json
 from mcp_server.http.auth import AccessMiddleware
 from mcp_server.http.deadlines import BodyDeadlineMiddleware
@@ -136,6 +138,7 @@ def create_app(
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *(Route(path, no_oauth, methods=["GET", "POST"]) for path in OAUTH_PATHS),
+            Mount("/gateway", gateway_app(settings, db)),  # its own virtual keys, not the token: not in GUARDED_PATHS
             Mount("", web_app(db, settings, judge_server)),  # last: it answers every other path
         ]
     )

@@ -67,6 +67,10 @@ TOOLSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("CreateAlertRule", "ListAlerts", "DeleteAlertRule"),
     ),
     "tokens": ("access tokens with roles: make, list, revoke (admin only)", ("CreateToken", "ListTokens", "RevokeToken")),
+    "gateway": (
+        "the AI gateway's virtual keys and their spend",
+        ("ListGatewayKeys", "GetGatewayKey", "GetGatewaySpend"),
+    ),
 }  # fmt: skip
 """Toolset name -> (what it is for, its tools in the order tools/list gives them)."""
 

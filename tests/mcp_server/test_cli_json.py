@@ -55,6 +55,9 @@ READ = {
     "gate show": ["no_such_gate"],
     "tokens list": None,
     "tokens writes": ["no_such_token"],
+    "keys list": None,
+    "keys show": ["no_such_key"],
+    "keys spend": ["--key", "no_such_key"],
 }
 NOT_READ = {
     "serve", "stdio", "demo", "import", "backup", "evaluate", "optimize", "judge create", "judge align",
@@ -62,7 +65,8 @@ NOT_READ = {
     "prompts alias", "skills install", "labeling share", "labeling revoke", "monitors create", "monitors update",
     "monitors delete", "monitors backfill", "monitors run", "alerts create", "alerts delete",
     "issues discover", "issues update", "issues dataset", "issues judge", "gate create", "gate check",
-    "tokens create", "tokens revoke", "datasets export",  # prints JSON lines always (or writes them to --output)
+    "tokens create", "tokens revoke", "keys create", "keys revoke",
+    "datasets export",  # prints JSON lines always (or writes them to --output)
 }  # fmt: skip
 WRITE_WITH_JSON = {"evaluate": "Evaluate", "judge align": "AlignJudge"}
 """Commands that change the store and print the report the matching tool answers, with --json."""

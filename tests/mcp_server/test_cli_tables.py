@@ -68,6 +68,9 @@ async def _fill(db: Database) -> dict[str, Any]:
         await s.call("BackfillMonitor", name="errors")
         issue = (await s.call("DiscoverIssues"))["issues"][0]["issue_id"]
         await s.call("CreateGate", name="release", conditions=["latency/p90 <= 60000"], policies=["error_spans"])
+        from mcp_server.gateway.keys import create_key
+
+        create_key(db, "ci", ["fast", "backup"], rpm=60, tpm=100_000, budget_usd_day=5.0, budget_usd_month=100.0)
         await s.call("CreateAlertRule", name="all-pass", monitor="errors", condition="error_spans/pass_rate > 0.5",
                      min_judgments=1)  # fmt: skip
         await s.call("CreateToken", name="claude-code", role="read", expires="90d")
@@ -134,6 +137,9 @@ def _cases(made: dict[str, Any]) -> list[tuple[str, list[str], Any]]:
         ("tokens list", [], ("ListTokens", {})),
         ("issues show", [made["issue_id"]], ("GetIssue", {"issue_id": made["issue_id"]})),
         ("alerts list", ["--monitor", "errors"], ("ListAlerts", {"monitor": "errors"})),
+        ("keys list", [], ("ListGatewayKeys", {})),
+        ("keys show", ["ci"], ("GetGatewayKey", {"name": "ci"})),
+        ("keys spend", [], ("GetGatewaySpend", {})),
     ]  # fmt: skip
 
 
@@ -206,7 +212,8 @@ async def test_json_prints_what_the_matching_tool_answers_for_every_read_command
               "alerts create", "alerts delete",  # tests/mcp_server/alerts
               "issues discover", "issues update", "issues dataset", "issues judge",  # tests/mcp_server/issues
               "gate create", "gate check",  # tests/mcp_server/gates
-              "tokens create", "tokens revoke", "tokens writes"}  # tests/mcp_server/access
+              "tokens create", "tokens revoke", "tokens writes",  # tests/mcp_server/access
+              "keys create"}  # tests/mcp_server/gateway
     assert _commands_with("--json") == {command for command, _, _ in cases} | others
     db = Database(path)
     try:

@@ -6,6 +6,8 @@ function `(request_json) -> Reply` with `server.respond_with(fn)`. Every request
 
 Answers: a plain assistant message, tool calls, JSON content, any HTTP error with OpenAI's error
 body (429 with Retry-After, 500/503, 400 context_length_exceeded), and any of them after a delay.
+A request with "stream": true gets its answer as server-sent chunks, as OpenAI sends them (the text
+in pieces of `stream_piece_chars`, usage in a last chunk when stream_options.include_usage asks).
 A delayed answer waits on an event that `stop()` sets, so stopping never waits out a delay.
 
 It is http.server in a thread: the port is bound before `start()` returns (nothing to poll), each
@@ -145,6 +147,7 @@ class ScriptedOpenAI:
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.stream_piece_chars = 4  # a streamed answer's text comes in pieces this long
 
     # scripting
 
@@ -286,8 +289,34 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(reply.status, reply.raw_body.encode(), "text/html", reply.headers)
         elif reply.status >= 400:
             self._send(reply.status, {"error": dict(reply.error or {})}, reply.headers)
+        elif body.get("stream"):
+            self._send_stream(self.scripted._chat_answer(body, reply), body, reply.headers)
         else:
             self._send(reply.status, self.scripted._chat_answer(body, reply), reply.headers)
+
+    def _send_stream(self, answer: dict[str, Any], request: dict[str, Any], headers: Mapping[str, str]) -> None:
+        """`answer` as OpenAI's chat.completion.chunk events, then [DONE]."""
+        choice = answer["choices"][0]
+        message = choice["message"]
+        base = {"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"],
+                "model": answer["model"]}
+        step = self.scripted.stream_piece_chars
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+        chunks = [chunk({"role": "assistant", "content": ""})]
+        content = message.get("content") or ""
+        chunks += [chunk({"content": content[i:i + step]}) for i in range(0, len(content), step)]
+        for index, call in enumerate(message.get("tool_calls") or []):
+            chunks.append(chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                                 "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+            chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]}))
+        chunks.append(chunk({}, choice["finish_reason"]))
+        if (request.get("stream_options") or {}).get("include_usage"):
+            chunks.append({**base, "choices": [], "usage": answer["usage"]})
+        events = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+        self._send_bytes(200, events, "text/event-stream", headers)
 
     def _record(self, body: Any) -> RecordedRequest:
         request = RecordedRequest(
