@@ -9,9 +9,7 @@ other: it is how the first tokens are made over MCP, and it is never stored.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import sqlite3
 import time
 from typing import Literal
@@ -19,7 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mcp_server.access.roles import OPERATOR, ROLES, Access, Role, at_least
-from mcp_server.tooling.timestamps import duration_s, iso_time
+from mcp_server.tooling.credentials import credential_state, lifetime_s, new_secret, secret_hash
+from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import tokens as store
 from store.errors import InvalidArgument
@@ -32,10 +31,6 @@ MAX_EXPIRES_DAYS = 3650
 ACTIVE_CHECK_S = 1.0
 """How long `Credentials.required` trusts its last count of active tokens: a token made or revoked by
 another process takes effect within this."""
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class TokenInfo(BaseModel):
@@ -73,9 +68,7 @@ class WriteList(BaseModel):
 
 
 def _state(record: store.TokenRecord, now_ns: int) -> str:
-    if record.revoked_ns is not None:
-        return "revoked"
-    return "expired" if record.expires_ns is not None and record.expires_ns <= now_ns else "active"
+    return credential_state(record.revoked_ns, record.expires_ns, now_ns)
 
 
 def _info(record: store.TokenRecord, now_ns: int) -> dict:
@@ -96,13 +89,7 @@ def _check_role(role: str) -> Role:
 def _expires_ns(expires: str | None, now_ns: int) -> int | None:
     if expires is None:
         return None
-    seconds = duration_s(expires) or 0
-    if seconds <= 0 or seconds > MAX_EXPIRES_DAYS * 86_400:
-        raise InvalidArgument(
-            f"expires {expires[:40]!r} is not a duration from 1m to {MAX_EXPIRES_DAYS}d; give a number and a unit "
-            "m (minutes), h, d or w, e.g. 90d; leave it out for a token that lasts until revoked."
-        )
-    return now_ns + seconds * 1_000_000_000
+    return now_ns + lifetime_s(expires, max_days=MAX_EXPIRES_DAYS, forever="leave it out for a token that lasts until revoked") * 1_000_000_000
 
 
 def create_token(
@@ -119,7 +106,7 @@ def create_token(
         )
     now = time.time_ns()
     expires_ns = _expires_ns(expires, now)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = new_secret(TOKEN_PREFIX)
     record = store.create_token(
         db, name, role, secret_hash(token), token[:10], created_by=by.token_name, expires_ns=expires_ns
     )

@@ -9,16 +9,6 @@ from typing import Any
 
 from mcp_server.settings import Settings, split_list
 from mcp_server.terminal.commands import AddCommand, database, json_option, print_answer
-from store.errors import InvalidArgument
-
-
-def _duration_s(text: str) -> float:
-    from mcp_server.tooling.timestamps import duration_s
-
-    seconds = duration_s(text)
-    if seconds is None or seconds <= 0:
-        raise InvalidArgument(f"--expires {text[:40]!r} is not a duration such as 30d, 12h or 90m.")
-    return float(seconds)
 
 
 def _usd(value: float | None) -> str:
@@ -28,12 +18,14 @@ def _usd(value: float | None) -> str:
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     from mcp_server.gateway.keys import create_key
     from mcp_server.gateway.routes import load_config
+    from mcp_server.tooling.credentials import lifetime_s
 
     config = load_config(settings.gateway_config) if settings.gateway_config else None
+    expires_in_s = lifetime_s(args.expires, option="--expires") if args.expires else None
     with database(settings) as db:
         made = create_key(db, args.name, split_list(args.routes), rpm=args.rpm, tpm=args.tpm,
                           budget_usd_day=args.budget_usd_day, budget_usd_month=args.budget_usd_month,
-                          alert_at=args.alert_at, expires_in_s=_duration_s(args.expires) if args.expires else None,
+                          alert_at=args.alert_at, expires_in_s=expires_in_s,
                           config=config)  # fmt: skip
     if args.json:
         print_answer(args, made, print)

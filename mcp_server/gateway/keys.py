@@ -1,6 +1,6 @@
 """Virtual keys: who may call which routes, how fast and for how much. A key's secret is shown once,
-when it is made; the store keeps its SHA-256 (the secret is 256 random bits, so a plain hash is
-enough: there is nothing to guess) and a short prefix to tell keys apart in listings.
+when it is made; the store keeps its SHA-256 (mcp_server.tooling.credentials) and a short prefix to
+tell keys apart in listings.
 
 Clients send the secret as 'Authorization: Bearer KEY' (OpenAI SDKs) or 'x-api-key: KEY'
 (Anthropic SDKs); both are accepted on every gateway endpoint. These keys are not the server's
@@ -10,9 +10,7 @@ Clients send the secret as 'Authorization: Bearer KEY' (OpenAI SDKs) or 'x-api-k
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-import secrets
 import time
 import uuid
 
@@ -20,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.gateway.errors import GatewayError
 from mcp_server.gateway.routes import ROUTE_NAME, GatewayConfig
+from mcp_server.tooling.credentials import credential_state, new_secret, secret_hash
 from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import gateway as store
@@ -58,17 +57,8 @@ class KeyList(BaseModel):
     keys: list[GatewayKey]
 
 
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def state_of(record: store.KeyRecord, now_ns: int | None = None) -> str:
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    if record.revoked_ns is not None:
-        return "revoked"
-    if record.expires_ns is not None and record.expires_ns <= now_ns:
-        return "expired"
-    return "active"
+    return credential_state(record.revoked_ns, record.expires_ns, time.time_ns() if now_ns is None else now_ns)
 
 
 def answer(record: store.KeyRecord) -> GatewayKey:
@@ -106,7 +96,7 @@ def create_key(
         raise InvalidArgument(f"--alert-at is a share of the budget, above 0 and at most 1 (e.g. 0.8); got {alert_at}.")
     if expires_in_s is not None and expires_in_s <= 0:
         raise InvalidArgument("--expires is a duration in the future, e.g. 30d or 12h.")
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret(SECRET_PREFIX)
     now = time.time_ns()
     record = store.KeyRecord(
         key_id="gk-" + uuid.uuid4().hex[:16], name=name, prefix=secret[:DISPLAY_CHARS], routes=list(dict.fromkeys(routes)),

@@ -11,8 +11,6 @@ mcp_server.web.api.share serves them to the labeling page.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 from typing import Any
 
@@ -29,7 +27,8 @@ from mcp_server.labeling.queue import (
     skip_item,
     submit_label,
 )
-from mcp_server.tooling.timestamps import duration_s, iso_time
+from mcp_server.tooling.credentials import credential_state, lifetime_s, new_secret, secret_hash
+from mcp_server.tooling.timestamps import iso_time
 from store import Database
 from store import labeling as sessions
 from store import labeling_links as store
@@ -84,25 +83,13 @@ class Submitted(BaseModel):
     next_pending_trace_id: str | None
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def parse_expires(text: str) -> int:
     """Seconds from a duration such as '30m', '12h', '7d' or '2w'; else an InvalidArgument saying the form."""
-    seconds = duration_s(text) or 0
-    if seconds <= 0 or seconds > MAX_EXPIRES_DAYS * 86_400:
-        raise InvalidArgument(
-            f"expires {text[:40]!r} is not a duration from 1m to {MAX_EXPIRES_DAYS}d; give a number and a unit "
-            "m (minutes), h, d or w, e.g. 7d."
-        )
-    return seconds
+    return lifetime_s(text, max_days=MAX_EXPIRES_DAYS)
 
 
 def _state(record: store.LabelingLinkRecord, now_ns: int) -> str:
-    if record.revoked_ns is not None:
-        return "revoked"
-    return "expired" if record.expires_ns <= now_ns else "active"
+    return credential_state(record.revoked_ns, record.expires_ns, now_ns)
 
 
 def _info(record: store.LabelingLinkRecord, session_name: str, now_ns: int) -> dict[str, Any]:
@@ -124,9 +111,9 @@ def share_session(db: Database, session: str, *, labeler: str | None = None, exp
     if labeler is not None:
         labeler = check_labeler(record, labeler)
     seconds = parse_expires(expires)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = new_secret(TOKEN_PREFIX)
     link = store.create_link(
-        db, record.session_id, token_hash(token), labeler=labeler, expires_ns=time.time_ns() + seconds * 1_000_000_000
+        db, record.session_id, secret_hash(token), labeler=labeler, expires_ns=time.time_ns() + seconds * 1_000_000_000
     )
     return SharedLink(**_info(link, record.name, time.time_ns()), token=token, path=f"{LABEL_PATH}#{token}")
 
@@ -158,7 +145,7 @@ def open_link(db: Database, token: str | None) -> store.LabelingLinkRecord:
     ask = "ask whoever sent you the link for a new one (tracejudge labeling share)."
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise LinkRefused(f"this page needs a labeling link's token (it starts {TOKEN_PREFIX!r}); {ask}")
-    link = store.find_link(db, token_hash(token))
+    link = store.find_link(db, secret_hash(token))
     if link is None:
         raise LinkRefused(f"this labeling link is not known to this server; {ask}")
     state = _state(link, time.time_ns())

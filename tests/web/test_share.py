@@ -14,7 +14,8 @@ import httpx2
 import pytest
 
 from mcp_server.cli import main
-from mcp_server.labeling.links import TOKEN_PREFIX, token_hash
+from mcp_server.labeling.links import TOKEN_PREFIX
+from mcp_server.tooling.credentials import secret_hash
 from store import Database, labeling_links
 from tests.support.live_server import LiveServer
 from tests.web.conftest import demo_server
@@ -155,7 +156,7 @@ async def test_revoked_expired_and_unknown_links_open_nothing(server: LiveServer
     try:
         lapsed = TOKEN_PREFIX + "lapsed"
         session_id = labeling_links.list_links(db)[0][0].session_id
-        labeling_links.create_link(db, session_id, token_hash(lapsed), labeler=None, expires_ns=time.time_ns() - 1)
+        labeling_links.create_link(db, session_id, secret_hash(lapsed), labeler=None, expires_ns=time.time_ns() - 1)
     finally:
         db.close()
     expired = httpx2.get(f"{server.url}/api/label/items", headers=linked(lapsed))
