@@ -48,18 +48,35 @@ _SIGNALS: tuple[tuple[str, float, str], ...] = (
      r"\b(previous|prior|above|earlier|preceding|former|original|initial|all|any|your|the|these|those|system|safety|developer)"
      r"\b[\w\s,'-]{0,30}?\b(instructions?|prompts?|rules|directions|directives|guidelines|guidance|context|constraints|"
      r"programming|restrictions|commands|orders|policies|polic(y|ies)|filters?)\b"),
+    ("instruction_override", 0.5, r"\b(ignore|disregard|forget|skip|bypass)\b[\w\s,'-]{0,30}\b(safety|security|content|ethical)\b"
+     r"[\w\s,'-]{0,10}\b(stuff|measures|protocols|checks|features|settings|training|concerns)\b"),
+    ("instruction_override", 0.5, r"\b(administrator|admin|developer|system|root|operator) (override|command|access granted)\b"),
     ("instruction_override", 0.5, r"\b(new|updated|revised|real|actual|secret|hidden|additional) (instructions?|task|orders|directives?)\s*[:\-]"),
     ("instruction_override", 0.45, r"\bfrom now on,? (you|your|u)\b"),
+    ("instruction_override", 0.5, r"\bforget (everything|anything|all|any|what)\b[\w\s,'-]{0,30}\b(before|previous|prior|told|learned|"
+     r"knowledge|instructions|conversations?|from)\b"),
     ("instruction_override", 0.35, r"\b(do not|don't|never) (follow|obey|listen to|adhere to) (your|the|any)\b"),
     ("instruction_override", 0.45, r"\binstead,? (you (must|will|should)|do the following|respond with|say|output)\b"),
     ("role_play_jailbreak", 0.6, r"\b(dan|stan|dude|anti-dan|aim|evil ?bot|betterdan|jailbroken?|jail ?break(ing)?|unfiltered ai)\b"
      r"[\w\s,'-]{0,40}\b(mode|can do anything|stands for|prompt|persona|character|which|who)\b"),
     ("role_play_jailbreak", 0.7, r"\bdo anything now\b"),
-    ("role_play_jailbreak", 0.6, r"\b(developer|god|dev|debug|sudo|admin|unrestricted|unlocked|opposite|evil) mode\b"),
-    ("role_play_jailbreak", 0.5, r"\b(no|without( any)?|free of|free from|broken free of|not bound by|ignore all) "
+    ("role_play_jailbreak", 0.6, r"\b(developer|god|dev|debug|debugging|sudo|admin|unrestricted|unlocked|opposite|evil|maintenance|diagnostic) mode\b"),
+    ("role_play_jailbreak", 0.5, r"\b(no|without( any)?|free of( all| any)?|free from( all| any)?|broken free of|not bound by|ignore all) "
      r"(ethical |moral |content |safety )?(restrictions|limitations|limits|filters|censorship|guidelines|rules|boundaries|"
      r"constraints|morals|ethics)\b"),
     ("role_play_jailbreak", 0.4, r"\b(stay|remain|keep|break(ing)?) (in|out of) character\b"),
+    ("role_play_jailbreak", 0.5, r"\bno matter how (dangerous|reckless|immoral|unethical|illegal|inappropriate|offensive|"
+     r"harmful|explicit|inhumane|wrong)\b"),
+    ("role_play_jailbreak", 0.5, r"\b(doesn't|does not|don't|do not|never|won't|will not|doesnt|dont)\b[\w\s,'-]{0,12}"
+     r"\b(have|has|follow|abide by|adhere to|care about|obey|respect)\b[\w\s,'-]{0,12}\b(ethical|moral|ethics|morals|"
+     r"principles|content policies|guidelines|filters|censorship)\b"),
+    ("role_play_jailbreak", 0.45, r"\b(will|must|shall|should|would)? ?(never|not|cannot|can't)\b[\w\s,'-]{0,10}\b(refuse|decline|"
+     r"say no|tell me (that )?(it|you|he|she) can'?t|say (that )?(it|you|he|she) can'?t)\b"),
+    ("role_play_jailbreak", 0.45, r"\b(you are|you're) (not|no longer) (chat ?gpt|an ai|a language model|an assistant|bound|claude)\b"),
+    ("role_play_jailbreak", 0.4, r"\b(immerse yourself|fully immerse|embody) (into |in )?(the )?(role|persona|character)\b"),
+    ("role_play_jailbreak", 0.3, r"\b(an? )?(ai|language model|chatbot|model|bot)\b[\w\s,'-]{0,10}\b(called|named)\b"),
+    ("role_play_jailbreak", 0.3, r"\bwhich stands for\b"),
+    ("role_play_jailbreak", 0.4, r"\b(simulate|enable|activate|enter)\b[\w\s,'-]{0,15}\bmode\b|\bmode (enabled|activated)\b"),
     ("role_play_jailbreak", 0.4, r"\b(pretend|imagine|act as if|roleplay as|role-play as|act as|behave as)\b[\w\s,'-]{0,40}"
      r"\b(no|without|unrestricted|unfiltered|uncensored|amoral|immoral|evil|never refuses?)\b"),
     ("role_play_jailbreak", 0.35, r"\b(amoral|uncensored|unfiltered|unrestricted|unethical|immoral)\b"),
@@ -72,18 +89,30 @@ _SIGNALS: tuple[tuple[str, float, str], ...] = (
     ("system_prompt_exfiltration", 0.6, r"\b(repeat|print|output|echo|copy)\b[\w\s,'-]{0,30}\b(words|text|everything|all|content)\b"
      r"[\w\s,'-]{0,20}\b(above|before this|prior to this|so far)\b"),
     ("system_prompt_exfiltration", 0.5, r"\bbeginning with ['\"]?you are\b"),
+    ("system_prompt_exfiltration", 0.6, r"\byour (initial|starting|original|hidden|secret|system|first|underlying|internal|preset|"
+     r"pre-?set|confidential) (instructions?|prompt|configuration|setup|directives|rules|message)\b"),
+    ("system_prompt_exfiltration", 0.5, r"\b(instructions?|prompt|rules|directives)\b[\w\s,'-]{0,20}\b(you (were|have been|are) "
+     r"(given|told|provided|programmed)|given to you|at the (beginning|start) of (this|the) (conversation|chat|session))\b"),
+    ("system_prompt_exfiltration", 0.4, r"\b(system ?prompt|initial prompt|initiali[sz]ation string|pre-?prompt)\b"),
+    ("system_prompt_exfiltration", 0.5, r"\b(what (were|was) you told|i was instructed to|my instructions are|"
+     r"what are you not (supposed|allowed) to (tell|say|reveal))\b"),
+    ("system_prompt_exfiltration", 0.6, r"\b(print|output|reveal|show|give|list|leak|tell|display)\b[\w\s,'-]{0,30}\b(api ?keys?|"
+     r"passwords?|credentials|secrets|access tokens?)\b[\w\s,'-]{0,30}\b(context|memory|conversation|prompt|system|configuration)\b"),
     ("tool_call_hijack", 0.5, r"\b(ai|assistant|model|llm|chatbot|agent|gpt|claude|bot)s?\b[,:]? (please )?(you must|you should|"
      r"must|should now|ignore|disregard|do not|don't|now)\b"),
     ("tool_call_hijack", 0.55, r"\b(important|urgent|attention|note|message|instructions?) (message |instructions? |note )?"
      r"(for|to) (the )?(ai|assistant|model|llm|chatbot|agent|bot)\b"),
     ("tool_call_hijack", 0.45, r"\b(call|invoke|use|run|execute|trigger) (the )?[\w.-]+ (tool|function|api|plugin|command)\b"),
-    ("tool_call_hijack", 0.5, r"\b(send|forward|email|e-mail|transfer|upload|post|exfiltrate|leak)\b[\w\s,'-]{0,50}\b(to|at)\b"
+    # asking to send something to an address is ordinary from a user; with another signal it tips the score
+    ("tool_call_hijack", 0.4, r"\b(send|forward|email|e-mail|transfer|upload|post|exfiltrate|leak)\b[\w\s,'-]{0,50}\b(to|at)\b"
      r"[\w\s,'-]{0,20}(https?://|\S+@\S+\.\w+|attacker|external)"),
     ("tool_call_hijack", 0.6, r"!\[[^\]]*\]\(https?://[^)\s]*[?&][\w-]+=[^)]*\)"),
     ("tool_call_hijack", 0.6, r"(<\|im_start\|>\s*system|<\|system\|>|<\|im_end\|>|</?system>|\[/?inst\]|<<\s*sys\s*>>|"
      r"^\s*#{2,}\s*(system|instruction)s?\b|^\s*(system|assistant)\s*:)"),
+    ("tool_call_hijack", 0.5, r"<!--[^>]{0,300}\b(important|instructions?|assistant|ai|model|when (summari[sz]ing|reading|you read))\b"),
+    ("tool_call_hijack", 0.35, r"\bwithout (the user's |user |any |asking for )?(approval|confirmation|permission|consent|asking)\b"),
     ("tool_call_hijack", 0.45, r"\b(execute|run) (the following|this|these) (commands?|code|script|shell)\b"),
-    ("obfuscation", 0.5, r"\b(decode|decipher|decrypt|translate|convert)\b[\w\s,'-]{0,30}\b(and|then)\b[\w\s,'-]{0,10}"
+    ("obfuscation", 0.5, r"\b(decode|decipher|decrypt|translate|convert|apply rot-?13|rot-?13|reverse)\b[\w\s,'-]{0,30}\b(and|then)\b[\w\s,'-]{0,10}"
      r"\b(follow|execute|obey|do|run|comply|act on)\b"),
 )
 _COMPILED = tuple((family, weight, re.compile(pattern, re.MULTILINE)) for family, weight, pattern in _SIGNALS)
@@ -162,6 +191,8 @@ def _signals(normalized: str, origin: list[int]) -> list[Detection]:
 def _normalize(text: str) -> tuple[str, list[int], list[Detection]]:
     """The text lowercased and de-obfuscated, the index in `text` of each of its characters, and
     the obfuscation signals met on the way."""
+    if text.isascii():  # nothing to fold: the common case, without a loop over characters
+        return _collapsed(text.lower(), list(range(len(text))), [])
     chars: list[str] = []
     origin: list[int] = []
     invisible: list[int] = []
@@ -179,11 +210,15 @@ def _normalize(text: str) -> tuple[str, list[int], list[Detection]]:
     found: list[Detection] = []
     if len(invisible) >= 2:
         found.append(Detection("obfuscation", invisible[0], invisible[-1] + 1, INVISIBLE_WEIGHT))
-    if not text.isascii():
-        found += _mixed_script(text)
-    normalized = re.sub(r"\s+", lambda m: " " if "\n" not in m.group() else "\n", "".join(chars))
-    if len(normalized) != len(chars):
-        origin = _collapse_origin("".join(chars), origin)
+    found += _mixed_script(text)
+    return _collapsed("".join(chars), origin, found)
+
+
+def _collapsed(folded: str, origin: list[int], found: list[Detection]) -> tuple[str, list[int], list[Detection]]:
+    """Runs of white space as one (a newline where the run holds one), letters spaced one by one joined."""
+    normalized = re.sub(r"\s+", lambda m: " " if "\n" not in m.group() else "\n", folded)
+    if len(normalized) != len(folded):
+        origin = _collapse_origin(folded, origin)
     joined = _SPACED.sub(lambda m: m.group().replace(" ", ""), normalized)
     if joined != normalized:
         origin = _join_origin(normalized, origin)

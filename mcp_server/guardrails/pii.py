@@ -24,7 +24,7 @@ none), dates of birth, passport and driving-licence numbers (presidio's patterns
 too low without a model's context to be told from any other code), and secrets in a form none of
 the patterns knows that are also too short or too regular for the entropy measure (a password
 like 'hunter2'). Phone numbers are recognized for presidio's default regions (US, UK, DE, FR, IL,
-IN, CA, BR) and in international form (+NN ...).
+IN, CA, BR; presidio's 'UK' as GB) and in international form (+NN ...).
 
 The heavy parts (presidio, spaCy: about a second) are imported on first use, not with this module.
 """
@@ -114,6 +114,10 @@ SECRET_TYPES: dict[str, str] = {
     "PRIVATE_KEY": "private_key:PrivateKeyDetector",
     "URL_CREDENTIALS": "basic_auth:BasicAuthDetector",
 }
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")
+"""Where a number without a country code is read as a phone number: presidio's default regions, with
+GB for its "UK", which libphonenumber does not know. More regions find more numbers and mistake more
+digit runs for them (27 European and Commonwealth regions: recall 0.45 -> 0.67, precision 0.75 -> 0.46)."""
 HIGH_ENTROPY = "HIGH_ENTROPY_TOKEN"
 ENTITY_TYPES: tuple[str, ...] = (*PRESIDIO_TYPES, *SECRET_TYPES, HIGH_ENTROPY)
 """Every entity type the detector knows; a guardrail's `entities` picks among them (default all)."""
@@ -194,6 +198,16 @@ def _analyzer() -> Any:
         for entity, class_name in _PRESIDIO_RECOGNIZERS.items():
             if entity == "EMAIL_ADDRESS":
                 recognizers.append(_offline_email_recognizer())
+            elif entity == "CREDIT_CARD":
+                # presidio's pattern misses 2-series Mastercards (2221-2720) and 19-digit Visas;
+                # Luhn still decides
+                extra = predefined.CreditCardRecognizer.PATTERNS[0].__class__(
+                    "card (2-series, 19 digits)", r"\b(?:2[2-7]\d{2}(?:[- ]?\d{4}){3}|4\d{3}(?:[- ]?\d{4}){3}[- ]?\d{3})\b", 0.3
+                )
+                patterns = [*predefined.CreditCardRecognizer.PATTERNS, extra]
+                recognizers.append(predefined.CreditCardRecognizer(patterns=patterns, supported_language="en"))
+            elif entity == "PHONE_NUMBER":
+                recognizers.append(predefined.PhoneRecognizer(supported_regions=PHONE_REGIONS, supported_language="en"))
             else:
                 recognizers.append(getattr(predefined, class_name)(supported_language="en"))
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
