@@ -5,7 +5,8 @@ What it uses, and why (measured in bench/guardrails.py, figures in BENCHMARKS.md
   pipeline (spacy.blank('en'): a tokenizer, no model). Presidio validates what it matches: payment
   cards by Luhn, IBANs by their mod-97 checksum, national ids by their check digits where they have
   one, phone numbers through Google's libphonenumber (phonenumbers), so '4111 1111 1111 1112' or a
-  mistyped IBAN is not reported. The blank pipeline gives presidio tokens, so its context enhancer
+  mistyped IBAN is not reported. Its card pattern is widened to 2-series Mastercards and 19-digit
+  Visas (still Luhn-checked). The blank pipeline gives presidio tokens, so its context enhancer
   still raises a match's score when a word like 'ssn', 'card' or 'phone' stands near it.
   Presidio's own default engine is not used: it downloads a spaCy model on first use (it tried
   to reach raw.githubusercontent.com here), and its email check calls tldextract, which fetches the
@@ -126,6 +127,7 @@ SECRET_SCORE = 0.9  # a match of a vendor's documented key format
 ENTROPY_SCORE = 0.6
 ENTROPY_LIMIT = 4.5  # bits per character: detect-secrets' default for base64 strings
 _TOKEN = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_=-]{24,}(?![A-Za-z0-9+/_=-])")
+_MORE_CARDS = r"\b(?:2[2-7]\d{2}(?:[- ]?\d{4}){3}|4\d{3}(?:[- ]?\d{4}){3}[- ]?\d{3})\b"
 _SECRET_IN_GROUP = frozenset({"AWS_ACCESS_KEY", "NPM_TOKEN", "URL_CREDENTIALS"})
 _JWT_TAIL = re.compile(r"[A-Za-z0-9_=.+/-]*")
 _KEY_BLOCK_END = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----")
@@ -171,7 +173,7 @@ def detect(text: str, entities: Sequence[str] | None = None, *, min_score: float
 
 def _without_overlaps(found: list[Detection]) -> list[Detection]:
     kept: list[Detection] = []
-    for d in sorted(found, key=lambda d: (-d.score, -(d.end - d.start), d.start)):
+    for d in sorted(found, key=lambda d: (-d.score, -(d.end - d.start), d.start, d.type)):
         if all(d.end <= k.start or d.start >= k.end for k in kept):
             kept.append(d)
     return sorted(kept, key=lambda d: d.start)
@@ -187,31 +189,37 @@ def _presidio(text: str, entities: list[str]) -> list[Detection]:
             for r in results if r.entity_type in _FROM_PRESIDIO]  # fmt: skip
 
 
-@functools.cache
-def _analyzer() -> Any:
-    """Presidio's engine with our recognizers over a blank spaCy pipeline, built once (a second)."""
-    with _lock:
-        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer import predefined_recognizers as predefined
+_engine: list[Any] = []
 
-        recognizers = []
-        for entity, class_name in _PRESIDIO_RECOGNIZERS.items():
-            if entity == "EMAIL_ADDRESS":
-                recognizers.append(_offline_email_recognizer())
-            elif entity == "CREDIT_CARD":
-                # presidio's pattern misses 2-series Mastercards (2221-2720) and 19-digit Visas;
-                # Luhn still decides
-                extra = predefined.CreditCardRecognizer.PATTERNS[0].__class__(
-                    "card (2-series, 19 digits)", r"\b(?:2[2-7]\d{2}(?:[- ]?\d{4}){3}|4\d{3}(?:[- ]?\d{4}){3}[- ]?\d{3})\b", 0.3
-                )
-                patterns = [*predefined.CreditCardRecognizer.PATTERNS, extra]
-                recognizers.append(predefined.CreditCardRecognizer(patterns=patterns, supported_language="en"))
-            elif entity == "PHONE_NUMBER":
-                recognizers.append(predefined.PhoneRecognizer(supported_regions=PHONE_REGIONS, supported_language="en"))
-            else:
-                recognizers.append(getattr(predefined, class_name)(supported_language="en"))
-        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
-        return AnalyzerEngine(registry=registry, nlp_engine=_blank_engine(), supported_languages=["en"])
+
+def _analyzer() -> Any:
+    """Presidio's engine with our recognizers over a blank spaCy pipeline, built once (a second),
+    by the first of the worker threads that asks."""
+    with _lock:
+        if not _engine:
+            _engine.append(_build_analyzer())
+        return _engine[0]
+
+
+def _build_analyzer() -> Any:
+    from presidio_analyzer import AnalyzerEngine, Pattern, RecognizerRegistry
+    from presidio_analyzer import predefined_recognizers as predefined
+
+    recognizers = []
+    for entity, class_name in _PRESIDIO_RECOGNIZERS.items():
+        if entity == "EMAIL_ADDRESS":
+            recognizers.append(_offline_email_recognizer())
+        elif entity == "CREDIT_CARD":
+            # presidio's pattern misses 2-series Mastercards (2221-2720) and 19-digit Visas; Luhn still decides
+            wider = Pattern("card (2-series, 19 digits)", _MORE_CARDS, 0.3)
+            patterns = [*predefined.CreditCardRecognizer.PATTERNS, wider]
+            recognizers.append(predefined.CreditCardRecognizer(patterns=patterns, supported_language="en"))
+        elif entity == "PHONE_NUMBER":
+            recognizers.append(predefined.PhoneRecognizer(supported_regions=PHONE_REGIONS, supported_language="en"))
+        else:
+            recognizers.append(getattr(predefined, class_name)(supported_language="en"))
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+    return AnalyzerEngine(registry=registry, nlp_engine=_blank_engine(), supported_languages=["en"])
 
 
 def _offline_email_recognizer() -> Any:
