@@ -72,3 +72,19 @@ def test_unknown_entity_types_are_refused_naming_them() -> None:
         check_entities(["EMAIL", "PASSWORD"])
     assert set(check_entities(ENTITY_TYPES)) == set(ENTITY_TYPES)
     assert placeholder("CREDIT_CARD") == "[CREDIT_CARD]"
+
+
+def test_building_and_running_the_detector_reaches_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    # presidio's default engine downloads a spaCy model and its email check fetches the public-suffix
+    # list; ours must do neither (a fresh engine, as the first call of a process builds it)
+    import socket
+
+    from mcp_server.guardrails import pii
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the detector reached for the network: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    results = pii._build_analyzer().analyze(text="write to jane@example.co.uk", language="en", entities=["EMAIL_ADDRESS"])
+    assert [r.entity_type for r in results] == ["EMAIL_ADDRESS"]
