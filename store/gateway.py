@@ -35,6 +35,8 @@ class KeyRecord(BaseModel):
     created_ns: int = 0
     expires_ns: int | None = None
     revoked_ns: int | None = None
+    guardrails: list[str] = []
+    """Guardrails applied to this key's calls besides those of the route it calls."""
 
 
 class SpendRow(BaseModel):
@@ -60,14 +62,14 @@ class BudgetAlertRecord(BaseModel):
 
 _KEY_COLUMNS = (
     "key_id, name, prefix, routes, rpm, tpm, budget_usd_day, budget_usd_month, alert_at, created_ns, expires_ns, "
-    "revoked_ns"
+    "revoked_ns, guardrails"
 )
 
 
 def _key(row: Any) -> KeyRecord:
     return KeyRecord(key_id=row[0], name=row[1], prefix=row[2], routes=json.loads(row[3]), rpm=row[4], tpm=row[5],
                      budget_usd_day=row[6], budget_usd_month=row[7], alert_at=row[8], created_ns=row[9],
-                     expires_ns=row[10], revoked_ns=row[11])  # fmt: skip
+                     expires_ns=row[10], revoked_ns=row[11], guardrails=json.loads(row[12]))  # fmt: skip
 
 
 def create_key(db: Database, record: KeyRecord, secret_sha256: str) -> KeyRecord:
@@ -75,10 +77,10 @@ def create_key(db: Database, record: KeyRecord, secret_sha256: str) -> KeyRecord
     try:
         with db.transaction() as conn:
             conn.execute(
-                f"INSERT INTO gateway_keys ({_KEY_COLUMNS}, secret_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO gateway_keys ({_KEY_COLUMNS}, secret_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.key_id, record.name, record.prefix, json.dumps(record.routes), record.rpm, record.tpm,
                  record.budget_usd_day, record.budget_usd_month, record.alert_at, record.created_ns,
-                 record.expires_ns, record.revoked_ns, secret_sha256),
+                 record.expires_ns, record.revoked_ns, json.dumps(record.guardrails), secret_sha256),
             )  # fmt: skip
     except sqlite3.IntegrityError:
         raise InvalidArgument(

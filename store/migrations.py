@@ -650,7 +650,7 @@ def _m018_gateway(conn: sqlite3.Connection) -> None:
         "CREATE TABLE gateway_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, "
         "secret_sha256 TEXT NOT NULL UNIQUE, routes TEXT NOT NULL, rpm INTEGER, tpm INTEGER, budget_usd_day REAL, "
         "budget_usd_month REAL, alert_at REAL NOT NULL, created_ns INTEGER NOT NULL, expires_ns INTEGER, "
-        "revoked_ns INTEGER)"
+        "revoked_ns INTEGER, guardrails TEXT NOT NULL DEFAULT '[]')"
     )
     conn.execute(
         "CREATE TABLE gateway_spend (key_id TEXT NOT NULL REFERENCES gateway_keys(key_id), day TEXT NOT NULL, "

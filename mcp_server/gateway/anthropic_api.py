@@ -69,9 +69,8 @@ async def messages(gateway: Gateway, request: Request, body: Any) -> Response:
             response = await gateway.complete(prepared)
             return JSONResponse(_adapter().translate_completion_output_params(response))
         forwarded = await gateway.forward(prepared, stream=True)
+        chunks = await gateway.stream(prepared, forwarded)
     except GatewayError as exc:
         return error_response(exc)
-    events = _adapter().translate_completion_output_params_streaming(
-        gateway.relay(prepared, forwarded), model=forwarded.route.model.split("/", 1)[-1]
-    )
+    events = _adapter().translate_completion_output_params_streaming(chunks, model=forwarded.route.model.split("/", 1)[-1])
     return StreamingResponse(events, media_type="text/event-stream")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +26,9 @@ from mcp_server.http.body import BodyBudget, BodyTooLarge, BudgetExhausted, Corr
 from mcp_server.settings import Settings
 from store import Database
 
+if TYPE_CHECKING:
+    from mcp_server.judges.runner import JudgeServer
+
 NOT_CONFIGURED = (
     "this server has no AI gateway configured; start it with `tracejudge serve --gateway-config routes.toml` (or "
     "TRACEJUDGE_GATEWAY_CONFIG=routes.toml), a TOML file of [routes.NAME] tables (model, api_base, api_key_env), and "
@@ -33,11 +36,12 @@ NOT_CONFIGURED = (
 )
 
 
-def gateway_app(settings: Settings, db: Database) -> Router:
-    """The /gateway routes over `db`; the configuration file is read (and a bad one refused) here, at startup."""
+def gateway_app(settings: Settings, db: Database, judge_server: JudgeServer | None = None) -> Router:
+    """The /gateway routes over `db`; the configuration file is read (and a bad one refused) here, at startup.
+    `judge_server`: what an agent judge used as a guardrail investigates through."""
     if settings.gateway_config is None:
         return Router(routes=[Route("/{rest:path}", _not_configured, methods=["GET", "POST"])])
-    gateway = Gateway(db, load_config(settings.gateway_config))
+    gateway = Gateway(db, load_config(settings.gateway_config), settings=settings, judge_server=judge_server)
     budget = BodyBudget(settings.max_buffered_body_bytes, settings.max_buffered_body_bytes_per_client
                         or settings.max_buffered_body_bytes // 2)  # fmt: skip
 

@@ -112,6 +112,8 @@ def register_key_commands(sub: Any, add: AddCommand) -> None:
     create.add_argument("--budget-usd-month", type=float, default=None, help="USD per calendar month (UTC)")
     create.add_argument("--alert-at", type=float, default=0.8, help="share of a budget that records an alert (default 0.8)")
     create.add_argument("--expires", default=None, metavar="DURATION", help="e.g. 30d or 12h (default: never)")
+    create.add_argument("--guardrails", default=None, metavar="G1,G2",
+                        help="guardrails of the gateway file applied to this key's calls besides its route's")
     create.add_argument("--gateway-config", type=Path, default=None, metavar="PATH",
                         help="check --routes against this file (or $TRACEJUDGE_GATEWAY_CONFIG)")  # fmt: skip
     create.add_argument("--json", action="store_true", help="print the key and its secret as JSON")

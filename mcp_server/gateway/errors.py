@@ -8,6 +8,8 @@ retry 408, 409, 429 and 5xx by themselves, honouring Retry-After):
 - 402 over a budget. Not 429: a day's or a month's budget does not come back in seconds, and an
   SDK that retried it would only send the same refused call again; 402 (Anthropic's billing_error)
   is not retried, so the caller sees at once that the key is out of money until the period ends.
+- 400 (code guardrail_blocked) a request or an answer a guardrail blocked, naming the guardrail: the
+  same call would be blocked again, so nothing should retry it.
 - a provider's own 4xx passes through with its status; a provider 5xx, timeout or connection
   failure that every fallback met too is 502 (504 for a timeout): the gateway is up, the upstream is not.
 """
@@ -18,7 +20,7 @@ from typing import Any, Literal
 
 Kind = Literal[
     "authentication", "permission", "not_found", "invalid_request", "rate_limit", "budget", "too_large",
-    "timeout", "upstream", "unavailable",
+    "timeout", "upstream", "unavailable", "guardrail",
 ]
 
 _OPENAI_TYPES: dict[str, tuple[str, str | None]] = {
@@ -32,6 +34,7 @@ _OPENAI_TYPES: dict[str, tuple[str, str | None]] = {
     "timeout": ("timeout", "upstream_timeout"),
     "upstream": ("api_error", "upstream_error"),
     "unavailable": ("api_error", "service_unavailable"),
+    "guardrail": ("invalid_request_error", "guardrail_blocked"),
 }
 _ANTHROPIC_TYPES: dict[str, str] = {
     "authentication": "authentication_error",
@@ -44,6 +47,7 @@ _ANTHROPIC_TYPES: dict[str, str] = {
     "timeout": "timeout_error",
     "upstream": "api_error",
     "unavailable": "overloaded_error",
+    "guardrail": "invalid_request_error",
 }
 
 

@@ -42,6 +42,7 @@ class GatewayKey(BaseModel):
     budget_usd_day: float | None
     budget_usd_month: float | None
     alert_at: float = Field(description="Share of a budget at which an alert is recorded.")
+    guardrails: list[str] = Field(default_factory=list, description="Guardrails on its calls besides the route's.")
     state: str = Field(description="active, revoked or expired.")
     created_time: str | None
     expires_time: str | None
@@ -65,7 +66,7 @@ def answer(record: store.KeyRecord) -> GatewayKey:
     return GatewayKey(
         key_id=record.key_id, name=record.name, prefix=record.prefix, routes=record.routes, rpm=record.rpm,
         tpm=record.tpm, budget_usd_day=record.budget_usd_day, budget_usd_month=record.budget_usd_month,
-        alert_at=record.alert_at, state=state_of(record), created_time=iso_time(record.created_ns),
+        alert_at=record.alert_at, guardrails=record.guardrails, state=state_of(record), created_time=iso_time(record.created_ns),
         expires_time=iso_time(record.expires_ns) if record.expires_ns else None,
         revoked_time=iso_time(record.revoked_ns) if record.revoked_ns else None,
     )  # fmt: skip
@@ -74,7 +75,7 @@ def answer(record: store.KeyRecord) -> GatewayKey:
 def create_key(
     db: Database, name: str, routes: list[str], *, rpm: int | None = None, tpm: int | None = None,
     budget_usd_day: float | None = None, budget_usd_month: float | None = None, alert_at: float = 0.8,
-    expires_in_s: float | None = None, config: GatewayConfig | None = None,
+    expires_in_s: float | None = None, guardrails: list[str] | None = None, config: GatewayConfig | None = None,
 ) -> CreatedKey:
     """Make a key for `routes` (checked against `config` when one is given) with its limits."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -86,6 +87,10 @@ def create_key(
             raise InvalidArgument(f"route {route!r} is not a route name (letters, digits, '.', '_' or '-').")
     if config is not None and (unknown := [r for r in routes if r not in config.routes]):
         raise InvalidArgument(f"routes {unknown} are not in {config.path}; its routes: {', '.join(sorted(config.routes))}.")
+    guardrails = list(dict.fromkeys(guardrails or []))
+    if config is not None and (unknown := [g for g in guardrails if g not in config.guardrails]):
+        raise InvalidArgument(f"guardrails {unknown} are not in {config.path}; its guardrails: "
+                              f"{', '.join(sorted(config.guardrails)) or 'none'}.")  # fmt: skip
     for label, value in (("--rpm", rpm), ("--tpm", tpm)):
         if value is not None and value < 1:
             raise InvalidArgument(f"{label} is a positive number (leave it out for no limit); got {value}.")
@@ -101,7 +106,7 @@ def create_key(
     record = store.KeyRecord(
         key_id="gk-" + uuid.uuid4().hex[:16], name=name, prefix=secret[:DISPLAY_CHARS], routes=list(dict.fromkeys(routes)),
         rpm=rpm, tpm=tpm, budget_usd_day=budget_usd_day, budget_usd_month=budget_usd_month, alert_at=alert_at,
-        created_ns=now, expires_ns=now + int(expires_in_s * 1e9) if expires_in_s else None,
+        created_ns=now, expires_ns=now + int(expires_in_s * 1e9) if expires_in_s else None, guardrails=guardrails,
     )  # fmt: skip
     return CreatedKey(key=answer(store.create_key(db, record, secret_hash(secret))), secret=secret)
 

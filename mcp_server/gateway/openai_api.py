@@ -56,12 +56,13 @@ async def chat_completions(gateway: Gateway, request: Request, body: Any) -> Res
             response = await gateway.complete(prepared)
             return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
         forwarded = await gateway.forward(prepared, stream=True)
+        chunks = await gateway.stream(prepared, forwarded)
     except GatewayError as exc:
         return error_response(exc)
     wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     async def events() -> Any:
-        async for chunk in gateway.relay(prepared, forwarded):
+        async for chunk in chunks:
             if not chunk.choices and not wants_usage:
                 continue  # the usage chunk the gateway asked for itself
             yield f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"

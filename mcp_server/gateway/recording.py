@@ -8,7 +8,8 @@ the input step), the answer (gen_ai.output.messages), the route's provider model
 model that answered, tokens, cost, and under tracejudge.gateway.*: the route, the route that
 answered, the key's id and name (never its secret), the API the client spoke, whether it streamed,
 the latency and each attempt of the fallback chain. A caller's W3C `traceparent` makes the span a
-child of the caller's span in the caller's trace; otherwise it is the root of a new trace.
+child of the caller's span in the caller's trace; otherwise it is the root of a new trace. Each
+guardrail decision is feedback on the span ('guardrail/<name>', source CODE: mcp_server.guardrails).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_server.gateway.forwarding import Attempt
+from mcp_server.guardrails.service import GuardrailDecision, decision_feedback
 from mcp_server.ingest.otlp.span_parts import build_span
 from store import Database, write_spans
+from store.assessments import insert_assessment, new_assessment
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 SERVICE_NAME = "tracejudge-gateway"
@@ -68,12 +71,23 @@ class CallRecord:
     attempts: list[Attempt] = field(default_factory=list)
     error: str | None = None
     status: int = 200
+    decisions: list[GuardrailDecision] = field(default_factory=list)
+    """The guardrails' decisions so far, logged as feedback on the call's span."""
+    logged: int = 0
+    """How many of `decisions` are stored already (a judge guardrail needs the span written before it runs)."""
+    trace_id: str = ""
+    parent_span_id: str | None = None
+    span_id: str = field(default_factory=lambda: secrets.token_hex(8))
+
+    def __post_init__(self) -> None:
+        # Fixed once: the span may be written more than once (before a judge guardrail, then whole).
+        parent = parent_of(self.traceparent)
+        self.trace_id, self.parent_span_id = parent if parent else (secrets.token_hex(16), None)
 
 
 def span_of(call: CallRecord, ended_ns: int) -> Any:
     """The call's span (a store SpanIn) with the conventions applied."""
-    parent = parent_of(call.traceparent)
-    trace_id, parent_span_id = parent if parent else (secrets.token_hex(16), None)
+    trace_id, parent_span_id = call.trace_id, call.parent_span_id
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": (call.request_model or "").split("/", 1)[0] or None,
@@ -103,7 +117,7 @@ def span_of(call: CallRecord, ended_ns: int) -> Any:
         "error.type": str(call.status) if call.error else None,
     }
     span = build_span(
-        trace_id=trace_id, span_id=secrets.token_hex(8), parent_span_id=parent_span_id, name=f"chat {call.route}",
+        trace_id=trace_id, span_id=call.span_id, parent_span_id=parent_span_id, name=f"chat {call.route}",
         start_ns=call.started_ns, end_ns=max(ended_ns, call.started_ns), kind="CLIENT",
         status_code="ERROR" if call.error else "OK", status_message=call.error or "",
         attributes={k: v for k, v in attributes.items() if v is not None},
@@ -115,7 +129,13 @@ def span_of(call: CallRecord, ended_ns: int) -> Any:
 
 
 def record_call(db: Database, call: CallRecord) -> str:
-    """Write the call's span (one transaction); returns its trace id."""
+    """Write the call's span (again, when it was written before: the same ids replace it), then the
+    guardrail decisions not stored yet as feedback on it; returns its trace id."""
     span = span_of(call, time.time_ns())
     write_spans(db, [span])
+    if pending := call.decisions[call.logged:]:
+        with db.transaction() as conn:
+            for decision in pending:
+                insert_assessment(conn, new_assessment(call.trace_id, span_id=call.span_id, **decision_feedback(decision)))
+        call.logged = len(call.decisions)
     return span.trace_id

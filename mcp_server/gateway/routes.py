@@ -10,9 +10,14 @@
     input_usd_per_million = 0.15           # optional: prices for a model litellm cannot price
     output_usd_per_million = 0.60
 
-`[guardrails.NAME]` tables and a route's `guardrails = [...]` list are reserved for input and
-output guardrails, which this version does not have: a file that uses them is refused rather than
-served without the checks it asks for.
+    guardrails = ["no_cards", "injection"] # applied to every call of the route, in order
+
+    [guardrails.no_cards]                  # mcp_server.guardrails.config has every option
+    kind = "pii"
+    stages = ["input", "output"]
+    action = "redact"
+
+A route naming a guardrail the file does not define is refused at load, as is anything else amiss.
 """
 
 from __future__ import annotations
@@ -25,12 +30,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mcp_server.guardrails.config import GuardrailSpec, parse_guardrails
 from store.errors import InvalidArgument
 
 ROUTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-RESERVED = ("guardrails",)
-"""Keys kept for the guardrails (issue 12, section 2): refused until they are built."""
 
 
 class GatewayConfigError(InvalidArgument):
@@ -50,6 +54,7 @@ class Route(BaseModel):
     fallback: str | None = None
     input_usd_per_million: float | None = Field(None, ge=0)
     output_usd_per_million: float | None = Field(None, ge=0)
+    guardrails: tuple[str, ...] = Field((), description="Names of [guardrails.NAME] tables applied to its calls.")
 
     @property
     def provider(self) -> str:
@@ -66,6 +71,12 @@ class Route(BaseModel):
 class GatewayConfig(BaseModel):
     path: Path
     routes: dict[str, Route]
+    guardrails: dict[str, GuardrailSpec] = {}
+
+    def guardrails_for(self, route: Route, key_guardrails: list[str]) -> list[GuardrailSpec]:
+        """The route's guardrails, then the key's that the route does not have, in order."""
+        names = dict.fromkeys([*route.guardrails, *key_guardrails])
+        return [self.guardrails[name] for name in names if name in self.guardrails]
 
     def chain(self, name: str) -> list[Route]:
         """The route and its fallbacks in order (cycles were refused at load)."""
@@ -85,10 +96,14 @@ def load_config(path: Path) -> GatewayConfig:
                                  "(or TRACEJUDGE_GATEWAY_CONFIG).") from None  # fmt: skip
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise GatewayConfigError(f"{where} is not valid TOML: {exc}.") from None
-    unknown = sorted(set(document) - {"routes", *RESERVED})
+    unknown = sorted(set(document) - {"routes", "guardrails"})
     if unknown:
-        raise GatewayConfigError(f"{where} has unknown top-level keys {unknown}; it holds [routes.NAME] tables.")
-    _refuse_reserved(where, document)
+        raise GatewayConfigError(f"{where} has unknown top-level keys {unknown}; it holds [routes.NAME] and "
+                                 "[guardrails.NAME] tables.")  # fmt: skip
+    try:
+        guardrails = parse_guardrails(document.get("guardrails", {}))
+    except ValueError as exc:
+        raise GatewayConfigError(f"{where}: {exc}") from None
     tables = document.get("routes")
     if not isinstance(tables, dict) or not tables:
         raise GatewayConfigError(f"{where} defines no route; add a [routes.NAME] table with model = \"openai/gpt-4o-mini\".")
@@ -99,8 +114,6 @@ def load_config(path: Path) -> GatewayConfig:
             raise GatewayConfigError(f"{at}: a route's name is 1 to 64 letters, digits, '.', '_' or '-'.")
         if not isinstance(table, dict):
             raise GatewayConfigError(f"{at}: is not a table; write [routes.{name}] with model = \"provider/model\".")
-        if "guardrails" in table:
-            _refuse_reserved(at, {"guardrails": table["guardrails"]})
         try:
             route = Route(name=name, **table)
         except ValidationError as exc:
@@ -116,10 +129,13 @@ def load_config(path: Path) -> GatewayConfig:
                                      "not the key itself.")  # fmt: skip
         if route.api_base is not None and not re.match(r"https?://", route.api_base):
             raise GatewayConfigError(f"{at}: api_base {route.api_base!r} is not an http(s) URL.")
+        if missing := [g for g in route.guardrails if g not in guardrails]:
+            raise GatewayConfigError(f"{at}: guardrails {missing} are not defined; add a [guardrails.NAME] table for each"
+                                     f" (defined: {', '.join(sorted(guardrails)) or 'none'}).")  # fmt: skip
         routes[name] = route
     for name, route in routes.items():
         _check_fallbacks(where, name, routes)
-    return GatewayConfig(path=path, routes=routes)
+    return GatewayConfig(path=path, routes=routes, guardrails=guardrails)
 
 
 def _check_fallbacks(where: str, name: str, routes: dict[str, Route]) -> None:
@@ -134,11 +150,3 @@ def _check_fallbacks(where: str, name: str, routes: dict[str, Route]) -> None:
                                      f"({' -> '.join([*seen, route.fallback])}); end the chain at a route without one.")  # fmt: skip
         seen.append(route.fallback)
         route = routes[route.fallback]
-
-
-def _refuse_reserved(where: str, table: dict[str, object]) -> None:
-    if "guardrails" in table:
-        raise GatewayConfigError(
-            f"{where}: 'guardrails' is reserved for input and output guardrails, which this version of tracejudge "
-            "does not have yet; remove it (the gateway would otherwise serve without the checks it asks for)."
-        )

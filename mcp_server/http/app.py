@@ -138,7 +138,7 @@ def create_app(
             Route("/v1/logs", logs_endpoint(otlp, span_logs), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *(Route(path, no_oauth, methods=["GET", "POST"]) for path in OAUTH_PATHS),
-            Mount("/gateway", gateway_app(settings, db)),  # its own virtual keys, not the token: not in GUARDED_PATHS
+            Mount("/gateway", gateway_app(settings, db, judge_server)),  # its own virtual keys, not the token: not in GUARDED_PATHS
             Mount("", web_app(db, settings, judge_server)),  # last: it answers every other path
         ]
     )

@@ -54,7 +54,9 @@ def test_create_refuses_a_taken_name_and_routes_the_configuration_lacks(tmp_path
     ('[routes.a]\nmodel = "openai/x"\nfallback = "a"\n', "go round in a circle"),
     ('[routes.a]\nmodel = "openai/x"\napi_key_env = "sk-live-123"\n', "NAME of an environment variable"),
     ('[routes.a]\nmodel = "openai/x"\ntimeout = 3\n', "[routes.a]: timeout: Extra inputs are not permitted"),
-    ('[routes.a]\nmodel = "openai/x"\nguardrails = ["pii"]\n', "'guardrails' is reserved"),
+    ('[routes.a]\nmodel = "openai/x"\nguardrails = ["pii"]\n', "guardrails ['pii'] are not defined"),
+    ('[routes.a]\nmodel = "openai/x"\n[guardrails.pii]\nkind = "pii"\nstages = ["input"]\naction = "erase"\n',
+     "guardrail 'pii'"),
     ('[routes.a\n', "is not valid TOML"),
 ])  # fmt: skip
 def test_serve_refuses_a_bad_gateway_file_at_startup_naming_the_file_table_and_problem(tmp_path: Path, toml: str, says: str) -> None:

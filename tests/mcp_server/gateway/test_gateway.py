@@ -252,8 +252,9 @@ async def test_a_streamed_answer_reaches_the_client_in_pieces_and_is_stored_whol
     assert len(pieces) > 3 and "".join(pieces) == "a streamed answer, in pieces"
     found = await gateway.trace(route="main")
     assert found["info"]["response_preview"] == "a streamed answer, in pieces"
-    # Not == 13: under load litellm's stream now and then carries no usage chunk, and its own count is used.
-    assert found["info"]["total_tokens"] > 0 and found["span"]["attributes"]["tracejudge.gateway.stream"] is True
+    # The provider's own usage (the gateway asks for it): a chunk lost to litellm's pydantic deprecation
+    # warnings under "error" once made litellm's own estimate stand in (pyproject.toml filterwarnings).
+    assert found["info"]["total_tokens"] == 13 and found["span"]["attributes"]["tracejudge.gateway.stream"] is True
 
 
 async def test_a_traceparent_makes_the_call_a_child_of_the_callers_span(gateway: Gateway) -> None:
