@@ -1,6 +1,6 @@
 // What a person can do with the trace they are reading, beside feedback: run a judge on it, add it to
 // a dataset, queue it for labeling by people. Each action calls the route of the MCP tool that does it, and says what happened.
-import { api, Chip, ErrorBox, html, Link, text, useEffect, useState } from "./lib.js";
+import { api, can, Chip, ErrorBox, html, Link, text, useEffect, useState } from "./lib.js";
 
 // RunJudge: the verdict is logged as the judge's feedback, so the header's chips change (onJudged).
 function RunJudge({ traceId, onJudged }) {
@@ -102,7 +102,9 @@ function AddToDataset({ traceId }) {
   </span>`;
 }
 
+// Only the actions the session's role may take (each route's role: WRITE_ROUTES in mcp_server/web/api).
 export function TraceActions({ traceId, onJudged }) {
-  return html`<div class="trace-actions"><${RunJudge} traceId=${traceId} onJudged=${onJudged} />
+  if (!can("write")) return null;
+  return html`<div class="trace-actions">${can("admin") && html`<${RunJudge} traceId=${traceId} onJudged=${onJudged} />`}
     <${AddToDataset} traceId=${traceId} /><${AddToLabeling} traceId=${traceId} /></div>`;
 }

@@ -1,5 +1,5 @@
 // The entry point: sign-in when the server has a token, the layout, and the route for the URL.
-import { api, ErrorBox, html, Link, render, useEffect, useState } from "./lib.js";
+import { api, ErrorBox, html, Link, render, setRole, text, useEffect, useState } from "./lib.js";
 
 // Each page's module is fetched when its route is first visited (a dynamic import, which the CSP's
 // script-src 'self' allows): a page loads its own code, not every page's.
@@ -91,9 +91,19 @@ function SignIn({ onSignedIn }) {
   </form>`;
 }
 
-function App({ path }) {
+// The session as GET /login answers it; its role is set in lib.js here, before a page renders with it.
+function useSession() {
   const [session, setSession] = useState(null);
-  const check = () => api("/login").then(setSession, (err) => setSession({ error: err }));
+  const accept = (answer) => {
+    setRole(answer.signed_in ? answer.role : null);
+    setSession(answer);
+  };
+  const check = () => api("/login").then(accept, (err) => accept({ error: err }));
+  return [session, accept, check];
+}
+
+function App({ path }) {
+  const [session, setSession, check] = useSession();
   useEffect(() => {
     check();
     const ask = () => setSession({ token_required: true, signed_in: false });
@@ -117,7 +127,8 @@ function App({ path }) {
   return html`<div class="layout">
     <nav class="top"><${Link} href="/" class="brand">tracejudge<//><${Link} href="/">Traces<//><${Link} href="/runs">Runs<//><${Link} href="/labeling">Labeling<//>
       <${Link} href="/judges">Judges<//><${Link} href="/datasets">Datasets<//><${Link} href="/prompts">Prompts<//><${Link} href="/monitors">Monitors<//><${Link} href="/issues">Issues<//>
-      ${session.token_required && session.signed_in && html`<button class="quiet right" onClick=${signOut}>Sign out</button>`}</nav>
+      ${session.token_required && session.signed_in && html`<span class="right signed-in" title="the token this browser signed in with, and its role">${
+        session.token ? text(session.token) : "the server's token"} · ${text(session.role)}</span><button class="quiet" onClick=${signOut}>Sign out</button>`}</nav>
     <main>${session.token_required && !session.signed_in ? html`<${SignIn} onSignedIn=${check} />` : page}</main>
   </div>`;
 }

@@ -2,7 +2,7 @@
 // (GetDataset), a version's records (ListDatasetRecords) with their source traces, and a record's
 // expectations edited as JSON and saved with UpsertDatasetRecords, which makes a new version.
 import { Content } from "./content.js";
-import { api, count, ErrorBox, html, Link, navigate, Pager, text, tracePath, useEffect, usePages, useState, when } from "./lib.js";
+import { api, can, count, ErrorBox, html, Link, navigate, Pager, text, tracePath, useEffect, usePages, useState, when } from "./lib.js";
 
 const LIST_PAGE = 50;
 const RECORD_PAGE = 20;
@@ -167,6 +167,7 @@ export function DatasetPage({ name }) {
   if (!detail) return html`<p class="loading">Loading dataset…</p>`;
   const shown = records ? records.version : detail.version;
   const latest = records !== null && records.version === records.latest_version;
+  const editable = latest && can("write");  // UpsertDatasetRecords' route needs a write token (WRITE_ROUTES in mcp_server/web/api)
   return html`<section class="dataset">
     <${Link} href="/datasets">← datasets<//>
     <header><h1>${text(detail.name)}</h1>
@@ -179,12 +180,12 @@ export function DatasetPage({ name }) {
     <h2>Versions</h2>
     <${Versions} detail=${detail} shown=${shown} onPick=${pick} />
     <div class="toolbar"><h2>Records of v${count(shown)}</h2>
-      ${records && html`<span class="dim">${count(records.total)} records${latest ? "" : ` · an earlier version: pick v${count(records.latest_version)} to edit`}</span>`}</div>
+      ${records && html`<span class="dim">${count(records.total)} records${latest ? "" : ` · an earlier version${can("write") ? `: pick v${count(records.latest_version)} to edit` : ""}`}</span>`}</div>
     <${ErrorBox} error=${error} />
     ${records && records.records.length === 0 && html`<p class="empty">No records in this version.</p>`}
     ${records && records.records.length > 0 && html`<table class="list records">
       <thead><tr><th>record</th><th>inputs</th><th>expectations</th><th>tags</th><th>source trace</th></tr></thead>
-      <tbody>${records.records.map((r) => html`<${RecordRow} key=${r.record_id} dataset=${name} record=${r} sent=${records.sent[r.record_id]} editable=${latest}
+      <tbody>${records.records.map((r) => html`<${RecordRow} key=${r.record_id} dataset=${name} record=${r} sent=${records.sent[r.record_id]} editable=${editable}
         editing=${editing === r.record_id} onEdit=${setEditing} onSaved=${onSaved} />`)}</tbody></table>`}
     ${records && records.notice && html`<p class="notice">${text(records.notice)}</p>`}
     ${records && html`<${Pager} pages=${pages} next=${records.next_page_token} />`}

@@ -3,7 +3,7 @@
 // evidence (each trace opened at the span that shows it), a change of status or severity
 // (UpdateIssue) and a dataset made of its traces (CreateDatasetFromIssue). Every value from the store
 // renders as text.
-import { api, count, ErrorBox, html, Link, navigate, Pager, percent, Status, text, tracePath, useEffect, usePages, useState,
+import { api, can, count, ErrorBox, html, Link, navigate, Pager, percent, Status, text, tracePath, useEffect, usePages, useState,
   when, whenNs } from "./lib.js";
 
 const LIST_PAGE = 50;
@@ -158,6 +158,7 @@ export function IssuePage({ issueId }) {
   if (error && !issue) return html`<section><${Link} href="/issues">← issues<//><${ErrorBox} error=${error} /></section>`;
   if (!issue) return html`<p class="loading">Loading issue…</p>`;
   const i = issue;
+  const mayCurate = can("write");  // UpdateIssue's and CreateDatasetFromIssue's routes (WRITE_ROUTES in mcp_server/web/api)
   return html`<section class="issue">
     <${Link} href="/issues">← issues<//>
     <header class="issue-header">
@@ -167,7 +168,7 @@ export function IssuePage({ issueId }) {
         ["last seen", when(i.last_seen)], ["id", html`<code>${text(i.issue_id)}</code>`],
         ...(i.merged_into ? [["merged into", html`<${Link} href=${issuePath(i.merged_into)}><code>${text(i.merged_into)}</code><//>`]] : []),
       ]} />
-      <${Curation} issue=${i} onChanged=${() => setAsked((n) => n + 1)} />
+      ${mayCurate && html`<${Curation} issue=${i} onChanged=${() => setAsked((n) => n + 1)} />`}
     </header>
     <${ErrorBox} error=${error} />
     <h2>Description</h2>
@@ -180,7 +181,6 @@ export function IssuePage({ issueId }) {
     <h2>Evidence</h2>
     <p class="dim">Each trace opens at the span that shows the issue.</p>
     <${Evidence} issue=${i} pages=${pages} />
-    <h2>Dataset</h2>
-    <${MakeDataset} issue=${i} />
+    ${mayCurate && html`<h2>Dataset</h2><${MakeDataset} issue=${i} />`}
   </section>`;
 }

@@ -2,7 +2,7 @@
 // and the diff of two versions' instructions, and the judge builder: instructions with the template
 // variables as chips, output type and model, a try on a few picked traces (nothing stored or logged),
 // and a save as the judge's next version (CreateJudge). Every value from the store renders as text.
-import { api, count, ErrorBox, html, Link, navigate, Pager, Status, text, tone, tracePath, useEffect, usePages, useRef, useState, when } from "./lib.js";
+import { api, can, count, ErrorBox, html, Link, navigate, Pager, role, Status, text, tone, tracePath, useEffect, usePages, useRef, useState, when } from "./lib.js";
 
 const LIST_PAGE = 50;
 const PICKER_PAGE = 10;
@@ -242,12 +242,16 @@ export function BuilderPage() {
   });
   const used = new Set([...form.instructions.matchAll(/\{\{\s*([^{}]*?)\s*\}\}/g)].map((m) => m[1]));
   const readOnly = options.read_only;
+  // Trying and saving need an admin token (their routes' role in WRITE_ROUTES, mcp_server/web/api): a
+  // lower role reads the builder, disabled, with a line saying so, and no controls that would be refused.
+  const mayJudge = can("admin");
   return html`<section class="builder">
     <${Link} href=${base ? judgePath(base.name) : "/judges"}>← ${base ? text(base.name) : "judges"}<//>
     <h1>${newVersion ? `New version of ${text(base.name)}` : "New judge"}</h1>
     ${readOnly && html`<div class="error">This server is read-only: judges can be written here but neither tried nor saved.</div>`}
-    <div class="builder-body">
-      <div class="builder-form">
+    ${!mayJudge && html`<p class="notice role-note">Trying and saving a judge need an admin token; this session's is a ${text(role())} token, so the builder is read-only.</p>`}
+    <div class=${mayJudge ? "builder-body" : "builder-body read-only"}>
+      <fieldset class="builder-form" disabled=${!mayJudge}>
         <label>name <input name="name" value=${form.name} onInput=${set("name")} readonly=${newVersion}
           placeholder="e.g. routing_accuracy" /></label>
         <label>description <input name="description" value=${form.description} onInput=${set("description")}
@@ -271,16 +275,16 @@ export function BuilderPage() {
           </select></label>
         </div>
         <${ErrorBox} error=${error} />
-        <div class="actions">
+        ${mayJudge && html`<div class="actions">
           <button class="primary" name="try" disabled=${readOnly || busy || picked.length === 0} onClick=${tryIt}>
             ${busy === "try" ? "Trying…" : `Try on ${picked.length} trace${picked.length === 1 ? "" : "s"}`}</button>
           <button name="save" disabled=${readOnly || busy} onClick=${save}>${busy === "save" ? "Saving…" : newVersion ? "Save as new version" : "Save"}</button>
           <span class="dim">A try stores nothing and logs no feedback; at most ${options.max_traces} traces, ${count(options.max_tokens)} tokens.</span>
-        </div>
+        </div>`}
         ${trial && html`<${Verdicts} trial=${trial} picked=${picked} />`}
-      </div>
-      <div class="builder-traces"><h2>Traces to try it on</h2>
-        <${TracePicker} picked=${picked} setPicked=${setPicked} max=${options.max_traces} /></div>
+      </fieldset>
+      ${mayJudge && html`<div class="builder-traces"><h2>Traces to try it on</h2>
+        <${TracePicker} picked=${picked} setPicked=${setPicked} max=${options.max_traces} /></div>`}
     </div>
   </section>`;
 }

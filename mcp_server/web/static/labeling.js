@@ -1,6 +1,6 @@
 // The labeling pages: the sessions with their progress per labeler (/labeling), and one session
 // (/labeling/<session>): its queue, and the share links that let a domain expert label it from a link.
-import { api, count, ErrorBox, html, Link, navigate, text, tracePath, useEffect, useState, when } from "./lib.js";
+import { api, can, count, ErrorBox, html, Link, navigate, text, tracePath, useEffect, useState, when } from "./lib.js";
 
 const sessionPath = (name) => `/labeling/${encodeURIComponent(name)}`;
 const EXPIRIES = [["1d", "1 day"], ["7d", "7 days"], ["30d", "30 days"]];
@@ -80,10 +80,13 @@ function ShareLinks({ session }) {
   };
   const revoke = (linkId) => api(`/api/labeling/links/${encodeURIComponent(linkId)}/revoke`, {}, { body: {} })
     .then(() => { if (made && made.link_id === linkId) setMade(null); load(); }, setError);
+  // Making and revoking a link need a write token (WRITE_ROUTES in mcp_server/web/api): without one, the links are listed only.
+  const mayShare = can("write");
+  if (!mayShare && !(links && links.links.length > 0)) return html`<${ErrorBox} error=${error} />`;
   return html`<div class="share">
-    <h2>Share with a domain expert</h2>
+    <h2>${mayShare ? "Share with a domain expert" : "Share links"}</h2>
     <p class="dim">A link opens this session's queue and nothing else: no other trace, page or tool. It works until it expires or is revoked.</p>
-    <form class="share-form" onSubmit=${make}>
+    ${mayShare && html`<form class="share-form" onSubmit=${make}>
       ${session.assignees.length > 0
         ? html`<select name="labeler" aria-label="labeler" value=${labeler} onChange=${(e) => setLabeler(e.target.value)}>
             <option value="">they give their name</option>${session.assignees.map((a) => html`<option key=${a} value=${a}>${a}</option>`)}</select>`
@@ -91,15 +94,15 @@ function ShareLinks({ session }) {
       <select name="expires" aria-label="expires" value=${expires} onChange=${(e) => setExpires(e.target.value)}>
         ${EXPIRIES.map(([v, label]) => html`<option key=${v} value=${v}>expires in ${label}</option>`)}</select>
       <button type="submit">Create link</button>
-    </form>
+    </form>`}
     ${made && html`<div class="made-link"><div>Send this link${made.labeler ? ` to ${made.labeler}` : ""}; it is shown only now:</div>
       <input class="link-url" readonly value=${made.url} aria-label="share link" onFocus=${(e) => e.target.select()} />
       <button class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(made.url)}>copy</button></div>`}
     <${ErrorBox} error=${error} />
-    ${links && links.links.length > 0 && html`<table class="list links"><thead><tr><th>link</th><th>labeler</th><th>state</th><th>expires</th><th></th></tr></thead>
+    ${links && links.links.length > 0 && html`<table class="list links"><thead><tr><th>link</th><th>labeler</th><th>state</th><th>expires</th>${mayShare && html`<th></th>`}</tr></thead>
       <tbody>${links.links.map((l) => html`<tr key=${l.link_id} class="static"><td><code>${l.link_id}</code></td><td>${l.labeler || html`<span class="dim">they give a name</span>`}</td>
         <td><span class=${`status ${l.state === "active" ? "ok" : ""}`}>${l.state}</span></td><td>${when(l.expires_time)}</td>
-        <td>${l.state === "active" && html`<button class="quiet" onClick=${() => revoke(l.link_id)}>Revoke</button>`}</td></tr>`)}</tbody></table>`}
+        ${mayShare && html`<td>${l.state === "active" && html`<button class="quiet" onClick=${() => revoke(l.link_id)}>Revoke</button>`}</td>`}</tr>`)}</tbody></table>`}
   </div>`;
 }
 

@@ -48,6 +48,26 @@ export async function api(path, params = {}, options = {}) {
   return data;
 }
 
+// The signed-in session's role, as GET /login answers it: app.js sets it before any page renders, so
+// a page shows only the writes the role may make (the server refuses the rest anyway). null: no
+// session (an MCP App's view, which has no pages' writes, or before sign-in).
+// The order of mcp_server/access/roles.py ROLES.
+const ROLES = ["ingest", "read", "write", "admin"];
+let sessionRole = null;
+
+export function setRole(role) {
+  sessionRole = ROLES.includes(role) ? role : null;
+}
+
+// Whether this session may make a page write that needs `needed`: the role its route has in
+// mcp_server/web/api/__init__.py WRITE_ROUTES (write: feedback, datasets, prompt aliases, labeling,
+// issue curation; admin: judges and monitors).
+export function can(needed) {
+  return sessionRole !== null && ROLES.indexOf(sessionRole) >= ROLES.indexOf(needed);
+}
+
+export const role = () => sessionRole;
+
 export function navigate(path) {
   history.pushState(null, "", path);
   window.dispatchEvent(new PopStateEvent("popstate"));

@@ -4,7 +4,7 @@
 // results, its alert rules with what fired and resolved (ListAlerts), and Pause/Resume (UpdateMonitor)
 // and Backfill (BackfillMonitor). Every value from the store renders as text.
 import { ColumnChart } from "./charts.js";
-import { api, count, ErrorBox, html, Link, navigate, percent, seconds, Status, text, tracePath, usd, useEffect, usePolling, useRef,
+import { api, can, count, ErrorBox, html, Link, navigate, percent, seconds, Status, text, tracePath, usd, useEffect, usePolling, useRef,
   useState, when } from "./lib.js";
 import { Clipped, Verdict } from "./runs.js";
 
@@ -312,10 +312,11 @@ export function MonitorPage({ name }) {
   const shown = m.granularity === granularity ? m.metrics : [];
   const starts = periodStarts(granularity, PERIODS[granularity], shown);
   const skipped = Object.entries(m.skipped_because);
+  const mayRun = can("admin");  // UpdateMonitor's and BackfillMonitor's routes (WRITE_ROUTES in mcp_server/web/api)
   return html`<section class="monitor">
     <${Link} href="/monitors">← monitors<//>
     <header class="monitor-header">
-      <div class="toolbar"><h1>${text(m.name)}</h1><${Status} status=${m.status} /><${PauseButton} monitor=${m} onChanged=${reload} /></div>
+      <div class="toolbar"><h1>${text(m.name)}</h1><${Status} status=${m.status} />${mayRun && html`<${PauseButton} monitor=${m} onChanged=${reload} />`}</div>
       <p class=${`status-message ${m.status}`}>${text(m.status_message)}</p>
       <${Facts} facts=${[
         ["judged", count(m.counts.judged)], ["queued", count(m.counts.queued)], ["in flight", count(m.counts.in_flight)],
@@ -331,15 +332,14 @@ export function MonitorPage({ name }) {
         class=${g === granularity ? "on" : ""} aria-pressed=${g === granularity ? "true" : "false"} onClick=${() => setGranularity(g)}>per ${g}</button>`)}</div>
       <span class="dim">the last ${PERIODS[granularity]} ${granularity}s, UTC</span></div>
     ${shown.length === 0 && html`<p class="empty">No judgments in the last ${PERIODS[granularity]} ${granularity}s: <code>tracejudge serve</code> judges
-      traces as they complete; Backfill below queues older ones.</p>`}
+      traces as they complete${mayRun ? "; Backfill below queues older ones" : ""}.</p>`}
     ${shown.length > 0 && html`${m.judges.map((j) => html`<${JudgeCharts} key=${j.name} judge=${j} metrics=${shown} starts=${starts} granularity=${granularity} />`)}
       <${CostChart} metrics=${shown} starts=${starts} granularity=${granularity} />`}
     ${skipped.length > 0 && html`<h2>Skipped</h2>
       <ul class="skipped">${skipped.map(([reason, n]) => html`<li key=${reason}><b>${count(n)}</b> ${text(reason) || "(no reason given)"}</li>`)}</ul>`}
     <h2>Alerts</h2>
     <${Alerts} name=${m.name} tick=${`${tick} ${asked}`} />
-    <h2>Backfill</h2>
-    <${Backfill} monitor=${m} onQueued=${reload} />
+    ${mayRun && html`<h2>Backfill</h2><${Backfill} monitor=${m} onQueued=${reload} />`}
     <h2>Latest results</h2>
     <${RecentResults} recent=${m.recent} />
   </section>`;

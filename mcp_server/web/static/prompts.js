@@ -3,7 +3,7 @@
 // its aliases, moved to another version (SetPromptAlias) only after a confirm step, since agents that
 // load 'prompts:/name@alias' get the other text from their next load.
 import { Messages } from "./content.js";
-import { api, count, ErrorBox, html, Link, navigate, Pager, text, useEffect, usePages, useState, whenNs } from "./lib.js";
+import { api, can, count, ErrorBox, html, Link, navigate, Pager, text, useEffect, usePages, useState, whenNs } from "./lib.js";
 import { runPath } from "./runs.js";
 
 const LIST_PAGE = 50;
@@ -172,6 +172,7 @@ export function PromptPage({ name }) {
   const shown = detail.prompt_version.version;
   const latest = detail.latest_version;
   const initial = { from: Math.max(1, shown - 1), to: shown };
+  const mayMove = can("write");  // SetPromptAlias's route (WRITE_ROUTES in mcp_server/web/api); without it the header lists the aliases
   return html`<section class="prompt">
     <${Link} href="/prompts">← prompts<//>
     <header><h1>${text(name)}</h1>
@@ -190,7 +191,8 @@ export function PromptPage({ name }) {
             <td class="num">${count(v.run_count)}</td><td class="nowrap">${whenNs(v.created_ns)}</td>
           </tr>`)}</tbody></table>
           <${Pager} pages=${pages} next=${versions.next_page_token} back="Newer" forward="Older" />`}
-        <${AliasPanel} key=${`${name} ${latest}`} name=${name} aliases=${detail.aliases} latest=${latest} onMoved=${() => setReload((n) => n + 1)} />
+        ${mayMove && html`<${AliasPanel} key=${`${name} ${latest}`} name=${name} aliases=${detail.aliases} latest=${latest}
+          onMoved=${() => setReload((n) => n + 1)} />`}
       </div>
       <${VersionPanel} detail=${detail} />
     </div>

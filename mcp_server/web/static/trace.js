@@ -4,7 +4,7 @@
 // reads through useTool().
 import { TraceActions } from "./actions.js";
 import { Content, JsonTree } from "./content.js";
-import { api, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
+import { api, can, Chip, count, ErrorBox, html, Link, ms, Status, text, tracePath, usd, useEffect, useMemo, useRef, useState, when } from "./lib.js";
 import { useTool } from "./tools.js";
 
 const ROW_PX = 24;
@@ -126,8 +126,9 @@ function Header({ info, linked, children }) {
 
 function Feedback({ traceId, assessments, onLogged }) {
   const feedback = (assessments ? assessments.assessments : []).filter((a) => a.kind === "feedback");
+  // LogFeedback's route needs a write token (WRITE_ROUTES in mcp_server/web/api): a read session sees the chips only.
   return html`<div class="feedback-row">${feedback.map((a) => html`<${Chip} key=${a.assessment_id} assessment=${a} />`)}</div>
-    <${FeedbackForm} traceId=${traceId} onLogged=${onLogged} />`;
+    ${can("write") && html`<${FeedbackForm} traceId=${traceId} onLogged=${onLogged} />`}`;
 }
 
 function FeedbackForm({ traceId, onLogged }) {
