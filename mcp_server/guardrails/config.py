@@ -19,7 +19,8 @@ into a GuardrailSpec with its kind's options (parse_guardrails).
     kind = "judge"
     stages = ["output"]
     action = "block"
-    judge = "safety@2"                # a stored or built-in judge, optionally @version
+    judge = "safety@2"                # a stored or built-in judge, optionally @version;
+                                      # or gate = "release": every policy judge of that release gate
     timeout_s = 10
     on_error = "open"                 # open: an error or timeout passes; closed: it fails
 """
@@ -39,7 +40,7 @@ ROLES = ("system", "user", "assistant", "tool")
 _OPTIONS: dict[str, frozenset[str]] = {
     "pii": frozenset({"entities", "min_score"}),
     "injection": frozenset({"threshold", "roles"}),
-    "judge": frozenset({"judge", "timeout_s", "on_error"}),
+    "judge": frozenset({"judge", "gate", "timeout_s", "on_error"}),
 }
 _COMMON = frozenset({"name", "kind", "stages", "action"})
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,99}")
@@ -63,6 +64,8 @@ class GuardrailSpec(BaseModel):
     roles: list[Literal["system", "user", "assistant", "tool"]] = Field(default_factory=lambda: ["user", "tool"], min_length=1)
     # judge
     judge: str | None = None
+    gate: str | None = None
+    """A release gate (mcp_server.gates) whose policy judges (at its latest version) must each pass on the call."""
     timeout_s: float = Field(10.0, gt=0.0, le=600.0)
     on_error: Literal["open", "closed"] = "open"
 
@@ -83,8 +86,11 @@ class GuardrailSpec(BaseModel):
         if self.action == "redact" and self.kind != "pii":
             raise ValueError(f"action 'redact' is for pii guardrails only; a {self.kind} guardrail can block or flag")
         if self.kind == "judge":
-            if not self.judge or not _JUDGE.fullmatch(self.judge.strip()):
-                raise ValueError("a judge guardrail needs judge = 'name' or 'name@version' (a stored or built-in judge)")
+            if (self.judge is None) == (self.gate is None):
+                raise ValueError("a judge guardrail needs either judge = 'name' or 'name@version' (a stored or built-in "
+                                 "judge) or gate = 'name' (a release gate whose policy judges must all pass)")  # fmt: skip
+            if self.judge is not None and not _JUDGE.fullmatch(self.judge.strip()):
+                raise ValueError("judge must be 'name' or 'name@version' (a stored or built-in judge)")
         return self
 
     @property

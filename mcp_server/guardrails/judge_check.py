@@ -50,7 +50,10 @@ class JudgeCheck:
 
 
 async def check_with_judge(spec: GuardrailSpec, context: JudgeContext) -> JudgeCheck:
-    """Run the spec's judge on the context's trace within spec.timeout_s."""
+    """Run the spec's judge on the context's trace within spec.timeout_s; for a spec naming a gate,
+    each of the gate's policy judges (a policy's share means nothing for one call: each must pass)."""
+    if spec.gate is not None:
+        return await _check_gate(spec, context)
     from mcp_server.judges.runner import run_judge
 
     judge = spec.judge_name + (f" version {spec.judge_version}" if spec.judge_version else "")
@@ -73,6 +76,32 @@ async def check_with_judge(spec: GuardrailSpec, context: JudgeContext) -> JudgeC
     said = f" ({_shown(verdict.value)})" if _shown(verdict.value) else ""
     return JudgeCheck(ok, f"the judge {judge!r} judged the call {'passing' if ok else 'not passing'}{said}",
                       assessment_id=verdict.assessment_id)  # fmt: skip
+
+
+async def _check_gate(spec: GuardrailSpec, context: JudgeContext) -> JudgeCheck:
+    from mcp_server.gates.service import get_gate
+
+    try:
+        gate = get_gate(context.db, spec.gate)  # type: ignore[arg-type]
+    except Exception as exc:  # an unknown gate: the guardrail's error, on_error decides
+        return JudgeCheck(None, f"the gate {spec.gate!r} could not be read", error=f"{type(exc).__name__}: {exc}")
+    if not gate.policies:
+        return JudgeCheck(None, f"the gate {spec.gate!r} has no policy judges", error="no policy judges to run")
+    found: dict[int, JudgeCheck] = {}
+
+    async def check(index: int, judge: str) -> None:
+        found[index] = await check_with_judge(spec.model_copy(update={"gate": None, "judge": judge}), context)
+
+    async with anyio.create_task_group() as group:  # side by side: the call waits for the slowest, within timeout_s
+        for index, policy in enumerate(gate.policies):
+            group.start_soon(check, index, policy.judge)
+    checks = [found[index] for index in range(len(gate.policies))]
+    failed = [c for c in checks if c.passed is False]
+    erred = [c for c in checks if c.passed is None]
+    passed_all = False if failed else (None if erred else True)
+    detail = f"the gate {gate.name!r} v{gate.version}: " + "; ".join(c.detail for c in checks)
+    return JudgeCheck(passed_all, detail, error="; ".join(c.error for c in erred if c.error) or None,
+                      assessment_id=next((c.assessment_id for c in failed or erred or checks if c.assessment_id), None))  # fmt: skip
 
 
 def _shown(value: Any) -> str:

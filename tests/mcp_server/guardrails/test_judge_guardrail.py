@@ -98,3 +98,34 @@ async def test_an_unknown_judge_is_an_error_and_a_version_is_honoured(judging: J
 async def test_a_judge_guardrail_without_a_judging_context_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="judging=JudgeContext"):
         await apply_guardrails(guardrail(), "output", ANSWER)
+
+
+@pytest.mark.parametrize(("tone_passes", "blocked"), [(True, False), (False, True)])
+async def test_a_gates_policy_judges_each_judge_the_live_call(
+    judging: JudgeContext, scripted_openai: ScriptedOpenAI, tone_passes: bool, blocked: bool
+) -> None:
+    from mcp_server.gates.service import create_gate
+
+    service.create_judge(judging.db, "polite", "Is {{ outputs }} polite? Answer yes or no.",
+                         models=ModelSettings(allowed_models=None))  # fmt: skip
+    create_gate(judging.db, "release", policies=["refund_policy", {"judge": "polite", "min_share": 0.9}])
+    # The two judges ask side by side, so each answer is picked by what its prompt asks.
+    scripted_openai.respond_with(lambda request: json_reply({"rationale": "-", "value": "yes" if (
+        "refund policy" in str(request["messages"]) or tone_passes) else "no"}))  # fmt: skip
+    [spec] = list(parse_guardrails({"release": {"kind": "judge", "stages": ["output"], "action": "block",
+                                                "gate": "release"}}).values())  # fmt: skip
+
+    outcome = await apply_guardrails([spec], "output", ANSWER, judging=judging)
+
+    [decision] = outcome.decisions
+    assert (outcome.blocked is not None) is blocked
+    assert "the gate 'release' v1" in decision.detail and "'polite'" in decision.detail
+    assert len(scripted_openai.chat_requests) == 2  # one call per policy judge
+    names = {a.name for a in assessment_store.list_assessments(judging.db, TRACE_ID)[0]}
+    assert {"refund_policy", "polite"} <= names
+
+
+def test_a_judge_guardrail_names_a_judge_or_a_gate_not_both() -> None:
+    for options in ({}, {"judge": "a", "gate": "b"}):
+        with pytest.raises(ValueError, match="either judge"):
+            parse_guardrails({"g": {"kind": "judge", "stages": ["output"], "action": "block", **options}})
