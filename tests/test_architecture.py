@@ -9,6 +9,8 @@ as much as a top-level one), leaving out only `if TYPE_CHECKING:` blocks, which 
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,13 @@ def test_feature_modules_are_named_for_what_they_hold() -> None:
     assert [n for n in names if n.endswith(("_tools.py", "tool_service.py")) or "/cli_" in n and "cli_format" not in n] == []
     top = sorted(path.name for path in (ROOT / "mcp_server").glob("*.py"))
     assert top == ["__init__.py", "cli.py", "demo_target.py", "server.py", "settings.py"]
+
+
+def test_no_file_holds_a_merge_conflict_marker() -> None:
+    # A marker line left by a merge once landed in BENCHMARKS.md; git itself does not refuse one.
+    marker = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.M)
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    texts = [ROOT / name for name in tracked if name.endswith((".py", ".md", ".toml", ".js", ".css", ".html", ".txt"))]
+    assert texts, "git ls-files listed nothing: run the tests from a checkout"
+    marked = [str(path.relative_to(ROOT)) for path in texts if path.is_file() and marker.search(path.read_text(errors="replace"))]
+    assert not marked, f"merge conflict markers in {marked}"
