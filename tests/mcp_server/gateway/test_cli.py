@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -65,3 +66,18 @@ def test_serve_refuses_a_bad_gateway_file_at_startup_naming_the_file_table_and_p
     done = subprocess.run([TRACEJUDGE, "serve", "--db", str(tmp_path / "t.db"), "--port", "0", "--gateway-config", str(config)],
                           capture_output=True, text=True, timeout=60, env=_environment(None))  # fmt: skip
     assert done.returncode == 2 and str(config) in done.stderr and says in done.stderr, done.stderr
+
+
+def test_the_readmes_gateway_files_load(tmp_path: Path) -> None:
+    from mcp_server.gateway.routes import load_config
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## The AI gateway", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(blocks) == 2  # the routes, then the guardrails
+    for index, block in enumerate(blocks):
+        path = tmp_path / f"readme{index}.toml"
+        path.write_text(block)
+        config = load_config(path)
+        assert "fast" in config.routes
+    assert set(config.guardrails) == {"personal_data", "injection", "release_policy"}
