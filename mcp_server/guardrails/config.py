@@ -38,8 +38,8 @@ from mcp_server.guardrails.pii import ENTITY_TYPES, check_entities
 KINDS = ("pii", "injection", "judge")
 ROLES = ("system", "user", "assistant", "tool")
 _OPTIONS: dict[str, frozenset[str]] = {
-    "pii": frozenset({"entities", "min_score"}),
-    "injection": frozenset({"threshold", "roles"}),
+    "pii": frozenset({"entities", "min_score", "max_chars"}),
+    "injection": frozenset({"threshold", "roles", "max_chars"}),
     "judge": frozenset({"judge", "gate", "timeout_s", "on_error"}),
 }
 _COMMON = frozenset({"name", "kind", "stages", "action"})
@@ -62,6 +62,11 @@ class GuardrailSpec(BaseModel):
     # injection
     threshold: float = Field(0.5, gt=0.0, le=1.0)
     roles: list[Literal["system", "user", "assistant", "tool"]] = Field(default_factory=lambda: ["user", "tool"], min_length=1)
+    # pii and injection
+    max_chars: int = Field(200_000, ge=1_000, le=10_000_000)
+    """Most characters of text the guardrail reads in one stage of one call. Past it the call is not
+    read at all and counts as caught (blocked, or flagged for a flag guardrail): what was not read
+    cannot pass as clean, and reading is work proportional to the text."""
     # judge
     judge: str | None = None
     gate: str | None = None

@@ -11,12 +11,15 @@ guardrail caught.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import anyio
 import anyio.to_thread
 
 from mcp_server.guardrails import injection, pii
@@ -90,9 +93,9 @@ async def apply_guardrails(
             continue
         started = time.perf_counter()
         if spec.kind == "pii":
-            decision, current = await anyio.to_thread.run_sync(_pii, spec, stage, current)
+            decision, current = await anyio.to_thread.run_sync(_pii, spec, stage, current, limiter=_scanners())
         elif spec.kind == "injection":
-            decision = await anyio.to_thread.run_sync(_injection, spec, stage, current)
+            decision = await anyio.to_thread.run_sync(_injection, spec, stage, current, limiter=_scanners())
         else:
             if judging is None:
                 raise ValueError(f"guardrail {spec.name!r} runs a judge on the call's trace: pass judging=JudgeContext(...)")
@@ -102,6 +105,20 @@ async def apply_guardrails(
         if decision.outcome == "block":
             return GuardrailOutcome(_copy(messages, current), decisions, decision)
     return GuardrailOutcome(_copy(messages, current), decisions, None)
+
+
+SCANNERS = 2
+"""Texts read at once in one process (pii and injection are CPU work that holds the GIL): more calls
+wait their turn rather than take the event loop's time from every other request."""
+_limiters: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _scanners() -> anyio.CapacityLimiter:
+    """The event loop's limiter (one per loop: a limiter's waiters belong to the loop they wait in)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(SCANNERS)
+    return _limiters[loop]
 
 
 def _copy(original: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,6 +145,8 @@ def _pii(spec: GuardrailSpec, stage: str, messages: list[dict[str, Any]]) -> tup
     findings: list[Finding] = []
     replacements: dict[tuple[int, str], str] = {}
     fields = list(text_fields(messages))
+    if (unread := _too_long(spec, stage, fields)) is not None:
+        return unread, messages
     for text_field in fields:
         found = pii.detect(text_field.text, spec.entities, min_score=spec.min_score)
         if not found:
@@ -157,6 +176,8 @@ def _redacted(spec: GuardrailSpec, text_field: TextField, found: list[pii.Detect
 
 def _injection(spec: GuardrailSpec, stage: str, messages: list[dict[str, Any]]) -> GuardrailDecision:
     screened = [f for f in text_fields(messages) if f.role in spec.roles]
+    if (unread := _too_long(spec, stage, screened)) is not None:
+        return unread
     worst, findings, over = 0.0, [], []
     for text_field in screened:
         result = injection.screen(text_field.text)
@@ -185,6 +206,16 @@ async def _judge(spec: GuardrailSpec, stage: str, context: JudgeContext) -> Guar
         return _decision(spec, stage, "error", f"{check.detail}; on_error is 'open', so the call goes on", **extra)
     why = "; on_error is 'closed', so this counts as failing" if check.passed is None else ""
     return _decision(spec, stage, spec.action, f"{_DONE[spec.action]} the {stage}: {check.detail}{why}", **extra)  # type: ignore[arg-type]
+
+
+def _too_long(spec: GuardrailSpec, stage: str, fields: Sequence[TextField]) -> GuardrailDecision | None:
+    """The decision on text past spec.max_chars: caught unread (blocked; flagged by a flag guardrail)."""
+    total = sum(len(f.text) for f in fields)
+    if total <= spec.max_chars:
+        return None
+    outcome: Outcome = "flag" if spec.action == "flag" else "block"
+    return _decision(spec, stage, outcome, f"{_DONE[outcome]} the {stage} unread: its {total:,} characters of text are "
+                     f"over the guardrail's max_chars of {spec.max_chars:,}; send less, or raise max_chars")  # fmt: skip
 
 
 def _counts(findings: Sequence[Finding]) -> str:

@@ -50,7 +50,7 @@ def test_a_gateway_file_s_guardrails_are_read_with_their_defaults() -> None:
     ({"kind": "pii", "stages": ["input"], "action": "deny"}, ["guardrail 'g'", "'action'", "'block', 'redact' (pii only) or 'flag'"]),
     ({"kind": "pii", "stages": ["input"], "action": "block", "entities": ["SSN"]}, ["'entities'", "'SSN'", "US_SSN"]),
     ({"kind": "pii", "stages": ["input"], "action": "block", "min_score": 2}, ["'min_score'", "from 0 to 1"]),
-    ({"kind": "pii", "stages": ["input"], "action": "block", "threshold": 0.5}, ["'threshold'", "not an option of a pii", "action, entities, kind, min_score, stages"]),
+    ({"kind": "pii", "stages": ["input"], "action": "block", "threshold": 0.5}, ["'threshold'", "not an option of a pii", "action, entities, kind, max_chars, min_score, stages"]),
     ({"kind": "injection", "stages": ["input"], "action": "block", "roles": ["bot"]}, ["'roles.0'", "'user'", "'tool'"]),
     ({"kind": "judge", "stages": ["output"], "action": "block"}, ["guardrail 'g'", "judge = 'name' or 'name@version'"]),
     ({"kind": "judge", "stages": ["output"], "action": "block", "judge": "safety@0"}, ["'name@version'"]),

@@ -88,3 +88,13 @@ def test_building_and_running_the_detector_reaches_no_network(monkeypatch: pytes
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     results = pii._build_analyzer().analyze(text="write to jane@example.co.uk", language="en", entities=["EMAIL_ADDRESS"])
     assert [r.entity_type for r in results] == ["EMAIL_ADDRESS"]
+
+
+def test_an_entity_across_a_window_edge_is_found_whole_once() -> None:
+    from mcp_server.guardrails.pii import WINDOW
+
+    card = "4111 1111 1111 1111"
+    for start in (WINDOW - 10, 2 * WINDOW - 400 - 5):  # across the first edge; across the second window's start
+        text = "word " * (start // 5) + "x" * (start % 5) + card + " and more words" * 50
+        found = [d for d in detect(text, ["CREDIT_CARD"]) if d.type == "CREDIT_CARD"]
+        assert [(d.start, d.end) for d in found] == [(start, start + len(card))], start

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
 from mcp_server.guardrails.config import parse_guardrails
 from mcp_server.guardrails.service import apply_guardrails, decision_feedback
 from store import Database
@@ -144,3 +146,14 @@ async def test_details_and_feedback_never_hold_the_text_they_found(db: Database)
         "stage": "input", "action": "redact", "outcome": "redact"}
     clean = await apply_guardrails(specs(g=pii("block")), "input", [{"role": "user", "content": "hello"}])
     assert decision_feedback(clean.decisions[0])["value"] is True
+
+
+@pytest.mark.parametrize(("kind", "action", "outcome"), [("pii", "redact", "block"), ("pii", "flag", "flag"),
+                                                          ("injection", "block", "block")])
+async def test_text_past_max_chars_is_not_read_and_counts_as_caught(kind: str, action: str, outcome: str) -> None:
+    [spec] = parse_guardrails({"g": {"kind": kind, "stages": ["input"], "action": action, "max_chars": 1000}}).values()
+    long = [{"role": "user", "content": "1234 " * 400}]  # 2,000 characters
+    result = await apply_guardrails([spec], "input", long)
+    [decision] = result.decisions
+    assert decision.outcome == outcome and "over the guardrail's max_chars of 1,000" in decision.detail
+    assert result.messages == long and (result.blocked is not None) is (outcome == "block")
