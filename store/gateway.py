@@ -39,8 +39,9 @@ class KeyRecord(BaseModel):
     """Guardrails applied to this key's calls besides those of the route it calls."""
 
 
-class SpendRow(BaseModel):
-    key_id: str
+class SpendCounts(BaseModel):
+    """One key's calls of one route on one UTC day."""
+
     day: str
     route: str
     requests: int
@@ -48,6 +49,10 @@ class SpendRow(BaseModel):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+
+
+class SpendRow(SpendCounts):
+    key_id: str
 
 
 class BudgetAlertRecord(BaseModel):

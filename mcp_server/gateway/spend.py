@@ -15,15 +15,8 @@ from store.errors import InvalidArgument
 MAX_SPEND_ROWS = 1_000
 
 
-class SpendRow(BaseModel):
-    key: str
-    day: str
-    route: str
-    requests: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
+class SpendRow(store.SpendCounts):
+    key: str = Field(description="The key's name.")
 
 
 class BudgetAlert(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,13 @@ class Gateway:
         return {"info": info, "span": span}
 
 
-@pytest.fixture
-def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
-    monkeypatch.setenv("TJ_TEST_PROVIDER_KEY", "sk-provider-secret")
+@contextmanager
+def running_gateway(tmp_path: Path, config_text: str) -> Iterator[Gateway]:
+    """A server whose gateway file is `config_text` with {openai}, {backup} and {anthropic} filled in
+    by scripted providers' URLs (the provider key in TJ_TEST_PROVIDER_KEY, which the caller sets)."""
     with scripted_openai_server() as primary, scripted_openai_server() as backup, scripted_anthropic_server() as claude:
         config = tmp_path / "gateway.toml"
-        config.write_text(CONFIG.format(openai=primary.url, backup=backup.url, anthropic=claude.url))
+        config.write_text(config_text.format(openai=primary.url, backup=backup.url, anthropic=claude.url))
         live = start_live_server(Settings(db_path=tmp_path / "t.db", gateway_config=config, monitors=False))
         made = Gateway(live, primary, backup, claude)
         try:
@@ -97,6 +99,13 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway
                 client.close()
             live.stop()
         assert not primary.problems and not backup.problems and not claude.problems
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
+    monkeypatch.setenv("TJ_TEST_PROVIDER_KEY", "sk-provider-secret")
+    with running_gateway(tmp_path, CONFIG) as made:
+        yield made
 
 
 async def test_a_call_is_forwarded_with_the_routes_key_and_becomes_a_trace_with_key_route_tokens_and_cost(gateway: Gateway) -> None:
