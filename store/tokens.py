@@ -39,7 +39,7 @@ class WriteRecord(BaseModel):
     token_name: str | None
     role: str
     via: str
-    """'mcp' or 'web'."""
+    """'mcp', 'web' or 'otlp' (exports counted: one row a minute per token and path)."""
     action: str
     """The MCP tool, or the page's method and path."""
     outcome: str

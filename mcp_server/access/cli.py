@@ -82,7 +82,7 @@ def register_token_commands(sub: Any, add: AddCommand) -> None:
     revoke = add(group, "revoke", cmd_revoke, "Revoke a token, at once, in every server process.")
     revoke.add_argument("name")
     json_option(revoke, "RevokeToken")
-    writes = add(group, "writes", cmd_writes, "The latest writes made through MCP and the pages, with their tokens.")
+    writes = add(group, "writes", cmd_writes, "The latest writes made through MCP, the pages and OTLP, with their tokens.")
     writes.add_argument("name", nargs="?", default=None, help="only this token's")
     writes.add_argument("--limit", type=int, default=50)
     writes.add_argument("--json", action="store_true", help="print the writes as JSON, for scripts and coding agents")

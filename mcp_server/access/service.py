@@ -124,7 +124,7 @@ def revoke_token(db: Database, name: str) -> TokenInfo:
 
 
 def list_writes(db: Database, *, token: str | None = None, max_results: int = 50) -> WriteList:
-    """The latest writes made through MCP and the pages, newest first; of one token's when `token` names it."""
+    """The latest writes made through MCP, the pages and OTLP, newest first; of one token's when `token` names it."""
     if token is not None:
         store.get_token(db, token)  # an unknown name is an error, not an empty list
     return WriteList(writes=[
@@ -138,6 +138,37 @@ def record_write(db: Database, access: Access, *, via: str, action: str, ok: boo
         at_ns=time.time_ns(), token_id=access.token_id, token_name=access.token_name, role=access.role, via=via,
         action=action[:200], outcome="ok" if ok else "error",
     ))  # fmt: skip
+
+
+class ExportTally:
+    """Which token sent traces and logs, for the record of writes without a row per OTLP export (an
+    agent may send many a second): the first export of a token to a path is recorded at once, the
+    next ones as one row a minute ('POST /v1/traces: 120 exports'), each row counting those since
+    the last. Kept per process; what it holds back at most is a minute of counts."""
+
+    EVERY_NS = 60 * 1_000_000_000
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._counts: dict[tuple[str | None, str], tuple[int, int]] = {}  # (token, path) -> (exports, last row)
+
+    def due(self, access: Access, path: str, now_ns: int | None = None) -> str | None:
+        """Count one export; the action to record when a row is due, else None (event loop only)."""
+        now = time.time_ns() if now_ns is None else now_ns
+        key = (access.token_id, path)
+        exports, last = self._counts.get(key, (0, 0))
+        exports += 1
+        if last and now - last < self.EVERY_NS:
+            self._counts[key] = (exports, last)
+            return None
+        self._counts[key] = (0, now)
+        return f"POST {path}: {exports} export{'s' if exports > 1 else ''}"
+
+    def record(self, access: Access, action: str) -> None:
+        try:
+            record_write(self.db, access, via="otlp", action=action, ok=True)
+        except sqlite3.OperationalError:  # a busy store: the traces are stored, the note of who sent them waits
+            pass
 
 
 class Credentials:

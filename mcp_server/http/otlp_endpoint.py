@@ -34,6 +34,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from mcp_server.access.service import ExportTally
+from mcp_server.http.auth import request_access
 from mcp_server.http.body import BodyBudget, BodyTooLarge, BudgetExhausted, CorruptBody, UnsupportedEncoding, read_body
 from mcp_server.http.heap import give_back_memory
 from mcp_server.ingest.otlp import DECODE_MEMORY_FACTOR, InvalidOtlp, batches, parse_request
@@ -153,6 +155,7 @@ class OtlpEndpoint:
         self.budget = BodyBudget(limit, max(per_client, settings.max_body_bytes))
         self._in_flight = 0  # touched only on the event loop
         self._limiter = anyio.CapacityLimiter(MAX_CONCURRENT_STORES)
+        self.tally = ExportTally(db)  # who sent what, in store.tokens' record of writes
 
     async def handle(self, request: Request) -> Response:
         """POST /v1/traces."""
@@ -204,6 +207,8 @@ class OtlpEndpoint:
                 )
             finally:
                 self._in_flight -= 1
+        if (action := self.tally.due(request_access(request.scope), request.url.path)) is not None:
+            await anyio.to_thread.run_sync(self.tally.record, request_access(request.scope), action)
         return _export_response(stored, encoding, signal)
 
     def _store_spans(self, body: bytearray, encoding: Encoding) -> Stored:

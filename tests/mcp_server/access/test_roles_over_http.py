@@ -78,7 +78,10 @@ def server(start_server):
 def test_an_ingest_token_sends_traces_and_reaches_no_mcp_tool_and_no_page(server) -> None:
     ingest = create_token(server.db, "agent-prod", "ingest").token
     assert exported(server.url, ingest)
-    assert server.db.reader().execute("SELECT count(*) FROM spans WHERE name = 'agent run'").fetchone()[0] == 1
+    assert server.db.reader().execute("SELECT count(*) FROM spans WHERE name = 'agent run'").fetchone()[0] >= 1
+    assert exported(server.url, ingest)  # a second export within the minute: counted, not yet a row of its own
+    sent = [(w.via, w.action, w.role) for w in list_writes(server.db, token="agent-prod").writes]
+    assert sent == [("otlp", "POST /v1/traces: 1 export", "ingest")]
     refused = mcp_post(server.url, ingest)
     assert refused.status_code == 403
     assert "read token" in refused.json()["message"] and "agent-prod" in refused.json()["message"]
@@ -171,7 +174,7 @@ def test_the_pages_sign_in_with_a_token_take_its_role_and_record_its_writes(serv
                 assert "needs a write token" in answer.json()["error"]
             judged = browser.post(f"/api/traces/{trace_id}/judge", json={"judge": "latency"})
             assert judged.status_code == 403 and "needs an admin token" in judged.json()["error"]
-    assert [(w.token, w.via, w.action) for w in list_writes(server.db).writes] == [
+    assert [(w.token, w.via, w.action) for w in list_writes(server.db).writes if w.via == "web"] == [
         ("curator", "web", "POST /api/traces/{trace_id}/feedback")]
     with httpx2.Client(base_url=server.url, headers=write_header) as browser:
         refused = browser.post("/login", json={"token": ingest})
@@ -181,3 +184,13 @@ def test_the_pages_sign_in_with_a_token_take_its_role_and_record_its_writes(serv
         assert browser.get("/api/traces").status_code == 200
         revoke_token(server.db, "soon-revoked")
         assert browser.get("/api/traces").status_code == 401  # revoking a token ends its page sessions
+
+
+def test_exports_are_recorded_once_a_minute_each_row_counting_those_since_the_last(tmp_path) -> None:
+    from mcp_server.access.service import ExportTally
+
+    tally, agent, minute = ExportTally(None), Access("ingest", "tok-1", "agent"), 60 * 10**9  # type: ignore[arg-type]
+    assert tally.due(agent, "/v1/traces", now_ns=minute) == "POST /v1/traces: 1 export"
+    assert [tally.due(agent, "/v1/traces", now_ns=minute + n) for n in range(1, 4)] == [None, None, None]
+    assert tally.due(agent, "/v1/logs", now_ns=minute + 5) == "POST /v1/logs: 1 export"  # each path its own
+    assert tally.due(agent, "/v1/traces", now_ns=2 * minute + 1) == "POST /v1/traces: 4 exports"
