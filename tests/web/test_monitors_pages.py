@@ -58,7 +58,8 @@ def test_the_list_shows_each_monitor_with_its_status_counts_and_pass_rate_sparkl
     expect(quality.locator(".status")).to_have_text("active")
     expect(quality.locator(".status")).to_have_class(re.compile(r"\bactive\b"))
     expect(quality.locator("td.judged")).to_have_text("10")
-    expect(quality.locator("td.today")).to_contain_text("10 judged")
+    # "today" is the UTC day: the judgments of three hours ago are yesterday's just after midnight.
+    expect(quality.locator("td.today")).to_contain_text(f"{stored(monitored).today.judgments} judged")
     expect(quality).to_contain_text("error_spans, latency, unsure")
     metrics = service.get_monitor(monitored.db, "quality").metrics
     for judge in JUDGES:
@@ -84,7 +85,8 @@ def test_the_monitor_page_charts_each_judge_per_hour_and_per_day_as_the_store_sa
     header = page.locator(".monitor-header")
     expect(header.locator(".status")).to_have_text("active")
     expect(header.locator("[data-fact=judged] dd")).to_have_text("10")
-    expect(header.locator("[data-fact=today] dd")).to_have_text("10 judged · 0 tokens · $0.0000")
+    today = stored(monitored).today.judgments  # 10, or 6 in the three hours after midnight UTC
+    expect(header.locator("[data-fact=today] dd")).to_have_text(f"{today} judged · 0 tokens · $0.0000")
     expect(page.locator("[data-fact=judges] dd")).to_have_text("error_spans (code), latency (code), unsure (code)")
     expect(page.locator("[data-fact='sample rate'] dd")).to_have_text("100%")
     expect(page.locator("[data-fact=filter] dd")).to_have_text("every trace")
