@@ -167,7 +167,7 @@ class ExportTally:
     def record(self, access: Access, action: str) -> None:
         try:
             record_write(self.db, access, via="otlp", action=action, ok=True)
-        except sqlite3.OperationalError:  # a busy store: the traces are stored, the note of who sent them waits
+        except sqlite3.OperationalError:  # a busy store: the traces are stored; this row of who sent them is lost
             pass
 
 
