@@ -213,6 +213,11 @@ class NotEnoughLabels(TraceJudgeError, ValueError):
     """Too few human labels for what was asked (judge alignment); the message says how many more."""
 
 
+class GatewayKeyNotFound(TraceJudgeError, LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no gateway key is named {name!r} (or has that id); list them with `tracejudge keys list`.")
+
+
 class TokenNotFound(TraceJudgeError, LookupError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no access token is named {name!r}; `tracejudge tokens list` (or ListTokens) shows them.")

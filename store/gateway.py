@@ -14,12 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from store.connection import Database
-from store.errors import InvalidArgument, TraceJudgeError
-
-
-class GatewayKeyNotFound(TraceJudgeError, LookupError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no gateway key is named {name!r} (or has that id); list them with `tracejudge keys list`.")
+from store.errors import GatewayKeyNotFound, InvalidArgument
 
 
 class KeyRecord(BaseModel):

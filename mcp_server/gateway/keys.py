@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.gateway.errors import GatewayError
 from mcp_server.gateway.routes import ROUTE_NAME, GatewayConfig
+from mcp_server.http.auth import bearer_credentials
 from mcp_server.tooling.credentials import credential_state, new_secret, secret_hash
 from mcp_server.tooling.timestamps import iso_time
 from store import Database
@@ -125,11 +126,8 @@ def presented_secret(authorization: str | None, x_api_key: str | None) -> str | 
     """The key a client sent: 'Authorization: Bearer KEY' or 'x-api-key: KEY'."""
     if x_api_key and x_api_key.strip():
         return x_api_key.strip()
-    if authorization:
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return None
+    token = bearer_credentials(authorization.encode("latin-1")) if authorization else None
+    return token.decode("latin-1") if token else None
 
 
 def authenticate(db: Database, secret: str | None) -> store.KeyRecord:

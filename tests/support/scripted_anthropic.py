@@ -20,9 +20,10 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.support.loopback_http import LoopbackServer
 from tests.support.scripted_openai import RecordedRequest
 
 
@@ -52,15 +53,14 @@ def error(status: int, message: str, type: str = "api_error") -> AnthropicReply:
     return AnthropicReply(status=status, error_type=type, error_message=message)
 
 
-class ScriptedAnthropic:
+class ScriptedAnthropic(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[RecordedRequest] = []
         self.problems: list[str] = []
         self._queue: deque[AnthropicReply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def push(self, *replies: AnthropicReply) -> None:
         with self._lock:
@@ -69,23 +69,7 @@ class ScriptedAnthropic:
     @property
     def url(self) -> str:
         """The api_base to give litellm: http://127.0.0.1:<port> (it adds /v1/messages)."""
-        assert self._httpd is not None, "start() the server first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> ScriptedAnthropic:
-        handler = type("Handler", (_Handler,), {"scripted": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        return f"http://127.0.0.1:{self.port}"
 
     def _next(self, request: RecordedRequest) -> AnthropicReply:
         with self._lock:
@@ -185,3 +169,6 @@ def scripted_anthropic_server() -> Iterator[ScriptedAnthropic]:
         yield server
     finally:
         server.stop()
+
+
+ScriptedAnthropic.handler = _Handler

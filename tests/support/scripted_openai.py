@@ -25,10 +25,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.support.loopback_http import LoopbackServer
 
 DEFAULT_MODELS = ("scripted-model",)
 
@@ -133,10 +135,11 @@ class RecordedRequest:
 Responder = Callable[[dict[str, Any]], Reply]
 
 
-class ScriptedOpenAI:
+class ScriptedOpenAI(LoopbackServer):
     """The server. Use as a context manager, or through the `scripted_openai` fixture."""
 
     def __init__(self, models: tuple[str, ...] = DEFAULT_MODELS) -> None:
+        super().__init__()
         self.models = models
         self.requests: list[RecordedRequest] = []
         self.problems: list[str] = []  # requests with no reply scripted, responders that raised
@@ -145,8 +148,6 @@ class ScriptedOpenAI:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.stream_piece_chars = 4  # a streamed answer's text comes in pieces this long
 
     # scripting
@@ -169,32 +170,11 @@ class ScriptedOpenAI:
     @property
     def url(self) -> str:
         """The api_base to give a client: http://127.0.0.1:<port>/v1"""
-        assert self._httpd is not None, "start() the server first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def start(self) -> ScriptedOpenAI:
-        handler = type("Handler", (_Handler,), {"scripted": self})
-        self._httpd = _Server(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> None:
         self._stopping.set()  # releases delayed answers at once
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> ScriptedOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     # answering (called from the handler threads)
 
@@ -243,13 +223,6 @@ class ScriptedOpenAI:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
-
-
-class _Server(ThreadingHTTPServer):
-    # http.server listens with a queue of 5: 32 judgments connecting at once (every answer closes
-    # its connection) would see the kernel drop some, each costing a 1 s retransmission. A real
-    # provider keeps connections alive and accepts them all.
-    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -381,3 +354,6 @@ def scripted_settings(server: ScriptedOpenAI, *, max_backoff_s: float = 0.005):
             initial_backoff_s=0.001, max_backoff_s=max_backoff_s, timeout_s=10,
         )
     )
+
+
+ScriptedOpenAI.handler = _Handler
